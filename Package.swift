@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// The data flow (docs/ARCHITECTURE.md): IO → Tensors/Networks → Localization →
+// DefectLibrary → Tracking → Dynamics, wired together by Pipeline, driven by `atomtrack`.
+let package = Package(
+    name: "AtomTrack",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "atomtrack", targets: ["atomtrack"]),
+        .library(name: "AtomTrack", targets: ["Pipeline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries (Debian: libopenblas-dev, libpng-dev, libtiff-dev).
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+
+        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "Networks", dependencies: ["Tensors"], swiftSettings: fast),
+        .target(name: "Simulation", swiftSettings: fast),
+        .target(name: "MicroscopyIO", dependencies: ["CPNG", "CTIFF"]),
+        .target(name: "Localization", swiftSettings: fast),
+        .target(name: "DefectLibrary", dependencies: ["CBLAS"], swiftSettings: fast),
+        .target(name: "Tracking", swiftSettings: fast),
+        .target(name: "Dynamics", swiftSettings: fast),
+        .target(name: "Pipeline", dependencies: [
+            "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
+            "DefectLibrary", "Tracking", "Dynamics",
+        ]),
+        .executableTarget(name: "atomtrack", dependencies: [
+            "Pipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
+        .testTarget(name: "NetworksTests", dependencies: ["Networks"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
+        .testTarget(name: "MicroscopyIOTests", dependencies: ["MicroscopyIO"]),
+        .testTarget(name: "LocalizationTests", dependencies: ["Localization"]),
+        .testTarget(name: "DefectLibraryTests", dependencies: ["DefectLibrary"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrackingTests", dependencies: ["Tracking"]),
+        .testTarget(name: "DynamicsTests", dependencies: ["Dynamics"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "PipelineTests", dependencies: ["Pipeline"]),
+    ]
+)
+
+/// Numeric kernels are checked by tests; unchecked arithmetic in release only.
+var fast: [SwiftSetting] { [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))] }

@@ -1,0 +1,1 @@
+// The Localization module; see docs/ARCHITECTURE.md for its place in the data flow.

@@ -1,0 +1,1 @@
+// The Tensors module; see docs/ARCHITECTURE.md for its place in the data flow.

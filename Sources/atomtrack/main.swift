@@ -1,0 +1,5 @@
+import ArgumentParser
+import Pipeline
+
+OpenBLASCoreType.reexecIfNeeded()
+AtomTrack.main()
