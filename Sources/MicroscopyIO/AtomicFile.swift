@@ -1,0 +1,75 @@
+import Foundation
+
+/// Atomic writes: data go to a temp file in the destination's directory, which is then
+/// renamed over the destination, so a crash never leaves half a file.
+public enum AtomicFile {
+    /// Writes `data` to `url` atomically.
+    public static func write(_ data: Data, to url: URL) throws {
+        let tmp = temporaryURL(for: url)
+        do {
+            try data.write(to: tmp)
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw MicroscopyIOError.writeFailed(path: url.path, detail: error.localizedDescription)
+        }
+        try commit(tmp, to: url)
+    }
+
+    /// Writes UTF-8 text to `url` atomically.
+    public static func writeText(_ text: String, to url: URL) throws {
+        try write(Data(text.utf8), to: url)
+    }
+
+    /// Writes a CSV table (header row + rows) atomically. Fields containing a comma,
+    /// quote or newline are quoted (RFC 4180).
+    public static func writeCSV(header: [String], rows: [[String]], to url: URL) throws {
+        var text = csvLine(header)
+        for r in rows { text += csvLine(r) }
+        try writeText(text, to: url)
+    }
+
+    /// Encodes `value` as pretty-printed JSON with sorted keys and writes it atomically.
+    public static func writeJSON<T: Encodable>(_ value: T, to url: URL) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data: Data
+        do { data = try enc.encode(value) } catch {
+            throw MicroscopyIOError.writeFailed(path: url.path, detail: "JSON encoding: \(error)")
+        }
+        try write(data + Data("\n".utf8), to: url)
+    }
+
+    static func csvLine(_ fields: [String]) -> String {
+        fields.map { f in
+            f.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
+                ? "\"" + f.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : f
+        }.joined(separator: ",") + "\n"
+    }
+
+    /// A hidden temp name next to `url` (same file system, so rename is atomic).
+    static func temporaryURL(for url: URL) -> URL {
+        url.deletingLastPathComponent()
+            .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString.prefix(8)).tmp")
+    }
+
+    /// Renames `tmp` over `url`; removes `tmp` when that fails.
+    static func commit(_ tmp: URL, to url: URL) throws {
+        if rename(tmp.path, url.path) != 0 {
+            let msg = String(cString: strerror(errno))
+            try? FileManager.default.removeItem(at: tmp)
+            throw MicroscopyIOError.writeFailed(path: url.path, detail: msg)
+        }
+    }
+
+    /// Fails when `url` is a directory or its parent directory does not exist.
+    static func checkDestination(_ url: URL) throws {
+        var isDir: ObjCBool = false
+        if FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir), isDir.boolValue {
+            throw MicroscopyIOError.isDirectory(path: url.path)
+        }
+        let parent = url.deletingLastPathComponent().path
+        if !FileManager.default.fileExists(atPath: parent, isDirectory: &isDir) || !isDir.boolValue {
+            throw MicroscopyIOError.writeFailed(path: url.path, detail: "directory \(parent) does not exist")
+        }
+    }
+}

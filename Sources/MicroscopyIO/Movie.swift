@@ -1,0 +1,118 @@
+import Foundation
+
+/// The container formats MicroscopyIO reads.
+public enum MovieFormat: String, Sendable {
+    case tiff = "TIFF", bigTIFF = "BigTIFF", png = "PNG", pngSeries = "PNG series"
+    case npy = "NPY", dm3 = "DM3", dm4 = "DM4"
+}
+
+/// What a reader knows about a movie after opening it (headers only, no pixels decoded).
+public struct MovieInfo: Sendable, Equatable {
+    public var format: MovieFormat
+    public var frameCount: Int
+    public var width: Int
+    public var height: Int
+    /// Sample type as stored in the file; frames are always delivered as Float32.
+    public var sampleType: SampleType
+    /// Pixel calibration when the file states one.
+    public var calibration: Calibration?
+}
+
+/// A reader that decodes one frame at a time.
+protocol FrameSource: AnyObject {
+    var info: MovieInfo { get }
+    /// Decodes frame `index` (already range-checked) into `dst` (`width * height` floats).
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws
+}
+
+/// A movie (or a single image, a movie of one frame) opened from a file; frames are decoded
+/// on demand so a 1000-frame movie is never held in memory at once.
+///
+/// Not thread-safe for concurrent `frame(_:)` calls (the codecs keep state); use one
+/// `Movie` per thread.
+public final class Movie {
+    /// The file or directory the movie was opened from.
+    public let url: URL
+    /// Format, size, frame count, sample type and calibration.
+    public let info: MovieInfo
+    let source: FrameSource
+
+    init(url: URL, source: FrameSource) {
+        self.url = url
+        self.source = source
+        self.info = source.info
+    }
+
+    public var frameCount: Int { info.frameCount }
+    public var width: Int { info.width }
+    public var height: Int { info.height }
+    public var sampleType: SampleType { info.sampleType }
+    public var calibration: Calibration? { info.calibration }
+    /// Square pixel size in Å, when known.
+    public var pixelSizeA: Double? { info.calibration?.pixelSizeA }
+
+    /// Opens a movie by extension and magic bytes: `.tif/.tiff` (multi-page stack),
+    /// `.png` (a single image, or a numbered series such as `frame_000.png …`), a directory
+    /// holding a numbered PNG series, `.npy` (2-D or 3-D), `.dm3`, `.dm4`.
+    public static func open(_ url: URL) throws -> Movie {
+        let path = url.path
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
+            throw MicroscopyIOError.fileNotFound(path: path)
+        }
+        if isDir.boolValue { return Movie(url: url, source: try PNGSeriesSource(directory: url)) }
+        let ext = url.pathExtension.lowercased()
+        let magic = try readMagic(url)
+        switch ext {
+        case "tif", "tiff": return Movie(url: url, source: try TIFFSource(url: url))
+        case "png": return Movie(url: url, source: try PNGSeriesSource(file: url))
+        case "npy": return Movie(url: url, source: try NPYSource(url: url))
+        case "dm3", "dm4": return Movie(url: url, source: try DMSource(url: url))
+        default:
+            if magic.starts(with: [0x49, 0x49]) || magic.starts(with: [0x4D, 0x4D]) {
+                return Movie(url: url, source: try TIFFSource(url: url))
+            }
+            if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return Movie(url: url, source: try PNGSeriesSource(file: url)) }
+            if magic.starts(with: [0x93, 0x4E, 0x55, 0x4D]) { return Movie(url: url, source: try NPYSource(url: url)) }
+            throw MicroscopyIOError.unknownFormat(
+                path: path, detail: "extension '.\(ext)'; expected .tif, .tiff, .png, .npy, .dm3 or .dm4")
+        }
+    }
+
+    /// Decodes frame `index` (0-based) as Float32, with the pixel size when known.
+    public func frame(_ index: Int) throws -> GrayImage {
+        guard index >= 0, index < info.frameCount else {
+            throw MicroscopyIOError.frameOutOfRange(path: url.path, index: index, count: info.frameCount)
+        }
+        var pixels = [Float](repeating: 0, count: info.width * info.height)
+        try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
+        return try GrayImage(width: info.width, height: info.height, pixels: pixels, pixelSizeA: pixelSizeA)
+    }
+
+    /// Calls `body` with every frame in order, decoding one at a time.
+    public func forEachFrame(_ body: (Int, GrayImage) throws -> Void) throws {
+        for i in 0..<info.frameCount { try body(i, try frame(i)) }
+    }
+
+    /// Convenience: the first frame of the file at `url`.
+    public static func readImage(_ url: URL) throws -> GrayImage { try open(url).frame(0) }
+
+    private static func readMagic(_ url: URL) throws -> [UInt8] {
+        guard let h = FileHandle(forReadingAtPath: url.path) else {
+            throw MicroscopyIOError.corrupt(path: url.path, detail: "cannot open for reading")
+        }
+        defer { try? h.close() }
+        return [UInt8]((try? h.read(upToCount: 8)) ?? Data())
+    }
+}
+
+extension FileManager {
+    /// Throws `.fileNotFound` / `.isDirectory` unless `url` is an existing regular file.
+    func requireFile(_ url: URL) throws {
+        var isDir: ObjCBool = false
+        guard fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw MicroscopyIOError.fileNotFound(path: url.path)
+        }
+        if isDir.boolValue { throw MicroscopyIOError.isDirectory(path: url.path) }
+    }
+}

@@ -1,0 +1,80 @@
+import Foundation
+
+/// Converts raw stored samples to Float32 and back.
+enum SampleCodec {
+    /// Decodes `dst.count` samples of `type` from `src` (byte order `bigEndian`) into `dst`.
+    static func decode(_ src: UnsafeRawBufferPointer, type: SampleType, bigEndian: Bool,
+                       into dst: UnsafeMutableBufferPointer<Float>) {
+        let n = dst.count
+        precondition(src.count >= n * type.byteCount)
+        let swap = bigEndian != (1.bigEndian == 1)
+        switch type {
+        case .uint8: for i in 0..<n { dst[i] = Float(src.load(fromByteOffset: i, as: UInt8.self)) }
+        case .int8: for i in 0..<n { dst[i] = Float(src.load(fromByteOffset: i, as: Int8.self)) }
+        case .uint16:
+            for i in 0..<n { dst[i] = Float(fix(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self), swap)) }
+        case .int16:
+            for i in 0..<n { dst[i] = Float(Int16(bitPattern: fix(src.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self), swap))) }
+        case .uint32:
+            for i in 0..<n { dst[i] = Float(fix(src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self), swap)) }
+        case .int32:
+            for i in 0..<n { dst[i] = Float(Int32(bitPattern: fix(src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self), swap))) }
+        case .float32:
+            for i in 0..<n { dst[i] = Float(bitPattern: fix(src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self), swap)) }
+        case .float64:
+            for i in 0..<n { dst[i] = Float(Double(bitPattern: fix(src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self), swap))) }
+        }
+    }
+
+    @inline(__always) private static func fix<T: FixedWidthInteger>(_ v: T, _ swap: Bool) -> T {
+        swap ? v.byteSwapped : v
+    }
+
+    /// Checks that every pixel fits `type` (finite and in range for integers, after rounding).
+    static func checkRepresentable(_ pixels: [Float], as type: SampleType, path: String) throws {
+        guard let range = type.integerRange else {
+            if type == .float32 || type == .float64 { return }
+            return
+        }
+        var bad = 0, first: Float = 0
+        for v in pixels where !(v.isFinite && range.contains(Double(v.rounded()))) {
+            if bad == 0 { first = v }
+            bad += 1
+        }
+        if bad > 0 {
+            throw MicroscopyIOError.unrepresentable(
+                path: path, detail: "\(bad) pixel(s) (e.g. \(first)) are NaN/Inf or outside \(type.rawValue) range \(Int64(range.lowerBound))...\(Int64(range.upperBound)); rescale first")
+        }
+    }
+
+    /// Encodes pixels as `type` (integers rounded to nearest) in the given byte order.
+    /// Call `checkRepresentable` first: out-of-range values are clamped here.
+    static func encode(_ pixels: [Float], as type: SampleType, bigEndian: Bool = false) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: pixels.count * type.byteCount)
+        let swap = bigEndian != (1.bigEndian == 1)
+        out.withUnsafeMutableBytes { raw in
+            func put<T: FixedWidthInteger>(_ i: Int, _ v: T) {
+                raw.storeBytes(of: swap ? v.byteSwapped : v, toByteOffset: i * MemoryLayout<T>.size, as: T.self)
+            }
+            for (i, v) in pixels.enumerated() {
+                switch type {
+                case .uint8: put(i, UInt8(clamping(v, type)))
+                case .int8: put(i, UInt8(bitPattern: Int8(clamping(v, type))))
+                case .uint16: put(i, UInt16(clamping(v, type)))
+                case .int16: put(i, UInt16(bitPattern: Int16(clamping(v, type))))
+                case .uint32: put(i, UInt32(clamping(v, type)))
+                case .int32: put(i, UInt32(bitPattern: Int32(clamping(v, type))))
+                case .float32: put(i, v.bitPattern)
+                case .float64: put(i, Double(v).bitPattern)
+                }
+            }
+        }
+        return out
+    }
+
+    @inline(__always) private static func clamping(_ v: Float, _ type: SampleType) -> Int64 {
+        let r = type.integerRange!
+        guard v.isFinite else { return 0 }
+        return Int64(Swift.min(Swift.max(Double(v).rounded(), r.lowerBound), r.upperBound))
+    }
+}

@@ -1,0 +1,413 @@
+import CTIFF
+import Foundation
+
+/// Messages libtiff reports for one handle (captured instead of printed to stderr).
+final class TIFFMessages {
+    var errors: [String] = []
+    var warnings: [String] = []
+    /// The most useful line to show a user.
+    var summary: String { errors.last ?? warnings.last ?? "libtiff reported no detail" }
+}
+
+/// One open libtiff handle with its own error and warning handlers.
+final class TIFFHandle {
+    let tif: OpaquePointer
+    let messages: TIFFMessages
+    let path: String
+
+    /// Opens `path` with libtiff `mode` ("r", "w", "w8" for BigTIFF); libtiff's messages go
+    /// to `messages`, never to stderr.
+    init(path: String, mode: String) throws {
+        let messages = TIFFMessages()
+        let opts = TIFFOpenOptionsAlloc()
+        defer { TIFFOpenOptionsFree(opts) }
+        let box = Unmanaged.passUnretained(messages).toOpaque()
+        TIFFOpenOptionsSetErrorHandlerExtR(opts, { _, user, _, fmt, va in
+            TIFFHandle.record(user, fmt, va, warning: false)
+        }, box)
+        TIFFOpenOptionsSetWarningHandlerExtR(opts, { _, user, _, fmt, va in
+            TIFFHandle.record(user, fmt, va, warning: true)
+        }, box)
+        // Refuse single allocations above 4 GiB (absurd strip/tile sizes).
+        TIFFOpenOptionsSetMaxSingleMemAlloc(opts, 1 << 32)
+        guard let tif = TIFFOpenExt(path, mode, opts) else {
+            throw MicroscopyIOError.corrupt(path: path, detail: "not a readable TIFF: \(messages.summary)")
+        }
+        self.tif = tif
+        self.messages = messages
+        self.path = path
+    }
+
+    deinit { TIFFClose(tif) }
+
+    private static func record(_ user: UnsafeMutableRawPointer?, _ fmt: UnsafePointer<CChar>?,
+                               _ va: CVaListPointer?, warning: Bool) -> Int32 {
+        guard let user, let fmt, let va else { return 1 }
+        let box = Unmanaged<TIFFMessages>.fromOpaque(user).takeUnretainedValue()
+        var buf = [CChar](repeating: 0, count: 512)
+        _ = vsnprintf(&buf, buf.count, fmt, va)
+        let text = buf.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        if warning { box.warnings.append(text) } else { box.errors.append(text) }
+        return 1  // handled: do not call libtiff's global (stderr) handlers
+    }
+
+    func u32(_ tag: Int32, defaulted: Bool = false) -> UInt32? {
+        var v: UInt32 = 0
+        let ok = withUnsafeMutablePointer(to: &v) { p in
+            withVaList([p]) { defaulted ? TIFFVGetFieldDefaulted(tif, UInt32(tag), $0) : TIFFVGetField(tif, UInt32(tag), $0) }
+        }
+        return ok == 1 ? v : nil
+    }
+
+    func u16(_ tag: Int32, defaulted: Bool = true) -> UInt16? {
+        var v: UInt16 = 0
+        let ok = withUnsafeMutablePointer(to: &v) { p in
+            withVaList([p]) { defaulted ? TIFFVGetFieldDefaulted(tif, UInt32(tag), $0) : TIFFVGetField(tif, UInt32(tag), $0) }
+        }
+        return ok == 1 ? v : nil
+    }
+
+    func float(_ tag: Int32) -> Float? {
+        var v: Float = 0
+        let ok = withUnsafeMutablePointer(to: &v) { p in withVaList([p]) { TIFFVGetField(tif, UInt32(tag), $0) } }
+        return ok == 1 ? v : nil
+    }
+
+    func string(_ tag: Int32) -> String? {
+        var v: UnsafeMutablePointer<CChar>? = nil
+        let ok = withUnsafeMutablePointer(to: &v) { p in withVaList([p]) { TIFFVGetField(tif, UInt32(tag), $0) } }
+        guard ok == 1, let v else { return nil }
+        return String(cString: v)
+    }
+
+    func set(_ tag: Int32, _ args: [CVarArg]) throws {
+        let ok = withVaList(args) { TIFFVSetField(tif, UInt32(tag), $0) }
+        if ok != 1 {
+            throw MicroscopyIOError.writeFailed(path: path, detail: "libtiff refused tag \(tag): \(messages.summary)")
+        }
+    }
+}
+
+/// The layout of one TIFF page as read from its directory.
+struct TIFFPage: Equatable {
+    var width: Int, height: Int, sampleType: SampleType
+    var tiled: Bool, tileWidth: Int, tileHeight: Int, rowsPerStrip: Int
+}
+
+/// Reads a (multi-page, strip or tiled, classic or Big) TIFF one page at a time.
+final class TIFFSource: FrameSource {
+    let info: MovieInfo
+    private let handle: TIFFHandle
+    private var pages: [TIFFPage] = []
+    private var current = -1
+
+    init(url: URL) throws {
+        try FileManager.default.requireFile(url)
+        let path = url.path
+        handle = try TIFFHandle(path: path, mode: "r")
+        let tif = handle.tif
+        let count = Int(TIFFNumberOfDirectories(tif))
+        guard count > 0 else { throw MicroscopyIOError.corrupt(path: path, detail: "no image directories") }
+        for i in 0..<count {
+            guard TIFFSetDirectory(tif, tdir_t(i)) == 1 else {
+                throw MicroscopyIOError.corrupt(path: path, detail: "page \(i): \(handle.messages.summary)")
+            }
+            let page = try TIFFSource.readPage(handle, index: i, pageCount: count)
+            if let first = pages.first, first.width != page.width || first.height != page.height || first.sampleType != page.sampleType {
+                throw MicroscopyIOError.inconsistentFrames(
+                    path: path, detail: "page 0 is \(first.width)×\(first.height) \(first.sampleType.rawValue), page \(i) is \(page.width)×\(page.height) \(page.sampleType.rawValue)")
+            }
+            pages.append(page)
+        }
+        current = count - 1
+        let big = (TIFFIsBigTIFF(tif) != 0)
+        _ = TIFFSetDirectory(tif, 0)
+        current = 0
+        let cal = TIFFSource.calibration(handle)
+        info = MovieInfo(format: big ? .bigTIFF : .tiff, frameCount: count, width: pages[0].width,
+                         height: pages[0].height, sampleType: pages[0].sampleType, calibration: cal)
+    }
+
+    private static func readPage(_ h: TIFFHandle, index: Int, pageCount: Int) throws -> TIFFPage {
+        let path = h.path
+        guard let w = h.u32(TIFFTAG_IMAGEWIDTH), let hgt = h.u32(TIFFTAG_IMAGELENGTH) else {
+            throw MicroscopyIOError.corrupt(path: path, detail: "page \(index) has no image width/length")
+        }
+        try IOLimits.check(width: Int(w), height: Int(hgt), frames: pageCount, path: path)
+        let spp = h.u16(TIFFTAG_SAMPLESPERPIXEL) ?? 1
+        let bps = h.u16(TIFFTAG_BITSPERSAMPLE) ?? 1
+        let fmt = h.u16(TIFFTAG_SAMPLEFORMAT) ?? UInt16(SAMPLEFORMAT_UINT)
+        guard spp == 1 else {
+            throw MicroscopyIOError.unsupported(path: path, detail: "page \(index) has \(spp) samples per pixel; only grayscale TIFF is read")
+        }
+        let type: SampleType
+        switch (Int32(fmt), bps) {
+        case (SAMPLEFORMAT_UINT, 8): type = .uint8
+        case (SAMPLEFORMAT_UINT, 16): type = .uint16
+        case (SAMPLEFORMAT_UINT, 32): type = .uint32
+        case (SAMPLEFORMAT_INT, 8): type = .int8
+        case (SAMPLEFORMAT_INT, 16): type = .int16
+        case (SAMPLEFORMAT_INT, 32): type = .int32
+        case (SAMPLEFORMAT_IEEEFP, 32): type = .float32
+        case (SAMPLEFORMAT_IEEEFP, 64): type = .float64
+        default:
+            let names = [1: "unsigned int", 2: "signed int", 3: "float", 4: "untyped", 5: "complex int", 6: "complex float"]
+            throw MicroscopyIOError.unsupported(
+                path: path, detail: "page \(index): \(bps)-bit \(names[Int(fmt)] ?? "format \(fmt)") samples (supported: 8/16/32-bit int, 32/64-bit float)")
+        }
+        let tiled = TIFFIsTiled(h.tif) != 0
+        return TIFFPage(width: Int(w), height: Int(hgt), sampleType: type, tiled: tiled,
+                        tileWidth: Int(h.u32(TIFFTAG_TILEWIDTH) ?? 0), tileHeight: Int(h.u32(TIFFTAG_TILELENGTH) ?? 0),
+                        rowsPerStrip: Int(min(h.u32(TIFFTAG_ROWSPERSTRIP, defaulted: true) ?? hgt, hgt)))
+    }
+
+    /// Pixel size from our JSON description, an ImageJ description, or X/YResolution in cm.
+    static func calibration(_ h: TIFFHandle) -> Calibration? {
+        let desc = h.string(TIFFTAG_IMAGEDESCRIPTION) ?? ""
+        if desc.hasPrefix("{"), let obj = try? JSONSerialization.jsonObject(with: Data(desc.utf8)) as? [String: Any],
+           let a = (obj["pixel_size_A"] as? NSNumber)?.doubleValue, a > 0 {
+            return Calibration(pixelSizeA: a)
+        }
+        guard let xr = h.float(TIFFTAG_XRESOLUTION), xr > 0 else { return nil }
+        let yr = h.float(TIFFTAG_YRESOLUTION).flatMap { $0 > 0 ? $0 : nil } ?? xr
+        if desc.hasPrefix("ImageJ=") {
+            let unitLine = desc.split(separator: "\n").first { $0.hasPrefix("unit=") }
+            guard var unit = unitLine.map({ String($0.dropFirst(5)) }) else { return nil }
+            if unit == "micron" || unit == "\\u00B5m" { unit = "µm" }
+            guard AxisCalibration.angstromPerUnit(unit) != nil else { return nil }
+            return Calibration(x: AxisCalibration(scale: 1 / Double(xr), unit: unit),
+                               y: AxisCalibration(scale: 1 / Double(yr), unit: unit))
+        }
+        // Only centimetres are trusted: inch resolutions are usually display dpi.
+        guard h.u16(TIFFTAG_RESOLUTIONUNIT) == UInt16(RESUNIT_CENTIMETER) else { return nil }
+        return Calibration(x: AxisCalibration(scale: 1e8 / Double(xr), unit: "Å"),
+                           y: AxisCalibration(scale: 1e8 / Double(yr), unit: "Å"))
+    }
+
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws {
+        let tif = handle.tif, path = handle.path
+        if current != index {
+            guard TIFFSetDirectory(tif, tdir_t(index)) == 1 else {
+                throw MicroscopyIOError.corrupt(path: path, detail: "page \(index): \(handle.messages.summary)")
+            }
+            current = index
+        }
+        let p = pages[index]
+        let bytes = p.sampleType.byteCount
+        if p.tiled {
+            guard p.tileWidth > 0, p.tileHeight > 0 else { throw MicroscopyIOError.corrupt(path: path, detail: "page \(index): zero tile size") }
+            let tileBytes = p.tileWidth * p.tileHeight * bytes
+            var raw = [UInt8](repeating: 0, count: max(tileBytes, Int(TIFFTileSize(tif))))
+            var tile = [Float](repeating: 0, count: p.tileWidth * p.tileHeight)
+            for ty in stride(from: 0, to: p.height, by: p.tileHeight) {
+                for tx in stride(from: 0, to: p.width, by: p.tileWidth) {
+                    let t = TIFFComputeTile(tif, UInt32(tx), UInt32(ty), 0, 0)
+                    let n = raw.withUnsafeMutableBytes { TIFFReadEncodedTile(tif, t, $0.baseAddress, tmsize_t($0.count)) }
+                    guard n >= tileBytes else {
+                        throw MicroscopyIOError.corrupt(path: path, detail: "page \(index) tile \(t): \(handle.messages.summary)")
+                    }
+                    raw.withUnsafeBytes { r in tile.withUnsafeMutableBufferPointer { d in
+                        SampleCodec.decode(r, type: p.sampleType, bigEndian: false.nativeOrder, into: d)
+                    } }
+                    for y in ty..<min(ty + p.tileHeight, p.height) {
+                        let row = (y - ty) * p.tileWidth
+                        for x in tx..<min(tx + p.tileWidth, p.width) { dst[y * p.width + x] = tile[row + x - tx] }
+                    }
+                }
+            }
+        } else {
+            let rps = max(1, p.rowsPerStrip)
+            var raw = [UInt8](repeating: 0, count: max(rps * p.width * bytes, Int(TIFFStripSize(tif))))
+            for (s, y0) in stride(from: 0, to: p.height, by: rps).enumerated() {
+                let rows = min(rps, p.height - y0)
+                let need = rows * p.width * bytes
+                let n = raw.withUnsafeMutableBytes { TIFFReadEncodedStrip(tif, UInt32(s), $0.baseAddress, tmsize_t($0.count)) }
+                guard n >= need else {
+                    throw MicroscopyIOError.corrupt(path: path, detail: "page \(index) strip \(s): \(handle.messages.summary)")
+                }
+                raw.withUnsafeBytes { r in
+                    SampleCodec.decode(r, type: p.sampleType, bigEndian: false.nativeOrder,
+                                       into: UnsafeMutableBufferPointer(rebasing: dst[(y0 * p.width)..<(y0 * p.width + rows * p.width)]))
+                }
+            }
+        }
+    }
+}
+
+extension Bool {
+    /// libtiff hands out samples in the host's byte order: "big endian" iff the host is.
+    var nativeOrder: Bool { 1.bigEndian == 1 }
+}
+
+/// TIFF compression choices for writing.
+public enum TIFFCompression: String, Sendable, CaseIterable {
+    case none, deflate
+}
+
+/// Writes a multi-page TIFF one frame at a time. Data go to a temp file next to `url`;
+/// `finish()` renames it to `url`. A writer that fails or is dropped before `finish()`
+/// removes its temp file, so no partial output is left.
+///
+/// Each page stores the pixel size (when given) as `XResolution`/`YResolution` in pixels
+/// per centimetre and as ImageDescription JSON `{"pixel_size_A": …}`.
+public final class TIFFStackWriter {
+    public let url: URL
+    public let width: Int
+    public let height: Int
+    public let sampleType: SampleType
+    public let pixelSizeA: Double?
+    public let compression: TIFFCompression
+    /// Tile side in pixels (multiple of 16) for a tiled layout; nil writes strips.
+    public let tileSize: Int?
+    /// Frames appended so far.
+    public private(set) var framesWritten = 0
+    private var handle: TIFFHandle?
+    private let tmp: URL
+
+    /// Starts a stack of `width × height` frames stored as `sampleType`.
+    /// `bigTIFF` writes 64-bit offsets (needed beyond 4 GiB).
+    public init(url: URL, width: Int, height: Int, sampleType: SampleType = .float32,
+                pixelSizeA: Double? = nil, compression: TIFFCompression = .none,
+                tileSize: Int? = nil, bigTIFF: Bool = false) throws {
+        try AtomicFile.checkDestination(url)
+        try IOLimits.check(width: width, height: height, frames: 1, path: url.path)
+        if let t = tileSize, t <= 0 || t % 16 != 0 {
+            throw MicroscopyIOError.invalidArgument(detail: "TIFF tile size \(t) must be a positive multiple of 16")
+        }
+        if let a = pixelSizeA, !(a > 0 && a.isFinite) {
+            throw MicroscopyIOError.invalidArgument(detail: "pixel size \(a) Å must be positive and finite")
+        }
+        self.url = url; self.width = width; self.height = height; self.sampleType = sampleType
+        self.pixelSizeA = pixelSizeA; self.compression = compression; self.tileSize = tileSize
+        tmp = AtomicFile.temporaryURL(for: url)
+        do {
+            handle = try TIFFHandle(path: tmp.path, mode: bigTIFF ? "w8" : "w")
+        } catch {
+            try? FileManager.default.removeItem(at: tmp)
+            throw MicroscopyIOError.writeFailed(path: url.path, detail: "cannot create \(tmp.lastPathComponent)")
+        }
+    }
+
+    deinit { if handle != nil { cancel() } }
+
+    /// Appends one frame (`width * height` values, row-major).
+    public func append(_ pixels: [Float]) throws {
+        guard let h = handle else {
+            throw MicroscopyIOError.writeFailed(path: url.path, detail: "writer already finished or cancelled")
+        }
+        guard pixels.count == width * height else {
+            throw MicroscopyIOError.invalidArgument(detail: "frame has \(pixels.count) pixels, stack is \(width)×\(height)")
+        }
+        do {
+            try SampleCodec.checkRepresentable(pixels, as: sampleType, path: url.path)
+            try writePage(h, SampleCodec.encode(pixels, as: sampleType, bigEndian: false.nativeOrder))
+            framesWritten += 1
+        } catch {
+            cancel()
+            throw error
+        }
+    }
+
+    /// Appends one frame; its size must match the stack.
+    public func append(_ image: GrayImage) throws {
+        guard image.width == width, image.height == height else {
+            cancel()
+            throw MicroscopyIOError.inconsistentFrames(path: url.path, detail: "stack is \(width)×\(height), frame is \(image.width)×\(image.height)")
+        }
+        try append(image.pixels)
+    }
+
+    /// Flushes, closes and renames the temp file to `url`. At least one frame is required.
+    public func finish() throws {
+        guard let h = handle else {
+            throw MicroscopyIOError.writeFailed(path: url.path, detail: "writer already finished or cancelled")
+        }
+        guard framesWritten > 0 else {
+            cancel()
+            throw MicroscopyIOError.emptyImage(path: url.path, detail: "no frames were appended")
+        }
+        let ok = TIFFFlush(h.tif) == 1
+        handle = nil  // closes the file
+        guard ok else {
+            try? FileManager.default.removeItem(at: tmp)
+            throw MicroscopyIOError.writeFailed(path: url.path, detail: h.messages.summary)
+        }
+        try AtomicFile.commit(tmp, to: url)
+    }
+
+    /// Abandons the stack and removes the temp file.
+    public func cancel() {
+        handle = nil
+        try? FileManager.default.removeItem(at: tmp)
+    }
+
+    private func writePage(_ h: TIFFHandle, _ bytes: [UInt8]) throws {
+        let format: Int32 = sampleType.isFloat ? SAMPLEFORMAT_IEEEFP : (sampleType.isSignedInteger ? SAMPLEFORMAT_INT : SAMPLEFORMAT_UINT)
+        try h.set(TIFFTAG_IMAGEWIDTH, [UInt32(width)])
+        try h.set(TIFFTAG_IMAGELENGTH, [UInt32(height)])
+        try h.set(TIFFTAG_SAMPLESPERPIXEL, [Int32(1)])
+        try h.set(TIFFTAG_BITSPERSAMPLE, [Int32(sampleType.byteCount * 8)])
+        try h.set(TIFFTAG_SAMPLEFORMAT, [format])
+        try h.set(TIFFTAG_PHOTOMETRIC, [PHOTOMETRIC_MINISBLACK])
+        try h.set(TIFFTAG_PLANARCONFIG, [PLANARCONFIG_CONTIG])
+        try h.set(TIFFTAG_COMPRESSION, [compression == .deflate ? COMPRESSION_ADOBE_DEFLATE : COMPRESSION_NONE])
+        try h.set(TIFFTAG_SUBFILETYPE, [UInt32(FILETYPE_PAGE)])
+        try "AtomTrack".withCString { try h.set(TIFFTAG_SOFTWARE, [$0]) }
+        if let a = pixelSizeA {
+            try h.set(TIFFTAG_XRESOLUTION, [1e8 / a])
+            try h.set(TIFFTAG_YRESOLUTION, [1e8 / a])
+            try h.set(TIFFTAG_RESOLUTIONUNIT, [RESUNIT_CENTIMETER])
+            try "{\"pixel_size_A\": \(a)}".withCString { try h.set(TIFFTAG_IMAGEDESCRIPTION, [$0]) }
+        }
+        let b = sampleType.byteCount
+        if let t = tileSize {
+            try h.set(TIFFTAG_TILEWIDTH, [UInt32(t)])
+            try h.set(TIFFTAG_TILELENGTH, [UInt32(t)])
+            var tile = [UInt8](repeating: 0, count: t * t * b)
+            for ty in stride(from: 0, to: height, by: t) {
+                for tx in stride(from: 0, to: width, by: t) {
+                    for i in tile.indices { tile[i] = 0 }
+                    let cols = min(t, width - tx)
+                    for y in ty..<min(ty + t, height) {
+                        let src = (y * width + tx) * b, dstOff = (y - ty) * t * b
+                        tile.replaceSubrange(dstOff..<(dstOff + cols * b), with: bytes[src..<(src + cols * b)])
+                    }
+                    let index = TIFFComputeTile(h.tif, UInt32(tx), UInt32(ty), 0, 0)
+                    let n = tile.withUnsafeMutableBytes { TIFFWriteEncodedTile(h.tif, index, $0.baseAddress, tmsize_t($0.count)) }
+                    if n < 0 { throw MicroscopyIOError.writeFailed(path: url.path, detail: h.messages.summary) }
+                }
+            }
+        } else {
+            let rps = max(1, Int(TIFFDefaultStripSize(h.tif, 0)))
+            try h.set(TIFFTAG_ROWSPERSTRIP, [UInt32(rps)])
+            var bytes = bytes
+            for (s, y0) in stride(from: 0, to: height, by: rps).enumerated() {
+                let count = min(rps, height - y0) * width * b
+                let n = bytes.withUnsafeMutableBytes {
+                    TIFFWriteEncodedStrip(h.tif, UInt32(s), $0.baseAddress! + y0 * width * b, tmsize_t(count))
+                }
+                if n < 0 { throw MicroscopyIOError.writeFailed(path: url.path, detail: h.messages.summary) }
+            }
+        }
+        guard TIFFWriteDirectory(h.tif) == 1 else {
+            throw MicroscopyIOError.writeFailed(path: url.path, detail: h.messages.summary)
+        }
+    }
+}
+
+/// One-call TIFF helpers.
+public enum TIFFFile {
+    /// Writes `frames` (all the same size) as a multi-page TIFF, atomically.
+    public static func write(_ frames: [GrayImage], to url: URL, sampleType: SampleType = .float32,
+                             compression: TIFFCompression = .none, tileSize: Int? = nil,
+                             bigTIFF: Bool = false) throws {
+        guard let first = frames.first else {
+            throw MicroscopyIOError.emptyImage(path: url.path, detail: "no frames to write")
+        }
+        let w = try TIFFStackWriter(url: url, width: first.width, height: first.height, sampleType: sampleType,
+                                    pixelSizeA: first.pixelSizeA, compression: compression,
+                                    tileSize: tileSize, bigTIFF: bigTIFF)
+        for f in frames { try w.append(f) }
+        try w.finish()
+    }
+}
