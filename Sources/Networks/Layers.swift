@@ -1,0 +1,224 @@
+import Foundation
+import Tensors
+
+/// A named tensor owned by a layer: a learnable weight (with its gradient) or a buffer
+/// such as a running mean (not trainable, no gradient). Names follow PyTorch's
+/// `state_dict` keys so checkpoints interoperate (e.g. `c1.block.0.weight`).
+public final class Parameter {
+    public let name: String
+    public var value: Tensor
+    public var grad: Tensor
+    public let isTrainable: Bool
+
+    public init(name: String, value: Tensor, trainable: Bool = true) {
+        self.name = name
+        self.value = value
+        self.grad = trainable ? Tensor(shape: value.shape) : Tensor(shape: [0])
+        self.isTrainable = trainable
+    }
+}
+
+/// A differentiable building block. `forward` caches what `backward` needs; `backward`
+/// takes the gradient of the loss with respect to the output, accumulates the gradients
+/// of the layer's parameters and returns the gradient with respect to the input.
+public protocol Layer: AnyObject {
+    func forward(_ x: Tensor, training: Bool) -> Tensor
+    func backward(_ gradOutput: Tensor) -> Tensor
+    /// Every tensor of the layer (weights and buffers), in a fixed order.
+    var parameters: [Parameter] { get }
+}
+
+/// Convolution, stride 1, "same" padding, with bias; PyTorch's default initialisation
+/// (uniform in ±1/√fan_in for weight and bias).
+public final class Conv2DLayer: Layer {
+    public let weight: Parameter
+    public let bias: Parameter
+    public let dilation: Int
+    private var input: Tensor?
+
+    public init(name: String, inChannels: Int, outChannels: Int, kernel: Int, dilation: Int = 1, generator: inout SplitMix64) {
+        let bound = 1 / Float(inChannels * kernel * kernel).squareRoot()
+        weight = Parameter(name: name + ".weight", value: .randomUniform(
+            shape: [outChannels, inChannels, kernel, kernel], in: -bound...bound, generator: &generator))
+        bias = Parameter(name: name + ".bias", value: .randomUniform(shape: [outChannels], in: -bound...bound, generator: &generator))
+        self.dilation = dilation
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        if training { input = x }
+        return Conv2D.forward(x, weight: weight.value, bias: bias.value, dilation: dilation)
+    }
+
+    public func backward(_ g: Tensor) -> Tensor {
+        guard let x = input else { preconditionFailure("\(weight.name): backward without a training forward pass") }
+        let r = Conv2D.backward(x, weight: weight.value, gradOutput: g, dilation: dilation)
+        weight.grad.add(r.weight)
+        bias.grad.add(r.bias)
+        input = nil
+        return r.input!
+    }
+
+    public var parameters: [Parameter] { [weight, bias] }
+}
+
+/// Batch normalization with learned scale/shift and running statistics (PyTorch defaults).
+public final class BatchNormLayer: Layer {
+    public let gamma, beta, runningMean, runningVar: Parameter
+    private var cache: (x: Tensor, cache: BatchNorm.Cache)?
+
+    public init(name: String, channels: Int) {
+        gamma = Parameter(name: name + ".weight", value: Tensor(shape: [channels], repeating: 1))
+        beta = Parameter(name: name + ".bias", value: Tensor(shape: [channels]))
+        runningMean = Parameter(name: name + ".running_mean", value: Tensor(shape: [channels]), trainable: false)
+        runningVar = Parameter(name: name + ".running_var", value: Tensor(shape: [channels], repeating: 1), trainable: false)
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let r = BatchNorm.forward(x, gamma: gamma.value, beta: beta.value, runningMean: &runningMean.value,
+                                  runningVar: &runningVar.value, training: training)
+        if training { cache = (x, r.cache) }
+        return r.output
+    }
+
+    public func backward(_ g: Tensor) -> Tensor {
+        guard let c = cache else { preconditionFailure("\(gamma.name): backward without a training forward pass") }
+        let r = BatchNorm.backward(c.x, gradOutput: g, gamma: gamma.value, cache: c.cache)
+        gamma.grad.add(r.gamma)
+        beta.grad.add(r.beta)
+        cache = nil
+        return r.input
+    }
+
+    public var parameters: [Parameter] { [gamma, beta, runningMean, runningVar] }
+}
+
+/// LeakyReLU (slope 0 gives ReLU).
+public final class LeakyReLULayer: Layer {
+    public let slope: Float
+    private var input: Tensor?
+    public init(slope: Float) { self.slope = slope }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        if training { input = x }
+        return Activation.leakyReLU(x, slope: slope)
+    }
+
+    public func backward(_ g: Tensor) -> Tensor {
+        defer { input = nil }
+        return Activation.leakyReLUBackward(input!, gradOutput: g, slope: slope)
+    }
+
+    public var parameters: [Parameter] { [] }
+}
+
+/// Inverted dropout, active only in training; its mask stream is seeded.
+public final class DropoutLayer: Layer {
+    public let p: Float
+    private var generator: SplitMix64
+    private var mask: [Float]?
+    public init(p: Float, seed: UInt64) { self.p = p; generator = SplitMix64(seed: seed) }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        guard training, p > 0 else { return x }
+        let r = Dropout.forward(x, p: p, generator: &generator)
+        mask = r.mask
+        return r.output
+    }
+
+    public func backward(_ g: Tensor) -> Tensor {
+        guard let m = mask else { return g }
+        mask = nil
+        return Dropout.backward(gradOutput: g, mask: m)
+    }
+
+    public var parameters: [Parameter] { [] }
+}
+
+/// Layers applied one after the other.
+public final class Sequential: Layer {
+    public let layers: [Layer]
+    public init(_ layers: [Layer]) { self.layers = layers }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        layers.reduce(x) { $1.forward($0, training: training) }
+    }
+
+    public func backward(_ g: Tensor) -> Tensor {
+        layers.reversed().reduce(g) { $1.backward($0) }
+    }
+
+    public var parameters: [Parameter] { layers.flatMap(\.parameters) }
+}
+
+/// Max pooling 2×2 as a layer.
+public final class MaxPoolLayer: Layer {
+    private var saved: (argmax: [Int32], shape: [Int])?
+    public init() {}
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        let r = MaxPool2x2.forward(x)
+        if training { saved = (r.argmax, x.shape) }
+        return r.output
+    }
+
+    public func backward(_ g: Tensor) -> Tensor {
+        defer { saved = nil }
+        return MaxPool2x2.backward(gradOutput: g, argmax: saved!.argmax, inputShape: saved!.shape)
+    }
+
+    public var parameters: [Parameter] { [] }
+}
+
+/// AtomAI's upsampling block: ×2 interpolation, then a 1×1 convolution (`<name>.conv`).
+public final class UpsampleBlock: Layer {
+    public let mode: Upsample2x.Mode
+    public let conv: Conv2DLayer
+    private var inputShape: [Int]?
+
+    public init(name: String, inChannels: Int, outChannels: Int, mode: Upsample2x.Mode, generator: inout SplitMix64) {
+        self.mode = mode
+        conv = Conv2DLayer(name: name + ".conv", inChannels: inChannels, outChannels: outChannels, kernel: 1, generator: &generator)
+    }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        if training { inputShape = x.shape }
+        return conv.forward(Upsample2x.forward(x, mode: mode), training: training)
+    }
+
+    public func backward(_ g: Tensor) -> Tensor {
+        defer { inputShape = nil }
+        return Upsample2x.backward(gradOutput: conv.backward(g), mode: mode, inputShape: inputShape!)
+    }
+
+    public var parameters: [Parameter] { conv.parameters }
+}
+
+/// A chain of dilated stages (conv → LeakyReLU → BN each); the block's output is the sum
+/// of every stage's output, so each dilation adds its receptive field to the next.
+public final class DilatedBlock: Layer {
+    public let stages: [Sequential]
+    public init(stages: [Sequential]) { self.stages = stages }
+
+    public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        var h = x
+        var sum: Tensor?
+        for s in stages {
+            h = s.forward(h, training: training)
+            if sum == nil { sum = h } else { sum!.add(h) }
+        }
+        return sum!
+    }
+
+    public func backward(_ g: Tensor) -> Tensor {
+        // out = s1 + s2 + …; stage k's output gradient is g plus what flows back from stage k+1.
+        var upstream: Tensor?
+        for s in stages.reversed() {
+            var gk = g
+            if let u = upstream { gk.add(u) }
+            upstream = s.backward(gk)
+        }
+        return upstream!
+    }
+
+    public var parameters: [Parameter] { stages.flatMap(\.parameters) }
+}

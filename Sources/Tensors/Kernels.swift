@@ -1,0 +1,351 @@
+import Foundation
+
+/// 2×2 max pooling with stride 2 (odd trailing rows/columns dropped, as in PyTorch).
+public enum MaxPool2x2 {
+    /// Pooled tensor `[N, C, H/2, W/2]` and, per output element, the flat index of the
+    /// winning input element inside its `H×W` plane (for the backward pass).
+    public static func forward(_ x: Tensor) -> (output: Tensor, argmax: [Int32]) {
+        let (n, c, h, w) = x.nchw
+        let oh = h / 2, ow = w / 2
+        var out = Tensor(shape: [n, c, oh, ow])
+        var arg = [Int32](repeating: 0, count: out.count)
+        x.data.withUnsafeBufferPointer { xp in
+        out.data.withUnsafeMutableBufferPointer { yp in
+        arg.withUnsafeMutableBufferPointer { ap in
+            let xb = xp.baseAddress!, yb = yp.baseAddress!, ab = ap.baseAddress!
+            parallelFor(n * c, work: x.count) { p in
+                let src = xb + p * h * w, dst = yb + p * oh * ow, am = ab + p * oh * ow
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        var best = 2 * oy * w + 2 * ox
+                        for idx in [best + 1, best + w, best + w + 1] where src[idx] > src[best] { best = idx }
+                        dst[oy * ow + ox] = src[best]
+                        am[oy * ow + ox] = Int32(best)
+                    }
+                }
+            }
+        }}}
+        return (out, arg)
+    }
+
+    /// Routes each output gradient back to the input element that won the max.
+    public static func backward(gradOutput: Tensor, argmax: [Int32], inputShape: [Int]) -> Tensor {
+        let (n, c, oh, ow) = gradOutput.nchw
+        let hw = inputShape[2] * inputShape[3]
+        var dx = Tensor(shape: inputShape)
+        gradOutput.data.withUnsafeBufferPointer { gp in
+        dx.data.withUnsafeMutableBufferPointer { dp in
+            let gb = gp.baseAddress!, db = dp.baseAddress!
+            for p in 0..<(n * c) {
+                let g = gb + p * oh * ow, d = db + p * hw
+                for i in 0..<(oh * ow) { d[Int(argmax[p * oh * ow + i])] += g[i] }
+            }
+        }}
+        return dx
+    }
+}
+
+/// ×2 spatial upsampling: bilinear (PyTorch `align_corners=False`) or nearest neighbour.
+public enum Upsample2x {
+    public enum Mode: String, Codable, Sendable { case bilinear, nearest }
+
+    /// Per output coordinate: the two source indices and their weights.
+    struct Taps { var i0: [Int], i1: [Int], w0: [Float], w1: [Float] }
+
+    static func taps(inputSize n: Int, mode: Mode) -> Taps {
+        var t = Taps(i0: [], i1: [], w0: [], w1: [])
+        for o in 0..<(2 * n) {
+            switch mode {
+            case .nearest:
+                t.i0.append(o / 2); t.i1.append(o / 2); t.w0.append(1); t.w1.append(0)
+            case .bilinear:
+                let src = max(0, (Float(o) + 0.5) / 2 - 0.5)
+                let i0 = min(Int(src), n - 1)
+                let i1 = i0 < n - 1 ? i0 + 1 : i0
+                let l1 = src - Float(i0)
+                t.i0.append(i0); t.i1.append(i1); t.w0.append(1 - l1); t.w1.append(l1)
+            }
+        }
+        return t
+    }
+
+    /// `[N, C, 2H, 2W]` from `[N, C, H, W]`.
+    public static func forward(_ x: Tensor, mode: Mode) -> Tensor {
+        let (n, c, h, w) = x.nchw
+        let ty = taps(inputSize: h, mode: mode), tx = taps(inputSize: w, mode: mode)
+        let oh = 2 * h, ow = 2 * w
+        var out = Tensor(shape: [n, c, oh, ow])
+        x.data.withUnsafeBufferPointer { xp in
+        out.data.withUnsafeMutableBufferPointer { yp in
+            let xb = xp.baseAddress!, yb = yp.baseAddress!
+            parallelFor(n * c, work: 4 * x.count) { p in
+                let src = xb + p * h * w, dst = yb + p * oh * ow
+                for oy in 0..<oh {
+                    let r0 = src + ty.i0[oy] * w, r1 = src + ty.i1[oy] * w
+                    let a0 = ty.w0[oy], a1 = ty.w1[oy]
+                    let d = dst + oy * ow
+                    for ox in 0..<ow {
+                        let j0 = tx.i0[ox], j1 = tx.i1[ox]
+                        d[ox] = a0 * (tx.w0[ox] * r0[j0] + tx.w1[ox] * r0[j1])
+                              + a1 * (tx.w0[ox] * r1[j0] + tx.w1[ox] * r1[j1])
+                    }
+                }
+            }
+        }}
+        return out
+    }
+
+    /// The adjoint of `forward`: scatters each output gradient onto its source taps.
+    public static func backward(gradOutput: Tensor, mode: Mode, inputShape: [Int]) -> Tensor {
+        let (n, c, h, w) = (inputShape[0], inputShape[1], inputShape[2], inputShape[3])
+        let ty = taps(inputSize: h, mode: mode), tx = taps(inputSize: w, mode: mode)
+        let oh = 2 * h, ow = 2 * w
+        var dx = Tensor(shape: inputShape)
+        gradOutput.data.withUnsafeBufferPointer { gp in
+        dx.data.withUnsafeMutableBufferPointer { dp in
+            let gb = gp.baseAddress!, db = dp.baseAddress!
+            parallelFor(n * c, work: 4 * n * c * h * w) { p in
+                let g = gb + p * oh * ow, d = db + p * h * w
+                for oy in 0..<oh {
+                    let r0 = d + ty.i0[oy] * w, r1 = d + ty.i1[oy] * w
+                    let a0 = ty.w0[oy], a1 = ty.w1[oy]
+                    let gr = g + oy * ow
+                    for ox in 0..<ow {
+                        let j0 = tx.i0[ox], j1 = tx.i1[ox], v = gr[ox]
+                        r0[j0] += a0 * tx.w0[ox] * v; r0[j1] += a0 * tx.w1[ox] * v
+                        r1[j0] += a1 * tx.w0[ox] * v; r1[j1] += a1 * tx.w1[ox] * v
+                    }
+                }
+            }
+        }}
+        return dx
+    }
+}
+
+/// Batch normalization over (N, H, W) per channel, with learned scale/shift and running statistics.
+public enum BatchNorm {
+    /// What the backward pass needs from a training-mode forward pass.
+    public struct Cache: Sendable {
+        public var mean: [Float]
+        public var invStd: [Float]
+        public var training: Bool
+    }
+
+    /// Normalizes `x` `[N, C, H, W]`. In training mode uses batch statistics and updates the
+    /// running ones (`momentum` as in PyTorch; the running variance is unbiased);
+    /// otherwise uses the running statistics.
+    public static func forward(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: inout Tensor,
+                               runningVar: inout Tensor, training: Bool, momentum: Float = 0.1,
+                               eps: Float = 1e-5) -> (output: Tensor, cache: Cache) {
+        let (n, c, h, w) = x.nchw
+        let hw = h * w, m = n * hw
+        var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
+        var out = Tensor(shape: x.shape)
+        if training {
+            var variance = [Float](repeating: 0, count: c)
+            x.data.withUnsafeBufferPointer { xp in
+            mean.withUnsafeMutableBufferPointer { mp in
+            variance.withUnsafeMutableBufferPointer { vp in
+                let xb = xp.baseAddress!
+                parallelFor(c, work: x.count) { ch in
+                    var s = 0.0, s2 = 0.0
+                    for i in 0..<n {
+                        let p = xb + (i * c + ch) * hw
+                        var ls: Float = 0
+                        for j in 0..<hw { ls += p[j] }
+                        s += Double(ls)
+                    }
+                    let mu = s / Double(m)
+                    for i in 0..<n {
+                        let p = xb + (i * c + ch) * hw
+                        var ls: Float = 0
+                        let muf = Float(mu)
+                        for j in 0..<hw { let d = p[j] - muf; ls += d * d }
+                        s2 += Double(ls)
+                    }
+                    mp[ch] = Float(mu); vp[ch] = Float(s2 / Double(m))
+                }
+            }}}
+            let unbias = m > 1 ? Float(m) / Float(m - 1) : 1
+            for ch in 0..<c {
+                invStd[ch] = 1 / (variance[ch] + eps).squareRoot()
+                runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mean[ch]
+                runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * variance[ch] * unbias
+            }
+        } else {
+            for ch in 0..<c {
+                mean[ch] = runningMean.data[ch]
+                invStd[ch] = 1 / (runningVar.data[ch] + eps).squareRoot()
+            }
+        }
+        x.data.withUnsafeBufferPointer { xp in
+        out.data.withUnsafeMutableBufferPointer { yp in
+            let xb = xp.baseAddress!, yb = yp.baseAddress!
+            parallelFor(n * c, work: x.count) { p in
+                let ch = p % c
+                let scale = gamma.data[ch] * invStd[ch], shift = beta.data[ch] - mean[ch] * scale
+                let s = xb + p * hw, d = yb + p * hw
+                for j in 0..<hw { d[j] = s[j] * scale + shift }
+            }
+        }}
+        return (out, Cache(mean: mean, invStd: invStd, training: training))
+    }
+
+    /// Gradients with respect to the input, gamma and beta.
+    public static func backward(_ x: Tensor, gradOutput: Tensor, gamma: Tensor, cache: Cache)
+        -> (input: Tensor, gamma: Tensor, beta: Tensor) {
+        let (n, c, h, w) = x.nchw
+        let hw = h * w, m = Float(n * hw)
+        var dx = Tensor(shape: x.shape)
+        var dgamma = Tensor(shape: [c]), dbeta = Tensor(shape: [c])
+        x.data.withUnsafeBufferPointer { xp in
+        gradOutput.data.withUnsafeBufferPointer { gp in
+        dx.data.withUnsafeMutableBufferPointer { dp in
+        dgamma.data.withUnsafeMutableBufferPointer { dgp in
+        dbeta.data.withUnsafeMutableBufferPointer { dbp in
+            let xb = xp.baseAddress!, gb = gp.baseAddress!, db = dp.baseAddress!
+            parallelFor(c, work: 2 * x.count) { ch in
+                let mu = cache.mean[ch], istd = cache.invStd[ch]
+                var sumG = 0.0, sumGX = 0.0
+                for i in 0..<n {
+                    let xs = xb + (i * c + ch) * hw, gs = gb + (i * c + ch) * hw
+                    var a: Float = 0, b: Float = 0
+                    for j in 0..<hw { a += gs[j]; b += gs[j] * (xs[j] - mu) * istd }
+                    sumG += Double(a); sumGX += Double(b)
+                }
+                dgp[ch] = Float(sumGX); dbp[ch] = Float(sumG)
+                let g = gamma.data[ch]
+                // Training: dx = γ·istd·(dy − mean(dy) − x̂·mean(dy·x̂)); eval: dx = γ·istd·dy.
+                let k1 = cache.training ? Float(sumG) / m : 0
+                let k2 = cache.training ? Float(sumGX) / m : 0
+                for i in 0..<n {
+                    let xs = xb + (i * c + ch) * hw, gs = gb + (i * c + ch) * hw, ds = db + (i * c + ch) * hw
+                    for j in 0..<hw {
+                        let xhat = (xs[j] - mu) * istd
+                        ds[j] = g * istd * (gs[j] - k1 - xhat * k2)
+                    }
+                }
+            }
+        }}}}}
+        return (dx, dgamma, dbeta)
+    }
+}
+
+/// Element-wise activations. ReLU is LeakyReLU with slope 0.
+public enum Activation {
+    /// max(x, 0) + slope·min(x, 0).
+    public static func leakyReLU(_ x: Tensor, slope: Float) -> Tensor {
+        var y = x
+        y.data.withUnsafeMutableBufferPointer { p in
+            for i in 0..<p.count where p[i] < 0 { p[i] *= slope }
+        }
+        return y
+    }
+
+    /// The gradient of `leakyReLU` at input `x` (the sign of the output is that of the input).
+    public static func leakyReLUBackward(_ x: Tensor, gradOutput: Tensor, slope: Float) -> Tensor {
+        var dx = gradOutput
+        x.data.withUnsafeBufferPointer { xp in
+        dx.data.withUnsafeMutableBufferPointer { dp in
+            for i in 0..<dp.count where xp[i] < 0 { dp[i] *= slope }
+        }}
+        return dx
+    }
+
+    public static func relu(_ x: Tensor) -> Tensor { leakyReLU(x, slope: 0) }
+    public static func reluBackward(_ x: Tensor, gradOutput: Tensor) -> Tensor {
+        leakyReLUBackward(x, gradOutput: gradOutput, slope: 0)
+    }
+}
+
+/// Inverted dropout: zeroes each element with probability `p` and scales survivors by 1/(1−p).
+public enum Dropout {
+    /// The output and the mask (0 or 1/(1−p) per element) for the backward pass.
+    public static func forward(_ x: Tensor, p: Float, generator: inout SplitMix64) -> (output: Tensor, mask: [Float]) {
+        precondition(p >= 0 && p < 1, "dropout probability must be in [0, 1)")
+        let keep = 1 / (1 - p)
+        var mask = [Float](repeating: 0, count: x.count)
+        var y = x
+        for i in 0..<mask.count {
+            mask[i] = generator.nextUniform() >= p ? keep : 0
+            y.data[i] *= mask[i]
+        }
+        return (y, mask)
+    }
+
+    public static func backward(gradOutput: Tensor, mask: [Float]) -> Tensor {
+        var dx = gradOutput
+        for i in 0..<mask.count { dx.data[i] *= mask[i] }
+        return dx
+    }
+}
+
+/// Concatenation along channels (U-Net skip connections) and its adjoint, the split.
+public enum ChannelConcat {
+    /// `[N, Ca+Cb, H, W]` from `[N, Ca, H, W]` and `[N, Cb, H, W]`.
+    public static func forward(_ a: Tensor, _ b: Tensor) -> Tensor {
+        let (n, ca, h, w) = a.nchw
+        let cb = b.shape[1]
+        precondition(b.shape == [n, cb, h, w], "concat: shapes \(a.shape) and \(b.shape) differ outside channels")
+        let hw = h * w
+        var out = [Float](); out.reserveCapacity(a.count + b.count)
+        for i in 0..<n {
+            out.append(contentsOf: a.data[(i * ca * hw)..<((i + 1) * ca * hw)])
+            out.append(contentsOf: b.data[(i * cb * hw)..<((i + 1) * cb * hw)])
+        }
+        return Tensor(uncheckedShape: [n, ca + cb, h, w], data: out)
+    }
+
+    /// Splits a gradient `[N, Ca+Cb, H, W]` into its `[N, Ca, …]` and `[N, Cb, …]` parts.
+    public static func backward(_ g: Tensor, channelsA ca: Int) -> (Tensor, Tensor) {
+        let (n, c, h, w) = g.nchw
+        let cb = c - ca, hw = h * w
+        var a = [Float](), b = [Float]()
+        a.reserveCapacity(n * ca * hw); b.reserveCapacity(n * cb * hw)
+        for i in 0..<n {
+            a.append(contentsOf: g.data[(i * c * hw)..<((i * c + ca) * hw)])
+            b.append(contentsOf: g.data[((i * c + ca) * hw)..<((i + 1) * c * hw)])
+        }
+        return (Tensor(uncheckedShape: [n, ca, h, w], data: a), Tensor(uncheckedShape: [n, cb, h, w], data: b))
+    }
+}
+
+/// Softmax over the channel axis of `[N, C, H, W]` (per pixel), numerically stabilised.
+public enum ChannelSoftmax {
+    public static func forward(_ x: Tensor) -> Tensor {
+        let (n, c, h, w) = x.nchw
+        let hw = h * w
+        var y = Tensor(shape: x.shape)
+        x.data.withUnsafeBufferPointer { xp in
+        y.data.withUnsafeMutableBufferPointer { yp in
+            let xb = xp.baseAddress!, yb = yp.baseAddress!
+            parallelFor(n, work: x.count * 8) { i in
+                let xs = xb + i * c * hw, ys = yb + i * c * hw
+                for j in 0..<hw {
+                    var mx = -Float.infinity
+                    for k in 0..<c { mx = max(mx, xs[k * hw + j]) }
+                    var s: Float = 0
+                    for k in 0..<c { let e = Foundation.exp(xs[k * hw + j] - mx); ys[k * hw + j] = e; s += e }
+                    let inv = 1 / s
+                    for k in 0..<c { ys[k * hw + j] *= inv }
+                }
+            }
+        }}
+        return y
+    }
+
+    /// dx = y ⊙ (dy − Σ_c dy·y), from the softmax output `y`.
+    public static func backward(output y: Tensor, gradOutput: Tensor) -> Tensor {
+        let (n, c, h, w) = y.nchw
+        let hw = h * w
+        var dx = Tensor(shape: y.shape)
+        for i in 0..<n {
+            for j in 0..<hw {
+                var dot: Float = 0
+                for k in 0..<c { let idx = (i * c + k) * hw + j; dot += gradOutput.data[idx] * y.data[idx] }
+                for k in 0..<c { let idx = (i * c + k) * hw + j; dx.data[idx] = y.data[idx] * (gradOutput.data[idx] - dot) }
+            }
+        }
+        return dx
+    }
+}

@@ -1,0 +1,140 @@
+import CBLAS
+import Foundation
+
+/// A contiguous Float32 tensor in NCHW order (row-major, the last index fastest).
+///
+/// Value semantics through Swift's copy-on-write array: passing a tensor around never
+/// copies; mutating a shared one copies once. Kernels reach the storage through
+/// `withUnsafeBufferPointer` / `withUnsafeMutableBufferPointer`, so hot loops do no copying.
+public struct Tensor: Equatable, Sendable {
+    /// Extent of every dimension, outermost first (e.g. `[N, C, H, W]`).
+    public private(set) var shape: [Int]
+    /// The elements in row-major order; `data.count == shape.reduce(1, *)`.
+    public var data: [Float]
+
+    /// A tensor of `shape` filled with `value`.
+    public init(shape: [Int], repeating value: Float = 0) {
+        precondition(shape.allSatisfy { $0 >= 0 }, "negative extent in \(shape)")
+        self.shape = shape
+        self.data = [Float](repeating: value, count: shape.reduce(1, *))
+    }
+
+    /// A tensor of `shape` holding `data` (row-major). Throws if the counts disagree.
+    public init(shape: [Int], data: [Float]) throws {
+        guard shape.allSatisfy({ $0 >= 0 }), shape.reduce(1, *) == data.count else {
+            throw TensorError.shapeMismatch("shape \(shape) needs \(shape.reduce(1, *)) elements, got \(data.count)")
+        }
+        self.shape = shape
+        self.data = data
+    }
+
+    /// Unchecked initialiser for kernels that build shape and data together.
+    init(uncheckedShape shape: [Int], data: [Float]) {
+        self.shape = shape
+        self.data = data
+    }
+
+    /// Number of elements.
+    public var count: Int { data.count }
+    /// Number of dimensions.
+    public var rank: Int { shape.count }
+
+    /// The same elements seen with another shape of equal element count.
+    public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        try Tensor(shape: newShape, data: data)
+    }
+
+    /// `[N, C, H, W]` of a rank-4 tensor.
+    public var nchw: (n: Int, c: Int, h: Int, w: Int) {
+        precondition(shape.count == 4, "expected an NCHW tensor, got shape \(shape)")
+        return (shape[0], shape[1], shape[2], shape[3])
+    }
+
+    /// Random normal entries (Box–Muller) from a seeded generator.
+    public static func randomNormal(shape: [Int], std: Float = 1, generator: inout SplitMix64) -> Tensor {
+        var t = Tensor(shape: shape)
+        for i in 0..<t.count { t.data[i] = std * generator.nextGaussian() }
+        return t
+    }
+
+    /// Random uniform entries in `range` from a seeded generator.
+    public static func randomUniform(shape: [Int], in range: ClosedRange<Float>, generator: inout SplitMix64) -> Tensor {
+        var t = Tensor(shape: shape)
+        let span = range.upperBound - range.lowerBound
+        for i in 0..<t.count { t.data[i] = range.lowerBound + span * generator.nextUniform() }
+        return t
+    }
+
+    /// In place `self += other` (same shape).
+    public mutating func add(_ other: Tensor) {
+        precondition(shape == other.shape, "add: shapes \(shape) and \(other.shape) differ")
+        let n = Int32(count)
+        data.withUnsafeMutableBufferPointer { y in
+            other.data.withUnsafeBufferPointer { x in cblas_saxpy(n, 1, x.baseAddress, 1, y.baseAddress, 1) }
+        }
+    }
+
+    /// Sets every element to zero without reallocating.
+    public mutating func zero() {
+        data.withUnsafeMutableBufferPointer { p in
+            guard let base = p.baseAddress else { return }
+            base.update(repeating: 0, count: p.count)
+        }
+    }
+
+    /// The sum of all elements (accumulated in Double).
+    public func sum() -> Double {
+        data.withUnsafeBufferPointer { p in p.reduce(0.0) { $0 + Double($1) } }
+    }
+}
+
+/// Errors from tensor construction and kernels fed inconsistent shapes.
+public enum TensorError: Error, CustomStringConvertible, Equatable {
+    case shapeMismatch(String)
+
+    public var description: String {
+        switch self {
+        case .shapeMismatch(let what): return "tensor shape mismatch: \(what)"
+        }
+    }
+}
+
+/// A small, fast, seeded generator (SplitMix64) for reproducible initialisation,
+/// dropout masks and test data. Never use the system generator in library code.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    public private(set) var state: UInt64
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [0, 1).
+    public mutating func nextUniform() -> Float {
+        Float(next() >> 40) * (1.0 / Float(1 << 24))
+    }
+
+    /// Standard normal (Box–Muller).
+    public mutating func nextGaussian() -> Float {
+        let u1 = max(Double(next() >> 11) * (1.0 / 9007199254740992.0), 1e-300)
+        let u2 = Double(next() >> 11) * (1.0 / 9007199254740992.0)
+        return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2))
+    }
+}
+
+/// OpenBLAS thread control: call once at start-up (BLAS threads are process-wide).
+public enum BLASThreads {
+    /// Sets the number of OpenBLAS threads used by every subsequent sgemm.
+    public static func set(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    /// The number of threads OpenBLAS currently uses.
+    public static var current: Int { Int(openblas_get_num_threads()) }
+    /// The OpenBLAS kernel family in use (e.g. "Haswell", "SkylakeX").
+    public static var coreName: String {
+        guard let p = openblas_get_corename() else { return "unknown" }
+        return String(cString: p)
+    }
+}

@@ -1,0 +1,171 @@
+import Tensors
+import XCTest
+
+/// Every backward pass against central finite differences of L(x) = Σ f(x) ⊙ R for a fixed
+/// random R, accumulated in Double. Shapes are small, odd and batched on purpose.
+final class GradientTests: XCTestCase {
+    var rng = SplitMix64(seed: 42)
+
+    /// Σ y ⊙ r in Double.
+    func dot(_ y: Tensor, _ r: Tensor) -> Double {
+        zip(y.data, r.data).reduce(0.0) { $0 + Double($1.0) * Double($1.1) }
+    }
+
+    /// Checks `analytic` (dL/dx) against finite differences of `f` at `x`, on up to `samples` entries.
+    func checkGradient(_ x: Tensor, _ analytic: Tensor, eps: Float = 1e-2, tol: Double = 2e-3, samples: Int = 200,
+                       file: StaticString = #filePath, line: UInt = #line, _ loss: (Tensor) -> Double) {
+        XCTAssertEqual(analytic.shape, x.shape, file: file, line: line)
+        let stride = max(1, x.count / samples)
+        var worst = 0.0
+        for i in Swift.stride(from: 0, to: x.count, by: stride) {
+            var xp = x, xm = x
+            xp.data[i] += eps; xm.data[i] -= eps
+            let numeric = (loss(xp) - loss(xm)) / Double(2 * eps)
+            let err = abs(numeric - Double(analytic.data[i])) / max(1, abs(numeric))
+            worst = max(worst, err)
+        }
+        XCTAssertLessThan(worst, tol, "worst relative gradient error", file: file, line: line)
+    }
+
+    func testConvolutionGradients() {
+        // (n, cin, cout, h, w, k, dilation): odd sizes, batch > 1, dilation, 1×1.
+        let cases = [(2, 3, 4, 7, 5, 3, 1), (1, 2, 3, 9, 8, 3, 2), (2, 2, 2, 6, 7, 3, 3), (3, 4, 5, 5, 3, 1, 1), (1, 2, 2, 5, 6, 5, 1)]
+        for (n, cin, cout, h, w, k, d) in cases {
+            let x = Tensor.randomNormal(shape: [n, cin, h, w], generator: &rng)
+            let wt = Tensor.randomNormal(shape: [cout, cin, k, k], std: 0.5, generator: &rng)
+            let b = Tensor.randomNormal(shape: [cout], generator: &rng)
+            let r = Tensor.randomNormal(shape: [n, cout, h, w], generator: &rng)
+            let g = Conv2D.backward(x, weight: wt, gradOutput: r, dilation: d)
+            checkGradient(x, g.input!) { dot(Conv2D.forward($0, weight: wt, bias: b, dilation: d), r) }
+            checkGradient(wt, g.weight) { dot(Conv2D.forward(x, weight: $0, bias: b, dilation: d), r) }
+            checkGradient(b, g.bias) { dot(Conv2D.forward(x, weight: wt, bias: $0, dilation: d), r) }
+        }
+    }
+
+    func testConvolutionMatchesDirectSum() {
+        // Independent truth: the textbook 7-loop convolution with zero padding.
+        let (n, cin, cout, h, w, k, d) = (2, 3, 2, 6, 5, 3, 2)
+        let x = Tensor.randomNormal(shape: [n, cin, h, w], generator: &rng)
+        let wt = Tensor.randomNormal(shape: [cout, cin, k, k], generator: &rng)
+        let b = Tensor.randomNormal(shape: [cout], generator: &rng)
+        let y = Conv2D.forward(x, weight: wt, bias: b, dilation: d)
+        let p = d * (k - 1) / 2
+        for i in 0..<n { for co in 0..<cout { for oy in 0..<h { for ox in 0..<w {
+            var s = Double(b.data[co])
+            for ci in 0..<cin { for ky in 0..<k { for kx in 0..<k {
+                let sy = oy + ky * d - p, sx = ox + kx * d - p
+                guard sy >= 0, sy < h, sx >= 0, sx < w else { continue }
+                s += Double(x.data[((i * cin + ci) * h + sy) * w + sx]) * Double(wt.data[((co * cin + ci) * k + ky) * k + kx])
+            }}}
+            XCTAssertEqual(Double(y.data[((i * cout + co) * h + oy) * w + ox]), s, accuracy: 1e-4)
+        }}}}
+    }
+
+    func testMaxPoolGradient() {
+        // Distinct, well separated values so no finite step flips an arg-max.
+        let shape = [2, 3, 6, 7]
+        var values = (0..<shape.reduce(1, *)).map { Float($0) * 0.1 }
+        values.shuffle(using: &rng)
+        let x = try! Tensor(shape: shape, data: values)
+        let (y, arg) = MaxPool2x2.forward(x)
+        XCTAssertEqual(y.shape, [2, 3, 3, 3])
+        let r = Tensor.randomNormal(shape: y.shape, generator: &rng)
+        let g = MaxPool2x2.backward(gradOutput: r, argmax: arg, inputShape: shape)
+        checkGradient(x, g, eps: 1e-2) { dot(MaxPool2x2.forward($0).output, r) }
+        // The pooled value is the maximum of its window.
+        XCTAssertEqual(y.data[0], [x.data[0], x.data[1], x.data[7], x.data[8]].max())
+    }
+
+    func testUpsampleGradients() {
+        for mode in [Upsample2x.Mode.bilinear, .nearest] {
+            let x = Tensor.randomNormal(shape: [2, 2, 3, 5], generator: &rng)
+            let r = Tensor.randomNormal(shape: [2, 2, 6, 10], generator: &rng)
+            let g = Upsample2x.backward(gradOutput: r, mode: mode, inputShape: x.shape)
+            checkGradient(x, g) { dot(Upsample2x.forward($0, mode: mode), r) }
+        }
+    }
+
+    func testBilinearUpsampleKnownValues() {
+        // PyTorch (align_corners=False) on [[0, 1]] gives [0, 0.25, 0.75, 1] per row.
+        let x = try! Tensor(shape: [1, 1, 1, 2], data: [0, 1])
+        let y = Upsample2x.forward(x, mode: .bilinear)
+        XCTAssertEqual(y.data, [0, 0.25, 0.75, 1, 0, 0.25, 0.75, 1])
+        XCTAssertEqual(Upsample2x.forward(x, mode: .nearest).data, [0, 0, 1, 1, 0, 0, 1, 1])
+    }
+
+    func testBatchNormGradientsTrainAndEval() {
+        for training in [true, false] {
+            let x = Tensor.randomNormal(shape: [3, 2, 5, 3], generator: &rng)
+            let gamma = Tensor.randomNormal(shape: [2], generator: &rng)
+            let beta = Tensor.randomNormal(shape: [2], generator: &rng)
+            var rm = Tensor.randomNormal(shape: [2], std: 0.3, generator: &rng)
+            var rv = Tensor(shape: [2], repeating: 1.5)
+            let r = Tensor.randomNormal(shape: x.shape, generator: &rng)
+            let f = { (x: Tensor, gm: Tensor, bt: Tensor) -> Tensor in
+                var m = rm, v = rv
+                return BatchNorm.forward(x, gamma: gm, beta: bt, runningMean: &m, runningVar: &v, training: training).output
+            }
+            let (_, cache) = BatchNorm.forward(x, gamma: gamma, beta: beta, runningMean: &rm, runningVar: &rv, training: training)
+            let g = BatchNorm.backward(x, gradOutput: r, gamma: gamma, cache: cache)
+            checkGradient(x, g.input) { dot(f($0, gamma, beta), r) }
+            checkGradient(gamma, g.gamma) { dot(f(x, $0, beta), r) }
+            checkGradient(beta, g.beta) { dot(f(x, gamma, $0), r) }
+        }
+    }
+
+    func testBatchNormStatistics() {
+        let x = Tensor.randomNormal(shape: [4, 3, 6, 6], std: 2, generator: &rng)
+        var rm = Tensor(shape: [3]), rv = Tensor(shape: [3], repeating: 1)
+        let y = BatchNorm.forward(x, gamma: Tensor(shape: [3], repeating: 1), beta: Tensor(shape: [3]),
+                                  runningMean: &rm, runningVar: &rv, training: true).output
+        for c in 0..<3 {
+            var vals: [Double] = []
+            for i in 0..<4 { for j in 0..<36 { vals.append(Double(y.data[(i * 3 + c) * 36 + j])) } }
+            let mean = vals.reduce(0, +) / Double(vals.count)
+            let variance = vals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / Double(vals.count)
+            XCTAssertEqual(mean, 0, accuracy: 1e-5)
+            XCTAssertEqual(variance, 1, accuracy: 1e-3)
+            // Running mean after one step = 0.1 × batch mean.
+            var xs: [Double] = []
+            for i in 0..<4 { for j in 0..<36 { xs.append(Double(x.data[(i * 3 + c) * 36 + j])) } }
+            XCTAssertEqual(Double(rm.data[c]), 0.1 * xs.reduce(0, +) / Double(xs.count), accuracy: 1e-5)
+        }
+    }
+
+    func testActivationSoftmaxConcatDropoutGradients() {
+        var x = Tensor.randomNormal(shape: [2, 3, 4, 5], generator: &rng)
+        for i in 0..<x.count where abs(x.data[i]) < 0.05 { x.data[i] = 0.3 }   // stay off the kink
+        let r = Tensor.randomNormal(shape: x.shape, generator: &rng)
+        checkGradient(x, Activation.leakyReLUBackward(x, gradOutput: r, slope: 0.01)) { dot(Activation.leakyReLU($0, slope: 0.01), r) }
+        checkGradient(x, Activation.reluBackward(x, gradOutput: r)) { dot(Activation.relu($0), r) }
+
+        let y = ChannelSoftmax.forward(x)
+        checkGradient(x, ChannelSoftmax.backward(output: y, gradOutput: r)) { dot(ChannelSoftmax.forward($0), r) }
+        for j in 0..<20 { XCTAssertEqual((0..<3).reduce(Float(0)) { $0 + y.data[$1 * 20 + j] }, 1, accuracy: 1e-6) }
+
+        let b = Tensor.randomNormal(shape: [2, 2, 4, 5], generator: &rng)
+        let rc = Tensor.randomNormal(shape: [2, 5, 4, 5], generator: &rng)
+        let (ga, gb) = ChannelConcat.backward(rc, channelsA: 3)
+        checkGradient(x, ga) { dot(ChannelConcat.forward($0, b), rc) }
+        checkGradient(b, gb) { dot(ChannelConcat.forward(x, $0), rc) }
+
+        var g1 = SplitMix64(seed: 7), g2 = SplitMix64(seed: 7)
+        let (dy, mask) = Dropout.forward(x, p: 0.3, generator: &g1)
+        checkGradient(x, Dropout.backward(gradOutput: r, mask: mask)) { [g2] in
+            var g = g2
+            return dot(Dropout.forward($0, p: 0.3, generator: &g).output, r)
+        }
+        _ = g2.next()
+        let kept = mask.filter { $0 > 0 }.count
+        XCTAssertEqual(Double(kept) / Double(mask.count), 0.7, accuracy: 0.12)
+        XCTAssertEqual(dy.data.count, x.count)
+    }
+
+    func testTensorErrors() {
+        XCTAssertThrowsError(try Tensor(shape: [2, 3], data: [1, 2]))
+        let t = Tensor(shape: [2, 3], repeating: 2)
+        XCTAssertThrowsError(try t.reshaped([4]))
+        XCTAssertEqual(try t.reshaped([3, 2]).shape, [3, 2])
+        XCTAssertEqual(t.sum(), 12)
+    }
+}
