@@ -114,11 +114,8 @@ public struct TrainingSetGenerator: Sendable {
         let p = f.geometry.pixelSize
         return f.structure.columns.compactMap { c in
             guard let l = label(of: c) else { return nil }
-            let y = c.position.y / p
-            let row = Int(y.rounded())
-            let shift = (row >= 0 && row < f.scan.lineShift.count) ? f.scan.lineShift[row] : 0
-            var x = c.position.x / p - shift
-            x -= f.scan.flybackAmplitude * exp(-max(x, 0) / f.scan.flybackLength)
+            let a = apparentPixel(c.position, scan: f.scan, pixelSize: p)
+            let x = a.x, y = a.y
             guard x > -0.5, y > -0.5, x < Double(f.geometry.width) - 0.5, y < Double(f.geometry.height) - 0.5 else { return nil }
             return LabelledPoint(x: x, y: y, label: l)
         }
