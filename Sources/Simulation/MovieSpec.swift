@@ -1,0 +1,47 @@
+import Foundation
+
+/// The dynamic part of a movie recipe: defects that hop on their sublattice (kinetic Monte Carlo)
+/// and switch configuration with a per-frame transition matrix.
+public struct MovieSpec: Codable, Sendable, Equatable {
+    /// Number of frames and time per frame (s).
+    public var frames: Int
+    public var frameTime: Double
+    /// Element symbol of the sites the mobile defects live on (e.g. "W", "C").
+    public var host: String
+    /// Number of mobile defects.
+    public var count: Int
+    /// The configurations (Markov states) a defect can be in.
+    public var states: [MovieState]
+    /// Row-stochastic per-frame transition matrix between `states`.
+    public var transitionMatrix: [[Double]]
+    /// Dose per frame (e/Å²), pixel size (Å); fixed for a movie.
+    public var dose: Double?
+    public var pixelSize: Double
+    /// Linear drift (Å per frame) and random-walk drift (Å rms per frame).
+    public var drift: [Double]?
+    public var driftNoise: Double?
+    /// Scan rotation (degrees) of the whole movie; absent = random.
+    public var rotationDegrees: Double?
+
+    public func validate() throws {
+        guard frames >= 1, frameTime > 0, pixelSize > 0, count >= 0 else {
+            throw SimulationError.invalidRecipe("movie needs frames ≥ 1, frameTime > 0, pixelSize > 0, count ≥ 0")
+        }
+        let n = states.count
+        guard n >= 1, transitionMatrix.count == n, transitionMatrix.allSatisfy({ $0.count == n }) else {
+            throw SimulationError.invalidRecipe("transition matrix must be \(n)×\(n) for \(n) states")
+        }
+        for (i, row) in transitionMatrix.enumerated() {
+            guard row.allSatisfy({ $0 >= 0 }), abs(row.reduce(0, +) - 1) < 1e-6 else {
+                throw SimulationError.invalidRecipe("transition matrix row \(i) must be non-negative and sum to 1")
+            }
+        }
+        for s in states where s.hopRate < 0 { throw SimulationError.invalidRecipe("state '\(s.defect.label)': negative hop rate") }
+    }
+}
+
+/// One configuration of a mobile defect: how it looks (a defect recipe) and how fast it hops (per second).
+public struct MovieState: Codable, Sendable, Equatable {
+    public var defect: DefectSpec
+    public var hopRate: Double
+}

@@ -1,0 +1,107 @@
+import Foundation
+
+/// A recipe: everything that makes a training set or a movie, reproducibly from its seed.
+/// Stored as small JSON files in TrainingData/. Missing optional sections take their defaults.
+public struct Recipe: Codable, Sendable, Equatable {
+    public var name: String
+    public var seed: UInt64
+    /// Lattice name: graphene, hBN, MoS2, WS2, MoSe2, WSe2.
+    public var lattice: String
+    /// Frame size in pixels.
+    public var width: Int
+    public var height: Int
+    /// Pixel size range (Å) [min, max]; drawn uniformly per image.
+    public var pixelSize: [Double]
+    /// Dose range (e/Å²) [min, max], drawn log-uniformly; absent means noiseless frames.
+    public var dose: [Double]?
+    public var microscope: Microscope
+    /// Relative spread of defocus (Å, ±) and source size (Å, 0…) drawn per training image.
+    public var defocusSpread: Double?
+    public var sourceSizeRange: [Double]?
+    public var defects: [DefectSpec]
+    public var distortions: Distortions?
+    /// Label classes: each entry lists the element symbols drawn in that class; background is last.
+    public var classes: [LabelClass]?
+    /// Label disc radius (Å); at least one pixel.
+    public var labelRadius: Double?
+    public var augmentation: Augmentation?
+    public var movie: MovieSpec?
+
+    /// Decodes and validates a recipe from JSON.
+    public static func decode(_ data: Data) throws -> Recipe {
+        let r: Recipe
+        do { r = try JSONDecoder().decode(Recipe.self, from: data) } catch {
+            throw SimulationError.invalidRecipe("cannot decode JSON (\(error))")
+        }
+        try r.validate()
+        return r
+    }
+
+    /// Checks ranges and names; throws a one-line error for the first problem found.
+    public func validate() throws {
+        _ = try Lattice.named(lattice)
+        try microscope.validate()
+        guard width >= 8, height >= 8, width <= 8192, height <= 8192 else {
+            throw SimulationError.invalidRecipe("frame size \(width)×\(height) must be 8…8192 pixels")
+        }
+        guard pixelSize.count == 2, pixelSize[0] > 0, pixelSize[1] >= pixelSize[0] else {
+            throw SimulationError.invalidRecipe("pixelSize must be [min, max] with 0 < min ≤ max (Å)")
+        }
+        if let d = dose, d.count != 2 || d[0] <= 0 || d[1] < d[0] {
+            throw SimulationError.invalidRecipe("dose must be [min, max] with 0 < min ≤ max (e/Å²)")
+        }
+        for d in defects where (d.density ?? 0) < 0 || (d.kind != .vacancy && d.kind != .divacancy && d.kind != .columnVacancy && atomicNumbers[d.element ?? ""] == nil) {
+            throw SimulationError.invalidRecipe("defect '\(d.label)': negative density or unknown element '\(d.element ?? "")'")
+        }
+        if let m = movie { try m.validate() }
+    }
+}
+
+/// A label class: its name and the element symbols of the columns drawn in it.
+public struct LabelClass: Codable, Sendable, Equatable {
+    public var name: String
+    public var elements: [String]
+    /// Smallest number of atoms in the column for it to be labelled (default 1).
+    public var minCount: Int?
+}
+
+/// Specimen and scan imperfections (all optional, default off).
+public struct Distortions: Codable, Sendable, Equatable {
+    /// Random scan rotation over the full circle.
+    public var randomRotation: Bool?
+    /// Homogeneous strain, maximum |ε| per component.
+    public var strain: Double?
+    /// Random displacement of every column (Å rms per axis).
+    public var thermalJitter: Double?
+    /// Scan-line jitter (pixels rms).
+    public var scanJitter: Double?
+    /// Flyback lag at the start of each line (pixels) and its decay length (pixels).
+    public var flybackAmplitude: Double?
+    public var flybackLength: Double?
+    /// Contamination background, maximum mean level relative to the lattice signal.
+    public var contamination: Double?
+    /// Gaussian read noise (counts rms).
+    public var readNoise: Double?
+    public init() {}
+}
+
+/// On-the-fly augmentation of training pairs (applied after rendering and shot noise).
+public struct Augmentation: Codable, Sendable, Equatable {
+    /// Flips and the four 90° rotations (each drawn with probability 1/4).
+    public var flipsAndRotations: Bool?
+    /// Gaussian blur σ range (pixels) and probability.
+    public var blur: [Double]?
+    public var blurProbability: Double?
+    /// Gamma range [min, max] and contrast (multiplicative stretch around the mean) range.
+    public var gamma: [Double]?
+    public var contrast: [Double]?
+    /// Additive Gaussian noise σ range (after normalisation to [0, 1]).
+    public var gaussianNoise: [Double]?
+    /// Salt-and-pepper fraction range.
+    public var saltAndPepper: [Double]?
+    /// Zoom: crop a window 1/z of the frame and resize it back (bilinear image, nearest mask), z in range.
+    public var zoom: [Double]?
+    /// Linear background gradient amplitude (fraction of the [0, 1] range).
+    public var gradient: Double?
+    public init() {}
+}
