@@ -1,0 +1,138 @@
+/// A candidate pairing of row `row` with column `column` at `cost`.
+public struct CandidateEdge: Sendable, Equatable {
+    public var row: Int
+    public var column: Int
+    public var cost: Double
+    public init(row: Int, column: Int, cost: Double) { self.row = row; self.column = column; self.cost = cost }
+}
+
+extension LinearAssignment {
+    /// Optimal partial assignment over a list of candidate edges, solved separately
+    /// on each connected component of the bipartite candidate graph (exact, since
+    /// components share no edges). Unassigned rows cost `rowUnassignedCost`, unassigned
+    /// columns `columnUnassignedCost`. Returns `columnOfRow` (-1 = unassigned).
+    public static func solvePartial(rows: Int, columns: Int, edges: [CandidateEdge],
+                                    rowUnassignedCost: Double, columnUnassignedCost: Double) -> [Int] {
+        var columnOfRow = [Int](repeating: -1, count: rows)
+        guard rows > 0, columns > 0, !edges.isEmpty else { return columnOfRow }
+        // Union-find over rows [0, rows) and columns [rows, rows+columns).
+        var parent = Array(0..<(rows + columns))
+        func find(_ a: Int) -> Int {
+            var a = a
+            while parent[a] != a { parent[a] = parent[parent[a]]; a = parent[a] }
+            return a
+        }
+        for e in edges {
+            let a = find(e.row), b = find(rows + e.column)
+            if a != b { parent[max(a, b)] = min(a, b) }
+        }
+        // Group edges by component root (counting sort keeps it linear).
+        var edgeCount = [Int](repeating: 0, count: rows + columns + 1)
+        var roots = [Int](repeating: 0, count: edges.count)
+        for (k, e) in edges.enumerated() { let r = find(e.row); roots[k] = r; edgeCount[r + 1] += 1 }
+        for i in 0..<(rows + columns) { edgeCount[i + 1] += edgeCount[i] }
+        var order = [Int](repeating: 0, count: edges.count)
+        var fill = edgeCount
+        for k in 0..<edges.count { order[fill[roots[k]]] = k; fill[roots[k]] += 1 }
+
+        var localRow = [Int](repeating: -1, count: rows), localColumn = [Int](repeating: -1, count: columns)
+        for root in 0..<(rows + columns) where edgeCount[root + 1] > edgeCount[root] {
+            let ids = order[edgeCount[root]..<edgeCount[root + 1]]
+            if ids.count == 1 {  // the common isolated pair: link if cheaper than birth + death
+                let e = edges[ids.first!]
+                if e.cost < rowUnassignedCost + columnUnassignedCost { columnOfRow[e.row] = e.column }
+                continue
+            }
+            var rowIds: [Int] = [], columnIds: [Int] = []
+            for k in ids {
+                let e = edges[k]
+                if localRow[e.row] < 0 { localRow[e.row] = rowIds.count; rowIds.append(e.row) }
+                if localColumn[e.column] < 0 { localColumn[e.column] = columnIds.count; columnIds.append(e.column) }
+            }
+            var perRow = [[(Int, Double)]](repeating: [], count: rowIds.count)
+            for k in ids { let e = edges[k]; perRow[localRow[e.row]].append((localColumn[e.column], e.cost)) }
+            var matrix = SparseCostMatrix(columnCount: columnIds.count)
+            for entries in perRow { matrix.appendRow(entries) }
+            // The augmented problem always has a perfect matching, so this cannot throw.
+            if let a = try? solvePartial(matrix,
+                                         rowUnassignedCost: [Double](repeating: rowUnassignedCost, count: rowIds.count),
+                                         columnUnassignedCost: [Double](repeating: columnUnassignedCost, count: columnIds.count)) {
+                for (lr, lc) in a.columnOfRow.enumerated() where lc >= 0 { columnOfRow[rowIds[lr]] = columnIds[lc] }
+            }
+            for r in rowIds { localRow[r] = -1 }
+            for c in columnIds { localColumn[c] = -1 }
+        }
+        return columnOfRow
+    }
+
+    /// Matches two point sets one-to-one within `maxDistance`, minimising the sum
+    /// of squared distances plus `maxDistance²/2` for each point left unmatched
+    /// (so every pair that can be matched without a cheaper alternative is).
+    /// Returns (index in `a`, index in `b`) pairs — e.g. detections versus ground truth.
+    public static func matchPoints(_ a: [(x: Double, y: Double)], _ b: [(x: Double, y: Double)],
+                                   maxDistance: Double) -> [(Int, Int)] {
+        guard maxDistance > 0, maxDistance.isFinite else { return [] }
+        let grid = CellGrid(xs: b.map(\.x), ys: b.map(\.y), cellSize: maxDistance)
+        var edges: [CandidateEdge] = []
+        let r2 = maxDistance * maxDistance
+        for (i, p) in a.enumerated() {
+            grid.forEachNeighbour(x: p.x, y: p.y) { j in
+                let dx = b[j].x - p.x, dy = b[j].y - p.y
+                let d2 = dx * dx + dy * dy
+                if d2 <= r2 { edges.append(CandidateEdge(row: i, column: j, cost: d2)) }
+            }
+        }
+        let match = solvePartial(rows: a.count, columns: b.count, edges: edges,
+                                 rowUnassignedCost: r2 / 2, columnUnassignedCost: r2 / 2)
+        return match.enumerated().compactMap { $0.element >= 0 ? ($0.offset, $0.element) : nil }
+    }
+}
+
+/// A uniform cell grid over points for fixed-radius neighbour queries
+/// (3×3 cells around the query when cellSize ≥ radius).
+struct CellGrid {
+    let x0: Double, y0: Double, cell: Double
+    let nx: Int, ny: Int
+    let start: [Int]   // cell c holds points order[start[c]..<start[c+1]]
+    let order: [Int]
+
+    init(xs: [Double], ys: [Double], cellSize: Double) {
+        var minX = Double.infinity, minY = Double.infinity, maxX = -Double.infinity, maxY = -Double.infinity
+        for i in 0..<xs.count where xs[i].isFinite && ys[i].isFinite {
+            minX = min(minX, xs[i]); maxX = max(maxX, xs[i]); minY = min(minY, ys[i]); maxY = max(maxY, ys[i])
+        }
+        if !minX.isFinite { minX = 0; minY = 0; maxX = 0; maxY = 0 }
+        // Cap the cell count so scattered outliers cannot blow up memory.
+        var size = cellSize
+        let budget = Double(max(4 * xs.count, 64))
+        while ((maxX - minX) / size + 1) * ((maxY - minY) / size + 1) > budget { size *= 2 }
+        x0 = minX; y0 = minY; cell = size
+        nx = Int((maxX - minX) / size) + 1; ny = Int((maxY - minY) / size) + 1
+        var counts = [Int](repeating: 0, count: nx * ny + 1)
+        var cellOf = [Int](repeating: -1, count: xs.count)
+        for i in 0..<xs.count where xs[i].isFinite && ys[i].isFinite {
+            let c = Int((ys[i] - minY) / size) * nx + Int((xs[i] - minX) / size)
+            cellOf[i] = c; counts[c + 1] += 1
+        }
+        for c in 0..<(nx * ny) { counts[c + 1] += counts[c] }
+        var fill = counts
+        var order = [Int](repeating: 0, count: counts[nx * ny])
+        for i in 0..<xs.count where cellOf[i] >= 0 { order[fill[cellOf[i]]] = i; fill[cellOf[i]] += 1 }
+        start = counts; self.order = order
+    }
+
+    /// Calls `body` with every point in the 3×3 cells around (x, y).
+    @inline(__always)
+    func forEachNeighbour(x: Double, y: Double, _ body: (Int) -> Void) {
+        guard x.isFinite && y.isFinite else { return }
+        let fx = ((x - x0) / cell).rounded(.down), fy = ((y - y0) / cell).rounded(.down)
+        guard fx >= -1, fy >= -1, fx <= Double(nx), fy <= Double(ny) else { return }
+        let cx = Int(fx), cy = Int(fy)
+        for gy in max(cy - 1, 0)...min(cy + 1, ny - 1) where gy >= 0 && gy < ny {
+            for gx in max(cx - 1, 0)...min(cx + 1, nx - 1) where gx >= 0 && gx < nx {
+                let c = gy * nx + gx
+                for k in start[c]..<start[c + 1] { body(order[k]) }
+            }
+        }
+    }
+}

@@ -1,0 +1,271 @@
+/// Errors of the linear-assignment solver.
+public enum LinearAssignmentError: Error, CustomStringConvertible, Equatable {
+    /// Array lengths disagree with the stated matrix shape.
+    case shapeMismatch(String)
+    /// A cost is NaN or infinite, or a column index is out of range.
+    case invalidEntry(String)
+    /// Not every row can be matched (a full assignment was asked for).
+    case infeasible(row: Int)
+
+    public var description: String {
+        switch self {
+        case .shapeMismatch(let what): return "linear assignment: shape mismatch: \(what)"
+        case .invalidEntry(let what): return "linear assignment: invalid entry: \(what)"
+        case .infeasible(let row): return "linear assignment: row \(row) cannot be assigned to any free column"
+        }
+    }
+}
+
+/// A sparse cost matrix in compressed-row form: the entries of row `r` are
+/// `columns[rowStart[r]..<rowStart[r+1]]` with costs `costs[...]`. A missing entry
+/// means "this row may not be assigned to this column".
+public struct SparseCostMatrix: Sendable {
+    public let columnCount: Int
+    public private(set) var rowStart: [Int]
+    public private(set) var columns: [Int]
+    public private(set) var costs: [Double]
+
+    /// Number of rows.
+    public var rowCount: Int { rowStart.count - 1 }
+
+    /// An empty matrix with no rows; fill it row by row with `appendRow`.
+    public init(columnCount: Int) {
+        self.columnCount = columnCount
+        rowStart = [0]
+        columns = []
+        costs = []
+    }
+
+    /// Builds the matrix from explicit compressed-row arrays (validated).
+    public init(rowCount: Int, columnCount: Int, rowStart: [Int], columns: [Int], costs: [Double]) throws {
+        guard rowCount >= 0, columnCount >= 0, rowStart.count == rowCount + 1, rowStart.first == 0,
+              rowStart.last == columns.count, columns.count == costs.count
+        else { throw LinearAssignmentError.shapeMismatch("rowStart must have rowCount+1 entries from 0 to columns.count; columns and costs equal length") }
+        for r in 0..<rowCount where rowStart[r] > rowStart[r + 1] {
+            throw LinearAssignmentError.shapeMismatch("rowStart decreases at row \(r)")
+        }
+        for (k, c) in columns.enumerated() {
+            guard c >= 0 && c < columnCount else { throw LinearAssignmentError.invalidEntry("column \(c) out of range 0..<\(columnCount)") }
+            guard costs[k].isFinite else { throw LinearAssignmentError.invalidEntry("cost \(costs[k]) at entry \(k)") }
+        }
+        self.columnCount = columnCount
+        self.rowStart = rowStart
+        self.columns = columns
+        self.costs = costs
+    }
+
+    /// Builds a dense matrix (row-major `rows × columns`); every entry is allowed.
+    public init(dense: [Double], rows: Int, columns columnCount: Int) throws {
+        guard rows >= 0, columnCount >= 0, dense.count == rows * columnCount else {
+            throw LinearAssignmentError.shapeMismatch("dense has \(dense.count) entries, expected \(rows)×\(columnCount)")
+        }
+        try self.init(rowCount: rows, columnCount: columnCount,
+                      rowStart: (0...rows).map { $0 * columnCount },
+                      columns: (0..<(rows * columnCount)).map { $0 % max(columnCount, 1) },
+                      costs: dense)
+    }
+
+    /// Appends one row with the given (column, cost) entries; the caller keeps
+    /// columns in range and costs finite (use the throwing initialiser for untrusted data).
+    public mutating func appendRow<S: Sequence>(_ entries: S) where S.Element == (Int, Double) {
+        for (c, w) in entries { columns.append(c); costs.append(w) }
+        rowStart.append(columns.count)
+    }
+}
+
+/// The result of an assignment: `columnOfRow[r]` is the column given to row `r`
+/// or -1 when the row is unassigned; `rowOfColumn` is the inverse.
+public struct Assignment: Sendable, Equatable {
+    public var columnOfRow: [Int]
+    public var rowOfColumn: [Int]
+    /// Total cost, including the costs of leaving rows/columns unassigned.
+    public var cost: Double
+}
+
+/// Optimal one-to-one assignment by shortest augmenting paths (the Jonker–Volgenant
+/// family: Dijkstra on reduced costs with dual potentials), on sparse cost matrices.
+/// Work per augmentation is proportional to the entries it touches, so sparse
+/// problems with thousands of rows stay fast.
+public enum LinearAssignment {
+
+    /// Minimum-cost assignment in which every row gets a column (`rows ≤ columns`
+    /// needed). Throws `.infeasible` when the allowed entries admit no such matching.
+    public static func solveFull(_ matrix: SparseCostMatrix) throws -> Assignment {
+        let n = matrix.rowCount
+        guard n <= matrix.columnCount else {
+            throw LinearAssignmentError.shapeMismatch("\(n) rows exceed \(matrix.columnCount) columns; transpose the problem")
+        }
+        var solver = AugmentingPathSolver(matrix)
+        for r in 0..<n where !solver.augment(from: r) { throw LinearAssignmentError.infeasible(row: r) }
+        var total = 0.0
+        for r in 0..<n {
+            let c = solver.columnOfRow[r]
+            for k in matrix.rowStart[r]..<matrix.rowStart[r + 1] where matrix.columns[k] == c {
+                total += matrix.costs[k]; break
+            }
+        }
+        return Assignment(columnOfRow: solver.columnOfRow, rowOfColumn: solver.rowOfColumn, cost: total)
+    }
+
+    /// Minimum-cost dense rectangular assignment: `min(rows, columns)` pairs.
+    public static func solve(dense: [Double], rows: Int, columns: Int) throws -> Assignment {
+        if rows <= columns {
+            return try solveFull(SparseCostMatrix(dense: dense, rows: rows, columns: columns))
+        }
+        var transposed = [Double](repeating: 0, count: dense.count)
+        for r in 0..<rows { for c in 0..<columns { transposed[c * rows + r] = dense[r * columns + c] } }
+        let t = try solveFull(SparseCostMatrix(dense: transposed, rows: columns, columns: rows))
+        return Assignment(columnOfRow: t.rowOfColumn, rowOfColumn: t.columnOfRow, cost: t.cost)
+    }
+
+    /// Minimum-cost *partial* assignment: row `r` may stay unassigned at cost
+    /// `rowUnassignedCost[r]` (a death), column `c` at `columnUnassignedCost[c]`
+    /// (a birth). Solved exactly on Jaqaman's augmented matrix
+    /// `[[C, D], [B, Cᵀ·0]]`, which always has a perfect matching.
+    public static func solvePartial(_ matrix: SparseCostMatrix, rowUnassignedCost: [Double],
+                                    columnUnassignedCost: [Double]) throws -> Assignment {
+        let n = matrix.rowCount, m = matrix.columnCount
+        guard rowUnassignedCost.count == n, columnUnassignedCost.count == m else {
+            throw LinearAssignmentError.shapeMismatch("unassigned costs need \(n) row and \(m) column entries")
+        }
+        guard rowUnassignedCost.allSatisfy(\.isFinite), columnUnassignedCost.allSatisfy(\.isFinite) else {
+            throw LinearAssignmentError.invalidEntry("unassigned costs must be finite")
+        }
+        // Transposed sparsity for the lower-right block: dummy row n+c may take dummy column m+r.
+        var lowerRight = [[Int]](repeating: [], count: m)
+        for r in 0..<n { for k in matrix.rowStart[r]..<matrix.rowStart[r + 1] { lowerRight[matrix.columns[k]].append(r) } }
+        var big = SparseCostMatrix(columnCount: n + m)
+        for r in 0..<n {
+            let range = matrix.rowStart[r]..<matrix.rowStart[r + 1]
+            big.appendRow(range.map { (matrix.columns[$0], matrix.costs[$0]) } + [(m + r, rowUnassignedCost[r])])
+        }
+        for c in 0..<m {
+            big.appendRow([(c, columnUnassignedCost[c])] + lowerRight[c].map { (m + $0, 0.0) })
+        }
+        let full = try solveFull(big)
+        var columnOfRow = [Int](repeating: -1, count: n), rowOfColumn = [Int](repeating: -1, count: m)
+        var cost = 0.0
+        for r in 0..<n {
+            let c = full.columnOfRow[r]
+            if c < m { columnOfRow[r] = c; rowOfColumn[c] = r }
+        }
+        for r in 0..<n where columnOfRow[r] < 0 { cost += rowUnassignedCost[r] }
+        for c in 0..<m where rowOfColumn[c] < 0 { cost += columnUnassignedCost[c] }
+        for r in 0..<n where columnOfRow[r] >= 0 {
+            for k in matrix.rowStart[r]..<matrix.rowStart[r + 1] where matrix.columns[k] == columnOfRow[r] {
+                cost += matrix.costs[k]; break
+            }
+        }
+        return Assignment(columnOfRow: columnOfRow, rowOfColumn: rowOfColumn, cost: cost)
+    }
+}
+
+/// Successive shortest augmenting paths with potentials; reduced costs
+/// `c - u[r] - v[c]` stay non-negative so Dijkstra applies.
+struct AugmentingPathSolver {
+    let m: SparseCostMatrix
+    var u: [Double], v: [Double]
+    var columnOfRow: [Int], rowOfColumn: [Int]
+    // Scratch, reset only where touched.
+    var dist: [Double], pred: [Int], done: [Bool]
+    var touched: [Int] = [], finalized: [Int] = []
+    var heap = MinHeap()
+
+    init(_ matrix: SparseCostMatrix) {
+        m = matrix
+        let n = matrix.rowCount, cols = matrix.columnCount
+        u = [Double](repeating: 0, count: n)
+        v = [Double](repeating: 0, count: cols)
+        for r in 0..<n {
+            var lo = Double.infinity
+            for k in matrix.rowStart[r]..<matrix.rowStart[r + 1] { lo = min(lo, matrix.costs[k]) }
+            u[r] = lo.isFinite ? lo : 0
+        }
+        columnOfRow = [Int](repeating: -1, count: n)
+        rowOfColumn = [Int](repeating: -1, count: cols)
+        dist = [Double](repeating: .infinity, count: cols)
+        pred = [Int](repeating: -1, count: cols)
+        done = [Bool](repeating: false, count: cols)
+    }
+
+    /// Relaxes the edges of `row`, reached at distance `base`.
+    private mutating func relax(row: Int, base: Double) {
+        for k in m.rowStart[row]..<m.rowStart[row + 1] {
+            let c = m.columns[k]
+            if done[c] { continue }
+            let d = base + m.costs[k] - u[row] - v[c]
+            if d < dist[c] {
+                if dist[c] == .infinity { touched.append(c) }
+                dist[c] = d; pred[c] = row
+                heap.push(d, c)
+            }
+        }
+    }
+
+    /// Matches the free row `source`, re-matching others along a shortest path.
+    mutating func augment(from source: Int) -> Bool {
+        relax(row: source, base: 0)
+        var sink = -1, delta = 0.0
+        while let (d, c) = heap.pop() {
+            if done[c] || d > dist[c] { continue }
+            done[c] = true; finalized.append(c)
+            if rowOfColumn[c] < 0 { sink = c; delta = d; break }
+            relax(row: rowOfColumn[c], base: d)
+        }
+        defer {
+            for c in touched { dist[c] = .infinity; pred[c] = -1; done[c] = false }
+            touched.removeAll(keepingCapacity: true); finalized.removeAll(keepingCapacity: true)
+            heap.removeAll()
+        }
+        guard sink >= 0 else { return false }
+        // Dual update keeps reduced costs ≥ 0 and makes the tree edges tight.
+        u[source] += delta
+        for c in finalized where c != sink {
+            let r = rowOfColumn[c]
+            u[r] += delta - dist[c]
+            v[c] -= delta - dist[c]
+        }
+        var c = sink
+        while true {
+            let r = pred[c]
+            let previous = columnOfRow[r]
+            columnOfRow[r] = c; rowOfColumn[c] = r
+            if r == source { break }
+            c = previous
+        }
+        return true
+    }
+}
+
+/// A binary min-heap of (key, value) pairs, with stale entries allowed.
+struct MinHeap {
+    private var keys: [Double] = [], values: [Int] = []
+    var isEmpty: Bool { keys.isEmpty }
+    mutating func removeAll() { keys.removeAll(keepingCapacity: true); values.removeAll(keepingCapacity: true) }
+    mutating func push(_ key: Double, _ value: Int) {
+        keys.append(key); values.append(value)
+        var i = keys.count - 1
+        while i > 0 {
+            let p = (i - 1) / 2
+            if keys[p] <= keys[i] { break }
+            keys.swapAt(p, i); values.swapAt(p, i); i = p
+        }
+    }
+    mutating func pop() -> (Double, Int)? {
+        guard let top = keys.first, let value = values.first else { return nil }
+        let lastKey = keys.removeLast(), lastValue = values.removeLast()
+        if !keys.isEmpty {
+            keys[0] = lastKey; values[0] = lastValue
+            var i = 0
+            while true {
+                let l = 2 * i + 1, r = l + 1
+                var s = i
+                if l < keys.count && keys[l] < keys[s] { s = l }
+                if r < keys.count && keys[r] < keys[s] { s = r }
+                if s == i { break }
+                keys.swapAt(s, i); values.swapAt(s, i); i = s
+            }
+        }
+        return (top, value)
+    }
+}

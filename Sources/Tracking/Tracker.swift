@@ -1,0 +1,248 @@
+import Dispatch
+
+/// Options of `Tracker.track`. Distances in pixels, costs in pixels².
+public struct TrackingOptions: Sendable {
+    /// Largest displacement linked between consecutive frames (after drift correction).
+    public var maxDistance: Double
+    /// Largest number of consecutive missed frames a track may bridge (0 = no gap closing).
+    public var maxGap: Int = 0
+    /// Largest displacement bridged by gap closing; `nil` = `maxDistance`.
+    public var gapMaxDistance: Double? = nil
+    /// Cost of ending a track (death) / starting one (birth); `nil` = `maxDistance²/2`,
+    /// so any pair within `maxDistance` is worth linking unless a cheaper one competes.
+    public var deathCost: Double? = nil
+    public var birthCost: Double? = nil
+    /// Link–estimate–subtract rounds of drift estimation (0 = assume no drift).
+    public var driftIterations: Int = 0
+
+    public init(maxDistance: Double, maxGap: Int = 0, gapMaxDistance: Double? = nil,
+                driftIterations: Int = 0, deathCost: Double? = nil, birthCost: Double? = nil) {
+        self.maxDistance = maxDistance; self.maxGap = maxGap; self.gapMaxDistance = gapMaxDistance
+        self.driftIterations = driftIterations; self.deathCost = deathCost; self.birthCost = birthCost
+    }
+
+    func validate() throws {
+        guard maxDistance.isFinite, maxDistance > 0 else { throw TrackingError.invalidOption("maxDistance must be positive and finite, got \(maxDistance)") }
+        guard maxGap >= 0 else { throw TrackingError.invalidOption("maxGap must be ≥ 0, got \(maxGap)") }
+        if let g = gapMaxDistance, !(g.isFinite && g > 0) { throw TrackingError.invalidOption("gapMaxDistance must be positive, got \(g)") }
+        for (name, c) in [("deathCost", deathCost), ("birthCost", birthCost)] {
+            if let c, !(c.isFinite && c >= 0) { throw TrackingError.invalidOption("\(name) must be finite and ≥ 0, got \(c)") }
+        }
+        guard driftIterations >= 0 else { throw TrackingError.invalidOption("driftIterations must be ≥ 0") }
+    }
+}
+
+/// Cumulative drift of one frame relative to the first frame (pixels).
+public struct DriftStep: Sendable, Equatable {
+    public var frame: Int
+    public var dx: Double
+    public var dy: Double
+}
+
+/// Tracks, the drift used to link them, and the track of every detection.
+public struct TrackingResult: Sendable {
+    public var tracks: [Track]
+    /// One entry per frame from the first to the last frame holding detections.
+    public var drift: [DriftStep]
+    /// `trackOfDetection[i]` is the id of the track holding input detection `i`.
+    public var trackOfDetection: [Int]
+}
+
+/// Drift-corrected frame-to-frame linking by linear assignment, then gap closing.
+public enum Tracker {
+
+    /// Links detections into tracks. Each consecutive frame pair is solved as an
+    /// optimal one-to-one assignment (squared-distance cost, birth/death costs),
+    /// split into independent components with a cell grid; pairs run in parallel.
+    /// With `maxGap > 0` segment ends and starts up to `maxGap` missed frames apart
+    /// are joined by a second optimal assignment (Jaqaman et al. 2008).
+    public static func track(_ detections: [Detection], options: TrackingOptions) throws -> TrackingResult {
+        try options.validate()
+        for (i, d) in detections.enumerated() {
+            guard d.x.isFinite, d.y.isFinite else { throw TrackingError.invalidDetection(index: i, reason: "non-finite position (\(d.x), \(d.y))") }
+            guard d.frame >= 0 else { throw TrackingError.invalidDetection(index: i, reason: "negative frame \(d.frame)") }
+        }
+        guard let first = detections.map(\.frame).min(), let last = detections.map(\.frame).max() else {
+            return TrackingResult(tracks: [], drift: [], trackOfDetection: [])
+        }
+        guard last - first < 10_000_000 else { throw TrackingError.invalidOption("frames span \(first)…\(last); more than 10⁷ frames") }
+        let frames = FrameIndex(detections, first: first, last: last)
+        var drift = [(dx: Double, dy: Double)](repeating: (0, 0), count: frames.count)
+        var next = linkConsecutive(frames, drift: drift, options: options)
+        for _ in 0..<options.driftIterations {
+            drift = refineDrift(frames, next: next)
+            next = linkConsecutive(frames, drift: drift, options: options)
+        }
+        if options.maxGap > 0 { closeGaps(frames, drift: drift, next: &next, options: options) }
+        return assemble(detections, frames: frames, drift: drift, next: next)
+    }
+
+    // MARK: - Frame-pair linking
+
+    /// `next[i]` = detection linked after detection `i` (global indices), or -1.
+    static func linkConsecutive(_ frames: FrameIndex, drift: [(dx: Double, dy: Double)],
+                                options: TrackingOptions) -> [Int] {
+        let r2 = options.maxDistance * options.maxDistance
+        let death = options.deathCost ?? r2 / 2, birth = options.birthCost ?? r2 / 2
+        nonisolated(unsafe) let pairLinks = UnsafeMutableBufferPointer<[(Int, Int)]>.allocate(capacity: max(frames.count - 1, 0))
+        pairLinks.initialize(repeating: [])
+        defer { pairLinks.deinitialize(); pairLinks.deallocate() }
+        DispatchQueue.concurrentPerform(iterations: max(frames.count - 1, 0)) { t in
+            let a = frames.members(t), b = frames.members(t + 1)
+            pairLinks[t] = linkPair(frames, a: a, driftA: drift[t], b: b, driftB: drift[t + 1],
+                                    maxDistance: options.maxDistance, death: death, birth: birth)
+        }
+        var next = [Int](repeating: -1, count: frames.detections.count)
+        for links in pairLinks { for (i, j) in links { next[i] = j } }
+        return next
+    }
+
+    /// Optimal links between two sets of detections (global indices).
+    static func linkPair(_ frames: FrameIndex, a: ArraySlice<Int>, driftA: (dx: Double, dy: Double),
+                         b: ArraySlice<Int>, driftB: (dx: Double, dy: Double),
+                         maxDistance: Double, death: Double, birth: Double) -> [(Int, Int)] {
+        guard !a.isEmpty, !b.isEmpty else { return [] }
+        let det = frames.detections
+        let bx = b.map { det[$0].x - driftB.dx }, by = b.map { det[$0].y - driftB.dy }
+        let grid = CellGrid(xs: bx, ys: by, cellSize: maxDistance)
+        let r2 = maxDistance * maxDistance
+        var edges: [CandidateEdge] = []
+        edges.reserveCapacity(a.count * 2)
+        for (row, i) in a.enumerated() {
+            let x = det[i].x - driftA.dx, y = det[i].y - driftA.dy
+            grid.forEachNeighbour(x: x, y: y) { col in
+                let dx = bx[col] - x, dy = by[col] - y
+                let d2 = dx * dx + dy * dy
+                if d2 <= r2 { edges.append(CandidateEdge(row: row, column: col, cost: d2)) }
+            }
+        }
+        let match = LinearAssignment.solvePartial(rows: a.count, columns: b.count, edges: edges,
+                                                  rowUnassignedCost: death, columnUnassignedCost: birth)
+        var links: [(Int, Int)] = []
+        links.reserveCapacity(a.count)
+        for (row, col) in match.enumerated() where col >= 0 { links.append((a[a.startIndex + row], b[b.startIndex + col])) }
+        return links
+    }
+
+    // MARK: - Drift
+
+    /// Adds the median residual displacement of each consecutive-frame link set to
+    /// the cumulative drift (robust to the few wrong or moving links).
+    static func refineDrift(_ frames: FrameIndex, next: [Int]) -> [(dx: Double, dy: Double)] {
+        let det = frames.detections
+        var step = [(dx: Double, dy: Double)](repeating: (0, 0), count: frames.count)
+        for t in 0..<max(frames.count - 1, 0) {
+            var dxs: [Double] = [], dys: [Double] = []
+            for i in frames.members(t) where next[i] >= 0 {
+                let j = next[i]
+                dxs.append(det[j].x - det[i].x); dys.append(det[j].y - det[i].y)
+            }
+            // Frames without links inherit the previous step (drift is smooth).
+            step[t + 1] = dxs.isEmpty ? (t > 0 ? step[t] : (0, 0)) : (median(dxs), median(dys))
+        }
+        var cumulative = [(dx: Double, dy: Double)](repeating: (0, 0), count: frames.count)
+        for t in 1..<max(frames.count, 1) {
+            cumulative[t] = (cumulative[t - 1].dx + step[t].dx, cumulative[t - 1].dy + step[t].dy)
+        }
+        return cumulative
+    }
+
+    static func median(_ values: [Double]) -> Double {
+        let s = values.sorted()
+        return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
+    }
+
+    // MARK: - Gap closing
+
+    /// Joins segment ends to segment starts 2…maxGap+1 frames later by one optimal assignment.
+    static func closeGaps(_ frames: FrameIndex, drift: [(dx: Double, dy: Double)], next: inout [Int],
+                          options: TrackingOptions) {
+        let det = frames.detections
+        var hasPrevious = [Bool](repeating: false, count: det.count)
+        for j in next where j >= 0 { hasPrevious[j] = true }
+        // Ends: detections without a successor; starts: without a predecessor.
+        var startsByFrame = [[Int]](repeating: [], count: frames.count)
+        var ends: [Int] = []
+        for t in 0..<frames.count {
+            for i in frames.members(t) {
+                if next[i] < 0 { ends.append(i) }
+                if !hasPrevious[i] { startsByFrame[t].append(i) }
+            }
+        }
+        var startIds: [Int] = [], startColumn = [Int](repeating: -1, count: det.count)
+        for s in startsByFrame.joined() { startColumn[s] = startIds.count; startIds.append(s) }
+        let reach = options.gapMaxDistance ?? options.maxDistance
+        let r2 = reach * reach
+        let death = options.deathCost ?? r2 / 2, birth = options.birthCost ?? r2 / 2
+        var edges: [CandidateEdge] = []
+        for gapFrames in 2...(options.maxGap + 1) {
+            for t in 0..<max(frames.count - gapFrames, 0) {
+                let starts = startsByFrame[t + gapFrames]
+                if starts.isEmpty { continue }
+                let sx = starts.map { det[$0].x - drift[t + gapFrames].dx }, sy = starts.map { det[$0].y - drift[t + gapFrames].dy }
+                let grid = CellGrid(xs: sx, ys: sy, cellSize: reach)
+                for (row, e) in ends.enumerated() where frames.local(det[e].frame) == t {
+                    let x = det[e].x - drift[t].dx, y = det[e].y - drift[t].dy
+                    grid.forEachNeighbour(x: x, y: y) { k in
+                        let dx = sx[k] - x, dy = sy[k] - y
+                        let d2 = dx * dx + dy * dy
+                        if d2 <= r2 { edges.append(CandidateEdge(row: row, column: startColumn[starts[k]], cost: d2)) }
+                    }
+                }
+            }
+        }
+        let match = LinearAssignment.solvePartial(rows: ends.count, columns: startIds.count, edges: edges,
+                                                  rowUnassignedCost: death, columnUnassignedCost: birth)
+        for (row, col) in match.enumerated() where col >= 0 { next[ends[row]] = startIds[col] }
+    }
+
+    // MARK: - Tracks
+
+    static func assemble(_ detections: [Detection], frames: FrameIndex, drift: [(dx: Double, dy: Double)],
+                         next: [Int]) -> TrackingResult {
+        var hasPrevious = [Bool](repeating: false, count: detections.count)
+        for j in next where j >= 0 { hasPrevious[j] = true }
+        var tracks: [Track] = []
+        var trackOf = [Int](repeating: -1, count: detections.count)
+        for t in 0..<frames.count {
+            for head in frames.members(t) where !hasPrevious[head] {
+                var points: [TrackPoint] = []
+                var i = head
+                while i >= 0 {
+                    let d = detections[i], shift = drift[frames.local(d.frame)]
+                    points.append(TrackPoint(frame: d.frame, x: d.x, y: d.y, xCorrected: d.x - shift.dx,
+                                             yCorrected: d.y - shift.dy, classLabel: d.classLabel,
+                                             score: d.score, detection: i))
+                    trackOf[i] = tracks.count
+                    i = next[i]
+                }
+                tracks.append(Track(id: tracks.count, points: points))
+            }
+        }
+        let steps = drift.enumerated().map { DriftStep(frame: frames.first + $0.offset, dx: $0.element.dx, dy: $0.element.dy) }
+        return TrackingResult(tracks: tracks, drift: steps, trackOfDetection: trackOf)
+    }
+}
+
+/// Detections grouped by frame (local frame index = frame − first), in input order within a frame.
+struct FrameIndex {
+    let detections: [Detection]
+    let first: Int
+    let count: Int
+    private let start: [Int], order: [Int]
+
+    init(_ detections: [Detection], first: Int, last: Int) {
+        self.detections = detections
+        self.first = first
+        count = last - first + 1
+        var counts = [Int](repeating: 0, count: count + 1)
+        for d in detections { counts[d.frame - first + 1] += 1 }
+        for t in 0..<count { counts[t + 1] += counts[t] }
+        var fill = counts, order = [Int](repeating: 0, count: detections.count)
+        for (i, d) in detections.enumerated() { order[fill[d.frame - first]] = i; fill[d.frame - first] += 1 }
+        start = counts; self.order = order
+    }
+
+    func members(_ t: Int) -> ArraySlice<Int> { order[start[t]..<start[t + 1]] }
+    func local(_ frame: Int) -> Int { frame - first }
+}

@@ -1,1 +1,0 @@
-// The Tracking module; see docs/ARCHITECTURE.md for its place in the data flow.
