@@ -204,12 +204,12 @@ public struct MarkovStateModel: Sendable {
     /// Implied timescales t_i = −τ / ln|λ_i| (frames) for i = 1 … n−1, slowest first;
     /// +∞ where |λ_i| = 1 (e.g. a periodic chain).
     public func timescales() throws -> [Double] {
-        try impliedTimescales(eigenvalues: eigenvalues(), lag: lag)
+        try timescalesFromEigenvalues(eigenvalues(), lag: lag)
     }
 }
 
 /// −τ / ln|λ| for all but the first (stationary) eigenvalue.
-func impliedTimescales(eigenvalues: [MarkovComplex], lag: Int) -> [Double] {
+func timescalesFromEigenvalues(_ eigenvalues: [MarkovComplex], lag: Int) -> [Double] {
     eigenvalues.dropFirst().map { ev in
         let m = ev.magnitude
         if m >= 1 { return .infinity }
