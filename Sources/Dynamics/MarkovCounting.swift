@@ -61,11 +61,17 @@ public struct TransitionCounts: Sendable {
         contributingTracks = tracks
     }
 
-    init(options: MarkovCountingOptions, matrix: MarkovMatrix, pairCount: Int, contributingTracks: Int) {
+    /// Wraps a count matrix obtained elsewhere (entries finite and ≥ 0); `pairCount`
+    /// is taken as the rounded total.
+    public init(matrix: MarkovMatrix, options: MarkovCountingOptions) throws {
+        guard options.lag >= 1 else { throw MarkovError.invalidLag(options.lag) }
+        guard matrix.size >= 1, matrix.values.allSatisfy({ $0.isFinite && $0 >= 0 }) else {
+            throw MarkovError.invalidArgument("a count matrix needs ≥ 1 state and finite, non-negative entries")
+        }
         self.options = options
         self.matrix = matrix
-        self.pairCount = pairCount
-        self.contributingTracks = contributingTracks
+        pairCount = Int(matrix.values.reduce(0, +).rounded())
+        contributingTracks = 0
     }
 
     /// Sparse unweighted counts of one track: (flat index, count) entries.
