@@ -96,9 +96,9 @@ public struct AtomLocator: Sendable {
         var edge = [Bool](repeating: false, count: peaks.count)
         for i in members {
             let x = i % width, y = i / width
-            var best = 0, bestD = Int.max
+            var best = 0, bestD = Double.infinity
             for (k, q) in peaks.enumerated() {
-                let dx = x - q.x, dy = y - q.y, d = dx * dx + dy * dy
+                let dx = Double(x) - q.x, dy = Double(y) - q.y, d = dx * dx + dy * dy
                 if d < bestD { bestD = d; best = k }
             }
             let w = Double(p[i])
@@ -114,9 +114,11 @@ public struct AtomLocator: Sendable {
         }
     }
 
-    /// Local maxima (≥ their 8 neighbours) of a component, strongest first, at least `minSeparation` apart.
-    private func peaks(_ members: [Int], _ p: UnsafeBufferPointer<Float>, width: Int, height: Int) -> [(x: Int, y: Int)] {
-        var candidates: [Int] = []
+    /// Local maxima (≥ their 8 neighbours) of a component, strongest first, at least
+    /// `minSeparation` apart. A connected plateau of equal maxima (saturated probabilities)
+    /// counts as one peak at its mean position.
+    private func peaks(_ members: [Int], _ p: UnsafeBufferPointer<Float>, width: Int, height: Int) -> [(x: Double, y: Double)] {
+        var isCandidate = Set<Int>()
         for i in members {
             let x = i % width, y = i / width, v = p[i]
             var isMax = true
@@ -125,16 +127,32 @@ public struct AtomLocator: Sendable {
                     isMax = false; break scan
                 }
             }
-            if isMax { candidates.append(i) }
+            if isMax { isCandidate.insert(i) }
         }
-        candidates.sort { p[$0] != p[$1] ? p[$0] > p[$1] : $0 < $1 }
-        let minD2 = minSeparation * minSeparation
-        var accepted: [(x: Int, y: Int)] = []
-        for i in candidates {
-            let x = i % width, y = i / width
-            if accepted.allSatisfy({ Double(($0.x - x) * ($0.x - x) + ($0.y - y) * ($0.y - y)) >= minD2 }) {
-                accepted.append((x, y))
+        // Merge equal-valued neighbouring maxima into plateaus.
+        var plateaus: [(value: Float, first: Int, x: Double, y: Double)] = []
+        var stack: [Int] = []
+        for seed in members where isCandidate.contains(seed) {
+            isCandidate.remove(seed)
+            stack.append(seed)
+            var sx = 0, sy = 0, n = 0
+            while let i = stack.popLast() {
+                let x = i % width, y = i / width
+                sx += x; sy += y; n += 1
+                for ny in max(0, y - 1)...min(height - 1, y + 1) {
+                    for nx in max(0, x - 1)...min(width - 1, x + 1) {
+                        let j = ny * width + nx
+                        if p[j] == p[seed], isCandidate.remove(j) != nil { stack.append(j) }
+                    }
+                }
             }
+            plateaus.append((p[seed], seed, Double(sx) / Double(n), Double(sy) / Double(n)))
+        }
+        plateaus.sort { $0.value != $1.value ? $0.value > $1.value : $0.first < $1.first }
+        let minD2 = minSeparation * minSeparation
+        var accepted: [(x: Double, y: Double)] = []
+        for q in plateaus where accepted.allSatisfy({ ($0.x - q.x) * ($0.x - q.x) + ($0.y - q.y) * ($0.y - q.y) >= minD2 }) {
+            accepted.append((q.x, q.y))
         }
         return accepted
     }
