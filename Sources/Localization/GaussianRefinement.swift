@@ -42,28 +42,34 @@ public struct GaussianRefinement: Sendable, Equatable {
         var chi2 = residual(p, px, py, data)
         var lambda = 1e-3
         var outcome = GaussianFit.Outcome.notConverged
-        for _ in 0..<maxIterations {
-            let (jtj, jtr) = normalEquations(p, px, py, data)
+        var (jtj, jtr) = normalEquations(p, px, py, data)
+        var iterations = 0
+        while iterations < maxIterations {
+            iterations += 1
             var a = jtj
             for i in 0..<5 { a[i * 5 + i] += lambda * max(jtj[i * 5 + i], 1e-12) }
-            guard let step = solveSPD5(a, jtr) else { lambda *= 10; continue }
-            // A tiny undamped step means a stationary point (a tiny damped one means nothing).
-            if lambda <= 1, abs(step[1]) < 1e-7, abs(step[2]) < 1e-7, abs(step[3]) < 1e-7 {
-                outcome = .refined; break
+            guard let step = solveSPD5(a, jtr) else {
+                lambda *= 10
+                if lambda > 1e12 { break } else { continue }
             }
-            let trial = zip(p, step).map { $0 + $1 }
+            let trial = [p[0] + step[0], p[1] + step[1], p[2] + step[2], p[3] + step[3], p[4] + step[4]]
             let trialChi2 = trial[3] > 0.05 ? residual(trial, px, py, data) : .infinity
             if trialChi2 <= chi2 {
-                let small = chi2 - trialChi2 <= 1e-12 * chi2
+                // Converged once an accepted step no longer moves the centre or width measurably
+                // (10⁻⁵ px, far below any achievable precision) or no longer lowers χ².
+                let done = (abs(step[1]) < 1e-5 && abs(step[2]) < 1e-5 && abs(step[3]) < 1e-5)
+                    || chi2 - trialChi2 <= 1e-12 * chi2
                 p = trial; chi2 = trialChi2
+                if done { outcome = .refined; break }
                 lambda = max(lambda / 10, 1e-12)
-                if small { outcome = .refined; break }
+                (jtj, jtr) = normalEquations(p, px, py, data)
             } else {
                 lambda *= 10
                 if lambda > 1e12 { break }
             }
         }
         var result = GaussianFit(start: (x, y), outcome: outcome)
+        result.iterations = iterations
         result.amplitude = p[0]; result.x = p[1]; result.y = p[2]; result.sigma = p[3]; result.offset = p[4]
         if outcome == .refined {
             let shift = ((p[1] - x) * (p[1] - x) + (p[2] - y) * (p[2] - y)).squareRoot()
@@ -97,6 +103,8 @@ public struct GaussianFit: Sendable, Equatable {
     public var outcome: Outcome
     public var x: Double, y: Double
     public var amplitude = 0.0, sigma = 0.0, offset = 0.0
+    /// Levenberg–Marquardt iterations used (accepted and rejected steps).
+    public var iterations = 0
 
     init(start: (Double, Double), outcome: Outcome) {
         self.outcome = outcome
