@@ -1,0 +1,197 @@
+import Foundation
+
+/// Turns probability maps into atoms.
+///
+/// Per class (the background class skipped): pixels with probability ≥ `threshold` form
+/// 8-connected components; inside each component the local maxima of the probability,
+/// thinned greedily (highest first) to be at least `minSeparation` apart, are the atoms,
+/// so touching atoms are split — each pixel goes to its nearest peak. Each atom's position
+/// is the probability-weighted centroid of its pixels and its score their mean probability;
+/// with a raw frame the position is then refined by a 2-D Gaussian fit
+/// (`GaussianRefinement`), keeping the centroid when the fit is rejected.
+public struct AtomLocator: Sendable {
+    /// Probability at or above which a pixel belongs to a blob.
+    public let threshold: Float
+    /// Smallest distance between two atoms in one blob, in pixels (≥ 1).
+    public let minSeparation: Double
+    /// Atoms with fewer pixels are dropped as noise.
+    public let minArea: Int
+    /// Class not localized (nil: every class is).
+    public let backgroundClass: Int?
+    /// Atoms closer than this to the frame edge (in pixels) are flagged `border`.
+    public let borderMargin: Double
+    /// Sub-pixel refinement on the raw frame; nil switches it off.
+    public let refinement: GaussianRefinement?
+
+    /// - Throws: `LocalizationError.invalidParameter` for a threshold outside (0, 1],
+    ///   a separation < 1, an area < 1 or a negative border margin.
+    public init(threshold: Float = 0.5, minSeparation: Double = 3, minArea: Int = 2, backgroundClass: Int? = 0,
+                borderMargin: Double = 2, refinement: GaussianRefinement? = GaussianRefinement()) throws {
+        guard threshold > 0, threshold <= 1 else {
+            throw LocalizationError.invalidParameter(name: "threshold", reason: "must be in (0, 1], got \(threshold)")
+        }
+        guard minSeparation >= 1, minSeparation.isFinite else {
+            throw LocalizationError.invalidParameter(name: "minimum separation", reason: "must be ≥ 1 px, got \(minSeparation)")
+        }
+        guard minArea >= 1 else { throw LocalizationError.invalidParameter(name: "minimum area", reason: "must be ≥ 1, got \(minArea)") }
+        guard borderMargin >= 0, borderMargin.isFinite else {
+            throw LocalizationError.invalidParameter(name: "border margin", reason: "must be ≥ 0, got \(borderMargin)")
+        }
+        if let r = refinement, r.halfWindow < 1 || !(r.maxShift > 0) || !(r.initialSigma > 0) || r.maxIterations < 1 {
+            throw LocalizationError.invalidParameter(name: "refinement", reason: "needs halfWindow ≥ 1, maxShift > 0, initialSigma > 0, maxIterations ≥ 1")
+        }
+        self.threshold = threshold; self.minSeparation = minSeparation; self.minArea = minArea
+        self.backgroundClass = backgroundClass; self.borderMargin = borderMargin; self.refinement = refinement
+    }
+
+    /// Localizes the atoms of every (non-background) class.
+    ///
+    /// - Parameter frame: the raw (or normalized) frame the maps came from, row-major, same size;
+    ///   needed only for refinement.
+    /// - Returns: atoms ordered by class, then by the raster position of their blob.
+    /// - Throws: `LocalizationError.sizeMismatch` if `frame` does not match the maps.
+    public func locate(_ maps: ProbabilityMaps, frame: [Float]? = nil) throws -> [Atom] {
+        if let frame { try checkImage(frame.count, width: maps.width, height: maps.height, what: "raw frame") }
+        var atoms: [Atom] = []
+        for c in 0..<maps.classes where c != backgroundClass {
+            atoms += maps.values.withUnsafeBufferPointer { v in
+                blobs(UnsafeBufferPointer(rebasing: v[(c * maps.width * maps.height)...].prefix(maps.width * maps.height)),
+                      width: maps.width, height: maps.height, classIndex: c)
+            }
+        }
+        if let frame, let refinement { refine(&atoms, frame: frame, width: maps.width, height: maps.height, with: refinement) }
+        return atoms
+    }
+
+    /// Components → peaks → split → centroids, for one class plane.
+    private func blobs(_ p: UnsafeBufferPointer<Float>, width: Int, height: Int, classIndex: Int) -> [Atom] {
+        var visited = [Bool](repeating: false, count: p.count)
+        var members: [Int] = [], stack: [Int] = []
+        var atoms: [Atom] = []
+        for seed in 0..<p.count where !visited[seed] && p[seed] >= threshold {
+            members.removeAll(keepingCapacity: true)
+            visited[seed] = true
+            stack.append(seed)
+            while let i = stack.popLast() {
+                members.append(i)
+                let x = i % width, y = i / width
+                for ny in max(0, y - 1)...min(height - 1, y + 1) {
+                    for nx in max(0, x - 1)...min(width - 1, x + 1) {
+                        let j = ny * width + nx
+                        if !visited[j] && p[j] >= threshold { visited[j] = true; stack.append(j) }
+                    }
+                }
+            }
+            atoms += split(members, p, width: width, height: height, classIndex: classIndex)
+        }
+        return atoms
+    }
+
+    /// Splits one component at its separated local maxima and measures each part.
+    private func split(_ members: [Int], _ p: UnsafeBufferPointer<Float>, width: Int, height: Int,
+                       classIndex: Int) -> [Atom] {
+        let peaks = self.peaks(members, p, width: width, height: height)
+        var sumP = [Double](repeating: 0, count: peaks.count), sumX = sumP, sumY = sumP
+        var count = [Int](repeating: 0, count: peaks.count)
+        var edge = [Bool](repeating: false, count: peaks.count)
+        for i in members {
+            let x = i % width, y = i / width
+            var best = 0, bestD = Double.infinity
+            for (k, q) in peaks.enumerated() {
+                let dx = Double(x) - q.x, dy = Double(y) - q.y, d = dx * dx + dy * dy
+                if d < bestD { bestD = d; best = k }
+            }
+            let w = Double(p[i])
+            sumP[best] += w; sumX[best] += w * Double(x); sumY[best] += w * Double(y); count[best] += 1
+            if x == 0 || y == 0 || x == width - 1 || y == height - 1 { edge[best] = true }
+        }
+        return peaks.indices.compactMap { k in
+            guard count[k] >= minArea, sumP[k] > 0 else { return nil }
+            var atom = Atom(x: sumX[k] / sumP[k], y: sumY[k] / sumP[k], classIndex: classIndex,
+                            score: Float(sumP[k] / Double(count[k])), area: count[k])
+            atom.border = edge[k] || nearEdge(atom.x, atom.y, width: width, height: height)
+            return atom
+        }
+    }
+
+    /// Local maxima (≥ their 8 neighbours) of a component, strongest first, at least
+    /// `minSeparation` apart. A connected plateau of equal maxima (saturated probabilities)
+    /// counts as one peak at its mean position.
+    private func peaks(_ members: [Int], _ p: UnsafeBufferPointer<Float>, width: Int, height: Int) -> [(x: Double, y: Double)] {
+        var isCandidate = Set<Int>()
+        for i in members {
+            let x = i % width, y = i / width, v = p[i]
+            var isMax = true
+            scan: for ny in max(0, y - 1)...min(height - 1, y + 1) {
+                for nx in max(0, x - 1)...min(width - 1, x + 1) where p[ny * width + nx] > v {
+                    isMax = false; break scan
+                }
+            }
+            if isMax { isCandidate.insert(i) }
+        }
+        // Merge equal-valued neighbouring maxima into plateaus.
+        var plateaus: [(value: Float, first: Int, x: Double, y: Double)] = []
+        var stack: [Int] = []
+        for seed in members where isCandidate.contains(seed) {
+            isCandidate.remove(seed)
+            stack.append(seed)
+            var sx = 0, sy = 0, n = 0
+            while let i = stack.popLast() {
+                let x = i % width, y = i / width
+                sx += x; sy += y; n += 1
+                for ny in max(0, y - 1)...min(height - 1, y + 1) {
+                    for nx in max(0, x - 1)...min(width - 1, x + 1) {
+                        let j = ny * width + nx
+                        if p[j] == p[seed], isCandidate.remove(j) != nil { stack.append(j) }
+                    }
+                }
+            }
+            plateaus.append((p[seed], seed, Double(sx) / Double(n), Double(sy) / Double(n)))
+        }
+        plateaus.sort { $0.value != $1.value ? $0.value > $1.value : $0.first < $1.first }
+        let minD2 = minSeparation * minSeparation
+        var accepted: [(x: Double, y: Double)] = []
+        for q in plateaus where accepted.allSatisfy({ ($0.x - q.x) * ($0.x - q.x) + ($0.y - q.y) * ($0.y - q.y) >= minD2 }) {
+            accepted.append((q.x, q.y))
+        }
+        return accepted
+    }
+
+    private func nearEdge(_ x: Double, _ y: Double, width: Int, height: Int) -> Bool {
+        x < borderMargin || y < borderMargin || x > Double(width - 1) - borderMargin || y > Double(height - 1) - borderMargin
+    }
+
+    /// Gaussian refinement of every atom, in parallel; rejected fits keep the centroid.
+    private func refine(_ atoms: inout [Atom], frame: [Float], width: Int, height: Int, with refinement: GaussianRefinement) {
+        let starts = atoms.map { ($0.x, $0.y) }
+        let chunks = min(starts.count, 4 * ProcessInfo.processInfo.activeProcessorCount)
+        guard chunks > 0 else { return }
+        var fits = [GaussianFit?](repeating: nil, count: starts.count)
+        frame.withUnsafeBufferPointer { f in
+            fits.withUnsafeMutableBufferPointer { buffer in
+                // Each index is written by exactly one iteration.
+                let source = Shared(f), out = Shared(buffer)
+                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    for i in stride(from: chunk, to: starts.count, by: chunks) {
+                        out.value[i] = refinement.fit(source.value, width: width, height: height,
+                                                      x: starts[i].0, y: starts[i].1)
+                    }
+                }
+            }
+        }
+        for i in atoms.indices {
+            guard let fit = fits[i] else { continue }
+            atoms[i].refinement = fit.outcome
+            if fit.outcome == .refined {
+                atoms[i].x = fit.x; atoms[i].y = fit.y; atoms[i].sigma = fit.sigma
+                atoms[i].border = atoms[i].border || nearEdge(fit.x, fit.y, width: width, height: height)
+            }
+        }
+    }
+}
+
+/// Hands a buffer pointer to parallel iterations that touch disjoint elements.
+struct Shared<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,172 @@
+import Foundation
+
+/// Sub-pixel refinement of one atom position by a least-squares fit of a symmetric 2-D
+/// Gaussian, `A · exp(−((x−x₀)² + (y−y₀)²) / 2σ²) + b`, to the raw frame in a small
+/// window (Levenberg–Marquardt with Marquardt's diagonal scaling, in Double).
+///
+/// A fit is accepted only if it converged, has A > 0 and a plausible σ, and moved no
+/// more than `maxShift` pixels from the start; otherwise the caller keeps its start
+/// position and the outcome says why.
+public struct GaussianRefinement: Sendable, Equatable {
+    /// The window is (2·halfWindow + 1)² pixels around the rounded start (clipped to the frame).
+    public var halfWindow: Int
+    /// Starting σ in pixels.
+    public var initialSigma: Double
+    /// Largest accepted move from the start position, in pixels.
+    public var maxShift: Double
+    /// Iteration cap of the Levenberg–Marquardt loop.
+    public var maxIterations: Int
+
+    public init(halfWindow: Int = 3, initialSigma: Double = 1.5, maxShift: Double = 1, maxIterations: Int = 60) {
+        self.halfWindow = halfWindow
+        self.initialSigma = initialSigma
+        self.maxShift = maxShift
+        self.maxIterations = maxIterations
+    }
+
+    /// Fits the Gaussian near (x, y) in `frame` (row-major, `width`×`height`; sizes are the caller's check).
+    public func fit(_ frame: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Double, y: Double) -> GaussianFit {
+        let cx = Int(x.rounded()), cy = Int(y.rounded())
+        let xr = max(0, cx - halfWindow)...min(width - 1, cx + halfWindow)
+        let yr = max(0, cy - halfWindow)...min(height - 1, cy + halfWindow)
+        guard halfWindow >= 1, xr.count >= 3, yr.count >= 3 else { return GaussianFit(start: (x, y), outcome: .windowTooSmall) }
+        var px: [Double] = [], py: [Double] = [], data: [Double] = []
+        for yy in yr {
+            for xx in xr {
+                px.append(Double(xx)); py.append(Double(yy)); data.append(Double(frame[yy * width + xx]))
+            }
+        }
+        let background = data.min()!
+        let peak = Double(frame[min(max(cy, 0), height - 1) * width + min(max(cx, 0), width - 1)])
+        var p = [max(peak - background, 1e-6 * (abs(background) + 1)), x, y, initialSigma, background]
+        var chi2 = residual(p, px, py, data)
+        var lambda = 1e-3
+        var outcome = GaussianFit.Outcome.notConverged
+        var (jtj, jtr) = normalEquations(p, px, py, data)
+        var iterations = 0
+        while iterations < maxIterations {
+            iterations += 1
+            var a = jtj
+            for i in 0..<5 { a[i * 5 + i] += lambda * max(jtj[i * 5 + i], 1e-12) }
+            guard let step = solveSPD5(a, jtr) else {
+                lambda *= 10
+                if lambda > 1e12 { break } else { continue }
+            }
+            let trial = [p[0] + step[0], p[1] + step[1], p[2] + step[2], p[3] + step[3], p[4] + step[4]]
+            let trialChi2 = trial[3] > 0.05 ? residual(trial, px, py, data) : .infinity
+            if trialChi2 <= chi2 {
+                // Converged once an accepted step no longer moves the centre or width measurably
+                // (10⁻⁵ px, far below any achievable precision) or no longer lowers χ².
+                let done = (abs(step[1]) < 1e-5 && abs(step[2]) < 1e-5 && abs(step[3]) < 1e-5)
+                    || chi2 - trialChi2 <= 1e-12 * chi2
+                p = trial; chi2 = trialChi2
+                if done { outcome = .refined; break }
+                lambda = max(lambda / 10, 1e-12)
+                (jtj, jtr) = normalEquations(p, px, py, data)
+            } else {
+                lambda *= 10
+                if lambda > 1e12 { break }
+            }
+        }
+        var result = GaussianFit(start: (x, y), outcome: outcome)
+        result.iterations = iterations
+        result.amplitude = p[0]; result.x = p[1]; result.y = p[2]; result.sigma = p[3]; result.offset = p[4]
+        if outcome == .refined {
+            let shift = ((p[1] - x) * (p[1] - x) + (p[2] - y) * (p[2] - y)).squareRoot()
+            if !(p[0] > 0) || !(p[3] > 0.3 && p[3] < Double(2 * halfWindow + 1)) || !p.allSatisfy(\.isFinite) {
+                result.outcome = .implausible
+            } else if shift > maxShift {
+                result.outcome = .movedTooFar
+            }
+        }
+        return result
+    }
+}
+
+/// The result of one `GaussianRefinement.fit`.
+public struct GaussianFit: Sendable, Equatable {
+    /// Why a fit was or was not accepted.
+    public enum Outcome: String, Sendable, Equatable {
+        /// Converged, plausible, within `maxShift`: use the fitted position.
+        case refined
+        /// Not attempted (no raw frame or refinement switched off).
+        case notAttempted
+        /// Fewer than 3×3 pixels of window inside the frame.
+        case windowTooSmall
+        /// Levenberg–Marquardt did not converge within the iteration cap.
+        case notConverged
+        /// Converged to A ≤ 0 or an implausible σ.
+        case implausible
+        /// Converged more than `maxShift` pixels away from the start.
+        case movedTooFar
+    }
+    public var outcome: Outcome
+    public var x: Double, y: Double
+    public var amplitude = 0.0, sigma = 0.0, offset = 0.0
+    /// Levenberg–Marquardt iterations used (accepted and rejected steps).
+    public var iterations = 0
+
+    init(start: (Double, Double), outcome: Outcome) {
+        self.outcome = outcome
+        (x, y) = start
+    }
+}
+
+/// Sum of squared residuals of the Gaussian model with parameters p = [A, x0, y0, σ, b].
+private func residual(_ p: [Double], _ px: [Double], _ py: [Double], _ data: [Double]) -> Double {
+    let inv = 1 / (2 * p[3] * p[3])
+    var s = 0.0
+    for i in data.indices {
+        let dx = px[i] - p[1], dy = py[i] - p[2]
+        let r = data[i] - (p[0] * exp(-(dx * dx + dy * dy) * inv) + p[4])
+        s += r * r
+    }
+    return s
+}
+
+/// JᵀJ (row-major 5×5) and Jᵀr of the Gaussian model at p.
+private func normalEquations(_ p: [Double], _ px: [Double], _ py: [Double], _ data: [Double]) -> ([Double], [Double]) {
+    var jtj = [Double](repeating: 0, count: 25), jtr = [Double](repeating: 0, count: 5)
+    let s2 = p[3] * p[3], inv = 1 / (2 * s2)
+    var j = [Double](repeating: 0, count: 5)
+    for i in data.indices {
+        let dx = px[i] - p[1], dy = py[i] - p[2], r2 = dx * dx + dy * dy
+        let e = exp(-r2 * inv), ae = p[0] * e
+        j[0] = e; j[1] = ae * dx / s2; j[2] = ae * dy / s2; j[3] = ae * r2 / (s2 * p[3]); j[4] = 1
+        let r = data[i] - (ae + p[4])
+        for a in 0..<5 {
+            jtr[a] += j[a] * r
+            for b in a..<5 { jtj[a * 5 + b] += j[a] * j[b] }
+        }
+    }
+    for a in 0..<5 { for b in 0..<a { jtj[a * 5 + b] = jtj[b * 5 + a] } }
+    return (jtj, jtr)
+}
+
+/// Solves the 5×5 symmetric positive definite system A x = b by Cholesky; nil if not SPD.
+private func solveSPD5(_ a: [Double], _ b: [Double]) -> [Double]? {
+    let n = 5
+    var l = [Double](repeating: 0, count: 25)
+    for i in 0..<n {
+        for k in 0...i {
+            var s = a[i * n + k]
+            for m in 0..<k { s -= l[i * n + m] * l[k * n + m] }
+            if i == k {
+                guard s > 0, s.isFinite else { return nil }
+                l[i * n + i] = s.squareRoot()
+            } else {
+                l[i * n + k] = s / l[k * n + k]
+            }
+        }
+    }
+    var y = b
+    for i in 0..<n {
+        for m in 0..<i { y[i] -= l[i * n + m] * y[m] }
+        y[i] /= l[i * n + i]
+    }
+    for i in stride(from: n - 1, through: 0, by: -1) {
+        for m in (i + 1)..<n { y[i] -= l[m * n + i] * y[m] }
+        y[i] /= l[i * n + i]
+    }
+    return y
+}

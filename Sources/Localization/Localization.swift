@@ -1,1 +1,0 @@
-// The Localization module; see docs/ARCHITECTURE.md for its place in the data flow.

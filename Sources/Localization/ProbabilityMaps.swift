@@ -1,0 +1,46 @@
+/// Per-class probability maps of one frame: `classes` planes of `height` rows of `width`
+/// values, class-major (`values[(c * height + y) * width + x]`), as a segmenter emits them.
+public struct ProbabilityMaps: Sendable, Equatable {
+    public let classes: Int
+    public let width: Int
+    public let height: Int
+    /// Class-major planes, row-major within a plane.
+    public var values: [Float]
+
+    /// - Throws: `LocalizationError` if the dimensions are empty or do not match `values.count`.
+    public init(classes: Int, width: Int, height: Int, values: [Float]) throws {
+        guard classes > 0 else { throw LocalizationError.invalidParameter(name: "classes", reason: "must be ≥ 1, got \(classes)") }
+        try checkImage(values.count / classes, width: width, height: height, what: "probability maps")
+        guard values.count == classes * width * height else {
+            throw LocalizationError.sizeMismatch(what: "probability maps", expected: classes * width * height,
+                                                 actual: values.count)
+        }
+        self.classes = classes
+        self.width = width
+        self.height = height
+        self.values = values
+    }
+
+    /// The probability of class `c` at pixel (x, y).
+    @inlinable public subscript(c: Int, x: Int, y: Int) -> Float {
+        values[(c * height + y) * width + x]
+    }
+
+    /// The plane of class `c`, row-major.
+    public func plane(_ c: Int) -> ArraySlice<Float> {
+        values[(c * width * height)..<((c + 1) * width * height)]
+    }
+
+    /// The most probable class at every pixel (row-major).
+    public func argmax() -> [Int] {
+        let n = width * height
+        var best = [Int](repeating: 0, count: n)
+        var bestP = Array(values[0..<n])
+        for c in 1..<max(classes, 1) {
+            for i in 0..<n where values[c * n + i] > bestP[i] {
+                bestP[i] = values[c * n + i]; best[i] = c
+            }
+        }
+        return best
+    }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import Localization
+import XCTest
+
+/// Centroid vs Gaussian-refined localization error over a range of doses, on simulated
+/// frames whose truth we set. Prints the table recorded in docs (ACCURACY):
+/// `swift test -c release --filter LocalizationTests.RefinementAccuracyTests`.
+final class RefinementAccuracyTests: XCTestCase {
+    struct Row { let dose: Double; let atoms: Int; let found: Int; let centroid: Double; let refined: Double; let refinedShare: Double }
+
+    /// Three 128×128 frames per dose, ~100 atoms each (σ = 1.5 px, spacing 12 px, random
+    /// sub-pixel offsets), Poisson noise with `dose` counts at an atom's peak over a 10 %
+    /// background; probability maps are rasterized discs (radius 2.5 px, 3×3-smoothed).
+    func sweep(doses: [Double]) throws -> [Row] {
+        let width = 128, height = 128
+        return try doses.map { dose in
+            var centroidSq = 0.0, refinedSq = 0.0, n = 0, atomsTotal = 0, refinedCount = 0, found = 0
+            for seed in 0..<3 as Range<UInt64> {
+                var rng = SplitMix64(seed: 1000 + seed)
+                let truth = jitteredLattice(width: width, height: height, spacing: 12, margin: 8, rng: &rng)
+                let clean = renderAtoms(truth, width: width, height: height, sigma: 1.5, amplitude: dose, background: 0.1 * dose)
+                let raw = clean.map { Float(rng.poisson($0)) }
+                let plane = discProbabilities(truth, width: width, height: height, radius: 2.5)
+                let maps = try ProbabilityMaps(classes: 2, width: width, height: height, values: twoClassMaps(plane))
+                let reference = truth.map { ReferencePoint(x: $0.x, y: $0.y, classIndex: 1) }
+                let centroids = try AtomLocator(refinement: nil).locate(maps, frame: raw)
+                let refined = try AtomLocator().locate(maps, frame: raw)
+                // Same blobs, so compare atom by atom against the truth matched to the centroid.
+                XCTAssertEqual(centroids.count, refined.count)
+                let matches = try evaluateDetections(centroids, reference: reference, radius: 2).matches
+                for m in matches {
+                    let t = truth[m.reference], r = refined[m.detected]
+                    centroidSq += m.distance * m.distance
+                    refinedSq += (r.x - t.x) * (r.x - t.x) + (r.y - t.y) * (r.y - t.y)
+                    if r.refined { refinedCount += 1 }
+                }
+                n += matches.count; atomsTotal += truth.count; found += centroids.count
+            }
+            return Row(dose: dose, atoms: atomsTotal, found: n, centroid: (centroidSq / Double(n)).squareRoot(),
+                       refined: (refinedSq / Double(n)).squareRoot(), refinedShare: Double(refinedCount) / Double(n))
+        }
+    }
+
+    func testRefinementAccuracyOverDose() throws {
+        let rows = try sweep(doses: [10, 30, 100, 300, 1000, 3000, 10000])
+        print("dose (peak counts) | atoms | matched | centroid RMSE px | refined RMSE px | fits accepted")
+        for r in rows {
+            print(String(format: "%18.0f | %5d | %7d | %16.4f | %15.4f | %12.1f%%", r.dose, r.atoms, r.found, r.centroid,
+                         r.refined, 100 * r.refinedShare))
+        }
+        for r in rows {
+            XCTAssertEqual(r.found, r.atoms, "every atom found at dose \(r.dose)")
+            if r.dose >= 100 { XCTAssertLessThan(r.refined, r.centroid, "dose \(r.dose)") }
+            if r.dose >= 1000 { XCTAssertLessThanOrEqual(r.refined, 0.1, "dose \(r.dose)") }
+        }
+    }
+}
