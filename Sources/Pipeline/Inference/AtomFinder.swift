@@ -1,0 +1,122 @@
+import Foundation
+import Localization
+import Networks
+import Tensors
+
+/// One frame in, atoms out: robust normalization → tiled, blended U-Net segmentation →
+/// per-class localization with 2-D Gaussian refinement. Frames whose pixel size lies
+/// outside the model's trained range are resampled to it first and the coordinates are
+/// mapped back, so callers always get positions in the frame's own pixels.
+public struct AtomFinder {
+    public struct Options: Codable, Sendable, Equatable {
+        /// Tile side (px) the network sees; rounded to the network's multiple.
+        public var tile = 256
+        public var overlap = 32
+        public var batchSize = 4
+        /// Class probability above which a pixel belongs to an atom.
+        public var threshold: Float = 0.5
+        /// Fit a 2-D Gaussian to the raw frame around each centroid.
+        public var refine = true
+        /// Relative tolerance on the pixel size before resampling (0.25 = ±25 % beyond the trained range).
+        public var pixelSizeTolerance = 0.25
+        public init() {}
+    }
+
+    public let model: TrainedModel
+    public let options: Options
+    let normalization: FrameNormalization
+
+    public init(model: TrainedModel, options: Options = Options()) throws {
+        self.model = model
+        self.options = options
+        normalization = try FrameNormalization()
+    }
+
+    /// The network's size divisor (2^depth).
+    var multiple: Int { 1 << model.network.modelDescription.depth }
+
+    /// Pixel size (Å) to run the network at for a frame of pixel size `pixelSize`, or nil to
+    /// run as is. Unknown calibration runs as is (the caller warns).
+    public func workingPixelSize(for pixelSize: Double?) -> Double? {
+        guard let p = pixelSize, p > 0 else { return nil }
+        let r = model.card.pixelSizeRange, tol = options.pixelSizeTolerance
+        if p >= r[0] * (1 - tol) && p <= r[1] * (1 + tol) { return nil }
+        return model.card.preferredPixelSize
+    }
+
+    /// Class probabilities of a frame at its own size (no resampling).
+    public func probabilities(_ pixels: [Float], width: Int, height: Int, frame: Int = 0) throws -> (ProbabilityMaps, NormalizedFrame) {
+        let normalized = try normalization.normalize(pixels, width: width, height: height, frame: frame)
+        let m = multiple
+        let side = min(options.tile, ((max(width, height) + m - 1) / m) * m)
+        let tile = max(m, (side / m) * m)
+        let overlap = min(options.overlap, tile / 4)
+        let tiler = try TiledSegmenter(tile: tile, overlap: overlap, batchSize: options.batchSize, multiple: m)
+        let network = model.network
+        let maps = try tiler.segment(normalized.pixels, width: width, height: height) { tiles, count in
+            let input = try Tensor(shape: [count, 1, tile, tile], data: tiles)
+            return try network.probabilities(input, batchSize: count).data
+        }
+        return (maps, normalized)
+    }
+
+    /// Atoms of one frame, in the frame's pixel coordinates.
+    /// - Parameter pixelSize: Å per pixel when known; frames far outside the trained range are resampled.
+    public func atoms(in pixels: [Float], width: Int, height: Int, pixelSize: Double?, frame: Int = 0) throws -> [Atom] {
+        var image = pixels, w = width, h = height, scale = 1.0
+        let effectivePixelSize: Double
+        if let target = workingPixelSize(for: pixelSize), let p = pixelSize {
+            scale = p / target   // > 1 enlarges the frame
+            (image, w, h) = Resample.bilinear(pixels, width: width, height: height, scale: scale)
+            effectivePixelSize = target
+        } else {
+            effectivePixelSize = pixelSize ?? model.card.preferredPixelSize
+        }
+        let (maps, normalized) = try probabilities(image, width: w, height: h, frame: frame)
+        let locator = try makeLocator(pixelSize: effectivePixelSize)
+        var atoms = try locator.locate(maps, frame: normalized.pixels)
+        if scale != 1 {
+            // Resampled pixel centres map back as x = (x' + 0.5) / scale − 0.5.
+            for i in atoms.indices {
+                atoms[i].x = (atoms[i].x + 0.5) / scale - 0.5
+                atoms[i].y = (atoms[i].y + 0.5) / scale - 0.5
+            }
+        }
+        return atoms
+    }
+
+    /// Localizer settings scaled to the lattice: separation from the column spacing,
+    /// refinement window about a third of it.
+    func makeLocator(pixelSize: Double) throws -> AtomLocator {
+        let spacingPx = model.card.columnSpacing / pixelSize
+        let halfWindow = min(8, max(2, Int((spacingPx * 0.35).rounded())))
+        let refinement = options.refine
+            ? GaussianRefinement(halfWindow: halfWindow, initialSigma: max(0.8, 0.3 * spacingPx), maxShift: 1, maxIterations: 60)
+            : nil
+        return try AtomLocator(threshold: options.threshold, minSeparation: max(1, 0.55 * spacingPx),
+                               minArea: 2, backgroundClass: model.card.backgroundClass,
+                               borderMargin: 2, refinement: refinement)
+    }
+}
+
+/// Image resampling used to bring frames to a model's pixel size.
+public enum Resample {
+    /// Bilinear resampling by `scale` (output side = round(side × scale)); pixel centres are
+    /// aligned so that x_out = (x_in + 0.5) × scale − 0.5.
+    public static func bilinear(_ pixels: [Float], width: Int, height: Int, scale: Double) -> ([Float], Int, Int) {
+        let w2 = max(1, Int((Double(width) * scale).rounded())), h2 = max(1, Int((Double(height) * scale).rounded()))
+        var out = [Float](repeating: 0, count: w2 * h2)
+        for y in 0..<h2 {
+            let sy = min(max((Double(y) + 0.5) / scale - 0.5, 0), Double(height - 1))
+            let y0 = Int(sy), y1 = min(y0 + 1, height - 1), fy = Float(sy - Double(y0))
+            for x in 0..<w2 {
+                let sx = min(max((Double(x) + 0.5) / scale - 0.5, 0), Double(width - 1))
+                let x0 = Int(sx), x1 = min(x0 + 1, width - 1), fx = Float(sx - Double(x0))
+                let top = pixels[y0 * width + x0] * (1 - fx) + pixels[y0 * width + x1] * fx
+                let bottom = pixels[y1 * width + x0] * (1 - fx) + pixels[y1 * width + x1] * fx
+                out[y * w2 + x] = top * (1 - fy) + bottom * fy
+            }
+        }
+        return (out, w2, h2)
+    }
+}

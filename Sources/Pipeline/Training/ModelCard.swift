@@ -1,0 +1,129 @@
+import Foundation
+import Networks
+import Simulation
+
+/// What a shipped model is and what it was trained for: stored as `model.json` beside
+/// `model.safetensors`. Inference reads it to name classes, choose tiles and check the pixel size.
+public struct ModelCard: Codable, Sendable {
+    public struct ClassInfo: Codable, Sendable, Equatable {
+        /// The network's name for the class (e.g. `metal`).
+        public var name: String
+        /// Element symbols the class stands for; `atoms.csv` joins them with `+` (e.g. `W+Mo`).
+        public var elements: [String]
+        /// The symbol written into tables: elements joined by `+`, or the name for background.
+        public var symbol: String { elements.isEmpty ? name : elements.joined(separator: "+") }
+    }
+
+    public struct Training: Codable, Sendable {
+        public var recipe: String
+        public var recipeSeed: UInt64
+        public var steps: Int
+        public var batchSize: Int
+        public var tileSize: Int
+        public var learningRate: Float
+        public var loss: String
+        public var seconds: Double
+        public var threads: Int
+        public var bestStep: Int
+        public var date: String
+        public var atomtrackVersion: String
+    }
+
+    /// Validation metrics of one class on a held-out set.
+    public struct ClassMetrics: Codable, Sendable {
+        public var className: String
+        public var pixelIoU: Double?
+        public var precision: Double
+        public var recall: Double
+        public var f1: Double
+        public var rmsePx: Double?
+    }
+
+    public struct Evaluation: Codable, Sendable {
+        /// What was evaluated (e.g. `held-out simulated, 24 frames`, or a validation folder).
+        public var dataset: String
+        public var matchRadiusPx: Double
+        public var perClass: [ClassMetrics]
+        public var note: String?
+    }
+
+    public var name: String
+    public var description: String
+    public var architecture: ModelDescription
+    /// One entry per network output, background last.
+    public var classes: [ClassInfo]
+    /// Pixel sizes (Å/px) the model was trained on; inference resamples frames outside it.
+    public var pixelSizeRange: [Double]
+    /// Doses (e/Å²) the training images spanned.
+    public var doseRange: [Double]?
+    /// Typical nearest-neighbour column distance (Å): sets the localizer's minimum separation.
+    public var columnSpacing: Double
+    public var training: Training
+    public var evaluations: [Evaluation]
+
+    public var backgroundClass: Int { classes.count - 1 }
+
+    /// The pixel size inference should resample to when a frame is outside the trained range.
+    public var preferredPixelSize: Double { (pixelSizeRange[0] * pixelSizeRange[1]).squareRoot() }
+
+    public static func load(_ url: URL) throws -> ModelCard {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch { throw ModelError.missing(url.path) }
+        do { return try JSONDecoder().decode(ModelCard.self, from: data) } catch {
+            throw ModelError.invalid(url.path, "not a model card (\(error.localizedDescription))")
+        }
+    }
+
+    public func jsonData() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try e.encode(self)
+    }
+}
+
+public enum ModelError: Error, CustomStringConvertible {
+    case missing(String)
+    case invalid(String, String)
+    case mismatch(String)
+
+    public var description: String {
+        switch self {
+        case .missing(let p): return "\(p): model file not found"
+        case .invalid(let p, let why): return "\(p): \(why)"
+        case .mismatch(let why): return why
+        }
+    }
+}
+
+/// A model directory: `model.safetensors` (weights + architecture) and `model.json` (card).
+public struct TrainedModel {
+    public let directory: URL
+    public let card: ModelCard
+    public let network: SegmentationModel
+
+    public static let weightsFile = "model.safetensors"
+    public static let cardFile = "model.json"
+
+    /// A model held in memory (e.g. during training); `directory` is where it will be saved.
+    public init(directory: URL, card: ModelCard, network: SegmentationModel) {
+        self.directory = directory; self.card = card; self.network = network
+    }
+
+    /// Loads a model from its directory (or from the path of its `model.safetensors`).
+    public init(at url: URL) throws {
+        var dir = url
+        if url.pathExtension == "safetensors" || url.lastPathComponent == Self.cardFile { dir = url.deletingLastPathComponent() }
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue else {
+            throw ModelError.missing(url.path)
+        }
+        let card = try ModelCard.load(dir.appendingPathComponent(Self.cardFile))
+        let weights = dir.appendingPathComponent(Self.weightsFile)
+        guard FileManager.default.fileExists(atPath: weights.path) else { throw ModelError.missing(weights.path) }
+        let network = try Checkpoint.load(from: weights).model
+        guard network.modelDescription.classNames == card.classes.map(\.name) else {
+            throw ModelError.invalid(weights.path, "weights' classes \(network.modelDescription.classNames) differ from the card's \(card.classes.map(\.name))")
+        }
+        directory = dir; self.card = card; self.network = network
+    }
+}

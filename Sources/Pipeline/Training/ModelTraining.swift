@@ -1,0 +1,246 @@
+import Foundation
+import Localization
+import MicroscopyIO
+import Networks
+import Simulation
+import Tensors
+
+/// Trains a segmentation network on simulated, augmented frames streamed from a recipe,
+/// validating on a fixed held-out simulated set, with checkpoints, resume and early stopping.
+///
+/// Output directory: `model.safetensors` (best weights + architecture), `model.json` (card),
+/// `checkpoint.safetensors` (last weights + optimizer state, for `--resume`), `training_log.csv`.
+public struct ModelTraining {
+    public struct Options: Codable, Sendable {
+        public var steps = 2000
+        public var batchSize = 8
+        /// Side of the training crops (px); the recipe's frames are simulated at this size.
+        public var tileSize: Int?
+        public var learningRate: Float = 2e-3
+        public var baseFilters = 16
+        public var depth = 3
+        public var validateEvery = 100
+        public var validationFrames = 16
+        /// Stop after this many validations without improvement of the mean atom F1.
+        public var patience = 8
+        public var seed: UInt64 = 1
+        public var threads = ProcessInfo.processInfo.activeProcessorCount
+        public init() {}
+    }
+
+    public let recipe: Recipe
+    public let options: Options
+    public let outputDirectory: URL
+    let generator: TrainingSetGenerator
+    let columnSpacing: Double
+
+    public static let checkpointFile = "checkpoint.safetensors"
+    public static let logFile = "training_log.csv"
+    /// Validation items come from an index range training never reaches.
+    static let validationIndexOffset = 1 << 40
+
+    public init(recipe: Recipe, options: Options, outputDirectory: URL) throws {
+        var r = recipe
+        if let t = options.tileSize { r.width = t; r.height = t }
+        self.recipe = r
+        self.options = options
+        self.outputDirectory = outputDirectory
+        generator = try TrainingSetGenerator(recipe: r)
+        columnSpacing = try Lattice.named(r.lattice).nearestColumnDistance
+        let m = 1 << options.depth
+        guard r.width % m == 0, r.height % m == 0 else {
+            throw ModelError.mismatch("training tiles \(r.width)×\(r.height) must be multiples of \(m) for a depth-\(options.depth) U-Net")
+        }
+    }
+
+    /// Runs (or resumes) training; returns the card of the best model written.
+    @discardableResult
+    public func run(resume: Bool, progress: Bool = true) throws -> ModelCard {
+        BLASThreads.set(options.threads)
+        let start = Date()
+        var state = try resume ? loadCheckpoint() : freshState()
+        let validation = try validationSet()
+        let bar = ProgressBar("train \(recipe.name)", total: options.steps, unit: "steps", quiet: !progress)
+        if state.step > 0 { bar.advance(by: state.step, status: "resumed at step \(state.step)") }
+        var log = state.step == 0 ? "step,loss,pixel_accuracy,learning_rate,val_mean_f1,val_metrics\n" : ""
+        let trainer = Trainer(model: state.model, loss: .crossEntropy(classWeights: nil), optimizer: state.optimizer)
+        var lossAverage: Double?
+
+        while state.step < options.steps && state.stale < options.patience {
+            let (images, labels) = try batch(step: state.step)
+            let result = try trainer.step(images: images, labels: labels)
+            lossAverage = lossAverage.map { 0.95 * $0 + 0.05 * result.loss } ?? result.loss
+            state.step += 1
+            var line = "\(state.step),\(result.loss),\(result.accuracy),\(result.learningRate),,"
+            if state.step % options.validateEvery == 0 || state.step == options.steps {
+                let evaluation = try validate(state.model, on: validation)
+                let score = evaluation.perClass.map(\.f1).reduce(0, +) / Double(max(1, evaluation.perClass.count))
+                line = "\(state.step),\(result.loss),\(result.accuracy),\(result.learningRate),\(score),"
+                    + evaluation.perClass.map { "\($0.className):F1=\(String(format: "%.4f", $0.f1))" }.joined(separator: " ")
+                if score > state.bestScore {
+                    state.bestScore = score; state.bestStep = state.step; state.stale = 0
+                    let card = makeCard(evaluation: evaluation, bestStep: state.step, seconds: state.seconds + Date().timeIntervalSince(start))
+                    try saveBest(model: state.model, card: card)
+                } else {
+                    state.stale += 1
+                }
+                try appendLog(log + line + "\n"); log = ""
+                try saveCheckpoint(state, trainer: trainer, seconds: state.seconds + Date().timeIntervalSince(start))
+            } else {
+                log += line + "\n"
+            }
+            bar.advance(status: String(format: "loss %.4f  best F1 %.4f", lossAverage ?? 0, max(state.bestScore, 0)))
+        }
+        if !log.isEmpty { try appendLog(log) }
+        bar.finish(status: state.stale >= options.patience ? "early stop at step \(state.step)" : "")
+        return try ModelCard.load(outputDirectory.appendingPathComponent(TrainedModel.cardFile))
+    }
+
+    // MARK: - batches
+
+    /// Batch `step`: items `step·N … step·N+N−1` of the recipe's stream, simulated in parallel,
+    /// normalized exactly as inference normalizes frames.
+    func batch(step: Int) throws -> (Tensor, LabelMaps) {
+        let n = options.batchSize, w = recipe.width, h = recipe.height
+        let generator = self.generator
+        let pairs = try concurrentMap(n) { i in try generator.pair(index: step * n + i) }
+        let normalization = try FrameNormalization()
+        var images = [Float](), labels = [Int32]()
+        images.reserveCapacity(n * w * h); labels.reserveCapacity(n * w * h)
+        for p in pairs {
+            images += try normalization.normalize(p.image, width: p.width, height: p.height).pixels
+            labels += p.mask.map { Int32($0) }
+        }
+        return (try Tensor(shape: [n, 1, h, w], data: images), try LabelMaps(n: n, height: h, width: w, labels: labels))
+    }
+
+    struct ValidationItem {
+        var image: [Float]
+        var mask: [UInt8]
+        var points: [ReferencePoint]
+        var pixelSize: Double
+    }
+
+    func validationSet() throws -> [ValidationItem] {
+        try (0..<options.validationFrames).map { i in
+            let p = try generator.pair(index: Self.validationIndexOffset + i)
+            return ValidationItem(image: p.image, mask: p.mask,
+                                  points: p.points.map { ReferencePoint(x: $0.x, y: $0.y, classIndex: $0.label) },
+                                  pixelSize: p.pixelSize)
+        }
+    }
+
+    /// Pixel IoU and atom-level precision/recall/F1/RMSE per atom class on the held-out set.
+    func validate(_ network: SegmentationModel, on items: [ValidationItem]) throws -> ModelCard.Evaluation {
+        let card = makeCard(evaluation: nil, bestStep: 0, seconds: 0)
+        let finder = try AtomFinder(model: TrainedModel(directory: outputDirectory, card: card, network: network))
+        let classes = card.classes.count - 1
+        var intersection = [Int](repeating: 0, count: classes), union = [Int](repeating: 0, count: classes)
+        var detected: [Atom] = [], reference: [ReferencePoint] = []
+        var offsetX = 0.0
+        for item in items {
+            let (maps, normalized) = try finder.probabilities(item.image, width: recipe.width, height: recipe.height)
+            let predicted = maps.argmax()
+            for (p, t) in zip(predicted, item.mask) where Int(t) < classes || p < classes {
+                if p == Int(t) { intersection[p] += 1; union[p] += 1 } else {
+                    if p < classes { union[p] += 1 }
+                    if Int(t) < classes { union[Int(t)] += 1 }
+                }
+            }
+            let atoms = try finder.makeLocator(pixelSize: item.pixelSize).locate(maps, frame: normalized.pixels)
+            // Frames are matched together: shift each frame far apart so matches stay within a frame.
+            detected += atoms.map { var a = $0; a.x += offsetX; return a }
+            reference += item.points.map { ReferencePoint(x: $0.x + offsetX, y: $0.y, classIndex: $0.classIndex) }
+            offsetX += Double(recipe.width) * 4
+        }
+        let radius = Self.matchRadius(columnSpacing: columnSpacing, pixelSize: items.map(\.pixelSize).min() ?? 0.2)
+        let result = try evaluateDetections(detected, reference: reference, radius: radius)
+        let metrics = (0..<classes).map { c -> ModelCard.ClassMetrics in
+            let m = result.perClass.first { $0.classIndex == c }
+            return ModelCard.ClassMetrics(className: card.classes[c].name,
+                                          pixelIoU: union[c] > 0 ? Double(intersection[c]) / Double(union[c]) : nil,
+                                          precision: m?.precision ?? 0, recall: m?.recall ?? 0, f1: m?.f1 ?? 0, rmsePx: m?.rmse)
+        }
+        return ModelCard.Evaluation(dataset: "held-out simulated frames (\(items.count), recipe \(recipe.name), items from index 2^40)",
+                                    matchRadiusPx: radius, perClass: metrics, note: nil)
+    }
+
+    /// Detections count as correct within 40 % of the nearest column distance.
+    static func matchRadius(columnSpacing: Double, pixelSize: Double) -> Double { 0.4 * columnSpacing / pixelSize }
+
+    // MARK: - state, checkpoints, card
+
+    struct State {
+        var model: SegmentationModel
+        var optimizer: Optimizer
+        var step = 0
+        var bestScore = -1.0
+        var bestStep = 0
+        var stale = 0
+        var seconds = 0.0
+    }
+
+    func freshState() throws -> State {
+        let description = ModelDescription(classNames: generator.classNames, baseFilters: options.baseFilters,
+                                           depth: options.depth, seed: options.seed)
+        let optimizer = Optimizer(.adam(learningRate: options.learningRate),
+                                  schedule: .cosine(totalSteps: options.steps, minimum: options.learningRate * 0.02))
+        return State(model: try SegmentationModel(description), optimizer: optimizer)
+    }
+
+    func loadCheckpoint() throws -> State {
+        let url = outputDirectory.appendingPathComponent(Self.checkpointFile)
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw ModelError.missing(url.path + " (nothing to resume)")
+        }
+        let (model, optimizer, meta) = try Checkpoint.load(from: url)
+        guard let optimizer, let step = meta["step"].flatMap(Int.init) else {
+            throw ModelError.invalid(url.path, "checkpoint lacks optimizer state or step")
+        }
+        return State(model: model, optimizer: optimizer, step: step,
+                     bestScore: meta["best_score"].flatMap(Double.init) ?? -1,
+                     bestStep: meta["best_step"].flatMap(Int.init) ?? 0,
+                     stale: meta["stale"].flatMap(Int.init) ?? 0,
+                     seconds: meta["seconds"].flatMap(Double.init) ?? 0)
+    }
+
+    func saveCheckpoint(_ s: State, trainer: Trainer, seconds: Double) throws {
+        try Checkpoint.save(model: s.model, optimizer: trainer.optimizer,
+                            extraMetadata: ["step": "\(s.step)", "best_score": "\(s.bestScore)", "best_step": "\(s.bestStep)",
+                                            "stale": "\(s.stale)", "seconds": "\(seconds)"],
+                            to: outputDirectory.appendingPathComponent(Self.checkpointFile))
+    }
+
+    func saveBest(model: SegmentationModel, card: ModelCard) throws {
+        try Checkpoint.save(model: model, to: outputDirectory.appendingPathComponent(TrainedModel.weightsFile))
+        try AtomicFile.write(card.jsonData(), to: outputDirectory.appendingPathComponent(TrainedModel.cardFile))
+    }
+
+    func appendLog(_ text: String) throws {
+        let url = outputDirectory.appendingPathComponent(Self.logFile)
+        let old = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+        try AtomicFile.writeText(old + text, to: url)
+    }
+
+    func makeCard(evaluation: ModelCard.Evaluation?, bestStep: Int, seconds: Double) -> ModelCard {
+        let classes = (recipe.classes ?? []).map { ModelCard.ClassInfo(name: $0.name, elements: $0.elements) }
+            + [ModelCard.ClassInfo(name: "background", elements: [])]
+        let training = ModelCard.Training(
+            recipe: recipe.name, recipeSeed: recipe.seed, steps: options.steps, batchSize: options.batchSize,
+            tileSize: recipe.width, learningRate: options.learningRate, loss: "cross-entropy",
+            seconds: seconds, threads: options.threads, bestStep: bestStep,
+            date: ISO8601DateFormatter().string(from: Date()), atomtrackVersion: atomTrackVersion)
+        return ModelCard(name: recipe.name, description: "U-Net segmenter trained on AtomTrack's simulated \(recipe.lattice) frames",
+                         architecture: ModelDescription(classNames: classes.map(\.name), baseFilters: options.baseFilters,
+                                                        depth: options.depth, seed: options.seed),
+                         classes: classes, pixelSizeRange: recipe.pixelSize, doseRange: recipe.dose,
+                         columnSpacing: columnSpacing, training: training, evaluations: evaluation.map { [$0] } ?? [])
+    }
+}
+
+extension Lattice {
+    /// Shortest projected distance between two distinct columns (Å).
+    var nearestColumnDistance: Double {
+        (0..<basis.count).map { b in nearest(to: b) { _ in true }.distance }.min() ?? a
+    }
+}
