@@ -18,6 +18,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Relative spread of defocus (Å, ±) and source size (Å, 0…) drawn per training image.
     public var defocusSpread: Double?
     public var sourceSizeRange: [Double]?
+    /// Range of the Z-contrast exponent n drawn uniformly per training image (HAADF: n ≈ 1.6–2).
+    public var zExponentRange: [Double]?
     public var defects: [DefectSpec]
     public var distortions: Distortions?
     /// Label classes: each entry lists the element symbols drawn in that class; background is last.

@@ -85,7 +85,8 @@ public struct TrainingSetGenerator: Sendable {
         var scan = ScanDistortion.jitter(rms: d.scanJitter ?? 0, lines: g.height, rng: &rng)
         scan.flybackAmplitude = rng.uniform(0, d.flybackAmplitude ?? 0)
         scan.flybackLength = d.flybackLength ?? 10
-        let signal = renderer.render(structure.columns, geometry: g, scan: scan)
+        let n = recipe.zExponentRange.map { rng.uniform($0[0], $0[1]) }
+        let signal = renderer.render(structure.columns, geometry: g, scan: scan, zExponent: n)
         var image = signal
         let mean = signal.reduce(0.0) { $0 + Double($1) } / Double(signal.count)
         let bg = Noise.contamination(geometry: g, meanSignal: mean, level: rng.uniform(0, d.contamination ?? 0), rng: &rng)
