@@ -130,6 +130,21 @@ public struct MovieSimulator: Sendable {
                 break
             }
         }
+        // Static defects (the recipe's `defects`): placed once in the lattice frame, ids after the mobile ones.
+        var fixed: [(spec: DefectSpec, site: SiteKey, orientation: Int, id: Int)] = []
+        let areaNm2 = g.fieldWidth * g.fieldHeight / 100
+        for spec in recipe.defects {
+            let candidates = lattice.sites(covering: g.fieldWidth, g.fieldHeight, margin: 0, transform: base)
+                .filter { lattice.species(of: $0).symbol == spec.host }
+            guard !candidates.isEmpty else { continue }
+            for _ in 0..<rng.poisson((spec.density ?? 0) * areaNm2) {
+                let k = candidates[rng.int(candidates.count)]
+                let taken = walkers.map(\.site) + fixed.map(\.site)
+                if taken.contains(where: { distance(lattice.position($0), lattice.position(k)) < 2.5 * lattice.a }) { continue }
+                fixed.append((spec, k, rng.int(6), self.spec.count + fixed.count))
+            }
+        }
+        let fixedPositions = fixed.map { lattice.position($0.site) }
         let hops = lattice.basis.indices.map { lattice.hopNeighbours(of: $0).offsets }  // per basis site
         let v = spec.drift ?? [0, 0]
         var drift = Vec2.zero
@@ -142,6 +157,13 @@ public struct MovieSimulator: Sendable {
             let sites = lattice.sites(covering: g.fieldWidth, g.fieldHeight, margin: margin, transform: placement)
             var map = SiteMap(lattice: lattice, sites: sites)
             var records: [DefectFrame] = []
+            for d in fixed {
+                guard let centre = try map.apply(d.spec, at: d.site, id: d.id, orientation: d.orientation) else { continue }
+                let pix = placement.apply(centre) / g.pixelSize
+                let visible = pix.x >= -0.5 && pix.y >= -0.5 && pix.x < Double(g.width) - 0.5 && pix.y < Double(g.height) - 0.5
+                records.append(DefectFrame(frame: f, id: d.id, state: -1, stateName: d.spec.label, x: pix.x, y: pix.y,
+                                           latticePosition: lattice.position(d.site), visible: visible))
+            }
             for w in walkers {
                 let st = spec.states[w.state]
                 let centre = try map.apply(st.defect, at: w.site, id: w.id, orientation: w.orientation)
@@ -187,6 +209,7 @@ public struct MovieSimulator: Sendable {
                     let target = SiteKey(here.i, here.j, 0) + choices[rng.int(choices.count)]
                     let p = lattice.position(target)
                     let blocked = walkers.indices.contains { $0 != n && distance(lattice.position(walkers[$0].site), p) < 1.5 * lattice.a }
+                        || fixedPositions.contains { distance($0, p) < 1.5 * lattice.a }
                     if !blocked { walkers[n].site = target }
                     t += rng.exponential(rate: rate)
                 }

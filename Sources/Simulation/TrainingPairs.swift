@@ -35,6 +35,32 @@ public struct TrainingPair: Sendable {
     public var zoom: Double
     public var pixelSize: Double
     public var dose: Double?
+
+    /// Soft labels instead of discs: one Gaussian (σ in pixels, peak 1) per labelled column in its class's
+    /// channel, background = 1 − the sum of the others (clipped at 0). Layout class × height × width.
+    public func gaussianLabels(sigma: Double) -> [Float] {
+        let classes = classNames.count, plane = width * height
+        var out = [Float](repeating: 0, count: classes * plane)
+        let r = Int(ceil(3 * sigma))
+        for pt in points {
+            let cx = Int(pt.x.rounded()), cy = Int(pt.y.rounded())
+            let x0 = max(0, cx - r), x1 = min(width - 1, cx + r), y0 = max(0, cy - r), y1 = min(height - 1, cy + r)
+            guard x0 <= x1, y0 <= y1 else { continue }
+            for y in y0...y1 {
+                for x in x0...x1 {
+                    let d2 = (Double(x) - pt.x) * (Double(x) - pt.x) + (Double(y) - pt.y) * (Double(y) - pt.y)
+                    let i = pt.label * plane + y * width + x
+                    out[i] = min(1, out[i] + Float(exp(-d2 / (2 * sigma * sigma))))
+                }
+            }
+        }
+        for i in 0..<plane {
+            var s: Float = 0
+            for c in 0..<(classes - 1) { s += out[c * plane + i] }
+            out[(classes - 1) * plane + i] = max(0, 1 - s)
+        }
+        return out
+    }
 }
 
 /// Makes frames and training pairs from a recipe. Item `index` depends only on (seed, index),
