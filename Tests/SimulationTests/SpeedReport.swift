@@ -36,3 +36,32 @@ final class SpeedReport: XCTestCase {
         }
     }
 }
+
+/// Writes a few training pairs and a movie frame as raw float32/uint8 files for looking at
+/// (ATOMTRACK_SIM_EXPORT=<dir>); not part of the normal test run.
+final class ExportSamples: XCTestCase {
+    func testExportSamples() throws {
+        guard let dir = ProcessInfo.processInfo.environment["ATOMTRACK_SIM_EXPORT"] else {
+            throw XCTSkip("set ATOMTRACK_SIM_EXPORT=<dir> to export samples")
+        }
+        let out = URL(fileURLWithPath: dir)
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        for name in ["graphene-si", "tmd-ws2"] {
+            let r = try Recipe.decode(Data(contentsOf: TrainingTests.trainingData.appendingPathComponent(name + ".json")))
+            let gen = try TrainingSetGenerator(recipe: r)
+            for i in 0..<3 {
+                let p = try gen.pair(index: i)
+                try p.image.withUnsafeBytes { try Data($0).write(to: out.appendingPathComponent("\(name)-\(i)-\(p.width)x\(p.height).f32")) }
+                try Data(p.mask).write(to: out.appendingPathComponent("\(name)-\(i)-\(p.width)x\(p.height).u8"))
+            }
+        }
+        for name in ["movie-ws2", "movie-graphene-si"] {
+            var r = try Recipe.decode(Data(contentsOf: TrainingTests.trainingData.appendingPathComponent(name + ".json")))
+            r.movie?.frames = 2
+            let m = try MovieSimulator(recipe: r).simulate()
+            try m.frames[1].image.withUnsafeBytes { try Data($0).write(to: out.appendingPathComponent("\(name)-\(r.width)x\(r.height).f32")) }
+            try Data(m.truth.defectsCSV.utf8).write(to: out.appendingPathComponent("\(name)-defects.csv"))
+            try m.truth.json().write(to: out.appendingPathComponent("\(name)-truth.json"))
+        }
+    }
+}
