@@ -29,6 +29,24 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var augmentation: Augmentation?
     public var movie: MovieSpec?
 
+    /// A recipe in code; optional sections default to off.
+    public init(name: String, seed: UInt64, lattice: String, width: Int, height: Int, pixelSize: [Double],
+                dose: [Double]? = nil, microscope: Microscope = Microscope(), defects: [DefectSpec] = [],
+                distortions: Distortions? = nil, classes: [LabelClass]? = nil, labelRadius: Double? = nil,
+                augmentation: Augmentation? = nil, movie: MovieSpec? = nil) {
+        self.name = name; self.seed = seed; self.lattice = lattice; self.width = width; self.height = height
+        self.pixelSize = pixelSize; self.dose = dose; self.microscope = microscope; self.defects = defects
+        self.distortions = distortions; self.classes = classes; self.labelRadius = labelRadius
+        self.augmentation = augmentation; self.movie = movie
+    }
+
+    /// The recipe as pretty, key-sorted JSON (deterministic).
+    public func encoded() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try e.encode(self)
+    }
+
     /// Decodes and validates a recipe from JSON.
     public static func decode(_ data: Data) throws -> Recipe {
         let r: Recipe
@@ -65,6 +83,9 @@ public struct LabelClass: Codable, Sendable, Equatable {
     public var elements: [String]
     /// Smallest number of atoms in the column for it to be labelled (default 1).
     public var minCount: Int?
+    public init(name: String, elements: [String], minCount: Int? = nil) {
+        self.name = name; self.elements = elements; self.minCount = minCount
+    }
 }
 
 /// Specimen and scan imperfections (all optional, default off).

@@ -11,6 +11,28 @@ public struct SimulatedFrame: Sendable {
     public var dose: Double?
     public var scan: ScanDistortion
     public var seed: UInt64
+
+    /// `truth_atoms.csv` for this frame (frame 0): one row per atom at its apparent pixel position.
+    public var truthAtomsCSV: String {
+        var out = "frame,x,y,class,defect_id\n"
+        for c in structure.columns {
+            let p = apparentPixel(c.position, scan: scan, pixelSize: geometry.pixelSize)
+            guard p.x >= -0.5, p.y >= -0.5, p.x < Double(geometry.width) - 0.5, p.y < Double(geometry.height) - 0.5 else { continue }
+            for _ in 0..<c.count { out += "0,\(fmt(p.x)),\(fmt(p.y)),\(c.symbol),\(c.defectID)\n" }
+        }
+        return out
+    }
+
+    /// `truth_defects.csv` for this frame (frame 0): defect centres and their configuration.
+    public var truthDefectsCSV: String {
+        var out = "frame,defect_id,x,y,state\n"
+        for d in structure.defects {
+            let p = apparentPixel(d.position, scan: scan, pixelSize: geometry.pixelSize)
+            guard p.x >= -0.5, p.y >= -0.5, p.x < Double(geometry.width) - 0.5, p.y < Double(geometry.height) - 0.5 else { continue }
+            out += "0,\(d.id),\(fmt(p.x)),\(fmt(p.y)),\(d.state)\n"
+        }
+        return out
+    }
 }
 
 /// A labelled column position in a training pair's pixel coordinates (after augmentation).
