@@ -31,6 +31,11 @@ public struct StateDiffusion: Codable, Sendable, Equatable {
     public var hopDistanceA: Double
     public var diffusionA2PerSecond: Double
     public var diffusionPx2PerFrame: Double
+
+    enum CodingKeys: String, CodingKey {
+        case state, hopRatePerSecond = "hop_rate_per_s", hopDistanceA = "hop_distance_A"
+        case diffusionA2PerSecond = "D_A2_per_s", diffusionPx2PerFrame = "D_px2_per_frame"
+    }
 }
 
 /// Ground truth of a movie, with the output contract's text generators.
@@ -69,6 +74,12 @@ public struct MovieSummary: Codable, Sendable, Equatable {
     public var rotationDegrees: Double
     public var driftAPerFrame: [Double]
     public var notes: String
+
+    enum CodingKeys: String, CodingKey {
+        case recipe, lattice, seed, width, height, frames, microscope, classes, states, diffusion, notes
+        case pixelSizeA = "pixel_size_A", frameTimeS = "frame_time_s", doseEPerA2 = "dose_e_per_A2"
+        case transitionMatrix = "transition_matrix", rotationDegrees = "rotation_deg", driftAPerFrame = "drift_A_per_frame"
+    }
 }
 
 /// Simulates a movie: the recipe's lattice with mobile defects moved by kinetic Monte Carlo between frames.
