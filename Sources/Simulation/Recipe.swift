@@ -73,6 +73,8 @@ public struct Recipe: Codable, Sendable, Equatable {
         for d in defects where (d.density ?? 0) < 0 || (d.kind != .vacancy && d.kind != .divacancy && d.kind != .columnVacancy && atomicNumbers[d.element ?? ""] == nil) {
             throw SimulationError.invalidRecipe("defect '\(d.label)': negative density or unknown element '\(d.element ?? "")'")
         }
+        if let r = labelRadius, !(r > 0) { throw SimulationError.invalidRecipe("labelRadius must be > 0 Å") }
+        if let c = classes, c.count > 254 { throw SimulationError.invalidRecipe("at most 254 label classes") }
         if let m = movie { try m.validate() }
     }
 }

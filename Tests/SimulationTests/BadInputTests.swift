@@ -28,6 +28,8 @@ final class BadInputTests: XCTestCase {
         XCTAssert(message(r)?.contains("frame size") == true)
         r = base(); r.defects = [DefectSpec(kind: .substitution, host: "W", element: "Xx", label: "bad", density: 1)]
         XCTAssert(message(r)?.contains("defect 'bad'") == true)
+        r = base(); r.labelRadius = -1
+        XCTAssert(message(r)?.contains("labelRadius") == true)
         r = base(); r.microscope.detectorOuter = 10
         XCTAssert(message(r)?.contains("invalid simulation parameter") == true)
         let state = MovieState(defect: DefectSpec(kind: .substitution, host: "W", element: "Mo", label: "Mo_W"), hopRate: 1)
