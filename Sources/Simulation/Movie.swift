@@ -31,6 +31,11 @@ public struct StateDiffusion: Codable, Sendable, Equatable {
     public var hopDistanceA: Double
     public var diffusionA2PerSecond: Double
     public var diffusionPx2PerFrame: Double
+
+    enum CodingKeys: String, CodingKey {
+        case state, hopRatePerSecond = "hop_rate_per_s", hopDistanceA = "hop_distance_A"
+        case diffusionA2PerSecond = "D_A2_per_s", diffusionPx2PerFrame = "D_px2_per_frame"
+    }
 }
 
 /// Ground truth of a movie, with the output contract's text generators.
@@ -69,6 +74,12 @@ public struct MovieSummary: Codable, Sendable, Equatable {
     public var rotationDegrees: Double
     public var driftAPerFrame: [Double]
     public var notes: String
+
+    enum CodingKeys: String, CodingKey {
+        case recipe, lattice, seed, width, height, frames, microscope, classes, states, diffusion, notes
+        case pixelSizeA = "pixel_size_A", frameTimeS = "frame_time_s", doseEPerA2 = "dose_e_per_A2"
+        case transitionMatrix = "transition_matrix", rotationDegrees = "rotation_deg", driftAPerFrame = "drift_A_per_frame"
+    }
 }
 
 /// Simulates a movie: the recipe's lattice with mobile defects moved by kinetic Monte Carlo between frames.
@@ -130,6 +141,21 @@ public struct MovieSimulator: Sendable {
                 break
             }
         }
+        // Static defects (the recipe's `defects`): placed once in the lattice frame, ids after the mobile ones.
+        var fixed: [(spec: DefectSpec, site: SiteKey, orientation: Int, id: Int)] = []
+        let areaNm2 = g.fieldWidth * g.fieldHeight / 100
+        for spec in recipe.defects {
+            let candidates = lattice.sites(covering: g.fieldWidth, g.fieldHeight, margin: 0, transform: base)
+                .filter { lattice.species(of: $0).symbol == spec.host }
+            guard !candidates.isEmpty else { continue }
+            for _ in 0..<rng.poisson((spec.density ?? 0) * areaNm2) {
+                let k = candidates[rng.int(candidates.count)]
+                let taken = walkers.map(\.site) + fixed.map(\.site)
+                if taken.contains(where: { distance(lattice.position($0), lattice.position(k)) < 2.5 * lattice.a }) { continue }
+                fixed.append((spec, k, rng.int(6), self.spec.count + fixed.count))
+            }
+        }
+        let fixedPositions = fixed.map { lattice.position($0.site) }
         let hops = lattice.basis.indices.map { lattice.hopNeighbours(of: $0).offsets }  // per basis site
         let v = spec.drift ?? [0, 0]
         var drift = Vec2.zero
@@ -142,6 +168,13 @@ public struct MovieSimulator: Sendable {
             let sites = lattice.sites(covering: g.fieldWidth, g.fieldHeight, margin: margin, transform: placement)
             var map = SiteMap(lattice: lattice, sites: sites)
             var records: [DefectFrame] = []
+            for d in fixed {
+                guard let centre = try map.apply(d.spec, at: d.site, id: d.id, orientation: d.orientation) else { continue }
+                let pix = placement.apply(centre) / g.pixelSize
+                let visible = pix.x >= -0.5 && pix.y >= -0.5 && pix.x < Double(g.width) - 0.5 && pix.y < Double(g.height) - 0.5
+                records.append(DefectFrame(frame: f, id: d.id, state: -1, stateName: d.spec.label, x: pix.x, y: pix.y,
+                                           latticePosition: lattice.position(d.site), visible: visible))
+            }
             for w in walkers {
                 let st = spec.states[w.state]
                 let centre = try map.apply(st.defect, at: w.site, id: w.id, orientation: w.orientation)
@@ -187,6 +220,7 @@ public struct MovieSimulator: Sendable {
                     let target = SiteKey(here.i, here.j, 0) + choices[rng.int(choices.count)]
                     let p = lattice.position(target)
                     let blocked = walkers.indices.contains { $0 != n && distance(lattice.position(walkers[$0].site), p) < 1.5 * lattice.a }
+                        || fixedPositions.contains { distance($0, p) < 1.5 * lattice.a }
                     if !blocked { walkers[n].site = target }
                     t += rng.exponential(rate: rate)
                 }

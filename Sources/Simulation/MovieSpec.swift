@@ -23,6 +23,14 @@ public struct MovieSpec: Codable, Sendable, Equatable {
     /// Scan rotation (degrees) of the whole movie; absent = random.
     public var rotationDegrees: Double?
 
+    public init(frames: Int, frameTime: Double, host: String, count: Int, states: [MovieState],
+                transitionMatrix: [[Double]], dose: Double? = nil, pixelSize: Double,
+                drift: [Double]? = nil, driftNoise: Double? = nil, rotationDegrees: Double? = nil) {
+        self.frames = frames; self.frameTime = frameTime; self.host = host; self.count = count
+        self.states = states; self.transitionMatrix = transitionMatrix; self.dose = dose; self.pixelSize = pixelSize
+        self.drift = drift; self.driftNoise = driftNoise; self.rotationDegrees = rotationDegrees
+    }
+
     public func validate() throws {
         guard frames >= 1, frameTime > 0, pixelSize > 0, count >= 0 else {
             throw SimulationError.invalidRecipe("movie needs frames ≥ 1, frameTime > 0, pixelSize > 0, count ≥ 0")
@@ -44,4 +52,5 @@ public struct MovieSpec: Codable, Sendable, Equatable {
 public struct MovieState: Codable, Sendable, Equatable {
     public var defect: DefectSpec
     public var hopRate: Double
+    public init(defect: DefectSpec, hopRate: Double) { self.defect = defect; self.hopRate = hopRate }
 }

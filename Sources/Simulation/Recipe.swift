@@ -18,6 +18,8 @@ public struct Recipe: Codable, Sendable, Equatable {
     /// Relative spread of defocus (Å, ±) and source size (Å, 0…) drawn per training image.
     public var defocusSpread: Double?
     public var sourceSizeRange: [Double]?
+    /// Range of the Z-contrast exponent n drawn uniformly per training image (HAADF: n ≈ 1.6–2).
+    public var zExponentRange: [Double]?
     public var defects: [DefectSpec]
     public var distortions: Distortions?
     /// Label classes: each entry lists the element symbols drawn in that class; background is last.
@@ -26,6 +28,24 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var labelRadius: Double?
     public var augmentation: Augmentation?
     public var movie: MovieSpec?
+
+    /// A recipe in code; optional sections default to off.
+    public init(name: String, seed: UInt64, lattice: String, width: Int, height: Int, pixelSize: [Double],
+                dose: [Double]? = nil, microscope: Microscope = Microscope(), defects: [DefectSpec] = [],
+                distortions: Distortions? = nil, classes: [LabelClass]? = nil, labelRadius: Double? = nil,
+                augmentation: Augmentation? = nil, movie: MovieSpec? = nil) {
+        self.name = name; self.seed = seed; self.lattice = lattice; self.width = width; self.height = height
+        self.pixelSize = pixelSize; self.dose = dose; self.microscope = microscope; self.defects = defects
+        self.distortions = distortions; self.classes = classes; self.labelRadius = labelRadius
+        self.augmentation = augmentation; self.movie = movie
+    }
+
+    /// The recipe as pretty, key-sorted JSON (deterministic).
+    public func encoded() throws -> Data {
+        let e = JSONEncoder()
+        e.outputFormatting = [.prettyPrinted, .sortedKeys]
+        return try e.encode(self)
+    }
 
     /// Decodes and validates a recipe from JSON.
     public static func decode(_ data: Data) throws -> Recipe {
@@ -53,6 +73,8 @@ public struct Recipe: Codable, Sendable, Equatable {
         for d in defects where (d.density ?? 0) < 0 || (d.kind != .vacancy && d.kind != .divacancy && d.kind != .columnVacancy && atomicNumbers[d.element ?? ""] == nil) {
             throw SimulationError.invalidRecipe("defect '\(d.label)': negative density or unknown element '\(d.element ?? "")'")
         }
+        if let r = labelRadius, !(r > 0) { throw SimulationError.invalidRecipe("labelRadius must be > 0 Å") }
+        if let c = classes, c.count > 254 { throw SimulationError.invalidRecipe("at most 254 label classes") }
         if let m = movie { try m.validate() }
     }
 }
@@ -63,6 +85,9 @@ public struct LabelClass: Codable, Sendable, Equatable {
     public var elements: [String]
     /// Smallest number of atoms in the column for it to be labelled (default 1).
     public var minCount: Int?
+    public init(name: String, elements: [String], minCount: Int? = nil) {
+        self.name = name; self.elements = elements; self.minCount = minCount
+    }
 }
 
 /// Specimen and scan imperfections (all optional, default off).

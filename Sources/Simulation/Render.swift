@@ -49,12 +49,16 @@ public struct Renderer: Sendable {
 
     /// Noiseless frame (row-major, row = y). Columns are in Å, field coordinates. The probe's tail beyond
     /// the cutoff is added back as a uniform level so the mean signal stays right.
-    public func render(_ columns: [Column], geometry g: FrameGeometry, scan: ScanDistortion = ScanDistortion()) -> [Float] {
+    /// `zExponent` overrides the microscope's contrast exponent n for this frame.
+    public func render(_ columns: [Column], geometry g: FrameGeometry, scan: ScanDistortion = ScanDistortion(),
+                       zExponent: Double? = nil) -> [Float] {
         let p = g.pixelSize
+        var m = microscope
+        if let n = zExponent { m.zExponent = n }
         let cutoff = probe.cutoff
         // Sort columns by y so each line only visits those within the cutoff.
         let weighted = columns.map { c in
-            (x: c.position.x, y: c.position.y, w: Float(Double(c.count) * microscope.crossSection(z: c.z)))
+            (x: c.position.x, y: c.position.y, w: Float(Double(c.count) * m.crossSection(z: c.z)))
         }.sorted { $0.y < $1.y }
         let ys = weighted.map(\.y)
         let fb = (0..<g.width).map { scan.flybackAmplitude * exp(-Double($0) / scan.flybackLength) }

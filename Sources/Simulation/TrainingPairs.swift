@@ -11,6 +11,28 @@ public struct SimulatedFrame: Sendable {
     public var dose: Double?
     public var scan: ScanDistortion
     public var seed: UInt64
+
+    /// `truth_atoms.csv` for this frame (frame 0): one row per atom at its apparent pixel position.
+    public var truthAtomsCSV: String {
+        var out = "frame,x,y,class,defect_id\n"
+        for c in structure.columns {
+            let p = apparentPixel(c.position, scan: scan, pixelSize: geometry.pixelSize)
+            guard p.x >= -0.5, p.y >= -0.5, p.x < Double(geometry.width) - 0.5, p.y < Double(geometry.height) - 0.5 else { continue }
+            for _ in 0..<c.count { out += "0,\(fmt(p.x)),\(fmt(p.y)),\(c.symbol),\(c.defectID)\n" }
+        }
+        return out
+    }
+
+    /// `truth_defects.csv` for this frame (frame 0): defect centres and their configuration.
+    public var truthDefectsCSV: String {
+        var out = "frame,defect_id,x,y,state\n"
+        for d in structure.defects {
+            let p = apparentPixel(d.position, scan: scan, pixelSize: geometry.pixelSize)
+            guard p.x >= -0.5, p.y >= -0.5, p.x < Double(geometry.width) - 0.5, p.y < Double(geometry.height) - 0.5 else { continue }
+            out += "0,\(d.id),\(fmt(p.x)),\(fmt(p.y)),\(d.state)\n"
+        }
+        return out
+    }
 }
 
 /// A labelled column position in a training pair's pixel coordinates (after augmentation).
@@ -35,6 +57,32 @@ public struct TrainingPair: Sendable {
     public var zoom: Double
     public var pixelSize: Double
     public var dose: Double?
+
+    /// Soft labels instead of discs: one Gaussian (σ in pixels, peak 1) per labelled column in its class's
+    /// channel, background = 1 − the sum of the others (clipped at 0). Layout class × height × width.
+    public func gaussianLabels(sigma: Double) -> [Float] {
+        let classes = classNames.count, plane = width * height
+        var out = [Float](repeating: 0, count: classes * plane)
+        let r = Int(ceil(3 * sigma))
+        for pt in points {
+            let cx = Int(pt.x.rounded()), cy = Int(pt.y.rounded())
+            let x0 = max(0, cx - r), x1 = min(width - 1, cx + r), y0 = max(0, cy - r), y1 = min(height - 1, cy + r)
+            guard x0 <= x1, y0 <= y1 else { continue }
+            for y in y0...y1 {
+                for x in x0...x1 {
+                    let d2 = (Double(x) - pt.x) * (Double(x) - pt.x) + (Double(y) - pt.y) * (Double(y) - pt.y)
+                    let i = pt.label * plane + y * width + x
+                    out[i] = min(1, out[i] + Float(exp(-d2 / (2 * sigma * sigma))))
+                }
+            }
+        }
+        for i in 0..<plane {
+            var s: Float = 0
+            for c in 0..<(classes - 1) { s += out[c * plane + i] }
+            out[(classes - 1) * plane + i] = max(0, 1 - s)
+        }
+        return out
+    }
 }
 
 /// Makes frames and training pairs from a recipe. Item `index` depends only on (seed, index),
@@ -85,7 +133,8 @@ public struct TrainingSetGenerator: Sendable {
         var scan = ScanDistortion.jitter(rms: d.scanJitter ?? 0, lines: g.height, rng: &rng)
         scan.flybackAmplitude = rng.uniform(0, d.flybackAmplitude ?? 0)
         scan.flybackLength = d.flybackLength ?? 10
-        let signal = renderer.render(structure.columns, geometry: g, scan: scan)
+        let n = recipe.zExponentRange.map { rng.uniform($0[0], $0[1]) }
+        let signal = renderer.render(structure.columns, geometry: g, scan: scan, zExponent: n)
         var image = signal
         let mean = signal.reduce(0.0) { $0 + Double($1) } / Double(signal.count)
         let bg = Noise.contamination(geometry: g, meanSignal: mean, level: rng.uniform(0, d.contamination ?? 0), rng: &rng)

@@ -80,6 +80,7 @@ final class MovieTests: XCTestCase {
     func testSameSeedGivesIdenticalMovieAndTruthContract() throws {
         var r = try Recipe.decode(Data(contentsOf: TrainingTests.trainingData.appendingPathComponent("movie-ws2.json")))
         r.width = 64; r.height = 64; r.movie?.frames = 4; r.movie?.count = 2
+        r.defects = [DefectSpec(kind: .columnVacancy, host: "S", label: "V_S", density: 1.0)]
         let a = try MovieSimulator(recipe: r).simulate(), b = try MovieSimulator(recipe: r).simulate()
         XCTAssertEqual(a.frames.map(\.image), b.frames.map(\.image))
         XCTAssertEqual(a.truth.atomsCSV, b.truth.atomsCSV)
@@ -93,10 +94,15 @@ final class MovieTests: XCTestCase {
         XCTAssertEqual(summary.diffusion[0].diffusionA2PerSecond, 0.2 * 3.182 * 3.182 / 4, accuracy: 1e-9)
         // Each visible defect's Mo atom is listed in truth_atoms with its defect id.
         let atoms = a.truth.atomsCSV.split(separator: "\n").dropFirst().map { $0.split(separator: ",", omittingEmptySubsequences: false) }
-        for f in a.frames { for d in f.defects where d.visible {
+        for f in a.frames { for d in f.defects where d.visible && d.state >= 0 {
             let mo = atoms.filter { Int($0[0]) == f.index && $0[3] == "Mo" && Int($0[4]) == d.id }
             XCTAssertEqual(mo.count, 1)
         } }
+        // Static defects keep their place (in the lattice frame) and are listed with their label.
+        let staticRows = a.frames.map { $0.defects.filter { $0.state == -1 } }
+        XCTAssertFalse(staticRows[0].isEmpty)
+        XCTAssertEqual(staticRows[0].map(\.latticePosition), staticRows[3].map(\.latticePosition))
+        XCTAssert(a.truth.defectsCSV.contains(",V_S\n"))
         // S2 columns appear as two rows, the S-vacancy column of a complex as one.
         XCTAssertGreaterThan(atoms.filter { $0[3] == "S" }.count, atoms.filter { $0[3] == "W" }.count)
     }

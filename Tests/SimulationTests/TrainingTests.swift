@@ -75,6 +75,20 @@ final class TrainingTests: XCTestCase {
         XCTAssertGreaterThan(means[1], 1.5 * means[2])
     }
 
+    func testGaussianLabelsPeakAtAtoms() throws {
+        let gen = try TrainingSetGenerator(recipe: small("graphene-si.json"))
+        let p = try gen.pair(index: 1)
+        let soft = p.gaussianLabels(sigma: 1.5)
+        let plane = p.width * p.height
+        XCTAssertEqual(soft.count, p.classNames.count * plane)
+        for pt in p.points {
+            let x = Int(pt.x.rounded()), y = Int(pt.y.rounded())
+            guard x >= 0, y >= 0, x < p.width, y < p.height else { continue }
+            XCTAssertGreaterThan(soft[pt.label * plane + y * p.width + x], 0.75)
+        }
+        XCTAssert(soft.allSatisfy { $0 >= 0 && $0 <= 1 })
+    }
+
     func testAllFourRotationsAndFlipsAreDrawn() throws {
         var r = try small("graphene-si.json", size: 32)
         r.dose = nil
