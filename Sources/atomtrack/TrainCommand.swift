@@ -34,9 +34,7 @@ struct Train: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let recipeURL = URL(fileURLWithPath: recipe)
-            let data: Data
-            do { data = try Data(contentsOf: recipeURL) } catch { throw ModelError.missing(recipe) }
+            let data = try readFile(recipe)
             var options = ModelTraining.Options()
             options.steps = steps; options.batchSize = batchSize; options.tileSize = tile
             options.learningRate = learningRate; options.baseFilters = baseFilters; options.depth = depth

@@ -1,0 +1,69 @@
+import Foundation
+import MicroscopyIO
+import Simulation
+
+/// Writes what `atomtrack simulate` promises: a movie with its ground truth, or a training set.
+public enum SimulationExport {
+    public static let movieFile = "movie.tif"
+
+    /// Movie recipe → `movie.tif` (float32 stack, pixel size in the metadata), `movie.json`
+    /// (sidecar), `truth_atoms.csv`, `truth_defects.csv`, `truth.json`. Frames stream to disk.
+    @discardableResult
+    public static func writeMovie(recipe: Recipe, to dir: URL, progress: Bool = true) throws -> MovieTruth {
+        let simulator = try MovieSimulator(recipe: recipe)
+        let g = simulator.geometry
+        let writer = try TIFFStackWriter(url: dir.appendingPathComponent(movieFile), width: g.width, height: g.height,
+                                         sampleType: .float32, pixelSizeA: g.pixelSize)
+        let bar = ProgressBar("simulate \(recipe.name)", total: simulator.spec.frames, quiet: !progress)
+        let truth: MovieTruth
+        do {
+            truth = try simulator.run { frame in
+                try writer.append(frame.image)
+                bar.advance()
+            }
+            try writer.finish()
+        } catch {
+            writer.cancel()
+            throw error
+        }
+        bar.finish()
+        let json = try truth.json()
+        try AtomicFile.write(json, to: dir.appendingPathComponent("truth.json"))
+        try AtomicFile.write(json, to: dir.appendingPathComponent("movie.json"))
+        try AtomicFile.writeText(truth.atomsCSV, to: dir.appendingPathComponent("truth_atoms.csv"))
+        try AtomicFile.writeText(truth.defectsCSV, to: dir.appendingPathComponent("truth_defects.csv"))
+        return truth
+    }
+
+    /// Training recipe → `count` pairs: `images.tif` (float32, normalized), `masks.tif`
+    /// (uint8 class per pixel, background last), `points.csv` (`pair,x,y,class`), `classes.json`.
+    public static func writeTrainingSet(recipe: Recipe, count: Int, to dir: URL, progress: Bool = true) throws {
+        let generator = try TrainingSetGenerator(recipe: recipe)
+        let images = try TIFFStackWriter(url: dir.appendingPathComponent("images.tif"), width: recipe.width,
+                                         height: recipe.height, sampleType: .float32)
+        let masks = try TIFFStackWriter(url: dir.appendingPathComponent("masks.tif"), width: recipe.width,
+                                        height: recipe.height, sampleType: .uint8)
+        var points = "pair,x,y,class\n"
+        let bar = ProgressBar("simulate \(recipe.name)", total: count, unit: "pairs", quiet: !progress)
+        do {
+            for i in 0..<count {
+                let p = try generator.pair(index: i)
+                try images.append(p.image)
+                try masks.append(p.mask.map(Float.init))
+                for q in p.points {
+                    points += "\(i),\(String(format: "%.4f", q.x)),\(String(format: "%.4f", q.y)),\(p.classNames[q.label])\n"
+                }
+                bar.advance()
+            }
+            try images.finish(); try masks.finish()
+        } catch {
+            images.cancel(); masks.cancel()
+            throw error
+        }
+        bar.finish()
+        try AtomicFile.writeText(points, to: dir.appendingPathComponent("points.csv"))
+        try AtomicFile.writeJSON(["recipe": recipe.name, "seed": "\(recipe.seed)", "pairs": "\(count)",
+                                  "classes": generator.classNames.joined(separator: ",")],
+                                 to: dir.appendingPathComponent("classes.json"))
+    }
+}
