@@ -51,8 +51,3 @@ func readFile(_ path: String) throws -> Data {
     guard !isDir.boolValue else { throw InputError("\(path): is a directory, expected a file") }
     do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw InputError("\(path): cannot read (\(error.localizedDescription))") }
 }
-
-struct InputError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}

@@ -1,0 +1,188 @@
+import Foundation
+import Localization
+import MicroscopyIO
+import Simulation
+
+/// Scores a model's atoms against known positions: a simulator output folder
+/// (`movie.tif` + `truth_atoms.csv`) or a folder of validation frames (`NAME.npy` +
+/// `NAME_truth.csv` + `NAME.json`, noiseless; shot noise is applied at the chosen doses).
+/// Matching is one-to-one per class within a radius (exact assignment); atoms within
+/// `borderMargin` px of the frame edge are left out on both sides.
+public struct ModelEvaluation {
+    public struct Row: Codable, Sendable {
+        public var dataset: String
+        public var dose: Double?
+        public var className: String
+        public var truePositives: Int, falsePositives: Int, falseNegatives: Int
+        public var precision: Double, recall: Double, f1: Double
+        public var rmsePx: Double?
+    }
+
+    /// One frame with its truth, in model class indices.
+    struct Item {
+        var name: String
+        var pixels: [Float]
+        var width: Int, height: Int
+        var pixelSize: Double?
+        var truth: [ReferencePoint]
+    }
+
+    public let finder: AtomFinder
+    public var borderMargin = 3.0
+    /// Match radius as a fraction of the nearest column distance.
+    public var radiusFraction = 0.4
+
+    public init(finder: AtomFinder) { self.finder = finder }
+
+    var card: ModelCard { finder.model.card }
+
+    /// Model class index for an element symbol of the truth tables.
+    func classIndex(ofElement e: String) -> Int? {
+        card.classes.firstIndex { $0.elements.contains(e) }
+    }
+
+    /// Evaluates every frame of `dir` (at each dose for noiseless validation frames).
+    public func evaluate(directory dir: URL, doses: [Double], seed: UInt64 = 7, progress: Bool = true) throws -> [Row] {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: dir.appendingPathComponent("truth_atoms.csv").path) {
+            return try score(simulatorItems(dir), dataset: dir.lastPathComponent, dose: nil, progress: progress)
+        }
+        let names = try fm.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix("_truth.csv") }
+            .map { String($0.dropLast("_truth.csv".count)) }.sorted()
+        guard !names.isEmpty else {
+            throw InputError("\(dir.path): holds neither truth_atoms.csv (simulator output) nor NAME_truth.csv files")
+        }
+        var rows: [Row] = []
+        for name in names {
+            let clean = try validationItem(dir, name: name)
+            for dose in doses {
+                var rng = SeededGenerator(seed: seed, index: Int(dose))
+                var noisy = clean
+                if let p = clean.pixelSize {
+                    noisy.pixels = Noise.poisson(clean.pixels, dose: dose, pixelSize: p, rng: &rng)
+                }
+                rows += try score([noisy], dataset: name, dose: dose, progress: false)
+            }
+        }
+        return rows
+    }
+
+    func simulatorItems(_ dir: URL) throws -> [Item] {
+        let movie = try Movie.open(dir.appendingPathComponent(SimulationExport.movieFile))
+        let table = try CSVTable(url: dir.appendingPathComponent("truth_atoms.csv"))
+        let f = try table.column("frame"), x = try table.column("x"), y = try table.column("y"), c = try table.column("class")
+        var perFrame = [[(Double, Double, String)]](repeating: [], count: movie.frameCount)
+        for r in table.rows {
+            guard let i = Int(r[f]), i >= 0, i < movie.frameCount, let px = Double(r[x]), let py = Double(r[y]) else {
+                throw InputError("truth_atoms.csv: bad row \(r.joined(separator: ","))")
+            }
+            perFrame[i].append((px, py, r[c]))
+        }
+        return try (0..<movie.frameCount).map { i in
+            let frame = try movie.frame(i)
+            return Item(name: "frame \(i)", pixels: frame.pixels, width: frame.width, height: frame.height,
+                        pixelSize: movie.pixelSizeA, truth: columns(perFrame[i]))
+        }
+    }
+
+    func validationItem(_ dir: URL, name: String) throws -> Item {
+        let image = try Movie.open(dir.appendingPathComponent(name + ".npy")).frame(0)
+        let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent(name + ".json"))) as? [String: Any]
+        let pixelSize = meta?["pixel_size_A"] as? Double
+        let table = try CSVTable(url: dir.appendingPathComponent(name + "_truth.csv"))
+        let x = try table.column("x"), y = try table.column("y"), c = try table.column("class")
+        let atoms = try table.rows.map { r -> (Double, Double, String) in
+            guard let px = Double(r[x]), let py = Double(r[y]) else { throw InputError("\(name)_truth.csv: bad row \(r)") }
+            return (px, py, r[c])
+        }
+        return Item(name: name, pixels: image.pixels, width: image.width, height: image.height,
+                    pixelSize: pixelSize, truth: columns(atoms))
+    }
+
+    /// Atoms → columns in model classes: atoms of one class closer than half a pixel are one
+    /// column (an S2 column is listed as two S atoms); elements the model does not know are dropped.
+    func columns(_ atoms: [(Double, Double, String)]) -> [ReferencePoint] {
+        var out: [ReferencePoint] = []
+        for (x, y, e) in atoms {
+            guard let c = classIndex(ofElement: e) else { continue }
+            if out.contains(where: { $0.classIndex == c && abs($0.x - x) < 0.5 && abs($0.y - y) < 0.5 }) { continue }
+            out.append(ReferencePoint(x: x, y: y, classIndex: c))
+        }
+        return out
+    }
+
+    func score(_ items: [Item], dataset: String, dose: Double?, progress: Bool) throws -> [Row] {
+        let classes = card.classes.count - 1
+        var tp = [Int](repeating: 0, count: classes), fp = tp, fn = tp
+        var squared = [Double](repeating: 0, count: classes)
+        let bar = ProgressBar("evaluate \(dataset)", total: items.count, quiet: !progress || items.count < 2)
+        for item in items {
+            let inside = { (x: Double, y: Double) in
+                x >= self.borderMargin && y >= self.borderMargin
+                    && x <= Double(item.width - 1) - self.borderMargin && y <= Double(item.height - 1) - self.borderMargin
+            }
+            let atoms = try finder.atoms(in: item.pixels, width: item.width, height: item.height,
+                                         pixelSize: item.pixelSize).filter { inside($0.x, $0.y) }
+            // Truth just outside the margin may be found just inside it: keep a one-pixel band of
+            // truth so such atoms are not counted as false positives.
+            let truth = item.truth.filter { $0.x >= borderMargin - 1 && $0.y >= borderMargin - 1
+                && $0.x <= Double(item.width) - borderMargin && $0.y <= Double(item.height) - borderMargin }
+            let radius = radiusFraction * card.columnSpacing / (item.pixelSize ?? card.preferredPixelSize)
+            let result = try evaluateDetections(atoms, reference: truth, radius: radius)
+            for m in result.perClass {
+                guard let c = m.classIndex, c < classes else { continue }
+                // Truth atoms in the band that were not found are not misses.
+                let bandMisses = truth.indices.filter { i in
+                    truth[i].classIndex == c && !inside(truth[i].x, truth[i].y)
+                        && !result.matches.contains { $0.reference == i }
+                }.count
+                tp[c] += m.truePositives; fp[c] += m.falsePositives; fn[c] += m.falseNegatives - bandMisses
+                squared[c] += (m.rmse ?? 0) * (m.rmse ?? 0) * Double(m.truePositives)
+            }
+            bar.advance()
+        }
+        bar.finish()
+        return (0..<classes).map { c in
+            let p = tp[c] + fp[c] > 0 ? Double(tp[c]) / Double(tp[c] + fp[c]) : 0
+            let r = tp[c] + fn[c] > 0 ? Double(tp[c]) / Double(tp[c] + fn[c]) : 0
+            return Row(dataset: dataset, dose: dose, className: card.classes[c].symbol,
+                       truePositives: tp[c], falsePositives: fp[c], falseNegatives: fn[c],
+                       precision: p, recall: r, f1: p + r > 0 ? 2 * p * r / (p + r) : 0,
+                       rmsePx: tp[c] > 0 ? (squared[c] / Double(tp[c])).squareRoot() : nil)
+        }
+    }
+}
+
+/// A small CSV reader for the tables AtomTrack itself writes (header row, no quoted commas).
+public struct CSVTable {
+    public let header: [String]
+    public let rows: [[String]]
+    public let path: String
+
+    public init(url: URL) throws {
+        path = url.path
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw InputError("\(url.path): cannot read") }
+        var lines = text.split(whereSeparator: \.isNewline).map(String.init)
+        guard !lines.isEmpty else { throw InputError("\(url.path): empty table") }
+        let names = lines.removeFirst().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        header = names
+        rows = try lines.enumerated().map { (i, line) in
+            let r = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard r.count == names.count else {
+                throw InputError("\(url.path): line \(i + 2) has \(r.count) fields, the header has \(names.count)")
+            }
+            return r
+        }
+    }
+
+    public func column(_ name: String) throws -> Int {
+        guard let i = header.firstIndex(of: name) else { throw InputError("\(path): no column '\(name)'") }
+        return i
+    }
+}
+
+/// A one-line input problem naming the file.
+public struct InputError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
