@@ -244,6 +244,30 @@ final class MarkovEstimationTests: XCTestCase {
         XCTAssertTrue(pdoc["ci_low"] is NSNull)
     }
 
+    func testHeatMapColoursCellsByProbabilityAndWritesCounts() throws {
+        let c = MarkovMatrix(rows: [[90, 10], [1, 9]])
+        let m = try MarkovEstimator(reversible: false).fit(TransitionCounts(matrix: c, options: MarkovCountingOptions(lag: 1)))
+        let img = m.heatMap(scale: 2)
+        let cell = img.width / 3
+        XCTAssertEqual(img.width, img.height)
+        XCTAssertEqual(img.pixels.count, img.width * img.height * 3)
+        // Corner pixels of cells (no text): T = 0.9 is darker than T = 0.1.
+        let dark = img.pixel(x: cell + 2, y: cell + 2), light = img.pixel(x: 2 * cell + 2, y: cell + 2)
+        XCTAssertLessThan(dark.0, light.0)
+        XCTAssertEqual(Double(light.0), 255 - 225 * 0.1, accuracy: 1)
+        // Ink in each cell: "90" (cell 0,0) has more text pixels than "1" (cell 1,0).
+        func ink(_ row: Int, _ col: Int) -> Int {
+            let base = img.pixel(x: cell * (col + 1) + 2, y: cell * (row + 1) + 2)
+            var k = 0
+            for y in (cell * (row + 1) + 1)..<(cell * (row + 2)) {
+                for x in (cell * (col + 1) + 1)..<(cell * (col + 2)) where img.pixel(x: x, y: y) != base { k += 1 }
+            }
+            return k
+        }
+        XCTAssertGreaterThan(ink(1, 0), 0)
+        XCTAssertGreaterThan(ink(0, 0), ink(1, 0))
+    }
+
     private func countsWith(_ c: MarkovMatrix, lag: Int) throws -> TransitionCounts {
         try TransitionCounts(matrix: c, options: MarkovCountingOptions(lag: lag))
     }
