@@ -14,11 +14,17 @@ public struct HiddenMarkovModel: Sendable {
     /// `emission[k][o]`: probability that hidden class k is observed as class o.
     public let emission: [[Double]]
 
+    /// Gaps of up to this many missing frames are decoded through (frames with no
+    /// evidence); longer gaps split a track into independently decoded segments, so a
+    /// huge gap never costs memory.
+    public let maxBridgedGap: Int
+
     /// Number of hidden classes.
     public var stateCount: Int { transitionMatrix.size }
 
     /// Validates that every distribution is non-negative and sums to 1 (±1e-6).
-    public init(transitionMatrix: MarkovMatrix, initial: [Double], emission: [[Double]]) throws {
+    public init(transitionMatrix: MarkovMatrix, initial: [Double], emission: [[Double]],
+                maxBridgedGap: Int = 50) throws {
         let n = transitionMatrix.size
         func isDistribution(_ p: [Double]) -> Bool {
             p.allSatisfy { $0 >= 0 && $0.isFinite } && abs(p.reduce(0, +) - 1) <= 1e-6
@@ -35,17 +41,18 @@ public struct HiddenMarkovModel: Sendable {
         }
         self.transitionMatrix = transitionMatrix
         self.initial = initial
+        guard maxBridgedGap >= 0 else { throw MarkovError.invalidArgument("maxBridgedGap must be ≥ 0") }
         self.emission = emission
+        self.maxBridgedGap = maxBridgedGap
     }
 
     // MARK: decoding
 
-    /// The most probable hidden class in every observed frame of `track` (Viterbi over
-    /// the track's whole span; missing frames carry no evidence).
+    /// The most probable hidden class in every observed frame of `track` (Viterbi;
+    /// missing frames carry no evidence).
     public func decode(_ track: StateTrajectory) throws -> StateTrajectory {
-        let path = viterbi(try likelihoods(of: track))
-        let first = track.frames.first ?? 0
-        return try StateTrajectory(frames: track.frames, states: track.frames.map { path[$0 - first] },
+        let rows = try emissionRows(track)
+        return try StateTrajectory(frames: track.frames, states: viterbiPath(frames: track.frames, rows: rows),
                                    weight: track.weight)
     }
 
@@ -61,31 +68,58 @@ public struct HiddenMarkovModel: Sendable {
         if let bad = probabilities.firstIndex(where: { $0.count != n || !$0.allSatisfy({ $0 >= 0 && $0.isFinite }) || $0.allSatisfy({ $0 == 0 }) }) {
             throw MarkovError.invalidArgument("class probabilities of frame \(frames[bad]) need \(n) non-negative values, not all zero")
         }
-        let placeholder = try StateTrajectory(frames: frames, states: [Int](repeating: 0, count: frames.count))
-        let first = frames.first ?? 0
-        var lik = [[Double]](repeating: [Double](repeating: 1, count: n), count: frames.isEmpty ? 0 : frames.last! - first + 1)
-        for (t, f) in placeholder.frames.enumerated() { lik[f - first] = probabilities[t] }
-        let path = viterbi(lik)
-        return try StateTrajectory(frames: frames, states: frames.map { path[$0 - first] }, weight: weight)
+        _ = try StateTrajectory(frames: frames, states: [Int](repeating: 0, count: frames.count)) // validates frames
+        return try StateTrajectory(frames: frames, states: viterbiPath(frames: frames, rows: probabilities), weight: weight)
     }
 
-    /// Posterior probability of each hidden class in every frame of the track's span
-    /// (frame `track.frames[0] + t` at index t) and the track's log-likelihood.
+    /// Posterior probability of each hidden class in every observed frame of the track
+    /// (same order as `track.frames`) and the track's log-likelihood.
     public func posteriors(_ track: StateTrajectory) throws -> (probabilities: [[Double]], logLikelihood: Double) {
-        let r = forwardBackward(try likelihoods(of: track))
-        return (r.gamma, r.logLikelihood)
+        let rows = try emissionRows(track)
+        var out: [[Double]] = [], logL = 0.0
+        for seg in segments(track.frames) {
+            let r = forwardBackward(likelihoods(seg, frames: track.frames, rows: rows))
+            logL += r.logLikelihood
+            for k in seg { out.append(r.gamma[track.frames[k] - track.frames[seg.lowerBound]]) }
+        }
+        return (out, logL)
     }
 
-    /// Per-frame likelihood rows over the track's span; ones in missing frames.
-    func likelihoods(of track: StateTrajectory) throws -> [[Double]] {
-        let n = stateCount, m = emission[0].count
-        guard let first = track.frames.first, let last = track.frames.last else { return [] }
-        var lik = [[Double]](repeating: [Double](repeating: 1, count: n), count: last - first + 1)
-        for (f, o) in zip(track.frames, track.states) {
+    /// Emission likelihood row of each observation: P(observed o | hidden k) over k.
+    func emissionRows(_ track: StateTrajectory) throws -> [[Double]] {
+        let m = emission[0].count
+        return try track.states.map { o in
             guard o < m else { throw MarkovError.stateOutOfRange(state: o, stateCount: m) }
-            lik[f - first] = (0..<n).map { emission[$0][o] }
+            return (0..<stateCount).map { emission[$0][o] }
         }
+    }
+
+    /// Index ranges of observations whose gaps are all ≤ `maxBridgedGap` frames.
+    func segments(_ frames: [Int]) -> [Range<Int>] {
+        guard !frames.isEmpty else { return [] }
+        var out: [Range<Int>] = [], start = 0
+        for k in 1...frames.count where k == frames.count || frames[k] - frames[k - 1] - 1 > maxBridgedGap {
+            out.append(start..<k)
+            start = k
+        }
+        return out
+    }
+
+    /// Likelihood rows over a segment's span (ones in missing frames).
+    func likelihoods(_ seg: Range<Int>, frames: [Int], rows: [[Double]]) -> [[Double]] {
+        let first = frames[seg.lowerBound]
+        var lik = [[Double]](repeating: [Double](repeating: 1, count: stateCount),
+                             count: frames[seg.upperBound - 1] - first + 1)
+        for k in seg { lik[frames[k] - first] = rows[k] }
         return lik
+    }
+
+    /// Viterbi states at the observed frames, segment by segment.
+    func viterbiPath(frames: [Int], rows: [[Double]]) -> [Int] {
+        segments(frames).flatMap { seg -> [Int] in
+            let path = viterbi(likelihoods(seg, frames: frames, rows: rows))
+            return seg.map { path[frames[$0] - frames[seg.lowerBound]] }
+        }
     }
 
     /// Most probable hidden path (log-space Viterbi).
@@ -158,7 +192,7 @@ extension HiddenMarkovModel {
     /// ties hidden class k to observed class k. Returns the model, the final
     /// log-likelihood and the EM iterations used.
     public static func learn(_ tracks: [StateTrajectory], stateCount: Int? = nil, initialError: Double = 0.05,
-                             maxIterations: Int = 200, tolerance: Double = 1e-8) throws
+                             maxIterations: Int = 200, tolerance: Double = 1e-8, maxBridgedGap: Int = 50) throws
         -> (model: HiddenMarkovModel, logLikelihood: Double, iterations: Int) {
         let counts = try TransitionCounts(tracks, stateCount: stateCount, options: MarkovCountingOptions(lag: 1))
         let n = counts.stateCount
@@ -172,21 +206,25 @@ extension HiddenMarkovModel {
         let off = initialError / Double(n - 1)
         var model = try HiddenMarkovModel(
             transitionMatrix: rowNormalized(c), initial: [Double](repeating: 1 / Double(n), count: n),
-            emission: (0..<n).map { k in (0..<n).map { $0 == k ? 1 - initialError : off } })
+            emission: (0..<n).map { k in (0..<n).map { $0 == k ? 1 - initialError : off } },
+            maxBridgedGap: maxBridgedGap)
         var previous = -Double.infinity, logL = 0.0, iterations = 0
         while iterations < maxIterations {
             iterations += 1
             var xiSum = MarkovMatrix(size: n), start = [Double](repeating: 0, count: n)
             var emit = [[Double]](repeating: [Double](repeating: 0, count: n), count: n)
             logL = 0
-            for track in tracks where !track.frames.isEmpty {
-                let r = model.forwardBackward(try model.likelihoods(of: track))
-                logL += r.logLikelihood
-                for k in 0..<n { start[k] += r.gamma[0][k] }
-                for k in xiSum.values.indices { xiSum.values[k] += r.xi.values[k] }
-                let first = track.frames[0]
-                for (f, o) in zip(track.frames, track.states) {
-                    for k in 0..<n { emit[k][o] += r.gamma[f - first][k] }
+            for track in tracks {
+                let rows = try model.emissionRows(track)
+                for seg in model.segments(track.frames) {
+                    let r = model.forwardBackward(model.likelihoods(seg, frames: track.frames, rows: rows))
+                    logL += r.logLikelihood
+                    for k in 0..<n { start[k] += r.gamma[0][k] }
+                    for k in xiSum.values.indices { xiSum.values[k] += r.xi.values[k] }
+                    let first = track.frames[seg.lowerBound]
+                    for k in seg {
+                        for h in 0..<n { emit[h][track.states[k]] += r.gamma[track.frames[k] - first][h] }
+                    }
                 }
             }
             // A hidden class that was never occupied keeps its previous rows.
@@ -197,7 +235,8 @@ extension HiddenMarkovModel {
                 return total > 0 ? row.map { $0 / total } : model.emission[k]
             }
             let s = start.reduce(0, +)
-            model = try HiddenMarkovModel(transitionMatrix: t, initial: start.map { $0 / s }, emission: e)
+            model = try HiddenMarkovModel(transitionMatrix: t, initial: start.map { $0 / s }, emission: e,
+                                          maxBridgedGap: maxBridgedGap)
             if abs(logL - previous) <= tolerance * abs(logL) { break }
             previous = logL
         }

@@ -18,6 +18,43 @@ final class MarkovEstimationTests: XCTestCase {
         XCTAssertEqual(b2.matrix.rows, [[1, 1], [0, 0]])
     }
 
+    func testCountingMatchesBruteForceOnRandomGappyTracks() throws {
+        var rng = MarkovRandom(seed: 21)
+        for trial in 0..<30 {
+            var frames: [Int] = [], f = Int(rng.next() % 5)
+            for _ in 0..<(5 + Int(rng.next() % 60)) {
+                frames.append(f)
+                f += rng.uniform() < 0.15 ? 2 + Int(rng.next() % 4) : 1
+            }
+            let states = frames.map { _ in Int(rng.next() % 3) }
+            let track = try StateTrajectory(frames: frames, states: states)
+            let at = Dictionary(uniqueKeysWithValues: zip(frames, states))
+            // Start of the gap-free run holding frame f.
+            func runStart(_ f: Int) -> Int { var s = f; while at[s - 1] != nil { s -= 1 }; return s }
+            for lag in 1...4 {
+                for mode in [MarkovCountingMode.sliding, .sample] {
+                    for bridge in [false, true] {
+                        var expected = [[Double]](repeating: [0, 0, 0], count: 3)
+                        for g in frames {
+                            guard let b = at[g + lag] else { continue }
+                            let origin = bridge ? frames[0] : runStart(g)
+                            if !bridge, (g...(g + lag)).contains(where: { at[$0] == nil }) { continue }
+                            if mode == .sample, (g - origin) % lag != 0 { continue }
+                            expected[at[g]!][b] += 1
+                        }
+                        let c = try TransitionCounts([track], stateCount: 3,
+                                                     options: MarkovCountingOptions(lag: lag, mode: mode, bridgeGaps: bridge))
+                        XCTAssertEqual(c.matrix.rows, expected, "trial \(trial) lag \(lag) \(mode) bridge \(bridge)")
+                    }
+                }
+            }
+        }
+        // A huge gap costs nothing when bridging.
+        let far = try StateTrajectory(frames: [0, 1, 1_000_000_000_000, 1_000_000_000_001], states: [0, 1, 1, 0])
+        let c = try TransitionCounts([far], options: MarkovCountingOptions(lag: 1, bridgeGaps: true))
+        XCTAssertEqual(c.matrix.rows, [[0, 1], [1, 0]])
+    }
+
     func testSampleModeAndWeights() throws {
         let a = try StateTrajectory(states: [0, 1, 1, 0, 1, 0, 0], weight: 2.5)
         let sample = try TransitionCounts([a], options: MarkovCountingOptions(lag: 2, mode: .sample))

@@ -63,7 +63,11 @@ final class MarkovHMMTests: XCTestCase {
         let track = try StateTrajectory(frames: [0, 1, 2, 5, 6, 7], states: [0, 0, 1, 0, 0, 0])
         XCTAssertEqual(try hmm.decode(track).states, [0, 0, 0, 0, 0, 0])
         let post = try hmm.posteriors(track)
-        XCTAssertEqual(post.probabilities.count, 8)
+        XCTAssertEqual(post.probabilities.count, 6)
+        XCTAssertGreaterThan(post.probabilities[2][0], 0.5)
+        // A huge gap splits the track instead of allocating its span.
+        let far = try StateTrajectory(frames: [0, 1, 2, 1_000_000_000_000, 1_000_000_000_001], states: [1, 1, 1, 0, 0])
+        XCTAssertEqual(try hmm.decode(far).states, [1, 1, 1, 0, 0])
         for p in post.probabilities { XCTAssertEqual(p.reduce(0, +), 1, accuracy: 1e-12) }
         // Soft evidence: confident frames decide, an ambiguous frame follows its neighbours.
         let soft = try hmm.decode(probabilities: [[0.1, 0.9], [0.55, 0.45], [0.05, 0.95]], frames: [0, 1, 2])
