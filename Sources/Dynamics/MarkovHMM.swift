@@ -205,7 +205,7 @@ extension HiddenMarkovModel {
         for k in c.values.indices { c.values[k] += 1 }          // keep every transition possible at the start
         let off = initialError / Double(n - 1)
         var model = try HiddenMarkovModel(
-            transitionMatrix: rowNormalized(c), initial: [Double](repeating: 1 / Double(n), count: n),
+            transitionMatrix: markovRowNormalized(c), initial: [Double](repeating: 1 / Double(n), count: n),
             emission: (0..<n).map { k in (0..<n).map { $0 == k ? 1 - initialError : off } },
             maxBridgedGap: maxBridgedGap)
         var previous = -Double.infinity, logL = 0.0, iterations = 0
@@ -228,7 +228,7 @@ extension HiddenMarkovModel {
                 }
             }
             // A hidden class that was never occupied keeps its previous rows.
-            var t = rowNormalized(xiSum)
+            var t = markovRowNormalized(xiSum)
             for i in 0..<n where xiSum.rowSum(i) <= 0 { for j in 0..<n { t[i, j] = model.transitionMatrix[i, j] } }
             let e = emit.enumerated().map { k, row -> [Double] in
                 let total = row.reduce(0, +)

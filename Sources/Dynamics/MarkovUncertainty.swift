@@ -98,7 +98,7 @@ extension MarkovEstimator {
                     guard s > 0 else { return nil }
                     for j in 0..<n { t[i, j] /= s }
                 }
-                return (t, try stationaryDistribution(of: t))
+                return (t, try t.stationaryDistribution())
             }
         }
 
@@ -132,7 +132,7 @@ extension MarkovEstimator {
 }
 
 /// Linear-interpolated percentile (q in [0, 1]); infinities sort to the top.
-func percentile(_ values: [Double], _ q: Double) -> Double {
+private func percentile(_ values: [Double], _ q: Double) -> Double {
     let v = values.sorted()
     let pos = q * Double(v.count - 1)
     let i = Int(pos.rounded(.down)), f = pos - Double(i)
@@ -142,7 +142,7 @@ func percentile(_ values: [Double], _ q: Double) -> Double {
 }
 
 /// Sample standard deviation over the finite values (+∞ if any value is infinite).
-func standardDeviation(_ values: [Double]) -> Double {
+private func standardDeviation(_ values: [Double]) -> Double {
     if values.contains(where: { !$0.isFinite }) { return .infinity }
     let m = values.reduce(0, +) / Double(values.count)
     let ss = values.reduce(0) { $0 + ($1 - m) * ($1 - m) }

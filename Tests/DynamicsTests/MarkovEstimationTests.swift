@@ -123,7 +123,7 @@ final class MarkovEstimationTests: XCTestCase {
         let n = 6, p = 0.2, q = 0.1
         let t = birthDeath(states: n, up: p, down: q)
         // Expected counts of a long stationary run are π_i T_ij × N: MLE must return T.
-        let pi = try stationaryDistribution(of: MarkovMatrix(rows: t))
+        let pi = try MarkovMatrix(rows: t).stationaryDistribution()
         var c = MarkovMatrix(size: n)
         for i in 0..<n { for j in 0..<n { c[i, j] = 1e6 * pi[i] * t[i][j] } }
         for reversible in [true, false] {
@@ -148,7 +148,7 @@ final class MarkovEstimationTests: XCTestCase {
                 XCTAssertEqual(model.transitionMatrix[i, j], p, accuracy: 4 * sigma, "T[\(i),\(j)]")
             }
         }
-        let truePi = try stationaryDistribution(of: MarkovMatrix(rows: threeState))
+        let truePi = try MarkovMatrix(rows: threeState).stationaryDistribution()
         for i in 0..<3 { XCTAssertEqual(model.stationary[i], truePi[i], accuracy: 0.01) }
     }
 
