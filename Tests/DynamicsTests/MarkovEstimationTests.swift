@@ -74,6 +74,8 @@ final class MarkovEstimationTests: XCTestCase {
             XCTAssertEqual($0 as? MarkovError, .mismatchedLengths(frames: 2, states: 1))
         }
         XCTAssertThrowsError(try StateTrajectory(states: [0, -1]))
+        XCTAssertThrowsError(try MarkovMatrix(rows: [[1, 0], [1]]))
+        XCTAssertThrowsError(try TransitionCounts(matrix: MarkovMatrix(rows: [[1, .nan], [1, 1]]), options: MarkovCountingOptions(lag: 1)))
         XCTAssertThrowsError(try StateTrajectory(states: [0, 1], weight: .nan))
         let t = try! StateTrajectory(states: [0, 3, 1])
         XCTAssertThrowsError(try TransitionCounts([t], stateCount: 2, options: MarkovCountingOptions(lag: 1))) {
@@ -172,7 +174,7 @@ final class MarkovEstimationTests: XCTestCase {
     }
 
     func testEigenvaluesOfCycleAndRandomMatrix() throws {
-        let cycle = MarkovMatrix(rows: [[0, 1, 0], [0, 0, 1], [1, 0, 0]])
+        let cycle = try MarkovMatrix(rows: [[0, 1, 0], [0, 0, 1], [1, 0, 0]])
         let ev = try cycle.eigenvalues()
         XCTAssertEqual(ev.count, 3)
         for e in ev { XCTAssertEqual(e.magnitude, 1, accuracy: 1e-12) }
@@ -282,7 +284,7 @@ final class MarkovEstimationTests: XCTestCase {
     }
 
     func testHeatMapColoursCellsByProbabilityAndWritesCounts() throws {
-        let c = MarkovMatrix(rows: [[90, 10], [1, 9]])
+        let c = try MarkovMatrix(rows: [[90, 10], [1, 9]])
         let m = try MarkovEstimator(reversible: false).fit(TransitionCounts(matrix: c, options: MarkovCountingOptions(lag: 1)))
         let img = m.heatMap(scale: 2)
         let cell = img.width / 3

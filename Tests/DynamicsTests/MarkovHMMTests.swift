@@ -25,7 +25,7 @@ final class MarkovHMMTests: XCTestCase {
         let (clean, noisy) = noisyTracks(count: 4, steps: 5000)
         let off = errorRate / 2
         let hmm = try HiddenMarkovModel(
-            transitionMatrix: MarkovMatrix(rows: truth), initial: [1.0 / 3, 1.0 / 3, 1.0 / 3],
+            transitionMatrix: try MarkovMatrix(rows: truth), initial: [1.0 / 3, 1.0 / 3, 1.0 / 3],
             emission: (0..<3).map { k in (0..<3).map { $0 == k ? 1 - errorRate : off } })
         var correct = 0, total = 0, rawJumps = 0, decodedJumps = 0, trueJumps = 0
         for (s, o) in zip(clean, noisy) {
@@ -57,7 +57,7 @@ final class MarkovHMMTests: XCTestCase {
 
     func testGapsAndSoftEvidence() throws {
         let hmm = try HiddenMarkovModel(
-            transitionMatrix: MarkovMatrix(rows: [[0.95, 0.05], [0.05, 0.95]]), initial: [0.5, 0.5],
+            transitionMatrix: try MarkovMatrix(rows: [[0.95, 0.05], [0.05, 0.95]]), initial: [0.5, 0.5],
             emission: [[0.9, 0.1], [0.1, 0.9]])
         // A lone "1" between 0s is smoothed away; the gap at frames 3–4 is bridged.
         let track = try StateTrajectory(frames: [0, 1, 2, 5, 6, 7], states: [0, 0, 1, 0, 0, 0])
@@ -73,7 +73,7 @@ final class MarkovHMMTests: XCTestCase {
         let soft = try hmm.decode(probabilities: [[0.1, 0.9], [0.55, 0.45], [0.05, 0.95]], frames: [0, 1, 2])
         XCTAssertEqual(soft.states, [1, 1, 1])
         XCTAssertThrowsError(try hmm.decode(probabilities: [[0, 0]], frames: [0]))
-        XCTAssertThrowsError(try HiddenMarkovModel(transitionMatrix: MarkovMatrix(rows: [[0.5, 0.4], [0, 1]]),
+        XCTAssertThrowsError(try HiddenMarkovModel(transitionMatrix: try MarkovMatrix(rows: [[0.5, 0.4], [0, 1]]),
                                                    initial: [0.5, 0.5], emission: [[1, 0], [0, 1]]))
     }
 }
