@@ -256,6 +256,19 @@ final class MarkovEstimationTests: XCTestCase {
         }
     }
 
+    func testDirichletWidthsUseEffectiveCountsForSlidingWindows() throws {
+        let tracks = [try StateTrajectory(states: sampleChain(threeState, steps: 40_000, seed: 31))]
+        let est = MarkovEstimator(reversible: false)
+        func std(_ mode: MarkovCountingMode) throws -> Double {
+            let m = try est.fit(tracks, options: MarkovCountingOptions(lag: 4, mode: mode))
+            let u = try est.uncertainty(of: m, trajectories: tracks, method: .dirichletPosterior(prior: 0), samples: 400, seed: 2)
+            return u.transitionStd[0, 1]
+        }
+        // Sliding counts are ≈ 4× the sample-mode counts but carry the same information.
+        let sliding = try std(.sliding), sample = try std(.sample)
+        XCTAssertEqual(sliding, sample, accuracy: 0.2 * sample)
+    }
+
     func testJSONExportHasTheDocumentedKeys() throws {
         let tracks = try (0..<4).map { try StateTrajectory(states: sampleChain(threeState, steps: 300, seed: UInt64($0))) }
         let est = MarkovEstimator()
