@@ -39,9 +39,9 @@ public struct HiddenMarkovModel: Sendable {
               emission.allSatisfy({ $0.count == m && isDistribution($0) }) else {
             throw MarkovError.invalidArgument("HMM emission needs \(n) rows of equal length, each summing to 1")
         }
+        guard maxBridgedGap >= 0 else { throw MarkovError.invalidArgument("maxBridgedGap must be ≥ 0") }
         self.transitionMatrix = transitionMatrix
         self.initial = initial
-        guard maxBridgedGap >= 0 else { throw MarkovError.invalidArgument("maxBridgedGap must be ≥ 0") }
         self.emission = emission
         self.maxBridgedGap = maxBridgedGap
     }
