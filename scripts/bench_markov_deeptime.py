@@ -4,14 +4,18 @@
 Generates exactly the trajectory of `atomtrack bench markov` (same chain, same 64-bit
 LCG), then times TransitionCountEstimator(sliding).fit + MaximumLikelihoodMSM.fit
 (reversible and not) over --repeats runs; prints median / fastest, the counts checksum
-(must equal the Swift one), iterations-independent results (π, slowest timescale).
+(must equal the Swift one) and the results (π, slowest timescale). With --atomtrack
+(default .build/release/atomtrack when built) it first runs `atomtrack bench markov`
+with the same settings, so one command gives both sides on the same machine.
 
-Usage: OPENBLAS_CORETYPE=SkylakeX /work/venv/bin/python scripts/bench_markov_deeptime.py \
-           [--steps 1000000] [--states 10] [--lag 1] [--repeats 7] [--seed 1]
+Usage: swift build -c release --product atomtrack
+       OPENBLAS_CORETYPE=SkylakeX /work/venv/bin/python scripts/bench_markov_deeptime.py \
+           [--steps 1000000] [--states 10] [--lag 1] [--repeats 7] [--seed 1] [--atomtrack PATH|none]
 """
 import argparse
 import math
 import os
+import subprocess
 import time
 
 import numpy as np
@@ -65,7 +69,13 @@ def main():
     ap.add_argument("--lag", type=int, default=1)
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--atomtrack", default=".build/release/atomtrack")
     a = ap.parse_args()
+    if a.atomtrack != "none" and os.path.exists(a.atomtrack):
+        print("== AtomTrack ==", flush=True)
+        subprocess.run([a.atomtrack, "bench", "markov", "--steps", str(a.steps), "--states", str(a.states),
+                        "--lag", str(a.lag), "--repeats", str(a.repeats), "--seed", str(a.seed)], check=True)
+        print("== deeptime ==", flush=True)
     dtraj = sample(a.steps, a.states, a.seed)
     print(f"deeptime {deeptime.__version__}, numpy {np.__version__}, trajectory {a.steps} frames, "
           f"{a.states} states, lag {a.lag}, seed {a.seed}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}")

@@ -109,15 +109,17 @@ public struct TransitionCounts: Sendable {
         guard frames.count > 1 else { return 0 }
         var pairs = 0
         if options.bridgeGaps {
-            // A dense frame → state table (-1 = missing) over the track's span.
-            let first = frames[0], span = frames[frames.count - 1] - first + 1
-            var table = [Int](repeating: -1, count: span)
-            for (f, s) in zip(frames, states) { table[f - first] = s }
-            var t = 0
-            while t + tau < span {
-                let a = table[t], b = table[t + tau]
-                if a >= 0, b >= 0 { c[a * n + b] += 1; pairs += 1 }
-                t += step
+            // Pair each observation with the one exactly τ frames later, if observed
+            // (a moving pointer: O(n) however long the gaps). Sample mode keeps the
+            // grid first, first+τ, … of the track's first frame.
+            let first = frames[0]
+            var b = 1
+            for a in 0..<(frames.count - 1) where step == 1 || (frames[a] - first) % tau == 0 {
+                let target = frames[a] + tau
+                b = max(b, a + 1)
+                while b < frames.count, frames[b] < target { b += 1 }
+                if b == frames.count { break }
+                if frames[b] == target { c[states[a] * n + states[b]] += 1; pairs += 1 }
             }
             return pairs
         }

@@ -65,8 +65,8 @@ public struct MarkovEstimator: Sendable {
         -> (t: MarkovMatrix, pi: [Double], iterations: Int, converged: Bool) {
         for i in 0..<c.size where c.rowSum(i) <= 0 { throw MarkovError.emptyRow(name: activeNames[i]) }
         if reversible { return try reversibleMLE(c) }
-        let t = rowNormalized(c)
-        return (t, try stationaryDistribution(of: t), 0, true)
+        let t = markovRowNormalized(c)
+        return (t, try t.stationaryDistribution(), 0, true)
     }
 
     /// The fixed-point iteration of Bowman et al. (2009) / Prinz et al. (2011) in the
@@ -121,7 +121,7 @@ public struct MarkovEstimator: Sendable {
 }
 
 /// Rows of `c` divided by their sums (the non-reversible MLE).
-func rowNormalized(_ c: MarkovMatrix) -> MarkovMatrix {
+func markovRowNormalized(_ c: MarkovMatrix) -> MarkovMatrix {
     var t = c
     for i in 0..<c.size {
         let s = c.rowSum(i)
@@ -130,42 +130,45 @@ func rowNormalized(_ c: MarkovMatrix) -> MarkovMatrix {
     return t
 }
 
-/// Stationary distribution π = πT of an irreducible stochastic matrix: solves
-/// (Tᵀ − I)π = 0 with one equation replaced by Σπ = 1 (Gaussian elimination with
-/// partial pivoting).
-public func stationaryDistribution(of t: MarkovMatrix) throws -> [Double] {
-    let n = t.size
-    var a = [Double](repeating: 0, count: n * n), b = [Double](repeating: 0, count: n)
-    for i in 0..<n { for j in 0..<n { a[i * n + j] = t[j, i] - (i == j ? 1 : 0) } }
-    for j in 0..<n { a[(n - 1) * n + j] = 1 }
-    b[n - 1] = 1
-    for col in 0..<n {
-        var p = col
-        for r in (col + 1)..<max(n, col + 1) where abs(a[r * n + col]) > abs(a[p * n + col]) { p = r }
-        guard abs(a[p * n + col]) > 1e-300 else {
-            throw MarkovError.estimationFailed("transition matrix has no unique stationary distribution")
+extension MarkovMatrix {
+    /// Stationary distribution π = πT of an irreducible stochastic matrix: solves
+    /// (Tᵀ − I)π = 0 with one equation replaced by Σπ = 1 (Gaussian elimination with
+    /// partial pivoting).
+    public func stationaryDistribution() throws -> [Double] {
+        let t = self
+        let n = t.size
+        var a = [Double](repeating: 0, count: n * n), b = [Double](repeating: 0, count: n)
+        for i in 0..<n { for j in 0..<n { a[i * n + j] = t[j, i] - (i == j ? 1 : 0) } }
+        for j in 0..<n { a[(n - 1) * n + j] = 1 }
+        b[n - 1] = 1
+        for col in 0..<n {
+            var p = col
+            for r in (col + 1)..<n where abs(a[r * n + col]) > abs(a[p * n + col]) { p = r }
+            guard abs(a[p * n + col]) > 1e-300 else {
+                throw MarkovError.estimationFailed("transition matrix has no unique stationary distribution")
+            }
+            if p != col {
+                for j in 0..<n { a.swapAt(p * n + j, col * n + j) }
+                b.swapAt(p, col)
+            }
+            for r in (col + 1)..<n {
+                let f = a[r * n + col] / a[col * n + col]
+                if f == 0 { continue }
+                for j in col..<n { a[r * n + j] -= f * a[col * n + j] }
+                b[r] -= f * b[col]
+            }
         }
-        if p != col {
-            for j in 0..<n { a.swapAt(p * n + j, col * n + j) }
-            b.swapAt(p, col)
+        var pi = [Double](repeating: 0, count: n)
+        for i in stride(from: n - 1, through: 0, by: -1) {
+            var s = b[i]
+            for j in (i + 1)..<n { s -= a[i * n + j] * pi[j] }
+            pi[i] = s / a[i * n + i]
         }
-        for r in (col + 1)..<max(n, col + 1) {
-            let f = a[r * n + col] / a[col * n + col]
-            if f == 0 { continue }
-            for j in col..<n { a[r * n + j] -= f * a[col * n + j] }
-            b[r] -= f * b[col]
-        }
+        // Round-off can leave tiny negatives; clip and renormalise.
+        for i in 0..<n { pi[i] = max(pi[i], 0) }
+        let s = pi.reduce(0, +)
+        return pi.map { $0 / s }
     }
-    var pi = [Double](repeating: 0, count: n)
-    for i in stride(from: n - 1, through: 0, by: -1) {
-        var s = b[i]
-        for j in (i + 1)..<max(n, i + 1) { s -= a[i * n + j] * pi[j] }
-        pi[i] = s / a[i * n + i]
-    }
-    // Round-off can leave tiny negatives; clip and renormalise.
-    for i in 0..<n { pi[i] = max(pi[i], 0) }
-    let s = pi.reduce(0, +)
-    return pi.map { $0 / s }
 }
 
 /// A Markov state model: transition matrix at lag τ on the largest connected set.

@@ -104,11 +104,13 @@ public struct MarkovMatrix: Sendable, Equatable {
         values = [Double](repeating: value, count: size * size)
     }
 
-    /// A matrix from its rows (all must have `rows.count` entries).
-    public init(rows: [[Double]]) {
+    /// A matrix from its rows; throws unless every row has `rows.count` entries.
+    public init(rows: [[Double]]) throws {
+        guard rows.allSatisfy({ $0.count == rows.count }) else {
+            throw MarkovError.invalidArgument("a \(rows.count)-row matrix needs \(rows.count) entries in every row")
+        }
         size = rows.count
         values = rows.flatMap { $0 }
-        precondition(values.count == size * size, "MarkovMatrix(rows:) needs a square matrix")
     }
 
     public subscript(row: Int, column: Int) -> Double {

@@ -12,8 +12,8 @@ public enum MarkovUncertaintyMethod: Sendable, Equatable {
     /// Sample each row of T from Dirichlet(c_i + prior) over the entries where
     /// c_ij + prior > 0 (so prior 0 keeps unobserved transitions at zero). This is a
     /// non-reversible Bayesian MSM: samples do not obey detailed balance even when the
-    /// model does, and it treats sliding-window counts as independent (for honest
-    /// widths count in `.sample` mode or use the bootstrap).
+    /// model does. Sliding-window counts at lag τ overlap, so they are divided by τ
+    /// first (deeptime's "sliding-effective" counts), a first-order correction.
     case dirichletPosterior(prior: Double)
 
     var name: String {
@@ -85,7 +85,10 @@ extension MarkovEstimator {
             guard prior >= 0, prior.isFinite else {
                 throw MarkovError.invalidArgument("Dirichlet prior must be finite and ≥ 0, got \(prior)")
             }
-            let c = model.counts
+            var c = model.counts
+            if model.counting.mode == .sliding, model.lag > 1 {
+                for k in c.values.indices { c.values[k] /= Double(model.lag) }
+            }
             draw = { rng in
                 var t = MarkovMatrix(size: n)
                 for i in 0..<n {
@@ -98,7 +101,7 @@ extension MarkovEstimator {
                     guard s > 0 else { return nil }
                     for j in 0..<n { t[i, j] /= s }
                 }
-                return (t, try stationaryDistribution(of: t))
+                return (t, try t.stationaryDistribution())
             }
         }
 
@@ -132,7 +135,7 @@ extension MarkovEstimator {
 }
 
 /// Linear-interpolated percentile (q in [0, 1]); infinities sort to the top.
-func percentile(_ values: [Double], _ q: Double) -> Double {
+private func percentile(_ values: [Double], _ q: Double) -> Double {
     let v = values.sorted()
     let pos = q * Double(v.count - 1)
     let i = Int(pos.rounded(.down)), f = pos - Double(i)
@@ -142,7 +145,7 @@ func percentile(_ values: [Double], _ q: Double) -> Double {
 }
 
 /// Sample standard deviation over the finite values (+∞ if any value is infinite).
-func standardDeviation(_ values: [Double]) -> Double {
+private func standardDeviation(_ values: [Double]) -> Double {
     if values.contains(where: { !$0.isFinite }) { return .infinity }
     let m = values.reduce(0, +) / Double(values.count)
     let ss = values.reduce(0) { $0 + ($1 - m) * ($1 - m) }

@@ -18,6 +18,43 @@ final class MarkovEstimationTests: XCTestCase {
         XCTAssertEqual(b2.matrix.rows, [[1, 1], [0, 0]])
     }
 
+    func testCountingMatchesBruteForceOnRandomGappyTracks() throws {
+        var rng = MarkovRandom(seed: 21)
+        for trial in 0..<30 {
+            var frames: [Int] = [], f = Int(rng.next() % 5)
+            for _ in 0..<(5 + Int(rng.next() % 60)) {
+                frames.append(f)
+                f += rng.uniform() < 0.15 ? 2 + Int(rng.next() % 4) : 1
+            }
+            let states = frames.map { _ in Int(rng.next() % 3) }
+            let track = try StateTrajectory(frames: frames, states: states)
+            let at = Dictionary(uniqueKeysWithValues: zip(frames, states))
+            // Start of the gap-free run holding frame f.
+            func runStart(_ f: Int) -> Int { var s = f; while at[s - 1] != nil { s -= 1 }; return s }
+            for lag in 1...4 {
+                for mode in [MarkovCountingMode.sliding, .sample] {
+                    for bridge in [false, true] {
+                        var expected = [[Double]](repeating: [0, 0, 0], count: 3)
+                        for g in frames {
+                            guard let b = at[g + lag] else { continue }
+                            let origin = bridge ? frames[0] : runStart(g)
+                            if !bridge, (g...(g + lag)).contains(where: { at[$0] == nil }) { continue }
+                            if mode == .sample, (g - origin) % lag != 0 { continue }
+                            expected[at[g]!][b] += 1
+                        }
+                        let c = try TransitionCounts([track], stateCount: 3,
+                                                     options: MarkovCountingOptions(lag: lag, mode: mode, bridgeGaps: bridge))
+                        XCTAssertEqual(c.matrix.rows, expected, "trial \(trial) lag \(lag) \(mode) bridge \(bridge)")
+                    }
+                }
+            }
+        }
+        // A huge gap costs nothing when bridging.
+        let far = try StateTrajectory(frames: [0, 1, 1_000_000_000_000, 1_000_000_000_001], states: [0, 1, 1, 0])
+        let c = try TransitionCounts([far], options: MarkovCountingOptions(lag: 1, bridgeGaps: true))
+        XCTAssertEqual(c.matrix.rows, [[0, 1], [1, 0]])
+    }
+
     func testSampleModeAndWeights() throws {
         let a = try StateTrajectory(states: [0, 1, 1, 0, 1, 0, 0], weight: 2.5)
         let sample = try TransitionCounts([a], options: MarkovCountingOptions(lag: 2, mode: .sample))
@@ -37,6 +74,8 @@ final class MarkovEstimationTests: XCTestCase {
             XCTAssertEqual($0 as? MarkovError, .mismatchedLengths(frames: 2, states: 1))
         }
         XCTAssertThrowsError(try StateTrajectory(states: [0, -1]))
+        XCTAssertThrowsError(try MarkovMatrix(rows: [[1, 0], [1]]))
+        XCTAssertThrowsError(try TransitionCounts(matrix: MarkovMatrix(rows: [[1, .nan], [1, 1]]), options: MarkovCountingOptions(lag: 1)))
         XCTAssertThrowsError(try StateTrajectory(states: [0, 1], weight: .nan))
         let t = try! StateTrajectory(states: [0, 3, 1])
         XCTAssertThrowsError(try TransitionCounts([t], stateCount: 2, options: MarkovCountingOptions(lag: 1))) {
@@ -86,7 +125,7 @@ final class MarkovEstimationTests: XCTestCase {
         let n = 6, p = 0.2, q = 0.1
         let t = birthDeath(states: n, up: p, down: q)
         // Expected counts of a long stationary run are π_i T_ij × N: MLE must return T.
-        let pi = try stationaryDistribution(of: MarkovMatrix(rows: t))
+        let pi = try MarkovMatrix(rows: t).stationaryDistribution()
         var c = MarkovMatrix(size: n)
         for i in 0..<n { for j in 0..<n { c[i, j] = 1e6 * pi[i] * t[i][j] } }
         for reversible in [true, false] {
@@ -111,7 +150,7 @@ final class MarkovEstimationTests: XCTestCase {
                 XCTAssertEqual(model.transitionMatrix[i, j], p, accuracy: 4 * sigma, "T[\(i),\(j)]")
             }
         }
-        let truePi = try stationaryDistribution(of: MarkovMatrix(rows: threeState))
+        let truePi = try MarkovMatrix(rows: threeState).stationaryDistribution()
         for i in 0..<3 { XCTAssertEqual(model.stationary[i], truePi[i], accuracy: 0.01) }
     }
 
@@ -135,7 +174,7 @@ final class MarkovEstimationTests: XCTestCase {
     }
 
     func testEigenvaluesOfCycleAndRandomMatrix() throws {
-        let cycle = MarkovMatrix(rows: [[0, 1, 0], [0, 0, 1], [1, 0, 0]])
+        let cycle = try MarkovMatrix(rows: [[0, 1, 0], [0, 0, 1], [1, 0, 0]])
         let ev = try cycle.eigenvalues()
         XCTAssertEqual(ev.count, 3)
         for e in ev { XCTAssertEqual(e.magnitude, 1, accuracy: 1e-12) }
@@ -217,6 +256,19 @@ final class MarkovEstimationTests: XCTestCase {
         }
     }
 
+    func testDirichletWidthsUseEffectiveCountsForSlidingWindows() throws {
+        let tracks = [try StateTrajectory(states: sampleChain(threeState, steps: 40_000, seed: 31))]
+        let est = MarkovEstimator(reversible: false)
+        func std(_ mode: MarkovCountingMode) throws -> Double {
+            let m = try est.fit(tracks, options: MarkovCountingOptions(lag: 4, mode: mode))
+            let u = try est.uncertainty(of: m, trajectories: tracks, method: .dirichletPosterior(prior: 0), samples: 400, seed: 2)
+            return u.transitionStd[0, 1]
+        }
+        // Sliding counts are ≈ 4× the sample-mode counts but carry the same information.
+        let sliding = try std(.sliding), sample = try std(.sample)
+        XCTAssertEqual(sliding, sample, accuracy: 0.2 * sample)
+    }
+
     func testJSONExportHasTheDocumentedKeys() throws {
         let tracks = try (0..<4).map { try StateTrajectory(states: sampleChain(threeState, steps: 300, seed: UInt64($0))) }
         let est = MarkovEstimator()
@@ -242,6 +294,30 @@ final class MarkovEstimationTests: XCTestCase {
         let pdoc = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try pm.json().utf8)) as? [String: Any])
         XCTAssertTrue((pdoc["timescales"] as? [Any])?.first is NSNull)
         XCTAssertTrue(pdoc["ci_low"] is NSNull)
+    }
+
+    func testHeatMapColoursCellsByProbabilityAndWritesCounts() throws {
+        let c = try MarkovMatrix(rows: [[90, 10], [1, 9]])
+        let m = try MarkovEstimator(reversible: false).fit(TransitionCounts(matrix: c, options: MarkovCountingOptions(lag: 1)))
+        let img = m.heatMap(scale: 2)
+        let cell = img.width / 3
+        XCTAssertEqual(img.width, img.height)
+        XCTAssertEqual(img.pixels.count, img.width * img.height * 3)
+        // Corner pixels of cells (no text): T = 0.9 is darker than T = 0.1.
+        let dark = img.pixel(x: cell + 2, y: cell + 2), light = img.pixel(x: 2 * cell + 2, y: cell + 2)
+        XCTAssertLessThan(dark.0, light.0)
+        XCTAssertEqual(Double(light.0), 255 - 225 * 0.1, accuracy: 1)
+        // Ink in each cell: "90" (cell 0,0) has more text pixels than "1" (cell 1,0).
+        func ink(_ row: Int, _ col: Int) -> Int {
+            let base = img.pixel(x: cell * (col + 1) + 2, y: cell * (row + 1) + 2)
+            var k = 0
+            for y in (cell * (row + 1) + 1)..<(cell * (row + 2)) {
+                for x in (cell * (col + 1) + 1)..<(cell * (col + 2)) where img.pixel(x: x, y: y) != base { k += 1 }
+            }
+            return k
+        }
+        XCTAssertGreaterThan(ink(1, 0), 0)
+        XCTAssertGreaterThan(ink(0, 0), ink(1, 0))
     }
 
     private func countsWith(_ c: MarkovMatrix, lag: Int) throws -> TransitionCounts {
