@@ -16,8 +16,14 @@ public struct GaussianRefinement: Sendable, Equatable {
     public var maxShift: Double
     /// Iteration cap of the Levenberg–Marquardt loop.
     public var maxIterations: Int
+    /// Most refitting rounds for atoms with close neighbours (whose fitted Gaussians are
+    /// subtracted from each other's windows); stops early once positions move < 10⁻⁴ px.
+    /// 0 fits every atom alone.
+    public var neighbourRounds: Int
 
-    public init(halfWindow: Int = 3, initialSigma: Double = 1.5, maxShift: Double = 1, maxIterations: Int = 60) {
+    public init(halfWindow: Int = 3, initialSigma: Double = 1.5, maxShift: Double = 1, maxIterations: Int = 60,
+                neighbourRounds: Int = 8) {
+        self.neighbourRounds = neighbourRounds
         self.halfWindow = halfWindow
         self.initialSigma = initialSigma
         self.maxShift = maxShift
@@ -25,19 +31,27 @@ public struct GaussianRefinement: Sendable, Equatable {
     }
 
     /// Fits the Gaussian near (x, y) in `frame` (row-major, `width`×`height`; sizes are the caller's check).
-    public func fit(_ frame: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Double, y: Double) -> GaussianFit {
+    ///
+    /// - Parameter neighbours: nearby atoms whose Gaussians are subtracted from the window
+    ///   first, so that a close neighbour does not pull the fit towards itself.
+    public func fit(_ frame: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Double, y: Double,
+                    neighbours: [GaussianSpot] = []) -> GaussianFit {
         let cx = Int(x.rounded()), cy = Int(y.rounded())
         let xr = max(0, cx - halfWindow)...min(width - 1, cx + halfWindow)
         let yr = max(0, cy - halfWindow)...min(height - 1, cy + halfWindow)
         guard halfWindow >= 1, xr.count >= 3, yr.count >= 3 else { return GaussianFit(start: (x, y), outcome: .windowTooSmall) }
         var px: [Double] = [], py: [Double] = [], data: [Double] = []
+        var peak = -Double.infinity
         for yy in yr {
             for xx in xr {
-                px.append(Double(xx)); py.append(Double(yy)); data.append(Double(frame[yy * width + xx]))
+                var v = Double(frame[yy * width + xx])
+                for n in neighbours { v -= n.value(atX: Double(xx), y: Double(yy)) }
+                px.append(Double(xx)); py.append(Double(yy)); data.append(v)
+                if xx == cx && yy == cy { peak = v }
             }
         }
         let background = data.min()!
-        let peak = Double(frame[min(max(cy, 0), height - 1) * width + min(max(cx, 0), width - 1)])
+        if !peak.isFinite { peak = data.max()! }
         var p = [max(peak - background, 1e-6 * (abs(background) + 1)), x, y, initialSigma, background]
         var chi2 = residual(p, px, py, data)
         var lambda = 1e-3
@@ -80,6 +94,31 @@ public struct GaussianRefinement: Sendable, Equatable {
             }
         }
         return result
+    }
+}
+
+/// A fixed Gaussian spot `amplitude · exp(−r² / 2σ²)` (no background): a neighbouring atom.
+public struct GaussianSpot: Sendable, Equatable {
+    public var x: Double, y: Double, amplitude: Double, sigma: Double
+    public init(x: Double, y: Double, amplitude: Double, sigma: Double) {
+        self.x = x; self.y = y; self.amplitude = amplitude; self.sigma = sigma
+    }
+    /// The spot's value at pixel (x, y).
+    @inlinable public func value(atX px: Double, y py: Double) -> Double {
+        let dx = px - x, dy = py - y
+        return amplitude * exp(-(dx * dx + dy * dy) / (2 * sigma * sigma))
+    }
+}
+
+extension GaussianRefinement {
+    /// A first guess of the spot at (x, y): the pixel there above the minimum of its window, σ = `initialSigma`.
+    public func initialSpot(_ frame: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Double, y: Double) -> GaussianSpot {
+        let cx = min(max(Int(x.rounded()), 0), width - 1), cy = min(max(Int(y.rounded()), 0), height - 1)
+        var low = Float.infinity
+        for yy in max(0, cy - halfWindow)...min(height - 1, cy + halfWindow) {
+            for xx in max(0, cx - halfWindow)...min(width - 1, cx + halfWindow) { low = min(low, frame[yy * width + xx]) }
+        }
+        return GaussianSpot(x: x, y: y, amplitude: max(Double(frame[cy * width + cx] - low), 0), sigma: initialSigma)
     }
 }
 
