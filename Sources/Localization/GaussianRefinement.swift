@@ -17,7 +17,7 @@ public struct GaussianRefinement: Sendable, Equatable {
     /// Iteration cap of the Levenberg–Marquardt loop.
     public var maxIterations: Int
     /// Most refitting rounds for atoms with close neighbours (whose fitted Gaussians are
-    /// subtracted from each other's windows); stops early once positions move < 10⁻⁴ px.
+    /// subtracted from each other's windows); stops early once positions move < 10⁻³ px.
     /// 0 fits every atom alone.
     public var neighbourRounds: Int
 
@@ -32,10 +32,12 @@ public struct GaussianRefinement: Sendable, Equatable {
 
     /// Fits the Gaussian near (x, y) in `frame` (row-major, `width`×`height`; sizes are the caller's check).
     ///
-    /// - Parameter neighbours: nearby atoms whose Gaussians are subtracted from the window
-    ///   first, so that a close neighbour does not pull the fit towards itself.
+    /// - Parameters:
+    ///   - neighbours: nearby atoms whose Gaussians are subtracted from the window first, so
+    ///     that a close neighbour does not pull the fit towards itself.
+    ///   - guess: a converged earlier fit to start from (same window and shift check, fewer iterations).
     public func fit(_ frame: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Double, y: Double,
-                    neighbours: [GaussianSpot] = []) -> GaussianFit {
+                    neighbours: [GaussianSpot] = [], guess: GaussianFit? = nil) -> GaussianFit {
         let cx = Int(x.rounded()), cy = Int(y.rounded())
         let xr = max(0, cx - halfWindow)...min(width - 1, cx + halfWindow)
         let yr = max(0, cy - halfWindow)...min(height - 1, cy + halfWindow)
@@ -45,7 +47,9 @@ public struct GaussianRefinement: Sendable, Equatable {
         for yy in yr {
             for xx in xr {
                 var v = Double(frame[yy * width + xx])
-                for n in neighbours { v -= n.value(atX: Double(xx), y: Double(yy)) }
+                for n in neighbours where abs(Double(xx) - n.x) < 4 * n.sigma && abs(Double(yy) - n.y) < 4 * n.sigma {
+                    v -= n.value(atX: Double(xx), y: Double(yy))
+                }
                 px.append(Double(xx)); py.append(Double(yy)); data.append(v)
                 if xx == cx && yy == cy { peak = v }
             }
@@ -53,6 +57,7 @@ public struct GaussianRefinement: Sendable, Equatable {
         let background = data.min()!
         if !peak.isFinite { peak = data.max()! }
         var p = [max(peak - background, 1e-6 * (abs(background) + 1)), x, y, initialSigma, background]
+        if let g = guess, g.outcome == .refined { p = [g.amplitude, g.x, g.y, g.sigma, g.offset] }
         var chi2 = residual(p, px, py, data)
         var lambda = 1e-3
         var outcome = GaussianFit.Outcome.notConverged
