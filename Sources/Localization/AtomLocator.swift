@@ -16,7 +16,7 @@ public struct AtomLocator: Sendable {
     public let minSeparation: Double
     /// Atoms with fewer pixels are dropped as noise.
     public let minArea: Int
-    /// Class not localized (nil: every class is).
+    /// Class not localized (nil: every class is). Pass nil for a single atom-probability plane.
     public let backgroundClass: Int?
     /// Atoms closer than this to the frame edge (in pixels) are flagged `border`.
     public let borderMargin: Double
