@@ -108,6 +108,19 @@ final class AtomLocatorTests: XCTestCase {
         XCTAssertFalse(atom.refined, "a fit to pure noise must not be accepted: \(atom)")
     }
 
+    func testNaNInTheRawFrameDoesNotTrapOrRefine() throws {
+        var raw = renderAtoms([(15, 15)], width: 30, height: 30, sigma: 1.5, amplitude: 100, background: 5).map(Float.init)
+        raw[15 * 30 + 16] = .nan
+        let plane = discProbabilities([(15, 15)], width: 30, height: 30, radius: 2.5)
+        let maps = try ProbabilityMaps(classes: 2, width: 30, height: 30, values: twoClassMaps(plane))
+        let atoms = try AtomLocator().locate(maps, frame: raw)
+        XCTAssertEqual(atoms.count, 1)
+        XCTAssertFalse(atoms[0].refined)
+        XCTAssertEqual(atoms[0].x, 15, accuracy: 0.05)
+        XCTAssertTrue(try AtomLocator().locate(ProbabilityMaps(classes: 2, width: 30, height: 30,
+                                                                values: [Float](repeating: 0, count: 1800)), frame: raw).isEmpty)
+    }
+
     func testClassesAreLocalizedSeparatelyAndBackgroundSkipped() throws {
         let width = 40, height = 30
         let a = discProbabilities([(10, 10), (30, 20)], width: width, height: height, radius: 2.5)
