@@ -32,7 +32,7 @@ let package = Package(
             "DefectLibrary", "Tracking", "Dynamics",
         ]),
         .executableTarget(name: "atomtrack", dependencies: [
-            "Pipeline",
+            "Pipeline", "Localization",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -16,7 +16,7 @@ public struct AtomLocator: Sendable {
     public let minSeparation: Double
     /// Atoms with fewer pixels are dropped as noise.
     public let minArea: Int
-    /// Class not localized (nil: every class is).
+    /// Class not localized (nil: every class is). Pass nil for a single atom-probability plane.
     public let backgroundClass: Int?
     /// Atoms closer than this to the frame edge (in pixels) are flagged `border`.
     public let borderMargin: Double
@@ -37,8 +37,8 @@ public struct AtomLocator: Sendable {
         guard borderMargin >= 0, borderMargin.isFinite else {
             throw LocalizationError.invalidParameter(name: "border margin", reason: "must be ≥ 0, got \(borderMargin)")
         }
-        if let r = refinement, r.halfWindow < 1 || !(r.maxShift > 0) || !(r.initialSigma > 0) || r.maxIterations < 1 {
-            throw LocalizationError.invalidParameter(name: "refinement", reason: "needs halfWindow ≥ 1, maxShift > 0, initialSigma > 0, maxIterations ≥ 1")
+        if let r = refinement, r.halfWindow < 1 || !(r.maxShift > 0) || !(r.initialSigma > 0) || r.maxIterations < 1 || r.neighbourRounds < 0 {
+            throw LocalizationError.invalidParameter(name: "refinement", reason: "needs halfWindow ≥ 1, maxShift > 0, initialSigma > 0, maxIterations ≥ 1, neighbourRounds ≥ 0")
         }
         self.threshold = threshold; self.minSeparation = minSeparation; self.minArea = minArea
         self.backgroundClass = backgroundClass; self.borderMargin = borderMargin; self.refinement = refinement
@@ -162,21 +162,58 @@ public struct AtomLocator: Sendable {
     }
 
     /// Gaussian refinement of every atom, in parallel; rejected fits keep the centroid.
+    ///
+    /// Atoms close enough to spill into each other's windows (any class) are fitted with
+    /// their neighbours' Gaussians subtracted: the first round uses the neighbours' centroids
+    /// and rough amplitudes, later rounds (damped Jacobi iteration, up to `neighbourRounds`)
+    /// their fits from the round before. An atom is refitted only while a neighbour still moves
+    /// (by > 10⁻³ px, or its amplitude by > 0.1 %); on dense lattices (3.3σ spacing) most
+    /// atoms still move after all rounds, hence the cap.
     private func refine(_ atoms: inout [Atom], frame: [Float], width: Int, height: Int, with refinement: GaussianRefinement) {
-        let starts = atoms.map { ($0.x, $0.y) }
-        let chunks = min(starts.count, 4 * ProcessInfo.processInfo.activeProcessorCount)
-        guard chunks > 0 else { return }
+        let starts = atoms.map { (x: $0.x, y: $0.y) }
+        guard !starts.isEmpty else { return }
+        let reach = 1.5 * Double(refinement.halfWindow) + 3 * refinement.initialSigma
+        let neighbours = refinement.neighbourRounds > 0
+            ? neighbourLists(starts, within: reach) : [[Int]](repeating: [], count: starts.count)
+        let crowded = neighbours.indices.filter { !neighbours[$0].isEmpty }
         var fits = [GaussianFit?](repeating: nil, count: starts.count)
         frame.withUnsafeBufferPointer { f in
-            fits.withUnsafeMutableBufferPointer { buffer in
-                // Each index is written by exactly one iteration.
-                let source = Shared(f), out = Shared(buffer)
-                DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
-                    for i in stride(from: chunk, to: starts.count, by: chunks) {
-                        out.value[i] = refinement.fit(source.value, width: width, height: height,
-                                                      x: starts[i].0, y: starts[i].1)
+            var spots = crowded.isEmpty
+                ? [] : starts.map { refinement.initialSpot(f, width: width, height: height, x: $0.x, y: $0.y) }
+            let rounds = crowded.isEmpty ? 1 : 1 + refinement.neighbourRounds
+            var todo = Array(starts.indices)
+            // Plain Jacobi updates oscillate (a fit's background trades against its neighbours'
+            // amplitudes); damping the neighbour updates converges further in the same rounds.
+            let relaxation = 0.7
+            for round in 0..<rounds where !todo.isEmpty {
+                let current = spots, previous = fits, batch = todo
+                let chunks = min(batch.count, 4 * ProcessInfo.processInfo.activeProcessorCount)
+                fits.withUnsafeMutableBufferPointer { buffer in
+                    // Each index is written by exactly one iteration.
+                    let source = Shared(f), out = Shared(buffer)
+                    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                        for k in stride(from: chunk, to: batch.count, by: chunks) {
+                            let i = batch[k]
+                            out.value[i] = refinement.fit(source.value, width: width, height: height,
+                                                          x: starts[i].x, y: starts[i].y,
+                                                          neighbours: neighbours[i].map { current[$0] }, guess: previous[i])
+                        }
                     }
                 }
+                // Refit next round only the atoms next to one that moved.
+                var moved = Set<Int>()
+                for i in batch where !neighbours[i].isEmpty {
+                    guard let fit = fits[i], fit.outcome == .refined else { continue }
+                    let change = max(abs(fit.x - spots[i].x), abs(fit.y - spots[i].y),
+                                     abs(fit.amplitude - spots[i].amplitude) / max(fit.amplitude, 1e-12))
+                    if change > 1e-3 {
+                        moved.insert(i)
+                    }
+                    let w = round == 0 ? 1.0 : relaxation
+                    spots[i] = GaussianSpot(x: spots[i].x + w * (fit.x - spots[i].x), y: spots[i].y + w * (fit.y - spots[i].y),
+                                            amplitude: max(0, spots[i].amplitude + w * (fit.amplitude - spots[i].amplitude)), sigma: fit.sigma)
+                }
+                todo = crowded.filter { i in neighbours[i].contains { moved.contains($0) } }
             }
         }
         for i in atoms.indices {
@@ -186,6 +223,26 @@ public struct AtomLocator: Sendable {
                 atoms[i].x = fit.x; atoms[i].y = fit.y; atoms[i].sigma = fit.sigma
                 atoms[i].border = atoms[i].border || nearEdge(fit.x, fit.y, width: width, height: height)
             }
+        }
+    }
+
+    /// For each point, the other points within `radius` (uniform-grid search).
+    private func neighbourLists(_ points: [(x: Double, y: Double)], within radius: Double) -> [[Int]] {
+        var grid: [SIMD2<Int>: [Int]] = [:]
+        func cell(_ p: (x: Double, y: Double)) -> SIMD2<Int> { SIMD2(Int((p.x / radius).rounded(.down)), Int((p.y / radius).rounded(.down))) }
+        for (i, p) in points.enumerated() { grid[cell(p), default: []].append(i) }
+        return points.enumerated().map { i, p in
+            let c = cell(p)
+            var found: [Int] = []
+            for dy in -1...1 {
+                for dx in -1...1 {
+                    for j in grid[c &+ SIMD2(dx, dy)] ?? [] where j != i {
+                        let ex = points[j].x - p.x, ey = points[j].y - p.y
+                        if ex * ex + ey * ey <= radius * radius { found.append(j) }
+                    }
+                }
+            }
+            return found
         }
     }
 }

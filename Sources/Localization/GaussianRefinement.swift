@@ -16,8 +16,14 @@ public struct GaussianRefinement: Sendable, Equatable {
     public var maxShift: Double
     /// Iteration cap of the Levenberg–Marquardt loop.
     public var maxIterations: Int
+    /// Most refitting rounds for atoms with close neighbours (whose fitted Gaussians are
+    /// subtracted from each other's windows); stops early once positions move < 10⁻³ px.
+    /// 0 fits every atom alone.
+    public var neighbourRounds: Int
 
-    public init(halfWindow: Int = 3, initialSigma: Double = 1.5, maxShift: Double = 1, maxIterations: Int = 60) {
+    public init(halfWindow: Int = 3, initialSigma: Double = 1.5, maxShift: Double = 1, maxIterations: Int = 60,
+                neighbourRounds: Int = 8) {
+        self.neighbourRounds = neighbourRounds
         self.halfWindow = halfWindow
         self.initialSigma = initialSigma
         self.maxShift = maxShift
@@ -25,24 +31,37 @@ public struct GaussianRefinement: Sendable, Equatable {
     }
 
     /// Fits the Gaussian near (x, y) in `frame` (row-major, `width`×`height`; sizes are the caller's check).
-    public func fit(_ frame: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Double, y: Double) -> GaussianFit {
+    ///
+    /// - Parameters:
+    ///   - neighbours: nearby atoms whose Gaussians are subtracted from the window first, so
+    ///     that a close neighbour does not pull the fit towards itself.
+    ///   - guess: a converged earlier fit to start from (same window and shift check, fewer iterations).
+    public func fit(_ frame: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Double, y: Double,
+                    neighbours: [GaussianSpot] = [], guess: GaussianFit? = nil) -> GaussianFit {
         let cx = Int(x.rounded()), cy = Int(y.rounded())
         let xr = max(0, cx - halfWindow)...min(width - 1, cx + halfWindow)
         let yr = max(0, cy - halfWindow)...min(height - 1, cy + halfWindow)
         guard halfWindow >= 1, xr.count >= 3, yr.count >= 3 else { return GaussianFit(start: (x, y), outcome: .windowTooSmall) }
         var px: [Double] = [], py: [Double] = [], data: [Double] = []
+        px.reserveCapacity(xr.count * yr.count); py.reserveCapacity(xr.count * yr.count); data.reserveCapacity(xr.count * yr.count)
+        var peak = -Double.infinity
         for yy in yr {
             for xx in xr {
-                px.append(Double(xx)); py.append(Double(yy)); data.append(Double(frame[yy * width + xx]))
+                var v = Double(frame[yy * width + xx])
+                for n in neighbours where abs(Double(xx) - n.x) < 4 * n.sigma && abs(Double(yy) - n.y) < 4 * n.sigma {
+                    v -= n.value(atX: Double(xx), y: Double(yy))
+                }
+                px.append(Double(xx)); py.append(Double(yy)); data.append(v)
+                if xx == cx && yy == cy { peak = v }
             }
         }
         let background = data.min()!
-        let peak = Double(frame[min(max(cy, 0), height - 1) * width + min(max(cx, 0), width - 1)])
+        if !peak.isFinite { peak = data.max()! }
         var p = [max(peak - background, 1e-6 * (abs(background) + 1)), x, y, initialSigma, background]
-        var chi2 = residual(p, px, py, data)
+        if let g = guess, g.outcome == .refined { p = [g.amplitude, g.x, g.y, g.sigma, g.offset] }
+        var (chi2, jtj, jtr) = evaluate(p, px, py, data)
         var lambda = 1e-3
         var outcome = GaussianFit.Outcome.notConverged
-        var (jtj, jtr) = normalEquations(p, px, py, data)
         var iterations = 0
         while iterations < maxIterations {
             iterations += 1
@@ -53,7 +72,8 @@ public struct GaussianRefinement: Sendable, Equatable {
                 if lambda > 1e12 { break } else { continue }
             }
             let trial = [p[0] + step[0], p[1] + step[1], p[2] + step[2], p[3] + step[3], p[4] + step[4]]
-            let trialChi2 = trial[3] > 0.05 ? residual(trial, px, py, data) : .infinity
+            // χ² and the normal equations in one pass: most trial steps are accepted.
+            let (trialChi2, trialJtJ, trialJtr) = trial[3] > 0.05 ? evaluate(trial, px, py, data) : (.infinity, jtj, jtr)
             if trialChi2 <= chi2 {
                 // Converged once an accepted step no longer moves the centre or width measurably
                 // (10⁻⁵ px, far below any achievable precision) or no longer lowers χ².
@@ -62,7 +82,7 @@ public struct GaussianRefinement: Sendable, Equatable {
                 p = trial; chi2 = trialChi2
                 if done { outcome = .refined; break }
                 lambda = max(lambda / 10, 1e-12)
-                (jtj, jtr) = normalEquations(p, px, py, data)
+                (jtj, jtr) = (trialJtJ, trialJtr)
             } else {
                 lambda *= 10
                 if lambda > 1e12 { break }
@@ -80,6 +100,31 @@ public struct GaussianRefinement: Sendable, Equatable {
             }
         }
         return result
+    }
+}
+
+/// A fixed Gaussian spot `amplitude · exp(−r² / 2σ²)` (no background): a neighbouring atom.
+public struct GaussianSpot: Sendable, Equatable {
+    public var x: Double, y: Double, amplitude: Double, sigma: Double
+    public init(x: Double, y: Double, amplitude: Double, sigma: Double) {
+        self.x = x; self.y = y; self.amplitude = amplitude; self.sigma = sigma
+    }
+    /// The spot's value at pixel (x, y).
+    @inlinable public func value(atX px: Double, y py: Double) -> Double {
+        let dx = px - x, dy = py - y
+        return amplitude * exp(-(dx * dx + dy * dy) / (2 * sigma * sigma))
+    }
+}
+
+extension GaussianRefinement {
+    /// A first guess of the spot at (x, y): the pixel there above the minimum of its window, σ = `initialSigma`.
+    public func initialSpot(_ frame: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Double, y: Double) -> GaussianSpot {
+        let cx = min(max(Int(x.rounded()), 0), width - 1), cy = min(max(Int(y.rounded()), 0), height - 1)
+        var low = Float.infinity
+        for yy in max(0, cy - halfWindow)...min(height - 1, cy + halfWindow) {
+            for xx in max(0, cx - halfWindow)...min(width - 1, cx + halfWindow) { low = min(low, frame[yy * width + xx]) }
+        }
+        return GaussianSpot(x: x, y: y, amplitude: max(Double(frame[cy * width + cx] - low), 0), sigma: initialSigma)
     }
 }
 
@@ -112,35 +157,32 @@ public struct GaussianFit: Sendable, Equatable {
     }
 }
 
-/// Sum of squared residuals of the Gaussian model with parameters p = [A, x0, y0, σ, b].
-private func residual(_ p: [Double], _ px: [Double], _ py: [Double], _ data: [Double]) -> Double {
-    let inv = 1 / (2 * p[3] * p[3])
-    var s = 0.0
+/// χ² (sum of squared residuals), JᵀJ (row-major 5×5) and Jᵀr of the Gaussian model
+/// with parameters p = [A, x0, y0, σ, b], in one pass over the window.
+private func evaluate(_ p: [Double], _ px: [Double], _ py: [Double], _ data: [Double]) -> (Double, [Double], [Double]) {
+    let (a, x0, y0, s, b) = (p[0], p[1], p[2], p[3], p[4])
+    let s2 = s * s, inv = 1 / (2 * s2), invS2 = 1 / s2, invS3 = 1 / (s2 * s)
+    var chi2 = 0.0
+    var h = SIMD16<Double>()        // upper triangle of JᵀJ, row by row (15 used)
+    var g = SIMD8<Double>()         // Jᵀr (5 used)
     for i in data.indices {
-        let dx = px[i] - p[1], dy = py[i] - p[2]
-        let r = data[i] - (p[0] * exp(-(dx * dx + dy * dy) * inv) + p[4])
-        s += r * r
+        let dx = px[i] - x0, dy = py[i] - y0, r2 = dx * dx + dy * dy
+        let e = exp(-r2 * inv), ae = a * e
+        let r = data[i] - (ae + b)
+        chi2 += r * r
+        let j = SIMD8<Double>(e, ae * dx * invS2, ae * dy * invS2, ae * r2 * invS3, 1, 0, 0, 0)
+        g += j * r
+        h += SIMD16<Double>(j[0] * j[0], j[0] * j[1], j[0] * j[2], j[0] * j[3], j[0] * j[4],
+                            j[1] * j[1], j[1] * j[2], j[1] * j[3], j[1] * j[4],
+                            j[2] * j[2], j[2] * j[3], j[2] * j[4],
+                            j[3] * j[3], j[3] * j[4], j[4] * j[4], 0)
     }
-    return s
-}
-
-/// JᵀJ (row-major 5×5) and Jᵀr of the Gaussian model at p.
-private func normalEquations(_ p: [Double], _ px: [Double], _ py: [Double], _ data: [Double]) -> ([Double], [Double]) {
-    var jtj = [Double](repeating: 0, count: 25), jtr = [Double](repeating: 0, count: 5)
-    let s2 = p[3] * p[3], inv = 1 / (2 * s2)
-    var j = [Double](repeating: 0, count: 5)
-    for i in data.indices {
-        let dx = px[i] - p[1], dy = py[i] - p[2], r2 = dx * dx + dy * dy
-        let e = exp(-r2 * inv), ae = p[0] * e
-        j[0] = e; j[1] = ae * dx / s2; j[2] = ae * dy / s2; j[3] = ae * r2 / (s2 * p[3]); j[4] = 1
-        let r = data[i] - (ae + p[4])
-        for a in 0..<5 {
-            jtr[a] += j[a] * r
-            for b in a..<5 { jtj[a * 5 + b] += j[a] * j[b] }
-        }
+    var jtj = [Double](repeating: 0, count: 25)
+    var k = 0
+    for row in 0..<5 {
+        for col in row..<5 { jtj[row * 5 + col] = h[k]; jtj[col * 5 + row] = h[k]; k += 1 }
     }
-    for a in 0..<5 { for b in 0..<a { jtj[a * 5 + b] = jtj[b * 5 + a] } }
-    return (jtj, jtr)
+    return (chi2, jtj, [g[0], g[1], g[2], g[3], g[4]])
 }
 
 /// Solves the 5×5 symmetric positive definite system A x = b by Cholesky; nil if not SPD.

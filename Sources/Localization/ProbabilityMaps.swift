@@ -10,7 +10,7 @@ public struct ProbabilityMaps: Sendable, Equatable {
     /// - Throws: `LocalizationError` if the dimensions are empty or do not match `values.count`.
     public init(classes: Int, width: Int, height: Int, values: [Float]) throws {
         guard classes > 0 else { throw LocalizationError.invalidParameter(name: "classes", reason: "must be ≥ 1, got \(classes)") }
-        try checkImage(values.count / classes, width: width, height: height, what: "probability maps")
+        guard width > 0, height > 0 else { throw LocalizationError.emptyImage(width: width, height: height) }
         guard values.count == classes * width * height else {
             throw LocalizationError.sizeMismatch(what: "probability maps", expected: classes * width * height,
                                                  actual: values.count)

@@ -108,6 +108,19 @@ final class AtomLocatorTests: XCTestCase {
         XCTAssertFalse(atom.refined, "a fit to pure noise must not be accepted: \(atom)")
     }
 
+    func testNaNInTheRawFrameDoesNotTrapOrRefine() throws {
+        var raw = renderAtoms([(15, 15)], width: 30, height: 30, sigma: 1.5, amplitude: 100, background: 5).map(Float.init)
+        raw[15 * 30 + 16] = .nan
+        let plane = discProbabilities([(15, 15)], width: 30, height: 30, radius: 2.5)
+        let maps = try ProbabilityMaps(classes: 2, width: 30, height: 30, values: twoClassMaps(plane))
+        let atoms = try AtomLocator().locate(maps, frame: raw)
+        XCTAssertEqual(atoms.count, 1)
+        XCTAssertFalse(atoms[0].refined)
+        XCTAssertEqual(atoms[0].x, 15, accuracy: 0.05)
+        XCTAssertTrue(try AtomLocator().locate(ProbabilityMaps(classes: 2, width: 30, height: 30,
+                                                                values: [Float](repeating: 0, count: 1800)), frame: raw).isEmpty)
+    }
+
     func testClassesAreLocalizedSeparatelyAndBackgroundSkipped() throws {
         let width = 40, height = 30
         let a = discProbabilities([(10, 10), (30, 20)], width: width, height: height, radius: 2.5)
@@ -131,5 +144,34 @@ final class AtomLocatorTests: XCTestCase {
         XCTAssertThrowsError(try AtomLocator(threshold: 0))
         XCTAssertThrowsError(try AtomLocator(minSeparation: 0.5))
         XCTAssertThrowsError(try AtomLocator(refinement: GaussianRefinement(halfWindow: 0)))
+    }
+}
+
+final class NeighbourRefinementTests: XCTestCase {
+    /// Two atoms 4 px apart (σ 1.5 px) spill into each other's fit windows. Fitted alone
+    /// each is pulled towards the other; with the neighbour's Gaussian subtracted (iterated)
+    /// both land on the truth.
+    func testCloseNeighboursDoNotBiasTheFit() throws {
+        var alone = 0.0, together = 0.0, centroid = 0.0, n = 0.0
+        for k in 0..<10 {
+            let truth = [(x: 20.0 + 0.07 * Double(k), y: 20.3), (x: 24.0 + 0.07 * Double(k), y: 20.3 + 0.02 * Double(k))]
+            let raw = renderAtoms(truth, width: 48, height: 40, sigma: 1.5, amplitude: 1000, background: 100).map(Float.init)
+            let plane = renderAtoms(truth, width: 48, height: 40, sigma: 1.2, amplitude: 0.95).map { Float(min($0, 1)) }
+            let maps = try ProbabilityMaps(classes: 2, width: 48, height: 40, values: twoClassMaps(plane))
+            func error(_ atoms: [Atom]) -> Double {
+                XCTAssertEqual(atoms.count, 2)
+                return zip(atoms.sorted { $0.x < $1.x }, truth).map { pow($0.x - $1.x, 2) + pow($0.y - $1.y, 2) }.reduce(0, +)
+            }
+            let joint = try AtomLocator(minSeparation: 2.5).locate(maps, frame: raw)
+            XCTAssertTrue(joint.allSatisfy(\.refined))
+            together += error(joint)
+            alone += error(try AtomLocator(minSeparation: 2.5, refinement: GaussianRefinement(neighbourRounds: 0)).locate(maps, frame: raw))
+            centroid += error(try AtomLocator(minSeparation: 2.5, refinement: nil).locate(maps))
+            n += 2
+        }
+        let (rmsAlone, rmsTogether, rmsCentroid) = ((alone / n).squareRoot(), (together / n).squareRoot(), (centroid / n).squareRoot())
+        XCTAssertLessThan(rmsTogether, 0.01)
+        XCTAssertLessThan(rmsTogether, rmsCentroid)
+        XCTAssertGreaterThan(rmsAlone, 0.3, "without neighbour subtraction the pair biases the fit (the case this guards)")
     }
 }

@@ -55,3 +55,37 @@ final class RefinementAccuracyTests: XCTestCase {
         }
     }
 }
+
+/// The same comparison on a dense lattice (spacing 5 px = 3.3σ), where every atom's fit
+/// window holds its neighbours' tails: fitted alone the atoms are biased, with neighbour
+/// subtraction they are not.
+final class DenseLatticeAccuracyTests: XCTestCase {
+    func testNeighbourSubtractionOnADenseLattice() throws {
+        let width = 96, height = 96
+        print("dense lattice 5 px | dose | centroid RMSE px | refined alone | 2 neighbour rounds | 8 rounds (default)")
+        for dose in [100.0, 1000.0, 10000.0] {
+            var rng = SplitMix64(seed: 77)
+            let truth = jitteredLattice(width: width, height: height, spacing: 5, margin: 6, rng: &rng)
+            let clean = renderAtoms(truth, width: width, height: height, sigma: 1.5, amplitude: dose, background: 0.1 * dose)
+            let raw = clean.map { Float(rng.poisson($0)) }
+            // Gaussian blobs (σ 1 px): disc labels would merge at this spacing.
+            let plane = renderAtoms(truth, width: width, height: height, sigma: 1, amplitude: 0.95).map { Float(min($0, 1)) }
+            let maps = try ProbabilityMaps(classes: 2, width: width, height: height, values: twoClassMaps(plane))
+            let reference = truth.map { ReferencePoint(x: $0.x, y: $0.y, classIndex: 1) }
+            func rmse(_ locator: AtomLocator) throws -> Double {
+                let e = try evaluateDetections(try locator.locate(maps, frame: raw), reference: reference, radius: 1.5)
+                XCTAssertEqual(e.total.truePositives, truth.count, "dose \(dose)")
+                return e.total.rmse ?? .infinity
+            }
+            let centroid = try rmse(AtomLocator(minSeparation: 3, refinement: nil))
+            let alone = try rmse(AtomLocator(minSeparation: 3, refinement: GaussianRefinement(neighbourRounds: 0)))
+            let two = try rmse(AtomLocator(minSeparation: 3, refinement: GaussianRefinement(neighbourRounds: 2)))
+            let together = try rmse(AtomLocator(minSeparation: 3))
+            print(String(repeating: " ", count: 18)
+                + String(format: " | %4.0f | %16.4f | %13.4f | %18.4f | %18.4f", dose, centroid, alone, two, together))
+            XCTAssertLessThan(together, alone, "dose \(dose)")
+            XCTAssertLessThan(together, centroid, "dose \(dose)")
+            if dose >= 1000 { XCTAssertLessThanOrEqual(together, 0.1, "dose \(dose)") }
+        }
+    }
+}

@@ -22,10 +22,11 @@ struct BenchLocalization: ParsableCommand {
     @Option(help: "Tile overlap.") var overlap = 32
     @Option(help: "Timed runs per stage.") var repeats = 5
     @Option(help: "Random seed of the simulated frame.") var seed: UInt64 = 1
+    @Option(help: "Refitting rounds for atoms with close neighbours (0: fit each atom alone).") var neighbourRounds = 8
 
     func validate() throws {
-        guard size >= 16, spacing >= 4, dose > 0, repeats >= 1 else {
-            throw ValidationError("need --size ≥ 16, --spacing ≥ 4, --dose > 0, --repeats ≥ 1")
+        guard size >= 16, spacing >= 4, dose > 0, repeats >= 1, neighbourRounds >= 0 else {
+            throw ValidationError("need --size ≥ 16, --spacing ≥ 4, --dose > 0, --repeats ≥ 1, --neighbour-rounds ≥ 0")
         }
     }
 
@@ -35,7 +36,7 @@ struct BenchLocalization: ParsableCommand {
         let normalization = try FrameNormalization()
         let tiler = try TiledSegmenter(tile: tile, overlap: overlap, batchSize: 4)
         let centroids = try AtomLocator(refinement: nil)
-        let refined = try AtomLocator()
+        let refined = try AtomLocator(refinement: GaussianRefinement(neighbourRounds: neighbourRounds))
         var found = 0, accepted = 0
         report("normalize (1st/99.9th percentiles)", try time { _ = try normalization.normalize(raw, width: size, height: size) })
         report("tiled segment, pass-through \(tile)/\(overlap)", try time {
