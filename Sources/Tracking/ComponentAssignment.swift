@@ -43,6 +43,10 @@ extension LinearAssignment {
                 if e.cost < rowUnassignedCost + columnUnassignedCost { columnOfRow[e.row] = e.column }
                 continue
             }
+            if let pick = starPick(ids, edges, birthPlusDeath: rowUnassignedCost + columnUnassignedCost) {
+                if pick >= 0 { columnOfRow[edges[pick].row] = edges[pick].column }
+                continue
+            }
             var rowIds: [Int] = [], columnIds: [Int] = []
             for k in ids {
                 let e = edges[k]
@@ -63,6 +67,23 @@ extension LinearAssignment {
             for c in columnIds { localColumn[c] = -1 }
         }
         return columnOfRow
+    }
+
+    /// A component with one row (or one column) is a star: at most one edge can be
+    /// used, and the cheapest one is used when it beats leaving both ends unassigned.
+    /// Returns the edge to use (-1: none), or nil when the component is not a star.
+    @inline(__always)
+    static func starPick(_ ids: ArraySlice<Int>, _ edges: [CandidateEdge], birthPlusDeath: Double) -> Int? {
+        let first = edges[ids.first!]
+        var oneRow = true, oneColumn = true, best = ids.first!
+        for k in ids {
+            let e = edges[k]
+            if e.row != first.row { oneRow = false }
+            if e.column != first.column { oneColumn = false }
+            if e.cost < edges[best].cost { best = k }
+        }
+        guard oneRow || oneColumn else { return nil }
+        return edges[best].cost < birthPlusDeath ? best : -1
     }
 
     /// Matches two point sets one-to-one within `maxDistance`, minimising the sum
