@@ -91,6 +91,7 @@ final class DiffusionTests: XCTestCase {
             let r = try Diffusion.analyze(tracks, options: DiffusionOptions(bootstrapSamples: 400, seed: UInt64(seed)))[0]
             if r.ciLow <= 0.8 && 0.8 <= r.ciHigh { covered += 1 }
         }
+        print("bootstrap 95 % interval coverage: \(covered)/50")
         XCTAssertGreaterThanOrEqual(covered, 43)
     }
 

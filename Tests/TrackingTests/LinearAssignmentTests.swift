@@ -117,3 +117,14 @@ final class LinearAssignmentTests: XCTestCase {
         }
     }
 }
+
+final class SciPyLAPTests: XCTestCase {
+    /// Optimal totals of rectangular problems match scipy's linear_sum_assignment.
+    func testMatchesSciPyOptimum() throws {
+        for c in scipyLAPCases {
+            let a = try LinearAssignment.solve(dense: c.costs, rows: c.rows, columns: c.columns)
+            XCTAssertEqual(a.cost, c.optimalCost, "\(c.rows)×\(c.columns)")
+            XCTAssertEqual(a.columnOfRow.filter { $0 >= 0 }.count, min(c.rows, c.columns))
+        }
+    }
+}
