@@ -197,10 +197,11 @@ public enum Tracker {
         for j in next where j >= 0 { hasPrevious[j] = true }
         // Ends: detections without a successor; starts: without a predecessor.
         var startsByFrame = [[Int]](repeating: [], count: frames.count)
+        var endsByFrame = [[Int]](repeating: [], count: frames.count)  // rows: index into `ends`
         var ends: [Int] = []
         for t in 0..<frames.count {
             for i in frames.members(t) {
-                if next[i] < 0 { ends.append(i) }
+                if next[i] < 0 { endsByFrame[t].append(ends.count); ends.append(i) }
                 if !hasPrevious[i] { startsByFrame[t].append(i) }
             }
         }
@@ -216,7 +217,8 @@ public enum Tracker {
                 if starts.isEmpty { continue }
                 let sx = starts.map { det[$0].x - drift[t + gapFrames].dx }, sy = starts.map { det[$0].y - drift[t + gapFrames].dy }
                 let grid = CellGrid(xs: sx, ys: sy, cellSize: reach)
-                for (row, e) in ends.enumerated() where frames.local(det[e].frame) == t {
+                for row in endsByFrame[t] {
+                    let e = ends[row]
                     let x = det[e].x - drift[t].dx, y = det[e].y - drift[t].dy
                     grid.forEachNeighbour(x: x, y: y) { k in
                         let dx = sx[k] - x, dy = sy[k] - y

@@ -45,6 +45,7 @@ final class DiffusionTests: XCTestCase {
         XCTAssertEqual(r.cve.D, 0.5, accuracy: 0.025, "CVE D within 5 %")
         XCTAssertEqual(r.cve.sigmaSquared.squareRoot(), 0.5, accuracy: 0.05, "CVE σ within 10 % (≈ 6 standard errors)")
         let fit = try XCTUnwrap(r.msdFit)
+        print("truth D 0.5 σ 0.5 | CVE D \(r.cve.D) σ \(r.cve.sigmaSquared.squareRoot()) CI [\(r.ciLow), \(r.ciHigh)] | MSD fit D \(fit.D) σ \(fit.sigma) p \(fit.points)")
         XCTAssertEqual(fit.D, 0.5, accuracy: 0.025, "MSD-fit D within 5 %")
         XCTAssertEqual(fit.sigma, 0.5, accuracy: 0.05, "MSD-fit σ within 10 %")
         // x = σ²/(DΔt) = 0.5 → Michalet's p = ⌊2 + 2.3·0.5^0.52⌋ = 3 (2…4 with the fitted x).
@@ -77,6 +78,7 @@ final class DiffusionTests: XCTestCase {
         let eps = sigma * sigma / D, n = 100.0
         let truth = D * D * ((6 + 4 * eps + 2 * eps * eps) / n + 4 * (1 + eps) * (1 + eps) / (n * n)) / 2
         XCTAssertEqual(mean, D, accuracy: 3 * truth.squareRoot() / 20, "CVE is unbiased")
+        print("CVE variance: empirical \(empirical), analytic \(truth), mean D \(mean)")
         XCTAssertEqual(empirical / truth, 1, accuracy: 0.25)
         let medianPredicted = predicted.sorted()[200]
         XCTAssertEqual(medianPredicted / truth, 1, accuracy: 0.35, "plug-in variance is near the truth")
