@@ -36,6 +36,8 @@ extension LinearAssignment {
         for k in 0..<edges.count { order[fill[roots[k]]] = k; fill[roots[k]] += 1 }
 
         var localRow = [Int](repeating: -1, count: rows), localColumn = [Int](repeating: -1, count: columns)
+        var rowIds: [Int] = [], columnIds: [Int] = [], edgeRows: [Int] = [], edgeColumns: [Int] = [], edgeCosts: [Double] = []
+        var solver = AugmentingPathSolver()
         for root in 0..<(rows + columns) where edgeCount[root + 1] > edgeCount[root] {
             let ids = order[edgeCount[root]..<edgeCount[root + 1]]
             if ids.count == 1 {  // the common isolated pair: link if cheaper than birth + death
@@ -47,21 +49,20 @@ extension LinearAssignment {
                 if pick >= 0 { columnOfRow[edges[pick].row] = edges[pick].column }
                 continue
             }
-            var rowIds: [Int] = [], columnIds: [Int] = []
+            rowIds.removeAll(keepingCapacity: true); columnIds.removeAll(keepingCapacity: true)
+            edgeRows.removeAll(keepingCapacity: true); edgeColumns.removeAll(keepingCapacity: true)
+            edgeCosts.removeAll(keepingCapacity: true)
             for k in ids {
                 let e = edges[k]
                 if localRow[e.row] < 0 { localRow[e.row] = rowIds.count; rowIds.append(e.row) }
                 if localColumn[e.column] < 0 { localColumn[e.column] = columnIds.count; columnIds.append(e.column) }
+                edgeRows.append(localRow[e.row]); edgeColumns.append(localColumn[e.column]); edgeCosts.append(e.cost)
             }
-            var perRow = [[(Int, Double)]](repeating: [], count: rowIds.count)
-            for k in ids { let e = edges[k]; perRow[localRow[e.row]].append((localColumn[e.column], e.cost)) }
-            var matrix = SparseCostMatrix(columnCount: columnIds.count)
-            for entries in perRow { matrix.appendRow(entries) }
-            // The augmented problem always has a perfect matching, so this cannot throw.
-            if let a = try? solvePartial(matrix,
-                                         rowUnassignedCost: [Double](repeating: rowUnassignedCost, count: rowIds.count),
-                                         columnUnassignedCost: [Double](repeating: columnUnassignedCost, count: columnIds.count)) {
-                for (lr, lc) in a.columnOfRow.enumerated() where lc >= 0 { columnOfRow[rowIds[lr]] = columnIds[lc] }
+            solver.solveAugmented(rows: rowIds.count, columns: columnIds.count, edgeRows: edgeRows,
+                                  edgeColumns: edgeColumns, edgeCosts: edgeCosts,
+                                  death: rowUnassignedCost, birth: columnUnassignedCost)
+            for lr in 0..<rowIds.count where solver.columnOfRow[lr] < columnIds.count {
+                columnOfRow[rowIds[lr]] = columnIds[solver.columnOfRow[lr]]
             }
             for r in rowIds { localRow[r] = -1 }
             for c in columnIds { localColumn[c] = -1 }
