@@ -77,5 +77,28 @@ extension Diffusion {
         return s
     }
 
+    /// `hops.csv`: `class,steps,hops,p,p_low,p_high,rate_per_frame,rate_per_s` (class `all` first;
+    /// `rate_per_s` empty without a frame time), then a blank line and the jump-length histogram
+    /// `class,bin_low,bin_high,count` (bin edges in px, or Å with a calibration).
+    public static func hopsCSV(_ stats: [HopStatistics], calibration: DiffusionCalibration? = nil) -> String {
+        var s = "class,steps,hops,p,p_low,p_high,rate_per_frame,rate_per_s\n"
+        for h in stats {
+            let label = h.classLabel.map(String.init) ?? "all"
+            let perSecond = calibration.map { format(h.ratePerFrame / $0.frameTime) } ?? ""
+            s += "\(label),\(h.steps),\(h.hops),\(format(h.probability)),\(format(h.probabilityLow)),"
+            s += "\(format(h.probabilityHigh)),\(format(h.ratePerFrame)),\(perSecond)\n"
+        }
+        let scale = calibration?.pixelSize ?? 1
+        s += "\nclass,bin_low,bin_high,count\n"
+        for h in stats {
+            let label = h.classLabel.map(String.init) ?? "all"
+            for (k, n) in h.histogram.enumerated() {
+                let high = k == h.histogram.count - 1 ? "inf" : format(Double(k + 1) * h.binWidth * scale)
+                s += "\(label),\(format(Double(k) * h.binWidth * scale)),\(high),\(n)\n"
+            }
+        }
+        return s
+    }
+
     static func format(_ v: Double) -> String { v.isFinite ? String(format: "%.6g", v) : "nan" }
 }

@@ -171,6 +171,13 @@ final class DiffusionTests: XCTestCase {
         let peak = h[0].histogram[4...].indices.max { h[0].histogram[$0] < h[0].histogram[$1] }!
         XCTAssertEqual(peak, 8)
         XCTAssertEqual(h[0].histogram.reduce(0, +), 9800)
+        let csv = Diffusion.hopsCSV(h, calibration: DiffusionCalibration(pixelSize: 1.5, frameTime: 0.1))
+        let rows = csv.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(rows[0], "class,steps,hops,p,p_low,p_high,rate_per_frame,rate_per_s")
+        let all = rows[1].split(separator: ",")
+        XCTAssertEqual(all[0], "all"); XCTAssertEqual(Int(all[1]), 9800); XCTAssertEqual(Int(all[2]), h[0].hops)
+        XCTAssertEqual(Double(all[7])!, h[0].ratePerFrame / 0.1, accuracy: 1e-3)
+        XCTAssertTrue(csv.contains("\nclass,bin_low,bin_high,count\nall,0,0.375,"), "bin edges in Å")
     }
 
     func testBadInputThrows() {
