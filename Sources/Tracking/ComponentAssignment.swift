@@ -11,8 +11,26 @@ extension LinearAssignment {
     /// on each connected component of the bipartite candidate graph (exact, since
     /// components share no edges). Unassigned rows cost `rowUnassignedCost`, unassigned
     /// columns `columnUnassignedCost`. Returns `columnOfRow` (-1 = unassigned).
+    /// Throws on an edge out of range, a non-finite cost or a negative row/column count.
     public static func solvePartial(rows: Int, columns: Int, edges: [CandidateEdge],
-                                    rowUnassignedCost: Double, columnUnassignedCost: Double) -> [Int] {
+                                    rowUnassignedCost: Double, columnUnassignedCost: Double) throws -> [Int] {
+        guard rows >= 0, columns >= 0 else { throw LinearAssignmentError.shapeMismatch("negative size \(rows)×\(columns)") }
+        guard rowUnassignedCost.isFinite, columnUnassignedCost.isFinite else {
+            throw LinearAssignmentError.invalidEntry("unassigned costs must be finite")
+        }
+        for (k, e) in edges.enumerated() {
+            guard e.row >= 0 && e.row < rows && e.column >= 0 && e.column < columns else {
+                throw LinearAssignmentError.invalidEntry("edge \(k) (\(e.row), \(e.column)) outside \(rows)×\(columns)")
+            }
+            guard e.cost.isFinite else { throw LinearAssignmentError.invalidEntry("edge \(k) has cost \(e.cost)") }
+        }
+        return solveComponents(rows: rows, columns: columns, edges: edges,
+                               rowUnassignedCost: rowUnassignedCost, columnUnassignedCost: columnUnassignedCost)
+    }
+
+    /// `solvePartial(rows:columns:edges:…)` for edges known to be valid.
+    static func solveComponents(rows: Int, columns: Int, edges: [CandidateEdge],
+                                rowUnassignedCost: Double, columnUnassignedCost: Double) -> [Int] {
         var columnOfRow = [Int](repeating: -1, count: rows)
         guard rows > 0, columns > 0, !edges.isEmpty else { return columnOfRow }
         // Union-find over rows [0, rows) and columns [rows, rows+columns).
@@ -104,7 +122,7 @@ extension LinearAssignment {
                 if d2 <= r2 { edges.append(CandidateEdge(row: i, column: j, cost: d2)) }
             }
         }
-        let match = solvePartial(rows: a.count, columns: b.count, edges: edges,
+        let match = solveComponents(rows: a.count, columns: b.count, edges: edges,
                                  rowUnassignedCost: r2 / 2, columnUnassignedCost: r2 / 2)
         return match.enumerated().compactMap { $0.element >= 0 ? ($0.offset, $0.element) : nil }
     }

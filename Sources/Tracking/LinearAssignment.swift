@@ -267,8 +267,8 @@ struct AugmentingPathSolver {
             entryColumn.append(contentsOf: repeatElement(0, count: total - entryColumn.count))
             entryCost.append(contentsOf: repeatElement(0, count: total - entryCost.count))
         }
-        // Fill: the fixed entry first, then edges (fill pointer per row in `pred` scratch is
-        // not safe to reuse here, so use the dual arrays before `load` resets them).
+        // Fill each row's fixed entry first, then its edges; `u` serves as the per-row
+        // write cursor here (as a Double) because `load` overwrites it right after.
         if u.count < n { u.append(contentsOf: repeatElement(0, count: n - u.count)) }
         for r in 0..<k { entryColumn[rowStart[r]] = l + r; entryCost[rowStart[r]] = death; u[r] = Double(rowStart[r] + 1) }
         for c in 0..<l { entryColumn[rowStart[k + c]] = c; entryCost[rowStart[k + c]] = birth; u[k + c] = Double(rowStart[k + c] + 1) }

@@ -127,7 +127,7 @@ public enum Tracker {
                 if d2 <= r2 { edges.append(CandidateEdge(row: row, column: col, cost: d2)) }
             }
         }
-        let match = LinearAssignment.solvePartial(rows: a.count, columns: b.count, edges: edges,
+        let match = LinearAssignment.solveComponents(rows: a.count, columns: b.count, edges: edges,
                                                   rowUnassignedCost: death, columnUnassignedCost: birth)
         var links: [(Int, Int)] = []
         links.reserveCapacity(a.count)
@@ -228,7 +228,7 @@ public enum Tracker {
                 }
             }
         }
-        let match = LinearAssignment.solvePartial(rows: ends.count, columns: startIds.count, edges: edges,
+        let match = LinearAssignment.solveComponents(rows: ends.count, columns: startIds.count, edges: edges,
                                                   rowUnassignedCost: death, columnUnassignedCost: birth)
         for (row, col) in match.enumerated() where col >= 0 { next[ends[row]] = startIds[col] }
     }

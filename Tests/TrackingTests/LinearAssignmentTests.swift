@@ -88,7 +88,7 @@ final class LinearAssignmentTests: XCTestCase {
             }
             let whole = try LinearAssignment.solvePartial(matrix, rowUnassignedCost: [Double](repeating: 1, count: rows),
                                                           columnUnassignedCost: [Double](repeating: 1, count: columns))
-            let split = LinearAssignment.solvePartial(rows: rows, columns: columns, edges: edges,
+            let split = try LinearAssignment.solvePartial(rows: rows, columns: columns, edges: edges,
                                                       rowUnassignedCost: 1, columnUnassignedCost: 1)
             var cost = 0.0
             for (r, c) in split.enumerated() {
@@ -111,6 +111,10 @@ final class LinearAssignmentTests: XCTestCase {
         XCTAssertThrowsError(try LinearAssignment.solve(dense: [1, .nan, 3, 4], rows: 2, columns: 2))
         XCTAssertThrowsError(try SparseCostMatrix(rowCount: 1, columnCount: 2, rowStart: [0, 1], columns: [5], costs: [1]))
         // Two rows that both only allow column 0: no full assignment.
+        XCTAssertThrowsError(try LinearAssignment.solvePartial(rows: 1, columns: 1, edges: [CandidateEdge(row: 0, column: 1, cost: 1)],
+                                                               rowUnassignedCost: 1, columnUnassignedCost: 1))
+        XCTAssertThrowsError(try LinearAssignment.solvePartial(rows: 1, columns: 1, edges: [CandidateEdge(row: 0, column: 0, cost: .infinity)],
+                                                               rowUnassignedCost: 1, columnUnassignedCost: 1))
         let m = try! SparseCostMatrix(rowCount: 2, columnCount: 2, rowStart: [0, 1, 2], columns: [0, 0], costs: [1, 1])
         XCTAssertThrowsError(try LinearAssignment.solveFull(m)) { error in
             XCTAssertEqual(error as? LinearAssignmentError, .infeasible(row: 1))
