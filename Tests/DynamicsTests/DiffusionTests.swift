@@ -188,5 +188,12 @@ final class DiffusionTests: XCTestCase {
         XCTAssertThrowsError(try Diffusion.analyze([], options: DiffusionOptions(maxLag: 0)))
         XCTAssertThrowsError(try Diffusion.hops([], threshold: 0, binWidth: 1))
         XCTAssertEqual(try Diffusion.analyze([]).count, 0)
+        let empty = DiffusionTrack(frames: [], x: [], y: [])
+        XCTAssertEqual(try Diffusion.analyze([empty]).count, 0)
+        XCTAssertEqual(try Diffusion.perTrack([empty]).count, 1)
+        XCTAssertTrue(try Diffusion.perTrack([empty])[0].cve.D.isNaN, "no steps: NaN, not a trap")
+        XCTAssertEqual(try Diffusion.hops([empty], threshold: 1, binWidth: 1)[0].steps, 0)
+        let single = DiffusionTrack(frames: [3], x: [1], y: [1])
+        XCTAssertTrue(Diffusion.csv(try Diffusion.perTrack([single])).contains("nan"))
     }
 }
