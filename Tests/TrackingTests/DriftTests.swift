@@ -47,3 +47,30 @@ final class DriftTests: XCTestCase {
         XCTAssertTrue(csv[1].hasPrefix("0,0.0000,0.0000"))
     }
 }
+
+final class RobustDriftTests: XCTestCase {
+    /// 10 % of the atoms slide coherently by +0.3 px/frame in x on top of the drift (a moving
+    /// defect row): a mean would be biased by 0.03 px per frame (0.33 px by the last frame);
+    /// the median-based estimate must ignore them.
+    func testDriftIgnoresMobileMinority() throws {
+        var rng = TestRNG(seed: 21)
+        var drift: [(Double, Double)] = [(0, 0)]
+        for _ in 1..<12 { drift.append((drift.last!.0 + 0.5, drift.last!.1 + 0.3)) }
+        var offsets = [(Double, Double)](repeating: (0, 0), count: 400)
+        var d: [Detection] = []
+        for (t, shift) in drift.enumerated() {
+            for k in 0..<400 {
+                if k % 10 == 0 && t > 0 {
+                    offsets[k].0 += 0.3 + 0.05 * rng.gaussian(); offsets[k].1 += 0.05 * rng.gaussian()
+                }
+                d.append(Detection(frame: t, x: 5 * Double(k % 20) + shift.0 + offsets[k].0 + 0.05 * rng.gaussian(),
+                                   y: 5 * Double(k / 20) + shift.1 + offsets[k].1 + 0.05 * rng.gaussian()))
+            }
+        }
+        let r = try Tracker.track(d, options: TrackingOptions(maxDistance: 1.5, driftIterations: 2))
+        for (est, truth) in zip(r.drift, drift) {
+            XCTAssertEqual(est.dx, truth.0, accuracy: 0.03, "frame \(est.frame)")
+            XCTAssertEqual(est.dy, truth.1, accuracy: 0.03, "frame \(est.frame)")
+        }
+    }
+}
