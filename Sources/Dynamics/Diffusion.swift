@@ -187,6 +187,7 @@ public enum Diffusion {
     /// Runs of constant class with at least two points.
     static func segments(of t: DiffusionTrack) -> [Segment] {
         var out: [Segment] = []
+        guard !t.frames.isEmpty else { return out }
         var start = 0
         for i in 1...t.frames.count where i == t.frames.count || t.classes[i] != t.classes[start] {
             if i - start >= 2 {

@@ -11,8 +11,26 @@ extension LinearAssignment {
     /// on each connected component of the bipartite candidate graph (exact, since
     /// components share no edges). Unassigned rows cost `rowUnassignedCost`, unassigned
     /// columns `columnUnassignedCost`. Returns `columnOfRow` (-1 = unassigned).
+    /// Throws on an edge out of range, a non-finite cost or a negative row/column count.
     public static func solvePartial(rows: Int, columns: Int, edges: [CandidateEdge],
-                                    rowUnassignedCost: Double, columnUnassignedCost: Double) -> [Int] {
+                                    rowUnassignedCost: Double, columnUnassignedCost: Double) throws -> [Int] {
+        guard rows >= 0, columns >= 0 else { throw LinearAssignmentError.shapeMismatch("negative size \(rows)×\(columns)") }
+        guard rowUnassignedCost.isFinite, columnUnassignedCost.isFinite else {
+            throw LinearAssignmentError.invalidEntry("unassigned costs must be finite")
+        }
+        for (k, e) in edges.enumerated() {
+            guard e.row >= 0 && e.row < rows && e.column >= 0 && e.column < columns else {
+                throw LinearAssignmentError.invalidEntry("edge \(k) (\(e.row), \(e.column)) outside \(rows)×\(columns)")
+            }
+            guard e.cost.isFinite else { throw LinearAssignmentError.invalidEntry("edge \(k) has cost \(e.cost)") }
+        }
+        return solveComponents(rows: rows, columns: columns, edges: edges,
+                               rowUnassignedCost: rowUnassignedCost, columnUnassignedCost: columnUnassignedCost)
+    }
+
+    /// `solvePartial(rows:columns:edges:…)` for edges known to be valid.
+    static func solveComponents(rows: Int, columns: Int, edges: [CandidateEdge],
+                                rowUnassignedCost: Double, columnUnassignedCost: Double) -> [Int] {
         var columnOfRow = [Int](repeating: -1, count: rows)
         guard rows > 0, columns > 0, !edges.isEmpty else { return columnOfRow }
         // Union-find over rows [0, rows) and columns [rows, rows+columns).
@@ -36,6 +54,8 @@ extension LinearAssignment {
         for k in 0..<edges.count { order[fill[roots[k]]] = k; fill[roots[k]] += 1 }
 
         var localRow = [Int](repeating: -1, count: rows), localColumn = [Int](repeating: -1, count: columns)
+        var rowIds: [Int] = [], columnIds: [Int] = [], edgeRows: [Int] = [], edgeColumns: [Int] = [], edgeCosts: [Double] = []
+        var solver = AugmentingPathSolver()
         for root in 0..<(rows + columns) where edgeCount[root + 1] > edgeCount[root] {
             let ids = order[edgeCount[root]..<edgeCount[root + 1]]
             if ids.count == 1 {  // the common isolated pair: link if cheaper than birth + death
@@ -43,26 +63,46 @@ extension LinearAssignment {
                 if e.cost < rowUnassignedCost + columnUnassignedCost { columnOfRow[e.row] = e.column }
                 continue
             }
-            var rowIds: [Int] = [], columnIds: [Int] = []
+            if let pick = starPick(ids, edges, birthPlusDeath: rowUnassignedCost + columnUnassignedCost) {
+                if pick >= 0 { columnOfRow[edges[pick].row] = edges[pick].column }
+                continue
+            }
+            rowIds.removeAll(keepingCapacity: true); columnIds.removeAll(keepingCapacity: true)
+            edgeRows.removeAll(keepingCapacity: true); edgeColumns.removeAll(keepingCapacity: true)
+            edgeCosts.removeAll(keepingCapacity: true)
             for k in ids {
                 let e = edges[k]
                 if localRow[e.row] < 0 { localRow[e.row] = rowIds.count; rowIds.append(e.row) }
                 if localColumn[e.column] < 0 { localColumn[e.column] = columnIds.count; columnIds.append(e.column) }
+                edgeRows.append(localRow[e.row]); edgeColumns.append(localColumn[e.column]); edgeCosts.append(e.cost)
             }
-            var perRow = [[(Int, Double)]](repeating: [], count: rowIds.count)
-            for k in ids { let e = edges[k]; perRow[localRow[e.row]].append((localColumn[e.column], e.cost)) }
-            var matrix = SparseCostMatrix(columnCount: columnIds.count)
-            for entries in perRow { matrix.appendRow(entries) }
-            // The augmented problem always has a perfect matching, so this cannot throw.
-            if let a = try? solvePartial(matrix,
-                                         rowUnassignedCost: [Double](repeating: rowUnassignedCost, count: rowIds.count),
-                                         columnUnassignedCost: [Double](repeating: columnUnassignedCost, count: columnIds.count)) {
-                for (lr, lc) in a.columnOfRow.enumerated() where lc >= 0 { columnOfRow[rowIds[lr]] = columnIds[lc] }
+            solver.solveAugmented(rows: rowIds.count, columns: columnIds.count, edgeRows: edgeRows,
+                                  edgeColumns: edgeColumns, edgeCosts: edgeCosts,
+                                  death: rowUnassignedCost, birth: columnUnassignedCost)
+            for lr in 0..<rowIds.count where solver.columnOfRow[lr] < columnIds.count {
+                columnOfRow[rowIds[lr]] = columnIds[solver.columnOfRow[lr]]
             }
             for r in rowIds { localRow[r] = -1 }
             for c in columnIds { localColumn[c] = -1 }
         }
         return columnOfRow
+    }
+
+    /// A component with one row (or one column) is a star: at most one edge can be
+    /// used, and the cheapest one is used when it beats leaving both ends unassigned.
+    /// Returns the edge to use (-1: none), or nil when the component is not a star.
+    @inline(__always)
+    static func starPick(_ ids: ArraySlice<Int>, _ edges: [CandidateEdge], birthPlusDeath: Double) -> Int? {
+        let first = edges[ids.first!]
+        var oneRow = true, oneColumn = true, best = ids.first!
+        for k in ids {
+            let e = edges[k]
+            if e.row != first.row { oneRow = false }
+            if e.column != first.column { oneColumn = false }
+            if e.cost < edges[best].cost { best = k }
+        }
+        guard oneRow || oneColumn else { return nil }
+        return edges[best].cost < birthPlusDeath ? best : -1
     }
 
     /// Matches two point sets one-to-one within `maxDistance`, minimising the sum
@@ -82,7 +122,7 @@ extension LinearAssignment {
                 if d2 <= r2 { edges.append(CandidateEdge(row: i, column: j, cost: d2)) }
             }
         }
-        let match = solvePartial(rows: a.count, columns: b.count, edges: edges,
+        let match = solveComponents(rows: a.count, columns: b.count, edges: edges,
                                  rowUnassignedCost: r2 / 2, columnUnassignedCost: r2 / 2)
         return match.enumerated().compactMap { $0.element >= 0 ? ($0.offset, $0.element) : nil }
     }

@@ -97,6 +97,7 @@ public enum LinearAssignment {
         }
         var solver = AugmentingPathSolver(matrix)
         for r in 0..<n where !solver.augment(from: r) { throw LinearAssignmentError.infeasible(row: r) }
+        solver.columnOfRow.removeSubrange(n...); solver.rowOfColumn.removeSubrange(matrix.columnCount...)
         var total = 0.0
         for r in 0..<n {
             let c = solver.columnOfRow[r]
@@ -161,39 +162,53 @@ public enum LinearAssignment {
 }
 
 /// Successive shortest augmenting paths with potentials; reduced costs
-/// `c - u[r] - v[c]` stay non-negative so Dijkstra applies.
+/// `c - u[r] - v[c]` stay non-negative so Dijkstra applies. The problem lives in
+/// the solver's own CSR arrays, and all storage is reused from one `load` to the
+/// next, so solving thousands of small components allocates almost nothing.
 struct AugmentingPathSolver {
-    let m: SparseCostMatrix
-    var u: [Double], v: [Double]
-    var columnOfRow: [Int], rowOfColumn: [Int]
-    // Scratch, reset only where touched.
-    var dist: [Double], pred: [Int], done: [Bool]
+    // The problem: `rows` rows over `cols` columns in compressed-row form.
+    var rows = 0, cols = 0
+    var rowStart: [Int] = [0], entryColumn: [Int] = [], entryCost: [Double] = []
+    // Duals and matching.
+    var u: [Double] = [], v: [Double] = []
+    var columnOfRow: [Int] = [], rowOfColumn: [Int] = []
+    // Dijkstra scratch; between augmentations dist = ∞, pred = -1, done = false everywhere.
+    var dist: [Double] = [], pred: [Int] = [], done: [Bool] = []
     var touched: [Int] = [], finalized: [Int] = []
     var heap = MinHeap()
 
+    init() {}
+
     init(_ matrix: SparseCostMatrix) {
-        m = matrix
-        let n = matrix.rowCount, cols = matrix.columnCount
-        u = [Double](repeating: 0, count: n)
-        v = [Double](repeating: 0, count: cols)
+        rowStart = matrix.rowStart; entryColumn = matrix.columns; entryCost = matrix.costs
+        load(rows: matrix.rowCount, columns: matrix.columnCount)
+    }
+
+    /// Prepares duals and scratch for the CSR currently in `rowStart/entryColumn/entryCost`.
+    mutating func load(rows n: Int, columns m: Int) {
+        rows = n; cols = m
+        func fit<T>(_ a: inout [T], _ count: Int, _ value: T) {
+            if a.count < count { a.append(contentsOf: repeatElement(value, count: count - a.count)) }
+        }
+        fit(&u, n, 0); fit(&columnOfRow, n, -1)
+        fit(&v, m, 0); fit(&rowOfColumn, m, -1); fit(&dist, m, .infinity); fit(&pred, m, -1); fit(&done, m, false)
         for r in 0..<n {
             var lo = Double.infinity
-            for k in matrix.rowStart[r]..<matrix.rowStart[r + 1] { lo = min(lo, matrix.costs[k]) }
+            for k in rowStart[r]..<rowStart[r + 1] { lo = min(lo, entryCost[k]) }
             u[r] = lo.isFinite ? lo : 0
+            columnOfRow[r] = -1
         }
-        columnOfRow = [Int](repeating: -1, count: n)
-        rowOfColumn = [Int](repeating: -1, count: cols)
-        dist = [Double](repeating: .infinity, count: cols)
-        pred = [Int](repeating: -1, count: cols)
-        done = [Bool](repeating: false, count: cols)
+        for c in 0..<m { v[c] = 0; rowOfColumn[c] = -1 }
     }
 
     /// Relaxes the edges of `row`, reached at distance `base`.
+    @inline(__always)
     private mutating func relax(row: Int, base: Double) {
-        for k in m.rowStart[row]..<m.rowStart[row + 1] {
-            let c = m.columns[k]
+        let ur = u[row]
+        for k in rowStart[row]..<rowStart[row + 1] {
+            let c = entryColumn[k]
             if done[c] { continue }
-            let d = base + m.costs[k] - u[row] - v[c]
+            let d = base + entryCost[k] - ur - v[c]
             if d < dist[c] {
                 if dist[c] == .infinity { touched.append(c) }
                 dist[c] = d; pred[c] = row
@@ -212,28 +227,58 @@ struct AugmentingPathSolver {
             if rowOfColumn[c] < 0 { sink = c; delta = d; break }
             relax(row: rowOfColumn[c], base: d)
         }
-        defer {
-            for c in touched { dist[c] = .infinity; pred[c] = -1; done[c] = false }
-            touched.removeAll(keepingCapacity: true); finalized.removeAll(keepingCapacity: true)
-            heap.removeAll()
+        if sink >= 0 {
+            // Dual update keeps reduced costs ≥ 0 and makes the tree edges tight.
+            u[source] += delta
+            for c in finalized where c != sink {
+                let r = rowOfColumn[c]
+                u[r] += delta - dist[c]
+                v[c] -= delta - dist[c]
+            }
+            var c = sink
+            while true {
+                let r = pred[c]
+                let previous = columnOfRow[r]
+                columnOfRow[r] = c; rowOfColumn[c] = r
+                if r == source { break }
+                c = previous
+            }
         }
-        guard sink >= 0 else { return false }
-        // Dual update keeps reduced costs ≥ 0 and makes the tree edges tight.
-        u[source] += delta
-        for c in finalized where c != sink {
-            let r = rowOfColumn[c]
-            u[r] += delta - dist[c]
-            v[c] -= delta - dist[c]
+        for c in touched { dist[c] = .infinity; pred[c] = -1; done[c] = false }
+        touched.removeAll(keepingCapacity: true); finalized.removeAll(keepingCapacity: true)
+        heap.removeAll()
+        return sink >= 0
+    }
+
+    /// Exact partial assignment of a small problem given as local edges (rows 0..<k,
+    /// columns 0..<l, every row and column touched by an edge), on Jaqaman's augmented
+    /// matrix built directly into the reusable CSR. Returns with `columnOfRow[0..<k]`
+    /// holding a column < l or a value ≥ l (unassigned).
+    mutating func solveAugmented(rows k: Int, columns l: Int, edgeRows: [Int], edgeColumns: [Int], edgeCosts: [Double],
+                                 death: Double, birth: Double) {
+        let n = k + l
+        // Row r < k: its edges + death at column l+r. Row k+c: birth at c + zero-cost (l+r) for edges (r, c).
+        rowStart.removeAll(keepingCapacity: true)
+        rowStart.append(contentsOf: repeatElement(0, count: n + 1))
+        for e in 0..<edgeRows.count { rowStart[edgeRows[e] + 1] += 1; rowStart[k + edgeColumns[e] + 1] += 1 }
+        for r in 0..<n { rowStart[r + 1] += rowStart[r] + 1 }
+        let total = rowStart[n]
+        if entryColumn.count < total {
+            entryColumn.append(contentsOf: repeatElement(0, count: total - entryColumn.count))
+            entryCost.append(contentsOf: repeatElement(0, count: total - entryCost.count))
         }
-        var c = sink
-        while true {
-            let r = pred[c]
-            let previous = columnOfRow[r]
-            columnOfRow[r] = c; rowOfColumn[c] = r
-            if r == source { break }
-            c = previous
+        // Fill each row's fixed entry first, then its edges; `u` serves as the per-row
+        // write cursor here (as a Double) because `load` overwrites it right after.
+        if u.count < n { u.append(contentsOf: repeatElement(0, count: n - u.count)) }
+        for r in 0..<k { entryColumn[rowStart[r]] = l + r; entryCost[rowStart[r]] = death; u[r] = Double(rowStart[r] + 1) }
+        for c in 0..<l { entryColumn[rowStart[k + c]] = c; entryCost[rowStart[k + c]] = birth; u[k + c] = Double(rowStart[k + c] + 1) }
+        for e in 0..<edgeRows.count {
+            let r = edgeRows[e], c = edgeColumns[e]
+            var at = Int(u[r]); entryColumn[at] = c; entryCost[at] = edgeCosts[e]; u[r] += 1
+            at = Int(u[k + c]); entryColumn[at] = l + r; entryCost[at] = 0; u[k + c] += 1
         }
-        return true
+        load(rows: n, columns: n)
+        for r in 0..<n { _ = augment(from: r) }  // always succeeds: the augmented matrix has a perfect matching
     }
 }
 

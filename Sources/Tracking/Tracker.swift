@@ -14,17 +14,24 @@ public struct TrackingOptions: Sendable {
     public var birthCost: Double? = nil
     /// Link–estimate–subtract rounds of drift estimation (0 = assume no drift).
     public var driftIterations: Int = 0
+    /// Search distance of the first, uncorrected linking pass that seeds the drift
+    /// estimate; `nil` = `maxDistance`. Per-frame drift must stay below it (and below
+    /// half the lattice spacing on a lattice, or the drift is aliased).
+    public var driftSearchDistance: Double? = nil
 
     public init(maxDistance: Double, maxGap: Int = 0, gapMaxDistance: Double? = nil,
-                driftIterations: Int = 0, deathCost: Double? = nil, birthCost: Double? = nil) {
+                driftIterations: Int = 0, driftSearchDistance: Double? = nil,
+                deathCost: Double? = nil, birthCost: Double? = nil) {
         self.maxDistance = maxDistance; self.maxGap = maxGap; self.gapMaxDistance = gapMaxDistance
-        self.driftIterations = driftIterations; self.deathCost = deathCost; self.birthCost = birthCost
+        self.driftIterations = driftIterations; self.driftSearchDistance = driftSearchDistance
+        self.deathCost = deathCost; self.birthCost = birthCost
     }
 
     func validate() throws {
         guard maxDistance.isFinite, maxDistance > 0 else { throw TrackingError.invalidOption("maxDistance must be positive and finite, got \(maxDistance)") }
         guard maxGap >= 0 else { throw TrackingError.invalidOption("maxGap must be ≥ 0, got \(maxGap)") }
         if let g = gapMaxDistance, !(g.isFinite && g > 0) { throw TrackingError.invalidOption("gapMaxDistance must be positive, got \(g)") }
+        if let g = driftSearchDistance, !(g.isFinite && g > 0) { throw TrackingError.invalidOption("driftSearchDistance must be positive, got \(g)") }
         for (name, c) in [("deathCost", deathCost), ("birthCost", birthCost)] {
             if let c, !(c.isFinite && c >= 0) { throw TrackingError.invalidOption("\(name) must be finite and ≥ 0, got \(c)") }
         }
@@ -68,7 +75,11 @@ public enum Tracker {
         guard last - first < 10_000_000 else { throw TrackingError.invalidOption("frames span \(first)…\(last); more than 10⁷ frames") }
         let frames = FrameIndex(detections, first: first, last: last)
         var drift = [(dx: Double, dy: Double)](repeating: (0, 0), count: frames.count)
-        var next = linkConsecutive(frames, drift: drift, options: options)
+        var seeding = options
+        if options.driftIterations > 0, let wide = options.driftSearchDistance {
+            seeding.maxDistance = wide; seeding.deathCost = nil; seeding.birthCost = nil
+        }
+        var next = linkConsecutive(frames, drift: drift, options: seeding)
         for _ in 0..<options.driftIterations {
             drift = refineDrift(frames, next: next)
             next = linkConsecutive(frames, drift: drift, options: options)
@@ -116,7 +127,7 @@ public enum Tracker {
                 if d2 <= r2 { edges.append(CandidateEdge(row: row, column: col, cost: d2)) }
             }
         }
-        let match = LinearAssignment.solvePartial(rows: a.count, columns: b.count, edges: edges,
+        let match = LinearAssignment.solveComponents(rows: a.count, columns: b.count, edges: edges,
                                                   rowUnassignedCost: death, columnUnassignedCost: birth)
         var links: [(Int, Int)] = []
         links.reserveCapacity(a.count)
@@ -126,25 +137,49 @@ public enum Tracker {
 
     // MARK: - Drift
 
-    /// Adds the median residual displacement of each consecutive-frame link set to
-    /// the cumulative drift (robust to the few wrong or moving links).
+    /// Drift from links: seeded by the median displacement of each consecutive-frame
+    /// link set, then refined against the tracks themselves — each frame's drift is the
+    /// median offset of its points from their track's mean corrected position — so
+    /// per-step errors do not accumulate along the movie. Medians resist moving defects.
     static func refineDrift(_ frames: FrameIndex, next: [Int]) -> [(dx: Double, dy: Double)] {
         let det = frames.detections
-        var step = [(dx: Double, dy: Double)](repeating: (0, 0), count: frames.count)
+        var drift = [(dx: Double, dy: Double)](repeating: (0, 0), count: frames.count)
         for t in 0..<max(frames.count - 1, 0) {
             var dxs: [Double] = [], dys: [Double] = []
-            for i in frames.members(t) where next[i] >= 0 {
-                let j = next[i]
-                dxs.append(det[j].x - det[i].x); dys.append(det[j].y - det[i].y)
+            for i in frames.members(t) where next[i] >= 0 && det[next[i]].frame == det[i].frame + 1 {
+                dxs.append(det[next[i]].x - det[i].x); dys.append(det[next[i]].y - det[i].y)
             }
-            // Frames without links inherit the previous step (drift is smooth).
-            step[t + 1] = dxs.isEmpty ? (t > 0 ? step[t] : (0, 0)) : (median(dxs), median(dys))
+            let step: (dx: Double, dy: Double) = dxs.isEmpty ? (0, 0) : (median(dxs), median(dys))
+            drift[t + 1] = (drift[t].dx + step.dx, drift[t].dy + step.dy)
         }
-        var cumulative = [(dx: Double, dy: Double)](repeating: (0, 0), count: frames.count)
-        for t in 1..<max(frames.count, 1) {
-            cumulative[t] = (cumulative[t - 1].dx + step[t].dx, cumulative[t - 1].dy + step[t].dy)
+        // Track label of every detection (chains of `next`).
+        var hasPrevious = [Bool](repeating: false, count: det.count)
+        for j in next where j >= 0 { hasPrevious[j] = true }
+        var trackOf = [Int](repeating: -1, count: det.count), trackCount = 0
+        for head in det.indices where !hasPrevious[head] {
+            var i = head
+            while i >= 0 { trackOf[i] = trackCount; i = next[i] }
+            trackCount += 1
         }
-        return cumulative
+        for _ in 0..<3 {
+            var sx = [Double](repeating: 0, count: trackCount), sy = sx, n = sx
+            for (i, d) in det.enumerated() {
+                let shift = drift[frames.local(d.frame)]
+                sx[trackOf[i]] += d.x - shift.dx; sy[trackOf[i]] += d.y - shift.dy; n[trackOf[i]] += 1
+            }
+            var updated = drift
+            for t in 0..<frames.count {
+                var rx: [Double] = [], ry: [Double] = []
+                for i in frames.members(t) where n[trackOf[i]] > 1 {
+                    let k = trackOf[i]
+                    rx.append(det[i].x - drift[t].dx - sx[k] / n[k]); ry.append(det[i].y - drift[t].dy - sy[k] / n[k])
+                }
+                if !rx.isEmpty { updated[t] = (drift[t].dx + median(rx), drift[t].dy + median(ry)) }
+            }
+            let origin = updated[0]
+            drift = updated.map { ($0.dx - origin.dx, $0.dy - origin.dy) }
+        }
+        return drift
     }
 
     static func median(_ values: [Double]) -> Double {
@@ -162,10 +197,11 @@ public enum Tracker {
         for j in next where j >= 0 { hasPrevious[j] = true }
         // Ends: detections without a successor; starts: without a predecessor.
         var startsByFrame = [[Int]](repeating: [], count: frames.count)
+        var endsByFrame = [[Int]](repeating: [], count: frames.count)  // rows: index into `ends`
         var ends: [Int] = []
         for t in 0..<frames.count {
             for i in frames.members(t) {
-                if next[i] < 0 { ends.append(i) }
+                if next[i] < 0 { endsByFrame[t].append(ends.count); ends.append(i) }
                 if !hasPrevious[i] { startsByFrame[t].append(i) }
             }
         }
@@ -181,7 +217,8 @@ public enum Tracker {
                 if starts.isEmpty { continue }
                 let sx = starts.map { det[$0].x - drift[t + gapFrames].dx }, sy = starts.map { det[$0].y - drift[t + gapFrames].dy }
                 let grid = CellGrid(xs: sx, ys: sy, cellSize: reach)
-                for (row, e) in ends.enumerated() where frames.local(det[e].frame) == t {
+                for row in endsByFrame[t] {
+                    let e = ends[row]
                     let x = det[e].x - drift[t].dx, y = det[e].y - drift[t].dy
                     grid.forEachNeighbour(x: x, y: y) { k in
                         let dx = sx[k] - x, dy = sy[k] - y
@@ -191,7 +228,7 @@ public enum Tracker {
                 }
             }
         }
-        let match = LinearAssignment.solvePartial(rows: ends.count, columns: startIds.count, edges: edges,
+        let match = LinearAssignment.solveComponents(rows: ends.count, columns: startIds.count, edges: edges,
                                                   rowUnassignedCost: death, columnUnassignedCost: birth)
         for (row, col) in match.enumerated() where col >= 0 { next[ends[row]] = startIds[col] }
     }

@@ -1,0 +1,76 @@
+import XCTest
+import Tracking
+
+final class DriftTests: XCTestCase {
+
+    /// A 20×20 lattice (spacing 4 px) with thermal jitter, a few vacancies, and a
+    /// random-walk drift of ~1.2 px per frame — larger than the 0.6 px link range.
+    private func driftingLattice(seed: UInt64) -> (detections: [Detection], truth: [Int], drift: [(Double, Double)]) {
+        var rng = TestRNG(seed: seed)
+        var drift: [(Double, Double)] = [(0, 0)]
+        for _ in 1..<25 {
+            let last = drift.last!
+            drift.append((last.0 + 1.0 + 0.2 * rng.gaussian(), last.1 - 0.6 + 0.2 * rng.gaussian()))
+        }
+        var d: [Detection] = [], truth: [Int] = []
+        for (t, shift) in drift.enumerated() {
+            for i in 0..<20 { for j in 0..<20 where rng.uniform() > 0.01 || t == 0 {
+                d.append(Detection(frame: t, x: 10 + 4 * Double(i) + shift.0 + 0.08 * rng.gaussian(),
+                                   y: 90 + 4 * Double(j) + shift.1 + 0.08 * rng.gaussian()))
+                truth.append(i * 20 + j)
+            } }
+        }
+        return (d, truth, drift)
+    }
+
+    func testDriftRecoveredOnDriftingLattice() throws {
+        let (d, truth, drift) = driftingLattice(seed: 4)
+        let plain = try Tracker.track(d, options: TrackingOptions(maxDistance: 0.6, maxGap: 2))
+        XCTAssertLessThan(linkCounts(plain, truth: truth).found, truth.count / 10, "uncorrected drift breaks linking")
+
+        let options = TrackingOptions(maxDistance: 0.6, maxGap: 2, driftIterations: 2, driftSearchDistance: 1.9)
+        let r = try Tracker.track(d, options: options)
+        XCTAssertEqual(r.drift.count, drift.count)
+        for (est, truth) in zip(r.drift, drift) {
+            XCTAssertEqual(est.dx, truth.0, accuracy: 0.03, "frame \(est.frame)")
+            XCTAssertEqual(est.dy, truth.1, accuracy: 0.03, "frame \(est.frame)")
+        }
+        assertSameGrouping(r, truth: truth)
+        // Corrected positions of one atom stay put to within the jitter.
+        let track = r.tracks.max { $0.points.count < $1.points.count }!
+        let xs = track.points.map(\.xCorrected)
+        XCTAssertLessThan(xs.max()! - xs.min()!, 0.8)
+        // drift.csv is cumulative, one row per frame.
+        let csv = TrackingCSV.drift(r).split(separator: "\n")
+        XCTAssertEqual(csv.first, "frame,dx,dy")
+        XCTAssertEqual(csv.count, 26)
+        XCTAssertTrue(csv[1].hasPrefix("0,0.0000,0.0000"))
+    }
+}
+
+final class RobustDriftTests: XCTestCase {
+    /// 10 % of the atoms slide coherently by +0.3 px/frame in x on top of the drift (a moving
+    /// defect row): a mean would be biased by 0.03 px per frame (0.33 px by the last frame);
+    /// the median-based estimate must ignore them.
+    func testDriftIgnoresMobileMinority() throws {
+        var rng = TestRNG(seed: 21)
+        var drift: [(Double, Double)] = [(0, 0)]
+        for _ in 1..<12 { drift.append((drift.last!.0 + 0.5, drift.last!.1 + 0.3)) }
+        var offsets = [(Double, Double)](repeating: (0, 0), count: 400)
+        var d: [Detection] = []
+        for (t, shift) in drift.enumerated() {
+            for k in 0..<400 {
+                if k % 10 == 0 && t > 0 {
+                    offsets[k].0 += 0.3 + 0.05 * rng.gaussian(); offsets[k].1 += 0.05 * rng.gaussian()
+                }
+                d.append(Detection(frame: t, x: 5 * Double(k % 20) + shift.0 + offsets[k].0 + 0.05 * rng.gaussian(),
+                                   y: 5 * Double(k / 20) + shift.1 + offsets[k].1 + 0.05 * rng.gaussian()))
+            }
+        }
+        let r = try Tracker.track(d, options: TrackingOptions(maxDistance: 1.5, driftIterations: 2))
+        for (est, truth) in zip(r.drift, drift) {
+            XCTAssertEqual(est.dx, truth.0, accuracy: 0.03, "frame \(est.frame)")
+            XCTAssertEqual(est.dy, truth.1, accuracy: 0.03, "frame \(est.frame)")
+        }
+    }
+}
