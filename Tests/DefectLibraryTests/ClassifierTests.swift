@@ -6,7 +6,7 @@ final class ClassifierTests: XCTestCase {
     /// 0 pristine, 1 one neighbour missing, 2 one neighbour bright, 3 missing + bright two
     /// sites apart (chiral: needs the mirror). Each copy is rotated by a random multiple of 60°,
     /// maybe mirrored, shifted sub-pixel and noisy.
-    func syntheticCrops(perType: Int, size: Int, seed: UInt64) -> (crops: [[Float]], labels: [Int]) {
+    static func syntheticCrops(perType: Int, size: Int, seed: UInt64) -> (crops: [[Float]], labels: [Int]) {
         var rng = SplitMix64(seed: seed)
         let c = Double(size - 1) / 2, r = 6.0, sigma = 1.4
         var crops = [[Float]](), labels = [Int]()
@@ -44,7 +44,7 @@ final class ClassifierTests: XCTestCase {
     }
 
     func testRotationAwareClassificationMergesRotatedCopies() throws {
-        let (crops, truth) = syntheticCrops(perType: 40, size: 21, seed: 9)
+        let (crops, truth) = Self.syntheticCrops(perType: 40, size: 21, seed: 9)
         var config = ClassifierConfiguration()
         config.pcaComponents = 8
         config.componentRange = 2...6
