@@ -10,11 +10,12 @@ struct BenchGMM: ParsableCommand {
         commandName: "gmm",
         abstract: "Time Gaussian-mixture EM (full covariance) on seeded synthetic data.",
         discussion: """
-        Data: `samples` points in `features` dimensions from `components` Gaussian clusters,
-        generated with SplitMix64 (seed 2026) + Box–Muller exactly as scripts/bench_gmm_sklearn.py
-        does, so both tools fit identical data. EM starts from the first point of every cluster,
+        Data: `samples` points in `features` dimensions from `components` Gaussian clusters, \
+        generated with SplitMix64 (seed 2026) + Box–Muller exactly as scripts/bench_gmm_sklearn.py \
+        does, so both tools fit identical data. EM starts from the first point of every cluster, \
         identity covariances and equal weights, and runs exactly `iterations` steps (tolerance 0).
-        Compare with: OPENBLAS_NUM_THREADS=2 python scripts/bench_gmm_sklearn.py
+
+        Compare with: python scripts/bench_gmm_sklearn.py --threads 2
         """)
 
     @Option(help: "Number of samples.") var samples = 5000
