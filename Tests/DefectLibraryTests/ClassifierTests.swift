@@ -7,7 +7,7 @@ final class ClassifierTests: XCTestCase {
     /// sites apart (chiral: needs the mirror). Each copy is rotated by a random multiple of 60°,
     /// maybe mirrored, shifted sub-pixel and noisy.
     static func syntheticCrops(perType: Int, size: Int, seed: UInt64) -> (crops: [[Float]], labels: [Int]) {
-        var rng = SplitMix64(seed: seed)
+        var rng = TestRandom(seed: seed)
         let c = Double(size - 1) / 2, r = 6.0, sigma = 1.4
         var crops = [[Float]](), labels = [Int]()
         for type in 0..<4 {

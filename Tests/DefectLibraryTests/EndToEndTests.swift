@@ -5,7 +5,7 @@ import DefectLibrary
 final class EndToEndTests: XCTestCase {
     func testVacanciesAndDopantsBecomeTwoClasses() throws {
         let w = 256, h = 240, bond = 5.0, sigma = 1.2
-        var rng = SplitMix64(seed: 123)
+        var rng = TestRandom(seed: 123)
         let angle = 0.4, a = bond * 3.0.squareRoot()
         func rot(_ v: SIMD2<Double>) -> SIMD2<Double> {
             SIMD2(cos(angle) * v.x - sin(angle) * v.y, sin(angle) * v.x + cos(angle) * v.y)

@@ -2,6 +2,7 @@ import ArgumentParser
 import CBLAS
 import DefectLibrary
 import Dispatch
+import Foundation
 
 /// `atomtrack bench gmm`: our EM against scikit-learn's (scripts/bench_gmm_sklearn.py) on the
 /// same seeded data, the same initialisation and the same number of iterations.
@@ -67,7 +68,7 @@ struct BenchGMM: ParsableCommand {
 
     /// Seeded clusters: centre_c = 3·N(0, I), point = centre_{i mod k} + (0.5 + 0.25 c)·N(0, I).
     static func benchData(samples: Int, features d: Int, components k: Int) throws -> FeatureMatrix {
-        var rng = SplitMix64(seed: 2026)
+        var rng = BenchRandom(seed: 2026)
         let centres = (0..<(k * d)).map { _ in 3 * rng.nextGaussian() }
         var v = [Double](repeating: 0, count: samples * d)
         for i in 0..<samples {
@@ -75,5 +76,23 @@ struct BenchGMM: ParsableCommand {
             for j in 0..<d { v[i * d + j] = centres[c * d + j] + scale * rng.nextGaussian() }
         }
         return try FeatureMatrix(rows: samples, columns: d, values: v)
+    }
+}
+
+/// SplitMix64 + Box–Muller, mirrored line by line in scripts/bench_gmm_sklearn.py so both
+/// benchmarks fit bit-identical data.
+private struct BenchRandom {
+    private var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextGaussian() -> Double {
+        let u1 = max(Double(next() >> 11) * 0x1.0p-53, 0x1.0p-60), u2 = Double(next() >> 11) * 0x1.0p-53
+        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 }
