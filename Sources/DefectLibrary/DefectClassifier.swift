@@ -6,6 +6,9 @@ public struct ClassifierConfiguration: Sendable {
     public var componentRange: ClosedRange<Int> = 1...8
     /// `.hexagonal`/`.square` make rotated and mirrored copies of a defect one class.
     public var symmetry: CropSymmetry = .none
+    /// PCA axes are fitted on at most this many views (an evenly strided subset), which
+    /// bounds the cost of the d×d covariance for large crop sets; all views are projected.
+    public var pcaFitRows: Int = 20000
     /// Mixture settings (its `components` is overridden by `componentRange`).
     public var mixture = GMMConfiguration(components: 1)
 
@@ -44,7 +47,11 @@ public enum DefectClassifier {
         let t = c.symmetry.viewCount
         let views = c.symmetry == .none ? crops : crops.flatMap { c.symmetry.views(of: $0, size: size, channels: channels) }
         let all = try FeatureMatrix(samples: views)
-        let pca = try PCA(fitting: all, components: min(c.pcaComponents, pixels, max(all.rows - 1, 1)))
+        let stride = max(1, (all.rows + c.pcaFitRows - 1) / max(c.pcaFitRows, 1))
+        let fitSet = stride == 1 ? all : try FeatureMatrix(
+            rows: (all.rows + stride - 1) / stride, columns: pixels,
+            values: Swift.stride(from: 0, to: all.rows, by: stride).flatMap { all.values[($0 * pixels)..<(($0 + 1) * pixels)] })
+        let pca = try PCA(fitting: fitSet, components: min(c.pcaComponents, pixels, max(fitSet.rows - 1, 1)))
         let features = try pca.transform(all)
         let selection = try GaussianMixture.selectComponents(features, range: c.componentRange,
                                                              configuration: c.mixture, groupSize: t) {

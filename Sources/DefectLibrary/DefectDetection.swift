@@ -26,7 +26,7 @@ public struct DefectObject: Sendable, Equatable {
 /// Result of defect detection in one frame: the objects and the lattice used (if any).
 public struct FrameDefects: Sendable {
     public var defects: [DefectObject]
-    public var lattice: Lattice?
+    public var lattice: FittedLattice?
     /// Predicted sites checked for vacancies (inside the margin).
     public var sitesChecked: Int
 }
@@ -56,7 +56,7 @@ public enum DefectDetector {
     }
 
     /// Lattice sites inside the margin with no atom within `tolerance`.
-    public static func emptySites(_ lattice: Lattice, atoms: [SIMD2<Double>], width: Int, height: Int,
+    public static func emptySites(_ lattice: FittedLattice, atoms: [SIMD2<Double>], width: Int, height: Int,
                                   tolerance: Double? = nil, margin: Double? = nil)
         -> (empty: [LatticeSite], checked: Int)
     {

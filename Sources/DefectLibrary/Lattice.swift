@@ -7,7 +7,7 @@ import Darwin
 
 /// A periodic lattice seen in projection: sites at origin + basis[s] + n₁a₁ + n₂a₂.
 /// Graphene's honeycomb and TMD (metal/chalcogen) lattices have two basis sites per cell.
-public struct Lattice: Sendable, Equatable {
+public struct FittedLattice: Sendable, Equatable {
     public var a1: SIMD2<Double>
     public var a2: SIMD2<Double>
     public var origin: SIMD2<Double>
@@ -128,7 +128,7 @@ public enum LatticeFitter {
     /// sublattices as clusters of positions modulo the lattice, then refines everything by
     /// least squares on growing neighbourhoods of the central atom.
     /// - Parameter minSublatticeFraction: a sublattice needs this fraction of the largest one's atoms.
-    public static func fit(points: [SIMD2<Double>], minSublatticeFraction: Double = 0.3) throws -> Lattice {
+    public static func fit(points: [SIMD2<Double>], minSublatticeFraction: Double = 0.3) throws -> FittedLattice {
         guard points.count >= 8 else { throw DefectLibraryError.latticeFitFailed("need ≥ 8 atoms, got \(points.count)") }
         guard points.allSatisfy({ $0.x.isFinite && $0.y.isFinite }) else {
             throw DefectLibraryError.latticeFitFailed("atom positions contain NaN or infinity")
@@ -136,7 +136,7 @@ public enum LatticeFitter {
         let dnn = nearestNeighbourDistance(points)
         guard dnn > 0, dnn.isFinite else { throw DefectLibraryError.latticeFitFailed("atoms coincide") }
         let (a1, a2) = try translations(points, dnn: dnn)
-        var lattice = Lattice(a1: a1, a2: a2, origin: .zero, basis: [.zero])
+        var lattice = FittedLattice(a1: a1, a2: a2, origin: .zero, basis: [.zero])
         let centroid = points.reduce(SIMD2<Double>.zero, +) / Double(points.count)
         let centre = points.indices.min { length(points[$0] - centroid) < length(points[$1] - centroid) }!
         lattice.origin = points[centre]
@@ -189,7 +189,7 @@ public enum LatticeFitter {
     }
 
     /// Offsets of the occupied positions within the unit cell (clusters of fractional parts).
-    static func sublattices(_ p: [SIMD2<Double>], _ l: Lattice, dnn: Double, minFraction: Double) -> [SIMD2<Double>] {
+    static func sublattices(_ p: [SIMD2<Double>], _ l: FittedLattice, dnn: Double, minFraction: Double) -> [SIMD2<Double>] {
         var reps = [SIMD2<Double>](), deltaSums = [SIMD2<Double>](), counts = [Int]()
         for q in p {
             var f = l.fractional(q)
@@ -216,7 +216,7 @@ public enum LatticeFitter {
     }
 
     /// Least squares for x and y separately: p = o_s + n₁a₁ + n₂a₂ over atoms assigned to a site.
-    static func refine(_ p: [SIMD2<Double>], _ l: Lattice, tolerance: Double) throws -> Lattice {
+    static func refine(_ p: [SIMD2<Double>], _ l: FittedLattice, tolerance: Double) throws -> FittedLattice {
         let s = l.basis.count, m = s + 2
         var ata = [Double](repeating: 0, count: m * m), atb = [Double](repeating: 0, count: m * 2)
         var used = 0
@@ -243,7 +243,7 @@ public enum LatticeFitter {
         dpotrs_(&uplo, &nn, &nrhs, ata, &nn, &atb, &nn, &info)
         guard info == 0 else { throw DefectLibraryError.lapackFailure(routine: "dpotrs", info: Int(info)) }
         let o = (0..<s).map { SIMD2(atb[$0], atb[m + $0]) }
-        return Lattice(a1: SIMD2(atb[s], atb[m + s]), a2: SIMD2(atb[s + 1], atb[m + s + 1]),
+        return FittedLattice(a1: SIMD2(atb[s], atb[m + s]), a2: SIMD2(atb[s + 1], atb[m + s + 1]),
                        origin: o[0], basis: o.map { $0 - o[0] })
     }
 }

@@ -6,8 +6,8 @@ final class ClassifierTests: XCTestCase {
     /// 0 pristine, 1 one neighbour missing, 2 one neighbour bright, 3 missing + bright two
     /// sites apart (chiral: needs the mirror). Each copy is rotated by a random multiple of 60°,
     /// maybe mirrored, shifted sub-pixel and noisy.
-    func syntheticCrops(perType: Int, size: Int, seed: UInt64) -> (crops: [[Float]], labels: [Int]) {
-        var rng = SplitMix64(seed: seed)
+    static func syntheticCrops(perType: Int, size: Int, seed: UInt64) -> (crops: [[Float]], labels: [Int]) {
+        var rng = TestRandom(seed: seed)
         let c = Double(size - 1) / 2, r = 6.0, sigma = 1.4
         var crops = [[Float]](), labels = [Int]()
         for type in 0..<4 {
@@ -44,7 +44,7 @@ final class ClassifierTests: XCTestCase {
     }
 
     func testRotationAwareClassificationMergesRotatedCopies() throws {
-        let (crops, truth) = syntheticCrops(perType: 40, size: 21, seed: 9)
+        let (crops, truth) = Self.syntheticCrops(perType: 40, size: 21, seed: 9)
         var config = ClassifierConfiguration()
         config.pcaComponents = 8
         config.componentRange = 2...6
@@ -62,7 +62,14 @@ final class ClassifierTests: XCTestCase {
         let plain = try DefectClassifier.classify(crops: crops, size: 21, configuration: config)
         let ariPlain = adjustedRandIndex(plain.labels, truth)
         XCTAssertLessThan(ariPlain, 0.8)
-        print("rotation-aware ARI \(ariAware) (k=\(aware.model.components)), plain GMM k=4 ARI \(ariPlain)")
+        // Left to BIC, plain GMM needs many more classes (one per orientation) and still mixes types.
+        config.componentRange = 2...12
+        let plainBIC = try DefectClassifier.classify(crops: crops, size: 21, configuration: config)
+        let ariPlainBIC = adjustedRandIndex(plainBIC.labels, truth)
+        XCTAssertGreaterThan(plainBIC.model.components, 4)
+        XCTAssertLessThan(ariPlainBIC, ariAware)
+        print("rotation-aware ARI \(ariAware) (k=\(aware.model.components)), plain GMM k=4 ARI \(ariPlain), "
+              + "plain GMM BIC k=\(plainBIC.model.components) ARI \(ariPlainBIC)")
     }
 
     func testAdjustedRandIndexKnownValues() {

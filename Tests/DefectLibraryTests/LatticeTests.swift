@@ -5,7 +5,7 @@ final class LatticeTests: XCTestCase {
     /// Honeycomb (graphene-like) atoms: rotated, jittered, some sites removed, some dopants.
     func makeHoneycomb(bond: Double, angle: Double, width: Int, height: Int, noise: Double,
                        removeEvery: Int, seed: UInt64) -> (atoms: [ClassifiedAtom], removed: [SIMD2<Double>]) {
-        var rng = SplitMix64(seed: seed)
+        var rng = TestRandom(seed: seed)
         let a = bond * 3.0.squareRoot()
         let (c, s) = (cos(angle), sin(angle))
         func rot(_ v: SIMD2<Double>) -> SIMD2<Double> { SIMD2(c * v.x - s * v.y, s * v.x + c * v.y) }

@@ -1,0 +1,62 @@
+import Foundation
+import XCTest
+import DefectLibrary
+
+final class LibraryExportTests: XCTestCase {
+    func testLibraryTextAndStatistics() throws {
+        let (crops, truth) = ClassifierTests.syntheticCrops(perType: 15, size: 15, seed: 4)
+        var config = ClassifierConfiguration()
+        config.pcaComponents = 6
+        config.componentRange = 3...5
+        config.symmetry = .hexagonal
+        config.mixture.seed = 77
+        let classification = try DefectClassifier.classify(crops: crops, size: 15, configuration: config)
+        let defects = crops.indices.map {
+            DefectObject(frame: $0 % 3, x: Double($0), y: 2.5, kind: $0 % 2 == 0 ? .atom(classIndex: 2) : .vacancy(sublattice: 1))
+        }
+        let library = try DefectClassLibrary(defects: defects, classification: classification, cropSize: 15, frameCount: 3)
+        XCTAssertEqual(library.classes.map(\.count).reduce(0, +), crops.count)
+        for c in library.classes {
+            XCTAssertEqual(c.countsPerFrame.reduce(0, +), c.count)
+            XCTAssertEqual(c.meanCrop.count, 15 * 15)
+            // Members are sorted by confidence.
+            let p = c.members.map { classification.probabilities[$0] }
+            XCTAssertEqual(p, p.sorted(by: >))
+        }
+        for f in 0..<3 {
+            XCTAssertEqual(library.classes.map { $0.fractionPerFrame[f] }.reduce(0, +), 1, accuracy: 1e-12)
+        }
+        XCTAssertGreaterThanOrEqual(adjustedRandIndex(classification.labels, truth), 0.95)
+
+        let csv = library.defectsCSV().split(separator: "\n")
+        XCTAssertEqual(csv.first, "frame,x,y,class,probability,kind")
+        XCTAssertEqual(csv.count, crops.count + 1)
+        XCTAssertEqual(csv[2], "1,1.0000,2.5000,\(classification.labels[1]),\(String(format: "%.4f", classification.probabilities[1])),vacancy:1")
+
+        let json = try JSONSerialization.jsonObject(with: Data(library.libraryJSON().utf8)) as! [String: Any]
+        XCTAssertEqual(json["components"] as? Int, classification.model.components)
+        XCTAssertEqual((json["classes"] as! [[String: Any]]).map { $0["size"] as! Int },
+                       library.classes.map(\.count))
+        XCTAssertEqual((json["selection"] as! [Any]).count, 3)
+        XCTAssertEqual(json["symmetry"] as? String, "hexagonal")
+        XCTAssertEqual(json["seed"] as? Int, Int(classification.model.seed))
+
+        let mosaic = try library.mosaic(classID: 0, columns: 4, gap: 1)
+        let n = min(library.classes[0].count, 64)
+        XCTAssertEqual(mosaic.width, min(n, 4) * 16 - 1)
+        XCTAssertEqual(mosaic.height, ((n + 3) / 4) * 16 - 1)
+        let first = classification.alignedCrops[library.classes[0].members[0]]
+        XCTAssertEqual(mosaic.pixels[7 * mosaic.width + 7], first[7 * 15 + 7])
+        XCTAssertThrowsError(try library.mosaic(classID: 99))
+        XCTAssertThrowsError(try DefectClassLibrary(defects: Array(defects.dropLast()), classification: classification,
+                                                    cropSize: 15, frameCount: 3))
+    }
+
+    func testMosaicLayout() throws {
+        let tiles: [[Float]] = (0..<5).map { t in [Float](repeating: Float(t + 1), count: 4) }
+        let m = try Mosaic.build(crops: tiles, size: 2, columns: 3, gap: 1, background: -1)
+        XCTAssertEqual(m.width, 8); XCTAssertEqual(m.height, 5)
+        XCTAssertEqual(m.pixels[0], 1); XCTAssertEqual(m.pixels[2], -1); XCTAssertEqual(m.pixels[3], 2)
+        XCTAssertEqual(m.pixels[3 * 8 + 3], 5); XCTAssertEqual(m.pixels[3 * 8 + 6], -1)
+    }
+}
