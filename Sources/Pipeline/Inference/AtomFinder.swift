@@ -72,9 +72,9 @@ public struct AtomFinder {
         } else {
             effectivePixelSize = pixelSize ?? model.card.preferredPixelSize
         }
-        let (maps, normalized) = try probabilities(image, width: w, height: h, frame: frame)
+        let (maps, _) = try probabilities(image, width: w, height: h, frame: frame)
         let locator = try makeLocator(pixelSize: effectivePixelSize)
-        var atoms = try locator.locate(maps, frame: normalized.pixels)
+        var atoms = try locator.locate(maps, frame: image)
         if scale != 1 {
             // Resampled pixel centres map back as x = (x' + 0.5) / scale − 0.5.
             for i in atoms.indices {
@@ -89,7 +89,7 @@ public struct AtomFinder {
     /// refinement window about a third of it.
     func makeLocator(pixelSize: Double) throws -> AtomLocator {
         let spacingPx = model.card.columnSpacing / pixelSize
-        let halfWindow = min(8, max(2, Int((spacingPx * 0.35).rounded())))
+        let halfWindow = min(8, max(2, Int((spacingPx * 1.0).rounded())))
         let refinement = options.refine
             ? GaussianRefinement(halfWindow: halfWindow, initialSigma: max(0.8, 0.3 * spacingPx), maxShift: 1, maxIterations: 60)
             : nil

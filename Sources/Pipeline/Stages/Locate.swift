@@ -1,0 +1,109 @@
+import Foundation
+import Localization
+import MicroscopyIO
+
+/// An atom found in a movie frame, with its class as a table symbol (e.g. `W+Mo`).
+public struct FrameAtom: Sendable {
+    public var frame: Int
+    public var x: Double, y: Double
+    public var classIndex: Int
+    public var score: Float
+    public var border: Bool
+}
+
+/// Runs the AtomFinder over a movie, one frame at a time, streaming `atoms.csv`
+/// (`frame,x,y,class,score,border` + `x_A,y_A` when calibrated) and overlay PNGs.
+public struct MovieLocator {
+    public let finder: AtomFinder
+    public var pixelSize: Double?
+    public var overlayFrames: Set<Int> = [0]
+
+    public init(finder: AtomFinder, pixelSize: Double?) {
+        self.finder = finder
+        self.pixelSize = pixelSize
+    }
+
+    public static let atomsFile = "atoms.csv"
+
+    /// Locates atoms in `frames` of `movie`; returns them all (small next to the frames),
+    /// writing `atoms.csv` and `overlay_NNNN.png` into `dir`. Frames with NaN/Inf pixels or
+    /// no signal are skipped with a warning naming them, never silently.
+    public func run(movie: Movie, frames: Range<Int>, to dir: URL, progress: Bool = true,
+                    warn: (String) -> Void = { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }) throws -> [[FrameAtom]] {
+        let card = finder.model.card
+        let table = try StreamingTextFile(dir.appendingPathComponent(Self.atomsFile))
+        try table.write("frame,x,y,class,score,border" + (pixelSize != nil ? ",x_A,y_A" : "") + "\n")
+        var all: [[FrameAtom]] = []
+        let bar = ProgressBar("locate", total: frames.count, quiet: !progress)
+        for i in frames {
+            let image = try movie.frame(i)
+            var found: [FrameAtom] = []
+            do {
+                let atoms = try finder.atoms(in: image.pixels, width: image.width, height: image.height, pixelSize: pixelSize, frame: i)
+                found = atoms.map { FrameAtom(frame: i, x: $0.x, y: $0.y, classIndex: $0.classIndex, score: $0.score, border: $0.border) }
+            } catch let e as LocalizationError {
+                warn("frame \(i) skipped: \(e)")
+            }
+            var rows = ""
+            for a in found {
+                rows += "\(i),\(String(format: "%.3f", a.x)),\(String(format: "%.3f", a.y)),\(card.classes[a.classIndex].symbol),"
+                    + "\(String(format: "%.4f", a.score)),\(a.border ? 1 : 0)"
+                if let p = pixelSize { rows += "," + String(format: "%.4f", a.x * p) + "," + String(format: "%.4f", a.y * p) }
+                rows += "\n"
+            }
+            try table.write(rows)
+            if overlayFrames.contains(i) {
+                let png = Overlay.render(image.pixels, width: image.width, height: image.height,
+                                         points: found.map { ($0.x, $0.y, $0.classIndex) }, radius: overlayRadius)
+                try PNGFile.writeRGB(png, to: dir.appendingPathComponent(String(format: "overlay_%04d.png", i)))
+            }
+            all.append(found)
+            bar.advance(status: "\(found.count) atoms")
+        }
+        try table.finish()
+        bar.finish()
+        return all
+    }
+
+    var overlayRadius: Double {
+        let spacing = finder.model.card.columnSpacing / (pixelSize ?? finder.model.card.preferredPixelSize)
+        return max(1.5, 0.3 * spacing)
+    }
+}
+
+/// Frames drawn for looking: robust contrast, atoms as coloured rings.
+public enum Overlay {
+    /// Okabe–Ito colours per class index.
+    public static let colors: [(UInt8, UInt8, UInt8)] = [(230, 159, 0), (86, 180, 233), (0, 158, 115), (213, 94, 0),
+                                                          (204, 121, 167), (240, 228, 66), (0, 114, 178)]
+    public static let hexColors = ["#E69F00", "#56B4E9", "#009E73", "#D55E00", "#CC79A7", "#F0E442", "#0072B2"]
+
+    /// The frame with 1st–99.9th percentile contrast, as gray RGB.
+    public static func gray(_ pixels: [Float], width: Int, height: Int) -> RGBImage {
+        let finite = pixels.filter(\.isFinite).sorted()
+        let lo = finite.isEmpty ? 0 : finite[Int(Double(finite.count - 1) * 0.01)]
+        let hi = finite.isEmpty ? 1 : finite[Int(Double(finite.count - 1) * 0.999)]
+        var image = RGBImage(width: width, height: height)
+        let span = hi > lo ? hi - lo : 1
+        for y in 0..<height { for x in 0..<width {
+            let v = pixels[y * width + x]
+            let g = UInt8(v.isFinite ? max(0, min(255, (v - lo) / span * 255)) : 0)
+            image.set(x: x, y: y, (g, g, g))
+        } }
+        return image
+    }
+
+    public static func render(_ pixels: [Float], width: Int, height: Int, points: [(Double, Double, Int)], radius: Double) -> RGBImage {
+        var image = gray(pixels, width: width, height: height)
+        for (x, y, c) in points { ring(&image, x: x, y: y, radius: radius, color: colors[c % colors.count]) }
+        return image
+    }
+
+    static func ring(_ image: inout RGBImage, x: Double, y: Double, radius: Double, color: (UInt8, UInt8, UInt8)) {
+        let steps = max(16, Int(2 * Double.pi * radius * 2))
+        for k in 0..<steps {
+            let t = 2 * Double.pi * Double(k) / Double(steps)
+            image.set(x: Int((x + radius * cos(t)).rounded()), y: Int((y + radius * sin(t)).rounded()), color)
+        }
+    }
+}

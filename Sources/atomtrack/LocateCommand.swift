@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import MicroscopyIO
+import Pipeline
+
+/// Options shared by every command that runs the network on a movie.
+struct ModelOptions: ParsableArguments {
+    @Option(help: "Model directory (model.safetensors + model.json). Default: the shipped model for --material.")
+    var model: String?
+    @Option(help: "Material, to pick a shipped model: graphene-si or ws2.") var material: String?
+    @Option(help: "Pixel size in Å (overrides the file's calibration).") var pixelSize: Double?
+    @Option(help: "Class probability threshold for atoms.") var threshold: Float = 0.5
+    @Flag(help: "Skip the 2-D Gaussian refinement (plain probability-weighted centroids).") var noRefine = false
+
+    func finder() throws -> AtomFinder {
+        var options = AtomFinder.Options()
+        options.threshold = threshold
+        options.refine = !noRefine
+        return try AtomFinder(model: TrainedModel(at: try ShippedModels.resolve(model: model, material: material)), options: options)
+    }
+
+    /// The pixel size to use: the flag, else the file's calibration; warns when unknown.
+    func calibration(of movie: Movie) -> Double? {
+        if let pixelSize { return pixelSize }
+        if let p = movie.pixelSizeA { return p }
+        FileHandle.standardError.write(Data("warning: \(movie.url.lastPathComponent) has no pixel calibration; assuming the model's trained pixel size (pass --pixel-size Å)\n".utf8))
+        return nil
+    }
+}
+
+struct Locate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Find every atom in every frame: OUT/atoms.csv and overlay PNGs.",
+        discussion: """
+        atoms.csv columns: frame, x, y (pixels; origin at the centre of the top-left pixel, x to the
+        right), class (element symbols, a multi-element class joined with '+', e.g. W+Mo), score (mean
+        class probability), border (1 when the atom touches the frame edge), and x_A, y_A in Å when
+        the pixel size is known. Frames are read, segmented and written one at a time.
+        """)
+
+    @Argument(help: "Movie or image: TIFF stack, PNG series (file or folder), NPY, DM3/DM4.") var movie: String
+    @OptionGroup var modelOptions: ModelOptions
+    @Option(help: "Output directory.") var out: String
+    @Option(parsing: .upToNextOption, help: "Frames to draw as overlay PNGs.") var overlay: [Int] = [0]
+    @Option(help: "First frame.") var first = 0
+    @Option(help: "Number of frames (default: all).") var count: Int?
+    @Flag(help: "Replace earlier results in OUT.") var overwrite = false
+    @Flag(help: "No progress bar.") var quiet = false
+
+    func run() throws {
+        try reportingErrors {
+            let m = try Movie.open(URL(fileURLWithPath: movie))
+            let finder = try modelOptions.finder()
+            let dir = URL(fileURLWithPath: out)
+            try OutputDirectory.prepare(dir, markers: [MovieLocator.atomsFile], allowExisting: overwrite)
+            guard first >= 0, first < m.frameCount else { throw InputError("--first \(first) is outside the movie's \(m.frameCount) frames") }
+            let end = min(m.frameCount, first + (count ?? m.frameCount))
+            var locator = MovieLocator(finder: finder, pixelSize: modelOptions.calibration(of: m))
+            locator.overlayFrames = Set(overlay)
+            let atoms = try locator.run(movie: m, frames: first..<end, to: dir, progress: !quiet)
+            print("atoms: \(dir.path)/atoms.csv (\(atoms.map(\.count).reduce(0, +)) atoms in \(atoms.count) frames)")
+        }
+    }
+}
