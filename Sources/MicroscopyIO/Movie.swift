@@ -54,7 +54,8 @@ public final class Movie {
     /// Opens a movie by extension and magic bytes: `.tif/.tiff` (multi-page stack),
     /// `.png` (a single image, or a numbered series such as `frame_000.png …`), a directory
     /// holding a numbered PNG series, `.npy` (2-D or 3-D), `.dm3`, `.dm4`.
-    public static func open(_ url: URL) throws -> Movie {
+    /// `singlePNG` reads a numbered `.png` alone instead of as part of its series.
+    public static func open(_ url: URL, singlePNG: Bool = false) throws -> Movie {
         let path = url.path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -65,14 +66,14 @@ public final class Movie {
         let magic = try readMagic(url)
         switch ext {
         case "tif", "tiff": return Movie(url: url, source: try TIFFSource(url: url))
-        case "png": return Movie(url: url, source: try PNGSeriesSource(file: url))
+        case "png": return Movie(url: url, source: try PNGSeriesSource(file: url, single: singlePNG))
         case "npy": return Movie(url: url, source: try NPYSource(url: url))
         case "dm3", "dm4": return Movie(url: url, source: try DMSource(url: url))
         default:
             if magic.starts(with: [0x49, 0x49]) || magic.starts(with: [0x4D, 0x4D]) {
                 return Movie(url: url, source: try TIFFSource(url: url))
             }
-            if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return Movie(url: url, source: try PNGSeriesSource(file: url)) }
+            if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return Movie(url: url, source: try PNGSeriesSource(file: url, single: singlePNG)) }
             if magic.starts(with: [0x93, 0x4E, 0x55, 0x4D]) { return Movie(url: url, source: try NPYSource(url: url)) }
             throw MicroscopyIOError.unknownFormat(
                 path: path, detail: "extension '.\(ext)'; expected .tif, .tiff, .png, .npy, .dm3 or .dm4")
@@ -94,8 +95,8 @@ public final class Movie {
         for i in 0..<info.frameCount { try body(i, try frame(i)) }
     }
 
-    /// Convenience: the first frame of the file at `url`.
-    public static func readImage(_ url: URL) throws -> GrayImage { try open(url).frame(0) }
+    /// Convenience: the first frame of the file at `url` (a `.png` is read alone).
+    public static func readImage(_ url: URL) throws -> GrayImage { try open(url, singlePNG: true).frame(0) }
 
     private static func readMagic(_ url: URL) throws -> [UInt8] {
         guard let h = FileHandle(forReadingAtPath: url.path) else {

@@ -55,6 +55,38 @@ final class DMTests: XCTestCase {
         }
     }
 
+    /// Pixels, shape, dtype and calibration agree with what ncempy reads (Fixtures/dm_reference.json).
+    func testMatchesNcempy() throws {
+        struct Ref: Decodable {
+            var shape: [Int], dtype: String, pixelSize: [Double], pixelUnit: [String]
+            var frameSums: [Double], frameMoments: [[Double]], samples: [[Double]]
+        }
+        let refs = try JSONDecoder().decode([String: Ref].self,
+                                            from: Data(contentsOf: fixtures.appendingPathComponent("dm_reference.json")))
+        XCTAssertEqual(refs.count, 4)
+        for (name, r) in refs {
+            let m = try Movie.open(try dm(name))
+            XCTAssertEqual(m.frameCount == 1 ? [m.height, m.width] : [m.frameCount, m.height, m.width], r.shape, name)
+            XCTAssertEqual(m.sampleType.rawValue, r.dtype, name)
+            // ncempy lists axes slowest first: (z,) y, x.
+            let cal = try XCTUnwrap(m.calibration)
+            let ours = ([cal.z].compactMap { $0 } + [cal.y, cal.x])
+            XCTAssertEqual(ours.map(\.scale), r.pixelSize, name)
+            XCTAssertEqual(ours.map(\.unit), r.pixelUnit, name)
+            for k in 0..<m.frameCount {
+                let f = try m.frame(k)
+                var sum = 0.0, mx = 0.0, my = 0.0
+                for y in 0..<f.height { for x in 0..<f.width { let v = Double(f[x, y]); sum += v; mx += v * Double(x); my += v * Double(y) } }
+                XCTAssertEqual(sum, r.frameSums[k], accuracy: 1e-6 * max(1, abs(r.frameSums[k])), "\(name) frame \(k)")
+                XCTAssertEqual(mx, r.frameMoments[k][0], accuracy: 1e-6 * max(1, abs(mx)), "\(name) frame \(k)")
+                XCTAssertEqual(my, r.frameMoments[k][1], accuracy: 1e-6 * max(1, abs(my)), "\(name) frame \(k)")
+            }
+            for s in r.samples {
+                XCTAssertEqual(Double(try m.frame(Int(s[0]))[Int(s[2]), Int(s[1])]), s[3], name)
+            }
+        }
+    }
+
     func testSpectrumIsNotAnImage() throws {
         assertIOError(try Movie.open(try dm("08_carbon.dm3")), contains: "not an image")
     }
