@@ -6,6 +6,6 @@ struct AtomTrack: ParsableCommand {
         commandName: "atomtrack",
         abstract: "From atomically resolved STEM movies to atoms, defects, trajectories and kinetics.",
         version: atomTrackVersion,
-        subcommands: [Bench.self]
+        subcommands: [Bench.self, InfoCommand.self, ConvertCommand.self]
     )
 }
