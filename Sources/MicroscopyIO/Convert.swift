@@ -41,13 +41,15 @@ public enum MovieConverter {
         case "tif", "tiff":
             let w = try TIFFStackWriter(url: output, width: movie.width, height: movie.height, sampleType: type,
                                         pixelSizeA: movie.pixelSizeA, compression: options.compression, bigTIFF: options.bigTIFF)
-            for k in range { try w.append(movie.frame(k)) }
+            var buf: [Float] = []
+            for k in range { try movie.readFrame(k, into: &buf); try w.append(buf) }
             try w.finish()
             return [output]
         case "npy":
             let w = try NPYStackWriter(url: output, width: movie.width, height: movie.height, sampleType: type,
                                        as2D: range.count == 1)
-            for k in range { try w.append(movie.frame(k)) }
+            var buf: [Float] = []
+            for k in range { try movie.readFrame(k, into: &buf); try w.append(buf) }
             try w.finish()
             return [output]
         case "png":

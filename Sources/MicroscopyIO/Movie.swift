@@ -90,9 +90,25 @@ public final class Movie {
         return try GrayImage(width: info.width, height: info.height, pixels: pixels, pixelSizeA: pixelSizeA)
     }
 
-    /// Calls `body` with every frame in order, decoding one at a time.
+    /// Decodes frame `index` into `pixels`, resized to `width * height`; reusing one
+    /// buffer across frames avoids an allocation per frame.
+    public func readFrame(_ index: Int, into pixels: inout [Float]) throws {
+        guard index >= 0, index < info.frameCount else {
+            throw MicroscopyIOError.frameOutOfRange(path: url.path, index: index, count: info.frameCount)
+        }
+        let n = info.width * info.height
+        if pixels.count != n { pixels = [Float](repeating: 0, count: n) }
+        try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
+    }
+
+    /// Calls `body` with every frame in order, decoding one at a time into a reused buffer
+    /// (an image `body` keeps is copied on the next write, so keeping frames is safe).
     public func forEachFrame(_ body: (Int, GrayImage) throws -> Void) throws {
-        for i in 0..<info.frameCount { try body(i, try frame(i)) }
+        var buffer: [Float] = []
+        for i in 0..<info.frameCount {
+            try readFrame(i, into: &buffer)
+            try body(i, try GrayImage(width: info.width, height: info.height, pixels: buffer, pixelSizeA: pixelSizeA))
+        }
     }
 
     /// Convenience: the first frame of the file at `url` (a `.png` is read alone).

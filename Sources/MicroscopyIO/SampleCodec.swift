@@ -20,6 +20,7 @@ enum SampleCodec {
         case .int32:
             for i in 0..<n { dst[i] = Float(Int32(bitPattern: fix(src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self), swap))) }
         case .float32:
+            if !swap { UnsafeMutableRawBufferPointer(dst).copyMemory(from: UnsafeRawBufferPointer(rebasing: src[0..<(4 * n)])); return }
             for i in 0..<n { dst[i] = Float(bitPattern: fix(src.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self), swap)) }
         case .float64:
             for i in 0..<n { dst[i] = Float(Double(bitPattern: fix(src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self), swap))) }
@@ -53,28 +54,39 @@ enum SampleCodec {
         var out = [UInt8](repeating: 0, count: pixels.count * type.byteCount)
         let swap = bigEndian != (1.bigEndian == 1)
         out.withUnsafeMutableBytes { raw in
-            func put<T: FixedWidthInteger>(_ i: Int, _ v: T) {
-                raw.storeBytes(of: swap ? v.byteSwapped : v, toByteOffset: i * MemoryLayout<T>.size, as: T.self)
-            }
-            for (i, v) in pixels.enumerated() {
+            pixels.withUnsafeBufferPointer { src in
                 switch type {
-                case .uint8: put(i, UInt8(clamping(v, type)))
-                case .int8: put(i, UInt8(bitPattern: Int8(clamping(v, type))))
-                case .uint16: put(i, UInt16(clamping(v, type)))
-                case .int16: put(i, UInt16(bitPattern: Int16(clamping(v, type))))
-                case .uint32: put(i, UInt32(clamping(v, type)))
-                case .int32: put(i, UInt32(bitPattern: Int32(clamping(v, type))))
-                case .float32: put(i, v.bitPattern)
-                case .float64: put(i, Double(v).bitPattern)
+                case .uint8: fill(raw, src, swap) { UInt8(clamping: Int64(clamping: $0, type)) }
+                case .int8: fill(raw, src, swap) { UInt8(bitPattern: Int8(clamping: Int64(clamping: $0, type))) }
+                case .uint16: fill(raw, src, swap) { UInt16(clamping: Int64(clamping: $0, type)) }
+                case .int16: fill(raw, src, swap) { UInt16(bitPattern: Int16(clamping: Int64(clamping: $0, type))) }
+                case .uint32: fill(raw, src, swap) { UInt32(clamping: Int64(clamping: $0, type)) }
+                case .int32: fill(raw, src, swap) { UInt32(bitPattern: Int32(clamping: Int64(clamping: $0, type))) }
+                case .float32:
+                    if swap { fill(raw, src, swap) { $0.bitPattern } } else { raw.copyMemory(from: UnsafeRawBufferPointer(src)) }
+                case .float64: fill(raw, src, swap) { Double($0).bitPattern }
                 }
             }
         }
         return out
     }
 
-    @inline(__always) private static func clamping(_ v: Float, _ type: SampleType) -> Int64 {
+    /// Stores `convert(src[i])` as the i-th `T` of `raw`, byte-swapped when asked.
+    @inline(__always)
+    private static func fill<T: FixedWidthInteger>(_ raw: UnsafeMutableRawBufferPointer, _ src: UnsafeBufferPointer<Float>,
+                                                   _ swap: Bool, _ convert: (Float) -> T) {
+        let dst = raw.bindMemory(to: T.self)
+        if swap { for i in 0..<src.count { dst[i] = convert(src[i]).byteSwapped } }
+        else { for i in 0..<src.count { dst[i] = convert(src[i]) } }
+    }
+
+}
+
+extension Int64 {
+    /// `v` rounded to nearest and clamped to `type`'s integer range (0 for NaN).
+    @inline(__always) init(clamping v: Float, _ type: SampleType) {
         let r = type.integerRange!
-        guard v.isFinite else { return 0 }
-        return Int64(Swift.min(Swift.max(Double(v).rounded(), r.lowerBound), r.upperBound))
+        guard v.isFinite else { self = 0; return }
+        self = Int64(Swift.min(Swift.max(Double(v).rounded(), r.lowerBound), r.upperBound))
     }
 }

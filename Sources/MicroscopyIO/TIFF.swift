@@ -100,6 +100,15 @@ final class TIFFSource: FrameSource {
     private let handle: TIFFHandle
     private var pages: [TIFFPage] = []
     private var current = -1
+    /// Strip/tile bytes kept between frames (one allocation per movie, not per frame).
+    private var scratchBuffer: [UInt8] = []
+
+    private func scratch(_ n: Int) -> [UInt8] {
+        var b = scratchBuffer
+        scratchBuffer = []
+        if b.count < n { b = [UInt8](repeating: 0, count: n) }
+        return b
+    }
 
     init(url: URL) throws {
         try FileManager.default.requireFile(url)
@@ -187,7 +196,9 @@ final class TIFFSource: FrameSource {
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws {
         let tif = handle.tif, path = handle.path
         if current != index {
-            guard TIFFSetDirectory(tif, tdir_t(index)) == 1 else {
+            // Reading on to the next IFD avoids TIFFSetDirectory's walk from the first page.
+            let ok = index == current + 1 ? TIFFReadDirectory(tif) : TIFFSetDirectory(tif, tdir_t(index))
+            guard ok == 1 else {
                 throw MicroscopyIOError.corrupt(path: path, detail: "page \(index): \(handle.messages.summary)")
             }
             current = index
@@ -197,7 +208,8 @@ final class TIFFSource: FrameSource {
         if p.tiled {
             guard p.tileWidth > 0, p.tileHeight > 0 else { throw MicroscopyIOError.corrupt(path: path, detail: "page \(index): zero tile size") }
             let tileBytes = p.tileWidth * p.tileHeight * bytes
-            var raw = [UInt8](repeating: 0, count: max(tileBytes, Int(TIFFTileSize(tif))))
+            var raw = scratch(max(tileBytes, Int(TIFFTileSize(tif))))
+            defer { scratchBuffer = raw }
             var tile = [Float](repeating: 0, count: p.tileWidth * p.tileHeight)
             for ty in stride(from: 0, to: p.height, by: p.tileHeight) {
                 for tx in stride(from: 0, to: p.width, by: p.tileWidth) {
@@ -217,7 +229,8 @@ final class TIFFSource: FrameSource {
             }
         } else {
             let rps = max(1, p.rowsPerStrip)
-            var raw = [UInt8](repeating: 0, count: max(rps * p.width * bytes, Int(TIFFStripSize(tif))))
+            var raw = scratch(max(rps * p.width * bytes, Int(TIFFStripSize(tif))))
+            defer { scratchBuffer = raw }
             for (s, y0) in stride(from: 0, to: p.height, by: rps).enumerated() {
                 let rows = min(rps, p.height - y0)
                 let need = rows * p.width * bytes
