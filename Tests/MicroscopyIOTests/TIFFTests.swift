@@ -120,6 +120,12 @@ final class TIFFTests: XCTestCase {
         let hugeURL = dir.appendingPathComponent("huge.tif")
         try huge.write(to: hugeURL)
         assertIOError(try Movie.open(hugeURL), contains: "huge.tif")
+        // Zero width.
+        var zero = try Data(contentsOf: fixtures.appendingPathComponent("tf_u1.tif"))
+        try patchTag(&zero, tag: 256, value: 0)
+        let zeroURL = dir.appendingPathComponent("zero.tif")
+        try zero.write(to: zeroURL)
+        assertIOError(try Movie.open(zeroURL), contains: "zero.tif")
         // A directory where a file is expected.
         let sub = dir.appendingPathComponent("folder.tif")
         try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
