@@ -40,7 +40,8 @@ public enum MovieConverter {
         switch output.pathExtension.lowercased() {
         case "tif", "tiff":
             let w = try TIFFStackWriter(url: output, width: movie.width, height: movie.height, sampleType: type,
-                                        pixelSizeA: movie.pixelSizeA, compression: options.compression, bigTIFF: options.bigTIFF)
+                                        pixelSizeA: movie.pixelSizeA, compression: options.compression, bigTIFF: options.bigTIFF,
+                                        metadata: movie.info.metadata.filter { $0.key != "pixel_size_A" })
             var buf: [Float] = []
             for k in range { try movie.readFrame(k, into: &buf); try w.append(buf) }
             try w.finish()

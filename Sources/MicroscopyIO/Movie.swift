@@ -16,6 +16,9 @@ public struct MovieInfo: Sendable, Equatable {
     public var sampleType: SampleType
     /// Pixel calibration when the file states one.
     public var calibration: Calibration?
+    /// Key/value metadata the file carries (TIFF ImageDescription JSON, e.g. a simulation
+    /// seed written through `TIFFStackWriter(metadata:)`); empty for other formats.
+    public var metadata: [String: String] = [:]
 }
 
 /// A reader that decodes one frame at a time.

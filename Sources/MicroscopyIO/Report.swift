@@ -17,6 +17,8 @@ public struct MovieReport: Codable, Sendable, Equatable {
     public var mean: Double?
     public var nanCount: Int?
     public var infCount: Int?
+    /// Key/value metadata the file carries (TIFF ImageDescription JSON).
+    public var metadata: [String: String]
 
     /// Reads the header, and with `scanPixels` every frame (one at a time) for the value range.
     public init(movie: Movie, scanPixels: Bool = true) throws {
@@ -25,6 +27,7 @@ public struct MovieReport: Codable, Sendable, Equatable {
         format = i.format.rawValue
         frames = i.frameCount; width = i.width; height = i.height
         dtype = i.sampleType.rawValue
+        metadata = i.metadata
         pixelSizeA = i.calibration?.pixelSizeA
         calibration = i.calibration.map { c in
             var parts = ["x \(c.x.scale.clean) \(c.x.unit)", "y \(c.y.scale.clean) \(c.y.unit)"]
@@ -58,6 +61,9 @@ public struct MovieReport: Codable, Sendable, Equatable {
         else if let c = calibration { cal = "\(c) (no square pixel size in Å)" }
         else { cal = "none stated in the file" }
         rows.append(("calibration", cal))
+        if !metadata.isEmpty {
+            rows.append(("metadata", metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")))
+        }
         return rows.map { $0.0.padding(toLength: 12, withPad: " ", startingAt: 0) + $0.1 }.joined(separator: "\n")
     }
 }

@@ -134,7 +134,8 @@ final class TIFFSource: FrameSource {
         current = 0
         let cal = TIFFSource.calibration(handle)
         info = MovieInfo(format: big ? .bigTIFF : .tiff, frameCount: count, width: pages[0].width,
-                         height: pages[0].height, sampleType: pages[0].sampleType, calibration: cal)
+                         height: pages[0].height, sampleType: pages[0].sampleType, calibration: cal,
+                         metadata: TIFFSource.metadata(handle))
     }
 
     private static func readPage(_ h: TIFFHandle, index: Int, pageCount: Int) throws -> TIFFPage {
@@ -168,6 +169,19 @@ final class TIFFSource: FrameSource {
         return TIFFPage(width: Int(w), height: Int(hgt), sampleType: type, tiled: tiled,
                         tileWidth: Int(h.u32(TIFFTAG_TILEWIDTH) ?? 0), tileHeight: Int(h.u32(TIFFTAG_TILELENGTH) ?? 0),
                         rowsPerStrip: Int(min(h.u32(TIFFTAG_ROWSPERSTRIP, defaulted: true) ?? hgt, hgt)))
+    }
+
+    /// The first page's ImageDescription, when it is a JSON object, as strings.
+    static func metadata(_ h: TIFFHandle) -> [String: String] {
+        guard let desc = h.string(TIFFTAG_IMAGEDESCRIPTION), desc.hasPrefix("{"),
+              let obj = try? JSONSerialization.jsonObject(with: Data(desc.utf8)) as? [String: Any] else { return [:] }
+        var out: [String: String] = [:]
+        for (k, v) in obj {
+            if let s = v as? String { out[k] = s }
+            else if let n = v as? NSNumber { out[k] = n.stringValue }
+            else if let d = try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys]) { out[k] = String(decoding: d, as: UTF8.self) }
+        }
+        return out
     }
 
     /// Pixel size from our JSON description, an ImageJ description, or X/YResolution in cm.
@@ -262,7 +276,8 @@ public enum TIFFCompression: String, Sendable, CaseIterable {
 /// removes its temp file, so no partial output is left.
 ///
 /// Each page stores the pixel size (when given) as `XResolution`/`YResolution` in pixels
-/// per centimetre and as ImageDescription JSON `{"pixel_size_A": …}`.
+/// per centimetre and as ImageDescription JSON `{"pixel_size_A": …}`, together with any
+/// `metadata` (e.g. `["seed": "42"]`).
 public final class TIFFStackWriter {
     public let url: URL
     public let width: Int
@@ -272,6 +287,8 @@ public final class TIFFStackWriter {
     public let compression: TIFFCompression
     /// Tile side in pixels (multiple of 16) for a tiled layout; nil writes strips.
     public let tileSize: Int?
+    /// Extra key/value pairs stored in each page's ImageDescription JSON.
+    public let metadata: [String: String]
     /// Frames appended so far.
     public private(set) var framesWritten = 0
     private var handle: TIFFHandle?
@@ -281,7 +298,7 @@ public final class TIFFStackWriter {
     /// `bigTIFF` writes 64-bit offsets (needed beyond 4 GiB).
     public init(url: URL, width: Int, height: Int, sampleType: SampleType = .float32,
                 pixelSizeA: Double? = nil, compression: TIFFCompression = .none,
-                tileSize: Int? = nil, bigTIFF: Bool = false) throws {
+                tileSize: Int? = nil, bigTIFF: Bool = false, metadata: [String: String] = [:]) throws {
         try AtomicFile.checkDestination(url)
         try IOLimits.check(width: width, height: height, frames: 1, path: url.path)
         if let t = tileSize, t <= 0 || t % 16 != 0 {
@@ -292,6 +309,7 @@ public final class TIFFStackWriter {
         }
         self.url = url; self.width = width; self.height = height; self.sampleType = sampleType
         self.pixelSizeA = pixelSizeA; self.compression = compression; self.tileSize = tileSize
+        self.metadata = metadata
         tmp = AtomicFile.temporaryURL(for: url)
         do {
             handle = try TIFFHandle(path: tmp.path, mode: bigTIFF ? "w8" : "w")
@@ -370,7 +388,12 @@ public final class TIFFStackWriter {
             try h.set(TIFFTAG_XRESOLUTION, [1e8 / a])
             try h.set(TIFFTAG_YRESOLUTION, [1e8 / a])
             try h.set(TIFFTAG_RESOLUTIONUNIT, [RESUNIT_CENTIMETER])
-            try "{\"pixel_size_A\": \(a)}".withCString { try h.set(TIFFTAG_IMAGEDESCRIPTION, [$0]) }
+        }
+        if pixelSizeA != nil || !metadata.isEmpty {
+            var obj: [String: Any] = metadata
+            if let a = pixelSizeA { obj["pixel_size_A"] = a }
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self)
+            try json.withCString { try h.set(TIFFTAG_IMAGEDESCRIPTION, [$0]) }
         }
         let b = sampleType.byteCount
         if let t = tileSize {
@@ -413,13 +436,13 @@ public enum TIFFFile {
     /// Writes `frames` (all the same size) as a multi-page TIFF, atomically.
     public static func write(_ frames: [GrayImage], to url: URL, sampleType: SampleType = .float32,
                              compression: TIFFCompression = .none, tileSize: Int? = nil,
-                             bigTIFF: Bool = false) throws {
+                             bigTIFF: Bool = false, metadata: [String: String] = [:]) throws {
         guard let first = frames.first else {
             throw MicroscopyIOError.emptyImage(path: url.path, detail: "no frames to write")
         }
         let w = try TIFFStackWriter(url: url, width: first.width, height: first.height, sampleType: sampleType,
                                     pixelSizeA: first.pixelSizeA, compression: compression,
-                                    tileSize: tileSize, bigTIFF: bigTIFF)
+                                    tileSize: tileSize, bigTIFF: bigTIFF, metadata: metadata)
         for f in frames { try w.append(f) }
         try w.finish()
     }
