@@ -40,8 +40,8 @@ public enum MovieConverter {
         switch output.pathExtension.lowercased() {
         case "tif", "tiff":
             let w = try TIFFStackWriter(url: output, width: movie.width, height: movie.height, sampleType: type,
-                                        pixelSizeA: movie.pixelSizeA, compression: options.compression, bigTIFF: options.bigTIFF,
-                                        metadata: movie.info.metadata.filter { $0.key != "pixel_size_A" })
+                                        calibration: movie.calibration, compression: options.compression, bigTIFF: options.bigTIFF,
+                                        metadata: movie.info.metadata)
             var buf: [Float] = []
             for k in range { try movie.readFrame(k, into: &buf); try w.append(buf) }
             try w.finish()
@@ -67,8 +67,8 @@ public enum MovieConverter {
         var scaling = options.scaling ?? (movie.sampleType == .uint8 || movie.sampleType == .uint16 ? .none : .minMax)
         if scaling == .minMax {
             // One range for all frames so that the frames stay comparable.
-            var s = ValueStats()
-            for k in range { s.add(try movie.frame(k).pixels) }
+            var s = ValueStats(), buf: [Float] = []
+            for k in range { try movie.readFrame(k, into: &buf); s.add(buf) }
             if s.nanCount + s.infCount > 0 {
                 throw MicroscopyIOError.unrepresentable(path: movie.url.path, detail: "\(s.nanCount) NaN and \(s.infCount) Inf pixel(s) cannot be stored in PNG")
             }

@@ -56,6 +56,7 @@ enum PNGCodec {
         }
         // 8-bit data are read as sRGB-coded bytes, 16-bit as "linear": both unchanged.
         img.format = (sixteen ? UInt32(PNG_FORMAT_FLAG_LINEAR) : 0) | (color ? UInt32(PNG_FORMAT_FLAG_COLOR) : 0)
+        defer { png_image_free(&img) }  // no-op when finish_read already freed it
         let channels = color ? 3 : 1
         let n = got.width * got.height
         if sixteen {

@@ -128,7 +128,6 @@ final class TIFFSource: FrameSource {
             }
             pages.append(page)
         }
-        current = count - 1
         let big = (TIFFIsBigTIFF(tif) != 0)
         _ = TIFFSetDirectory(tif, 0)
         current = 0
@@ -187,9 +186,12 @@ final class TIFFSource: FrameSource {
     /// Pixel size from our JSON description, an ImageJ description, or X/YResolution in cm.
     static func calibration(_ h: TIFFHandle) -> Calibration? {
         let desc = h.string(TIFFTAG_IMAGEDESCRIPTION) ?? ""
-        if desc.hasPrefix("{"), let obj = try? JSONSerialization.jsonObject(with: Data(desc.utf8)) as? [String: Any],
-           let a = (obj["pixel_size_A"] as? NSNumber)?.doubleValue, a > 0 {
-            return Calibration(pixelSizeA: a)
+        if desc.hasPrefix("{"), let obj = try? JSONSerialization.jsonObject(with: Data(desc.utf8)) as? [String: Any] {
+            let number = { (k: String) in (obj[k] as? NSNumber)?.doubleValue }
+            if let a = number("pixel_size_A"), a > 0 { return Calibration(pixelSizeA: a) }
+            if let ax = number("pixel_size_x_A"), let ay = number("pixel_size_y_A"), ax > 0, ay > 0 {
+                return Calibration(x: AxisCalibration(scale: ax, unit: "Å"), y: AxisCalibration(scale: ay, unit: "Å"))
+            }
         }
         guard let xr = h.float(TIFFTAG_XRESOLUTION), xr > 0 else { return nil }
         let yr = h.float(TIFFTAG_YRESOLUTION).flatMap { $0 > 0 ? $0 : nil } ?? xr
@@ -276,14 +278,17 @@ public enum TIFFCompression: String, Sendable, CaseIterable {
 /// removes its temp file, so no partial output is left.
 ///
 /// Each page stores the pixel size (when given) as `XResolution`/`YResolution` in pixels
-/// per centimetre and as ImageDescription JSON `{"pixel_size_A": …}`, together with any
+/// per centimetre and as ImageDescription JSON `{"pixel_size_A": …}` (or
+/// `pixel_size_x_A`/`pixel_size_y_A` for non-square pixels), together with any
 /// `metadata` (e.g. `["seed": "42"]`).
 public final class TIFFStackWriter {
     public let url: URL
     public let width: Int
     public let height: Int
     public let sampleType: SampleType
-    public let pixelSizeA: Double?
+    /// Square pixel size in Å (nil when unknown or not square).
+    public var pixelSizeA: Double? { xSizeA == ySizeA ? xSizeA : nil }
+    private let xSizeA: Double?, ySizeA: Double?
     public let compression: TIFFCompression
     /// Tile side in pixels (multiple of 16) for a tiled layout; nil writes strips.
     public let tileSize: Int?
@@ -295,9 +300,10 @@ public final class TIFFStackWriter {
     private let tmp: URL
 
     /// Starts a stack of `width × height` frames stored as `sampleType`.
-    /// `bigTIFF` writes 64-bit offsets (needed beyond 4 GiB).
+    /// The pixel size comes from `pixelSizeA` (square) or `calibration` (per axis, length
+    /// units). `bigTIFF` writes 64-bit offsets (needed beyond 4 GiB).
     public init(url: URL, width: Int, height: Int, sampleType: SampleType = .float32,
-                pixelSizeA: Double? = nil, compression: TIFFCompression = .none,
+                pixelSizeA: Double? = nil, calibration: Calibration? = nil, compression: TIFFCompression = .none,
                 tileSize: Int? = nil, bigTIFF: Bool = false, metadata: [String: String] = [:]) throws {
         try AtomicFile.checkDestination(url)
         try IOLimits.check(width: width, height: height, frames: 1, path: url.path)
@@ -308,7 +314,12 @@ public final class TIFFStackWriter {
             throw MicroscopyIOError.invalidArgument(detail: "pixel size \(a) Å must be positive and finite")
         }
         self.url = url; self.width = width; self.height = height; self.sampleType = sampleType
-        self.pixelSizeA = pixelSizeA; self.compression = compression; self.tileSize = tileSize
+        if let c = calibration, let ax = c.x.scaleInAngstrom, let ay = c.y.scaleInAngstrom, ax > 0, ay > 0, pixelSizeA == nil {
+            (xSizeA, ySizeA) = (ax, ay)
+        } else {
+            (xSizeA, ySizeA) = (pixelSizeA, pixelSizeA)
+        }
+        self.compression = compression; self.tileSize = tileSize
         self.metadata = metadata
         tmp = AtomicFile.temporaryURL(for: url)
         do {
@@ -384,14 +395,15 @@ public final class TIFFStackWriter {
         try h.set(TIFFTAG_COMPRESSION, [compression == .deflate ? COMPRESSION_ADOBE_DEFLATE : COMPRESSION_NONE])
         try h.set(TIFFTAG_SUBFILETYPE, [UInt32(FILETYPE_PAGE)])
         try "AtomTrack".withCString { try h.set(TIFFTAG_SOFTWARE, [$0]) }
-        if let a = pixelSizeA {
-            try h.set(TIFFTAG_XRESOLUTION, [1e8 / a])
-            try h.set(TIFFTAG_YRESOLUTION, [1e8 / a])
+        if let ax = xSizeA, let ay = ySizeA {
+            try h.set(TIFFTAG_XRESOLUTION, [1e8 / ax])
+            try h.set(TIFFTAG_YRESOLUTION, [1e8 / ay])
             try h.set(TIFFTAG_RESOLUTIONUNIT, [RESUNIT_CENTIMETER])
         }
-        if pixelSizeA != nil || !metadata.isEmpty {
-            var obj: [String: Any] = metadata
+        if xSizeA != nil || !metadata.isEmpty {
+            var obj: [String: Any] = metadata.filter { !$0.key.hasPrefix("pixel_size") }
             if let a = pixelSizeA { obj["pixel_size_A"] = a }
+            else if let ax = xSizeA, let ay = ySizeA { obj["pixel_size_x_A"] = ax; obj["pixel_size_y_A"] = ay }
             let json = String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self)
             try json.withCString { try h.set(TIFFTAG_IMAGEDESCRIPTION, [$0]) }
         }
@@ -414,7 +426,8 @@ public final class TIFFStackWriter {
                 }
             }
         } else {
-            let rps = max(1, Int(TIFFDefaultStripSize(h.tif, 0)))
+            // ~1 MiB strips: few write calls, yet readers can still fetch a strip at a time.
+            let rps = max(1, min(height, (1 << 20) / (width * b)))
             try h.set(TIFFTAG_ROWSPERSTRIP, [UInt32(rps)])
             var bytes = bytes
             for (s, y0) in stride(from: 0, to: height, by: rps).enumerated() {

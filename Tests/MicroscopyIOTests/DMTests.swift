@@ -87,6 +87,19 @@ final class DMTests: XCTestCase {
         }
     }
 
+    /// DM → TIFF keeps the per-axis calibration (x 1 nm, y 2 Å) and the pixels.
+    func testConvertToTIFFKeepsCalibration() throws {
+        let dir = try makeTempDir(self)
+        let m = try Movie.open(try dm("dmTest_float32_nonSquare_diffPixelSize.dm4"))
+        let out = dir.appendingPathComponent("c.tif")
+        try MovieConverter.convert(m, to: out)
+        let t = try Movie.open(out)
+        XCTAssertEqual(t.calibration?.x.scaleInAngstrom ?? 0, 10, accuracy: 1e-9)
+        XCTAssertEqual(t.calibration?.y.scaleInAngstrom ?? 0, 2, accuracy: 1e-9)
+        XCTAssertNil(t.pixelSizeA)
+        XCTAssertEqual(try t.frame(0).pixels, try m.frame(0).pixels)
+    }
+
     func testSpectrumIsNotAnImage() throws {
         assertIOError(try Movie.open(try dm("08_carbon.dm3")), contains: "not an image")
     }

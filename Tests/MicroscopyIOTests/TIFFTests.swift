@@ -61,6 +61,18 @@ final class TIFFTests: XCTestCase {
         XCTAssertFalse(listing(dir).contains { $0.hasPrefix(".") }, "temp files left: \(listing(dir))")
     }
 
+    /// A page larger than one strip (1 MiB strips) is written and read strip by strip,
+    /// the last strip partial.
+    func testMultiStripPage() throws {
+        let dir = try makeTempDir(self)
+        let (w, h) = (1024, 300)  // 256 rows per strip: strips of 256 and 44 rows
+        let img = try GrayImage(width: w, height: h, pixels: (0..<(w * h)).map { Float($0 % 9973) - 0.5 })
+        let u = dir.appendingPathComponent("big.tif")
+        try TIFFFile.write([img, img], to: u)
+        let m = try Movie.open(u)
+        XCTAssertEqual(try m.frame(1).pixels, img.pixels)
+    }
+
     /// The streaming writer shows nothing under the final name until finish(); cancel leaves nothing.
     func testStreamingWriterIsAtomic() throws {
         let dir = try makeTempDir(self)
