@@ -33,19 +33,43 @@ enum SampleCodec {
 
     /// Checks that every pixel fits `type` (finite and in range for integers, after rounding).
     static func checkRepresentable(_ pixels: [Float], as type: SampleType, path: String) throws {
-        guard let range = type.integerRange else {
-            if type == .float32 || type == .float64 { return }
-            return
-        }
+        guard let (lo, hi) = floatBounds(type) else { return }
         var bad = 0, first: Float = 0
-        for v in pixels where !(v.isFinite && range.contains(Double(v.rounded()))) {
-            if bad == 0 { first = v }
-            bad += 1
+        pixels.withUnsafeBufferPointer { p in
+            for v in p {
+                let r = v.rounded()
+                if !(r >= lo && r <= hi) {  // also true for NaN
+                    if bad == 0 { first = v }
+                    bad += 1
+                }
+            }
         }
         if bad > 0 {
+            let range = type.integerRange!
             throw MicroscopyIOError.unrepresentable(
                 path: path, detail: "\(bad) pixel(s) (e.g. \(first)) are NaN/Inf or outside \(type.rawValue) range \(Int64(range.lowerBound))...\(Int64(range.upperBound)); rescale first")
         }
+    }
+
+    /// The integer range of `type` as Floats that convert back without trapping (the
+    /// largest Float not above Int32.max is 2147483520); nil for float types.
+    static func floatBounds(_ type: SampleType) -> (Float, Float)? {
+        switch type {
+        case .uint8: return (0, 255)
+        case .int8: return (-128, 127)
+        case .uint16: return (0, 65535)
+        case .int16: return (-32768, 32767)
+        case .uint32: return (0, Float(UInt32.max).nextDown)
+        case .int32: return (-2_147_483_648, Float(Int32.max).nextDown)
+        case .float32, .float64: return nil
+        }
+    }
+
+    /// `v` rounded to nearest, clamped to [lo, hi]; 0 for NaN.
+    @inline(__always) static func integer<T: FixedWidthInteger>(_ v: Float, _ lo: Float, _ hi: Float) -> T {
+        let r = v.rounded()
+        guard r == r else { return 0 }
+        return T(Swift.min(Swift.max(r, lo), hi))
     }
 
     /// Encodes pixels as `type` (integers rounded to nearest) in the given byte order.
@@ -56,12 +80,12 @@ enum SampleCodec {
         out.withUnsafeMutableBytes { raw in
             pixels.withUnsafeBufferPointer { src in
                 switch type {
-                case .uint8: fill(raw, src, swap) { UInt8(clamping: Int64(clamping: $0, type)) }
-                case .int8: fill(raw, src, swap) { UInt8(bitPattern: Int8(clamping: Int64(clamping: $0, type))) }
-                case .uint16: fill(raw, src, swap) { UInt16(clamping: Int64(clamping: $0, type)) }
-                case .int16: fill(raw, src, swap) { UInt16(bitPattern: Int16(clamping: Int64(clamping: $0, type))) }
-                case .uint32: fill(raw, src, swap) { UInt32(clamping: Int64(clamping: $0, type)) }
-                case .int32: fill(raw, src, swap) { UInt32(bitPattern: Int32(clamping: Int64(clamping: $0, type))) }
+                case .uint8: let (l, h) = floatBounds(type)!; fill(raw, src, swap) { integer($0, l, h) as UInt8 }
+                case .int8: let (l, h) = floatBounds(type)!; fill(raw, src, swap) { UInt8(bitPattern: integer($0, l, h) as Int8) }
+                case .uint16: let (l, h) = floatBounds(type)!; fill(raw, src, swap) { integer($0, l, h) as UInt16 }
+                case .int16: let (l, h) = floatBounds(type)!; fill(raw, src, swap) { UInt16(bitPattern: integer($0, l, h) as Int16) }
+                case .uint32: let (l, h) = floatBounds(type)!; fill(raw, src, swap) { integer($0, l, h) as UInt32 }
+                case .int32: let (l, h) = floatBounds(type)!; fill(raw, src, swap) { UInt32(bitPattern: integer($0, l, h) as Int32) }
                 case .float32:
                     if swap { fill(raw, src, swap) { $0.bitPattern } } else { raw.copyMemory(from: UnsafeRawBufferPointer(src)) }
                 case .float64: fill(raw, src, swap) { Double($0).bitPattern }
@@ -80,13 +104,4 @@ enum SampleCodec {
         else { for i in 0..<src.count { dst[i] = convert(src[i]) } }
     }
 
-}
-
-extension Int64 {
-    /// `v` rounded to nearest and clamped to `type`'s integer range (0 for NaN).
-    @inline(__always) init(clamping v: Float, _ type: SampleType) {
-        let r = type.integerRange!
-        guard v.isFinite else { self = 0; return }
-        self = Int64(Swift.min(Swift.max(Double(v).rounded(), r.lowerBound), r.upperBound))
-    }
 }

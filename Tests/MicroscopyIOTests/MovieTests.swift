@@ -76,6 +76,20 @@ final class MovieTests: XCTestCase {
         XCTAssertTrue(try Movie.open(dir.appendingPathComponent("ok.tif")).frame(2).pixels[3].isNaN)
     }
 
+    /// forEachFrame reuses one buffer, yet frames a caller keeps stay intact (copy on write).
+    func testForEachFrameKeepsFramesIntact() throws {
+        let dir = try makeTempDir(self)
+        let u = dir.appendingPathComponent("k.npy")
+        let frames = try (0..<5).map { k in try GrayImage(width: 3, height: 2, pixels: [Float](repeating: Float(k), count: 6)) }
+        try NPYFile.write(frames: frames, to: u)
+        var kept: [GrayImage] = []
+        try Movie.open(u).forEachFrame { i, f in XCTAssertEqual(f.pixels[0], Float(i)); kept.append(f) }
+        XCTAssertEqual(kept.map(\.pixels), frames.map(\.pixels))
+        var buf: [Float] = [1]
+        try Movie.open(u).readFrame(4, into: &buf)
+        XCTAssertEqual(buf, frames[4].pixels)
+    }
+
     func testReportCountsNonFinite() throws {
         let dir = try makeTempDir(self)
         let u = dir.appendingPathComponent("r.tif")
