@@ -37,7 +37,7 @@ enum SampleCodec {
         var bad = 0, first: Float = 0
         pixels.withUnsafeBufferPointer { p in
             for v in p {
-                let r = v.rounded()
+                let r = v.rounded(.toNearestOrEven)
                 if !(r >= lo && r <= hi) {  // also true for NaN
                     if bad == 0 { first = v }
                     bad += 1
@@ -65,14 +65,22 @@ enum SampleCodec {
         }
     }
 
-    /// `v` rounded to nearest, clamped to [lo, hi]; 0 for NaN.
-    @inline(__always) static func integer<T: FixedWidthInteger>(_ v: Float, _ lo: Float, _ hi: Float) -> T {
-        let r = v.rounded()
-        guard r == r else { return 0 }
-        return T(Swift.min(Swift.max(r, lo), hi))
+    /// Stores `src` as integers `T`: rounded half to even (as numpy does), clamped to the
+    /// range, 0 for NaN, byte-swapped when asked.
+    @inline(__always)
+    private static func encodeIntegers<T: FixedWidthInteger>(_ src: UnsafeBufferPointer<Float>, _ raw: UnsafeMutableRawBufferPointer,
+                                                             _: T.Type, _ type: SampleType, _ swap: Bool) {
+        let (lo, hi) = floatBounds(type)!
+        let dst = raw.bindMemory(to: T.self)
+        for i in 0..<src.count {
+            let r = src[i].rounded(.toNearestOrEven)
+            // Via Int64: a concrete conversion (the generic Float → T one is ~10× slower).
+            let v = T(truncatingIfNeeded: Int64(r == r ? Swift.min(Swift.max(r, lo), hi) : 0))
+            dst[i] = swap ? v.byteSwapped : v
+        }
     }
 
-    /// Encodes pixels as `type` (integers rounded to nearest) in the given byte order.
+    /// Encodes pixels as `type` (integers rounded half to even) in the given byte order.
     /// Call `checkRepresentable` first: out-of-range values are clamped here.
     static func encode(_ pixels: [Float], as type: SampleType, bigEndian: Bool = false) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: pixels.count * type.byteCount)
@@ -80,12 +88,12 @@ enum SampleCodec {
         out.withUnsafeMutableBytes { raw in
             pixels.withUnsafeBufferPointer { src in
                 switch type {
-                case .uint8: let (l, h) = floatBounds(type)!; fill(raw, src, swap) { integer($0, l, h) as UInt8 }
-                case .int8: let (l, h) = floatBounds(type)!; fill(raw, src, swap) { UInt8(bitPattern: integer($0, l, h) as Int8) }
-                case .uint16: let (l, h) = floatBounds(type)!; fill(raw, src, swap) { integer($0, l, h) as UInt16 }
-                case .int16: let (l, h) = floatBounds(type)!; fill(raw, src, swap) { UInt16(bitPattern: integer($0, l, h) as Int16) }
-                case .uint32: let (l, h) = floatBounds(type)!; fill(raw, src, swap) { integer($0, l, h) as UInt32 }
-                case .int32: let (l, h) = floatBounds(type)!; fill(raw, src, swap) { UInt32(bitPattern: integer($0, l, h) as Int32) }
+                case .uint8: encodeIntegers(src, raw, UInt8.self, type, swap)
+                case .int8: encodeIntegers(src, raw, Int8.self, type, swap)
+                case .uint16: encodeIntegers(src, raw, UInt16.self, type, swap)
+                case .int16: encodeIntegers(src, raw, Int16.self, type, swap)
+                case .uint32: encodeIntegers(src, raw, UInt32.self, type, swap)
+                case .int32: encodeIntegers(src, raw, Int32.self, type, swap)
                 case .float32:
                     if swap { fill(raw, src, swap) { $0.bitPattern } } else { raw.copyMemory(from: UnsafeRawBufferPointer(src)) }
                 case .float64: fill(raw, src, swap) { Double($0).bitPattern }
