@@ -112,6 +112,24 @@ final class DMTests: XCTestCase {
             try src.prefix(keep).write(to: u)
             assertIOError(try Movie.open(u), contains: "cut\(i).dm4")
         }
+        // Dimensions patched to 1,000,000 × 1,000,000: refused before touching the data.
+        var huge = src
+        let label = Data("Dimensions".utf8)
+        var from = huge.startIndex, patched = 0
+        while let r = huge.range(of: label, in: from..<huge.endIndex) {
+            for v: UInt32 in [128, 64] {
+                let le = withUnsafeBytes(of: v.littleEndian) { Data($0) }
+                if let hit = huge.range(of: le, in: r.upperBound..<min(r.upperBound + 190, huge.endIndex)) {
+                    huge.replaceSubrange(hit, with: withUnsafeBytes(of: UInt32(1_000_000).littleEndian) { Data($0) })
+                    patched += 1
+                }
+            }
+            from = r.upperBound
+        }
+        XCTAssertGreaterThanOrEqual(patched, 2)
+        let hugeURL = dir.appendingPathComponent("huge.dm4")
+        try huge.write(to: hugeURL)
+        assertIOError(try Movie.open(hugeURL), contains: "implausible dimensions: 1000000×1000000")
         var wrongVersion = src
         wrongVersion[3] = 7
         let v = dir.appendingPathComponent("v7.dm4")
