@@ -173,7 +173,7 @@ public final class NPYStackWriter {
                 throw MicroscopyIOError.invalidArgument(detail: "a 2-D NPY holds one frame")
             }
             try SampleCodec.checkRepresentable(pixels, as: sampleType, path: url.path)
-            try h.write(contentsOf: SampleCodec.encode(pixels, as: sampleType, bigEndian: bigEndian))
+            try h.write(contentsOf: Data(SampleCodec.encode(pixels, as: sampleType, bigEndian: bigEndian)))
             framesWritten += 1
         } catch let e as MicroscopyIOError {
             cancel(); throw e
