@@ -14,7 +14,6 @@ import json
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from safetensors.torch import save_file
 
 OUT = os.path.join(os.path.dirname(__file__), "..", "Tests", "NetworksTests", "Fixtures")
 torch.manual_seed(1234)
@@ -107,6 +106,7 @@ def randomize_bn(model):
 
 
 def save(name, tensors, meta=None):
+    from safetensors.torch import save_file  # imported here so bench_vs_pytorch.py needs only torch
     tensors = {k: v.detach().contiguous() for k, v in tensors.items()}
     save_file(tensors, os.path.join(OUT, name), metadata=meta)
     print(name, sum(v.numel() for v in tensors.values()), "values")
