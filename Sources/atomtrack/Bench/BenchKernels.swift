@@ -25,6 +25,7 @@ struct BenchKernels: ParsableCommand {
     @Option(help: "Timed repetitions per measurement (the median is reported).") var repeats = 3
     @Flag(help: "Skip the per-layer table (only sgemm and the whole network).") var networkOnly = false
     @Flag(help: "Let glibc unmap freed large blocks (default: recycle them, see MemoryTuning).") var noRecycle = false
+    @Option(help: "Floats per im2col band (Conv2D.columnBudget).") var columnBudget = Conv2D.columnBudget
     @Option(help: "Also save the trained benchmark model and Adam state here (safetensors; check it with scripts/check_safetensors.py).")
     var saveCheckpoint: String?
 
@@ -34,8 +35,9 @@ struct BenchKernels: ParsableCommand {
         }
         BLASThreads.set(threads)
         if !noRecycle { MemoryTuning.recycleLargeAllocations() }
+        Conv2D.columnBudget = max(1, columnBudget)
         print("AtomTrack bench kernels — OpenBLAS core \(BLASThreads.coreName), \(BLASThreads.current) BLAS threads, "
-              + "image \(size)×\(size), batch \(batch), median of \(repeats), "
+              + "image \(size)×\(size), batch \(batch), median of \(repeats), im2col band \(Conv2D.columnBudget) floats, "
               + (noRecycle ? "malloc default" : "large allocations recycled"))
         let peak = sgemmRate()
         print(String(format: "sgemm 1024×1024×1024: %.1f GFLOP/s (reference rate below)", peak))
