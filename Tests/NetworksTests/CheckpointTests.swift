@@ -86,7 +86,7 @@ final class CheckpointTests: XCTestCase {
         // A checkpoint whose tensors do not fit the described model.
         let url = dir.appendingPathComponent("bad.safetensors")
         let desc = ModelDescription(classNames: ["a", "b"], baseFilters: 2, depth: 1)
-        try SafeTensors.write(["c1.block.0.weight": Tensor(shape: [1])], metadata: ["atomtrack.model": desc.jsonString()], to: url)
+        try SafeTensors.write(["c1.block.0.weight": Tensor(shape: [1])], metadata: ["atomtrack.model": try desc.jsonString()], to: url)
         XCTAssertThrowsError(try Checkpoint.load(from: url)) { e in XCTAssertTrue("\(e)".contains("shape"), "\(e)") }
         XCTAssertThrowsError(try Checkpoint.load(from: dir.appendingPathComponent("missing.safetensors")))
     }

@@ -81,10 +81,17 @@ final class NetworkTests: XCTestCase {
 
     func testDescriptionJSONRoundTripAndValidation() throws {
         let d = ModelDescription(architecture: .dilatedUNet, classNames: ["bg", "atom"], baseFilters: 8, depth: 2, seed: 3)
-        XCTAssertEqual(try ModelDescription.fromJSON(d.jsonString()), d)
+        XCTAssertEqual(try ModelDescription.fromJSON(try d.jsonString()), d)
         XCTAssertThrowsError(try SegmentationModel(ModelDescription(classNames: [])))
         XCTAssertThrowsError(try SegmentationModel(ModelDescription(classNames: ["a"], depth: 2, layersPerLevel: [1, 2])))
         XCTAssertThrowsError(try ModelDescription.fromJSON("{not json"))
+        XCTAssertThrowsError(try ModelDescription(classNames: ["a"], leakySlope: .nan).jsonString())
+        // Focal loss stays finite for γ < 1 even when a pixel is predicted with certainty.
+        var sure = Tensor(shape: [1, 2, 1, 2], repeating: 0)
+        sure.data = [200, -200, -200, 200]
+        let focal = try Loss.focal(gamma: 0.5, classWeights: nil).evaluate(
+            logits: sure, labels: LabelMaps(n: 1, height: 1, width: 2, labels: [0, 1]))
+        XCTAssertTrue(focal.loss.isFinite && focal.gradient.data.allSatisfy(\.isFinite))
         let model = try SegmentationModel(ModelDescription(classNames: ["a", "b"], baseFilters: 2, depth: 2))
         XCTAssertThrowsError(try model.forward(Tensor(shape: [1, 1, 10, 8]), training: false)) { e in
             XCTAssertTrue("\(e)".contains("multiples of 4"), "\(e)")
