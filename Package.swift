@@ -32,7 +32,8 @@ let package = Package(
             "DefectLibrary", "Tracking", "Dynamics",
         ]),
         .executableTarget(name: "atomtrack", dependencies: [
-            "Pipeline", "Localization",
+            "Pipeline", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
+            "DefectLibrary", "Tracking", "Dynamics", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
