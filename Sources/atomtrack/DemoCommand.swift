@@ -14,7 +14,7 @@ struct Demo: ParsableCommand {
         """)
 
     @Option(help: "Movie recipe.") var recipe = "TrainingData/movie-ws2.json"
-    @Option(help: "Frames to simulate.") var frames = 60
+    @Option(help: "Frames to simulate.") var frames = 100
     @Option(help: "Output directory.") var out = "demo-out"
     @Option(help: "Model directory (default: shipped model for the recipe's lattice).") var model: String?
     @Flag(help: "No progress bars.") var quiet = false

@@ -11,7 +11,7 @@ import Localization
 public final class DefectCollector {
     public struct Options: Codable, Sendable, Equatable {
         /// Crop side in Å.
-        public var cropSizeA = 6.0
+        public var cropSizeA = 4.5
         /// Robust z-score beyond which a column's intensity marks it as a defect.
         public var intensityZ = 5.0
         /// A class holding less than this fraction of a frame's atoms is a dopant class.
@@ -20,6 +20,10 @@ public final class DefectCollector {
         /// Treat crops as unoriented (6 rotations × mirror) so rotated copies share a class.
         public var rotationAware = true
         public var maxClasses = 6
+        /// PCA features fed to the mixture.
+        public var pcaComponents = 3
+        /// Diagonal instead of full covariances (fewer parameters, for very small defect sets).
+        public var diagonalCovariance = false
         public var seed: UInt64 = 1
         public init() {}
     }
@@ -127,7 +131,8 @@ public final class DefectCollector {
         var c = ClassifierConfiguration()
         c.symmetry = options.rotationAware ? .hexagonal : .none
         c.componentRange = 1...max(1, min(options.maxClasses, crops.count / 5))
-        c.pcaComponents = min(10, crops.count - 1)
+        c.pcaComponents = min(options.pcaComponents, crops.count - 1)
+        c.mixture.covarianceType = options.diagonalCovariance ? .diagonal : .full
         c.mixture.seed = options.seed
         let classification = try DefectClassifier.classify(crops: crops, size: cropSize, configuration: c)
         return try DefectClassLibrary(defects: defects, classification: classification, cropSize: cropSize, frameCount: frames)
