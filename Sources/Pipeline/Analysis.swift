@@ -110,7 +110,7 @@ public struct Analysis {
         // Stage 4: the defect library.
         let library = try collector.classify()
         let names = library.classes.map { "D\($0.id)" }
-        try writeLibrary(library, names: names)
+        try DefectLibraryWriter.write(library, names: names, to: output)
         lap("defect library")
 
         // Stage 5–6: trajectories, diffusion, Markov.
@@ -123,7 +123,7 @@ public struct Analysis {
              state: labels[i], probability: probs[i])
         }
         let result = try kinetics.run(atoms: relative, defects: defectRows, stateNames: names)
-        try writeKinetics(result, pixelSize: pixelSize)
+        try writeKinetics(result, names: names, pixelSize: pixelSize)
         lap("track+diffusion+markov")
 
         let summary = makeSummary(movie: movie, model: model, pixelSize: pixelSize, pixelSource: pixelSource,
@@ -144,25 +144,9 @@ public struct Analysis {
         return (card.preferredPixelSize, "assumed (model's trained pixel size)")
     }
 
-    func writeLibrary(_ library: DefectClassLibrary, names: [String]) throws {
-        try AtomicFile.writeText(library.defectsCSV(), to: output.appendingPathComponent("defects.csv"))
-        try AtomicFile.writeText(library.libraryJSON(), to: output.appendingPathComponent("library.json"))
-        try AtomicFile.writeText(library.classification.selection.csv, to: output.appendingPathComponent("bic.csv"))
-        let dir = output.appendingPathComponent("library")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for c in library.classes {
-            let mean = try GrayImage(width: library.cropSize, height: library.cropSize, pixels: Array(c.meanCrop.prefix(library.cropSize * library.cropSize)))
-            try TIFFFile.write([mean], to: dir.appendingPathComponent("\(names[c.id])_mean.tif"))
-            try PNGFile.writeGray(mean, to: dir.appendingPathComponent("\(names[c.id])_mean.png"), scaling: .minMax)
-            let mosaic = try library.mosaic(classID: c.id)
-            try PNGFile.writeGray(try GrayImage(width: mosaic.width, height: mosaic.height, pixels: mosaic.pixels),
-                                  to: dir.appendingPathComponent("\(names[c.id])_mosaic.png"), scaling: .minMax)
-        }
-    }
-
-    func writeKinetics(_ r: Kinetics.Result, pixelSize: Double) throws {
-        let minLength = config.kinetics.minTrackLength
-        try AtomicFile.writeText(TrackingCSV.trajectories(r.defectTracks, minLength: minLength, pixelSize: pixelSize, driftCorrected: false),
+    func writeKinetics(_ r: Kinetics.Result, names: [String], pixelSize: Double) throws {
+        let long = r.defectTracks.tracks.filter { $0.points.count >= config.kinetics.minTrackLength }
+        try AtomicFile.writeText(TableStages.trajectoriesCSV(long, classes: names, pixelSize: pixelSize),
                                  to: output.appendingPathComponent("trajectories.csv"))
         try AtomicFile.writeText(TrackingCSV.drift(r.atomTracks), to: output.appendingPathComponent("drift.csv"))
         let cal = DiffusionCalibration(pixelSize: pixelSize, frameTime: config.frameTime)
@@ -208,3 +192,22 @@ public struct Analysis {
 
 /// JSON has no NaN/∞: undefined estimates are written as null.
 func finite(_ v: Double) -> Double? { v.isFinite ? v : nil }
+
+/// The defect library's files: defects.csv, library.json, bic.csv and library/ (class means, mosaics).
+public enum DefectLibraryWriter {
+        public static func write(_ library: DefectClassLibrary, names: [String], to output: URL) throws {
+            try AtomicFile.writeText(library.defectsCSV(), to: output.appendingPathComponent("defects.csv"))
+            try AtomicFile.writeText(library.libraryJSON(), to: output.appendingPathComponent("library.json"))
+            try AtomicFile.writeText(library.classification.selection.csv, to: output.appendingPathComponent("bic.csv"))
+            let dir = output.appendingPathComponent("library")
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            for c in library.classes {
+                let mean = try GrayImage(width: library.cropSize, height: library.cropSize, pixels: Array(c.meanCrop.prefix(library.cropSize * library.cropSize)))
+                try TIFFFile.write([mean], to: dir.appendingPathComponent("\(names[c.id])_mean.tif"))
+                try PNGFile.writeGray(mean, to: dir.appendingPathComponent("\(names[c.id])_mean.png"), scaling: .minMax)
+                let mosaic = try library.mosaic(classID: c.id)
+                try PNGFile.writeGray(try GrayImage(width: mosaic.width, height: mosaic.height, pixels: mosaic.pixels),
+                                      to: dir.appendingPathComponent("\(names[c.id])_mosaic.png"), scaling: .minMax)
+            }
+        }
+}

@@ -9,6 +9,10 @@ public struct FrameAtom: Sendable {
     public var classIndex: Int
     public var score: Float
     public var border: Bool
+
+    public init(frame: Int, x: Double, y: Double, classIndex: Int, score: Float, border: Bool) {
+        self.frame = frame; self.x = x; self.y = y; self.classIndex = classIndex; self.score = score; self.border = border
+    }
 }
 
 /// Runs the AtomFinder over a movie, one frame at a time, streaming `atoms.csv`
