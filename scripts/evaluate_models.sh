@@ -36,6 +36,17 @@ for pair in "graphene-si:TrainingData/movie-graphene-si.json" "tmd-ws2:TrainingD
             run "$BIN" evaluate --model "Models/$model" --truth "$dir" --out "$dir/eval-norefine" --no-refine
         fi
     done
+    # (c) diagnostic: the same recipe without scan jitter and flyback (truth = true positions, no
+    #     line-shift ambiguity), to separate the localizer's error from the scan-jitter floor.
+    jq '.distortions.scanJitter = 0 | .distortions.flybackAmplitude = 0' "$recipe" > "$WORK/$model/recipe-nojitter.json"
+    for i in 2 3; do
+        dose=${DOSES[$i]}; seed=$((base_seed + 7100 + i)); dir="$WORK/$model/nojitter-d$dose-s$seed"
+        run "$BIN" simulate --recipe "$WORK/$model/recipe-nojitter.json" --out "$dir" --seed "$seed" --dose "$dose" --frames 4 --overwrite --quiet
+        echo "== $model simulated test movie WITHOUT scan jitter/flyback, dose $dose, seed $seed, refined"
+        run "$BIN" evaluate --model "Models/$model" --truth "$dir" --out "$dir/eval"
+        echo "== $model simulated test movie WITHOUT scan jitter/flyback, dose $dose, seed $seed, centroid"
+        run "$BIN" evaluate --model "Models/$model" --truth "$dir" --out "$dir/eval-norefine" --no-refine
+    done
     echo "== $model multislice validation frames ($VALIDATION), refined"
     run "$BIN" evaluate --model "Models/$model" --truth "$VALIDATION" --dose "${DOSES[@]}" --out "$WORK/$model/validation"
     echo "== $model multislice validation frames, centroid (--no-refine)"
