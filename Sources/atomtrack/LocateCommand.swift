@@ -57,8 +57,10 @@ struct Locate: ParsableCommand {
             let end = min(m.frameCount, first + (count ?? m.frameCount))
             var locator = MovieLocator(finder: finder, pixelSize: modelOptions.calibration(of: m))
             locator.overlayFrames = Set(overlay)
-            let atoms = try locator.run(movie: m, frames: first..<end, to: dir, progress: !quiet)
-            print("atoms: \(dir.path)/atoms.csv (\(atoms.map(\.count).reduce(0, +)) atoms in \(atoms.count) frames)")
+            locator.keepAtoms = false
+            var total = 0
+            let frames = try locator.run(movie: m, frames: first..<end, to: dir, progress: !quiet) { _, _, atoms in total += atoms.count }
+            print("atoms: \(dir.path)/atoms.csv (\(total) atoms in \(frames.count) frames)")
         }
     }
 }
