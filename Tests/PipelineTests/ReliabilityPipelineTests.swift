@@ -74,7 +74,7 @@ final class ReliabilityPipelineTests: XCTestCase {
         let dir = try reliabilityTempDir(self)
         let dest = dir.appendingPathComponent("summary.json")
         let big = Data(repeating: 0x41, count: 256 << 10)
-        withFileSizeLimit(64 << 10) {
+        try withFileSizeLimit(64 << 10) {
             XCTAssertThrowsError(try AtomicFile.write(big, to: dest)) {
                 XCTAssertTrue($0 is MicroscopyIOError && "\($0)".contains("summary.json"), "\($0)")
             }
@@ -90,7 +90,7 @@ final class ReliabilityPipelineTests: XCTestCase {
         XCTAssertEqual(listing(dir), [], "no destination and no temp file may remain")
         // An earlier good file survives a failed overwrite untouched.
         try AtomicFile.write(Data("old".utf8), to: dest)
-        withFileSizeLimit(64 << 10) { XCTAssertThrowsError(try AtomicFile.write(big, to: dest)) }
+        try withFileSizeLimit(64 << 10) { XCTAssertThrowsError(try AtomicFile.write(big, to: dest)) }
         XCTAssertEqual(try String(contentsOf: dest, encoding: .utf8), "old")
         XCTAssertEqual(listing(dir), ["summary.json"])
     }
@@ -214,7 +214,7 @@ final class ReliabilityPipelineTests: XCTestCase {
         }
         // Far too small shrinks the frame to 1×1: no atoms or a typed error, no trap.
         for p in [1e-9, Double.leastNonzeroMagnitude] {
-            do { XCTAssertEqual(try finder.atoms(in: pixels, width: 64, height: 64, pixelSize: p).count, 0) } catch {
+            do { let atoms = try finder.atoms(in: pixels, width: 64, height: 64, pixelSize: p); XCTAssertEqual(atoms.count, 0) } catch {
                 XCTAssertTrue(error is LocalizationError, "\(error)")
             }
         }

@@ -61,6 +61,6 @@ struct CorruptionRNG {
 /// Peak resident memory of this process in bytes (Linux `ru_maxrss` is in KiB).
 func peakResidentBytes() -> Int {
     var u = rusage()
-    getrusage(RUSAGE_SELF, &u)
+    getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
     return Int(u.ru_maxrss) * 1024
 }

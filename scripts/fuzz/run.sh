@@ -5,7 +5,8 @@
 #   scripts/fuzz/run.sh [seconds-per-target] [target ...]     (default 60 s; targets:
 #                                                              tiff png npy dm3 dm4 safetensors)
 #
-# Environment: SRC=dir holding Sources/ to fuzz (default: this checkout),
+# Environment: IO_SRC=dir holding Sources/MicroscopyIO to fuzz (default: this checkout; e.g. an
+#              export of a branch still landing reader fixes),
 #              DM_SEEDS=dir with real .dm3/.dm4 files (default /work/shared/fixtures/dm; without
 #              them the DM seeds are the small DM files made by seeds.py),
 #              WORK=build/corpus dir (default .build/fuzz), JOBS (parallel libFuzzer jobs, default 1).
@@ -16,21 +17,25 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 SECONDS_PER=${1:-60}; shift || true
 TARGETS=${*:-tiff png npy dm3 dm4 safetensors}
-SRC=${SRC:-$ROOT}
+IO_SRC=${IO_SRC:-$ROOT}
+SRC=$ROOT
 WORK=${WORK:-$ROOT/.build/fuzz}
 DM_SEEDS=${DM_SEEDS:-/work/shared/fixtures/dm}
 PY=${PYTHON:-python3}
 mkdir -p "$WORK/bin" "$WORK/obj"
+# LeakSanitizer off: Foundation's Data(contentsOf:) keeps one 4 KiB buffer that it reports at
+# exit (outside project code). Swift's own backtracer off: ASan/libFuzzer print the stack.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} SWIFT_BACKTRACE=enable=no
 FLAGS=(-O -wmo -parse-as-library -sanitize=fuzzer,address -g)
 BUILD_LOG="$WORK/build.log"   # ld.gold prints hundreds of harmless ASan symbol warnings
 
 build_reader() {  # $1 = target name, $2 = -D flag
     local out="$WORK/bin/fuzz-$1"
-    [[ -x $out && $out -nt "$SRC/Sources/MicroscopyIO" && $out -nt scripts/fuzz/ReaderHarness.swift ]] && return
+    [[ -x $out && $out -nt "$IO_SRC/Sources/MicroscopyIO" && $out -nt scripts/fuzz/ReaderHarness.swift ]] && return
     echo "== building fuzz-$1"
     swiftc "${FLAGS[@]}" -D "$2" -module-name MicroscopyIO \
-        -I "$SRC/Sources/CPNG" -I "$SRC/Sources/CTIFF" \
-        "$SRC"/Sources/MicroscopyIO/*.swift scripts/fuzz/ReaderHarness.swift \
+        -I "$IO_SRC/Sources/CPNG" -I "$IO_SRC/Sources/CTIFF" \
+        "$IO_SRC"/Sources/MicroscopyIO/*.swift scripts/fuzz/ReaderHarness.swift \
         -lpng16 -ltiff -o "$out" >>"$BUILD_LOG" 2>&1 || { grep -v '^/usr/bin/ld.gold: warning' "$BUILD_LOG" >&2; exit 1; }
 }
 
@@ -77,9 +82,7 @@ for t in $TARGETS; do
     log="$WORK/$t.log"
     start=$(date +%s)
     set +e
-    # Leak detection is off: Foundation's Data(contentsOf:) keeps one 4 KiB buffer that
-    # LeakSanitizer reports at exit (not in project code). Timeouts (10 s/input) and
-    # memory over 2 GiB count as findings.
+    # Timeouts (10 s per input) and memory over 2 GiB count as findings.
     jobs=()
     [[ ${JOBS:-1} -gt 1 ]] && jobs=(-jobs="$JOBS" -workers="$JOBS")
     (cd "$findings" && "$WORK/bin/fuzz-$t" -max_total_time="$SECONDS_PER" -max_len=262144 -rss_limit_mb=2048 \
