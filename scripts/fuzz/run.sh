@@ -9,7 +9,9 @@
 #              export of a branch still landing reader fixes),
 #              DM_SEEDS=dir with real .dm3/.dm4 files (default /work/shared/fixtures/dm; without
 #              them the DM seeds are the small DM files made by seeds.py),
-#              WORK=build/corpus dir (default .build/fuzz), JOBS (parallel libFuzzer jobs, default 1).
+#              WORK=build/corpus dir (default .build/fuzz), JOBS (parallel libFuzzer jobs, default 1),
+#              EXTRA=more libFuzzer flags (e.g. "-fork=2 -ignore_ooms=1 -ignore_crashes=1" to keep
+#              going past a known finding).
 # Findings (crash-*, leak-*, timeout-*, oom-*) land in $WORK/findings/<target>/; the summary
 # (executions, time, findings per target) is printed at the end and written to $WORK/summary.txt.
 set -euo pipefail
@@ -86,7 +88,7 @@ for t in $TARGETS; do
     jobs=()
     [[ ${JOBS:-1} -gt 1 ]] && jobs=(-jobs="$JOBS" -workers="$JOBS")
     (cd "$findings" && "$WORK/bin/fuzz-$t" -max_total_time="$SECONDS_PER" -max_len=262144 -rss_limit_mb=2048 \
-        -malloc_limit_mb=2048 -timeout=10 -detect_leaks=0 -print_final_stats=1 "${jobs[@]}" \
+        -malloc_limit_mb=2048 -timeout=10 -detect_leaks=0 -print_final_stats=1 "${jobs[@]}" ${EXTRA:-} \
         "$corpus" "$WORK/seeds/$t") > "$log" 2>&1
     rc=$?
     set -e
