@@ -51,12 +51,14 @@ final class ReliabilityModelTests: XCTestCase {
         assertCheckpointError(safetensors(#"{"a":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}"#, body: 8), mentions: "lacks")
     }
 
-    func testFuzzFindingsStayFixed() throws {
+    /// Committed bad safetensors files (Fixtures/*.safetensors) are refused with a typed error.
+    func testBadSafeTensorsFixturesAreRefused() throws {
         let files = try FileManager.default.contentsOfDirectory(at: reliabilityFixtures, includingPropertiesForKeys: nil)
             .filter { $0.lastPathComponent.hasSuffix(".safetensors") }
+        XCTAssertFalse(files.isEmpty)
         for f in files {
-            do { _ = try SafeTensors.decode(try Data(contentsOf: f), source: f.lastPathComponent) } catch {
-                XCTAssertTrue(error is NetworkError, "\(f.lastPathComponent): untyped \(error)")
+            XCTAssertThrowsError(try SafeTensors.decode(try Data(contentsOf: f), source: f.lastPathComponent)) {
+                XCTAssertTrue($0 is NetworkError, "\(f.lastPathComponent): untyped \($0)")
             }
         }
     }
