@@ -32,20 +32,21 @@ let package = Package(
             "DefectLibrary", "Tracking", "Dynamics",
         ]),
         .executableTarget(name: "atomtrack", dependencies: [
-            "Pipeline", "Localization",
+            "Pipeline", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
+            "DefectLibrary", "Tracking", "Dynamics", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
         .testTarget(name: "NetworksTests", dependencies: ["Networks"], resources: [.copy("Fixtures")]),
         .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
-        .testTarget(name: "MicroscopyIOTests", dependencies: ["MicroscopyIO"]),
+        .testTarget(name: "MicroscopyIOTests", dependencies: ["MicroscopyIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LocalizationTests", dependencies: ["Localization"]),
         .testTarget(name: "DefectLibraryTests", dependencies: ["DefectLibrary"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrackingTests", dependencies: ["Tracking"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: [
-            "Pipeline", "Tensors", "Networks", "MicroscopyIO", "Localization", "Tracking", "Dynamics",
+            "Pipeline", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization", "Tracking", "Dynamics",
         ], resources: [.copy("Fixtures")]),
     ]
 )

@@ -60,5 +60,33 @@ def main():
     Image.fromarray(rgb, mode="RGB").save(OUT / "pil_rgb.png")
 
 
+def dm_reference():
+    """What ncempy reads from the third-party DM files: shape, dtype, calibration and
+    per-frame checksums, so the Swift reader's pixels are checked, not just its header."""
+    import json
+    from ncempy.io import dm
+    src = OUT.parent.parent.parent.parent / "shared/fixtures/dm"
+    ref = {}
+    for name in ["dmTest_3D_int16_64,65,66.dm3", "dmTest_3D_int16_64,65,66.dm4",
+                 "dmTest_float32_nonSquare_diffPixelSize.dm3", "dmTest_float32_nonSquare_diffPixelSize.dm4"]:
+        with dm.fileDM(str(src / name)) as f:
+            ds = f.getDataset(0)
+        a = np.asarray(ds["data"])
+        frames = a if a.ndim == 3 else a[None]
+        ref[name] = {
+            "shape": list(a.shape), "dtype": str(a.dtype),
+            "pixelSize": [float(v) for v in ds["pixelSize"]], "pixelUnit": list(ds["pixelUnit"]),
+            "frameSums": [float(fr.astype(np.float64).sum()) for fr in frames],
+            # sum of v * x and v * y per frame: catches transposed or shifted pixels.
+            "frameMoments": [[float((fr * np.arange(fr.shape[1])[None, :]).sum()),
+                              float((fr * np.arange(fr.shape[0])[:, None]).sum())]
+                             for fr in frames.astype(np.float64)],
+            "samples": [[k, y, x, float(frames[k, y, x])] for k in (0, len(frames) - 1)
+                        for (y, x) in ((0, 0), (3, 5), (frames.shape[1] - 1, frames.shape[2] - 1))],
+        }
+    (OUT / "dm_reference.json").write_text(json.dumps(ref, ensure_ascii=False) + "\n")
+
+
 if __name__ == "__main__":
     main()
+    dm_reference()

@@ -39,12 +39,17 @@ struct DMParser {
         version = 0; little = true; pos = 0
         guard data.count >= 24 else { throw corrupt("\(data.count) bytes is too short for a DM header") }
         let v = Int(try be(4))
+        var size = 0
         switch v {
-        case 3: _ = try be(4); little = try be(4) == 1
-        case 4: _ = try be(8); little = try be(4) == 1
+        case 3: size = Int(try be(4)); little = try be(4) == 1
+        case 4: size = Int(clamping: try be(8)); little = try be(4) == 1
         default: throw MicroscopyIOError.unknownFormat(path: path, detail: "DM version field is \(v), expected 3 or 4")
         }
         version = v
+        // The size field counts the bytes after the header (some files add zero padding).
+        if data.count < pos + size {
+            throw corrupt("truncated: \(data.count) bytes, header states \(pos + size)")
+        }
     }
 
     func corrupt(_ d: String) -> MicroscopyIOError { .corrupt(path: path, detail: "DM\(version == 0 ? "" : String(version)): \(d)") }
@@ -130,14 +135,14 @@ struct DMParser {
             _ = try bytes(info[1])
             return .other
         case 15:
-            let fields = try structFields(info, from: 1)
+            let fields = try structFields(info, from: 0)
             return .structure(try fields.map { try scalar($0) })
         case 20:
             guard info.count >= 3 else { throw corrupt("array tag with \(info.count) descriptors") }
             let elementType = info[1]
             let elementSize: Int
             if elementType == 15 {
-                elementSize = try structFields(info, from: 2).reduce(0) { $0 + (DMParser.size(of: $1) ?? 0) }
+                elementSize = try structFields(info, from: 1).reduce(0) { $0 + (DMParser.size(of: $1) ?? 0) }
             } else if let s = DMParser.size(of: elementType) {
                 elementSize = s
             } else {
@@ -154,7 +159,7 @@ struct DMParser {
         }
     }
 
-    /// Field types of a struct descriptor starting at `info[i]` (= 15).
+    /// Field types of a struct descriptor whose `info[i]` is 15: name length, field count, then (name length, type) pairs.
     func structFields(_ info: [Int], from i: Int) throws -> [Int] {
         guard info.count > i + 2 else { throw corrupt("short struct descriptor") }
         let n = info[i + 2]
@@ -191,8 +196,10 @@ final class DMSource: FrameSource {
         var p = try DMParser(data: data, path: path)
         let root = try p.parseRoot()
         little = p.little
-        // The largest image in ImageList is the data; the small first one is a thumbnail.
-        let images = (root["ImageList"]?.children ?? []).compactMap { $0["ImageData"] }
+        // With several images, the first in ImageList is the RGBA thumbnail (as ncempy
+        // assumes); the data are the largest of the others.
+        var images = (root["ImageList"]?.children ?? []).compactMap { $0["ImageData"] }
+        if images.count > 1 { images.removeFirst() }
         let withData: [(DMTag, count: Int, offset: Int, elementType: Int, elementSize: Int)] = images.compactMap { img in
             guard case .array(let t, let c, let o, let s)? = img["Data"] else { return nil }
             return (img, c, o, t, s)

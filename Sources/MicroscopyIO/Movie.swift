@@ -16,6 +16,9 @@ public struct MovieInfo: Sendable, Equatable {
     public var sampleType: SampleType
     /// Pixel calibration when the file states one.
     public var calibration: Calibration?
+    /// Key/value metadata the file carries (TIFF ImageDescription JSON, e.g. a simulation
+    /// seed written through `TIFFStackWriter(metadata:)`); empty for other formats.
+    public var metadata: [String: String] = [:]
 }
 
 /// A reader that decodes one frame at a time.
@@ -54,7 +57,8 @@ public final class Movie {
     /// Opens a movie by extension and magic bytes: `.tif/.tiff` (multi-page stack),
     /// `.png` (a single image, or a numbered series such as `frame_000.png …`), a directory
     /// holding a numbered PNG series, `.npy` (2-D or 3-D), `.dm3`, `.dm4`.
-    public static func open(_ url: URL) throws -> Movie {
+    /// `singlePNG` reads a numbered `.png` alone instead of as part of its series.
+    public static func open(_ url: URL, singlePNG: Bool = false) throws -> Movie {
         let path = url.path
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
@@ -65,14 +69,14 @@ public final class Movie {
         let magic = try readMagic(url)
         switch ext {
         case "tif", "tiff": return Movie(url: url, source: try TIFFSource(url: url))
-        case "png": return Movie(url: url, source: try PNGSeriesSource(file: url))
+        case "png": return Movie(url: url, source: try PNGSeriesSource(file: url, single: singlePNG))
         case "npy": return Movie(url: url, source: try NPYSource(url: url))
         case "dm3", "dm4": return Movie(url: url, source: try DMSource(url: url))
         default:
             if magic.starts(with: [0x49, 0x49]) || magic.starts(with: [0x4D, 0x4D]) {
                 return Movie(url: url, source: try TIFFSource(url: url))
             }
-            if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return Movie(url: url, source: try PNGSeriesSource(file: url)) }
+            if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return Movie(url: url, source: try PNGSeriesSource(file: url, single: singlePNG)) }
             if magic.starts(with: [0x93, 0x4E, 0x55, 0x4D]) { return Movie(url: url, source: try NPYSource(url: url)) }
             throw MicroscopyIOError.unknownFormat(
                 path: path, detail: "extension '.\(ext)'; expected .tif, .tiff, .png, .npy, .dm3 or .dm4")
@@ -89,13 +93,29 @@ public final class Movie {
         return try GrayImage(width: info.width, height: info.height, pixels: pixels, pixelSizeA: pixelSizeA)
     }
 
-    /// Calls `body` with every frame in order, decoding one at a time.
-    public func forEachFrame(_ body: (Int, GrayImage) throws -> Void) throws {
-        for i in 0..<info.frameCount { try body(i, try frame(i)) }
+    /// Decodes frame `index` into `pixels`, resized to `width * height`; reusing one
+    /// buffer across frames avoids an allocation per frame.
+    public func readFrame(_ index: Int, into pixels: inout [Float]) throws {
+        guard index >= 0, index < info.frameCount else {
+            throw MicroscopyIOError.frameOutOfRange(path: url.path, index: index, count: info.frameCount)
+        }
+        let n = info.width * info.height
+        if pixels.count != n { pixels = [Float](repeating: 0, count: n) }
+        try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
     }
 
-    /// Convenience: the first frame of the file at `url`.
-    public static func readImage(_ url: URL) throws -> GrayImage { try open(url).frame(0) }
+    /// Calls `body` with every frame in order, decoding one at a time into a reused buffer
+    /// (an image `body` keeps is copied on the next write, so keeping frames is safe).
+    public func forEachFrame(_ body: (Int, GrayImage) throws -> Void) throws {
+        var buffer: [Float] = []
+        for i in 0..<info.frameCount {
+            try readFrame(i, into: &buffer)
+            try body(i, try GrayImage(width: info.width, height: info.height, pixels: buffer, pixelSizeA: pixelSizeA))
+        }
+    }
+
+    /// Convenience: the first frame of the file at `url` (a `.png` is read alone).
+    public static func readImage(_ url: URL) throws -> GrayImage { try open(url, singlePNG: true).frame(0) }
 
     private static func readMagic(_ url: URL) throws -> [UInt8] {
         guard let h = FileHandle(forReadingAtPath: url.path) else {

@@ -6,6 +6,8 @@ struct NPYHeader {
     var bigEndian: Bool
     var shape: [Int]
     var dataOffset: Int
+    /// Column-major element order (numpy's `fortran_order`, e.g. a transposed array saved as is).
+    var fortranOrder = false
 
     /// Parses the header at the start of `data` (a mapped file).
     static func parse(_ data: Data, path: String) throws -> NPYHeader {
@@ -33,9 +35,6 @@ struct NPYHeader {
               let shapeText = value(of: "shape", in: text) else {
             throw bad("header lacks descr, fortran_order or shape: \(text.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
-        if fortran == "True" {
-            throw MicroscopyIOError.unsupported(path: path, detail: "NPY in Fortran order; save with numpy.ascontiguousarray")
-        }
         let dims = shapeText.trimmingCharacters(in: CharacterSet(charactersIn: "()[] "))
             .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         var shape: [Int] = []
@@ -44,7 +43,8 @@ struct NPYHeader {
             shape.append(v)
         }
         let (type, big) = try sampleType(descr, path: path)
-        return NPYHeader(sampleType: type, bigEndian: big, shape: shape, dataOffset: start + len)
+        return NPYHeader(sampleType: type, bigEndian: big, shape: shape, dataOffset: start + len,
+                         fortranOrder: fortran == "True")
     }
 
     /// The text after `'key':` up to the next top-level comma.
@@ -89,8 +89,8 @@ struct NPYHeader {
     }
 }
 
-/// Reads a 2-D (height, width) or 3-D (frames, height, width) C-ordered NPY lazily from a
-/// memory map.
+/// Reads a 2-D (height, width) or 3-D (frames, height, width) NPY lazily from a memory map,
+/// in C or Fortran element order.
 final class NPYSource: FrameSource {
     let info: MovieInfo
     private let data: Data
@@ -120,6 +120,7 @@ final class NPYSource: FrameSource {
     }
 
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws {
+        if header.fortranOrder { return readFortranFrame(index, into: dst) }
         let bytes = dst.count * header.sampleType.byteCount
         let start = header.dataOffset + index * bytes
         data.withUnsafeBytes { raw in
@@ -173,7 +174,7 @@ public final class NPYStackWriter {
                 throw MicroscopyIOError.invalidArgument(detail: "a 2-D NPY holds one frame")
             }
             try SampleCodec.checkRepresentable(pixels, as: sampleType, path: url.path)
-            try h.write(contentsOf: SampleCodec.encode(pixels, as: sampleType, bigEndian: bigEndian))
+            try h.write(contentsOf: Data(SampleCodec.encode(pixels, as: sampleType, bigEndian: bigEndian)))
             framesWritten += 1
         } catch let e as MicroscopyIOError {
             cancel(); throw e
@@ -235,5 +236,22 @@ public enum NPYFile {
         let w = try NPYStackWriter(url: url, width: f.width, height: f.height, sampleType: sampleType, bigEndian: bigEndian)
         for x in frames { try w.append(x) }
         try w.finish()
+    }
+}
+
+extension NPYSource {
+    /// Column-major storage: element (k, y, x) of shape (f, h, w) sits at k + f·(y + h·x).
+    fileprivate func readFortranFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) {
+        let (f, h, w) = (info.frameCount, info.height, info.width), size = header.sampleType.byteCount
+        data.withUnsafeBytes { raw in
+            for y in 0..<h {
+                for x in 0..<w {
+                    let start = header.dataOffset + (index + f * (y + h * x)) * size
+                    SampleCodec.decode(UnsafeRawBufferPointer(rebasing: raw[start..<(start + size)]), type: header.sampleType,
+                                       bigEndian: header.bigEndian,
+                                       into: UnsafeMutableBufferPointer(rebasing: dst[(y * w + x)...(y * w + x)]))
+                }
+            }
+        }
     }
 }

@@ -56,6 +56,7 @@ enum PNGCodec {
         }
         // 8-bit data are read as sRGB-coded bytes, 16-bit as "linear": both unchanged.
         img.format = (sixteen ? UInt32(PNG_FORMAT_FLAG_LINEAR) : 0) | (color ? UInt32(PNG_FORMAT_FLAG_COLOR) : 0)
+        defer { png_image_free(&img) }  // no-op when finish_read already freed it
         let channels = color ? 3 : 1
         let n = got.width * got.height
         if sixteen {
@@ -208,11 +209,12 @@ final class PNGSeriesSource: FrameSource {
     private let header: Header
     typealias Header = PNGCodec.Header
 
-    /// A file: a numbered name opens the whole series it belongs to; otherwise one image.
-    convenience init(file url: URL) throws {
+    /// A file: a numbered name opens the whole series it belongs to (unless `single`);
+    /// otherwise one image.
+    convenience init(file url: URL, single: Bool = false) throws {
         try FileManager.default.requireFile(url)
-        if let (prefix, _) = PNGSeriesSource.split(url.lastPathComponent) {
-            try self.init(files: PNGSeriesSource.series(in: url.deletingLastPathComponent(), prefix: prefix, origin: url), path: url.path)
+        if !single, let (prefix, _) = PNGSeriesSource.split(url.lastPathComponent) {
+            try self.init(files: PNGSeriesSource.series(in: url.deletingLastPathComponent(), prefix: prefix, origin: url, fromFile: true), path: url.path)
         } else {
             try self.init(files: [url], path: url.path)
         }
@@ -230,7 +232,7 @@ final class PNGSeriesSource: FrameSource {
         if pngs.count == 1, PNGSeriesSource.split(pngs[0]) == nil {
             try self.init(files: [url.appendingPathComponent(pngs[0])], path: url.path)
         } else {
-            try self.init(files: PNGSeriesSource.series(in: url, prefix: prefix, origin: url), path: url.path)
+            try self.init(files: PNGSeriesSource.series(in: url, prefix: prefix, origin: url, fromFile: false), path: url.path)
         }
     }
 
@@ -262,12 +264,19 @@ final class PNGSeriesSource: FrameSource {
         return (String(stem.dropLast(digits.count)), n)
     }
 
+    private static func digitCount(_ name: String, prefix: String) -> Int { name.count - 4 - prefix.count }
+
     /// All files `prefix<digits>.png` in `dir`, ordered by number; a missing number is an error.
-    static func series(in dir: URL, prefix: String, origin: URL) throws -> [URL] {
+    static func series(in dir: URL, prefix: String, origin: URL, fromFile: Bool) throws -> [URL] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
+        // Zero-padded names (frame_007.png) fix the digit count; unpadded ones (frame_7.png) do not.
+        let name = origin.lastPathComponent, d = digitCount(name, prefix: prefix)
+        let width = fromFile && d > 1 && name.dropFirst(prefix.count).first == "0" ? d : nil
         var numbered: [(Int, String)] = []
         for n in names {
-            if let (p, k) = split(n), p == prefix { numbered.append((k, n)) }
+            if let (p, k) = split(n), p == prefix, width == nil || digitCount(n, prefix: p) == width {
+                numbered.append((k, n))
+            }
         }
         numbered.sort { $0.0 < $1.0 }
         guard let first = numbered.first else { throw MicroscopyIOError.fileNotFound(path: origin.path) }

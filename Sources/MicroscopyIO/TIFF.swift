@@ -100,6 +100,15 @@ final class TIFFSource: FrameSource {
     private let handle: TIFFHandle
     private var pages: [TIFFPage] = []
     private var current = -1
+    /// Strip/tile bytes kept between frames (one allocation per movie, not per frame).
+    private var scratchBuffer: [UInt8] = []
+
+    private func scratch(_ n: Int) -> [UInt8] {
+        var b = scratchBuffer
+        scratchBuffer = []
+        if b.count < n { b = [UInt8](repeating: 0, count: n) }
+        return b
+    }
 
     init(url: URL) throws {
         try FileManager.default.requireFile(url)
@@ -119,13 +128,13 @@ final class TIFFSource: FrameSource {
             }
             pages.append(page)
         }
-        current = count - 1
         let big = (TIFFIsBigTIFF(tif) != 0)
         _ = TIFFSetDirectory(tif, 0)
         current = 0
         let cal = TIFFSource.calibration(handle)
         info = MovieInfo(format: big ? .bigTIFF : .tiff, frameCount: count, width: pages[0].width,
-                         height: pages[0].height, sampleType: pages[0].sampleType, calibration: cal)
+                         height: pages[0].height, sampleType: pages[0].sampleType, calibration: cal,
+                         metadata: TIFFSource.metadata(handle))
     }
 
     private static func readPage(_ h: TIFFHandle, index: Int, pageCount: Int) throws -> TIFFPage {
@@ -161,12 +170,28 @@ final class TIFFSource: FrameSource {
                         rowsPerStrip: Int(min(h.u32(TIFFTAG_ROWSPERSTRIP, defaulted: true) ?? hgt, hgt)))
     }
 
+    /// The first page's ImageDescription, when it is a JSON object, as strings.
+    static func metadata(_ h: TIFFHandle) -> [String: String] {
+        guard let desc = h.string(TIFFTAG_IMAGEDESCRIPTION), desc.hasPrefix("{"),
+              let obj = try? JSONSerialization.jsonObject(with: Data(desc.utf8)) as? [String: Any] else { return [:] }
+        var out: [String: String] = [:]
+        for (k, v) in obj {
+            if let s = v as? String { out[k] = s }
+            else if let n = v as? NSNumber { out[k] = n.stringValue }
+            else if let d = try? JSONSerialization.data(withJSONObject: v, options: [.sortedKeys]) { out[k] = String(decoding: d, as: UTF8.self) }
+        }
+        return out
+    }
+
     /// Pixel size from our JSON description, an ImageJ description, or X/YResolution in cm.
     static func calibration(_ h: TIFFHandle) -> Calibration? {
         let desc = h.string(TIFFTAG_IMAGEDESCRIPTION) ?? ""
-        if desc.hasPrefix("{"), let obj = try? JSONSerialization.jsonObject(with: Data(desc.utf8)) as? [String: Any],
-           let a = (obj["pixel_size_A"] as? NSNumber)?.doubleValue, a > 0 {
-            return Calibration(pixelSizeA: a)
+        if desc.hasPrefix("{"), let obj = try? JSONSerialization.jsonObject(with: Data(desc.utf8)) as? [String: Any] {
+            let number = { (k: String) in (obj[k] as? NSNumber)?.doubleValue }
+            if let a = number("pixel_size_A"), a > 0 { return Calibration(pixelSizeA: a) }
+            if let ax = number("pixel_size_x_A"), let ay = number("pixel_size_y_A"), ax > 0, ay > 0 {
+                return Calibration(x: AxisCalibration(scale: ax, unit: "Å"), y: AxisCalibration(scale: ay, unit: "Å"))
+            }
         }
         guard let xr = h.float(TIFFTAG_XRESOLUTION), xr > 0 else { return nil }
         let yr = h.float(TIFFTAG_YRESOLUTION).flatMap { $0 > 0 ? $0 : nil } ?? xr
@@ -187,7 +212,9 @@ final class TIFFSource: FrameSource {
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws {
         let tif = handle.tif, path = handle.path
         if current != index {
-            guard TIFFSetDirectory(tif, tdir_t(index)) == 1 else {
+            // Reading on to the next IFD avoids TIFFSetDirectory's walk from the first page.
+            let ok = index == current + 1 ? TIFFReadDirectory(tif) : TIFFSetDirectory(tif, tdir_t(index))
+            guard ok == 1 else {
                 throw MicroscopyIOError.corrupt(path: path, detail: "page \(index): \(handle.messages.summary)")
             }
             current = index
@@ -197,7 +224,8 @@ final class TIFFSource: FrameSource {
         if p.tiled {
             guard p.tileWidth > 0, p.tileHeight > 0 else { throw MicroscopyIOError.corrupt(path: path, detail: "page \(index): zero tile size") }
             let tileBytes = p.tileWidth * p.tileHeight * bytes
-            var raw = [UInt8](repeating: 0, count: max(tileBytes, Int(TIFFTileSize(tif))))
+            var raw = scratch(max(tileBytes, Int(TIFFTileSize(tif))))
+            defer { scratchBuffer = raw }
             var tile = [Float](repeating: 0, count: p.tileWidth * p.tileHeight)
             for ty in stride(from: 0, to: p.height, by: p.tileHeight) {
                 for tx in stride(from: 0, to: p.width, by: p.tileWidth) {
@@ -217,7 +245,8 @@ final class TIFFSource: FrameSource {
             }
         } else {
             let rps = max(1, p.rowsPerStrip)
-            var raw = [UInt8](repeating: 0, count: max(rps * p.width * bytes, Int(TIFFStripSize(tif))))
+            var raw = scratch(max(rps * p.width * bytes, Int(TIFFStripSize(tif))))
+            defer { scratchBuffer = raw }
             for (s, y0) in stride(from: 0, to: p.height, by: rps).enumerated() {
                 let rows = min(rps, p.height - y0)
                 let need = rows * p.width * bytes
@@ -249,26 +278,33 @@ public enum TIFFCompression: String, Sendable, CaseIterable {
 /// removes its temp file, so no partial output is left.
 ///
 /// Each page stores the pixel size (when given) as `XResolution`/`YResolution` in pixels
-/// per centimetre and as ImageDescription JSON `{"pixel_size_A": …}`.
+/// per centimetre and as ImageDescription JSON `{"pixel_size_A": …}` (or
+/// `pixel_size_x_A`/`pixel_size_y_A` for non-square pixels), together with any
+/// `metadata` (e.g. `["seed": "42"]`).
 public final class TIFFStackWriter {
     public let url: URL
     public let width: Int
     public let height: Int
     public let sampleType: SampleType
-    public let pixelSizeA: Double?
+    /// Square pixel size in Å (nil when unknown or not square).
+    public var pixelSizeA: Double? { xSizeA == ySizeA ? xSizeA : nil }
+    private let xSizeA: Double?, ySizeA: Double?
     public let compression: TIFFCompression
     /// Tile side in pixels (multiple of 16) for a tiled layout; nil writes strips.
     public let tileSize: Int?
+    /// Extra key/value pairs stored in each page's ImageDescription JSON.
+    public let metadata: [String: String]
     /// Frames appended so far.
     public private(set) var framesWritten = 0
     private var handle: TIFFHandle?
     private let tmp: URL
 
     /// Starts a stack of `width × height` frames stored as `sampleType`.
-    /// `bigTIFF` writes 64-bit offsets (needed beyond 4 GiB).
+    /// The pixel size comes from `pixelSizeA` (square) or `calibration` (per axis, length
+    /// units). `bigTIFF` writes 64-bit offsets (needed beyond 4 GiB).
     public init(url: URL, width: Int, height: Int, sampleType: SampleType = .float32,
-                pixelSizeA: Double? = nil, compression: TIFFCompression = .none,
-                tileSize: Int? = nil, bigTIFF: Bool = false) throws {
+                pixelSizeA: Double? = nil, calibration: Calibration? = nil, compression: TIFFCompression = .none,
+                tileSize: Int? = nil, bigTIFF: Bool = false, metadata: [String: String] = [:]) throws {
         try AtomicFile.checkDestination(url)
         try IOLimits.check(width: width, height: height, frames: 1, path: url.path)
         if let t = tileSize, t <= 0 || t % 16 != 0 {
@@ -278,7 +314,13 @@ public final class TIFFStackWriter {
             throw MicroscopyIOError.invalidArgument(detail: "pixel size \(a) Å must be positive and finite")
         }
         self.url = url; self.width = width; self.height = height; self.sampleType = sampleType
-        self.pixelSizeA = pixelSizeA; self.compression = compression; self.tileSize = tileSize
+        if let c = calibration, let ax = c.x.scaleInAngstrom, let ay = c.y.scaleInAngstrom, ax > 0, ay > 0, pixelSizeA == nil {
+            (xSizeA, ySizeA) = (ax, ay)
+        } else {
+            (xSizeA, ySizeA) = (pixelSizeA, pixelSizeA)
+        }
+        self.compression = compression; self.tileSize = tileSize
+        self.metadata = metadata
         tmp = AtomicFile.temporaryURL(for: url)
         do {
             handle = try TIFFHandle(path: tmp.path, mode: bigTIFF ? "w8" : "w")
@@ -353,11 +395,17 @@ public final class TIFFStackWriter {
         try h.set(TIFFTAG_COMPRESSION, [compression == .deflate ? COMPRESSION_ADOBE_DEFLATE : COMPRESSION_NONE])
         try h.set(TIFFTAG_SUBFILETYPE, [UInt32(FILETYPE_PAGE)])
         try "AtomTrack".withCString { try h.set(TIFFTAG_SOFTWARE, [$0]) }
-        if let a = pixelSizeA {
-            try h.set(TIFFTAG_XRESOLUTION, [1e8 / a])
-            try h.set(TIFFTAG_YRESOLUTION, [1e8 / a])
+        if let ax = xSizeA, let ay = ySizeA {
+            try h.set(TIFFTAG_XRESOLUTION, [1e8 / ax])
+            try h.set(TIFFTAG_YRESOLUTION, [1e8 / ay])
             try h.set(TIFFTAG_RESOLUTIONUNIT, [RESUNIT_CENTIMETER])
-            try "{\"pixel_size_A\": \(a)}".withCString { try h.set(TIFFTAG_IMAGEDESCRIPTION, [$0]) }
+        }
+        if xSizeA != nil || !metadata.isEmpty {
+            var obj: [String: Any] = metadata.filter { !$0.key.hasPrefix("pixel_size") }
+            if let a = pixelSizeA { obj["pixel_size_A"] = a }
+            else if let ax = xSizeA, let ay = ySizeA { obj["pixel_size_x_A"] = ax; obj["pixel_size_y_A"] = ay }
+            let json = String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self)
+            try json.withCString { try h.set(TIFFTAG_IMAGEDESCRIPTION, [$0]) }
         }
         let b = sampleType.byteCount
         if let t = tileSize {
@@ -378,7 +426,8 @@ public final class TIFFStackWriter {
                 }
             }
         } else {
-            let rps = max(1, Int(TIFFDefaultStripSize(h.tif, 0)))
+            // ~1 MiB strips: few write calls, yet readers can still fetch a strip at a time.
+            let rps = max(1, min(height, (1 << 20) / (width * b)))
             try h.set(TIFFTAG_ROWSPERSTRIP, [UInt32(rps)])
             var bytes = bytes
             for (s, y0) in stride(from: 0, to: height, by: rps).enumerated() {
@@ -400,13 +449,13 @@ public enum TIFFFile {
     /// Writes `frames` (all the same size) as a multi-page TIFF, atomically.
     public static func write(_ frames: [GrayImage], to url: URL, sampleType: SampleType = .float32,
                              compression: TIFFCompression = .none, tileSize: Int? = nil,
-                             bigTIFF: Bool = false) throws {
+                             bigTIFF: Bool = false, metadata: [String: String] = [:]) throws {
         guard let first = frames.first else {
             throw MicroscopyIOError.emptyImage(path: url.path, detail: "no frames to write")
         }
         let w = try TIFFStackWriter(url: url, width: first.width, height: first.height, sampleType: sampleType,
                                     pixelSizeA: first.pixelSizeA, compression: compression,
-                                    tileSize: tileSize, bigTIFF: bigTIFF)
+                                    tileSize: tileSize, bigTIFF: bigTIFF, metadata: metadata)
         for f in frames { try w.append(f) }
         try w.finish()
     }

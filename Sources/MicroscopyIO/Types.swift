@@ -84,7 +84,7 @@ public struct AxisCalibration: Sendable, Equatable {
     static func angstromPerUnit(_ unit: String) -> Double? {
         let u = unit.trimmingCharacters(in: .whitespaces)
         switch u {
-        case "Å", "Å", "A", "angstrom", "Angstrom", "ang": return 1
+        case "Å", "A", "angstrom", "Angstrom", "ang": return 1
         case "pm": return 0.01
         case "nm": return 10
         case "µm", "μm", "um", "micron": return 1e4

@@ -72,7 +72,9 @@ public enum Loss: Codable, Equatable, Sendable {
                 let l = -(gamma == 0 ? 1 : Foundation.pow(q, gamma)) * logp
                 total += Double(wy * l)
                 weightSum += Double(wy)
-                let dLdp = gamma == 0 ? -1 / p : gamma * Foundation.pow(q, gamma - 1) * logp - Foundation.pow(q, gamma) / p
+                // (1−p)^(γ−1) is infinite at p = 1 for γ < 1, but there log p = 0: the term vanishes.
+                let qPow = q > 0 ? Foundation.pow(q, gamma - 1) : 0
+                let dLdp = gamma == 0 ? -1 / p : gamma * qPow * logp - Foundation.pow(q, gamma) / p
                 for k in 0..<c {
                     let idx = (i * c + k) * hw + j
                     grad.data[idx] = wy * dLdp * p * ((k == y ? 1 : 0) - probs.data[idx])

@@ -71,12 +71,16 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         guard leakySlope.isFinite else { throw fail("leakySlope must be finite") }
     }
 
-    public func jsonString() -> String {
+    /// The description as compact JSON with sorted keys (throws on non-finite numbers).
+    public func jsonString() throws -> String {
         let enc = JSONEncoder()
         enc.outputFormatting = [.sortedKeys]
-        return String(decoding: try! enc.encode(self), as: UTF8.self)
+        do { return String(decoding: try enc.encode(self), as: UTF8.self) } catch {
+            throw NetworkError.invalidDescription("cannot encode as JSON (\(error))")
+        }
     }
 
+    /// Decodes a description written by `jsonString()` (or by hand).
     public static func fromJSON(_ s: String) throws -> ModelDescription {
         do { return try JSONDecoder().decode(ModelDescription.self, from: Data(s.utf8)) }
         catch { throw NetworkError.invalidDescription("cannot decode JSON (\(error))") }
@@ -84,6 +88,7 @@ public struct ModelDescription: Codable, Equatable, Sendable {
 }
 
 /// A fully convolutional segmentation network built from a `ModelDescription`.
+/// Not thread-safe: one forward/backward at a time per instance (use one model per thread).
 ///
 /// `forward(_:training:)` maps images `[N, inputChannels, H, W]` to logits
 /// `[N, classes, H, W]`; after a training-mode forward pass, `backward(_:)` takes the

@@ -94,7 +94,7 @@ public enum SafeTensors {
             spans.append((begin, end, name))
             tensors[name] = try Tensor(shape: shape, data: Self.floats(data, from: bodyStart + begin, count: count, dtype: dtype))
         }
-        spans.sort { $0.0 < $1.0 }
+        spans = spans.filter { $0.0 < $0.1 }.sorted { ($0.0, $0.1) < ($1.0, $1.1) }   // empty tensors occupy nothing
         for (a, b) in zip(spans, spans.dropFirst()) where b.0 < a.1 {
             throw fail("tensors \(a.2) and \(b.2) overlap")
         }

@@ -57,7 +57,7 @@ public enum Checkpoint {
         for p in model.namedTensors { tensors[p.name] = p.value }
         var meta = extraMetadata
         meta["format"] = "pt"
-        meta[modelKey] = model.modelDescription.jsonString()
+        meta[modelKey] = try model.modelDescription.jsonString()
         if let optimizer {
             for (k, t) in optimizer.stateTensors { tensors[k] = t }
             let rec = OptimizerRecord(config: optimizer.config, schedule: optimizer.schedule, stepCount: optimizer.stepCount)

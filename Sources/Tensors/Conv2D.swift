@@ -1,5 +1,6 @@
 import CBLAS
 import Dispatch
+import Foundation
 
 /// Runs `body(i)` for `i in 0..<count`, in parallel when the total work is large enough
 /// to pay for the threads (`work` is a rough element count).
@@ -16,6 +17,19 @@ func parallelFor(_ count: Int, work: Int, _ body: (Int) -> Void) {
     }
 }
 
+/// Runs `body` on contiguous sub-ranges of `0..<count`, one per core, for element-wise loops.
+@inline(__always)
+func parallelChunks(_ count: Int, _ body: (Range<Int>) -> Void) {
+    let parts = count >= 1 << 16 ? min(activeProcessors, 16) : 1
+    let size = (count + parts - 1) / max(parts, 1)
+    parallelFor(parts, work: count) { p in
+        let lo = p * size, hi = min(count, lo + size)
+        if lo < hi { body(lo..<hi) }
+    }
+}
+
+let activeProcessors = ProcessInfo.processInfo.activeProcessorCount
+
 struct UncheckedSendable<T>: @unchecked Sendable { let value: T }
 
 /// 2-D convolution, stride 1, "same" zero padding (odd square kernels), dilation ≥ 1, with bias.
@@ -29,7 +43,7 @@ public enum Conv2D {
     public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?, dilation: Int = 1) -> Tensor {
         let g = Geometry(input: input, weight: weight, dilation: dilation)
         var out = Tensor(shape: [g.n, g.cout, g.h, g.w])
-        var col = g.isPointwise ? [] : [Float](repeating: 0, count: g.kdim * g.hw)
+        var col = g.isPointwise ? [] : [Float](repeating: 0, count: g.kdim * g.bandRows * g.w)
         input.data.withUnsafeBufferPointer { x in
         weight.data.withUnsafeBufferPointer { wt in
         out.data.withUnsafeMutableBufferPointer { y in
@@ -40,11 +54,21 @@ public enum Conv2D {
                 if let bias {
                     for co in 0..<g.cout { (yi + co * g.hw).update(repeating: bias.data[co], count: g.hw) }
                 }
-                let b: UnsafePointer<Float>
-                if g.isPointwise { b = xi } else { im2col(xi, colp.baseAddress!, g); b = UnsafePointer(colp.baseAddress!) }
-                // Y[Cout, HW] = W[Cout, K] · col[K, HW] (+ bias already in Y)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(g.hw), Int32(g.kdim),
-                            1, wt.baseAddress, Int32(g.kdim), b, Int32(g.hw), bias == nil ? 0 : 1, yi, Int32(g.hw))
+                let beta: Float = bias == nil ? 0 : 1
+                if g.isPointwise {
+                    // Y[Cout, HW] = W[Cout, Cin] · X[Cin, HW]
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(g.hw), Int32(g.kdim),
+                                1, wt.baseAddress, Int32(g.kdim), xi, Int32(g.hw), beta, yi, Int32(g.hw))
+                    continue
+                }
+                for y0 in stride(from: 0, to: g.h, by: g.bandRows) {
+                    let y1 = min(g.h, y0 + g.bandRows), cols = (y1 - y0) * g.w
+                    im2col(xi, colp.baseAddress!, g, rows: y0..<y1)
+                    // Y[Cout, band] = W[Cout, K] · col[K, band] (+ bias already in Y)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(cols), Int32(g.kdim),
+                                1, wt.baseAddress, Int32(g.kdim), colp.baseAddress, Int32(cols), beta,
+                                yi + y0 * g.w, Int32(g.hw))
+                }
             }
         }}}}
         return out
@@ -59,8 +83,8 @@ public enum Conv2D {
         var dW = Tensor(shape: weight.shape)
         var dB = Tensor(shape: [g.cout])
         var dXdata = needInputGrad ? [Float](repeating: 0, count: input.count) : []
-        var col = g.isPointwise ? [] : [Float](repeating: 0, count: g.kdim * g.hw)
-        var dcol = (g.isPointwise || !needInputGrad) ? [] : [Float](repeating: 0, count: g.kdim * g.hw)
+        var col = g.isPointwise ? [] : [Float](repeating: 0, count: g.kdim * g.bandRows * g.w)
+        var dcol = (g.isPointwise || !needInputGrad) ? [] : [Float](repeating: 0, count: g.kdim * g.bandRows * g.w)
         input.data.withUnsafeBufferPointer { x in
         weight.data.withUnsafeBufferPointer { wt in
         gradOutput.data.withUnsafeBufferPointer { dy in
@@ -78,23 +102,38 @@ public enum Conv2D {
                     for j in 0..<g.hw { s += row[j] }
                     db[co] += s
                 }
-                let b: UnsafePointer<Float>
-                if g.isPointwise { b = xi } else { im2col(xi, colp.baseAddress!, g); b = UnsafePointer(colp.baseAddress!) }
-                // dW[Cout, K] += dY[Cout, HW] · col[K, HW]ᵀ
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(g.cout), Int32(g.kdim), Int32(g.hw),
-                            1, dyi, Int32(g.hw), b, Int32(g.hw), 1, dw.baseAddress, Int32(g.kdim))
-                guard needInputGrad else { continue }
-                let dxi = dx.baseAddress! + i * g.cin * g.hw
-                // dcol[K, HW] = W[Cout, K]ᵀ · dY[Cout, HW]; a 1×1 kernel writes dX directly.
-                let target = g.isPointwise ? dxi : dcolp.baseAddress!
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(g.kdim), Int32(g.hw), Int32(g.cout),
-                            1, wt.baseAddress, Int32(g.kdim), dyi, Int32(g.hw), 0, target, Int32(g.hw))
-                if !g.isPointwise { col2im(UnsafePointer(dcolp.baseAddress!), dxi, g) }
+                let dxi = needInputGrad ? dx.baseAddress! + i * g.cin * g.hw : nil
+                if g.isPointwise {
+                    // dW[Cout, Cin] += dY[Cout, HW] · X[Cin, HW]ᵀ;  dX[Cin, HW] = Wᵀ · dY
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(g.cout), Int32(g.kdim), Int32(g.hw),
+                                1, dyi, Int32(g.hw), xi, Int32(g.hw), 1, dw.baseAddress, Int32(g.kdim))
+                    if let dxi {
+                        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(g.kdim), Int32(g.hw), Int32(g.cout),
+                                    1, wt.baseAddress, Int32(g.kdim), dyi, Int32(g.hw), 0, dxi, Int32(g.hw))
+                    }
+                    continue
+                }
+                for y0 in stride(from: 0, to: g.h, by: g.bandRows) {
+                    let y1 = min(g.h, y0 + g.bandRows), cols = (y1 - y0) * g.w
+                    im2col(xi, colp.baseAddress!, g, rows: y0..<y1)
+                    // dW[Cout, K] += dY[Cout, band] · col[K, band]ᵀ
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(g.cout), Int32(g.kdim), Int32(cols),
+                                1, dyi + y0 * g.w, Int32(g.hw), colp.baseAddress, Int32(cols), 1, dw.baseAddress, Int32(g.kdim))
+                    guard let dxi else { continue }
+                    // dcol[K, band] = W[Cout, K]ᵀ · dY[Cout, band], scattered back by col2im.
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(g.kdim), Int32(cols), Int32(g.cout),
+                                1, wt.baseAddress, Int32(g.kdim), dyi + y0 * g.w, Int32(g.hw), 0, dcolp.baseAddress, Int32(cols))
+                    col2im(UnsafePointer(dcolp.baseAddress!), dxi, g, rows: y0..<y1)
+                }
             }
         }}}}}}}}
         let dX = needInputGrad ? Tensor(uncheckedShape: input.shape, data: dXdata) : nil
         return (dX, dW, dB)
     }
+
+    /// Floats in one im2col band (default 2^19 = 2 MiB): large enough for efficient sgemm
+    /// calls, small enough to stay in cache. Set once at start-up, not while convolving.
+    nonisolated(unsafe) public static var columnBudget = 1 << 19
 
     /// Multiply–adds of one forward pass (×2 = FLOPs); backward costs twice this.
     public static func macs(inputShape s: [Int], weightShape w: [Int]) -> Int {
@@ -104,6 +143,9 @@ public enum Conv2D {
     /// Sizes shared by the kernels of one convolution.
     struct Geometry {
         let n, cin, h, w, hw, cout, k, dilation, pad, kdim: Int
+        /// Image rows per im2col band: the column buffer (K × rows·W floats) stays near
+        /// `Conv2D.columnBudget`, so it is still in cache when sgemm reads it.
+        let bandRows: Int
         var isPointwise: Bool { k == 1 }
 
         init(input: Tensor, weight: Tensor, dilation: Int) {
@@ -115,21 +157,24 @@ public enum Conv2D {
             self.cout = weight.shape[0]; self.k = weight.shape[2]; self.dilation = dilation
             self.pad = dilation * (k - 1) / 2
             self.kdim = c * k * k
+            self.bandRows = max(1, min(h, Conv2D.columnBudget / max(1, kdim * w)))
         }
     }
 
-    /// col[(c, ky, kx), (y, x)] = x[c, y + ky·d − p, x + kx·d − p] (0 outside). Parallel over channels.
-    static func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ g: Geometry) {
-        parallelFor(g.cin, work: g.kdim * g.hw) { c in
+    /// col[(c, ky, kx), (y − y0, x)] = x[c, y + ky·d − p, x + kx·d − p] (0 outside) for the
+    /// image rows `rows`; each col row holds rows.count·W values. Parallel over channels.
+    static func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ g: Geometry, rows: Range<Int>) {
+        let cols = rows.count * g.w
+        parallelFor(g.cin, work: g.kdim * cols) { c in
             let plane = x + c * g.hw
             for ky in 0..<g.k {
                 let dy = ky * g.dilation - g.pad
                 for kx in 0..<g.k {
                     let dx = kx * g.dilation - g.pad
-                    let row = col + ((c * g.k + ky) * g.k + kx) * g.hw
+                    let row = col + ((c * g.k + ky) * g.k + kx) * cols
                     let x0 = max(0, -dx), x1 = min(g.w, g.w - dx)
-                    for y in 0..<g.h {
-                        let dst = row + y * g.w
+                    for y in rows {
+                        let dst = row + (y - rows.lowerBound) * g.w
                         let sy = y + dy
                         guard sy >= 0 && sy < g.h && x1 > x0 else { dst.update(repeating: 0, count: g.w); continue }
                         if x0 > 0 { dst.update(repeating: 0, count: x0) }
@@ -141,21 +186,23 @@ public enum Conv2D {
         }
     }
 
-    /// The adjoint of `im2col`: dx[c, y + dy, x + dx] += dcol[(c, ky, kx), (y, x)]. Parallel over channels.
-    static func col2im(_ dcol: UnsafePointer<Float>, _ dxImage: UnsafeMutablePointer<Float>, _ g: Geometry) {
-        parallelFor(g.cin, work: g.kdim * g.hw) { c in
+    /// The adjoint of `im2col` for the band `rows`: dx[c, y + dy, x + dx] += dcol[(c, ky, kx), (y − y0, x)].
+    /// Parallel over channels (each task writes only its own channel plane).
+    static func col2im(_ dcol: UnsafePointer<Float>, _ dxImage: UnsafeMutablePointer<Float>, _ g: Geometry, rows: Range<Int>) {
+        let cols = rows.count * g.w
+        parallelFor(g.cin, work: g.kdim * cols) { c in
             let plane = dxImage + c * g.hw
             for ky in 0..<g.k {
                 let dy = ky * g.dilation - g.pad
                 for kx in 0..<g.k {
                     let dx = kx * g.dilation - g.pad
-                    let row = dcol + ((c * g.k + ky) * g.k + kx) * g.hw
+                    let row = dcol + ((c * g.k + ky) * g.k + kx) * cols
                     let x0 = max(0, -dx), x1 = min(g.w, g.w - dx)
                     guard x1 > x0 else { continue }
-                    for y in 0..<g.h {
+                    for y in rows {
                         let sy = y + dy
                         guard sy >= 0 && sy < g.h else { continue }
-                        let src = row + y * g.w
+                        let src = row + (y - rows.lowerBound) * g.w
                         let dst = plane + sy * g.w + dx
                         for x in x0..<x1 { dst[x] += src[x] }
                     }

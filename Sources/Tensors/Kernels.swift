@@ -17,8 +17,11 @@ public enum MaxPool2x2 {
                 let src = xb + p * h * w, dst = yb + p * oh * ow, am = ab + p * oh * ow
                 for oy in 0..<oh {
                     for ox in 0..<ow {
-                        var best = 2 * oy * w + 2 * ox
-                        for idx in [best + 1, best + w, best + w + 1] where src[idx] > src[best] { best = idx }
+                        let i0 = 2 * oy * w + 2 * ox
+                        var best = i0
+                        if src[i0 + 1] > src[best] { best = i0 + 1 }
+                        if src[i0 + w] > src[best] { best = i0 + w }
+                        if src[i0 + w + 1] > src[best] { best = i0 + w + 1 }
                         dst[oy * ow + ox] = src[best]
                         am[oy * ow + ox] = Int32(best)
                     }
@@ -235,20 +238,28 @@ public enum BatchNorm {
 public enum Activation {
     /// max(x, 0) + slope·min(x, 0).
     public static func leakyReLU(_ x: Tensor, slope: Float) -> Tensor {
-        var y = x
-        y.data.withUnsafeMutableBufferPointer { p in
-            for i in 0..<p.count where p[i] < 0 { p[i] *= slope }
-        }
+        var y = Tensor(shape: x.shape)
+        x.data.withUnsafeBufferPointer { xp in
+        y.data.withUnsafeMutableBufferPointer { yp in
+            let xb = xp.baseAddress!, yb = yp.baseAddress!
+            parallelChunks(xp.count) { r in
+                for i in r { let v = xb[i]; yb[i] = v < 0 ? v * slope : v }
+            }
+        }}
         return y
     }
 
     /// The gradient of `leakyReLU` at input `x` (the sign of the output is that of the input).
     public static func leakyReLUBackward(_ x: Tensor, gradOutput: Tensor, slope: Float) -> Tensor {
-        var dx = gradOutput
+        var dx = Tensor(shape: x.shape)
         x.data.withUnsafeBufferPointer { xp in
+        gradOutput.data.withUnsafeBufferPointer { gp in
         dx.data.withUnsafeMutableBufferPointer { dp in
-            for i in 0..<dp.count where xp[i] < 0 { dp[i] *= slope }
-        }}
+            let xb = xp.baseAddress!, gb = gp.baseAddress!, db = dp.baseAddress!
+            parallelChunks(xp.count) { r in
+                for i in r { db[i] = xb[i] < 0 ? gb[i] * slope : gb[i] }
+            }
+        }}}
         return dx
     }
 
@@ -316,18 +327,27 @@ public enum ChannelSoftmax {
         let (n, c, h, w) = x.nchw
         let hw = h * w
         var y = Tensor(shape: x.shape)
+        // Whole channel planes at a time (contiguous, vectorisable), in pixel blocks that
+        // stay in cache; parallel over (image, block).
+        let block = 4096, blocks = (hw + block - 1) / block
         x.data.withUnsafeBufferPointer { xp in
         y.data.withUnsafeMutableBufferPointer { yp in
             let xb = xp.baseAddress!, yb = yp.baseAddress!
-            parallelFor(n, work: x.count * 8) { i in
-                let xs = xb + i * c * hw, ys = yb + i * c * hw
-                for j in 0..<hw {
-                    var mx = -Float.infinity
-                    for k in 0..<c { mx = max(mx, xs[k * hw + j]) }
-                    var s: Float = 0
-                    for k in 0..<c { let e = Foundation.exp(xs[k * hw + j] - mx); ys[k * hw + j] = e; s += e }
-                    let inv = 1 / s
-                    for k in 0..<c { ys[k * hw + j] *= inv }
+            parallelFor(n * blocks, work: x.count * 8) { t in
+                let i = t / blocks, j0 = (t % blocks) * block, len = min(block, hw - j0)
+                var mx = [Float](repeating: -.infinity, count: len), sum = [Float](repeating: 0, count: len)
+                for k in 0..<c {
+                    let xs = xb + (i * c + k) * hw + j0
+                    for j in 0..<len { mx[j] = max(mx[j], xs[j]) }
+                }
+                for k in 0..<c {
+                    let xs = xb + (i * c + k) * hw + j0, ys = yb + (i * c + k) * hw + j0
+                    for j in 0..<len { let e = Foundation.exp(xs[j] - mx[j]); ys[j] = e; sum[j] += e }
+                }
+                for j in 0..<len { sum[j] = 1 / sum[j] }
+                for k in 0..<c {
+                    let ys = yb + (i * c + k) * hw + j0
+                    for j in 0..<len { ys[j] *= sum[j] }
                 }
             }
         }}

@@ -14,8 +14,8 @@ enum OpenBLASCoreType {
         #if os(Linux)
         guard getenv("OPENBLAS_CORETYPE") == nil, cpuHasAVX512() else { return }
         setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)
-        var argv = CommandLine.unsafeArgv
-        execv("/proc/self/exe", &argv[0])
+        let argv = CommandLine.unsafeArgv
+        execv("/proc/self/exe", argv)
         // execv only returns on failure: carry on with the detected kernels.
         #endif
     }

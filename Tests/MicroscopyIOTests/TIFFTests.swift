@@ -61,6 +61,18 @@ final class TIFFTests: XCTestCase {
         XCTAssertFalse(listing(dir).contains { $0.hasPrefix(".") }, "temp files left: \(listing(dir))")
     }
 
+    /// A page larger than one strip (1 MiB strips) is written and read strip by strip,
+    /// the last strip partial.
+    func testMultiStripPage() throws {
+        let dir = try makeTempDir(self)
+        let (w, h) = (1024, 300)  // 256 rows per strip: strips of 256 and 44 rows
+        let img = try GrayImage(width: w, height: h, pixels: (0..<(w * h)).map { Float($0 % 9973) - 0.5 })
+        let u = dir.appendingPathComponent("big.tif")
+        try TIFFFile.write([img, img], to: u)
+        let m = try Movie.open(u)
+        XCTAssertEqual(try m.frame(1).pixels, img.pixels)
+    }
+
     /// The streaming writer shows nothing under the final name until finish(); cancel leaves nothing.
     func testStreamingWriterIsAtomic() throws {
         let dir = try makeTempDir(self)
@@ -70,6 +82,10 @@ final class TIFFTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: url.path))
         try w.finish()
         XCTAssertEqual(listing(dir), ["movie.tif"])
+        let seeded = dir.appendingPathComponent("seeded.tif")
+        try TIFFFile.write([try GrayImage(width: 2, height: 1, pixels: [1, 2])], to: seeded, metadata: ["seed": "42", "note": "a \"b\""])
+        XCTAssertEqual(try Movie.open(seeded).info.metadata, ["seed": "42", "note": "a \"b\""])
+        try FileManager.default.removeItem(at: seeded)
         let m = try Movie.open(url)
         XCTAssertEqual(m.frameCount, 5)
         XCTAssertEqual(try m.frame(3).pixels, [Float](repeating: 3, count: 32))
@@ -120,6 +136,12 @@ final class TIFFTests: XCTestCase {
         let hugeURL = dir.appendingPathComponent("huge.tif")
         try huge.write(to: hugeURL)
         assertIOError(try Movie.open(hugeURL), contains: "huge.tif")
+        // Zero width.
+        var zero = try Data(contentsOf: fixtures.appendingPathComponent("tf_u1.tif"))
+        try patchTag(&zero, tag: 256, value: 0)
+        let zeroURL = dir.appendingPathComponent("zero.tif")
+        try zero.write(to: zeroURL)
+        assertIOError(try Movie.open(zeroURL), contains: "zero.tif")
         // A directory where a file is expected.
         let sub = dir.appendingPathComponent("folder.tif")
         try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)

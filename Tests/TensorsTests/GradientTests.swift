@@ -42,6 +42,18 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// Large images are convolved in bands of rows; force several bands (one or two rows each)
+    /// and check both directions again.
+    func testBandedConvolution() {
+        let saved = Conv2D.columnBudget
+        defer { Conv2D.columnBudget = saved }
+        for budget in [1, 2 * 27 * 7] {
+            Conv2D.columnBudget = budget
+            testConvolutionGradients()
+            testConvolutionMatchesDirectSum()
+        }
+    }
+
     func testConvolutionMatchesDirectSum() {
         // Independent truth: the textbook 7-loop convolution with zero padding.
         let (n, cin, cout, h, w, k, d) = (2, 3, 2, 6, 5, 3, 2)

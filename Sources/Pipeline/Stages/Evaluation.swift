@@ -55,6 +55,8 @@ public struct ModelEvaluation {
         var rows: [Row] = []
         for name in names {
             let clean = try validationItem(dir, name: name)
+            // A frame of another material (no atom of the model's classes) is not this model's test.
+            guard !clean.truth.isEmpty else { continue }
             for dose in doses {
                 var rng = SeededGenerator(seed: seed, index: Int(dose))
                 var noisy = clean

@@ -9,6 +9,10 @@ public struct FrameAtom: Sendable {
     public var classIndex: Int
     public var score: Float
     public var border: Bool
+
+    public init(frame: Int, x: Double, y: Double, classIndex: Int, score: Float, border: Bool) {
+        self.frame = frame; self.x = x; self.y = y; self.classIndex = classIndex; self.score = score; self.border = border
+    }
 }
 
 /// Runs the AtomFinder over a movie, one frame at a time, streaming `atoms.csv`
@@ -28,8 +32,9 @@ public struct MovieLocator {
     /// Locates atoms in `frames` of `movie`; returns them all (small next to the frames),
     /// writing `atoms.csv` and `overlay_NNNN.png` into `dir`. Frames with NaN/Inf pixels or
     /// no signal are skipped with a warning naming them, never silently.
+    /// `onFrame` sees each frame and its atoms while the frame is in memory.
     public func run(movie: Movie, frames: Range<Int>, to dir: URL, progress: Bool = true,
-                    warn: (String) -> Void = { FileHandle.standardError.write(Data(("warning: " + $0 + "\n").utf8)) }) throws -> [[FrameAtom]] {
+                    onFrame: (Int, GrayImage, [FrameAtom]) throws -> Void = { _, _, _ in }) throws -> [[FrameAtom]] {
         let card = finder.model.card
         let table = try StreamingTextFile(dir.appendingPathComponent(Self.atomsFile))
         try table.write("frame,x,y,class,score,border" + (pixelSize != nil ? ",x_A,y_A" : "") + "\n")
@@ -42,7 +47,7 @@ public struct MovieLocator {
                 let atoms = try finder.atoms(in: image.pixels, width: image.width, height: image.height, pixelSize: pixelSize, frame: i)
                 found = atoms.map { FrameAtom(frame: i, x: $0.x, y: $0.y, classIndex: $0.classIndex, score: $0.score, border: $0.border) }
             } catch let e as LocalizationError {
-                warn("frame \(i) skipped: \(e)")
+                FileHandle.standardError.write(Data("\nwarning: frame \(i) skipped: \(e)\n".utf8))
             }
             var rows = ""
             for a in found {
@@ -57,6 +62,7 @@ public struct MovieLocator {
                                          points: found.map { ($0.x, $0.y, $0.classIndex) }, radius: overlayRadius)
                 try PNGFile.writeRGB(png, to: dir.appendingPathComponent(String(format: "overlay_%04d.png", i)))
             }
+            try onFrame(i, image, found)
             all.append(found)
             bar.advance(status: "\(found.count) atoms")
         }

@@ -25,6 +25,8 @@ public struct ModelTraining {
         public var patience = 8
         public var seed: UInt64 = 1
         public var threads = ProcessInfo.processInfo.activeProcessorCount
+        /// Stop after this step as if interrupted (checkpoint written); `--resume` continues.
+        public var stopAtStep: Int?
         public init() {}
     }
 
@@ -66,13 +68,13 @@ public struct ModelTraining {
         let trainer = Trainer(model: state.model, loss: .crossEntropy(classWeights: nil), optimizer: state.optimizer)
         var lossAverage: Double?
 
-        while state.step < options.steps && state.stale < options.patience {
+        while state.step < min(options.steps, options.stopAtStep ?? .max) && state.stale < options.patience {
             let (images, labels) = try batch(step: state.step)
             let result = try trainer.step(images: images, labels: labels)
             lossAverage = lossAverage.map { 0.95 * $0 + 0.05 * result.loss } ?? result.loss
             state.step += 1
             var line = "\(state.step),\(result.loss),\(result.accuracy),\(result.learningRate),,"
-            if state.step % options.validateEvery == 0 || state.step == options.steps {
+            if state.step % options.validateEvery == 0 || state.step == options.steps || state.step == options.stopAtStep {
                 let evaluation = try validate(state.model, on: validation)
                 let score = evaluation.perClass.map(\.f1).reduce(0, +) / Double(max(1, evaluation.perClass.count))
                 line = "\(state.step),\(result.loss),\(result.accuracy),\(result.learningRate),\(score),"

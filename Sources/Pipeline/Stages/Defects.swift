@@ -1,0 +1,140 @@
+import DefectLibrary
+import Foundation
+import Localization
+
+/// Defect candidates of one frame and the crops around them, collected frame by frame so the
+/// frames themselves need not be kept; `classify()` then fits one Gaussian mixture to all crops.
+///
+/// A defect is (a) an atom of a minority class (e.g. Si in graphene), (b) an atom whose column
+/// intensity is an outlier among its class (e.g. a Mo among W, a one-S column among S2), or
+/// (c) an empty site of the lattice fitted to the frame's atoms (a vacancy).
+public final class DefectCollector {
+    public struct Options: Codable, Sendable, Equatable {
+        /// Crop side in Å.
+        public var cropSizeA = 4.5
+        /// Robust z-score beyond which a column's intensity marks it as a defect.
+        public var intensityZ = 5.0
+        /// A class holding less than this fraction of a frame's atoms is a dopant class.
+        public var minorityFraction = 0.1
+        public var vacancies = true
+        /// Treat crops as unoriented (6 rotations × mirror) so rotated copies share a class.
+        public var rotationAware = true
+        public var maxClasses = 6
+        /// PCA features fed to the mixture.
+        public var pcaComponents = 3
+        /// Diagonal instead of full covariances (fewer parameters, for very small defect sets).
+        public var diagonalCovariance = false
+        public var seed: UInt64 = 1
+        public init() {}
+    }
+
+    public let options: Options
+    public let pixelSize: Double
+    public let columnSpacing: Double
+    public let classSymbols: [String]
+    public let cropSize: Int
+    public private(set) var defects: [DefectObject] = []
+    public private(set) var crops: [[Float]] = []
+    public private(set) var skippedAtBorder = 0
+    public private(set) var latticeFailures: [Int] = []
+    public private(set) var frames = 0
+
+    public init(options: Options, pixelSize: Double, columnSpacing: Double, classSymbols: [String]) {
+        self.options = options
+        self.pixelSize = pixelSize
+        self.columnSpacing = columnSpacing
+        self.classSymbols = classSymbols
+        cropSize = max(5, Int((options.cropSizeA / pixelSize).rounded()) | 1)
+    }
+
+    /// Adds one frame: finds its defects and crops them from the normalized frame.
+    public func add(frame: Int, pixels: [Float], width: Int, height: Int, atoms: [FrameAtom]) throws {
+        frames = max(frames, frame + 1)
+        let normalized = try FrameNormalization().normalize(pixels, width: width, height: height, frame: frame)
+        let classified = atoms.map { ClassifiedAtom(x: $0.x, y: $0.y, classIndex: $0.classIndex) }
+        let minority = minorityClasses(atoms)
+        var found = classified.filter { minority.contains($0.classIndex) }
+            .map { DefectObject(frame: frame, x: $0.x, y: $0.y, kind: .atom(classIndex: $0.classIndex)) }
+        found += anomalies(frame: frame, pixels: pixels, width: width, atoms: atoms)
+        if options.vacancies { found += vacancies(frame: frame, atoms: classified, width: width, height: height) }
+        found = mergedIntoComplexes(found)
+        let set = try CropExtractor.crops(image: normalized.pixels, width: width, height: height,
+                                          centres: found.map { CropCentre(x: $0.x, y: $0.y) }, size: cropSize, border: .skip)
+        skippedAtBorder += set.skipped
+        for (k, i) in set.sourceIndices.enumerated() {
+            defects.append(found[i])
+            crops.append(set.crops[k])
+        }
+    }
+
+    func minorityClasses(_ atoms: [FrameAtom]) -> Set<Int> {
+        var counts: [Int: Int] = [:]
+        for a in atoms { counts[a.classIndex, default: 0] += 1 }
+        return Set(counts.filter { Double($0.value) < options.minorityFraction * Double(atoms.count) }.keys)
+    }
+
+    /// Columns whose mean intensity (disc of radius 0.2 × spacing) is a robust outlier in their class.
+    func anomalies(frame: Int, pixels: [Float], width: Int, atoms: [FrameAtom]) -> [DefectObject] {
+        let height = pixels.count / width
+        let r = max(1.0, 0.2 * columnSpacing / pixelSize), ri = Int(r.rounded(.up))
+        let intensity = atoms.map { a -> Double in
+            var sum = 0.0, n = 0
+            let cx = Int(a.x.rounded()), cy = Int(a.y.rounded())
+            for y in max(0, cy - ri)...min(height - 1, cy + ri) { for x in max(0, cx - ri)...min(width - 1, cx + ri) {
+                let dx = Double(x) - a.x, dy = Double(y) - a.y
+                if dx * dx + dy * dy <= r * r { sum += Double(pixels[y * width + x]); n += 1 }
+            } }
+            return n > 0 ? sum / Double(n) : .nan
+        }
+        var out: [DefectObject] = []
+        for c in Set(atoms.map(\.classIndex)).sorted() {
+            let members = atoms.indices.filter { atoms[$0].classIndex == c && !atoms[$0].border && intensity[$0].isFinite }
+            guard members.count >= 20 else { continue }
+            let values = members.map { intensity[$0] }.sorted()
+            let median = values[values.count / 2]
+            let mad = values.map { abs($0 - median) }.sorted()[values.count / 2] * 1.4826
+            guard mad > 0 else { continue }
+            for i in members where abs(intensity[i] - median) / mad > options.intensityZ {
+                out.append(DefectObject(frame: frame, x: atoms[i].x, y: atoms[i].y, kind: .atom(classIndex: c)))
+            }
+        }
+        return out
+    }
+
+    /// Empty sites of the lattice fitted to the frame. A fit that leaves more than 3 % of the
+    /// sites empty is taken as a failed fit (a real frame is not that holey) and gives none.
+    func vacancies(frame: Int, atoms: [ClassifiedAtom], width: Int, height: Int) -> [DefectObject] {
+        guard let result = try? DefectDetector.detect(frame: frame, atoms: atoms, width: width, height: height,
+                                                      defectClasses: [], detectVacancies: true),
+              Double(result.defects.count) <= 0.03 * Double(max(result.sitesChecked, 1)) else {
+            latticeFailures.append(frame)
+            return []
+        }
+        return result.defects
+    }
+
+    /// Defect objects closer than 1.25 column distances are one defect complex (e.g. a Mo
+    /// dopant and the S vacancy beside it), represented by the first found: dopant atoms,
+    /// then intensity outliers by class, then vacancies.
+    func mergedIntoComplexes(_ d: [DefectObject]) -> [DefectObject] {
+        let radius = 1.25 * columnSpacing / pixelSize
+        var out: [DefectObject] = []
+        for o in d where !out.contains(where: { hypot($0.x - o.x, $0.y - o.y) < radius }) { out.append(o) }
+        return out
+    }
+
+    /// Fits the Gaussian mixture (k by BIC) to every collected crop.
+    public func classify() throws -> DefectClassLibrary {
+        guard crops.count >= 2 else {
+            throw InputError("defect library: \(crops.count) defect crop(s) in \(frames) frames — too few to classify")
+        }
+        var c = ClassifierConfiguration()
+        c.symmetry = options.rotationAware ? .hexagonal : .none
+        c.componentRange = 1...max(1, min(options.maxClasses, crops.count / 5))
+        c.pcaComponents = min(options.pcaComponents, crops.count - 1)
+        c.mixture.covarianceType = options.diagonalCovariance ? .diagonal : .full
+        c.mixture.seed = options.seed
+        let classification = try DefectClassifier.classify(crops: crops, size: cropSize, configuration: c)
+        return try DefectClassLibrary(defects: defects, classification: classification, cropSize: cropSize, frameCount: frames)
+    }
+}

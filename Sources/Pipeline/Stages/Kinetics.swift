@@ -1,0 +1,96 @@
+import Dynamics
+import Foundation
+import Tracking
+
+/// Defect trajectories and what they tell: linking (drift taken from the whole lattice),
+/// diffusion per defect class, and the Markov model of class changes along the tracks.
+public struct Kinetics {
+    public struct Options: Codable, Sendable, Equatable {
+        /// Largest defect move between frames, in nearest-column distances.
+        public var maxStepColumns = 2.5
+        /// Frames a defect may go unseen and keep its track.
+        public var maxGap = 2
+        public var minTrackLength = 5
+        /// Markov lag in frames.
+        public var lag = 1
+        public var reversible = false
+        public var bootstrapSamples = 200
+        public var seed: UInt64 = 1
+        public init() {}
+    }
+
+    public struct Result {
+        public var atomTracks: TrackingResult
+        public var defectTracks: TrackingResult
+        public var diffusion: [DiffusionResult]
+        public var markov: MarkovStateModel?
+        public var markovUncertainty: MarkovUncertainty?
+        public var markovNote: String?
+        public var stateNames: [String]
+    }
+
+    public let options: Options
+    public let pixelSize: Double
+    public let frameTime: Double
+    public let columnSpacing: Double
+
+    public init(options: Options, pixelSize: Double, frameTime: Double, columnSpacing: Double) {
+        self.options = options; self.pixelSize = pixelSize; self.frameTime = frameTime; self.columnSpacing = columnSpacing
+    }
+
+    var spacingPx: Double { columnSpacing / pixelSize }
+
+    /// Drift from every atom: links the lattice frame to frame (drift-iterated) and returns its
+    /// cumulative drift per frame.
+    public func latticeDrift(_ atoms: [[FrameAtom]]) throws -> TrackingResult {
+        let detections = atoms.flatMap { $0 }.map { Detection(frame: $0.frame, x: $0.x, y: $0.y, classLabel: $0.classIndex, score: Double($0.score)) }
+        let options = TrackingOptions(maxDistance: 0.35 * spacingPx, maxGap: 0, driftIterations: 2,
+                                      driftSearchDistance: 0.45 * spacingPx)
+        return try Tracker.track(detections, options: options)
+    }
+
+    /// Links defects (classes from the library), drift-corrected by the lattice's drift.
+    public func run(atoms: [[FrameAtom]], defects: [(frame: Int, x: Double, y: Double, state: Int, probability: Double)],
+                    stateNames: [String]) throws -> Result {
+        let lattice = try latticeDrift(atoms)
+        var drift: [Int: (Double, Double)] = [:]
+        for d in lattice.drift { drift[d.frame] = (d.dx, d.dy) }
+        let detections = defects.map { d -> Detection in
+            let (dx, dy) = drift[d.frame] ?? (0, 0)
+            return Detection(frame: d.frame, x: d.x - dx, y: d.y - dy, classLabel: d.state, score: d.probability)
+        }
+        var defectTracks = try Tracker.track(detections, options: TrackingOptions(
+            maxDistance: options.maxStepColumns * spacingPx, maxGap: options.maxGap))
+        // Report positions in the frame's own pixels (x, y) and drift-corrected (xCorrected).
+        for t in defectTracks.tracks.indices {
+            for p in defectTracks.tracks[t].points.indices {
+                let point = defectTracks.tracks[t].points[p]
+                let (dx, dy) = drift[point.frame] ?? (0, 0)
+                defectTracks.tracks[t].points[p].x = point.xCorrected + dx
+                defectTracks.tracks[t].points[p].y = point.yCorrected + dy
+            }
+        }
+        defectTracks.drift = lattice.drift
+        let long = defectTracks.tracks.filter { $0.points.count >= options.minTrackLength }
+        let diffusionTracks = long.map {
+            DiffusionTrack(frames: $0.points.map(\.frame), x: $0.points.map(\.xCorrected),
+                           y: $0.points.map(\.yCorrected), classes: $0.points.map(\.classLabel))
+        }
+        let diffusion = diffusionTracks.isEmpty ? [] : try Diffusion.analyze(diffusionTracks, options: DiffusionOptions(seed: options.seed))
+
+        var result = Result(atomTracks: lattice, defectTracks: defectTracks, diffusion: diffusion,
+                            markov: nil, markovUncertainty: nil, markovNote: nil, stateNames: stateNames)
+        let trajectories = try long.map { try StateTrajectory(frames: $0.points.map(\.frame), states: $0.points.map(\.classLabel)) }
+        do {
+            let estimator = MarkovEstimator(reversible: options.reversible)
+            let model = try estimator.fit(trajectories, stateCount: stateNames.count,
+                                          options: MarkovCountingOptions(lag: options.lag), stateNames: stateNames)
+            result.markov = model
+            result.markovUncertainty = try? estimator.uncertainty(of: model, trajectories: trajectories, method: .bootstrapTracks,
+                                                                  samples: options.bootstrapSamples, seed: options.seed)
+        } catch {
+            result.markovNote = "no Markov model: \(error)"
+        }
+        return result
+    }
+}

@@ -1,0 +1,58 @@
+import Dynamics
+import Foundation
+import MicroscopyIO
+import Tracking
+
+/// The stage commands that work on tables: `track` (atoms.csv → trajectories, drift, diffusion)
+/// and `markov` (trajectories.csv → Markov model). Class columns keep their names.
+public enum TableStages {
+    /// Detections from a table with `frame,x,y` and optional `class` (any names) and `score`;
+    /// `only` keeps the named classes.
+    public static func detections(_ table: CSVTable, only: Set<String> = []) throws -> (detections: [Detection], classes: [String]) {
+        let f = try table.column("frame"), x = try table.column("x"), y = try table.column("y")
+        let c = table.header.firstIndex(of: "class"), s = table.header.firstIndex(of: "score")
+        var names: [String] = [], index: [String: Int] = [:], out: [Detection] = []
+        for (line, r) in table.rows.enumerated() {
+            let name = c.map { r[$0] } ?? "atom"
+            if !only.isEmpty && !only.contains(name) { continue }
+            guard let frame = Int(r[f]), frame >= 0, let px = Double(r[x]), let py = Double(r[y]), px.isFinite, py.isFinite else {
+                throw InputError("\(table.path): line \(line + 2): frame, x and y must be numbers")
+            }
+            let k = index[name] ?? { names.append(name); index[name] = names.count - 1; return names.count - 1 }()
+            out.append(Detection(frame: frame, x: px, y: py, classLabel: k, score: s.flatMap { Double(r[$0]) } ?? 1))
+        }
+        guard !out.isEmpty else { throw InputError("\(table.path): no detections\(only.isEmpty ? "" : " of class \(only.sorted().joined(separator: ", "))")") }
+        return (out, names)
+    }
+
+    /// `trajectories.csv`: `track,frame,x,y,class,score` (+ `x_A,y_A`), positions in the frame's pixels.
+    public static func trajectoriesCSV(_ tracks: [Track], classes: [String], pixelSize: Double?) -> String {
+        var s = "track,frame,x,y,class,score" + (pixelSize != nil ? ",x_A,y_A" : "") + "\n"
+        for t in tracks {
+            for p in t.points {
+                let name = classes.indices.contains(p.classLabel) ? classes[p.classLabel] : "\(p.classLabel)"
+                s += "\(t.id),\(p.frame),\(String(format: "%.4f,%.4f", p.x, p.y)),\(name),\(String(format: "%.4f", p.score))"
+                if let a = pixelSize { s += String(format: ",%.4f,%.4f", p.x * a, p.y * a) }
+                s += "\n"
+            }
+        }
+        return s
+    }
+
+    /// Class-labelled trajectories from a `trajectories.csv` table, for the Markov model.
+    public static func stateTrajectories(_ table: CSVTable) throws -> (tracks: [StateTrajectory], states: [String]) {
+        let t = try table.column("track"), f = try table.column("frame"), c = try table.column("class")
+        var states: [String] = [], index: [String: Int] = [:]
+        var byTrack: [String: [(Int, Int)]] = [:]
+        for (line, r) in table.rows.enumerated() {
+            guard let frame = Int(r[f]) else { throw InputError("\(table.path): line \(line + 2): frame is not a number") }
+            let k = index[r[c]] ?? { states.append(r[c]); index[r[c]] = states.count - 1; return states.count - 1 }()
+            byTrack[r[t], default: []].append((frame, k))
+        }
+        let tracks = try byTrack.keys.sorted().map { key -> StateTrajectory in
+            let points = byTrack[key]!.sorted { $0.0 < $1.0 }
+            return try StateTrajectory(frames: points.map(\.0), states: points.map(\.1))
+        }
+        return (tracks, states)
+    }
+}

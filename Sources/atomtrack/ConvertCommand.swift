@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import MicroscopyIO
+
+/// `atomtrack convert IN OUT`: between TIFF, PNG, NPY (and from DM3/DM4).
+struct ConvertCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "convert",
+        abstract: "Convert an image or movie between TIFF, PNG and NPY (DM3/DM4 as input).",
+        discussion: """
+        The output format follows OUT's extension:
+          .tif/.tiff  multi-page TIFF; keeps the source dtype unless --dtype; stores the pixel \
+        size (XResolution in pixels/cm and ImageDescription {"pixel_size_A": …}) when known.
+          .npy        2-D (height, width) for one frame, else 3-D (frames, height, width).
+          .png        grayscale; several frames become OUT_000.png, OUT_001.png, …
+
+        PNG scaling (floats and wide integers must become 8- or 16-bit integers):
+          --scale none       values are rounded and must already fit 0…255 (0…65535);
+          --scale minmax     the minimum over all converted frames maps to 0, the maximum to \
+        255 (65535), linearly;
+          --scale LOW:HIGH   LOW maps to 0 and HIGH to 255 (65535), values outside are clamped.
+        Default: none for uint8/uint16 sources, minmax otherwise. Default bit depth: 8 for \
+        8-bit sources, 16 otherwise. NaN/Inf pixels cannot be written to PNG or integer dtypes \
+        (an error, never silently replaced).
+
+        Frames pass through Float32: integers beyond ±2^24 and float64 precision are rounded.
+        Every output is written to a temporary file and renamed; on error nothing is left.
+
+        Examples:
+          atomtrack convert stack.dm4 stack.tif
+          atomtrack convert movie.tif frames/frame.png --scale minmax --bits 8
+          atomtrack convert probs.npy probs.tif --dtype float32 --compression deflate
+        """
+    )
+
+    @Argument(help: "Input file or PNG-series directory (.tif, .tiff, .png, .npy, .dm3, .dm4).")
+    var input: String
+
+    @Argument(help: "Output file (.tif, .tiff, .npy or .png).")
+    var output: String
+
+    @Option(help: "Output dtype for TIFF/NPY: \(SampleType.allCases.map(\.rawValue).joined(separator: ", ")).")
+    var dtype: String?
+
+    @Option(help: "PNG bits per sample: 8 or 16.")
+    var bits: Int?
+
+    @Option(help: "PNG scaling: none, minmax, or LOW:HIGH (see above).")
+    var scale: String?
+
+    @Option(help: "TIFF compression: none or deflate.")
+    var compression: String = "none"
+
+    @Flag(help: "Write BigTIFF (64-bit offsets, for outputs beyond 4 GiB).")
+    var bigtiff = false
+
+    @Option(help: "Frames to convert as START:END (END exclusive, from 0), e.g. 0:100.")
+    var frames: String?
+
+    @Flag(name: .customLong("single"), help: "Read a numbered .png input alone instead of as part of its series.")
+    var single = false
+
+    func run() throws {
+        var o = ConversionOptions()
+        if let d = dtype {
+            guard let t = SampleType(rawValue: d) else { throw ValidationError("--dtype \(d): expected one of \(SampleType.allCases.map(\.rawValue).joined(separator: ", "))") }
+            o.sampleType = t
+        }
+        if let b = bits {
+            guard let depth = PNGFile.BitDepth(rawValue: b) else { throw ValidationError("--bits \(b): expected 8 or 16") }
+            o.pngBitDepth = depth
+        }
+        if let s = scale { o.scaling = try parseScale(s) }
+        guard let c = TIFFCompression(rawValue: compression) else { throw ValidationError("--compression \(compression): expected none or deflate") }
+        o.compression = c
+        o.bigTIFF = bigtiff
+        if let f = frames {
+            let p = f.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
+            guard p.count == 2, let a = p[0], let b = p[1], a >= 0, b > a else {
+                throw ValidationError("--frames \(f): expected START:END with 0 <= START < END")
+            }
+            o.frames = a..<b
+        }
+        let movie = try Movie.open(URL(fileURLWithPath: input), singlePNG: single)
+        let written = try MovieConverter.convert(movie, to: URL(fileURLWithPath: output), options: o)
+        let shown = written.count == 1 ? written[0].path : "\(written[0].path) … \(written[written.count - 1].path) (\(written.count) files)"
+        print("wrote \(shown)")
+    }
+
+    private func parseScale(_ s: String) throws -> IntensityScaling {
+        switch s {
+        case "none": return .none
+        case "minmax": return .minMax
+        default:
+            let p = s.split(separator: ":").map { Float($0) }
+            guard p.count == 2, let lo = p[0], let hi = p[1], hi > lo else {
+                throw ValidationError("--scale \(s): expected none, minmax or LOW:HIGH with LOW < HIGH")
+            }
+            return .range(low: lo, high: hi)
+        }
+    }
+}

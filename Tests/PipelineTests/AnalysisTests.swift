@@ -1,0 +1,76 @@
+import Foundation
+import Localization
+import MicroscopyIO
+import Pipeline
+import Simulation
+import XCTest
+
+/// End to end on a simulated WS2 movie whose truth we set: the shipped model, the defect
+/// library, the tracks and the Markov model against the simulator's ground truth.
+final class AnalysisTests: XCTestCase {
+    func shippedModel(_ name: String) throws -> URL {
+        let dir = packageRoot.appendingPathComponent("Models/\(name)")
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("model.safetensors").path) else {
+            throw XCTSkip("shipped model \(name) not present")
+        }
+        return dir
+    }
+
+    func testAnalyzeRecoversAtomsDefectClassesAndTransitions() throws {
+        let root = try temporaryDirectory("analyze")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var recipe = try Recipe.decode(Data(contentsOf: packageRoot.appendingPathComponent("TrainingData/movie-ws2.json")))
+        recipe.width = 160; recipe.height = 160
+        recipe.movie?.frames = 40
+        recipe.movie?.count = 4
+        let movieDir = root.appendingPathComponent("movie"), out = root.appendingPathComponent("analysis")
+        try FileManager.default.createDirectory(at: movieDir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let truth = try SimulationExport.writeMovie(recipe: recipe, to: movieDir, progress: false)
+
+        var config = AnalysisConfig(movie: movieDir.appendingPathComponent(SimulationExport.movieFile).path)
+        config.model = try shippedModel("tmd-ws2").path
+        config.frameTime = truth.summary.frameTimeS
+        var analysis = Analysis(config: config, output: out)
+        analysis.progress = false
+        let summary = try analysis.run()
+
+        for file in ["atoms.csv", "defects.csv", "library.json", "trajectories.csv", "drift.csv", "diffusion.csv",
+                     "markov.json", "summary.json", "config.json", "report.html", "overlay_0000.png"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(file).path), "missing \(file)")
+        }
+        // Atoms of frame 0 against the truth (columns; S2 listed as two S atoms).
+        let evaluation = ModelEvaluation(finder: try AtomFinder(model: TrainedModel(at: URL(fileURLWithPath: config.model!))))
+        let rows = try evaluation.evaluate(directory: movieDir, doses: [], progress: false)
+        for r in rows { XCTAssertGreaterThan(r.f1, 0.98, "\(r.className): F1 \(r.f1)") }
+
+        // Defect classes name the true states, and the transitions come out as a stochastic matrix.
+        let comparison = try TruthComparison(truthDir: movieDir, analysisDir: out, summary: summary, radius: 1.5 / summary.pixelSizeA)
+        XCTAssertGreaterThan(comparison.matchedInstances, 80)
+        XCTAssertGreaterThan(comparison.classAccuracy, 0.85)
+        let t = try XCTUnwrap(summary.transitionMatrix)
+        for row in t { XCTAssertEqual(row.reduce(0, +), 1, accuracy: 1e-9) }
+        let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+        for section in ["Atoms in the first frame", "Defect library", "Trajectories", "Diffusion", "Transitions", "Drift"] {
+            XCTAssertTrue(html.contains(section), "report lacks \(section)")
+        }
+    }
+
+    /// The independent multislice frames (never used for training): WS2 columns found at 10⁵ e/Å².
+    func testShippedWS2ModelOnValidationFrames() throws {
+        let validation = packageRoot.deletingLastPathComponent().appendingPathComponent("shared/validation")
+        guard FileManager.default.fileExists(atPath: validation.appendingPathComponent("ws2-0.npy").path) else {
+            throw XCTSkip("../shared/validation is absent")
+        }
+        let evaluation = ModelEvaluation(finder: try AtomFinder(model: TrainedModel(at: try shippedModel("tmd-ws2"))))
+        let rows = try evaluation.evaluate(directory: validation, doses: [1e5], progress: false)
+        XCTAssertEqual(Set(rows.map(\.className)), ["W+Mo", "S"])
+        for r in rows { XCTAssertGreaterThan(r.f1, 0.99, "\(r.className) F1 \(r.f1)") }
+    }
+
+    func testMissingModelIsAClearError() {
+        XCTAssertThrowsError(try TrainedModel(at: URL(fileURLWithPath: "/nonexistent/model"))) { error in
+            XCTAssertEqual("\(error)", "/nonexistent/model: model file not found")
+        }
+    }
+}
