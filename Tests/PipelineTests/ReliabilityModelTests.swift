@@ -84,7 +84,7 @@ final class ReliabilityModelTests: XCTestCase {
         }
         // Weights of a 2-filter network under the description of a 4-filter one.
         var (tensors, meta) = try SafeTensors.read(good)
-        meta["atomtrack.model"] = ModelDescription(classNames: ["C", "Si", "background"], baseFilters: 4, depth: 1).jsonString()
+        meta["atomtrack.model"] = try ModelDescription(classNames: ["C", "Si", "background"], baseFilters: 4, depth: 1).jsonString()
         let wrong = dir.appendingPathComponent("wrong.safetensors")
         try SafeTensors.write(tensors, metadata: meta, to: wrong)
         XCTAssertThrowsError(try Checkpoint.load(from: wrong)) { XCTAssertTrue("\($0)".contains("shape"), "\($0)") }
@@ -96,7 +96,11 @@ final class ReliabilityModelTests: XCTestCase {
         meta["atomtrack.model"] = "{not json"
         try SafeTensors.write(tensors, metadata: meta, to: wrong)
         XCTAssertThrowsError(try Checkpoint.load(from: wrong)) { XCTAssertTrue($0 is NetworkError, "\($0)") }
-        meta["atomtrack.model"] = ModelDescription(classNames: [], baseFilters: -3, depth: 40).jsonString()
+        var unbuildable = try JSONSerialization.jsonObject(
+            with: Data(try ModelDescription(classNames: ["C", "Si", "background"], baseFilters: 2, depth: 1).jsonString().utf8)) as! [String: Any]
+        unbuildable["baseFilters"] = -3
+        unbuildable["depth"] = 40
+        meta["atomtrack.model"] = String(decoding: try JSONSerialization.data(withJSONObject: unbuildable), as: UTF8.self)
         try SafeTensors.write(tensors, metadata: meta, to: wrong)
         XCTAssertThrowsError(try Checkpoint.load(from: wrong)) { XCTAssertTrue($0 is NetworkError, "\($0)") }
         tensors.removeAll()
