@@ -94,6 +94,8 @@ for t in $TARGETS; do
     set -e
     secs=$(( $(date +%s) - start ))
     execs=$(grep -h "stat::number_of_executed_units" "$log" "$findings"/fuzz-*.log 2>/dev/null | awk "{s+=\$2} END {print s+0}" || true)
+    # -fork mode prints no final stats; its last "#N: cov …" line holds the total.
+    [[ $execs == 0 ]] && execs=$(grep -oE '^#[0-9]+: cov' "$log" | tail -1 | tr -dc '0-9' || true)
     nfind=$(ls "$findings" | grep -c -E '^(crash|leak|timeout|oom|slow-unit)-' || true)
     line="$t: $execs executions in ${secs}s, exit $rc, findings: $nfind"
     echo "$line" | tee -a "$WORK/summary.txt"
