@@ -47,8 +47,9 @@ struct DMParser {
         }
         version = v
         // The size field counts the bytes after the header (some files add zero padding).
-        if data.count < pos + size {
-            throw corrupt("truncated: \(data.count) bytes, header states \(pos + size)")
+        // Compared as a difference: a size near Int.max must not overflow pos + size.
+        if size > data.count - pos {
+            throw corrupt("truncated: \(data.count) bytes, header states \(size) after byte \(pos)")
         }
     }
 

@@ -225,6 +225,11 @@ final class TIFFSource: FrameSource {
         let bytes = p.sampleType.byteCount
         if p.tiled {
             guard p.tileWidth > 0, p.tileHeight > 0 else { throw MicroscopyIOError.corrupt(path: path, detail: "page \(index): zero tile size") }
+            // Tiles come from the tags: refuse any larger than the page rounded up to 16 px
+            // before allocating a buffer for one.
+            guard p.tileWidth <= (p.width + 15) / 16 * 16, p.tileHeight <= (p.height + 15) / 16 * 16 else {
+                throw MicroscopyIOError.corrupt(path: path, detail: "page \(index): tile \(p.tileWidth)×\(p.tileHeight) is larger than the \(p.width)×\(p.height) image")
+            }
             let tileBytes = p.tileWidth * p.tileHeight * bytes
             var raw = scratch(max(tileBytes, Int(TIFFTileSize(tif))))
             defer { scratchBuffer = raw }

@@ -144,13 +144,11 @@ final class ReliabilityIOTests: XCTestCase {
         XCTAssertThrowsError(try GrayImage(width: 4, height: 4, pixels: [1, 2, 3]))
     }
 
-    /// Findings still open in the readers (see docs/incoming/rel.md). They trap or allocate
-    /// gigabytes, which would take the whole test process down, so they run only with
-    /// ATOMTRACK_RUN_KNOWN_CRASHERS=1; remove a name here once its fix lands.
-    static let openFindings: Set<String> = [
-        "tiff-fuzz-huge-tile.tif",      // TIFFSource.readFrame: tile scratch sized from TileWidth×TileLength (4 GiB for 283 bytes)
-        "dm4-fuzz-size-overflow.dm4",   // DMParser.init (branch io): `pos + size` overflows when the DM4 size field is ≥ 2^63
-    ]
+    /// Findings still open in the readers (see docs/RELIABILITY.md). They would trap or allocate
+    /// gigabytes and take the whole test process down, so they run only with
+    /// ATOMTRACK_RUN_KNOWN_CRASHERS=1; remove a name here once its fix lands. Both fuzz findings
+    /// so far (a TIFF tile sized from its tags, a DM4 size field overflowing) are fixed.
+    static let openFindings: Set<String> = []
 
     /// Every input the fuzzers found (Fixtures/*-fuzz-*) gives a typed error or an image,
     /// without a large allocation.

@@ -63,6 +63,14 @@ public struct AtomFinder {
     /// Atoms of one frame, in the frame's pixel coordinates.
     /// - Parameter pixelSize: Å per pixel when known; frames far outside the trained range are resampled.
     public func atoms(in pixels: [Float], width: Int, height: Int, pixelSize: Double?, frame: Int = 0) throws -> [Atom] {
+        if let p = pixelSize {
+            // A calibration 20× outside the trained range is a wrong calibration, not a frame to
+            // resample (1000 Å/px would mean a 10⁶-pixel-wide resampled frame).
+            let r = model.card.pixelSizeRange
+            guard p.isFinite, p > 0, p <= r[1] * 20, p >= r[0] / 20 else {
+                throw ModelError.mismatch("frame \(frame): pixel size \(p) Å is far outside the model's \(r[0])–\(r[1]) Å; check the calibration or pass --pixel-size")
+            }
+        }
         var image = pixels, w = width, h = height, scale = 1.0
         let effectivePixelSize: Double
         if let target = workingPixelSize(for: pixelSize), let p = pixelSize {
