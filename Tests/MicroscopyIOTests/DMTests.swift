@@ -101,7 +101,8 @@ final class DMTests: XCTestCase {
     }
 
     func testSpectrumIsNotAnImage() throws {
-        assertIOError(try Movie.open(try dm("08_carbon.dm3")), contains: "not an image")
+        let spectrum = try dm("08_carbon.dm3")  // skips (outside the assertion) when fixtures are absent
+        assertIOError(try Movie.open(spectrum), contains: "not an image")
     }
 
     func testTruncatedAndCorrupt() throws {
