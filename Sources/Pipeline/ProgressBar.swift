@@ -8,6 +8,8 @@ public final class ProgressBar: @unchecked Sendable {
     private var lastDraw = Date.distantPast
     private let lock = NSLock()
     private var done = 0
+    /// Redrawing a line only makes sense on a terminal; logs get the final line only.
+    private let interactive = isatty(STDERR_FILENO) != 0
 
     public init(_ label: String, total: Int, unit: String = "frames", quiet: Bool = false) {
         self.label = label; self.total = max(total, 1); self.unit = unit; self.quiet = quiet
@@ -18,7 +20,7 @@ public final class ProgressBar: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         done += count
         let now = Date()
-        guard !quiet, done >= total || now.timeIntervalSince(lastDraw) > 0.25 else { return }
+        guard !quiet, interactive, done >= total || now.timeIntervalSince(lastDraw) > 0.25 else { return }
         lastDraw = now
         draw(status: status, final: false)
     }
@@ -42,7 +44,8 @@ public final class ProgressBar: @unchecked Sendable {
         var line = "\r\(label) [\(bar)] \(done)/\(total) \(String(format: "%.1f", rate)) \(unit)/s"
         line += final ? " in \(Self.duration(elapsed))" : " ETA \(Self.duration(eta))"
         if !status.isEmpty { line += "  \(status)" }
-        FileHandle.standardError.write(Data((line + "\u{1B}[K" + (final ? "\n" : "")).utf8))
+        let text = interactive ? line + "\u{1B}[K" : String(line.dropFirst())
+        FileHandle.standardError.write(Data((text + (final ? "\n" : "")).utf8))
     }
 
     static func duration(_ t: TimeInterval) -> String {

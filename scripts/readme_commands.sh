@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Runs the README's user commands on simulated data, so they cannot rot (called by .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=.build/release/atomtrack
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+"$bin" demo --frames 40 --out "$work/demo" --quiet
+movie="$work/demo/movie/movie.tif"
+"$bin" info "$movie"
+"$bin" analyze "$movie" --material ws2 --frame-time 1 --count 20 --out "$work/results" --quiet
+"$bin" analyze --config "$work/results/config.json" --out "$work/again" --quiet > /dev/null
+"$bin" locate "$movie" --material ws2 --count 20 --out "$work/atoms" --quiet
+"$bin" classify "$movie" --atoms "$work/atoms/atoms.csv" --material ws2 --out "$work/library"
+"$bin" track "$work/library/defects.csv" --max-distance 22 --pixel-size 0.2 --frame-time 1 --out "$work/tracks"
+"$bin" markov "$work/tracks/trajectories.csv" --lag 1 --out "$work/markov"
+"$bin" simulate --recipe TrainingData/tmd-ws2.json --out "$work/sample" --count 2 --quiet
+"$bin" train --recipe TrainingData/tmd-ws2.json --out "$work/my-ws2" --steps 4 --batch-size 2 --tile 64 \
+  --validate-every 2 --validation-frames 2 --base-filters 4 --quiet
+"$bin" train --recipe TrainingData/tmd-ws2.json --out "$work/my-ws2" --steps 6 --batch-size 2 --tile 64 \
+  --validate-every 2 --validation-frames 2 --base-filters 4 --quiet --resume
+"$bin" evaluate --model Models/tmd-ws2 --truth "$work/demo/movie"
+"$bin" convert "$movie" "$work/movie.npy"
+# Bad input gives one line and a non-zero exit.
+if "$bin" info "$work/nonexistent.tif" 2> "$work/err"; then echo "expected a failure"; exit 1; fi
+[ "$(wc -l < "$work/err")" -eq 1 ] || { cat "$work/err"; exit 1; }
+echo "README commands: all ran"
