@@ -45,7 +45,9 @@ let package = Package(
         .testTarget(name: "DefectLibraryTests", dependencies: ["DefectLibrary"], resources: [.copy("Fixtures")]),
         .testTarget(name: "TrackingTests", dependencies: ["Tracking"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Dynamics"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "PipelineTests", dependencies: ["Pipeline", "Networks", "Simulation", "MicroscopyIO", "Localization"]),
+        .testTarget(name: "PipelineTests", dependencies: [
+            "Pipeline", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization", "Tracking", "Dynamics",
+        ], resources: [.copy("Fixtures")]),
     ]
 )
 

@@ -113,7 +113,9 @@ final class TIFFSource: FrameSource {
     init(url: URL) throws {
         try FileManager.default.requireFile(url)
         let path = url.path
-        handle = try TIFFHandle(path: path, mode: "r")
+        // "m": no memory mapping — a mapped 4 GB stack would show up as resident memory as
+        // frames are read; plain reads keep the footprint to the current frame.
+        handle = try TIFFHandle(path: path, mode: "rm")
         let tif = handle.tif
         let count = Int(TIFFNumberOfDirectories(tif))
         guard count > 0 else { throw MicroscopyIOError.corrupt(path: path, detail: "no image directories") }

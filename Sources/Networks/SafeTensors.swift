@@ -88,7 +88,7 @@ public enum SafeTensors {
                 throw fail("tensor \(name) spans bytes \(begin)..<\(end), outside the \(bodyCount) data bytes")
             }
             let count = shape.reduce(1) { $0.multipliedReportingOverflow(by: $1).overflow ? Int.max : $0 * $1 }
-            guard count != Int.max, count * size == end - begin else {
+            guard count != Int.max, !count.multipliedReportingOverflow(by: size).overflow, count * size == end - begin else {
                 throw fail("tensor \(name): shape \(shape) × \(size) bytes ≠ \(end - begin) stored bytes")
             }
             spans.append((begin, end, name))

@@ -61,8 +61,7 @@ public struct AnalysisSummary: Codable, Sendable {
 }
 
 /// The whole chain: read → segment → locate → defects → library → track → diffusion → Markov
-/// → files and report. Frames stream: only atoms, defect crops, the first frame and a running
-/// mean frame are kept.
+/// → files and report. Frames stream: only atoms, defect crops and the first frame are kept.
 public struct Analysis {
     public let config: AnalysisConfig
     public let output: URL
@@ -91,17 +90,15 @@ public struct Analysis {
         let frames = config.firstFrame..<min(movie.frameCount, config.firstFrame + (config.frameCount ?? movie.frameCount))
         try AtomicFile.writeJSON(config, to: output.appendingPathComponent("config.json"))
 
-        // Stage 1–3 streamed per frame: atoms, defect crops, running mean frame.
+        // Stage 1–3 streamed per frame: atoms and defect crops.
         let symbols = model.card.classes.map(\.symbol)
         let collector = DefectCollector(options: config.defects, pixelSize: pixelSize,
                                         columnSpacing: model.card.columnSpacing, classSymbols: symbols)
         var locator = MovieLocator(finder: finder, pixelSize: pixelSize)
         locator.overlayFrames = Set(config.overlayFrames)
-        var meanFrame = [Double](repeating: 0, count: movie.width * movie.height)
         var firstFrame: [Float] = []
         let atoms = try locator.run(movie: movie, frames: frames, to: output, progress: progress) { index, image, found in
             if firstFrame.isEmpty { firstFrame = image.pixels }
-            for i in meanFrame.indices { meanFrame[i] += Double(image.pixels[i]) }
             try collector.add(frame: index - frames.lowerBound, pixels: image.pixels, width: image.width, height: image.height,
                               atoms: found.map { var a = $0; a.frame -= frames.lowerBound; return a })
         }
@@ -128,11 +125,10 @@ public struct Analysis {
 
         let summary = makeSummary(movie: movie, model: model, pixelSize: pixelSize, pixelSource: pixelSource,
                                   frames: frames.count, atoms: atoms, library: library, names: names,
-                                  kinetics: result, seconds: seconds)
+                                  skippedAtBorder: collector.skippedAtBorder, kinetics: result, seconds: seconds)
         try AtomicFile.writeJSON(summary, to: output.appendingPathComponent("summary.json"))
-        let mean = meanFrame.map { Float($0 / Double(max(frames.count, 1))) }
         try ReportBuilder(output: output, summary: summary, config: config, card: model.card).write(
-            firstFrame: firstFrame, meanFrame: mean, width: movie.width, height: movie.height,
+            firstFrame: firstFrame, width: movie.width, height: movie.height,
             firstAtoms: relative.first ?? [], library: library, names: names, kinetics: result)
         return summary
     }
@@ -162,7 +158,7 @@ public struct Analysis {
     }
 
     func makeSummary(movie: Movie, model: TrainedModel, pixelSize: Double, pixelSource: String, frames: Int,
-                     atoms: [[FrameAtom]], library: DefectClassLibrary, names: [String],
+                     atoms: [[FrameAtom]], library: DefectClassLibrary, names: [String], skippedAtBorder: Int,
                      kinetics r: Kinetics.Result, seconds: [String: Double]) -> AnalysisSummary {
         var perClass: [String: Int] = [:]
         for a in atoms.joined() { perClass[model.card.classes[a.classIndex].symbol, default: 0] += 1 }
@@ -178,7 +174,7 @@ public struct Analysis {
             atomtrackVersion: atomTrackVersion, movie: config.movie, model: model.directory.path,
             pixelSizeA: pixelSize, pixelSizeSource: pixelSource, frameTimeS: config.frameTime, frames: frames,
             width: movie.width, height: movie.height, atomsPerClass: perClass, defects: library.defects.count,
-            defectCropsSkippedAtBorder: 0, defectClasses: names, defectClassCounts: library.classes.map(\.count),
+            defectCropsSkippedAtBorder: skippedAtBorder, defectClasses: names, defectClassCounts: library.classes.map(\.count),
             bicChosenK: library.classification.selection.bestByBIC,
             tracks: r.defectTracks.tracks.filter { $0.points.count >= config.kinetics.minTrackLength }.count,
             diffusion: diffusion, markovStates: r.markov?.activeStateNames ?? [],

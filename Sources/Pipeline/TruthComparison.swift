@@ -1,3 +1,4 @@
+import DefectLibrary
 import Foundation
 import Simulation
 
@@ -18,9 +19,13 @@ public struct TruthComparison {
     /// Fraction of library instances whose class maps to the state they sit on.
     public var classAccuracy: Double
     public var matchedInstances: Int
+    /// Adjusted Rand index between library classes and true states over the matched instances.
+    public var adjustedRand: Double
     public var states: [StateRow]
     /// Transition matrix between true states, from the recovered one (classes merged by state).
     public var recoveredTransitions: [[Double]]?
+    /// Bootstrap interval of the recovered matrix (same merge), when the classes map one to one.
+    public var recoveredLow: [[Double]]?, recoveredHigh: [[Double]]?
 
     /// - Parameters: truthDir holds truth.json and truth_defects.csv; analysisDir holds an analyze run.
     public init(truthDir: URL, analysisDir: URL, summary: AnalysisSummary, radius: Double) throws {
@@ -45,6 +50,9 @@ public struct TruthComparison {
         classToState = mapping
         matchedInstances = pairs.count
         classAccuracy = pairs.isEmpty ? 0 : Double(pairs.filter { mapping[$0.0] == $0.1 }.count) / Double(pairs.count)
+        let classIDs = Array(Set(pairs.map(\.0))).sorted(), stateIDs = Array(Set(pairs.map(\.1))).sorted()
+        adjustedRand = pairs.isEmpty ? 0 : adjustedRandIndex(pairs.map { classIDs.firstIndex(of: $0.0)! },
+                                                             pairs.map { stateIDs.firstIndex(of: $0.1)! })
         states = truth.diffusion.map { d in
             let classes = mapping.filter { $0.value == d.state }.map(\.key).sorted()
             // The best-populated class of the state carries its D.
@@ -64,13 +72,25 @@ public struct TruthComparison {
                 }
             }
             recoveredTransitions = m.enumerated().map { i, r in r.map { rows[i] > 0 ? $0 / Double(rows[i]) : .nan } }
+            // Intervals carry over only when every state is one library class.
+            if rows.allSatisfy({ $0 == 1 }), let lo = summary.transitionCILow, let hi = summary.transitionCIHigh {
+                var l = m, h = m
+                for (i, from) in summary.markovStates.enumerated() {
+                    guard let si = mapping[from].flatMap({ truth.states.firstIndex(of: $0) }) else { continue }
+                    for (j, to) in summary.markovStates.enumerated() {
+                        if let sj = mapping[to].flatMap({ truth.states.firstIndex(of: $0) }) { l[si][sj] = lo[i][j]; h[si][sj] = hi[i][j] }
+                    }
+                }
+                recoveredLow = l; recoveredHigh = h
+            }
         }
     }
 
     /// The side-by-side table printed by `atomtrack demo`.
     public var text: String {
         var s = "defect classes → true states: " + classToState.sorted { $0.key < $1.key }.map { "\($0.key)→\($0.value)" }.joined(separator: ", ")
-        s += String(format: "  (%.1f %% of %d matched instances on their state)\n", 100 * classAccuracy, matchedInstances)
+        s += String(format: "  (%.1f %% of %d matched instances on their state; adjusted Rand index %.3f)\n",
+                    100 * classAccuracy, matchedInstances, adjustedRand)
         s += "diffusion coefficient D (Å²/s):\n"
         for r in states {
             let rec = r.recoveredDA2PerS.map { String(format: "%.3f  [%.3f, %.3f]", $0, r.ciLowA2PerS ?? .nan, r.ciHighA2PerS ?? .nan) } ?? "not recovered"
@@ -78,7 +98,10 @@ public struct TruthComparison {
         }
         s += "transition matrix per frame (rows: from, columns: to; \(truth.states.joined(separator: ", "))):\n"
         for (i, row) in truth.transitionMatrix.enumerated() {
-            let rec = recoveredTransitions.map { $0[i].map { String(format: "%.3f", $0) }.joined(separator: " ") } ?? "-"
+            var rec = recoveredTransitions.map { $0[i].map { String(format: "%.3f", $0) }.joined(separator: " ") } ?? "-"
+            if let lo = recoveredLow, let hi = recoveredHigh {
+                rec += "   95 % CI " + zip(lo[i], hi[i]).map { String(format: "[%.3f, %.3f]", $0, $1) }.joined(separator: " ")
+            }
             s += "  true " + row.map { String(format: "%.3f", $0) }.joined(separator: " ") + "   recovered " + rec + "\n"
         }
         return s

@@ -28,6 +28,20 @@ struct ModelOptions: ParsableArguments {
     }
 }
 
+/// `--first` and `--count`: which frames of a movie to process.
+struct FrameSelection: ParsableArguments {
+    @Option(help: "First frame.") var first = 0
+    @Option(help: "Number of frames (default: all).") var count: Int?
+
+    func range(in movie: Movie) throws -> Range<Int> {
+        guard first >= 0, first < movie.frameCount else {
+            throw InputError("--first \(first) is outside the movie's \(movie.frameCount) frames")
+        }
+        guard count.map({ $0 > 0 }) ?? true else { throw InputError("--count must be at least 1") }
+        return first..<min(movie.frameCount, first + (count ?? movie.frameCount))
+    }
+}
+
 struct Locate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find every atom in every frame: OUT/atoms.csv and overlay PNGs.",
@@ -42,8 +56,7 @@ struct Locate: ParsableCommand {
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Output directory.") var out: String
     @Option(parsing: .upToNextOption, help: "Frames to draw as overlay PNGs.") var overlay: [Int] = [0]
-    @Option(help: "First frame.") var first = 0
-    @Option(help: "Number of frames (default: all).") var count: Int?
+    @OptionGroup var selection: FrameSelection
     @Flag(help: "Replace earlier results in OUT.") var overwrite = false
     @Flag(help: "No progress bar.") var quiet = false
 
@@ -51,14 +64,15 @@ struct Locate: ParsableCommand {
         try reportingErrors {
             let m = try Movie.open(URL(fileURLWithPath: movie))
             let finder = try modelOptions.finder()
+            let frames = try selection.range(in: m)
             let dir = URL(fileURLWithPath: out)
             try OutputDirectory.prepare(dir, markers: [MovieLocator.atomsFile], allowExisting: overwrite)
-            guard first >= 0, first < m.frameCount else { throw InputError("--first \(first) is outside the movie's \(m.frameCount) frames") }
-            let end = min(m.frameCount, first + (count ?? m.frameCount))
             var locator = MovieLocator(finder: finder, pixelSize: modelOptions.calibration(of: m))
             locator.overlayFrames = Set(overlay)
-            let atoms = try locator.run(movie: m, frames: first..<end, to: dir, progress: !quiet)
-            print("atoms: \(dir.path)/atoms.csv (\(atoms.map(\.count).reduce(0, +)) atoms in \(atoms.count) frames)")
+            locator.keepAtoms = false
+            var total = 0
+            _ = try locator.run(movie: m, frames: frames, to: dir, progress: !quiet) { _, _, atoms in total += atoms.count }
+            print("atoms: \(dir.path)/atoms.csv (\(total) atoms in \(frames.count) frames)")
         }
     }
 }

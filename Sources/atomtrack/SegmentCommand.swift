@@ -16,8 +16,7 @@ struct Segment: ParsableCommand {
     @Argument(help: "Movie: TIFF stack, PNG series, NPY, DM3/DM4.") var movie: String
     @OptionGroup var modelOptions: ModelOptions
     @Option(help: "Output directory.") var out: String
-    @Option(help: "First frame.") var first = 0
-    @Option(help: "Number of frames (default: all).") var count: Int?
+    @OptionGroup var selection: FrameSelection
     @Flag(help: "Replace earlier results in OUT.") var overwrite = false
     @Flag(help: "No progress bar.") var quiet = false
 
@@ -25,15 +24,14 @@ struct Segment: ParsableCommand {
         try reportingErrors {
             let m = try Movie.open(URL(fileURLWithPath: movie))
             let finder = try modelOptions.finder()
-            guard first >= 0, first < m.frameCount else { throw InputError("--first \(first) is outside the movie's \(m.frameCount) frames") }
+            let frames = try selection.range(in: m)
             let dir = URL(fileURLWithPath: out)
             try OutputDirectory.prepare(dir, markers: ["probabilities.tif"], allowExisting: overwrite)
             let writer = try TIFFStackWriter(url: dir.appendingPathComponent("probabilities.tif"), width: m.width, height: m.height,
                                              sampleType: .float32, pixelSizeA: modelOptions.calibration(of: m))
-            let end = min(m.frameCount, first + (count ?? m.frameCount))
-            let bar = ProgressBar("segment", total: end - first, quiet: quiet)
+            let bar = ProgressBar("segment", total: frames.count, quiet: quiet)
             do {
-                for i in first..<end {
+                for i in frames {
                     let frame = try m.frame(i)
                     let (maps, _) = try finder.probabilities(frame.pixels, width: frame.width, height: frame.height, frame: i)
                     for c in 0..<maps.classes { try writer.append(Array(maps.plane(c))) }
@@ -45,7 +43,7 @@ struct Segment: ParsableCommand {
                 throw error
             }
             bar.finish()
-            print("probabilities: \(dir.path)/probabilities.tif (\(end - first) frames × \(finder.model.card.classes.count) classes: \(finder.model.card.classes.map(\.symbol).joined(separator: ", ")))")
+            print("probabilities: \(dir.path)/probabilities.tif (\(frames.count) frames × \(finder.model.card.classes.count) classes: \(finder.model.card.classes.map(\.symbol).joined(separator: ", ")))")
         }
     }
 }

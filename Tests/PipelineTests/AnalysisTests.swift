@@ -20,9 +20,12 @@ final class AnalysisTests: XCTestCase {
         let root = try temporaryDirectory("analyze")
         defer { try? FileManager.default.removeItem(at: root) }
         var recipe = try Recipe.decode(Data(contentsOf: packageRoot.appendingPathComponent("TrainingData/movie-ws2.json")))
-        recipe.width = 160; recipe.height = 160
-        recipe.movie?.frames = 40
-        recipe.movie?.count = 4
+        // Its own seed, so the movie does not change when the shipped recipe's seed does; checked to
+        // classify ≥ 96 % of defects right for seeds 1–3 (enough defects for a stable BIC choice).
+        recipe.seed = 1
+        recipe.width = 192; recipe.height = 192
+        recipe.movie?.frames = 50
+        recipe.movie?.count = 5
         let movieDir = root.appendingPathComponent("movie"), out = root.appendingPathComponent("analysis")
         try FileManager.default.createDirectory(at: movieDir, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)

@@ -10,13 +10,13 @@ struct ReportBuilder {
     let config: AnalysisConfig
     let card: ModelCard
 
-    func write(firstFrame: [Float], meanFrame: [Float], width: Int, height: Int, firstAtoms: [FrameAtom],
+    func write(firstFrame: [Float], width: Int, height: Int, firstAtoms: [FrameAtom],
                library: DefectClassLibrary, names: [String], kinetics: Kinetics.Result) throws {
         var report = HTMLReport(title: "AtomTrack analysis — \(URL(fileURLWithPath: summary.movie).lastPathComponent)")
         report.add(section: "Summary", body: overview())
         report.add(section: "Atoms in the first frame", body: try atomsFigure(firstFrame, width: width, height: height, atoms: firstAtoms))
         report.add(section: "Defect library", body: try libraryFigure(library, names: names))
-        report.add(section: "Trajectories", body: try trajectoriesFigure(meanFrame, width: width, height: height, kinetics: kinetics, names: names))
+        report.add(section: "Trajectories", body: try trajectoriesFigure(firstFrame, width: width, height: height, kinetics: kinetics, names: names))
         report.add(section: "Diffusion", body: diffusionFigure(kinetics, names: names))
         report.add(section: "Transitions between defect classes", body: try markovFigure(kinetics))
         report.add(section: "Drift", body: driftFigure(kinetics))
@@ -72,22 +72,23 @@ struct ReportBuilder {
         return "<div class=\"row\">\(cells)</div>" + figure(bic, caption: "Gaussian mixture on PCA features of the defect crops (rotation-aware: \(config.defects.rotationAware)); k = \(library.classification.selection.bestByBIC) by BIC.")
     }
 
-    func trajectoriesFigure(_ mean: [Float], width: Int, height: Int, kinetics: Kinetics.Result, names: [String]) throws -> String {
-        guard !mean.isEmpty else { return "" }
-        let url = try pngDataURL(Overlay.gray(mean, width: width, height: height))
+    /// Drift-corrected tracks are in the first frame's coordinates, so they are drawn on it.
+    func trajectoriesFigure(_ first: [Float], width: Int, height: Int, kinetics: Kinetics.Result, names: [String]) throws -> String {
+        guard !first.isEmpty else { return "" }
+        let url = try pngDataURL(Overlay.gray(first, width: width, height: height))
         let tracks = kinetics.defectTracks.tracks.filter { $0.points.count >= config.kinetics.minTrackLength }
         let lines = tracks.map { t in
             (color: Overlay.hexColors[(t.points.first?.classLabel ?? 0) % Overlay.hexColors.count],
-             points: t.points.map { (x: $0.x, y: $0.y) })
+             points: t.points.map { (x: $0.xCorrected, y: $0.yCorrected) })
         }
         let starts = Set(tracks.compactMap { $0.points.first?.classLabel }).sorted().map { c in
             (label: names.indices.contains(c) ? names[c] : "\(c)", color: Overlay.hexColors[c % Overlay.hexColors.count],
-             points: tracks.filter { $0.points.first?.classLabel == c }.compactMap { $0.points.first }.map { (x: $0.x, y: $0.y) },
+             points: tracks.filter { $0.points.first?.classLabel == c }.compactMap { $0.points.first }.map { (x: $0.xCorrected, y: $0.yCorrected) },
              radius: 3.0)
         }
         return figure(SVGPlot.overlay(imageDataURL: url, imageWidth: width, imageHeight: height, title: "trajectories",
                                       layers: starts, polylines: lines),
-                      caption: "\(tracks.count) defect tracks over the mean frame, coloured by the class at their start (circles).")
+                      caption: "\(tracks.count) drift-corrected defect tracks over the first frame, coloured by the class at their start (circles).")
     }
 
     func diffusionFigure(_ k: Kinetics.Result, names: [String]) -> String {

@@ -21,6 +21,8 @@ public struct MovieLocator {
     public let finder: AtomFinder
     public var pixelSize: Double?
     public var overlayFrames: Set<Int> = [0]
+    /// Return every frame's atoms (the analysis needs them; `locate` alone only writes them).
+    public var keepAtoms = true
 
     public init(finder: AtomFinder, pixelSize: Double?) {
         self.finder = finder
@@ -63,7 +65,7 @@ public struct MovieLocator {
                 try PNGFile.writeRGB(png, to: dir.appendingPathComponent(String(format: "overlay_%04d.png", i)))
             }
             try onFrame(i, image, found)
-            all.append(found)
+            all.append(keepAtoms ? found : [])
             bar.advance(status: "\(found.count) atoms")
         }
         try table.finish()
