@@ -46,14 +46,24 @@ public enum AtomicFile {
         }.joined(separator: ",") + "\n"
     }
 
-    /// A hidden temp name next to `url` (same file system, so rename is atomic).
-    static func temporaryURL(for url: URL) -> URL {
-        url.deletingLastPathComponent()
+    /// A hidden temp name next to `url` (same file system, so rename is atomic). It is
+    /// remembered until committed, so an interrupted run can remove it (`removePending()`).
+    public static func temporaryURL(for url: URL) -> URL {
+        let tmp = url.deletingLastPathComponent()
             .appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString.prefix(8)).tmp")
+        Pending.shared.insert(tmp.path)
+        return tmp
+    }
+
+    /// Removes every temp file not yet committed (for a SIGINT/SIGTERM handler): finished
+    /// outputs stay, half-written ones disappear.
+    public static func removePending() {
+        for path in Pending.shared.drain() { unlink(path) }
     }
 
     /// Renames `tmp` over `url`; removes `tmp` when that fails.
-    static func commit(_ tmp: URL, to url: URL) throws {
+    public static func commit(_ tmp: URL, to url: URL) throws {
+        defer { Pending.shared.remove(tmp.path) }
         if rename(tmp.path, url.path) != 0 {
             let msg = String(cString: strerror(errno))
             try? FileManager.default.removeItem(at: tmp)
@@ -72,4 +82,14 @@ public enum AtomicFile {
             throw MicroscopyIOError.writeFailed(path: url.path, detail: "directory \(parent) does not exist")
         }
     }
+}
+
+/// Temp paths handed out and not yet committed.
+private final class Pending: @unchecked Sendable {
+    static let shared = Pending()
+    private var paths: Set<String> = []
+    private let lock = NSLock()
+    func insert(_ p: String) { lock.lock(); paths.insert(p); lock.unlock() }
+    func remove(_ p: String) { lock.lock(); paths.remove(p); lock.unlock() }
+    func drain() -> Set<String> { lock.lock(); defer { paths = []; lock.unlock() }; return paths }
 }

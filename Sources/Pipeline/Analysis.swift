@@ -146,7 +146,8 @@ public struct Analysis {
                                  to: output.appendingPathComponent("trajectories.csv"))
         try AtomicFile.writeText(TrackingCSV.drift(r.atomTracks), to: output.appendingPathComponent("drift.csv"))
         let cal = DiffusionCalibration(pixelSize: pixelSize, frameTime: config.frameTime)
-        try AtomicFile.writeText(Diffusion.csv(r.diffusion, calibration: cal), to: output.appendingPathComponent("diffusion.csv"))
+        try AtomicFile.writeText(TableStages.namingClasses(Diffusion.csv(r.diffusion, calibration: cal), names),
+                                 to: output.appendingPathComponent("diffusion.csv"))
         if let m = r.markov {
             try AtomicFile.writeText(try m.json(uncertainty: r.markovUncertainty, frameTime: config.frameTime),
                                      to: output.appendingPathComponent("markov.json"))

@@ -9,7 +9,7 @@ public enum OutputDirectoryError: Error, CustomStringConvertible {
         switch self {
         case .notADirectory(let p): return "\(p): exists and is not a directory"
         case .notWritable(let p): return "\(p): output directory is not writable"
-        case .holdsResults(let p, let f): return "\(p): already holds results (\(f)); pass --overwrite to replace them or --resume to continue"
+        case .holdsResults(let p, let f): return "\(p): already holds results (\(f)); pass --overwrite to replace them"
         }
     }
 }

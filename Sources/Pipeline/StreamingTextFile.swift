@@ -1,4 +1,5 @@
 import Foundation
+import MicroscopyIO
 
 /// A text file written in pieces to a hidden temp file beside its destination and renamed
 /// into place by `finish()`, so a long run never leaves half a table; `cancel()` (or
@@ -11,7 +12,7 @@ public final class StreamingTextFile {
 
     public init(_ url: URL) throws {
         self.url = url
-        tmp = url.deletingLastPathComponent().appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        tmp = AtomicFile.temporaryURL(for: url)
         guard FileManager.default.createFile(atPath: tmp.path, contents: nil), let h = FileHandle(forWritingAtPath: tmp.path) else {
             throw InputError("\(url.path): cannot create (is the directory writable?)")
         }
@@ -37,10 +38,7 @@ public final class StreamingTextFile {
         try flush()
         try handle?.close()
         handle = nil
-        if rename(tmp.path, url.path) != 0 {
-            try? FileManager.default.removeItem(at: tmp)
-            throw InputError("\(url.path): cannot move the finished file into place")
-        }
+        try AtomicFile.commit(tmp, to: url)
     }
 
     public func cancel() {

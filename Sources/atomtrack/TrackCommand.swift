@@ -51,10 +51,10 @@ struct TrackCommand: ParsableCommand {
             var text = "\(long.count) tracks of ≥ \(minLength) frames from \(detections.count) detections"
             if !tracks.isEmpty {
                 let diffusion = try Diffusion.analyze(tracks, options: DiffusionOptions(seed: seed))
-                try AtomicFile.writeText(named(Diffusion.csv(diffusion, calibration: calibration), classes),
+                try AtomicFile.writeText(TableStages.namingClasses(Diffusion.csv(diffusion, calibration: calibration), classes),
                                          to: dir.appendingPathComponent("diffusion.csv"))
                 let hops = try Diffusion.hops(tracks, threshold: hopThreshold ?? maxDistance / 2, binWidth: 0.25)
-                try AtomicFile.writeText(named(Diffusion.hopsCSV(hops, calibration: calibration), classes),
+                try AtomicFile.writeText(TableStages.namingClasses(Diffusion.hopsCSV(hops, calibration: calibration), classes),
                                          to: dir.appendingPathComponent("hops.csv"))
                 for d in diffusion {
                     text += String(format: "\n  %@: D = %.4g px²/frame [%.4g, %.4g] over %d tracks",
@@ -64,14 +64,6 @@ struct TrackCommand: ParsableCommand {
             }
             print(text)
         }
-    }
-
-    /// Replaces the integer class in the first column of each data row by its name.
-    func named(_ csv: String, _ classes: [String]) -> String {
-        csv.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map { i, line in
-            guard i > 0, let comma = line.firstIndex(of: ","), let k = Int(line[..<comma]), classes.indices.contains(k) else { return String(line) }
-            return classes[k] + line[comma...]
-        }.joined(separator: "\n")
     }
 }
 
