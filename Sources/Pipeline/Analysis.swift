@@ -95,12 +95,13 @@ public struct Analysis {
         let collector = DefectCollector(options: config.defects, pixelSize: pixelSize,
                                         columnSpacing: model.card.columnSpacing, classSymbols: symbols)
         var locator = MovieLocator(finder: finder, pixelSize: pixelSize)
-        locator.overlayFrames = Set(config.overlayFrames)
+        // Overlays of the requested frames, or of the first analysed one when none is in range.
+        locator.overlayFrames = Set(config.overlayFrames.filter(frames.contains))
+        if locator.overlayFrames.isEmpty { locator.overlayFrames = [frames.lowerBound] }
         var firstFrame: [Float] = []
         let atoms = try locator.run(movie: movie, frames: frames, to: output, progress: progress) { index, image, found in
             if firstFrame.isEmpty { firstFrame = image.pixels }
-            try collector.add(frame: index - frames.lowerBound, pixels: image.pixels, width: image.width, height: image.height,
-                              atoms: found.map { var a = $0; a.frame -= frames.lowerBound; return a })
+            try collector.add(frame: index, pixels: image.pixels, width: image.width, height: image.height, atoms: found)
         }
         lap("segment+locate+crop")
 
@@ -113,13 +114,13 @@ public struct Analysis {
         // Stage 5–6: trajectories, diffusion, Markov.
         let kinetics = Kinetics(options: config.kinetics, pixelSize: pixelSize, frameTime: config.frameTime,
                                 columnSpacing: model.card.columnSpacing)
-        let relative = atoms.map { $0.map { var a = $0; a.frame -= frames.lowerBound; return a } }
         let labels = library.classification.labels, probs = library.classification.probabilities
         let defectRows = library.defects.indices.map { i in
             (frame: library.defects[i].frame, x: library.defects[i].x, y: library.defects[i].y,
              state: labels[i], probability: probs[i])
         }
-        let result = try kinetics.run(atoms: relative, defects: defectRows, stateNames: names)
+        // Frame numbers stay the movie's own throughout (atoms.csv, defects.csv, trajectories.csv).
+        let result = try kinetics.run(atoms: atoms, defects: defectRows, stateNames: names)
         try writeKinetics(result, names: names, pixelSize: pixelSize)
         lap("track+diffusion+markov")
 
@@ -129,7 +130,7 @@ public struct Analysis {
         try AtomicFile.writeJSON(summary, to: output.appendingPathComponent("summary.json"))
         try ReportBuilder(output: output, summary: summary, config: config, card: model.card).write(
             firstFrame: firstFrame, width: movie.width, height: movie.height,
-            firstAtoms: relative.first ?? [], library: library, names: names, kinetics: result)
+            firstAtoms: atoms.first ?? [], library: library, names: names, kinetics: result)
         return summary
     }
 

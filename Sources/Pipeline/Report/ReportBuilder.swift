@@ -49,7 +49,7 @@ struct ReportBuilder {
             (label: card.classes[c].symbol, color: Overlay.hexColors[c % Overlay.hexColors.count],
              points: atoms.filter { $0.classIndex == c }.map { (x: $0.x, y: $0.y) }, radius: radius)
         }
-        return figure(SVGPlot.overlay(imageDataURL: url, imageWidth: width, imageHeight: height, title: "frame 0", layers: layers),
+        return figure(SVGPlot.overlay(imageDataURL: url, imageWidth: width, imageHeight: height, title: "frame \(config.firstFrame)", layers: layers),
                       caption: "Frame \(config.firstFrame) with every detected atom circled in its class colour (atoms.csv holds all frames).")
     }
 
