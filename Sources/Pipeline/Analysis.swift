@@ -23,6 +23,36 @@ public struct AnalysisConfig: Codable, Sendable {
     public var kinetics = Kinetics.Options()
     public var overlayFrames: [Int] = [0]
     public init(movie: String) { self.movie = movie }
+
+    /// Reads a configuration (e.g. an earlier run's config.json). Settings it lacks take their
+    /// defaults, so files from older versions keep working; an unknown setting is an error
+    /// (a misspelt key would otherwise be ignored silently).
+    public static func decode(_ data: Data) throws -> AnalysisConfig {
+        guard let given = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw InputError("not a JSON object")
+        }
+        let defaults = try JSONSerialization.jsonObject(with: JSONEncoder().encode(AnalysisConfig(movie: ""))) as! [String: Any]
+        let merged = try merge(given, over: defaults, path: "")
+        do { return try JSONDecoder().decode(AnalysisConfig.self, from: JSONSerialization.data(withJSONObject: merged)) } catch {
+            throw InputError("a setting has the wrong type (\(error))")
+        }
+    }
+
+    private static func merge(_ given: [String: Any], over defaults: [String: Any], path: String) throws -> [String: Any] {
+        var out = defaults
+        for (key, value) in given {
+            let name = path + key
+            // Optional settings (model, material, pixelSize, frameCount) are absent from the defaults.
+            let optional = ["model", "material", "pixelSize", "frameCount"].contains(name)
+            guard defaults[key] != nil || optional else { throw InputError("unknown setting '\(name)'") }
+            if let inner = value as? [String: Any], let base = defaults[key] as? [String: Any] {
+                out[key] = try merge(inner, over: base, path: name + ".")
+            } else {
+                out[key] = value
+            }
+        }
+        return out
+    }
 }
 
 /// What `analyze` found, also written as OUT/summary.json.
@@ -61,11 +91,21 @@ public struct AnalysisSummary: Codable, Sendable {
 }
 
 /// The whole chain: read → segment → locate → defects → library → track → diffusion → Markov
-/// → files and report. Frames stream: only atoms, defect crops and the first frame are kept.
+/// → files and report. Frames stream: per frame only its atom counts, defect crops and lattice
+/// drift sample are kept, so memory stays flat however long the movie. Every finished frame is
+/// journaled (OUT/.resume/), so an interrupted run resumes where it stopped.
 public struct Analysis {
     public let config: AnalysisConfig
     public let output: URL
     public var progress = true
+    /// Stop as if interrupted once this many frames are journaled (`run(resume: true)` continues).
+    public var stopAfterFrames: Int?
+
+    /// Thrown when `stopAfterFrames` is reached.
+    public struct Stopped: Error, CustomStringConvertible {
+        public let framesDone: Int
+        public var description: String { "stopped after \(framesDone) frames (resume with --resume)" }
+    }
 
     public static let resultMarkers = ["summary.json", "atoms.csv", "report.html"]
 
@@ -74,8 +114,23 @@ public struct Analysis {
         self.output = output
     }
 
+    /// Whether OUT holds an interrupted run that `run(resume: true)` would continue.
+    public static func hasInterruptedRun(in output: URL) -> Bool {
+        FileManager.default.fileExists(atPath: AnalysisJournal.journalURL(in: output).path)
+    }
+
+    /// What the per-frame stages keep of each frame.
+    struct FrameTotals {
+        var atomsPerClass: [Int]
+        var driftAtoms: [[FrameAtom]] = []
+        var firstAtoms: [FrameAtom] = []
+        var frames = 0
+    }
+
+    /// Runs the analysis; with `resume`, continues an interrupted run in OUT from its last
+    /// finished frame (a run of other settings, movie or model is refused).
     @discardableResult
-    public func run() throws -> AnalysisSummary {
+    public func run(resume: Bool = false) throws -> AnalysisSummary {
         var seconds: [String: Double] = [:]
         var clock = Date()
         func lap(_ stage: String) { seconds[stage] = Date().timeIntervalSince(clock); clock = Date() }
@@ -90,19 +145,51 @@ public struct Analysis {
         let frames = config.firstFrame..<min(movie.frameCount, config.firstFrame + (config.frameCount ?? movie.frameCount))
         try AtomicFile.writeJSON(config, to: output.appendingPathComponent("config.json"))
 
-        // Stage 1–3 streamed per frame: atoms and defect crops.
+        // Stage 1–3 streamed per frame: atoms, defect crops, drift samples; journaled per frame.
         let symbols = model.card.classes.map(\.symbol)
         let collector = DefectCollector(options: config.defects, pixelSize: pixelSize,
                                         columnSpacing: model.card.columnSpacing, classSymbols: symbols)
+        let kinetics = Kinetics(options: config.kinetics, pixelSize: pixelSize, frameTime: config.frameTime,
+                                columnSpacing: model.card.columnSpacing)
+        var totals = FrameTotals(atomsPerClass: Array(repeating: 0, count: symbols.count))
+        func absorb(_ r: AnalysisJournal.FrameRecord) {
+            for (c, n) in r.classCounts.enumerated() where c < totals.atomsPerClass.count { totals.atomsPerClass[c] += n }
+            let isFirst = r.frame == frames.lowerBound
+            if isFirst { totals.firstAtoms = r.atoms }
+            totals.driftAtoms.append(isFirst ? kinetics.driftSample(r.atoms, width: movie.width, height: movie.height) : r.atoms)
+            collector.append(r.defects)
+            totals.frames += 1
+        }
+
         var locator = MovieLocator(finder: finder, pixelSize: pixelSize)
+        locator.keepAtoms = false
         // Overlays of the requested frames, or of the first analysed one when none is in range.
         locator.overlayFrames = Set(config.overlayFrames.filter(frames.contains))
         if locator.overlayFrames.isEmpty { locator.overlayFrames = [frames.lowerBound] }
-        var firstFrame: [Float] = []
-        let atoms = try locator.run(movie: movie, frames: frames, to: output, progress: progress) { index, image, found in
-            if firstFrame.isEmpty { firstFrame = image.pixels }
-            try collector.add(frame: index, pixels: image.pixels, width: image.width, height: image.height, atoms: found)
+
+        let identity = try runIdentity(movie: movie, model: model, frames: frames)
+        let journal: AnalysisJournal
+        if resume, let (j, records) = try AnalysisJournal.resume(in: output, identity: identity) {
+            journal = j
+            records.forEach(absorb)
+        } else {
+            journal = try AnalysisJournal.create(in: output, identity: identity)
+            try journal.atomTable.write(locator.tableHeader)
         }
+        let remaining = (frames.lowerBound + totals.frames)..<frames.upperBound
+        _ = try locator.run(movie: movie, frames: remaining, to: output, table: journal.atomTable,
+                            progress: progress, alreadyDone: totals.frames) { index, image, found in
+            var counts = Array(repeating: 0, count: symbols.count)
+            for a in found { counts[a.classIndex] += 1 }
+            let record = AnalysisJournal.FrameRecord(
+                frame: index, atomTableBytes: journal.atomTable.size, classCounts: counts,
+                atoms: index == frames.lowerBound ? found : kinetics.driftSample(found, width: image.width, height: image.height),
+                defects: try collector.collect(frame: index, pixels: image.pixels, width: image.width, height: image.height, atoms: found))
+            try journal.append(record)
+            absorb(record)
+            if let stop = stopAfterFrames, totals.frames >= stop { throw Stopped(framesDone: totals.frames) }
+        }
+        try journal.commitAtomTable(to: output.appendingPathComponent(MovieLocator.atomsFile))
         lap("segment+locate+crop")
 
         // Stage 4: the defect library.
@@ -112,26 +199,45 @@ public struct Analysis {
         lap("defect library")
 
         // Stage 5–6: trajectories, diffusion, Markov.
-        let kinetics = Kinetics(options: config.kinetics, pixelSize: pixelSize, frameTime: config.frameTime,
-                                columnSpacing: model.card.columnSpacing)
         let labels = library.classification.labels, probs = library.classification.probabilities
         let defectRows = library.defects.indices.map { i in
             (frame: library.defects[i].frame, x: library.defects[i].x, y: library.defects[i].y,
              state: labels[i], probability: probs[i])
         }
         // Frame numbers stay the movie's own throughout (atoms.csv, defects.csv, trajectories.csv).
-        let result = try kinetics.run(atoms: atoms, defects: defectRows, stateNames: names)
+        let result = try kinetics.run(atoms: totals.driftAtoms, defects: defectRows, stateNames: names)
         try writeKinetics(result, names: names, pixelSize: pixelSize)
         lap("track+diffusion+markov")
 
+        var perClass: [String: Int] = [:]
+        for (c, n) in totals.atomsPerClass.enumerated() where n > 0 { perClass[symbols[c], default: 0] += n }
         let summary = makeSummary(movie: movie, model: model, pixelSize: pixelSize, pixelSource: pixelSource,
-                                  frames: frames.count, atoms: atoms, library: library, names: names,
+                                  frames: frames.count, atomsPerClass: perClass, library: library, names: names,
                                   skippedAtBorder: collector.skippedAtBorder, kinetics: result, seconds: seconds)
         try AtomicFile.writeJSON(summary, to: output.appendingPathComponent("summary.json"))
         try ReportBuilder(output: output, summary: summary, config: config, card: model.card).write(
-            firstFrame: firstFrame, width: movie.width, height: movie.height,
-            firstAtoms: atoms.first ?? [], library: library, names: names, kinetics: result)
+            firstFrame: try movie.frame(frames.lowerBound).pixels, width: movie.width, height: movie.height,
+            firstAtoms: totals.firstAtoms, library: library, names: names, kinetics: result)
+        journal.remove()
         return summary
+    }
+
+    /// What a journal must match to be resumed: every setting, the movie's size and the model's weights.
+    func runIdentity(movie: Movie, model: TrainedModel, frames: Range<Int>) throws -> Data {
+        struct Identity: Encodable {
+            var config: AnalysisConfig
+            var movie: String
+            var model: String
+        }
+        let movieBytes = (try? FileManager.default.attributesOfItem(atPath: movie.url.path)[.size] as? Int) ?? nil
+        let weights = FileManager.default.contents(atPath: model.directory.appendingPathComponent(TrainedModel.weightsFile).path) ?? Data()
+        let identity = Identity(
+            config: config,
+            movie: "\(movie.frameCount) frames of \(movie.width)×\(movie.height), \(movieBytes.map(String.init) ?? "?") bytes, analysing \(frames)",
+            model: String(AnalysisJournal.fnv1a(weights), radix: 16))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(identity)
     }
 
     func calibration(_ movie: Movie, card: ModelCard) -> (Double, String) {
@@ -160,10 +266,8 @@ public struct Analysis {
     }
 
     func makeSummary(movie: Movie, model: TrainedModel, pixelSize: Double, pixelSource: String, frames: Int,
-                     atoms: [[FrameAtom]], library: DefectClassLibrary, names: [String], skippedAtBorder: Int,
+                     atomsPerClass perClass: [String: Int], library: DefectClassLibrary, names: [String], skippedAtBorder: Int,
                      kinetics r: Kinetics.Result, seconds: [String: Double]) -> AnalysisSummary {
-        var perClass: [String: Int] = [:]
-        for a in atoms.joined() { perClass[model.card.classes[a.classIndex].symbol, default: 0] += 1 }
         let toA2s = pixelSize * pixelSize / config.frameTime
         let diffusion = r.diffusion.map { d in
             AnalysisSummary.ClassDiffusion(state: names.indices.contains(d.classLabel) ? names[d.classLabel] : "\(d.classLabel)",

@@ -10,7 +10,9 @@ struct Analyze: ParsableCommand {
         Writes into OUT: atoms.csv, overlay_NNNN.png, defects.csv, library.json, bic.csv, library/ (class
         means as TIFF/PNG, mosaics), trajectories.csv, drift.csv, diffusion.csv, markov.json, markov.png,
         summary.json, config.json (every parameter: repeat with --config) and report.html.
-        Frames stream one at a time; memory stays bounded by the atoms and defect crops.
+        Frames stream one at a time; memory stays bounded by the defect crops. Every finished frame is
+        journaled in OUT/.resume/: after an interruption (Ctrl-C, kill, power cut), rerun with --resume
+        to continue from the last finished frame. The journal is removed when the run completes.
         """)
 
     @Argument(help: "Movie: TIFF stack, PNG series (file or folder), NPY, DM3/DM4.") var movie: String?
@@ -24,14 +26,16 @@ struct Analyze: ParsableCommand {
     @Option(help: "Run configuration (JSON, e.g. an earlier run's config.json); flags override it.") var config: String?
     @Option(help: "Output directory.") var out: String
     @Flag(help: "Replace earlier results in OUT.") var overwrite = false
+    @Flag(help: "Continue an interrupted run in OUT from its last finished frame (same settings, movie and model).") var resume = false
     @Flag(help: "No progress bars.") var quiet = false
 
     func run() throws {
         try reportingErrors {
             var c: AnalysisConfig
             if let config {
-                do { c = try JSONDecoder().decode(AnalysisConfig.self, from: try readFile(config)) } catch let e as InputError { throw e } catch {
-                    throw InputError("\(config): not an analysis configuration (\(error))")
+                let data = try readFile(config)
+                do { c = try AnalysisConfig.decode(data) } catch let e as InputError {
+                    throw InputError("\(config): not an analysis configuration: \(e)")
                 }
                 if let movie { c.movie = movie }
             } else {
@@ -47,10 +51,21 @@ struct Analyze: ParsableCommand {
             if let lag { c.kinetics.lag = lag }
             if c.model == nil && c.material == nil { throw InputError("give --model DIR or --material graphene-si|ws2") }
             let dir = URL(fileURLWithPath: out)
-            try OutputDirectory.prepare(dir, markers: Analysis.resultMarkers, allowExisting: overwrite)
+            if resume && overwrite { throw InputError("--resume and --overwrite contradict each other; give one") }
+            let interrupted = Analysis.hasInterruptedRun(in: dir)
+            if resume && !interrupted {
+                if FileManager.default.fileExists(atPath: dir.appendingPathComponent("summary.json").path) {
+                    throw InputError("\(out): holds a finished analysis; nothing to resume")
+                }
+                FileHandle.standardError.write(Data("note: \(out) holds no interrupted run; starting from the first frame\n".utf8))
+            }
+            if interrupted && !resume && !overwrite {
+                throw InputError("\(out): holds an interrupted analysis; pass --resume to continue it or --overwrite to start over")
+            }
+            try OutputDirectory.prepare(dir, markers: Analysis.resultMarkers, allowExisting: overwrite || resume)
             var analysis = Analysis(config: c, output: dir)
             analysis.progress = !quiet
-            let s = try analysis.run()
+            let s = try analysis.run(resume: resume)
             printSummary(s, dir: dir)
         }
     }

@@ -47,24 +47,51 @@ public final class DefectCollector {
         cropSize = max(5, Int((options.cropSizeA / pixelSize).rounded()) | 1)
     }
 
+    /// What one frame adds to the library: its defects and their crops.
+    public struct FrameContribution: Sendable, Equatable {
+        public var frame: Int
+        public var defects: [DefectObject] = []
+        /// One crop (cropSize² values) per defect.
+        public var crops: [[Float]] = []
+        public var skippedAtBorder = 0
+        public var latticeFailed = false
+    }
+
     /// Adds one frame: finds its defects and crops them from the normalized frame.
     public func add(frame: Int, pixels: [Float], width: Int, height: Int, atoms: [FrameAtom]) throws {
-        frames = max(frames, frame + 1)
+        append(try collect(frame: frame, pixels: pixels, width: width, height: height, atoms: atoms))
+    }
+
+    /// One frame's defects and crops, without adding them (`append` does).
+    public func collect(frame: Int, pixels: [Float], width: Int, height: Int, atoms: [FrameAtom]) throws -> FrameContribution {
+        var out = FrameContribution(frame: frame)
         let normalized = try FrameNormalization().normalize(pixels, width: width, height: height, frame: frame)
         let classified = atoms.map { ClassifiedAtom(x: $0.x, y: $0.y, classIndex: $0.classIndex) }
         let minority = minorityClasses(atoms)
         var found = classified.filter { minority.contains($0.classIndex) }
             .map { DefectObject(frame: frame, x: $0.x, y: $0.y, kind: .atom(classIndex: $0.classIndex)) }
         found += anomalies(frame: frame, pixels: pixels, width: width, atoms: atoms)
-        if options.vacancies { found += vacancies(frame: frame, atoms: classified, width: width, height: height) }
+        if options.vacancies {
+            let v = vacancies(frame: frame, atoms: classified, width: width, height: height)
+            found += v ?? []
+            out.latticeFailed = v == nil
+        }
         found = mergedIntoComplexes(found)
         let set = try CropExtractor.crops(image: normalized.pixels, width: width, height: height,
                                           centres: found.map { CropCentre(x: $0.x, y: $0.y) }, size: cropSize, border: .skip)
-        skippedAtBorder += set.skipped
-        for (k, i) in set.sourceIndices.enumerated() {
-            defects.append(found[i])
-            crops.append(set.crops[k])
-        }
+        out.skippedAtBorder = set.skipped
+        out.defects = set.sourceIndices.map { found[$0] }
+        out.crops = set.crops
+        return out
+    }
+
+    /// Adds a frame's contribution (freshly collected, or replayed from a resume journal).
+    public func append(_ c: FrameContribution) {
+        frames = max(frames, c.frame + 1)
+        skippedAtBorder += c.skippedAtBorder
+        if c.latticeFailed { latticeFailures.append(c.frame) }
+        defects += c.defects
+        crops += c.crops
     }
 
     func minorityClasses(_ atoms: [FrameAtom]) -> Set<Int> {
@@ -102,14 +129,11 @@ public final class DefectCollector {
     }
 
     /// Empty sites of the lattice fitted to the frame. A fit that leaves more than 3 % of the
-    /// sites empty is taken as a failed fit (a real frame is not that holey) and gives none.
-    func vacancies(frame: Int, atoms: [ClassifiedAtom], width: Int, height: Int) -> [DefectObject] {
+    /// sites empty is taken as a failed fit (a real frame is not that holey): nil.
+    func vacancies(frame: Int, atoms: [ClassifiedAtom], width: Int, height: Int) -> [DefectObject]? {
         guard let result = try? DefectDetector.detect(frame: frame, atoms: atoms, width: width, height: height,
                                                       defectClasses: [], detectVacancies: true),
-              Double(result.defects.count) <= 0.03 * Double(max(result.sitesChecked, 1)) else {
-            latticeFailures.append(frame)
-            return []
-        }
+              Double(result.defects.count) <= 0.03 * Double(max(result.sitesChecked, 1)) else { return nil }
         return result.defects
     }
 

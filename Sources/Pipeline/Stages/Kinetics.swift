@@ -16,6 +16,9 @@ public struct Kinetics {
         public var reversible = false
         public var bootstrapSamples = 200
         public var seed: UInt64 = 1
+        /// Atoms per frame that the lattice drift is measured from (those nearest the frame
+        /// centre): plenty for a median, and it keeps memory flat on large frames and long movies.
+        public var driftAtomsPerFrame = 2000
         public init() {}
     }
 
@@ -40,8 +43,19 @@ public struct Kinetics {
 
     var spacingPx: Double { columnSpacing / pixelSize }
 
-    /// Drift from every atom: links the lattice frame to frame (drift-iterated) and returns its
-    /// cumulative drift per frame.
+    /// The atoms of a frame that the lattice drift is measured from: all of them, or the
+    /// `driftAtomsPerFrame` nearest the frame centre (a compact patch, so the same columns
+    /// appear in consecutive frames).
+    public func driftSample(_ atoms: [FrameAtom], width: Int, height: Int) -> [FrameAtom] {
+        guard atoms.count > options.driftAtomsPerFrame else { return atoms }
+        let cx = Double(width - 1) / 2, cy = Double(height - 1) / 2
+        let distance = atoms.map { ($0.x - cx) * ($0.x - cx) + ($0.y - cy) * ($0.y - cy) }
+        let nearest = atoms.indices.sorted { distance[$0] < distance[$1] || (distance[$0] == distance[$1] && $0 < $1) }
+        return nearest.prefix(options.driftAtomsPerFrame).sorted().map { atoms[$0] }
+    }
+
+    /// Drift from the lattice (each frame's `driftSample`): links it frame to frame
+    /// (drift-iterated) and returns its cumulative drift per frame.
     public func latticeDrift(_ atoms: [[FrameAtom]]) throws -> TrackingResult {
         let detections = atoms.flatMap { $0 }.map { Detection(frame: $0.frame, x: $0.x, y: $0.y, classLabel: $0.classIndex, score: Double($0.score)) }
         let options = TrackingOptions(maxDistance: 0.35 * spacingPx, maxGap: 0, driftIterations: 2,
@@ -50,6 +64,7 @@ public struct Kinetics {
     }
 
     /// Links defects (classes from the library), drift-corrected by the lattice's drift.
+    /// - Parameter atoms: per frame, the atoms to measure the drift from (see `driftSample`).
     public func run(atoms: [[FrameAtom]], defects: [(frame: Int, x: Double, y: Double, state: Int, probability: Double)],
                     stateNames: [String]) throws -> Result {
         let lattice = try latticeDrift(atoms)

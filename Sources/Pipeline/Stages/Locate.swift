@@ -3,7 +3,7 @@ import Localization
 import MicroscopyIO
 
 /// An atom found in a movie frame, with its class as a table symbol (e.g. `W+Mo`).
-public struct FrameAtom: Sendable {
+public struct FrameAtom: Sendable, Equatable {
     public var frame: Int
     public var x: Double, y: Double
     public var classIndex: Int
@@ -31,17 +31,26 @@ public struct MovieLocator {
 
     public static let atomsFile = "atoms.csv"
 
-    /// Locates atoms in `frames` of `movie`; returns them all (small next to the frames),
-    /// writing `atoms.csv` and `overlay_NNNN.png` into `dir`. Frames with NaN/Inf pixels or
-    /// no signal are skipped with a warning naming them, never silently.
-    /// `onFrame` sees each frame and its atoms while the frame is in memory.
-    public func run(movie: Movie, frames: Range<Int>, to dir: URL, progress: Bool = true,
-                    onFrame: (Int, GrayImage, [FrameAtom]) throws -> Void = { _, _, _ in }) throws -> [[FrameAtom]] {
+    /// The header line of `atoms.csv`.
+    public var tableHeader: String { "frame,x,y,class,score,border" + (pixelSize != nil ? ",x_A,y_A" : "") + "\n" }
+
+    /// Locates atoms in `frames` of `movie`; returns them (unless `keepAtoms` is off), writing
+    /// `atoms.csv` and `overlay_NNNN.png` into `dir`. Frames with NaN/Inf pixels or no signal
+    /// are skipped with a warning naming them, never silently.
+    /// - Parameters:
+    ///   - table: where the atom rows go; nil writes `dir/atoms.csv` (header included). A
+    ///     caller-owned table already has its header and is committed by the caller.
+    ///   - alreadyDone: frames finished by an earlier, interrupted run (for the progress bar).
+    ///   - onFrame: sees each frame and its atoms while the frame is in memory, after its rows were written.
+    public func run(movie: Movie, frames: Range<Int>, to dir: URL, table: TextSink? = nil, progress: Bool = true,
+                    alreadyDone: Int = 0, onFrame: (Int, GrayImage, [FrameAtom]) throws -> Void = { _, _, _ in }) throws -> [[FrameAtom]] {
         let card = finder.model.card
-        let table = try StreamingTextFile(dir.appendingPathComponent(Self.atomsFile))
-        try table.write("frame,x,y,class,score,border" + (pixelSize != nil ? ",x_A,y_A" : "") + "\n")
+        let ownTable = table == nil ? try StreamingTextFile(dir.appendingPathComponent(Self.atomsFile)) : nil
+        let sink: TextSink = table ?? ownTable!
+        if let ownTable { try ownTable.write(tableHeader) }
         var all: [[FrameAtom]] = []
-        let bar = ProgressBar("locate", total: frames.count, quiet: !progress)
+        let bar = ProgressBar("locate", total: frames.count + alreadyDone, quiet: !progress)
+        if alreadyDone > 0 { bar.advance(by: alreadyDone, status: "resumed after \(alreadyDone) frames") }
         for i in frames {
             let image = try movie.frame(i)
             var found: [FrameAtom] = []
@@ -58,7 +67,7 @@ public struct MovieLocator {
                 if let p = pixelSize { rows += "," + String(format: "%.4f", a.x * p) + "," + String(format: "%.4f", a.y * p) }
                 rows += "\n"
             }
-            try table.write(rows)
+            try sink.write(rows)
             if overlayFrames.contains(i) {
                 let png = Overlay.render(image.pixels, width: image.width, height: image.height,
                                          points: found.map { ($0.x, $0.y, $0.classIndex) }, radius: overlayRadius)
@@ -68,7 +77,7 @@ public struct MovieLocator {
             all.append(keepAtoms ? found : [])
             bar.advance(status: "\(found.count) atoms")
         }
-        try table.finish()
+        try ownTable?.finish()
         bar.finish()
         return all
     }
@@ -78,6 +87,14 @@ public struct MovieLocator {
         return max(1.5, 0.3 * spacing)
     }
 }
+
+/// Where `MovieLocator` writes its atom table.
+public protocol TextSink: AnyObject {
+    func write(_ text: String) throws
+}
+
+extension StreamingTextFile: TextSink {}
+extension AppendOnlyFile: TextSink {}
 
 /// Frames drawn for looking: robust contrast, atoms as coloured rings.
 public enum Overlay {

@@ -1,0 +1,253 @@
+import DefectLibrary
+import Foundation
+import MicroscopyIO
+
+/// The progress of an `analyze` run, so that an interrupted run continues (`--resume`)
+/// without redoing finished frames. It lives in OUT/.resume/ and is removed once the run
+/// has written everything:
+/// - `journal`: append-only records. First the run's identity (settings, movie, model), then
+///   one record per finished frame holding what the later stages need — its defects and
+///   crops, its atom counts, its lattice-drift sample — and the atom table's length after
+///   its rows. A record cut short by a kill fails its checksum and is dropped (that frame is redone).
+/// - `atoms.csv`: the atom table so far; on resume it is cut back to the last finished frame.
+final class AnalysisJournal {
+    struct FrameRecord: Equatable {
+        var frame: Int
+        var atomTableBytes: UInt64
+        /// Atoms per class index.
+        var classCounts: [Int]
+        /// Every atom of the first analysed frame (the report draws them); the drift sample otherwise.
+        var atoms: [FrameAtom]
+        var defects: DefectCollector.FrameContribution
+    }
+
+    static let directoryName = ".resume"
+    let directory: URL
+    let atomTable: AppendOnlyFile
+    private let journal: AppendOnlyFile
+
+    static func journalURL(in output: URL) -> URL {
+        output.appendingPathComponent(directoryName).appendingPathComponent("journal")
+    }
+
+    private init(directory: URL, journalBytes: UInt64, atomTableBytes: UInt64) throws {
+        self.directory = directory
+        journal = try AppendOnlyFile(directory.appendingPathComponent("journal"), truncatingTo: journalBytes)
+        atomTable = try AppendOnlyFile(directory.appendingPathComponent("atoms.csv"), truncatingTo: atomTableBytes)
+    }
+
+    /// Starts a fresh journal, replacing any earlier one.
+    static func create(in output: URL, identity: Data) throws -> AnalysisJournal {
+        let dir = output.appendingPathComponent(directoryName)
+        try? FileManager.default.removeItem(at: dir)
+        do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+            throw InputError("\(dir.path): cannot create (\(error.localizedDescription))")
+        }
+        let j = try AnalysisJournal(directory: dir, journalBytes: 0, atomTableBytes: 0)
+        try j.journal.write(frame(identity))
+        return j
+    }
+
+    /// Reopens an interrupted run's journal with its finished frames; nil when OUT holds none.
+    /// Throws when the journal belongs to a run with other settings, movie or model.
+    static func resume(in output: URL, identity: Data) throws -> (AnalysisJournal, [FrameRecord])? {
+        let url = journalURL(in: output)
+        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
+        let bytes = [UInt8](data)
+        guard let head = unframe(bytes, at: 0) else { return nil }   // killed before the first record
+        let (first, start) = head
+        guard first == [UInt8](identity) else {
+            throw InputError("\(url.path): the interrupted run used other settings, another movie or another model "
+                             + "(\(differingKeys(Data(first), identity).joined(separator: ", "))); pass --overwrite to start over")
+        }
+        var records: [FrameRecord] = [], journalBytes = start
+        while let framed = unframe(bytes, at: journalBytes) {
+            let (payload, next) = framed
+            var reader = ByteReader(payload)
+            guard let r = try? decodeRecord(&reader) else { break }
+            records.append(r)
+            journalBytes = next
+        }
+        let j = try AnalysisJournal(directory: url.deletingLastPathComponent(), journalBytes: UInt64(journalBytes),
+                                    atomTableBytes: records.last?.atomTableBytes ?? 0)
+        guard j.atomTable.size == (records.last?.atomTableBytes ?? 0) else {
+            throw InputError("\(j.atomTable.url.path): shorter than its journal says; pass --overwrite to start over")
+        }
+        return (j, records)
+    }
+
+    func append(_ record: FrameRecord) throws {
+        var w = ByteWriter()
+        Self.encode(record, &w)
+        try journal.write(Self.frame(Data(w.bytes)))
+    }
+
+    /// Moves the finished atom table to `url`.
+    func commitAtomTable(to url: URL) throws {
+        try atomTable.close()
+        try AtomicFile.commit(atomTable.url, to: url)
+    }
+
+    /// Removes the journal once every output is written.
+    func remove() {
+        try? journal.close()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    // MARK: - Record framing: magic, payload length, payload, FNV-1a checksum
+
+    private static let magic: [UInt8] = Array("ATJ1".utf8)
+
+    private static func frame(_ payload: Data) -> Data {
+        var w = ByteWriter()
+        w.bytes += magic
+        w.int(payload.count)
+        w.bytes += payload
+        w.int(Int(bitPattern: UInt(fnv1a(payload))))
+        return Data(w.bytes)
+    }
+
+    private static func unframe(_ bytes: [UInt8], at start: Int) -> ([UInt8], Int)? {
+        var r = ByteReader(bytes, at: start)
+        guard let m = try? r.raw(4), m == magic, let n = try? r.int(), n >= 0, n <= bytes.count,
+              let payload = try? r.raw(n), let sum = try? r.int(), UInt64(UInt(bitPattern: sum)) == fnv1a(payload) else { return nil }
+        return (payload, r.offset)
+    }
+
+    static func fnv1a<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    private static func differingKeys(_ a: Data, _ b: Data) -> [String] {
+        guard let x = try? JSONSerialization.jsonObject(with: a) as? [String: Any],
+              let y = try? JSONSerialization.jsonObject(with: b) as? [String: Any] else { return ["unreadable identity"] }
+        return Set(x.keys).union(y.keys).sorted().filter { k in
+            (x[k].map { "\($0)" }) != (y[k].map { "\($0)" })
+        }.map { $0 + " differs" }
+    }
+
+    // MARK: - Frame records
+
+    private static func encode(_ r: FrameRecord, _ w: inout ByteWriter) {
+        w.int(r.frame)
+        w.int(Int(r.atomTableBytes))
+        w.ints(r.classCounts)
+        w.int(r.atoms.count)
+        for a in r.atoms {
+            w.double(a.x); w.double(a.y); w.int(a.classIndex); w.float(a.score); w.bytes.append(a.border ? 1 : 0)
+        }
+        let c = r.defects
+        w.int(c.frame); w.int(c.skippedAtBorder); w.bytes.append(c.latticeFailed ? 1 : 0)
+        w.int(c.defects.count)
+        for d in c.defects {
+            w.int(d.frame); w.double(d.x); w.double(d.y)
+            switch d.kind {
+            case .atom(let k): w.bytes.append(0); w.int(k)
+            case .vacancy(let k): w.bytes.append(1); w.int(k)
+            }
+        }
+        w.int(c.crops.count)
+        for crop in c.crops { w.floats(crop) }
+    }
+
+    private static func decodeRecord(_ r: inout ByteReader) throws -> FrameRecord {
+        let frame = try r.int(), tableBytes = try r.int(), counts = try r.ints()
+        var atoms: [FrameAtom] = []
+        for _ in 0..<(try r.count(minimumBytesEach: 29)) {
+            atoms.append(FrameAtom(frame: frame, x: try r.double(), y: try r.double(), classIndex: try r.int(),
+                                   score: try r.float(), border: try r.byte() != 0))
+        }
+        var c = DefectCollector.FrameContribution(frame: try r.int())
+        c.skippedAtBorder = try r.int()
+        c.latticeFailed = try r.byte() != 0
+        for _ in 0..<(try r.count(minimumBytesEach: 33)) {
+            let f = try r.int(), x = try r.double(), y = try r.double(), tag = try r.byte(), k = try r.int()
+            c.defects.append(DefectObject(frame: f, x: x, y: y, kind: tag == 0 ? .atom(classIndex: k) : .vacancy(sublattice: k)))
+        }
+        for _ in 0..<(try r.count(minimumBytesEach: 8)) { c.crops.append(try r.floats()) }
+        return FrameRecord(frame: frame, atomTableBytes: UInt64(tableBytes), classCounts: counts, atoms: atoms, defects: c)
+    }
+}
+
+/// A file written by appending, each write straight to disk (no buffer to lose), that can be
+/// reopened and cut back to a known length.
+final class AppendOnlyFile {
+    let url: URL
+    private(set) var size: UInt64
+    private var handle: FileHandle?
+
+    init(_ url: URL, truncatingTo length: UInt64) throws {
+        self.url = url
+        if !FileManager.default.fileExists(atPath: url.path) {
+            guard FileManager.default.createFile(atPath: url.path, contents: nil) else {
+                throw InputError("\(url.path): cannot create (is the directory writable?)")
+            }
+        }
+        guard let h = FileHandle(forWritingAtPath: url.path) else { throw InputError("\(url.path): cannot open for writing") }
+        try h.truncate(atOffset: length)
+        size = try h.seekToEnd()
+        handle = h
+    }
+
+    func write(_ text: String) throws { try write(Data(text.utf8)) }
+
+    func write(_ data: Data) throws {
+        guard let h = handle else { throw InputError("\(url.path): already closed") }
+        do { try h.write(contentsOf: data) } catch {
+            throw InputError("\(url.path): write failed (\(error.localizedDescription)); is the disk full?")
+        }
+        size += UInt64(data.count)
+    }
+
+    func close() throws {
+        try handle?.close()
+        handle = nil
+    }
+}
+
+/// Little-endian fixed-width values into bytes.
+struct ByteWriter {
+    var bytes: [UInt8] = []
+    mutating func int(_ v: Int) { withUnsafeBytes(of: Int64(v).littleEndian) { bytes += $0 } }
+    mutating func double(_ v: Double) { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+    mutating func float(_ v: Float) { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
+    mutating func ints(_ v: [Int]) { int(v.count); for x in v { int(x) } }
+    mutating func floats(_ v: [Float]) { int(v.count); for x in v { float(x) } }
+}
+
+/// Reads what `ByteWriter` wrote; every read checks the remaining length.
+struct ByteReader {
+    struct Truncated: Error {}
+    private let bytes: [UInt8]
+    private(set) var offset: Int
+
+    init(_ bytes: [UInt8], at offset: Int = 0) { self.bytes = bytes; self.offset = offset }
+
+    mutating func raw(_ n: Int) throws -> [UInt8] {
+        guard n >= 0, n <= bytes.count - offset else { throw Truncated() }
+        defer { offset += n }
+        return Array(bytes[offset..<offset + n])
+    }
+    mutating func byte() throws -> UInt8 { try raw(1)[0] }
+    private mutating func word<T: FixedWidthInteger>(_: T.Type) throws -> T {
+        let n = MemoryLayout<T>.size
+        guard n <= bytes.count - offset else { throw Truncated() }
+        var v = T.zero
+        for i in (0..<n).reversed() { v = v << 8 | T(bytes[offset + i]) }
+        offset += n
+        return v
+    }
+    mutating func int() throws -> Int { Int(try word(Int64.self)) }
+    mutating func double() throws -> Double { Double(bitPattern: try word(UInt64.self)) }
+    mutating func float() throws -> Float { Float(bitPattern: try word(UInt32.self)) }
+    /// An element count that the remaining bytes can hold (a corrupt count cannot allocate).
+    mutating func count(minimumBytesEach: Int) throws -> Int {
+        let n = try int()
+        guard n >= 0, n <= (bytes.count - offset) / minimumBytesEach else { throw Truncated() }
+        return n
+    }
+    mutating func ints() throws -> [Int] { try (0..<count(minimumBytesEach: 8)).map { _ in try int() } }
+    mutating func floats() throws -> [Float] { try (0..<count(minimumBytesEach: 4)).map { _ in try float() } }
+}
