@@ -42,24 +42,29 @@ public struct GaussianRefinement: Sendable, Equatable {
         let xr = max(0, cx - halfWindow)...min(width - 1, cx + halfWindow)
         let yr = max(0, cy - halfWindow)...min(height - 1, cy + halfWindow)
         guard halfWindow >= 1, xr.count >= 3, yr.count >= 3 else { return GaussianFit(start: (x, y), outcome: .windowTooSmall) }
-        var px: [Double] = [], py: [Double] = [], data: [Double] = []
-        px.reserveCapacity(xr.count * yr.count); py.reserveCapacity(xr.count * yr.count); data.reserveCapacity(xr.count * yr.count)
-        var peak = -Double.infinity
-        for yy in yr {
-            for xx in xr {
-                var v = Double(frame[yy * width + xx])
-                for n in neighbours where abs(Double(xx) - n.x) < 4 * n.sigma && abs(Double(yy) - n.y) < 4 * n.sigma {
-                    v -= n.value(atX: Double(xx), y: Double(yy))
-                }
-                px.append(Double(xx)); py.append(Double(yy)); data.append(v)
-                if xx == cx && yy == cy { peak = v }
+        // The window is a grid, and a Gaussian factorises over it: exp(−(dx² + dy²)/2σ²) =
+        // exp(−dx²/2σ²)·exp(−dy²/2σ²), so one exp per row and per column serves every pixel.
+        let xs = xr.map(Double.init), ys = yr.map(Double.init)
+        var data = [Double](repeating: 0, count: xs.count * ys.count)
+        for (r, yy) in yr.enumerated() {
+            for (c, xx) in xr.enumerated() { data[r * xs.count + c] = Double(frame[yy * width + xx]) }
+        }
+        for n in neighbours {
+            // Each neighbour reaches 4σ (as a box); beyond that it is not subtracted.
+            let reach = 4 * n.sigma, inv = 1 / (2 * n.sigma * n.sigma)
+            let ex = xs.map { abs($0 - n.x) < reach ? exp(-($0 - n.x) * ($0 - n.x) * inv) : 0 }
+            let ey = ys.map { abs($0 - n.y) < reach ? n.amplitude * exp(-($0 - n.y) * ($0 - n.y) * inv) : 0 }
+            for r in ys.indices where ey[r] != 0 {
+                for c in xs.indices { data[r * xs.count + c] -= ey[r] * ex[c] }
             }
         }
+        let peakIndex = (cy - yr.lowerBound) * xs.count + (cx - xr.lowerBound)
+        var peak = xr.contains(cx) && yr.contains(cy) ? data[peakIndex] : -Double.infinity
         let background = data.min()!
         if !peak.isFinite { peak = data.max()! }
         var p = [max(peak - background, 1e-6 * (abs(background) + 1)), x, y, initialSigma, background]
         if let g = guess, g.outcome == .refined { p = [g.amplitude, g.x, g.y, g.sigma, g.offset] }
-        var (chi2, jtj, jtr) = evaluate(p, px, py, data)
+        var (chi2, jtj, jtr) = evaluate(p, xs, ys, data)
         var lambda = 1e-3
         var outcome = GaussianFit.Outcome.notConverged
         var iterations = 0
@@ -73,7 +78,7 @@ public struct GaussianRefinement: Sendable, Equatable {
             }
             let trial = [p[0] + step[0], p[1] + step[1], p[2] + step[2], p[3] + step[3], p[4] + step[4]]
             // χ² and the normal equations in one pass: most trial steps are accepted.
-            let (trialChi2, trialJtJ, trialJtr) = trial[3] > 0.05 ? evaluate(trial, px, py, data) : (.infinity, jtj, jtr)
+            let (trialChi2, trialJtJ, trialJtr) = trial[3] > 0.05 ? evaluate(trial, xs, ys, data) : (.infinity, jtj, jtr)
             if trialChi2 <= chi2 {
                 // Converged once an accepted step no longer moves the centre or width measurably
                 // (10⁻⁵ px, far below any achievable precision) or no longer lowers χ².
@@ -159,23 +164,27 @@ public struct GaussianFit: Sendable, Equatable {
 
 /// χ² (sum of squared residuals), JᵀJ (row-major 5×5) and Jᵀr of the Gaussian model
 /// with parameters p = [A, x0, y0, σ, b], in one pass over the window.
-private func evaluate(_ p: [Double], _ px: [Double], _ py: [Double], _ data: [Double]) -> (Double, [Double], [Double]) {
+private func evaluate(_ p: [Double], _ xs: [Double], _ ys: [Double], _ data: [Double]) -> (Double, [Double], [Double]) {
     let (a, x0, y0, s, b) = (p[0], p[1], p[2], p[3], p[4])
     let s2 = s * s, inv = 1 / (2 * s2), invS2 = 1 / s2, invS3 = 1 / (s2 * s)
+    let ex = xs.map { exp(-($0 - x0) * ($0 - x0) * inv) }, ey = ys.map { exp(-($0 - y0) * ($0 - y0) * inv) }
     var chi2 = 0.0
     var h = SIMD16<Double>()        // upper triangle of JᵀJ, row by row (15 used)
     var g = SIMD8<Double>()         // Jᵀr (5 used)
-    for i in data.indices {
-        let dx = px[i] - x0, dy = py[i] - y0, r2 = dx * dx + dy * dy
-        let e = exp(-r2 * inv), ae = a * e
-        let r = data[i] - (ae + b)
-        chi2 += r * r
-        let j = SIMD8<Double>(e, ae * dx * invS2, ae * dy * invS2, ae * r2 * invS3, 1, 0, 0, 0)
-        g += j * r
-        h += SIMD16<Double>(j[0] * j[0], j[0] * j[1], j[0] * j[2], j[0] * j[3], j[0] * j[4],
-                            j[1] * j[1], j[1] * j[2], j[1] * j[3], j[1] * j[4],
-                            j[2] * j[2], j[2] * j[3], j[2] * j[4],
-                            j[3] * j[3], j[3] * j[4], j[4] * j[4], 0)
+    for row in ys.indices {
+        let dy = ys[row] - y0
+        for col in xs.indices {
+            let dx = xs[col] - x0, r2 = dx * dx + dy * dy
+            let e = ex[col] * ey[row], ae = a * e
+            let r = data[row * xs.count + col] - (ae + b)
+            chi2 += r * r
+            let j = SIMD8<Double>(e, ae * dx * invS2, ae * dy * invS2, ae * r2 * invS3, 1, 0, 0, 0)
+            g += j * r
+            h += SIMD16<Double>(j[0] * j[0], j[0] * j[1], j[0] * j[2], j[0] * j[3], j[0] * j[4],
+                                j[1] * j[1], j[1] * j[2], j[1] * j[3], j[1] * j[4],
+                                j[2] * j[2], j[2] * j[3], j[2] * j[4],
+                                j[3] * j[3], j[3] * j[4], j[4] * j[4], 0)
+        }
     }
     var jtj = [Double](repeating: 0, count: 25)
     var k = 0

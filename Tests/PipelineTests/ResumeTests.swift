@@ -1,0 +1,150 @@
+import Foundation
+import MicroscopyIO
+import Pipeline
+import Simulation
+import XCTest
+
+/// `analyze --resume`: an interrupted run, continued, ends with exactly the files of a run
+/// that was never interrupted; and the pieces that make that possible.
+final class ResumeTests: XCTestCase {
+    /// A small simulated WS2 movie and a configuration for the shipped WS2 model.
+    func smallMovie(in root: URL) throws -> AnalysisConfig {
+        let model = packageRoot.appendingPathComponent("Models/tmd-ws2")
+        guard FileManager.default.fileExists(atPath: model.appendingPathComponent("model.safetensors").path) else {
+            throw XCTSkip("shipped model tmd-ws2 not present")
+        }
+        var recipe = try Recipe.decode(Data(contentsOf: packageRoot.appendingPathComponent("TrainingData/movie-ws2.json")))
+        recipe.seed = 7
+        recipe.width = 128; recipe.height = 128
+        recipe.movie?.frames = 24
+        recipe.movie?.count = 6
+        let movieDir = root.appendingPathComponent("movie")
+        try FileManager.default.createDirectory(at: movieDir, withIntermediateDirectories: true)
+        _ = try SimulationExport.writeMovie(recipe: recipe, to: movieDir, progress: false)
+        var config = AnalysisConfig(movie: movieDir.appendingPathComponent(SimulationExport.movieFile).path)
+        config.model = model.path
+        config.kinetics.minTrackLength = 3
+        return config
+    }
+
+    func outputDirectory(_ root: URL, _ name: String) throws -> URL {
+        let dir = root.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    func testInterruptedAnalysisResumesToTheSameFiles() throws {
+        let root = try temporaryDirectory("resume")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let config = try smallMovie(in: root)
+        let straight = try outputDirectory(root, "straight"), resumed = try outputDirectory(root, "resumed")
+
+        var analysis = Analysis(config: config, output: straight)
+        analysis.progress = false
+        try analysis.run()
+
+        var interrupted = Analysis(config: config, output: resumed)
+        interrupted.progress = false
+        interrupted.stopAfterFrames = 9
+        XCTAssertThrowsError(try interrupted.run()) { XCTAssertTrue($0 is Analysis.Stopped, "\($0)") }
+        XCTAssertTrue(Analysis.hasInterruptedRun(in: resumed))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: resumed.appendingPathComponent("atoms.csv").path),
+                       "an unfinished atom table must not look finished")
+
+        // A kill in the middle of the next frame: its atom rows written, its journal record cut short.
+        let journalDir = resumed.appendingPathComponent(".resume")
+        let table = try FileHandle(forWritingTo: journalDir.appendingPathComponent("atoms.csv"))
+        try table.seekToEnd(); try table.write(contentsOf: Data("9,1.0,2.0,S,0.9,0\n9,3.0,".utf8)); try table.close()
+        let journal = try FileHandle(forWritingTo: journalDir.appendingPathComponent("journal"))
+        try journal.seekToEnd(); try journal.write(contentsOf: Data("ATJ1".utf8) + Data(repeating: 0x7f, count: 100)); try journal.close()
+
+        var resuming = Analysis(config: config, output: resumed)
+        resuming.progress = false
+        try resuming.run(resume: true)
+
+        XCTAssertFalse(Analysis.hasInterruptedRun(in: resumed), "the journal is removed once the run completes")
+        for file in ["atoms.csv", "defects.csv", "library.json", "bic.csv", "trajectories.csv", "drift.csv", "diffusion.csv",
+                     "markov.json", "overlay_0000.png", "library/D0_mean.tif"] {
+            let a = try Data(contentsOf: straight.appendingPathComponent(file))
+            let b = try Data(contentsOf: resumed.appendingPathComponent(file))
+            XCTAssertTrue(a == b, "\(file) differs between the straight and the resumed run")
+        }
+        let summaries = try [straight, resumed].map {
+            try JSONDecoder().decode(AnalysisSummary.self, from: Data(contentsOf: $0.appendingPathComponent("summary.json")))
+        }
+        XCTAssertEqual(summaries[0].atomsPerClass, summaries[1].atomsPerClass)
+        XCTAssertEqual(summaries[0].frames, 24)
+        XCTAssertNotNil(summaries[0].transitionMatrix)
+        XCTAssertEqual(summaries[0].transitionMatrix, summaries[1].transitionMatrix)
+    }
+
+    func testResumeRefusesOtherSettings() throws {
+        let root = try temporaryDirectory("resume-other")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var config = try smallMovie(in: root)
+        config.frameCount = 4
+        let out = try outputDirectory(root, "out")
+        var interrupted = Analysis(config: config, output: out)
+        interrupted.progress = false
+        interrupted.stopAfterFrames = 1
+        XCTAssertThrowsError(try interrupted.run())
+
+        config.finder.threshold = 0.6
+        var other = Analysis(config: config, output: out)
+        other.progress = false
+        XCTAssertThrowsError(try other.run(resume: true)) { error in
+            XCTAssertTrue("\(error)".contains("other settings"), "\(error)")
+            XCTAssertTrue("\(error)".contains("--overwrite"), "\(error)")
+        }
+        XCTAssertTrue(Analysis.hasInterruptedRun(in: out), "a refused resume leaves the journal alone")
+    }
+
+    func testConfigurationsFromOlderVersionsAndTypos() throws {
+        // An older config.json lacks settings added since: they take their defaults.
+        let old = #"{"movie": "m.tif", "material": "ws2", "frameTime": 0.5, "kinetics": {"lag": 2}}"#
+        let c = try AnalysisConfig.decode(Data(old.utf8))
+        XCTAssertEqual(c.movie, "m.tif")
+        XCTAssertEqual(c.material, "ws2")
+        XCTAssertEqual(c.frameTime, 0.5)
+        XCTAssertEqual(c.kinetics.lag, 2)
+        XCTAssertEqual(c.kinetics.maxGap, Kinetics.Options().maxGap)
+        XCTAssertEqual(c.finder, AtomFinder.Options())
+
+        XCTAssertThrowsError(try AnalysisConfig.decode(Data(#"{"movie": "m.tif", "kinetics": {"lagg": 2}}"#.utf8))) {
+            XCTAssertEqual("\($0)", "unknown setting 'kinetics.lagg'")
+        }
+        XCTAssertThrowsError(try AnalysisConfig.decode(Data(#"{"movie": "m.tif", "frameTime": "fast"}"#.utf8)))
+        XCTAssertThrowsError(try AnalysisConfig.decode(Data("[1, 2]".utf8)))
+    }
+
+    /// The lattice drift measured from a bounded patch of each frame matches the drift we impose.
+    func testLatticeDriftFromACentralSample() throws {
+        var options = Kinetics.Options()
+        options.driftAtomsPerFrame = 300
+        let kinetics = Kinetics(options: options, pixelSize: 0.2, frameTime: 1, columnSpacing: 2.0)  // 10 px columns
+        let width = 600, height = 600
+        var truth: [(Double, Double)] = [(0, 0)]
+        for t in 1..<20 { truth.append((truth[t - 1].0 + 0.7 * sin(Double(t)), truth[t - 1].1 - 0.4)) }
+        var samples: [[FrameAtom]] = []
+        for (t, d) in truth.enumerated() {
+            var atoms: [FrameAtom] = []
+            for i in 0..<60 { for j in 0..<60 {
+                let x = Double(i) * 10 + d.0, y = Double(j) * 10 + d.1
+                if x >= 0, x < Double(width), y >= 0, y < Double(height) {
+                    atoms.append(FrameAtom(frame: t, x: x, y: y, classIndex: 0, score: 1, border: false))
+                }
+            } }
+            let sample = kinetics.driftSample(atoms, width: width, height: height)
+            XCTAssertEqual(sample.count, 300)
+            let centre = Double(width - 1) / 2
+            XCTAssertTrue(sample.allSatisfy { hypot($0.x - centre, $0.y - centre) < 120 }, "the sample is the central patch")
+            samples.append(sample)
+        }
+        let drift = try kinetics.latticeDrift(samples).drift
+        XCTAssertEqual(drift.count, truth.count)
+        for (d, t) in zip(drift, truth) {
+            XCTAssertEqual(d.dx, t.0, accuracy: 1e-9, "frame \(d.frame)")
+            XCTAssertEqual(d.dy, t.1, accuracy: 1e-9, "frame \(d.frame)")
+        }
+    }
+}
