@@ -1,24 +1,40 @@
-import Dispatch
 import Foundation
 import MicroscopyIO
 
 /// SIGINT/SIGTERM: remove the temp files of outputs still being written, then exit 130/143.
 /// Every output is written to a temp file and renamed when complete, so what remains after an
-/// interruption is exactly the finished files (`train --resume` continues from its checkpoint).
+/// interruption is exactly the finished files (`train --resume` and `analyze --resume` continue).
+///
+/// The signal handler only writes the signal number to a pipe (async-signal-safe); a thread of
+/// its own waits on the pipe and does the cleanup. A Dispatch signal source would need a thread
+/// of Dispatch's pool, which the parallel kernels keep busy: measured, Ctrl-C then waited for
+/// the whole run to finish.
 enum Interruption {
-    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
-
     static func install() {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return }
+        signalPipe = fds[1]
+        // A launcher may hand us these signals blocked (the mask is inherited); take them.
+        var set = sigset_t()
+        sigemptyset(&set)
         for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            source.setEventHandler {
-                AtomicFile.removePending()
-                FileHandle.standardError.write(Data("\natomtrack: interrupted; finished outputs are complete, unfinished ones were removed\n".utf8))
-                exit(128 + sig)
+            sigaddset(&set, sig)
+            signal(sig) { s in
+                var byte = UInt8(truncatingIfNeeded: s)
+                _ = write(signalPipe, &byte, 1)
             }
-            source.resume()
-            sources.append(source)
+        }
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        let reader = fds[0]
+        Thread.detachNewThread {
+            var byte: UInt8 = 0
+            while read(reader, &byte, 1) != 1 {}
+            AtomicFile.removePending()
+            FileHandle.standardError.write(Data("\natomtrack: interrupted; finished outputs are complete, unfinished ones were removed\n".utf8))
+            exit(128 + Int32(byte))
         }
     }
 }
+
+/// Write end of the interruption pipe, read by the signal handler.
+nonisolated(unsafe) private var signalPipe: Int32 = -1

@@ -8,7 +8,7 @@ import XCTest
 /// that was never interrupted; and the pieces that make that possible.
 final class ResumeTests: XCTestCase {
     /// A small simulated WS2 movie and a configuration for the shipped WS2 model.
-    func smallMovie(in root: URL) throws -> AnalysisConfig {
+    func smallMovie(in root: URL, frames: Int = 24) throws -> AnalysisConfig {
         let model = packageRoot.appendingPathComponent("Models/tmd-ws2")
         guard FileManager.default.fileExists(atPath: model.appendingPathComponent("model.safetensors").path) else {
             throw XCTSkip("shipped model tmd-ws2 not present")
@@ -16,7 +16,7 @@ final class ResumeTests: XCTestCase {
         var recipe = try Recipe.decode(Data(contentsOf: packageRoot.appendingPathComponent("TrainingData/movie-ws2.json")))
         recipe.seed = 7
         recipe.width = 128; recipe.height = 128
-        recipe.movie?.frames = 24
+        recipe.movie?.frames = frames
         recipe.movie?.count = 6
         let movieDir = root.appendingPathComponent("movie")
         try FileManager.default.createDirectory(at: movieDir, withIntermediateDirectories: true)
@@ -76,6 +76,67 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(summaries[0].frames, 24)
         XCTAssertNotNil(summaries[0].transitionMatrix)
         XCTAssertEqual(summaries[0].transitionMatrix, summaries[1].transitionMatrix)
+    }
+
+    /// The real thing: `atomtrack analyze` stopped by SIGINT mid-run exits 130 at once, leaves
+    /// only finished files and its journal, and `--resume` finishes the run.
+    func testCommandLineInterruptAndResume() throws {
+        // The executable is built into the same products directory as the test bundle.
+        let products = Bundle.main.executableURL?.deletingLastPathComponent() ?? Bundle(for: Self.self).bundleURL
+        let binary = products.appendingPathComponent("atomtrack")
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            throw XCTSkip("atomtrack executable not built beside the tests (\(binary.path))")
+        }
+        let root = try temporaryDirectory("resume-cli")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let config = try smallMovie(in: root, frames: 40)
+        let out = root.appendingPathComponent("out")
+        func analyze(_ extra: [String]) throws -> Process {
+            let p = Process()
+            p.executableURL = binary
+            p.arguments = ["analyze", config.movie, "--model", config.model!, "--out", out.path, "--quiet"] + extra
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        let first = try analyze([])
+        // Interrupt once a few frames are journaled (the atom table has grown past its header).
+        let table = out.appendingPathComponent(".resume/atoms.csv")
+        let deadline = Date().addingTimeInterval(300)
+        while first.isRunning, Date() < deadline,
+              ((try? FileManager.default.attributesOfItem(atPath: table.path)[.size] as? Int) ?? 0) ?? 0 < 20_000 {
+            usleep(20_000)
+        }
+        XCTAssertTrue(first.isRunning, "the run ended before it could be interrupted")
+        kill(first.processIdentifier, SIGINT)
+        first.waitUntilExit()
+        XCTAssertEqual(first.terminationStatus, 130)
+        let left = try FileManager.default.contentsOfDirectory(atPath: out.path)
+        XCTAssertFalse(left.contains { $0.hasSuffix(".tmp") }, "temp files left: \(left)")
+        XCTAssertFalse(left.contains("atoms.csv"))
+        XCTAssertTrue(Analysis.hasInterruptedRun(in: out))
+
+        let refused = try analyze([])
+        refused.waitUntilExit()
+        XCTAssertEqual(refused.terminationStatus, 1, "an interrupted run is not overwritten without --overwrite")
+
+        let second = try analyze(["--resume"])
+        second.waitUntilExit()
+        XCTAssertEqual(second.terminationStatus, 0)
+        let summary = try JSONDecoder().decode(AnalysisSummary.self, from: Data(contentsOf: out.appendingPathComponent("summary.json")))
+        XCTAssertEqual(summary.frames, 40)
+        XCTAssertFalse(Analysis.hasInterruptedRun(in: out))
+        // The same files as a run never interrupted (run by the CLI too: it picks OpenBLAS's
+        // kernels itself, which changes the last bits of the network's output).
+        let straight = root.appendingPathComponent("straight")
+        let third = try analyze(["--out", straight.path])
+        third.waitUntilExit()
+        XCTAssertEqual(third.terminationStatus, 0)
+        for file in ["atoms.csv", "defects.csv", "trajectories.csv", "drift.csv"] {
+            XCTAssertTrue(try Data(contentsOf: out.appendingPathComponent(file)) == Data(contentsOf: straight.appendingPathComponent(file)),
+                          "\(file) differs from an uninterrupted run's")
+        }
     }
 
     func testResumeRefusesOtherSettings() throws {
