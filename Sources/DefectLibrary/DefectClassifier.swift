@@ -44,15 +44,28 @@ public enum DefectClassifier {
         guard crops.allSatisfy({ $0.count == pixels }) else {
             throw DefectLibraryError.shapeMismatch("every crop must hold \(channels)×\(size)×\(size) values")
         }
+        // Views are made crop by crop and never all held at once: 12 views × 10⁴–10⁵ crops of a
+        // long movie would take gigabytes. PCA axes come from an evenly strided subset of the
+        // (crop, view) rows; every row is then projected in chunks.
         let t = c.symmetry.viewCount
-        let views = c.symmetry == .none ? crops : crops.flatMap { c.symmetry.views(of: $0, size: size, channels: channels) }
-        let all = try FeatureMatrix(samples: views)
-        let stride = max(1, (all.rows + c.pcaFitRows - 1) / max(c.pcaFitRows, 1))
-        let fitSet = stride == 1 ? all : try FeatureMatrix(
-            rows: (all.rows + stride - 1) / stride, columns: pixels,
-            values: Swift.stride(from: 0, to: all.rows, by: stride).flatMap { all.values[($0 * pixels)..<(($0 + 1) * pixels)] })
-        let pca = try PCA(fitting: fitSet, components: min(c.pcaComponents, pixels, max(fitSet.rows - 1, 1)))
-        let features = try pca.transform(all)
+        func viewsOf(_ g: Int) -> [[Float]] { c.symmetry == .none ? [crops[g]] : c.symmetry.views(of: crops[g], size: size, channels: channels) }
+        let rows = crops.count * t
+        let stride = max(1, (rows + c.pcaFitRows - 1) / max(c.pcaFitRows, 1))
+        var fitRows: [[Float]] = []
+        for g in 0..<crops.count {
+            let firstRow = (g * t + stride - 1) / stride * stride   // first strided row at or after this crop's
+            guard firstRow < g * t + t else { continue }
+            let v = viewsOf(g)
+            for r in Swift.stride(from: firstRow, to: g * t + t, by: stride) { fitRows.append(v[r - g * t]) }
+        }
+        let pca = try PCA(fitting: try FeatureMatrix(samples: fitRows), components: min(c.pcaComponents, pixels, max(fitRows.count - 1, 1)))
+        var projected: [Double] = []
+        let chunk = 1024
+        for start in Swift.stride(from: 0, to: crops.count, by: chunk) {
+            let block = (start..<min(start + chunk, crops.count)).flatMap(viewsOf)
+            projected += try pca.transform(try FeatureMatrix(samples: block)).values
+        }
+        let features = try FeatureMatrix(rows: rows, columns: pca.componentCount, values: projected)
         let selection = try GaussianMixture.selectComponents(features, range: c.componentRange,
                                                              configuration: c.mixture, groupSize: t) {
             try GaussianMixture.fitGrouped(features, groupSize: t, configuration: $0)
@@ -68,7 +81,7 @@ public enum DefectClassifier {
             let label = argmax(classP)
             let view = (0..<t).max { resp[(g * t + $0) * k + label] < resp[(g * t + $1) * k + label] }!
             labels.append(label); probs.append(classP[label]); chosen.append(view)
-            aligned.append(views[g * t + view])
+            aligned.append(viewsOf(g)[view])
             feats += features.values[((g * t + view) * m)..<((g * t + view + 1) * m)]
         }
         return DefectClassification(pca: pca, selection: selection, labels: labels, probabilities: probs,
