@@ -31,7 +31,10 @@ enum Interruption {
             while read(reader, &byte, 1) != 1 {}
             AtomicFile.removePending()
             FileHandle.standardError.write(Data("\natomtrack: interrupted; finished outputs are complete, unfinished ones were removed\n".utf8))
-            exit(128 + Int32(byte))
+            // _exit, not exit: exit's handlers (OpenBLAS's shutdown among them) can wait for
+            // the worker threads still computing — measured: a process that printed this line
+            // and then hung until SIGKILL.
+            _exit(128 + Int32(byte))
         }
     }
 }
