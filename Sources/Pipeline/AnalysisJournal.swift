@@ -68,7 +68,14 @@ final class AnalysisJournal {
             records.append(r)
             journalBytes = next
         }
-        let j = try AnalysisJournal(directory: url.deletingLastPathComponent(), journalBytes: UInt64(journalBytes),
+        // Stopped after the table was moved into place (every frame done, a later stage not):
+        // it comes back into the journal's folder.
+        let dir = url.deletingLastPathComponent()
+        let table = dir.appendingPathComponent("atoms.csv"), finished = output.appendingPathComponent(MovieLocator.atomsFile)
+        if !FileManager.default.fileExists(atPath: table.path) && FileManager.default.fileExists(atPath: finished.path) {
+            try FileManager.default.moveItem(at: finished, to: table)
+        }
+        let j = try AnalysisJournal(directory: dir, journalBytes: UInt64(journalBytes),
                                     atomTableBytes: records.last?.atomTableBytes ?? 0)
         guard j.atomTable.size == (records.last?.atomTableBytes ?? 0) else {
             throw InputError("\(j.atomTable.url.path): shorter than its journal says; pass --overwrite to start over")

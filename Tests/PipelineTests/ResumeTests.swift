@@ -78,6 +78,33 @@ final class ResumeTests: XCTestCase {
         XCTAssertEqual(summaries[0].transitionMatrix, summaries[1].transitionMatrix)
     }
 
+    /// Stopped after the last frame, once atoms.csv was moved into place but before the later
+    /// stages finished: `--resume` takes the table back and completes the run.
+    func testResumeAfterEveryFrameWasDone() throws {
+        let root = try temporaryDirectory("resume-late")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var config = try smallMovie(in: root)
+        config.frameCount = 12
+        let straight = try outputDirectory(root, "straight"), resumed = try outputDirectory(root, "resumed")
+        var analysis = Analysis(config: config, output: straight)
+        analysis.progress = false
+        try analysis.run()
+
+        var interrupted = Analysis(config: config, output: resumed)
+        interrupted.progress = false
+        interrupted.stopAfterFrames = 12
+        XCTAssertThrowsError(try interrupted.run())
+        try FileManager.default.moveItem(at: resumed.appendingPathComponent(".resume/atoms.csv"),
+                                         to: resumed.appendingPathComponent("atoms.csv"))
+        var resuming = Analysis(config: config, output: resumed)
+        resuming.progress = false
+        try resuming.run(resume: true)
+        for file in ["atoms.csv", "defects.csv", "drift.csv"] {
+            XCTAssertTrue(try Data(contentsOf: straight.appendingPathComponent(file)) == Data(contentsOf: resumed.appendingPathComponent(file)),
+                          "\(file) differs")
+        }
+    }
+
     /// The real thing: `atomtrack analyze` stopped by SIGINT mid-run exits 130 at once, leaves
     /// only finished files and its journal, and `--resume` finishes the run.
     func testCommandLineInterruptAndResume() throws {
