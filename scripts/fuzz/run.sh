@@ -19,9 +19,9 @@ cd "$(dirname "$0")/../.."
 ROOT=$PWD
 SECONDS_PER=${1:-60}; shift || true
 TARGETS=${*:-tiff png npy dm3 dm4 safetensors}
-IO_SRC=${IO_SRC:-$ROOT}
+IO_SRC=$(realpath "${IO_SRC:-$ROOT}")
 SRC=$ROOT
-WORK=${WORK:-$ROOT/.build/fuzz}
+WORK=$(realpath -m "${WORK:-$ROOT/.build/fuzz}")
 DM_SEEDS=${DM_SEEDS:-/work/shared/fixtures/dm}
 PY=${PYTHON:-python3}
 mkdir -p "$WORK/bin" "$WORK/obj"
@@ -35,10 +35,12 @@ build_reader() {  # $1 = target name, $2 = -D flag
     local out="$WORK/bin/fuzz-$1"
     [[ -x $out && $out -nt "$IO_SRC/Sources/MicroscopyIO" && $out -nt scripts/fuzz/ReaderHarness.swift ]] && return
     echo "== building fuzz-$1"
-    swiftc "${FLAGS[@]}" -D "$2" -module-name MicroscopyIO \
+    # Built inside $WORK/obj: swiftc leaves module files (MicroscopyIO-1.swiftmodule …) in its
+    # working directory.
+    (cd "$WORK/obj" && swiftc "${FLAGS[@]}" -D "$2" -module-name MicroscopyIO \
         -I "$IO_SRC/Sources/CPNG" -I "$IO_SRC/Sources/CTIFF" \
-        "$IO_SRC"/Sources/MicroscopyIO/*.swift scripts/fuzz/ReaderHarness.swift \
-        -lpng16 -ltiff -o "$out" >>"$BUILD_LOG" 2>&1 || { grep -v '^/usr/bin/ld.gold: warning' "$BUILD_LOG" >&2; exit 1; }
+        "$IO_SRC"/Sources/MicroscopyIO/*.swift "$ROOT/scripts/fuzz/ReaderHarness.swift" \
+        -lpng16 -ltiff -o "$out") >>"$BUILD_LOG" 2>&1 || { grep -v '^/usr/bin/ld.gold: warning' "$BUILD_LOG" >&2; exit 1; }
 }
 
 build_safetensors() {
@@ -46,12 +48,12 @@ build_safetensors() {
     [[ -x $out && $out -nt "$SRC/Sources/Networks" && $out -nt scripts/fuzz/SafeTensorsHarness.swift ]] && return
     echo "== building fuzz-safetensors"
     # Tensors is its own module (Networks imports it); Networks is compiled with the harness.
-    swiftc "${FLAGS[@]}" -module-name Tensors -I "$SRC/Sources/CBLAS" \
+    (cd "$WORK/obj" && swiftc "${FLAGS[@]}" -module-name Tensors -I "$SRC/Sources/CBLAS" \
         -emit-module -emit-module-path "$WORK/obj/Tensors.swiftmodule" \
-        -c -o "$WORK/obj/Tensors.o" "$SRC"/Sources/Tensors/*.swift >>"$BUILD_LOG" 2>&1
-    swiftc "${FLAGS[@]}" -module-name Networks -I "$WORK/obj" -I "$SRC/Sources/CBLAS" \
-        "$SRC"/Sources/Networks/*.swift scripts/fuzz/SafeTensorsHarness.swift \
-        "$WORK/obj/Tensors.o" -lopenblas -o "$out" >>"$BUILD_LOG" 2>&1 || { grep -v '^/usr/bin/ld.gold: warning' "$BUILD_LOG" >&2; exit 1; }
+        -c -o "$WORK/obj/Tensors.o" "$SRC"/Sources/Tensors/*.swift) >>"$BUILD_LOG" 2>&1
+    (cd "$WORK/obj" && swiftc "${FLAGS[@]}" -module-name Networks -I "$WORK/obj" -I "$SRC/Sources/CBLAS" \
+        "$SRC"/Sources/Networks/*.swift "$ROOT/scripts/fuzz/SafeTensorsHarness.swift" \
+        "$WORK/obj/Tensors.o" -lopenblas -o "$out") >>"$BUILD_LOG" 2>&1 || { grep -v '^/usr/bin/ld.gold: warning' "$BUILD_LOG" >&2; exit 1; }
 }
 
 # Seeds: small valid files written by seeds.py (numpy/Pillow/tifffile/safetensors via
