@@ -1,7 +1,8 @@
 import Foundation
 import MicroscopyIO
 
-/// SIGINT/SIGTERM: remove the temp files of outputs still being written, then exit 130/143.
+/// SIGINT/SIGTERM: remove the temp files of outputs still being written, then die of the
+/// signal (status 130/143 in the shell).
 /// Every output is written to a temp file and renamed when complete, so what remains after an
 /// interruption is exactly the finished files (`train --resume` and `analyze --resume` continue).
 ///
@@ -31,10 +32,14 @@ enum Interruption {
             while read(reader, &byte, 1) != 1 {}
             AtomicFile.removePending()
             FileHandle.standardError.write(Data("\natomtrack: interrupted; finished outputs are complete, unfinished ones were removed\n".utf8))
-            // _exit, not exit: exit's handlers (OpenBLAS's shutdown among them) can wait for
-            // the worker threads still computing — measured: a process that printed this line
-            // and then hung until SIGKILL.
-            _exit(128 + Int32(byte))
+            // Die of the signal itself (the shell shows 130/143, and a calling script sees an
+            // interruption, not an error). Not exit(): its handlers (OpenBLAS's shutdown among
+            // them) can wait for worker threads still computing — measured: a process that
+            // printed this line and then hung until SIGKILL.
+            let sig = Int32(byte)
+            signal(sig, SIG_DFL)
+            raise(sig)
+            _exit(128 + sig)
         }
     }
 }
