@@ -48,7 +48,8 @@ final class AnalysisJournal {
         return j
     }
 
-    /// Reopens an interrupted run's journal with its finished frames; nil when OUT holds none.
+    /// Reopens an interrupted run's journal with its finished frames; nil when OUT holds none
+    /// or none of its frames finished.
     /// Throws when the journal belongs to a run with other settings, movie or model.
     static func resume(in output: URL, identity: Data) throws -> (AnalysisJournal, [FrameRecord])? {
         let url = journalURL(in: output)
@@ -68,6 +69,7 @@ final class AnalysisJournal {
             records.append(r)
             journalBytes = next
         }
+        guard !records.isEmpty else { return nil }   // no frame finished: start afresh (header included)
         // Stopped after the table was moved into place (every frame done, a later stage not):
         // it comes back into the journal's folder.
         let dir = url.deletingLastPathComponent()

@@ -105,6 +105,37 @@ final class ResumeTests: XCTestCase {
         }
     }
 
+    /// Killed while writing the first frame's record: nothing to keep, the resumed run starts
+    /// afresh and its atom table has its header.
+    func testResumeWhenNoFrameFinished() throws {
+        let root = try temporaryDirectory("resume-none")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var config = try smallMovie(in: root)
+        config.frameCount = 3
+        let straight = try outputDirectory(root, "straight"), resumed = try outputDirectory(root, "resumed")
+        var analysis = Analysis(config: config, output: straight)
+        analysis.progress = false
+        try analysis.run()
+
+        var interrupted = Analysis(config: config, output: resumed)
+        interrupted.progress = false
+        interrupted.stopAfterFrames = 1
+        XCTAssertThrowsError(try interrupted.run())
+        // Spoil the one frame record's checksum, as a kill in mid-write would.
+        let journal = try FileHandle(forUpdating: resumed.appendingPathComponent(".resume/journal"))
+        let end = try journal.seekToEnd()
+        try journal.seek(toOffset: end - 1)
+        let last = try XCTUnwrap(journal.readToEnd())
+        try journal.seek(toOffset: end - 1)
+        try journal.write(contentsOf: Data([last[0] ^ 0xff]))
+        try journal.close()
+
+        var resuming = Analysis(config: config, output: resumed)
+        resuming.progress = false
+        try resuming.run(resume: true)
+        XCTAssertTrue(try Data(contentsOf: straight.appendingPathComponent("atoms.csv")) == Data(contentsOf: resumed.appendingPathComponent("atoms.csv")))
+    }
+
     /// The real thing: `atomtrack analyze` stopped by SIGINT mid-run exits 130 at once, leaves
     /// only finished files and its journal, and `--resume` finishes the run.
     func testCommandLineInterruptAndResume() throws {
