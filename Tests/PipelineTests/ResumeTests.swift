@@ -33,20 +33,30 @@ final class ResumeTests: XCTestCase {
         return dir
     }
 
+    /// Runs the analysis in-process into `dir` (no progress bars).
+    func analyze(_ config: AnalysisConfig, into dir: URL, stopAfterFrames: Int? = nil, resume: Bool = false) throws {
+        var analysis = Analysis(config: config, output: dir)
+        analysis.progress = false
+        analysis.stopAfterFrames = stopAfterFrames
+        try analysis.run(resume: resume)
+    }
+
+    func assertSameFiles(_ files: [String], _ a: URL, _ b: URL, file: StaticString = #filePath, line: UInt = #line) throws {
+        for name in files {
+            XCTAssertTrue(try Data(contentsOf: a.appendingPathComponent(name)) == Data(contentsOf: b.appendingPathComponent(name)),
+                          "\(name) differs between the straight and the resumed run", file: file, line: line)
+        }
+    }
+
     func testInterruptedAnalysisResumesToTheSameFiles() throws {
         let root = try temporaryDirectory("resume")
         defer { try? FileManager.default.removeItem(at: root) }
         let config = try smallMovie(in: root)
         let straight = try outputDirectory(root, "straight"), resumed = try outputDirectory(root, "resumed")
 
-        var analysis = Analysis(config: config, output: straight)
-        analysis.progress = false
-        try analysis.run()
+        try analyze(config, into: straight)
 
-        var interrupted = Analysis(config: config, output: resumed)
-        interrupted.progress = false
-        interrupted.stopAfterFrames = 9
-        XCTAssertThrowsError(try interrupted.run()) { XCTAssertTrue($0 is Analysis.Stopped, "\($0)") }
+        XCTAssertThrowsError(try analyze(config, into: resumed, stopAfterFrames: 9)) { XCTAssertTrue($0 is Analysis.Stopped, "\($0)") }
         XCTAssertTrue(Analysis.hasInterruptedRun(in: resumed))
         XCTAssertFalse(FileManager.default.fileExists(atPath: resumed.appendingPathComponent("atoms.csv").path),
                        "an unfinished atom table must not look finished")
@@ -58,17 +68,11 @@ final class ResumeTests: XCTestCase {
         let journal = try FileHandle(forWritingTo: journalDir.appendingPathComponent("journal"))
         try journal.seekToEnd(); try journal.write(contentsOf: Data("ATJ1".utf8) + Data(repeating: 0x7f, count: 100)); try journal.close()
 
-        var resuming = Analysis(config: config, output: resumed)
-        resuming.progress = false
-        try resuming.run(resume: true)
+        try analyze(config, into: resumed, resume: true)
 
         XCTAssertFalse(Analysis.hasInterruptedRun(in: resumed), "the journal is removed once the run completes")
-        for file in ["atoms.csv", "defects.csv", "library.json", "bic.csv", "trajectories.csv", "drift.csv", "diffusion.csv",
-                     "markov.json", "overlay_0000.png", "library/D0_mean.tif"] {
-            let a = try Data(contentsOf: straight.appendingPathComponent(file))
-            let b = try Data(contentsOf: resumed.appendingPathComponent(file))
-            XCTAssertTrue(a == b, "\(file) differs between the straight and the resumed run")
-        }
+        try assertSameFiles(["atoms.csv", "defects.csv", "library.json", "bic.csv", "trajectories.csv", "drift.csv", "diffusion.csv",
+                             "markov.json", "overlay_0000.png", "library/D0_mean.tif"], straight, resumed)
         let summaries = try [straight, resumed].map {
             try JSONDecoder().decode(AnalysisSummary.self, from: Data(contentsOf: $0.appendingPathComponent("summary.json")))
         }
@@ -86,23 +90,13 @@ final class ResumeTests: XCTestCase {
         var config = try smallMovie(in: root)
         config.frameCount = 12
         let straight = try outputDirectory(root, "straight"), resumed = try outputDirectory(root, "resumed")
-        var analysis = Analysis(config: config, output: straight)
-        analysis.progress = false
-        try analysis.run()
+        try analyze(config, into: straight)
 
-        var interrupted = Analysis(config: config, output: resumed)
-        interrupted.progress = false
-        interrupted.stopAfterFrames = 12
-        XCTAssertThrowsError(try interrupted.run())
+        XCTAssertThrowsError(try analyze(config, into: resumed, stopAfterFrames: 12))
         try FileManager.default.moveItem(at: resumed.appendingPathComponent(".resume/atoms.csv"),
                                          to: resumed.appendingPathComponent("atoms.csv"))
-        var resuming = Analysis(config: config, output: resumed)
-        resuming.progress = false
-        try resuming.run(resume: true)
-        for file in ["atoms.csv", "defects.csv", "drift.csv"] {
-            XCTAssertTrue(try Data(contentsOf: straight.appendingPathComponent(file)) == Data(contentsOf: resumed.appendingPathComponent(file)),
-                          "\(file) differs")
-        }
+        try analyze(config, into: resumed, resume: true)
+        try assertSameFiles(["atoms.csv", "defects.csv", "drift.csv"], straight, resumed)
     }
 
     /// Killed while writing the first frame's record: nothing to keep, the resumed run starts
@@ -113,14 +107,9 @@ final class ResumeTests: XCTestCase {
         var config = try smallMovie(in: root)
         config.frameCount = 3
         let straight = try outputDirectory(root, "straight"), resumed = try outputDirectory(root, "resumed")
-        var analysis = Analysis(config: config, output: straight)
-        analysis.progress = false
-        try analysis.run()
+        try analyze(config, into: straight)
 
-        var interrupted = Analysis(config: config, output: resumed)
-        interrupted.progress = false
-        interrupted.stopAfterFrames = 1
-        XCTAssertThrowsError(try interrupted.run())
+        XCTAssertThrowsError(try analyze(config, into: resumed, stopAfterFrames: 1))
         // Spoil the one frame record's checksum, as a kill in mid-write would.
         let journal = try FileHandle(forUpdating: resumed.appendingPathComponent(".resume/journal"))
         let end = try journal.seekToEnd()
@@ -130,10 +119,8 @@ final class ResumeTests: XCTestCase {
         try journal.write(contentsOf: Data([last[0] ^ 0xff]))
         try journal.close()
 
-        var resuming = Analysis(config: config, output: resumed)
-        resuming.progress = false
-        try resuming.run(resume: true)
-        XCTAssertTrue(try Data(contentsOf: straight.appendingPathComponent("atoms.csv")) == Data(contentsOf: resumed.appendingPathComponent("atoms.csv")))
+        try analyze(config, into: resumed, resume: true)
+        try assertSameFiles(["atoms.csv"], straight, resumed)
     }
 
     /// The real thing: `atomtrack analyze` stopped by SIGINT mid-run exits 130 at once, leaves
@@ -204,15 +191,10 @@ final class ResumeTests: XCTestCase {
         var config = try smallMovie(in: root)
         config.frameCount = 4
         let out = try outputDirectory(root, "out")
-        var interrupted = Analysis(config: config, output: out)
-        interrupted.progress = false
-        interrupted.stopAfterFrames = 1
-        XCTAssertThrowsError(try interrupted.run())
+        XCTAssertThrowsError(try analyze(config, into: out, stopAfterFrames: 1))
 
         config.finder.threshold = 0.6
-        var other = Analysis(config: config, output: out)
-        other.progress = false
-        XCTAssertThrowsError(try other.run(resume: true)) { error in
+        XCTAssertThrowsError(try analyze(config, into: out, resume: true)) { error in
             XCTAssertTrue("\(error)".contains("other settings"), "\(error)")
             XCTAssertTrue("\(error)".contains("--overwrite"), "\(error)")
         }
