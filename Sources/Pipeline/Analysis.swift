@@ -124,7 +124,8 @@ public struct Analysis {
         var atomsPerClass: [Int]
         var driftAtoms: [[FrameAtom]] = []
         var firstAtoms: [FrameAtom] = []
-        var frames = 0
+        /// Frames absorbed so far (one drift sample each).
+        var frames: Int { driftAtoms.count }
     }
 
     /// Runs the analysis; with `resume`, continues an interrupted run in OUT from its last
@@ -158,7 +159,6 @@ public struct Analysis {
             if isFirst { totals.firstAtoms = r.atoms }
             totals.driftAtoms.append(isFirst ? kinetics.driftSample(r.atoms, width: movie.width, height: movie.height) : r.atoms)
             collector.append(r.defects)
-            totals.frames += 1
         }
 
         var locator = MovieLocator(finder: finder, pixelSize: pixelSize)
