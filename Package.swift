@@ -19,34 +19,39 @@ let package = Package(
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
-        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: fast),
-        .target(name: "Networks", dependencies: ["Tensors"], swiftSettings: fast),
-        .target(name: "Simulation", swiftSettings: fast),
-        .target(name: "MicroscopyIO", dependencies: ["CPNG", "CTIFF"]),
-        .target(name: "Localization", swiftSettings: fast),
-        .target(name: "DefectLibrary", dependencies: ["CBLAS"], swiftSettings: fast),
-        .target(name: "Tracking", swiftSettings: fast),
-        .target(name: "Dynamics", swiftSettings: fast),
+        // The shared core: seeded generator, parallel loops, order statistics, assignment and
+        // point matching, CSV tables, byte readers, calibration. Everything else builds on it.
+        .target(name: "Core", swiftSettings: fast),
+
+        .target(name: "Tensors", dependencies: ["Core", "CBLAS"], swiftSettings: fast),
+        .target(name: "Networks", dependencies: ["Core", "Tensors"], swiftSettings: fast),
+        .target(name: "Simulation", dependencies: ["Core"], swiftSettings: fast),
+        .target(name: "MicroscopyIO", dependencies: ["Core", "CPNG", "CTIFF"]),
+        .target(name: "Localization", dependencies: ["Core"], swiftSettings: fast),
+        .target(name: "DefectLibrary", dependencies: ["Core", "CBLAS"], swiftSettings: fast),
+        .target(name: "Tracking", dependencies: ["Core"], swiftSettings: fast),
+        .target(name: "Dynamics", dependencies: ["Core"], swiftSettings: fast),
         .target(name: "Pipeline", dependencies: [
-            "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
+            "Core", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
             "DefectLibrary", "Tracking", "Dynamics",
         ]),
         .executableTarget(name: "atomtrack", dependencies: [
-            "Pipeline", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
+            "Core", "Pipeline", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
             "DefectLibrary", "Tracking", "Dynamics", "CBLAS",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "TensorsTests", dependencies: ["Tensors"]),
-        .testTarget(name: "NetworksTests", dependencies: ["Networks"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "SimulationTests", dependencies: ["Simulation"]),
-        .testTarget(name: "MicroscopyIOTests", dependencies: ["MicroscopyIO"], exclude: ["Fixtures"]),
-        .testTarget(name: "LocalizationTests", dependencies: ["Localization"]),
-        .testTarget(name: "DefectLibraryTests", dependencies: ["DefectLibrary"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "TrackingTests", dependencies: ["Tracking"]),
-        .testTarget(name: "DynamicsTests", dependencies: ["Dynamics"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "CoreTests", dependencies: ["Core"]),
+        .testTarget(name: "TensorsTests", dependencies: ["Core", "Tensors"]),
+        .testTarget(name: "NetworksTests", dependencies: ["Core", "Networks"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "SimulationTests", dependencies: ["Core", "Simulation"]),
+        .testTarget(name: "MicroscopyIOTests", dependencies: ["Core", "MicroscopyIO"], exclude: ["Fixtures"]),
+        .testTarget(name: "LocalizationTests", dependencies: ["Core", "Localization"]),
+        .testTarget(name: "DefectLibraryTests", dependencies: ["Core", "DefectLibrary"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "TrackingTests", dependencies: ["Core", "Tracking"]),
+        .testTarget(name: "DynamicsTests", dependencies: ["Core", "Dynamics"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: [
-            "Pipeline", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization", "Tracking", "Dynamics",
+            "Core", "Pipeline", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization", "Tracking", "Dynamics",
         ], resources: [.copy("Fixtures")]),
     ]
 )

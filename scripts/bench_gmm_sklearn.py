@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""scikit-learn's GaussianMixture on the data `atomtrack bench gmm` fits: SplitMix64 (seed 2026)
+"""scikit-learn's GaussianMixture on the data `atomtrack bench gmm` fits: SeededGenerator (xoshiro256**, seed 2026)
 + Box–Muller, centre_c = 3·N(0, I), point i = centre_{i mod k} + (0.5 + 0.25 c)·N(0, I);
 start from the first point of each cluster, identity covariances, equal weights; exactly
 `--iterations` EM steps (tol=0). Thread count is pinned before numpy loads.
@@ -31,34 +31,49 @@ from sklearn.mixture import GaussianMixture  # noqa: E402
 MASK = (1 << 64) - 1
 
 
-class SplitMix64:
+class SeededGenerator:
+    """AtomTrack's Core.SeededGenerator, line by line: xoshiro256** seeded through SplitMix64."""
+
     def __init__(self, seed):
-        self.state = seed
+        x = seed
+
+        def split_mix():
+            nonlocal x
+            x = (x + 0x9E3779B97F4A7C15) & MASK
+            z = x
+            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+            return z ^ (z >> 31)
+
+        self.s = [split_mix() for _ in range(4)]
 
     def next(self):
-        self.state = (self.state + 0x9E3779B97F4A7C15) & MASK
-        z = self.state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-        return z ^ (z >> 31)
+        s = self.s
+        t1 = (s[1] * 5) & MASK
+        result = ((((t1 << 7) | (t1 >> 57)) & MASK) * 9) & MASK
+        t = (s[1] << 17) & MASK
+        s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]
+        s[2] ^= t
+        s[3] = ((s[3] << 45) | (s[3] >> 19)) & MASK
+        return result
 
     def uniform(self):
         return (self.next() >> 11) * 2.0**-53
 
-    def gaussian(self):
-        u1 = max(self.uniform(), 2.0**-60)
+    def normal(self):
+        u1 = 1.0 - self.uniform()
         u2 = self.uniform()
         return math.sqrt(-2 * math.log(u1)) * math.cos(2 * math.pi * u2)
 
 
 def bench_data(n, d, k):
-    rng = SplitMix64(2026)
-    centres = np.array([3 * rng.gaussian() for _ in range(k * d)]).reshape(k, d)
+    rng = SeededGenerator(2026)
+    centres = np.array([3 * rng.normal() for _ in range(k * d)]).reshape(k, d)
     x = np.empty((n, d))
     for i in range(n):
         c = i % k
         scale = 0.5 + 0.25 * c
-        x[i] = centres[c] + scale * np.array([rng.gaussian() for _ in range(d)])
+        x[i] = centres[c] + scale * np.array([rng.normal() for _ in range(d)])
     return x
 
 

@@ -1,4 +1,5 @@
 import CBLAS
+import Core
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -148,7 +149,7 @@ public enum GaussianMixture {
         var best: GaussianMixtureModel?
         for r in 0..<config.restarts {
             let seed = config.seed &+ UInt64(r)
-            var rng = SplitMix64(seed: seed)
+            var rng = SeededGenerator(seed: seed)
             let resp = kMeansResponsibilities(x, groupSize: groupSize, k: config.components,
                                               iterations: config.kmeansIterations, rng: &rng)
             var engine = try MixtureEngine(data: x, groupSize: groupSize, responsibilities: resp,

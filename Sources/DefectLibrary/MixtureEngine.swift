@@ -1,4 +1,5 @@
 import CBLAS
+import Core
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -88,7 +89,7 @@ struct MixtureEngine {
             }
             z.withUnsafeBufferPointer { zp in
                 out.withUnsafeMutableBufferPointer { o in
-                    parallelChunks(n) { rows in
+                    parallelChunks(n, minChunk: 256) { rows in
                         for i in rows {
                             for c in 0..<k {
                                 var ss = 0.0
@@ -176,7 +177,7 @@ struct MixtureEngine {
             // Σ_c = Σ_i r_ic (x_i − μ_c)(x_i − μ_c)ᵀ / N_c as one SYRK on √r-weighted deviations.
             x.values.withUnsafeBufferPointer { xp in
                 diff.withUnsafeMutableBufferPointer { dp in
-                    parallelChunks(n) { rows in
+                    parallelChunks(n, minChunk: 256) { rows in
                         for i in rows {
                             let w = resp[i * k + c].squareRoot()
                             for j in 0..<d { dp[i * d + j] = w * (xp[i * d + j] - means[c * d + j]) }
@@ -257,7 +258,7 @@ struct MixtureEngine {
 /// k-means++ seeding and Lloyd iterations on groups of views: a group's distance to a centre
 /// is that of its closest view. Returns one-hot responsibilities (n×k) on the chosen view.
 func kMeansResponsibilities(_ x: FeatureMatrix, groupSize t: Int, k: Int, iterations: Int,
-                            rng: inout SplitMix64) -> [Double] {
+                            rng: inout SeededGenerator) -> [Double] {
     let d = x.columns, groups = x.rows / t
     let v = x.values
     func dist2(_ row: Int, _ centres: [Double], _ c: Int) -> Double {
@@ -293,7 +294,7 @@ func kMeansResponsibilities(_ x: FeatureMatrix, groupSize t: Int, k: Int, iterat
         let total = a.reduce(0) { $0 + $1.2 }
         var pick = 0
         if total > 0 {
-            var target = rng.nextUniform() * total
+            var target = rng.uniform() * total
             for (g, e) in a.enumerated() { target -= e.2; if target <= 0 { pick = g; break }; pick = g }
         } else { pick = Int(rng.next() % UInt64(groups)) }
         for j in 0..<d { centres[c * d + j] = v[pick * t * d + j] }

@@ -1,3 +1,4 @@
+import Foundation
 /// One row of the model-selection table: a mixture with `components` components.
 public struct ModelSelectionRow: Sendable, Codable, Equatable {
     public let components: Int
@@ -44,7 +45,7 @@ extension GaussianMixture {
             let model = try fitter(c)
             let ll = model.logLikelihood * Double(samples)
             let p = model.parameterCount
-            let bic = -2 * ll + Double(p) * _log(Double(samples))
+            let bic = -2 * ll + Double(p) * log(Double(samples))
             let row = ModelSelectionRow(components: k, logLikelihood: ll, parameterCount: p, bic: bic,
                                         aic: -2 * ll + 2 * Double(p))
             rows.append(row)

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// One trajectory for diffusion analysis: positions (pixels) at increasing frames,
@@ -205,30 +206,24 @@ public enum Diffusion {
         let estimate = cve(total, blur: options.blur)
         var low = Double.nan, high = Double.nan
         if options.bootstrapSamples > 0 && !sums.isEmpty {
-            var rng = DiffusionRNG(seed: options.seed)
+            var rng = SeededGenerator(seed: options.seed)
             var ds: [Double] = []
             ds.reserveCapacity(options.bootstrapSamples)
             for _ in 0..<options.bootstrapSamples {
                 var s = StepSums()
-                for _ in 0..<sums.count { s = s + sums[Int(rng.next() % UInt64(sums.count))] }
+                for _ in 0..<sums.count { s = s + sums[rng.int(sums.count)] }
                 let d = cve(s, blur: options.blur).D
                 if d.isFinite { ds.append(d) }
             }
             ds.sort()
             if !ds.isEmpty {
                 let alpha = (1 - options.confidence) / 2
-                low = quantile(ds, alpha); high = quantile(ds, 1 - alpha)
+                low = Statistics.quantile(sorted: ds, alpha); high = Statistics.quantile(sorted: ds, 1 - alpha)
             }
         }
         let points = msd(segments, maxLag: options.maxLag)
         return DiffusionResult(classLabel: label, tracks: segments.count, steps: estimate.steps, cve: estimate,
                                ciLow: low, ciHigh: high, msd: points, msdFit: fitMSD(points), seed: options.seed)
-    }
-
-    static func quantile(_ sorted: [Double], _ q: Double) -> Double {
-        let pos = q * Double(sorted.count - 1)
-        let i = Int(pos.rounded(.down)), f = pos - Double(i)
-        return i + 1 < sorted.count ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i]
     }
 
     static func msd(_ segments: [Segment], maxLag: Int) -> [MSDPoint] {
@@ -294,18 +289,5 @@ public enum Diffusion {
         let eps = d > 0 ? sigma2 / d - 2 * blur : 0
         let variance = d * d * ((6 + 4 * eps + 2 * eps * eps) / n + 4 * (1 + eps) * (1 + eps) / (n * n)) / 2
         return CVEEstimate(D: d, sigmaSquared: sigma2, variance: variance, steps: s.steps)
-    }
-}
-
-/// SplitMix64: small, seeded, reproducible (private to diffusion).
-struct DiffusionRNG {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -1,6 +1,7 @@
 // Uncertainties of a Markov state model by resampling: a bootstrap over tracks, or a
 // simple Bayesian posterior with independent Dirichlet rows.
 
+import Core
 import Foundation
 
 /// How the uncertainty samples are drawn.
@@ -55,13 +56,13 @@ extension MarkovEstimator {
         guard confidence > 0, confidence < 1 else {
             throw MarkovError.invalidArgument("confidence must lie in (0, 1), got \(confidence)")
         }
-        var rng = MarkovRandom(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let n = model.activeStates.count, names = model.activeStateNames
         var ts: [MarkovMatrix] = [], pis: [[Double]] = [], taus: [[Double]] = []
         var rejected = 0
 
         // One sample → (T, π); nil when the resampled counts cannot give a model.
-        var draw: (inout MarkovRandom) throws -> (MarkovMatrix, [Double])?
+        var draw: (inout SeededGenerator) throws -> (MarkovMatrix, [Double])?
         switch method {
         case .bootstrapTracks:
             let per = try TransitionCounts.perTrack(trajectories, stateCount: model.stateNames.count,
@@ -120,7 +121,8 @@ extension MarkovEstimator {
             var l = [Double](), h = [Double](), s = [Double]()
             for e in 0..<k {
                 let v = columns.map { $0[e] }
-                l.append(percentile(v, lo)); h.append(percentile(v, hi)); s.append(standardDeviation(v))
+                let sorted = v.sorted()
+                l.append(Statistics.quantile(sorted: sorted, lo)); h.append(Statistics.quantile(sorted: sorted, hi)); s.append(standardDeviation(v))
             }
             return (l, h, s)
         }
@@ -132,16 +134,6 @@ extension MarkovEstimator {
             stationaryLow: pSum.low, stationaryHigh: pSum.high, stationaryStd: pSum.std,
             timescalesLow: tauSum.low, timescalesHigh: tauSum.high, timescalesStd: tauSum.std)
     }
-}
-
-/// Linear-interpolated percentile (q in [0, 1]); infinities sort to the top.
-private func percentile(_ values: [Double], _ q: Double) -> Double {
-    let v = values.sorted()
-    let pos = q * Double(v.count - 1)
-    let i = Int(pos.rounded(.down)), f = pos - Double(i)
-    if i + 1 >= v.count || f == 0 { return v[min(i, v.count - 1)] }
-    if !v[i + 1].isFinite { return v[i + 1] }
-    return v[i] + f * (v[i + 1] - v[i])
 }
 
 /// Sample standard deviation over the finite values (+∞ if any value is infinite).

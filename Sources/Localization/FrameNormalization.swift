@@ -1,3 +1,4 @@
+import Core
 /// Per-frame intensity normalization to [0, 1] by robust percentiles.
 ///
 /// A few hot pixels or a dark corner must not set the contrast, so the frame is
@@ -50,8 +51,8 @@ public struct FrameNormalization: Sendable, Equatable {
                                    low: lo, high: hi, isConstant: true)
         }
         var scratch = pixels
-        var low = percentile(&scratch, lowPercentile)
-        var high = percentile(&scratch, highPercentile)
+        var low = Statistics.percentile(&scratch, lowPercentile)
+        var high = Statistics.percentile(&scratch, highPercentile)
         if !(high > low) { (low, high) = (lo, hi) }
         let scale = 1 / (high - low)
         let out = pixels.map { min(max(($0 - low) * scale, 0), 1) }
@@ -71,39 +72,4 @@ public struct NormalizedFrame: Sendable, Equatable {
     public let high: Float
     /// True when every pixel had the same value (the output is all zeros).
     public let isConstant: Bool
-}
-
-/// The `p`-th percentile (0–100) of `values` by linear interpolation; reorders `values`.
-func percentile(_ values: inout [Float], _ p: Double) -> Float {
-    let position = p / 100 * Double(values.count - 1)
-    let k = min(Int(position.rounded(.down)), values.count - 1)
-    let fraction = Float(position - Double(k))
-    let below = select(&values, k)
-    guard fraction > 0, k + 1 < values.count else { return below }
-    // After selection everything right of k is ≥ values[k]: the next order statistic is their minimum.
-    var next = Float.infinity
-    for i in (k + 1)..<values.count { next = min(next, values[i]) }
-    return below + fraction * (next - below)
-}
-
-/// Quickselect with a three-way partition (fast on frames with many equal pixels):
-/// on return `values[k]` is the k-th smallest, smaller values left of it, larger right.
-func select(_ values: inout [Float], _ k: Int) -> Float {
-    values.withUnsafeMutableBufferPointer { a in
-        var left = 0, right = a.count - 1
-        while left < right {
-            let mid = left + (right - left) / 2
-            // Median of three as pivot.
-            let x = a[left], y = a[mid], z = a[right]
-            let pivot = max(min(x, y), min(max(x, y), z))
-            var lt = left, i = left, gt = right
-            while i <= gt {
-                if a[i] < pivot { a.swapAt(lt, i); lt += 1; i += 1 }
-                else if a[i] > pivot { a.swapAt(i, gt); gt -= 1 }
-                else { i += 1 }
-            }
-            if k < lt { right = lt - 1 } else if k > gt { left = gt + 1 } else { return a[k] }
-        }
-        return a[k]
-    }
 }

@@ -229,7 +229,7 @@ final class DMSource: FrameSource {
             throw MicroscopyIOError.corrupt(path: path, detail: "DM data holds \(main.count) elements of \(main.elementSize) bytes, dimensions \(dims) of \(type.rawValue) need \(w * h * f) of \(type.byteCount)")
         }
         offset = main.offset
-        let cal = cals.count >= 2 ? Calibration(x: cals[0], y: cals[1], z: cals.count >= 3 && f > 1 ? cals[2] : nil) : nil
+        let cal = cals.count >= 2 ? FileCalibration(x: cals[0], y: cals[1], z: cals.count >= 3 && f > 1 ? cals[2] : nil) : nil
         info = MovieInfo(format: p.version == 3 ? .dm3 : .dm4, frameCount: f, width: w, height: h,
                          sampleType: type, calibration: cal)
     }

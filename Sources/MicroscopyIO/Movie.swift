@@ -15,7 +15,7 @@ public struct MovieInfo: Sendable, Equatable {
     /// Sample type as stored in the file; frames are always delivered as Float32.
     public var sampleType: SampleType
     /// Pixel calibration when the file states one.
-    public var calibration: Calibration?
+    public var calibration: FileCalibration?
     /// Key/value metadata the file carries (TIFF ImageDescription JSON, e.g. a simulation
     /// seed written through `TIFFStackWriter(metadata:)`); empty for other formats.
     public var metadata: [String: String] = [:]
@@ -50,7 +50,7 @@ public final class Movie {
     public var width: Int { info.width }
     public var height: Int { info.height }
     public var sampleType: SampleType { info.sampleType }
-    public var calibration: Calibration? { info.calibration }
+    public var calibration: FileCalibration? { info.calibration }
     /// Square pixel size in Å, when known.
     public var pixelSizeA: Double? { info.calibration?.pixelSizeA }
 

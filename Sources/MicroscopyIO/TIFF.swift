@@ -186,13 +186,13 @@ final class TIFFSource: FrameSource {
     }
 
     /// Pixel size from our JSON description, an ImageJ description, or X/YResolution in cm.
-    static func calibration(_ h: TIFFHandle) -> Calibration? {
+    static func calibration(_ h: TIFFHandle) -> FileCalibration? {
         let desc = h.string(TIFFTAG_IMAGEDESCRIPTION) ?? ""
         if desc.hasPrefix("{"), let obj = try? JSONSerialization.jsonObject(with: Data(desc.utf8)) as? [String: Any] {
             let number = { (k: String) in (obj[k] as? NSNumber)?.doubleValue }
-            if let a = number("pixel_size_A"), a > 0 { return Calibration(pixelSizeA: a) }
+            if let a = number("pixel_size_A"), a > 0 { return FileCalibration(pixelSizeA: a) }
             if let ax = number("pixel_size_x_A"), let ay = number("pixel_size_y_A"), ax > 0, ay > 0 {
-                return Calibration(x: AxisCalibration(scale: ax, unit: "Å"), y: AxisCalibration(scale: ay, unit: "Å"))
+                return FileCalibration(x: AxisCalibration(scale: ax, unit: "Å"), y: AxisCalibration(scale: ay, unit: "Å"))
             }
         }
         guard let xr = h.float(TIFFTAG_XRESOLUTION), xr > 0 else { return nil }
@@ -202,12 +202,12 @@ final class TIFFSource: FrameSource {
             guard var unit = unitLine.map({ String($0.dropFirst(5)) }) else { return nil }
             if unit == "micron" || unit == "\\u00B5m" { unit = "µm" }
             guard AxisCalibration.angstromPerUnit(unit) != nil else { return nil }
-            return Calibration(x: AxisCalibration(scale: 1 / Double(xr), unit: unit),
+            return FileCalibration(x: AxisCalibration(scale: 1 / Double(xr), unit: unit),
                                y: AxisCalibration(scale: 1 / Double(yr), unit: unit))
         }
         // Only centimetres are trusted: inch resolutions are usually display dpi.
         guard h.u16(TIFFTAG_RESOLUTIONUNIT) == UInt16(RESUNIT_CENTIMETER) else { return nil }
-        return Calibration(x: AxisCalibration(scale: 1e8 / Double(xr), unit: "Å"),
+        return FileCalibration(x: AxisCalibration(scale: 1e8 / Double(xr), unit: "Å"),
                            y: AxisCalibration(scale: 1e8 / Double(yr), unit: "Å"))
     }
 
@@ -310,7 +310,7 @@ public final class TIFFStackWriter {
     /// The pixel size comes from `pixelSizeA` (square) or `calibration` (per axis, length
     /// units). `bigTIFF` writes 64-bit offsets (needed beyond 4 GiB).
     public init(url: URL, width: Int, height: Int, sampleType: SampleType = .float32,
-                pixelSizeA: Double? = nil, calibration: Calibration? = nil, compression: TIFFCompression = .none,
+                pixelSizeA: Double? = nil, calibration: FileCalibration? = nil, compression: TIFFCompression = .none,
                 tileSize: Int? = nil, bigTIFF: Bool = false, metadata: [String: String] = [:]) throws {
         try AtomicFile.checkDestination(url)
         try IOLimits.check(width: width, height: height, frames: 1, path: url.path)

@@ -97,7 +97,7 @@ public struct AxisCalibration: Sendable, Equatable {
 }
 
 /// Pixel calibration of a frame: x (columns) and y (rows), and the frame axis of a stack.
-public struct Calibration: Sendable, Equatable {
+public struct FileCalibration: Sendable, Equatable {
     public var x: AxisCalibration
     public var y: AxisCalibration
     /// The third (slowest) axis of a 3-D dataset when the file states one.

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Tensors
 
@@ -36,7 +37,7 @@ public final class Conv2DLayer: Layer {
     public let dilation: Int
     private var input: Tensor?
 
-    public init(name: String, inChannels: Int, outChannels: Int, kernel: Int, dilation: Int = 1, generator: inout SplitMix64) {
+    public init(name: String, inChannels: Int, outChannels: Int, kernel: Int, dilation: Int = 1, generator: inout SeededGenerator) {
         let bound = 1 / Float(inChannels * kernel * kernel).squareRoot()
         weight = Parameter(name: name + ".weight", value: .randomUniform(
             shape: [outChannels, inChannels, kernel, kernel], in: -bound...bound, generator: &generator))
@@ -114,9 +115,9 @@ public final class LeakyReLULayer: Layer {
 /// Inverted dropout, active only in training; its mask stream is seeded.
 public final class DropoutLayer: Layer {
     public let p: Float
-    private var generator: SplitMix64
+    private var generator: SeededGenerator
     private var mask: [Float]?
-    public init(p: Float, seed: UInt64) { self.p = p; generator = SplitMix64(seed: seed) }
+    public init(p: Float, seed: UInt64) { self.p = p; generator = SeededGenerator(seed: seed) }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         guard training, p > 0 else { return x }
@@ -175,7 +176,7 @@ public final class UpsampleBlock: Layer {
     public let conv: Conv2DLayer
     private var inputShape: [Int]?
 
-    public init(name: String, inChannels: Int, outChannels: Int, mode: Upsample2x.Mode, generator: inout SplitMix64) {
+    public init(name: String, inChannels: Int, outChannels: Int, mode: Upsample2x.Mode, generator: inout SeededGenerator) {
         self.mode = mode
         conv = Conv2DLayer(name: name + ".conv", inChannels: inChannels, outChannels: outChannels, kernel: 1, generator: &generator)
     }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Tensors
 
@@ -107,7 +108,7 @@ public final class SegmentationModel {
     public init(_ d: ModelDescription) throws {
         try d.validate()
         modelDescription = d
-        var rng = SplitMix64(seed: d.seed)
+        var rng = SeededGenerator(seed: d.seed)
         let layers = d.resolvedLayers
         let f = { (level: Int) in d.baseFilters << level }
         func block(_ name: String, _ cin: Int, _ cout: Int, _ n: Int, dropout: Float = 0) -> Sequential {

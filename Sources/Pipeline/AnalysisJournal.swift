@@ -1,4 +1,5 @@
 import DefectLibrary
+import Core
 import Foundation
 import MicroscopyIO
 
@@ -109,9 +110,9 @@ final class AnalysisJournal {
 
     private static func frame(_ payload: Data) -> Data {
         var w = ByteWriter()
-        w.bytes += magic
+        w.raw(magic)
         w.int(payload.count)
-        w.bytes += payload
+        w.raw(payload)
         w.int(Int(bitPattern: UInt(fnv1a(payload))))
         return Data(w.bytes)
     }
@@ -145,16 +146,16 @@ final class AnalysisJournal {
         w.ints(r.classCounts)
         w.int(r.atoms.count)
         for a in r.atoms {
-            w.double(a.x); w.double(a.y); w.int(a.classIndex); w.float(a.score); w.bytes.append(a.border ? 1 : 0)
+            w.double(a.x); w.double(a.y); w.int(a.classIndex); w.float(a.score); w.raw([a.border ? 1 : 0])
         }
         let c = r.defects
-        w.int(c.frame); w.int(c.skippedAtBorder); w.bytes.append(c.latticeFailed ? 1 : 0)
+        w.int(c.frame); w.int(c.skippedAtBorder); w.raw([c.latticeFailed ? 1 : 0])
         w.int(c.defects.count)
         for d in c.defects {
             w.int(d.frame); w.double(d.x); w.double(d.y)
             switch d.kind {
-            case .atom(let k): w.bytes.append(0); w.int(k)
-            case .vacancy(let k): w.bytes.append(1); w.int(k)
+            case .atom(let k): w.raw([0]); w.int(k)
+            case .vacancy(let k): w.raw([1]); w.int(k)
             }
         }
         w.int(c.crops.count)
@@ -214,49 +215,4 @@ final class AppendOnlyFile {
         try handle?.close()
         handle = nil
     }
-}
-
-/// Little-endian fixed-width values into bytes.
-struct ByteWriter {
-    var bytes: [UInt8] = []
-    mutating func int(_ v: Int) { withUnsafeBytes(of: Int64(v).littleEndian) { bytes += $0 } }
-    mutating func double(_ v: Double) { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
-    mutating func float(_ v: Float) { withUnsafeBytes(of: v.bitPattern.littleEndian) { bytes += $0 } }
-    mutating func ints(_ v: [Int]) { int(v.count); for x in v { int(x) } }
-    mutating func floats(_ v: [Float]) { int(v.count); for x in v { float(x) } }
-}
-
-/// Reads what `ByteWriter` wrote; every read checks the remaining length.
-struct ByteReader {
-    struct Truncated: Error {}
-    private let bytes: [UInt8]
-    private(set) var offset: Int
-
-    init(_ bytes: [UInt8], at offset: Int = 0) { self.bytes = bytes; self.offset = offset }
-
-    mutating func raw(_ n: Int) throws -> [UInt8] {
-        guard n >= 0, n <= bytes.count - offset else { throw Truncated() }
-        defer { offset += n }
-        return Array(bytes[offset..<offset + n])
-    }
-    mutating func byte() throws -> UInt8 { try raw(1)[0] }
-    private mutating func word<T: FixedWidthInteger>(_: T.Type) throws -> T {
-        let n = MemoryLayout<T>.size
-        guard n <= bytes.count - offset else { throw Truncated() }
-        var v = T.zero
-        for i in (0..<n).reversed() { v = v << 8 | T(bytes[offset + i]) }
-        offset += n
-        return v
-    }
-    mutating func int() throws -> Int { Int(try word(Int64.self)) }
-    mutating func double() throws -> Double { Double(bitPattern: try word(UInt64.self)) }
-    mutating func float() throws -> Float { Float(bitPattern: try word(UInt32.self)) }
-    /// An element count that the remaining bytes can hold (a corrupt count cannot allocate).
-    mutating func count(minimumBytesEach: Int) throws -> Int {
-        let n = try int()
-        guard n >= 0, n <= (bytes.count - offset) / minimumBytesEach else { throw Truncated() }
-        return n
-    }
-    mutating func ints() throws -> [Int] { try (0..<count(minimumBytesEach: 8)).map { _ in try int() } }
-    mutating func floats() throws -> [Float] { try (0..<count(minimumBytesEach: 4)).map { _ in try float() } }
 }

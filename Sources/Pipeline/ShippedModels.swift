@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Finds the models shipped in `Models/`: next to the executable's package checkout, or

@@ -1,3 +1,4 @@
+import Core
 import DefectLibrary
 import Foundation
 import Simulation

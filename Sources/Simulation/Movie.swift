@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A mobile defect's truth in one frame.

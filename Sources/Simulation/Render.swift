@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A frame's raster: size in pixels and pixel size (Å).

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// One atomic column of a simulated specimen.

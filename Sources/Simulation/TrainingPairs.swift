@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// One simulated frame with everything used to make it.

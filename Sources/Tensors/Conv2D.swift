@@ -1,36 +1,7 @@
 import CBLAS
+import Core
 import Dispatch
 import Foundation
-
-/// Runs `body(i)` for `i in 0..<count`, in parallel when the total work is large enough
-/// to pay for the threads (`work` is a rough element count).
-@inline(__always)
-func parallelFor(_ count: Int, work: Int, _ body: (Int) -> Void) {
-    if count > 1 && work >= 1 << 15 {
-        // The bodies write disjoint memory; the wrapper only silences the Sendable check.
-        withoutActuallyEscaping(body) { escaping in
-            let box = UncheckedSendable(value: escaping)
-            DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
-        }
-    } else {
-        for i in 0..<count { body(i) }
-    }
-}
-
-/// Runs `body` on contiguous sub-ranges of `0..<count`, one per core, for element-wise loops.
-@inline(__always)
-func parallelChunks(_ count: Int, _ body: (Range<Int>) -> Void) {
-    let parts = count >= 1 << 16 ? min(activeProcessors, 16) : 1
-    let size = (count + parts - 1) / max(parts, 1)
-    parallelFor(parts, work: count) { p in
-        let lo = p * size, hi = min(count, lo + size)
-        if lo < hi { body(lo..<hi) }
-    }
-}
-
-let activeProcessors = ProcessInfo.processInfo.activeProcessorCount
-
-struct UncheckedSendable<T>: @unchecked Sendable { let value: T }
 
 /// 2-D convolution, stride 1, "same" zero padding (odd square kernels), dilation ≥ 1, with bias.
 ///

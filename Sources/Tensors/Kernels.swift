@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// 2×2 max pooling with stride 2 (odd trailing rows/columns dropped, as in PyTorch).
@@ -242,7 +243,7 @@ public enum Activation {
         x.data.withUnsafeBufferPointer { xp in
         y.data.withUnsafeMutableBufferPointer { yp in
             let xb = xp.baseAddress!, yb = yp.baseAddress!
-            parallelChunks(xp.count) { r in
+            parallelChunks(xp.count, minChunk: 1 << 15, maxChunks: activeProcessors) { r in
                 for i in r { let v = xb[i]; yb[i] = v < 0 ? v * slope : v }
             }
         }}
@@ -256,7 +257,7 @@ public enum Activation {
         gradOutput.data.withUnsafeBufferPointer { gp in
         dx.data.withUnsafeMutableBufferPointer { dp in
             let xb = xp.baseAddress!, gb = gp.baseAddress!, db = dp.baseAddress!
-            parallelChunks(xp.count) { r in
+            parallelChunks(xp.count, minChunk: 1 << 15, maxChunks: activeProcessors) { r in
                 for i in r { db[i] = xb[i] < 0 ? gb[i] * slope : gb[i] }
             }
         }}}
@@ -272,13 +273,13 @@ public enum Activation {
 /// Inverted dropout: zeroes each element with probability `p` and scales survivors by 1/(1−p).
 public enum Dropout {
     /// The output and the mask (0 or 1/(1−p) per element) for the backward pass.
-    public static func forward(_ x: Tensor, p: Float, generator: inout SplitMix64) -> (output: Tensor, mask: [Float]) {
+    public static func forward(_ x: Tensor, p: Float, generator: inout SeededGenerator) -> (output: Tensor, mask: [Float]) {
         precondition(p >= 0 && p < 1, "dropout probability must be in [0, 1)")
         let keep = 1 / (1 - p)
         var mask = [Float](repeating: 0, count: x.count)
         var y = x
         for i in 0..<mask.count {
-            mask[i] = generator.nextUniform() >= p ? keep : 0
+            mask[i] = generator.uniformFloat() >= p ? keep : 0
             y.data[i] *= mask[i]
         }
         return (y, mask)

@@ -1,4 +1,5 @@
 import CBLAS
+import Core
 import Foundation
 
 /// A contiguous Float32 tensor in NCHW order (row-major, the last index fastest).
@@ -51,17 +52,17 @@ public struct Tensor: Equatable, Sendable {
     }
 
     /// Random normal entries (Box–Muller) from a seeded generator.
-    public static func randomNormal(shape: [Int], std: Float = 1, generator: inout SplitMix64) -> Tensor {
+    public static func randomNormal(shape: [Int], std: Float = 1, generator: inout SeededGenerator) -> Tensor {
         var t = Tensor(shape: shape)
-        for i in 0..<t.count { t.data[i] = std * generator.nextGaussian() }
+        for i in 0..<t.count { t.data[i] = std * generator.normalFloat() }
         return t
     }
 
     /// Random uniform entries in `range` from a seeded generator.
-    public static func randomUniform(shape: [Int], in range: ClosedRange<Float>, generator: inout SplitMix64) -> Tensor {
+    public static func randomUniform(shape: [Int], in range: ClosedRange<Float>, generator: inout SeededGenerator) -> Tensor {
         var t = Tensor(shape: shape)
         let span = range.upperBound - range.lowerBound
-        for i in 0..<t.count { t.data[i] = range.lowerBound + span * generator.nextUniform() }
+        for i in 0..<t.count { t.data[i] = range.lowerBound + span * generator.uniformFloat() }
         return t
     }
 
@@ -96,33 +97,6 @@ public enum TensorError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .shapeMismatch(let what): return "tensor shape mismatch: \(what)"
         }
-    }
-}
-
-/// A small, fast, seeded generator (SplitMix64) for reproducible initialisation,
-/// dropout masks and test data. Never use the system generator in library code.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
-    public private(set) var state: UInt64
-    public init(seed: UInt64) { state = seed }
-
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
-    public mutating func nextUniform() -> Float {
-        Float(next() >> 40) * (1.0 / Float(1 << 24))
-    }
-
-    /// Standard normal (Box–Muller).
-    public mutating func nextGaussian() -> Float {
-        let u1 = max(Double(next() >> 11) * (1.0 / 9007199254740992.0), 1e-300)
-        let u2 = Double(next() >> 11) * (1.0 / 9007199254740992.0)
-        return Float((-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2))
     }
 }
 

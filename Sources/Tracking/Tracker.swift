@@ -1,3 +1,4 @@
+import Core
 import Dispatch
 
 /// Options of `Tracker.track`. Distances in pixels, costs in pixels².
@@ -149,7 +150,7 @@ public enum Tracker {
             for i in frames.members(t) where next[i] >= 0 && det[next[i]].frame == det[i].frame + 1 {
                 dxs.append(det[next[i]].x - det[i].x); dys.append(det[next[i]].y - det[i].y)
             }
-            let step: (dx: Double, dy: Double) = dxs.isEmpty ? (0, 0) : (median(dxs), median(dys))
+            let step: (dx: Double, dy: Double) = dxs.isEmpty ? (0, 0) : (Statistics.median(dxs), Statistics.median(dys))
             drift[t + 1] = (drift[t].dx + step.dx, drift[t].dy + step.dy)
         }
         // Track label of every detection (chains of `next`).
@@ -174,17 +175,12 @@ public enum Tracker {
                     let k = trackOf[i]
                     rx.append(det[i].x - drift[t].dx - sx[k] / n[k]); ry.append(det[i].y - drift[t].dy - sy[k] / n[k])
                 }
-                if !rx.isEmpty { updated[t] = (drift[t].dx + median(rx), drift[t].dy + median(ry)) }
+                if !rx.isEmpty { updated[t] = (drift[t].dx + Statistics.median(rx), drift[t].dy + Statistics.median(ry)) }
             }
             let origin = updated[0]
             drift = updated.map { ($0.dx - origin.dx, $0.dy - origin.dy) }
         }
         return drift
-    }
-
-    static func median(_ values: [Double]) -> Double {
-        let s = values.sorted()
-        return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
     }
 
     // MARK: - Gap closing

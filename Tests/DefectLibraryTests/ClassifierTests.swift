@@ -1,3 +1,4 @@
+import Core
 import XCTest
 import DefectLibrary
 
@@ -7,14 +8,14 @@ final class ClassifierTests: XCTestCase {
     /// sites apart (chiral: needs the mirror). Each copy is rotated by a random multiple of 60°,
     /// maybe mirrored, shifted sub-pixel and noisy.
     static func syntheticCrops(perType: Int, size: Int, seed: UInt64) -> (crops: [[Float]], labels: [Int]) {
-        var rng = TestRandom(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let c = Double(size - 1) / 2, r = 6.0, sigma = 1.4
         var crops = [[Float]](), labels = [Int]()
         for type in 0..<4 {
             for _ in 0..<perType {
-                let turn = Double(Int(rng.next() % 6)) * Double.pi / 3 + 0.03 * rng.nextGaussian()
+                let turn = Double(Int(rng.next() % 6)) * Double.pi / 3 + 0.03 * rng.normal()
                 let mirror = rng.next() % 2 == 1
-                let shift = (0.3 * (rng.nextUniform() - 0.5), 0.3 * (rng.nextUniform() - 0.5))
+                let shift = (0.3 * (rng.uniform() - 0.5), 0.3 * (rng.uniform() - 0.5))
                 var blobs: [(Double, Double, Double)] = [(0, 0, 1)]
                 for s in 0..<6 {
                     var amp = 1.0
@@ -29,7 +30,7 @@ final class ClassifierTests: XCTestCase {
                 var img = [Float](repeating: 0, count: size * size)
                 for i in 0..<size {
                     for j in 0..<size {
-                        var v = 0.05 * rng.nextGaussian()
+                        var v = 0.05 * rng.normal()
                         for (bx, by, amp) in blobs {
                             let dx = Double(j) - c - bx - shift.0, dy = Double(i) - c - by - shift.1
                             v += amp * exp(-(dx * dx + dy * dy) / (2 * sigma * sigma))

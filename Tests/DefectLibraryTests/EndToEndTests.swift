@@ -1,3 +1,4 @@
+import Core
 import XCTest
 import DefectLibrary
 
@@ -5,7 +6,7 @@ import DefectLibrary
 final class EndToEndTests: XCTestCase {
     func testVacanciesAndDopantsBecomeTwoClasses() throws {
         let w = 256, h = 240, bond = 5.0, sigma = 1.2
-        var rng = TestRandom(seed: 123)
+        var rng = SeededGenerator(seed: 123)
         let angle = 0.4, a = bond * 3.0.squareRoot()
         func rot(_ v: SIMD2<Double>) -> SIMD2<Double> {
             SIMD2(cos(angle) * v.x - sin(angle) * v.y, sin(angle) * v.x + cos(angle) * v.y)
@@ -25,7 +26,7 @@ final class EndToEndTests: XCTestCase {
                     if vacancy { truthKind[p] = 0; continue }
                     let dopant = site && !vacancy
                     if dopant { truthKind[p] = 1 }
-                    let q = p + SIMD2(rng.nextGaussian(), rng.nextGaussian()) * 0.1
+                    let q = p + SIMD2(rng.normal(), rng.normal()) * 0.1
                     if q.x >= 0, q.y >= 0, q.x <= Double(w - 1), q.y <= Double(h - 1) {
                         atoms.append(ClassifiedAtom(x: q.x, y: q.y, classIndex: dopant ? 1 : 0))
                     }
@@ -39,7 +40,7 @@ final class EndToEndTests: XCTestCase {
                 }
             }
         }
-        for i in image.indices { image[i] += Float(0.05 * rng.nextGaussian()) }
+        for i in image.indices { image[i] += Float(0.05 * rng.normal()) }
 
         let found = try DefectDetector.detect(frame: 0, atoms: atoms, width: w, height: h, defectClasses: [1])
         XCTAssertEqual(found.defects.count, truthKind.count)

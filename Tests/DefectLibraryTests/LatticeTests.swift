@@ -1,3 +1,4 @@
+import Core
 import XCTest
 import DefectLibrary
 
@@ -5,7 +6,7 @@ final class LatticeTests: XCTestCase {
     /// Honeycomb (graphene-like) atoms: rotated, jittered, some sites removed, some dopants.
     func makeHoneycomb(bond: Double, angle: Double, width: Int, height: Int, noise: Double,
                        removeEvery: Int, seed: UInt64) -> (atoms: [ClassifiedAtom], removed: [SIMD2<Double>]) {
-        var rng = TestRandom(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let a = bond * 3.0.squareRoot()
         let (c, s) = (cos(angle), sin(angle))
         func rot(_ v: SIMD2<Double>) -> SIMD2<Double> { SIMD2(c * v.x - s * v.y, s * v.x + c * v.y) }
@@ -22,7 +23,7 @@ final class LatticeTests: XCTestCase {
                     index += 1
                     let interior = p.x > bond && p.y > bond && p.x < Double(width - 1) - bond && p.y < Double(height - 1) - bond
                     if interior && index % removeEvery == 0 { removed.append(p); continue }
-                    let jitter = SIMD2(rng.nextGaussian(), rng.nextGaussian()) * noise
+                    let jitter = SIMD2(rng.normal(), rng.normal()) * noise
                     let cls = index % 97 == 0 ? 1 : 0
                     atoms.append(ClassifiedAtom(x: p.x + jitter.x, y: p.y + jitter.y, classIndex: cls))
                 }

@@ -1,35 +1,19 @@
+import Core
 import XCTest
 import Dynamics
 
-/// SplitMix64 with Gaussian draws (private to these tests).
-private struct DiffusionTestRNG {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
-    mutating func gaussian() -> Double {
-        let u = max(uniform(), 1e-300), v = uniform()
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
-    }
-}
 
 /// Free 2-D Brownian tracks (D in px²/frame) observed with Gaussian localization noise σ.
 private func brownianTracks(count: Int, length: Int, D: Double, sigma: Double, seed: UInt64,
                             classLabel: Int = 0) -> [DiffusionTrack] {
-    var rng = DiffusionTestRNG(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     let step = (2 * D).squareRoot()
     return (0..<count).map { _ in
         var x = 0.0, y = 0.0
         var xs: [Double] = [], ys: [Double] = []
         for _ in 0..<length {
-            xs.append(x + sigma * rng.gaussian()); ys.append(y + sigma * rng.gaussian())
-            x += step * rng.gaussian(); y += step * rng.gaussian()
+            xs.append(x + sigma * rng.normal()); ys.append(y + sigma * rng.normal())
+            x += step * rng.normal(); y += step * rng.normal()
         }
         return DiffusionTrack(frames: Array(0..<length), x: xs, y: ys,
                               classes: [Int](repeating: classLabel, count: length))
@@ -149,12 +133,12 @@ final class DiffusionTests: XCTestCase {
 
     func testHopRateAndJumpLengthsOnLattice() throws {
         // Atoms on a square lattice (spacing 2 px) hop to a neighbour with probability 0.1 per frame.
-        var rng = DiffusionTestRNG(seed: 12)
+        var rng = SeededGenerator(seed: 12)
         var tracks: [DiffusionTrack] = []
         for _ in 0..<200 {
             var sx = 0.0, sy = 0.0, xs: [Double] = [], ys: [Double] = []
             for _ in 0..<50 {
-                xs.append(sx + 0.1 * rng.gaussian()); ys.append(sy + 0.1 * rng.gaussian())
+                xs.append(sx + 0.1 * rng.normal()); ys.append(sy + 0.1 * rng.normal())
                 if rng.uniform() < 0.1 {
                     switch rng.next() % 4 { case 0: sx += 2; case 1: sx -= 2; case 2: sy += 2; default: sy -= 2 }
                 }

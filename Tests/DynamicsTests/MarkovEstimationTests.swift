@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Dynamics
 import XCTest
@@ -19,7 +20,7 @@ final class MarkovEstimationTests: XCTestCase {
     }
 
     func testCountingMatchesBruteForceOnRandomGappyTracks() throws {
-        var rng = MarkovRandom(seed: 21)
+        var rng = SeededGenerator(seed: 21)
         for trial in 0..<30 {
             var frames: [Int] = [], f = Int(rng.next() % 5)
             for _ in 0..<(5 + Int(rng.next() % 60)) {
@@ -180,7 +181,7 @@ final class MarkovEstimationTests: XCTestCase {
         for e in ev { XCTAssertEqual(e.magnitude, 1, accuracy: 1e-12) }
         XCTAssertEqual(ev.map(\.im).sorted()[0], -(3.0).squareRoot() / 2, accuracy: 1e-12)
         // Random 8×8: Σλ = trace and Σλ² = trace(A²).
-        var rng = MarkovRandom(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         var a = MarkovMatrix(size: 8)
         for k in a.values.indices { a.values[k] = rng.uniform() - 0.5 }
         let e = try a.eigenvalues()

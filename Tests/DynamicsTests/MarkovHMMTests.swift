@@ -1,3 +1,4 @@
+import Core
 import Dynamics
 import Foundation
 import XCTest
@@ -8,7 +9,7 @@ final class MarkovHMMTests: XCTestCase {
 
     /// A slow chain whose frames are misclassified independently with `errorRate`.
     private func noisyTracks(count: Int, steps: Int) -> (clean: [[Int]], noisy: [StateTrajectory]) {
-        var rng = MarkovRandom(seed: 77)
+        var rng = SeededGenerator(seed: 77)
         var clean: [[Int]] = [], noisy: [StateTrajectory] = []
         for k in 0..<count {
             let s = sampleChain(truth, steps: steps, start: k % 3, seed: UInt64(500 + k))

@@ -1,8 +1,9 @@
+import Core
 import Dynamics
 
 /// Samples a Markov chain of `steps` states from `t` (row-stochastic), seeded.
 func sampleChain(_ t: [[Double]], steps: Int, start: Int = 0, seed: UInt64) -> [Int] {
-    var rng = MarkovRandom(seed: seed)
+    var rng = SeededGenerator(seed: seed)
     var s = start
     var out = [Int]()
     out.reserveCapacity(steps)

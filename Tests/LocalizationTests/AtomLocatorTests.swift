@@ -1,3 +1,4 @@
+import Core
 import Localization
 import XCTest
 
@@ -6,7 +7,7 @@ final class AtomLocatorTests: XCTestCase {
     /// and disc-shaped probability maps like a trained network's.
     private func scene(dose: Double, seed: UInt64, width: Int = 128, height: Int = 128)
         -> (truth: [(x: Double, y: Double)], raw: [Float], maps: ProbabilityMaps) {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let truth = jitteredLattice(width: width, height: height, spacing: 12, margin: 8, rng: &rng)
         let clean = renderAtoms(truth, width: width, height: height, sigma: 1.5, amplitude: dose, background: 0.1 * dose)
         let raw = clean.map { Float(rng.poisson($0)) }
@@ -100,7 +101,7 @@ final class AtomLocatorTests: XCTestCase {
     }
 
     func testFitOnAnEmptyRawFrameIsRejected() throws {
-        var rng = SplitMix64(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         let raw = (0..<(30 * 30)).map { _ in Float(10 + rng.normal()) }
         let plane = discProbabilities([(15.3, 14.6)], width: 30, height: 30, radius: 2.5)
         let maps = try ProbabilityMaps(classes: 2, width: 30, height: 30, values: twoClassMaps(plane))

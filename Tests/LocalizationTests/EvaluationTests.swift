@@ -1,3 +1,4 @@
+import Core
 import Localization
 import XCTest
 
@@ -60,7 +61,7 @@ final class EvaluationTests: XCTestCase {
     /// Against brute force over all one-to-one matchings on random dense clusters:
     /// same number of matches and the same minimal summed distance.
     func testMatchesBruteForceOnRandomClusters() throws {
-        var rng = SplitMix64(seed: 11)
+        var rng = SeededGenerator(seed: 11)
         for _ in 0..<200 {
             let nd = Int(rng.next() % 6), nt = Int(rng.next() % 6)
             let det = points((0..<nd).map { _ in (rng.uniform() * 4, rng.uniform() * 4) })

@@ -1,3 +1,4 @@
+import Core
 import Localization
 import XCTest
 
@@ -5,7 +6,7 @@ final class NormalizationTests: XCTestCase {
     /// On 0…999 shuffled, the 1st/99.9th percentiles are 9.99 and 998.001 (linear interpolation
     /// between order statistics, as numpy.percentile computes them).
     func testPercentilesMapToZeroAndOne() throws {
-        var rng = SplitMix64(seed: 1)
+        var rng = SeededGenerator(seed: 1)
         let values = (0..<1000).map(Float.init).shuffled(using: &rng)
         let norm = try FrameNormalization().normalize(values, width: 40, height: 25, frame: 3)
         XCTAssertEqual(norm.low, 9.99, accuracy: 1e-3)

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Localization
 import XCTest
@@ -16,7 +17,7 @@ final class RefinementAccuracyTests: XCTestCase {
         return try doses.map { dose in
             var centroidSq = 0.0, refinedSq = 0.0, n = 0, atomsTotal = 0, refinedCount = 0, found = 0
             for seed in 0..<3 as Range<UInt64> {
-                var rng = SplitMix64(seed: 1000 + seed)
+                var rng = SeededGenerator(seed: 1000 + seed)
                 let truth = jitteredLattice(width: width, height: height, spacing: 12, margin: 8, rng: &rng)
                 let clean = renderAtoms(truth, width: width, height: height, sigma: 1.5, amplitude: dose, background: 0.1 * dose)
                 let raw = clean.map { Float(rng.poisson($0)) }
@@ -64,7 +65,7 @@ final class DenseLatticeAccuracyTests: XCTestCase {
         let width = 96, height = 96
         print("dense lattice 5 px | dose | centroid RMSE px | refined alone | 2 neighbour rounds | 8 rounds (default)")
         for dose in [100.0, 1000.0, 10000.0] {
-            var rng = SplitMix64(seed: 77)
+            var rng = SeededGenerator(seed: 77)
             let truth = jitteredLattice(width: width, height: height, spacing: 5, margin: 6, rng: &rng)
             let clean = renderAtoms(truth, width: width, height: height, sigma: 1.5, amplitude: dose, background: 0.1 * dose)
             let raw = clean.map { Float(rng.poisson($0)) }

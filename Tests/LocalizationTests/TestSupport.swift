@@ -1,33 +1,6 @@
+import Core
 import Foundation
 
-/// SplitMix64: small, seeded, reproducible.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
-    mutating func normal() -> Double {
-        let u1 = max(uniform(), 1e-300), u2 = uniform()
-        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
-    }
-    /// Poisson sample: Knuth's product method below λ = 30, the normal approximation above.
-    mutating func poisson(_ lambda: Double) -> Double {
-        if lambda <= 0 { return 0 }
-        if lambda < 30 {
-            let l = exp(-lambda)
-            var k = 0.0, p = 1.0
-            repeat { k += 1; p *= uniform() } while p > l
-            return k - 1
-        }
-        return max(0, (lambda + lambda.squareRoot() * normal()).rounded())
-    }
-}
 
 /// A frame of point-sampled Gaussian atoms on a background.
 func renderAtoms(_ atoms: [(x: Double, y: Double)], width: Int, height: Int, sigma: Double,
@@ -78,7 +51,7 @@ func discProbabilities(_ atoms: [(x: Double, y: Double)], width: Int, height: In
 }
 
 /// Jittered square lattice of atoms, away from the frame edge.
-func jitteredLattice(width: Int, height: Int, spacing: Double, margin: Double, rng: inout SplitMix64) -> [(x: Double, y: Double)] {
+func jitteredLattice(width: Int, height: Int, spacing: Double, margin: Double, rng: inout SeededGenerator) -> [(x: Double, y: Double)] {
     var atoms: [(x: Double, y: Double)] = []
     var y = margin
     while y <= Double(height - 1) - margin {

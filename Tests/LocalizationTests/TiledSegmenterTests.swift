@@ -1,3 +1,4 @@
+import Core
 import Localization
 import XCTest
 
@@ -33,7 +34,7 @@ func toySegment(_ image: UnsafeBufferPointer<Float>, width: Int, height: Int) ->
 
 final class TiledSegmenterTests: XCTestCase {
     private func randomFrame(width: Int, height: Int, seed: UInt64) -> [Float] {
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         return (0..<(width * height)).map { _ in Float(rng.uniform()) }
     }
 

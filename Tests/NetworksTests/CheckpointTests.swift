@@ -1,10 +1,11 @@
+import Core
 import Foundation
 import Networks
 import Tensors
 import XCTest
 
 final class CheckpointTests: XCTestCase {
-    var rng = SplitMix64(seed: 11)
+    var rng = SeededGenerator(seed: 11)
     var dir: URL!
 
     override func setUpWithError() throws {

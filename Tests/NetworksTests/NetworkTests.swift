@@ -1,10 +1,11 @@
+import Core
 import Foundation
 import Networks
 import Tensors
 import XCTest
 
 final class NetworkTests: XCTestCase {
-    var rng = SplitMix64(seed: 99)
+    var rng = SeededGenerator(seed: 99)
 
     func randomLabels(n: Int, h: Int, w: Int, classes: Int) -> LabelMaps {
         try! LabelMaps(n: n, height: h, width: w, labels: (0..<(n * h * w)).map { _ in Int32(rng.next() % UInt64(classes)) })

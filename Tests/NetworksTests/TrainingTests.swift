@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Networks
 import Tensors
@@ -6,7 +7,7 @@ import XCTest
 /// End to end: a small U-Net learns to segment noisy Gaussian blobs whose truth we set.
 final class TrainingTests: XCTestCase {
     /// Images 64×64 with 12 Gaussian blobs (σ = 3 px) plus noise; label 1 within 4 px of a centre.
-    func blobs(count: Int, generator g: inout SplitMix64) -> (Tensor, LabelMaps) {
+    func blobs(count: Int, generator g: inout SeededGenerator) -> (Tensor, LabelMaps) {
         let s = 64
         var img = [Float](repeating: 0, count: count * s * s)
         var lab = [Int32](repeating: 0, count: count * s * s)
@@ -20,7 +21,7 @@ final class TrainingTests: XCTestCase {
                         v += exp(-d2 / 18)
                         if d2 < 16 { near = true }
                     }
-                    img[(i * s + y) * s + x] = v + 0.1 * g.nextGaussian()
+                    img[(i * s + y) * s + x] = v + 0.1 * g.normalFloat()
                     lab[(i * s + y) * s + x] = near ? 1 : 0
                 }
             }
@@ -29,7 +30,7 @@ final class TrainingTests: XCTestCase {
     }
 
     func testUNetLearnsGaussianBlobs() throws {
-        var g = SplitMix64(seed: 2026)
+        var g = SeededGenerator(seed: 2026)
         let desc = ModelDescription(classNames: ["background", "blob"], baseFilters: 8, depth: 2, seed: 7)
         let trainer = Trainer(model: try SegmentationModel(desc), loss: .crossEntropy(classWeights: nil),
                               optimizer: Optimizer(.adam(learningRate: 1e-2), schedule: .cosine(totalSteps: 60, minimum: 1e-3)))

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import MicroscopyIO
 import XCTest
@@ -48,17 +49,17 @@ final class ReliabilityIOTests: XCTestCase {
 
     func testBitFlippedFilesGiveTypedErrorsOrImages() throws {
         let dir = try reliabilityTempDir(self)
-        var rng = CorruptionRNG(state: 20261125)
+        var rng = SeededGenerator(seed: 20261125)
         for src in try validFiles(in: dir) {
             let data = try Data(contentsOf: src)
             let headerSpan = min(data.count, src.pathExtension.hasPrefix("dm") ? 4096 : 512)
             for trial in 0..<120 {
                 var d = data
                 // Mostly in the header (where the structure lives), sometimes anywhere.
-                let flips = 1 + rng.below(4)
+                let flips = 1 + rng.int(4)
                 for _ in 0..<flips {
-                    let at = trial % 4 == 0 ? rng.below(d.count) : rng.below(headerSpan)
-                    d[at] ^= UInt8(1 << rng.below(8))
+                    let at = trial % 4 == 0 ? rng.int(d.count) : rng.int(headerSpan)
+                    d[at] ^= UInt8(1 << rng.int(8))
                 }
                 let bad = dir.appendingPathComponent("flip-\(trial)-" + src.lastPathComponent)
                 try d.write(to: bad)

@@ -45,18 +45,6 @@ func readAllFrames(_ url: URL, file: StaticString = #filePath, line: UInt = #lin
     }
 }
 
-/// Small deterministic generator for corruption positions (SplitMix64).
-struct CorruptionRNG {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
 
 /// Peak resident memory of this process in bytes (Linux `ru_maxrss` is in KiB).
 func peakResidentBytes() -> Int {

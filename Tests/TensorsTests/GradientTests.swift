@@ -1,10 +1,11 @@
+import Core
 import Tensors
 import XCTest
 
 /// Every backward pass against central finite differences of L(x) = Σ f(x) ⊙ R for a fixed
 /// random R, accumulated in Double. Shapes are small, odd and batched on purpose.
 final class GradientTests: XCTestCase {
-    var rng = SplitMix64(seed: 42)
+    var rng = SeededGenerator(seed: 42)
 
     /// Σ y ⊙ r in Double.
     func dot(_ y: Tensor, _ r: Tensor) -> Double {
@@ -161,7 +162,7 @@ final class GradientTests: XCTestCase {
         checkGradient(x, ga) { dot(ChannelConcat.forward($0, b), rc) }
         checkGradient(b, gb) { dot(ChannelConcat.forward(x, $0), rc) }
 
-        var g1 = SplitMix64(seed: 7), g2 = SplitMix64(seed: 7)
+        var g1 = SeededGenerator(seed: 7), g2 = SeededGenerator(seed: 7)
         let (dy, mask) = Dropout.forward(x, p: 0.3, generator: &g1)
         checkGradient(x, Dropout.backward(gradOutput: r, mask: mask)) { [g2] in
             var g = g2

@@ -1,3 +1,4 @@
+import Core
 import XCTest
 import Tracking
 
@@ -6,17 +7,17 @@ final class DriftTests: XCTestCase {
     /// A 20×20 lattice (spacing 4 px) with thermal jitter, a few vacancies, and a
     /// random-walk drift of ~1.2 px per frame — larger than the 0.6 px link range.
     private func driftingLattice(seed: UInt64) -> (detections: [Detection], truth: [Int], drift: [(Double, Double)]) {
-        var rng = TestRNG(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         var drift: [(Double, Double)] = [(0, 0)]
         for _ in 1..<25 {
             let last = drift.last!
-            drift.append((last.0 + 1.0 + 0.2 * rng.gaussian(), last.1 - 0.6 + 0.2 * rng.gaussian()))
+            drift.append((last.0 + 1.0 + 0.2 * rng.normal(), last.1 - 0.6 + 0.2 * rng.normal()))
         }
         var d: [Detection] = [], truth: [Int] = []
         for (t, shift) in drift.enumerated() {
             for i in 0..<20 { for j in 0..<20 where rng.uniform() > 0.01 || t == 0 {
-                d.append(Detection(frame: t, x: 10 + 4 * Double(i) + shift.0 + 0.08 * rng.gaussian(),
-                                   y: 90 + 4 * Double(j) + shift.1 + 0.08 * rng.gaussian()))
+                d.append(Detection(frame: t, x: 10 + 4 * Double(i) + shift.0 + 0.08 * rng.normal(),
+                                   y: 90 + 4 * Double(j) + shift.1 + 0.08 * rng.normal()))
                 truth.append(i * 20 + j)
             } }
         }
@@ -53,7 +54,7 @@ final class RobustDriftTests: XCTestCase {
     /// defect row): a mean would be biased by 0.03 px per frame (0.33 px by the last frame);
     /// the median-based estimate must ignore them.
     func testDriftIgnoresMobileMinority() throws {
-        var rng = TestRNG(seed: 21)
+        var rng = SeededGenerator(seed: 21)
         var drift: [(Double, Double)] = [(0, 0)]
         for _ in 1..<12 { drift.append((drift.last!.0 + 0.5, drift.last!.1 + 0.3)) }
         var offsets = [(Double, Double)](repeating: (0, 0), count: 400)
@@ -61,10 +62,10 @@ final class RobustDriftTests: XCTestCase {
         for (t, shift) in drift.enumerated() {
             for k in 0..<400 {
                 if k % 10 == 0 && t > 0 {
-                    offsets[k].0 += 0.3 + 0.05 * rng.gaussian(); offsets[k].1 += 0.05 * rng.gaussian()
+                    offsets[k].0 += 0.3 + 0.05 * rng.normal(); offsets[k].1 += 0.05 * rng.normal()
                 }
-                d.append(Detection(frame: t, x: 5 * Double(k % 20) + shift.0 + offsets[k].0 + 0.05 * rng.gaussian(),
-                                   y: 5 * Double(k / 20) + shift.1 + offsets[k].1 + 0.05 * rng.gaussian()))
+                d.append(Detection(frame: t, x: 5 * Double(k % 20) + shift.0 + offsets[k].0 + 0.05 * rng.normal(),
+                                   y: 5 * Double(k / 20) + shift.1 + offsets[k].1 + 0.05 * rng.normal()))
             }
         }
         let r = try Tracker.track(d, options: TrackingOptions(maxDistance: 1.5, driftIterations: 2))

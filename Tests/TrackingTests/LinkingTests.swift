@@ -1,3 +1,4 @@
+import Core
 import XCTest
 import Tracking
 
@@ -67,7 +68,7 @@ final class LinkingTests: XCTestCase {
     /// lattice), so packed neighbours never truly meet and the truth stays recoverable.
     private func walkers(count: Int, frames: Int, spacing: Double, step: Double, seed: UInt64,
                          confined: Bool = false) -> ([Detection], [Int]) {
-        var rng = TestRNG(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let side = Int(Double(count).squareRoot().rounded(.up))
         var rows: [(frame: Int, x: Double, y: Double, id: Int)] = []
         for p in 0..<count {
@@ -76,7 +77,7 @@ final class LinkingTests: XCTestCase {
             for t in 0..<frames {
                 rows.append((t, x, y, p))
                 if confined { x = homeX + 0.5 * (x - homeX); y = homeY + 0.5 * (y - homeY) }
-                x += step * rng.gaussian(); y += step * rng.gaussian()
+                x += step * rng.normal(); y += step * rng.normal()
             }
         }
         rng.shuffle(&rows)
@@ -183,7 +184,7 @@ final class LinkingTests: XCTestCase {
     }
 
     func testMissingDetectionsClosedByGapClosing() throws {
-        var rng = TestRNG(seed: 5)
+        var rng = SeededGenerator(seed: 5)
         var (d, truth) = walkers(count: 100, frames: 40, spacing: 4, step: 0.3, seed: 9, confined: true)
         // Drop ~8 % of detections, never two in a row of one particle, never its first or last.
         let order = d.indices.sorted { (truth[$0], d[$0].frame) < (truth[$1], d[$1].frame) }

@@ -1,27 +1,15 @@
 import XCTest
+import Core
 import Tracking
 
-/// SplitMix64 with Gaussian draws, for reproducible test data.
-struct TestRNG {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func uniform() -> Double { Double(next() >> 11) * 0x1p-53 }
-    mutating func gaussian() -> Double {
-        let u = max(uniform(), 1e-300), v = uniform()
-        return (-2 * log(u)).squareRoot() * cos(2 * .pi * v)
-    }
+extension SeededGenerator {
+    /// Fisher–Yates shuffle with this generator.
     mutating func shuffle<T>(_ a: inout [T]) {
         guard a.count > 1 else { return }
-        for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, Int(next() % UInt64(i + 1))) }
+        for i in stride(from: a.count - 1, to: 0, by: -1) { a.swapAt(i, int(i + 1)) }
     }
 }
+
 
 /// Asserts that tracks group the detections exactly as the truth labels do.
 func assertSameGrouping(_ result: TrackingResult, truth: [Int], file: StaticString = #filePath, line: UInt = #line) {

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Localization
 import MicroscopyIO
@@ -153,38 +154,4 @@ public struct ModelEvaluation {
                        rmsePx: tp[c] > 0 ? (squared[c] / Double(tp[c])).squareRoot() : nil)
         }
     }
-}
-
-/// A small CSV reader for the tables AtomTrack itself writes (header row, no quoted commas).
-public struct CSVTable {
-    public let header: [String]
-    public let rows: [[String]]
-    public let path: String
-
-    public init(url: URL) throws {
-        path = url.path
-        guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw InputError("\(url.path): cannot read") }
-        var lines = text.split(whereSeparator: \.isNewline).map(String.init)
-        guard !lines.isEmpty else { throw InputError("\(url.path): empty table") }
-        let names = lines.removeFirst().split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-        header = names
-        rows = try lines.enumerated().map { (i, line) in
-            let r = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard r.count == names.count else {
-                throw InputError("\(url.path): line \(i + 2) has \(r.count) fields, the header has \(names.count)")
-            }
-            return r
-        }
-    }
-
-    public func column(_ name: String) throws -> Int {
-        guard let i = header.firstIndex(of: name) else { throw InputError("\(path): no column '\(name)'") }
-        return i
-    }
-}
-
-/// A one-line input problem naming the file.
-public struct InputError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
 }

@@ -1,3 +1,4 @@
+import Core
 import Dynamics
 import Foundation
 import MicroscopyIO

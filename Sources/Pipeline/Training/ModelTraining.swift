@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Localization
 import MicroscopyIO
@@ -105,7 +106,7 @@ public struct ModelTraining {
     func batch(step: Int) throws -> (Tensor, LabelMaps) {
         let n = options.batchSize, w = recipe.width, h = recipe.height
         let generator = self.generator
-        let pairs = try concurrentMap(n) { i in try generator.pair(index: step * n + i) }
+        let pairs = try parallelMap(n) { i in try generator.pair(index: step * n + i) }
         let normalization = try FrameNormalization()
         var images = [Float](), labels = [Int32]()
         images.reserveCapacity(n * w * h); labels.reserveCapacity(n * w * h)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import CBLAS
 import DefectLibrary
 import Dispatch
@@ -12,7 +13,7 @@ struct BenchGMM: ParsableCommand {
         abstract: "Time Gaussian-mixture EM (full covariance) on seeded synthetic data.",
         discussion: """
         Data: `samples` points in `features` dimensions from `components` Gaussian clusters, \
-        generated with SplitMix64 (seed 2026) + Box–Muller exactly as scripts/bench_gmm_sklearn.py \
+        generated with SeededGenerator (seed 2026) + Box–Muller exactly as scripts/bench_gmm_sklearn.py \
         does, so both tools fit identical data. EM starts from the first point of every cluster, \
         identity covariances and equal weights, and runs exactly `iterations` steps (tolerance 0).
 
@@ -68,31 +69,13 @@ struct BenchGMM: ParsableCommand {
 
     /// Seeded clusters: centre_c = 3·N(0, I), point = centre_{i mod k} + (0.5 + 0.25 c)·N(0, I).
     static func benchData(samples: Int, features d: Int, components k: Int) throws -> FeatureMatrix {
-        var rng = BenchRandom(seed: 2026)
-        let centres = (0..<(k * d)).map { _ in 3 * rng.nextGaussian() }
+        var rng = SeededGenerator(seed: 2026)   // mirrored in scripts/bench_gmm_sklearn.py
+        let centres = (0..<(k * d)).map { _ in 3 * rng.normal() }
         var v = [Double](repeating: 0, count: samples * d)
         for i in 0..<samples {
             let c = i % k, scale = 0.5 + 0.25 * Double(c)
-            for j in 0..<d { v[i * d + j] = centres[c * d + j] + scale * rng.nextGaussian() }
+            for j in 0..<d { v[i * d + j] = centres[c * d + j] + scale * rng.normal() }
         }
         return try FeatureMatrix(rows: samples, columns: d, values: v)
-    }
-}
-
-/// SplitMix64 + Box–Muller, mirrored line by line in scripts/bench_gmm_sklearn.py so both
-/// benchmarks fit bit-identical data.
-private struct BenchRandom {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func nextGaussian() -> Double {
-        let u1 = max(Double(next() >> 11) * 0x1.0p-53, 0x1.0p-60), u2 = Double(next() >> 11) * 0x1.0p-53
-        return (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
     }
 }

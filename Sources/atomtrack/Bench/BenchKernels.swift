@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import CBLAS
 import Foundation
 import Networks
@@ -42,7 +43,7 @@ struct BenchKernels: ParsableCommand {
         let peak = sgemmRate()
         print(String(format: "sgemm 1024×1024×1024: %.1f GFLOP/s (reference rate below)", peak))
 
-        var rng = SplitMix64(seed: 1)
+        var rng = SeededGenerator(seed: 1)
         if !networkOnly {
             print("\nlayer (Cin→Cout k, H×W)        fwd GFLOP/s  bwd-data GFLOP/s  bwd-weight GFLOP/s  fwd %sgemm  bwd %sgemm")
             for shape in uNetConvShapes() {
@@ -91,7 +92,7 @@ struct BenchKernels: ParsableCommand {
     }
 
     /// Milliseconds of the non-BLAS kernels on the largest U-Net activation, [batch, 16, size, size].
-    func elementwiseTable(_ rng: inout SplitMix64) {
+    func elementwiseTable(_ rng: inout SeededGenerator) {
         let x = Tensor.randomNormal(shape: [batch, 16, size, size], generator: &rng)
         let half = Tensor.randomNormal(shape: [batch, 16, size / 2, size / 2], generator: &rng)
         let gamma = Tensor(shape: [16], repeating: 1), beta = Tensor(shape: [16])
@@ -127,7 +128,7 @@ struct BenchKernels: ParsableCommand {
 
     func sgemmRate() -> Double {
         let n = 1024
-        var rng = SplitMix64(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         let a = Tensor.randomNormal(shape: [n, n], generator: &rng), b = Tensor.randomNormal(shape: [n, n], generator: &rng)
         var c = [Float](repeating: 0, count: n * n)
         let t = median {

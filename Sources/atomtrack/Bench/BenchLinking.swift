@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Dispatch
 import Foundation
 import Tracking
@@ -90,15 +91,9 @@ struct BenchLinking: ParsableCommand {
 
     /// Brownian walkers, uniformly placed; truth = walker index.
     private func simulate() -> ([Detection], [Int]) {
-        var state = seed
-        func uniform() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Double((z ^ (z >> 31)) >> 11) * 0x1p-53
-        }
-        func gaussian() -> Double { (-2 * log(max(uniform(), 1e-300))).squareRoot() * cos(2 * .pi * uniform()) }
+        var rng = SeededGenerator(seed: seed)
+        func uniform() -> Double { rng.uniform() }
+        func gaussian() -> Double { rng.normal() }
         var x = (0..<particles).map { _ in uniform() * box }, y = (0..<particles).map { _ in uniform() * box }
         var detections: [Detection] = [], truth: [Int] = []
         for t in 0..<frames {

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Foundation
 import Localization
 
@@ -65,14 +66,8 @@ struct BenchLocalization: ParsableCommand {
 
     /// A seeded lattice frame (Poisson counts) and its two-class Gaussian-blob probability maps.
     private func simulate() throws -> ([Float], ProbabilityMaps, Int) {
-        var state = seed
-        func uniform() -> Double {   // SplitMix64
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Double((z ^ (z >> 31)) >> 11) * 0x1.0p-53
-        }
+        var rng = SeededGenerator(seed: seed)
+        func uniform() -> Double { rng.uniform() }
         var image = [Double](repeating: 0.1 * dose, count: size * size)
         var plane = [Float](repeating: 0, count: size * size)
         var count = 0

@@ -1,7 +1,8 @@
 import Foundation
 
-/// A small, fast, seeded random generator (xoshiro256**, seeded through SplitMix64).
-/// Library code never uses the system generator, so equal seeds give byte-identical output.
+/// The one seeded random generator of AtomTrack: xoshiro256** (Blackman & Vigna, 2018),
+/// its state filled by SplitMix64. Library code never uses the system generator, so equal
+/// seeds give byte-identical output, and every output records the seed it used.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     private var s: (UInt64, UInt64, UInt64, UInt64)
 
@@ -35,6 +36,15 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     /// Uniform in [0, 1).
     public mutating func uniform() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
+    /// Uniform in (0, 1), never exactly 0 (safe to take the logarithm of).
+    public mutating func uniformOpen() -> Double { (Double(next() >> 11) + 0.5) * 0x1.0p-53 }
+
+    /// Uniform Float in [0, 1) from the top 24 bits (never rounds up to 1).
+    public mutating func uniformFloat() -> Float { Float(next() >> 40) * 0x1.0p-24 }
+
+    /// Standard normal Float (weight initialisation, test data).
+    public mutating func normalFloat() -> Float { Float(normal()) }
+
     /// Uniform in [lo, hi).
     public mutating func uniform(_ lo: Double, _ hi: Double) -> Double { lo + (hi - lo) * uniform() }
 
@@ -48,6 +58,19 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
     public mutating func normal() -> Double {
         let u1 = 1.0 - uniform(), u2 = uniform()
         return sqrt(-2 * log(u1)) * cos(2 * Double.pi * u2)
+    }
+
+    /// Gamma(shape, 1) by Marsaglia–Tsang (2000); shape < 1 through the `U^(1/shape)` boost.
+    public mutating func gamma(shape: Double) -> Double {
+        if shape < 1 { return gamma(shape: shape + 1) * pow(uniformOpen(), 1 / shape) }
+        let d = shape - 1.0 / 3.0, c = 1 / (9 * d).squareRoot()
+        while true {
+            var x: Double, v: Double
+            repeat { x = normal(); v = 1 + c * x } while v <= 0
+            v = v * v * v
+            let u = uniformOpen()
+            if u < 1 - 0.0331 * x * x * x * x || log(u) < 0.5 * x * x + d * (1 - v + log(v)) { return d * v }
+        }
     }
 
     /// Exponential deviate with the given rate.

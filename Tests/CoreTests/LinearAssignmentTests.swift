@@ -1,5 +1,5 @@
 import XCTest
-import Tracking
+import Core
 
 final class LinearAssignmentTests: XCTestCase {
 
@@ -18,7 +18,7 @@ final class LinearAssignmentTests: XCTestCase {
     }
 
     func testDenseMatchesBruteForce() throws {
-        var rng = TestRNG(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         for trial in 0..<200 {
             let rows = 1 + Int(rng.next() % 6), columns = 1 + Int(rng.next() % 6)
             let c = (0..<(rows * columns)).map { _ in (rng.uniform() * 10).rounded() - (trial % 2 == 0 ? 0 : 5) }
@@ -51,7 +51,7 @@ final class LinearAssignmentTests: XCTestCase {
     }
 
     func testSparsePartialMatchesBruteForce() throws {
-        var rng = TestRNG(seed: 11)
+        var rng = SeededGenerator(seed: 11)
         for trial in 0..<300 {
             let rows = Int(rng.next() % 6), columns = Int(rng.next() % 6)
             var dense = [[Double?]](repeating: [Double?](repeating: nil, count: columns), count: rows)
@@ -73,7 +73,7 @@ final class LinearAssignmentTests: XCTestCase {
     }
 
     func testComponentSolverAgreesWithWholeProblem() throws {
-        var rng = TestRNG(seed: 3)
+        var rng = SeededGenerator(seed: 3)
         for _ in 0..<50 {
             let rows = 30, columns = 30
             var edges: [CandidateEdge] = []

@@ -29,7 +29,7 @@ extension LinearAssignment {
     }
 
     /// `solvePartial(rows:columns:edges:…)` for edges known to be valid.
-    static func solveComponents(rows: Int, columns: Int, edges: [CandidateEdge],
+    public static func solveComponents(rows: Int, columns: Int, edges: [CandidateEdge],
                                 rowUnassignedCost: Double, columnUnassignedCost: Double) -> [Int] {
         var columnOfRow = [Int](repeating: -1, count: rows)
         guard rows > 0, columns > 0, !edges.isEmpty else { return columnOfRow }
@@ -105,13 +105,21 @@ extension LinearAssignment {
         return edges[best].cost < birthPlusDeath ? best : -1
     }
 
-    /// Matches two point sets one-to-one within `maxDistance`, minimising the sum
-    /// of squared distances plus `maxDistance²/2` for each point left unmatched
-    /// (so every pair that can be matched without a cheaper alternative is).
-    /// Returns (index in `a`, index in `b`) pairs — e.g. detections versus ground truth.
-    public static func matchPoints(_ a: [(x: Double, y: Double)], _ b: [(x: Double, y: Double)],
-                                   maxDistance: Double) -> [(Int, Int)] {
-        guard maxDistance > 0, maxDistance.isFinite else { return [] }
+    /// What a one-to-one matching of two point sets optimizes.
+    public enum MatchObjective: Sendable {
+        /// Linking: least summed squared distance plus `maxDistance²/2` per point left unmatched.
+        case leastSquaredDistance
+        /// Scoring detections against truth: the most pairs, and among those the least summed
+        /// distance (precision and recall must not depend on a cost trade-off).
+        case mostPairs
+    }
+
+    /// Matches two point sets one to one within `maxDistance` (exact: an assignment per
+    /// connected component of the candidate graph). Returns (index in `a`, index in `b`,
+    /// distance) sorted by the index in `a`; an invalid radius matches nothing.
+    public static func matchPoints(_ a: [(x: Double, y: Double)], _ b: [(x: Double, y: Double)], maxDistance: Double,
+                                   objective: MatchObjective = .leastSquaredDistance) -> [(Int, Int, Double)] {
+        guard maxDistance > 0, maxDistance.isFinite, !a.isEmpty, !b.isEmpty else { return [] }
         let grid = CellGrid(xs: b.map(\.x), ys: b.map(\.y), cellSize: maxDistance)
         var edges: [CandidateEdge] = []
         let r2 = maxDistance * maxDistance
@@ -119,24 +127,29 @@ extension LinearAssignment {
             grid.forEachNeighbour(x: p.x, y: p.y) { j in
                 let dx = b[j].x - p.x, dy = b[j].y - p.y
                 let d2 = dx * dx + dy * dy
-                if d2 <= r2 { edges.append(CandidateEdge(row: i, column: j, cost: d2)) }
+                guard d2 <= r2 else { return }
+                edges.append(CandidateEdge(row: i, column: j, cost: objective == .mostPairs ? d2.squareRoot() : d2))
             }
         }
+        // For the most pairs, an unmatched pair costs more than all real pairs together.
+        let unmatched = objective == .mostPairs ? (maxDistance * Double(min(a.count, b.count) + 1) + 1) / 2 : r2 / 2
         let match = solveComponents(rows: a.count, columns: b.count, edges: edges,
-                                 rowUnassignedCost: r2 / 2, columnUnassignedCost: r2 / 2)
-        return match.enumerated().compactMap { $0.element >= 0 ? ($0.offset, $0.element) : nil }
+                                    rowUnassignedCost: unmatched, columnUnassignedCost: unmatched)
+        return match.enumerated().compactMap { i, j in
+            j >= 0 ? (i, j, ((a[i].x - b[j].x) * (a[i].x - b[j].x) + (a[i].y - b[j].y) * (a[i].y - b[j].y)).squareRoot()) : nil
+        }
     }
 }
 
 /// A uniform cell grid over points for fixed-radius neighbour queries
 /// (3×3 cells around the query when cellSize ≥ radius).
-struct CellGrid {
+public struct CellGrid: Sendable {
     let x0: Double, y0: Double, cell: Double
     let nx: Int, ny: Int
     let start: [Int]   // cell c holds points order[start[c]..<start[c+1]]
     let order: [Int]
 
-    init(xs: [Double], ys: [Double], cellSize: Double) {
+    public init(xs: [Double], ys: [Double], cellSize: Double) {
         var minX = Double.infinity, minY = Double.infinity, maxX = -Double.infinity, maxY = -Double.infinity
         for i in 0..<xs.count where xs[i].isFinite && ys[i].isFinite {
             minX = min(minX, xs[i]); maxX = max(maxX, xs[i]); minY = min(minY, ys[i]); maxY = max(maxY, ys[i])
@@ -163,7 +176,7 @@ struct CellGrid {
 
     /// Calls `body` with every point in the 3×3 cells around (x, y).
     @inline(__always)
-    func forEachNeighbour(x: Double, y: Double, _ body: (Int) -> Void) {
+    public func forEachNeighbour(x: Double, y: Double, _ body: (Int) -> Void) {
         guard x.isFinite && y.isFinite else { return }
         let fx = ((x - x0) / cell).rounded(.down), fy = ((y - y0) / cell).rounded(.down)
         guard fx >= -1, fy >= -1, fx <= Double(nx), fy <= Double(ny) else { return }

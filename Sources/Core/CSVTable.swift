@@ -1,0 +1,87 @@
+import Foundation
+
+/// A one-line input problem naming the file (the CLI prints it after `atomtrack: error:`).
+public struct InputError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ d: String) { description = d }
+}
+
+/// A CSV table read whole: a header row, then rows of the same width. Fields may be quoted
+/// (RFC 4180: `"a,b"`, `""` for a quote); CRLF line ends and blank lines are accepted.
+public struct CSVTable: Sendable {
+    public let header: [String]
+    public let rows: [[String]]
+    /// The file it came from (named in every error).
+    public let path: String
+
+    public init(url: URL) throws {
+        guard let text = try? String(contentsOf: url, encoding: .utf8) else { throw InputError("\(url.path): cannot read") }
+        try self.init(text: text, path: url.path)
+    }
+
+    public init(text: String, path: String) throws {
+        self.path = path
+        var lines = try CSVTable.records(text, path: path)
+        guard !lines.isEmpty else { throw InputError("\(path): empty table") }
+        let names = lines.removeFirst().fields
+        header = names
+        rows = try lines.map { line in
+            guard line.fields.count == names.count else {
+                throw InputError("\(path): line \(line.number) has \(line.fields.count) fields, the header has \(names.count)")
+            }
+            return line.fields
+        }
+    }
+
+    /// The index of a column, or an error naming the file and the missing column.
+    public func column(_ name: String) throws -> Int {
+        guard let i = header.firstIndex(of: name) else { throw InputError("\(path): no column '\(name)'") }
+        return i
+    }
+
+    /// The index of the first of `names` present (aliases such as `track` / `particle`), or nil.
+    public func column(anyOf names: [String]) -> Int? { names.lazy.compactMap { header.firstIndex(of: $0) }.first }
+
+    /// One CSV line for `fields`, quoting a field only where it holds a comma, quote or line break.
+    public static func line(_ fields: [String]) -> String {
+        fields.map { f in
+            f.contains(where: { $0 == "," || $0 == "\"" || $0.isNewline })
+                ? "\"" + f.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : f
+        }.joined(separator: ",")
+    }
+
+    /// Splits text into records of fields with their first line number; blank lines are
+    /// skipped. Works on UTF-8 bytes (a Character loop is several times slower on big tables).
+    static func records(_ text: String, path: String) throws -> [(number: Int, fields: [String])] {
+        var out: [(number: Int, fields: [String])] = []
+        var fields: [String] = [], field: [UInt8] = []
+        var quoted = false, afterQuote = false, sawSeparator = false
+        var line = 1, recordLine = 1, previous: UInt8 = 0
+        func endField() { fields.append(String(decoding: field, as: UTF8.self)); field.removeAll(keepingCapacity: true); afterQuote = false }
+        func endRecord() {
+            endField()
+            if sawSeparator || !(fields.count == 1 && fields[0].isEmpty) { out.append((recordLine, fields)) }
+            fields = []; sawSeparator = false
+        }
+        for b in text.utf8 {
+            defer { previous = b }
+            if quoted {
+                if b == 0x22 { quoted = false; afterQuote = true } else { field.append(b); if b == 0x0A { line += 1 } }
+                continue
+            }
+            switch b {
+            case 0x22 where afterQuote: field.append(b); quoted = true; afterQuote = false   // "" inside quotes
+            case 0x22 where field.isEmpty: quoted = true; sawSeparator = true
+            case 0x2C: endField(); sawSeparator = true
+            case 0x0A where previous == 0x0D: break                                          // CRLF: ended at CR
+            case 0x0A, 0x0D: endRecord(); line += 1; recordLine = line
+            default:
+                if afterQuote { throw InputError("\(path): line \(line): text after a closing quote") }
+                field.append(b)
+            }
+        }
+        if quoted { throw InputError("\(path): line \(recordLine): unterminated quoted field") }
+        if !field.isEmpty || !fields.isEmpty || sawSeparator { endRecord() }
+        return out
+    }
+}
