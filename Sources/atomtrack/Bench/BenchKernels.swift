@@ -73,16 +73,16 @@ struct BenchKernels: ParsableCommand {
         let labels = try LabelMaps(n: batch, height: size, width: size,
                                    labels: (0..<(batch * size * size)).map { _ in Int32(rng.next() % 3) })
         try trainer.step(images: x, labels: labels)   // warm-up
-        let tTrain = try medianThrowing { try trainer.step(images: x, labels: labels) }
-        let tInfer = try medianThrowing { _ = try model.probabilities(x, batchSize: batch) }
+        let tTrain = try median { try trainer.step(images: x, labels: labels) }
+        let tInfer = try median { _ = try model.probabilities(x, batchSize: batch) }
         print(String(format: "\nU-Net (%d parameters) train step, batch %d: %.3f s  (%.1f ms per image)",
                      model.parameterCount, batch, tTrain, 1000 * tTrain / Double(batch)))
         // Where a step's time goes.
         var logits = x, grad = x
-        let tFwd = try medianThrowing { logits = try model.forward(x, training: true) }
-        let tLoss = try medianThrowing { grad = try Loss.crossEntropy(classWeights: nil).evaluate(logits: logits, labels: labels).gradient }
-        let tBwd = try medianThrowing { model.zeroGradients(); model.backward(grad); _ = try model.forward(x, training: true) } - tFwd
-        let tOpt = try medianThrowing { trainer.optimizer.step(model.parameters) }
+        let tFwd = try median { logits = try model.forward(x, training: true) }
+        let tLoss = try median { grad = try Loss.crossEntropy(classWeights: nil).evaluate(logits: logits, labels: labels).gradient }
+        let tBwd = try median { model.zeroGradients(); model.backward(grad); _ = try model.forward(x, training: true) } - tFwd
+        let tOpt = try median { trainer.optimizer.step(model.parameters) }
         print(String(format: "  of which forward %.3f s, loss %.3f s, backward %.3f s, Adam %.3f s", tFwd, tLoss, tBwd, tOpt))
         print(String(format: "U-Net inference (softmax probabilities), batch %d: %.1f ms per image", batch, 1000 * tInfer / Double(batch)))
         if let path = saveCheckpoint {
@@ -138,24 +138,6 @@ struct BenchKernels: ParsableCommand {
         return 2 * Double(n * n * n) / t / 1e9
     }
 
-    func median(_ body: () -> Void) -> Double {
-        body()   // warm-up
-        var times: [Double] = []
-        for _ in 0..<repeats {
-            let start = DispatchTime.now().uptimeNanoseconds
-            body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        return times.sorted()[times.count / 2]
-    }
-
-    func medianThrowing(_ body: () throws -> Void) throws -> Double {
-        var times: [Double] = []
-        for _ in 0..<repeats {
-            let start = DispatchTime.now().uptimeNanoseconds
-            try body()
-            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        return times.sorted()[times.count / 2]
-    }
+    /// Median seconds of `repeats` runs after a warm-up.
+    func median(_ body: () throws -> Void) rethrows -> Double { Statistics.median(try timedRuns(repeats, warmUp: true, body)) / 1000 }
 }

@@ -39,29 +39,15 @@ struct BenchLocalization: ParsableCommand {
         let centroids = try AtomLocator(refinement: nil)
         let refined = try AtomLocator(refinement: GaussianRefinement(neighbourRounds: neighbourRounds))
         var found = 0, accepted = 0
-        report("normalize (1st/99.9th percentiles)", try time { _ = try normalization.normalize(raw, width: size, height: size) })
-        report("tiled segment, pass-through \(tile)/\(overlap)", try time {
+        printTiming("normalize (1st/99.9th percentiles)", try timedRuns(repeats) { _ = try normalization.normalize(raw, width: size, height: size) })
+        printTiming("tiled segment, pass-through \(tile)/\(overlap)", try timedRuns(repeats) {
             _ = try tiler.segment(raw, width: size, height: size) { tiles, _ in tiles + tiles }
         })
-        report("locate, centroids", try time { found = try centroids.locate(maps).count })
-        report("locate + Gaussian refinement", try time {
+        printTiming("locate, centroids", try timedRuns(repeats) { found = try centroids.locate(maps).count })
+        printTiming("locate + Gaussian refinement", try timedRuns(repeats) {
             accepted = try refined.locate(maps, frame: raw).filter(\.refined).count
         })
         print("atoms found \(found), refinements accepted \(accepted)")
-    }
-
-    private func time(_ body: () throws -> Void) throws -> [Double] {
-        try (0..<repeats).map { _ in
-            let start = DispatchTime.now().uptimeNanoseconds
-            try body()
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        }
-    }
-
-    private func report(_ name: String, _ ms: [Double]) {
-        let sorted = ms.sorted()
-        let label = name + String(repeating: " ", count: max(0, 44 - name.count))
-        print(label + String(format: " median %8.2f ms  fastest %8.2f ms", sorted[sorted.count / 2], sorted[0]))
     }
 
     /// A seeded lattice frame (Poisson counts) and its two-class Gaussian-blob probability maps.

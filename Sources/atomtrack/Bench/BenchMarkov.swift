@@ -35,11 +35,11 @@ struct BenchMarkov: ParsableCommand {
         var counts = try TransitionCounts([track], stateCount: states, options: options)
         let checksum = (0..<states).reduce(0.0) { s, i in (0..<states).reduce(s) { $0 + Double(i * states + $1) * counts.matrix[i, $1] } }
         print("counts checksum Σ (i·n+j)·C_ij = \(Int(checksum))")
-        report("count", try time { counts = try TransitionCounts([track], stateCount: states, options: options) })
+        printTiming("count", try timedRuns(repeats) { counts = try TransitionCounts([track], stateCount: states, options: options) })
         for reversible in [true, false] {
             let estimator = MarkovEstimator(reversible: reversible)
             var model = try estimator.fit(counts)
-            report("count + \(reversible ? "reversible" : "non-reversible") MLE", try time {
+            printTiming("count + \(reversible ? "reversible" : "non-reversible") MLE", try timedRuns(repeats) {
                 model = try estimator.fit(TransitionCounts([track], stateCount: states, options: options))
             })
             let pi = model.stationary.prefix(3).map { String(format: "%.6f", $0) }.joined(separator: " ")
@@ -65,19 +65,5 @@ struct BenchMarkov: ParsableCommand {
             s = rows[s].firstIndex { u < $0 } ?? (states - 1)
         }
         return out
-    }
-
-    private func time(_ body: () throws -> Void) throws -> [Double] {
-        try (0..<repeats).map { _ in
-            let start = DispatchTime.now().uptimeNanoseconds
-            try body()
-            return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
-        }
-    }
-
-    private func report(_ name: String, _ ms: [Double]) {
-        let sorted = ms.sorted()
-        let label = name.padding(toLength: 34, withPad: " ", startingAt: 0)
-        print(label + String(format: "median %8.2f ms   fastest %8.2f ms   (%d runs)", sorted[sorted.count / 2], sorted[0], ms.count))
     }
 }
