@@ -189,11 +189,8 @@ final class DMSource: FrameSource {
     private let little: Bool
 
     init(url: URL) throws {
-        try FileManager.default.requireFile(url)
         let path = url.path
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw MicroscopyIOError.corrupt(path: path, detail: "cannot read: \(error.localizedDescription)")
-        }
+        data = try FileManager.default.mappedFile(url)
         var p = try DMParser(data: data, path: path)
         let root = try p.parseRoot()
         little = p.little

@@ -135,4 +135,12 @@ extension FileManager {
         }
         if isDir.boolValue { throw MicroscopyIOError.isDirectory(path: url.path) }
     }
+
+    /// The bytes of a file behind a memory map, so a reader touches only the frames it decodes.
+    func mappedFile(_ url: URL) throws -> Data {
+        try requireFile(url)
+        do { return try Data(contentsOf: url, options: .alwaysMapped) } catch {
+            throw MicroscopyIOError.corrupt(path: url.path, detail: "cannot read: \(error.localizedDescription)")
+        }
+    }
 }

@@ -97,11 +97,8 @@ final class NPYSource: FrameSource {
     private let header: NPYHeader
 
     init(url: URL) throws {
-        try FileManager.default.requireFile(url)
         let path = url.path
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw MicroscopyIOError.corrupt(path: path, detail: "cannot read: \(error.localizedDescription)")
-        }
+        data = try FileManager.default.mappedFile(url)
         header = try NPYHeader.parse(data, path: path)
         let s = header.shape
         let (f, h, w): (Int, Int, Int)
