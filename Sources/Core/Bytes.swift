@@ -11,38 +11,45 @@ public struct ByteWriter: Sendable {
     public mutating func raw<S: Sequence>(_ v: S) where S.Element == UInt8 { bytes += v }
 }
 
+import Foundation
+
 /// Reads fixed-width values from bytes (little-endian unless told otherwise). Every read
 /// checks the remaining length, so a truncated or corrupt file ends in `Truncated`, never
-/// in a trap or a huge allocation.
+/// in a trap or a huge allocation. Holds `Data`, so a memory-mapped file is not copied.
 public struct ByteReader: Sendable {
     public struct Truncated: Error, Sendable {}
-    private let bytes: [UInt8]
-    public private(set) var offset: Int
+    public let bytes: Data
+    /// The read position, counted from the first byte.
+    public var offset: Int
     public var bigEndian: Bool
 
-    public init(_ bytes: [UInt8], at offset: Int = 0, bigEndian: Bool = false) {
+    public init(_ bytes: Data, at offset: Int = 0, bigEndian: Bool = false) {
         self.bytes = bytes; self.offset = offset; self.bigEndian = bigEndian
+    }
+
+    public init(_ bytes: [UInt8], at offset: Int = 0, bigEndian: Bool = false) {
+        self.init(Data(bytes), at: offset, bigEndian: bigEndian)
     }
 
     public var remaining: Int { bytes.count - offset }
 
-    public mutating func raw(_ n: Int) throws(Truncated) -> [UInt8] {
-        guard n >= 0, n <= remaining else { throw Truncated() }
+    /// The index range in `bytes` of the next `n` bytes, which are then skipped.
+    public mutating func range(_ n: Int) throws(Truncated) -> Range<Data.Index> {
+        guard n >= 0, offset >= 0, n <= remaining else { throw Truncated() }
         defer { offset += n }
-        return Array(bytes[offset..<offset + n])
+        return (bytes.startIndex + offset)..<(bytes.startIndex + offset + n)
     }
-    public mutating func skip(_ n: Int) throws(Truncated) {
-        guard n >= 0, n <= remaining else { throw Truncated() }
-        offset += n
-    }
+
+    public mutating func raw(_ n: Int) throws(Truncated) -> [UInt8] { Array(bytes[try range(n)]) }
+    public mutating func skip(_ n: Int) throws(Truncated) { _ = try range(n) }
     public mutating func byte() throws(Truncated) -> UInt8 { try raw(1)[0] }
 
     /// An unsigned integer of `width` bytes (1…8) in the reader's byte order.
     public mutating func unsigned(width: Int) throws(Truncated) -> UInt64 {
-        guard (1...8).contains(width), width <= remaining else { throw Truncated() }
+        guard (1...8).contains(width) else { throw Truncated() }
+        let r = try range(width)
         var v: UInt64 = 0
-        for i in 0..<width { v = v << 8 | UInt64(bytes[offset + (bigEndian ? i : width - 1 - i)]) }
-        offset += width
+        for i in 0..<width { v = v << 8 | UInt64(bytes[r.lowerBound + (bigEndian ? i : width - 1 - i)]) }
         return v
     }
     public mutating func uint16() throws(Truncated) -> UInt16 { UInt16(try unsigned(width: 2)) }

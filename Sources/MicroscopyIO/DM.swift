@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A value in a DigitalMicrograph tag tree. Array contents stay in the file (offset only).
@@ -27,16 +28,18 @@ indirect enum DMTag {
 /// Parses the tag tree of a DM3 (version 3) or DM4 (version 4) file held in `data`.
 /// Tag headers are big endian; values use the byte order the file header states.
 struct DMParser {
-    let data: Data
     let path: String
     private(set) var version: Int
     private(set) var little: Bool
-    var pos: Int
+    /// Tag headers are read big-endian; `scalar` switches to the file's value byte order.
+    private var reader: ByteReader
+    var data: Data { reader.bytes }
+    var pos: Int { reader.offset }
 
     init(data: Data, path: String) throws {
-        self.data = data
         self.path = path
-        version = 0; little = true; pos = 0
+        reader = ByteReader(data, bigEndian: true)
+        version = 0; little = true
         guard data.count >= 24 else { throw corrupt("\(data.count) bytes is too short for a DM header") }
         let v = Int(try be(4))
         var size = 0
@@ -47,24 +50,23 @@ struct DMParser {
         }
         version = v
         // The size field counts the bytes after the header (some files add zero padding).
-        // Compared as a difference: a size near Int.max must not overflow pos + size.
-        if size > data.count - pos {
+        if size > reader.remaining {
             throw corrupt("truncated: \(data.count) bytes, header states \(size) after byte \(pos)")
         }
     }
 
     func corrupt(_ d: String) -> MicroscopyIOError { .corrupt(path: path, detail: "DM\(version == 0 ? "" : String(version)): \(d)") }
 
+    private func truncated(_ n: Int) -> MicroscopyIOError { corrupt("truncated at byte \(pos) (needs \(n) more)") }
+
+    /// The index range of the next `n` bytes in `data`.
     mutating func bytes(_ n: Int) throws -> Range<Int> {
-        guard n >= 0, pos <= data.count - n else { throw corrupt("truncated at byte \(pos) (needs \(n) more)") }
-        defer { pos += n }
-        return (data.startIndex + pos)..<(data.startIndex + pos + n)
+        do { return try reader.range(n) } catch { throw truncated(n) }
     }
 
     /// A big-endian unsigned integer of `n` bytes.
     mutating func be(_ n: Int) throws -> UInt64 {
-        let r = try bytes(n)
-        return data[r].reduce(0) { $0 << 8 | UInt64($1) }
+        do { return try reader.unsigned(width: n) } catch { throw truncated(n) }
     }
 
     /// A tag-header count: 4 bytes in DM3, 8 in DM4.
@@ -107,9 +109,9 @@ struct DMParser {
 
     mutating func scalar(_ type: Int) throws -> Double {
         guard let n = DMParser.size(of: type) else { throw corrupt("unknown scalar type \(type)") }
-        let r = try bytes(n)
-        var raw: UInt64 = 0
-        for (i, b) in data[r].enumerated() { raw |= UInt64(b) << (8 * (little ? i : n - 1 - i)) }
+        reader.bigEndian = !little
+        defer { reader.bigEndian = true }
+        let raw = try be(n)
         switch type {
         case 2: return Double(Int16(truncatingIfNeeded: raw))
         case 3: return Double(Int32(truncatingIfNeeded: raw))
