@@ -26,7 +26,7 @@ let package = Package(
         .target(name: "Localization", swiftSettings: fast),
         .target(name: "DefectLibrary", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "Tracking", swiftSettings: fast),
-        .target(name: "Dynamics", swiftSettings: fast),
+        .target(name: "Dynamics", dependencies: ["CBLAS"], swiftSettings: fast),
         .target(name: "Pipeline", dependencies: [
             "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
             "DefectLibrary", "Tracking", "Dynamics",
