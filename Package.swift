@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "Localization", dependencies: ["Core"], swiftSettings: fast),
         .target(name: "DefectLibrary", dependencies: ["Core", "CBLAS"], swiftSettings: fast),
         .target(name: "Tracking", dependencies: ["Core"], swiftSettings: fast),
-        .target(name: "Dynamics", dependencies: ["Core"], swiftSettings: fast),
+        .target(name: "Dynamics", dependencies: ["Core", "CBLAS"], swiftSettings: fast),
         .target(name: "Pipeline", dependencies: [
             "Core", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
             "DefectLibrary", "Tracking", "Dynamics",

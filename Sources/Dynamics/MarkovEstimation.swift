@@ -211,11 +211,13 @@ public struct MarkovStateModel: Sendable {
     }
 }
 
-/// −τ / ln|λ| for all but the first (stationary) eigenvalue.
+/// −τ / ln|λ| for all but the first (stationary) eigenvalue. |λ| within 1e-12 of 1 counts
+/// as 1 (+∞): a periodic chain's unit-modulus eigenvalues come out of LAPACK a few ulps
+/// below 1, and a timescale beyond 10¹² τ is rounding noise, not a measurement.
 func timescalesFromEigenvalues(_ eigenvalues: [MarkovComplex], lag: Int) -> [Double] {
     eigenvalues.dropFirst().map { ev in
         let m = ev.magnitude
-        if m >= 1 { return .infinity }
+        if m >= 1 - 1e-12 { return .infinity }
         if m == 0 { return 0 }
         return -Double(lag) / log(m)
     }

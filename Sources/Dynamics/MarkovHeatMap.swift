@@ -1,5 +1,6 @@
-// A heat map of a transition matrix as an RGB raster (no file IO here: the caller
-// writes it as PNG). Cell colour = transition probability, cell text = count.
+// A heat map of a transition matrix as an RGB raster (no file IO here, so Dynamics needs no
+// PNG library: Pipeline's `writeHeatMapPNG` writes markov.png). Cell colour = transition
+// probability, cell text = count.
 
 /// An 8-bit RGB image, row-major, 3 bytes per pixel.
 public struct MarkovRaster: Sendable, Equatable {

@@ -56,83 +56,109 @@ extension MarkovEstimator {
         guard confidence > 0, confidence < 1 else {
             throw MarkovError.invalidArgument("confidence must lie in (0, 1), got \(confidence)")
         }
-        var rng = SeededGenerator(seed: seed)
-        let n = model.activeStates.count, names = model.activeStateNames
-        var ts: [MarkovMatrix] = [], pis: [[Double]] = [], taus: [[Double]] = []
-        var rejected = 0
-
-        // One sample → (T, π); nil when the resampled counts cannot give a model.
-        var draw: (inout SeededGenerator) throws -> (MarkovMatrix, [Double])?
+        let sampler: MarkovSampler
         switch method {
-        case .bootstrapTracks:
-            let per = try TransitionCounts.perTrack(trajectories, stateCount: model.stateNames.count,
-                                                    options: model.counting)
-            let used = per.counts.indices.filter { per.counts[$0].pairs > 0 }
-            guard used.count >= 2 else { throw MarkovError.tooFewTracks(used.count) }
-            let full = per.stateCount
-            draw = { rng in
-                var c = MarkovMatrix(size: full)
-                for _ in used.indices {
-                    let t = used[Int(rng.next() % UInt64(used.count))]
-                    let w = trajectories[t].weight
-                    for (k, v) in per.counts[t].entries { c.values[k] += w * v }
-                }
-                let sub = c.restricted(to: model.activeStates)
-                if (0..<n).contains(where: { sub.rowSum($0) <= 0 }) { return nil }
-                let fit = try self.estimate(sub, activeNames: names)
-                return (fit.t, fit.pi)
-            }
-        case let .dirichletPosterior(prior):
-            guard prior >= 0, prior.isFinite else {
-                throw MarkovError.invalidArgument("Dirichlet prior must be finite and ≥ 0, got \(prior)")
-            }
-            var c = model.counts
-            if model.counting.mode == .sliding, model.lag > 1 {
-                for k in c.values.indices { c.values[k] /= Double(model.lag) }
-            }
-            draw = { rng in
-                var t = MarkovMatrix(size: n)
-                for i in 0..<n {
-                    var s = 0.0
-                    for j in 0..<n where c[i, j] + prior > 0 {
-                        let g = rng.gamma(shape: c[i, j] + prior)
-                        t[i, j] = g
-                        s += g
-                    }
-                    guard s > 0 else { return nil }
-                    for j in 0..<n { t[i, j] /= s }
-                }
-                return (t, try t.stationaryDistribution())
-            }
+        case .bootstrapTracks: sampler = try bootstrapSampler(model, trajectories)
+        case let .dirichletPosterior(prior): sampler = try dirichletSampler(model, prior: prior)
         }
+        let drawn = try drawSamples(samples, with: sampler, seed: seed, lag: model.lag)
+        return MarkovUncertainty(method: method, seed: seed, confidence: confidence, samples: drawn,
+                                 stateCount: model.activeStates.count)
+    }
 
-        for _ in 0..<samples {
-            guard let (t, pi) = try? draw(&rng) else { rejected += 1; continue }
-            ts.append(t)
-            pis.append(pi)
-            taus.append(try timescalesFromEigenvalues(t.eigenvalues(), lag: model.lag))
-        }
-        guard ts.count >= 2 else {
-            throw MarkovError.estimationFailed("only \(ts.count) of \(samples) resamples gave a model")
-        }
-        let lo = (1 - confidence) / 2, hi = 1 - lo
-        func summary(_ columns: [[Double]]) -> (low: [Double], high: [Double], std: [Double]) {
-            let k = columns.first?.count ?? 0
-            var l = [Double](), h = [Double](), s = [Double]()
-            for e in 0..<k {
-                let v = columns.map { $0[e] }
-                let sorted = v.sorted()
-                l.append(Statistics.quantile(sorted: sorted, lo)); h.append(Statistics.quantile(sorted: sorted, hi)); s.append(standardDeviation(v))
+    /// Resamples whole tracks with replacement, recounts and re-estimates on the model's
+    /// active set; nil when a resampled active row has no counts.
+    func bootstrapSampler(_ model: MarkovStateModel, _ trajectories: [StateTrajectory]) throws -> MarkovSampler {
+        let per = try TransitionCounts.perTrack(trajectories, stateCount: model.stateNames.count, options: model.counting)
+        let used = per.counts.indices.filter { per.counts[$0].pairs > 0 }
+        guard used.count >= 2 else { throw MarkovError.tooFewTracks(used.count) }
+        let n = model.activeStates.count, names = model.activeStateNames
+        return { rng in
+            var c = MarkovMatrix(size: per.stateCount)
+            for _ in used.indices {
+                let t = used[rng.int(used.count)]
+                let w = trajectories[t].weight
+                for (k, v) in per.counts[t].entries { c.values[k] += w * v }
             }
-            return (l, h, s)
+            let sub = c.restricted(to: model.activeStates)
+            if (0..<n).contains(where: { sub.rowSum($0) <= 0 }) { return nil }
+            let fit = try self.estimate(sub, activeNames: names)
+            return (fit.t, fit.pi)
         }
-        let tSum = summary(ts.map(\.values)), pSum = summary(pis), tauSum = summary(taus)
+    }
+}
+
+/// One resampled (T, π), or nil when the resampled counts cannot give a model.
+typealias MarkovSampler = (inout SeededGenerator) throws -> (t: MarkovMatrix, pi: [Double])?
+
+/// Samples each row of T from Dirichlet(c_i + prior) over the entries where c_ij + prior > 0,
+/// with sliding-window counts divided by τ first (they overlap; see `dirichletPosterior`).
+func dirichletSampler(_ model: MarkovStateModel, prior: Double) throws -> MarkovSampler {
+    guard prior >= 0, prior.isFinite else {
+        throw MarkovError.invalidArgument("Dirichlet prior must be finite and ≥ 0, got \(prior)")
+    }
+    var c = model.counts
+    if model.counting.mode == .sliding, model.lag > 1 {
+        for k in c.values.indices { c.values[k] /= Double(model.lag) }
+    }
+    let n = c.size
+    return { [c] rng in
+        var t = MarkovMatrix(size: n)
+        for i in 0..<n {
+            var s = 0.0
+            for j in 0..<n where c[i, j] + prior > 0 {
+                let g = rng.gamma(shape: c[i, j] + prior)
+                t[i, j] = g
+                s += g
+            }
+            guard s > 0 else { return nil }
+            for j in 0..<n { t[i, j] /= s }
+        }
+        return (t, try t.stationaryDistribution())
+    }
+}
+
+/// The quantities of the accepted samples, one row per sample.
+struct MarkovSamples {
+    var transitions: [[Double]] = [], stationary: [[Double]] = [], timescales: [[Double]] = []
+    /// Samples for which the sampler gave no model or threw.
+    var rejected = 0
+}
+
+/// Draws `count` samples from one seeded generator; throws unless ≥ 2 give a model.
+func drawSamples(_ count: Int, with sampler: MarkovSampler, seed: UInt64, lag: Int) throws -> MarkovSamples {
+    var rng = SeededGenerator(seed: seed), drawn = MarkovSamples()
+    for _ in 0..<count {
+        guard let (t, pi) = try? sampler(&rng) else { drawn.rejected += 1; continue }
+        drawn.transitions.append(t.values)
+        drawn.stationary.append(pi)
+        drawn.timescales.append(timescalesFromEigenvalues(try t.eigenvalues(), lag: lag))
+    }
+    guard drawn.transitions.count >= 2 else {
+        throw MarkovError.estimationFailed("only \(drawn.transitions.count) of \(count) resamples gave a model")
+    }
+    return drawn
+}
+
+/// Central `confidence` percentile interval and standard deviation of each column of `rows`.
+func summarize(_ rows: [[Double]], confidence: Double) -> (low: [Double], high: [Double], std: [Double]) {
+    let lo = (1 - confidence) / 2, hi = 1 - lo
+    let columns = (0..<(rows.first?.count ?? 0)).map { e in rows.map { $0[e] } }
+    return (columns.map { Statistics.quantile($0, lo) }, columns.map { Statistics.quantile($0, hi) }, columns.map(standardDeviation))
+}
+
+extension MarkovUncertainty {
+    /// Summarises the samples of a model with `stateCount` active states.
+    init(method: MarkovUncertaintyMethod, seed: UInt64, confidence: Double, samples: MarkovSamples, stateCount n: Int) {
+        let t = summarize(samples.transitions, confidence: confidence)
+        let pi = summarize(samples.stationary, confidence: confidence)
+        let tau = summarize(samples.timescales, confidence: confidence)
         func matrix(_ v: [Double]) -> MarkovMatrix { var m = MarkovMatrix(size: n); m.values = v; return m }
-        return MarkovUncertainty(
-            method: method, seed: seed, confidence: confidence, samplesUsed: ts.count, samplesRejected: rejected,
-            transitionLow: matrix(tSum.low), transitionHigh: matrix(tSum.high), transitionStd: matrix(tSum.std),
-            stationaryLow: pSum.low, stationaryHigh: pSum.high, stationaryStd: pSum.std,
-            timescalesLow: tauSum.low, timescalesHigh: tauSum.high, timescalesStd: tauSum.std)
+        self.init(method: method, seed: seed, confidence: confidence, samplesUsed: samples.transitions.count,
+                  samplesRejected: samples.rejected,
+                  transitionLow: matrix(t.low), transitionHigh: matrix(t.high), transitionStd: matrix(t.std),
+                  stationaryLow: pi.low, stationaryHigh: pi.high, stationaryStd: pi.std,
+                  timescalesLow: tau.low, timescalesHigh: tau.high, timescalesStd: tau.std)
     }
 }
 

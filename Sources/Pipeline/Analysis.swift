@@ -259,10 +259,7 @@ public struct Analysis {
         if let m = r.markov {
             try AtomicFile.writeText(try m.json(uncertainty: r.markovUncertainty, frameTime: config.frameTime),
                                      to: output.appendingPathComponent("markov.json"))
-            let raster = m.heatMap(scale: 2)
-            var image = RGBImage(width: raster.width, height: raster.height)
-            image.bytes = raster.pixels
-            try PNGFile.writeRGB(image, to: output.appendingPathComponent("markov.png"))
+            try m.writeHeatMapPNG(to: output.appendingPathComponent("markov.png"))
         }
     }
 

@@ -46,8 +46,7 @@ struct TrackCommand: ParsableCommand {
             try AtomicFile.writeText(TableStages.trajectoriesCSV(long, classes: classes, pixelSize: pixelSize),
                                      to: dir.appendingPathComponent("trajectories.csv"))
             try AtomicFile.writeText(TrackingCSV.drift(result), to: dir.appendingPathComponent("drift.csv"))
-            let tracks = long.map { DiffusionTrack(frames: $0.points.map(\.frame), x: $0.points.map(\.xCorrected),
-                                                   y: $0.points.map(\.yCorrected), classes: $0.points.map(\.classLabel)) }
+            let tracks = long.map(DiffusionTrack.init)
             let calibration = pixelSize.flatMap { p in frameTime.map { DiffusionCalibration(pixelSize: p, frameTime: $0) } }
             var text = "\(long.count) tracks of ≥ \(minLength) frames from \(detections.count) detections"
             if !tracks.isEmpty {
@@ -98,10 +97,7 @@ struct MarkovCommand: ParsableCommand {
             let model = try estimator.fit(tracks, stateCount: states.count, options: MarkovCountingOptions(lag: lag), stateNames: states)
             let uncertainty = try estimator.uncertainty(of: model, trajectories: tracks, method: .bootstrapTracks, samples: samples, seed: seed)
             try AtomicFile.writeText(try model.json(uncertainty: uncertainty, frameTime: frameTime), to: dir.appendingPathComponent("markov.json"))
-            let raster = model.heatMap(scale: 2)
-            var image = RGBImage(width: raster.width, height: raster.height)
-            image.bytes = raster.pixels
-            try PNGFile.writeRGB(image, to: dir.appendingPathComponent("markov.png"))
+            try model.writeHeatMapPNG(to: dir.appendingPathComponent("markov.png"))
             print("transition matrix at lag \(lag) (\(model.activeStateNames.joined(separator: ", "))):")
             for row in model.transitionMatrix.rows { print("  " + row.map { String(format: "%.4f", $0) }.joined(separator: "  ")) }
             if !model.excludedStates.isEmpty {

@@ -192,6 +192,35 @@ final class MarkovEstimationTests: XCTestCase {
         XCTAssertEqual(e.reduce(0) { $0 + $1.re * $1.re - $1.im * $1.im }, trace2, accuracy: 1e-10)
     }
 
+    func testEigenvaluesMatchAnalyticRealAndComplexSpectra() throws {
+        // Companion matrix of (λ − 1)(λ − 2)(λ − 3) = λ³ − 6λ² + 11λ − 6: non-symmetric, real spectrum.
+        let companion = try MarkovMatrix(rows: [[6, -11, 6], [1, 0, 0], [0, 1, 0]]).eigenvalues()
+        for (e, want) in zip(companion, [3.0, 2, 1]) {
+            XCTAssertEqual(e.re, want, accuracy: 1e-12)
+            XCTAssertEqual(e.im, 0, accuracy: 1e-12)
+        }
+        // Lazy 3-cycle T = (1 − a)I + aP: eigenvalues 1 and 1 − a + a·e^(±2πi/3).
+        let a = 0.3
+        let lazy = try MarkovMatrix(rows: [[1 - a, a, 0], [0, 1 - a, a], [a, 0, 1 - a]])
+        let ev = try lazy.eigenvalues()
+        XCTAssertEqual(ev[0].re, 1, accuracy: 1e-12)
+        XCTAssertEqual(ev[0].im, 0, accuracy: 1e-12)
+        let pair = ev.dropFirst().sorted { $0.im < $1.im }
+        for (e, sign) in zip(pair, [-1.0, 1]) {
+            XCTAssertEqual(e.re, 1 - 1.5 * a, accuracy: 1e-12)
+            XCTAssertEqual(e.im, sign * a * 3.0.squareRoot() / 2, accuracy: 1e-12)
+        }
+        // Both complex eigenvalues give the same implied timescale −τ / ln|λ|.
+        let model = try MarkovEstimator(reversible: false).fit(countsWith(
+            MarkovMatrix(rows: lazy.rows.map { $0.map { 1000 * $0 } }), lag: 1))
+        let modulus = ((1 - 1.5 * a) * (1 - 1.5 * a) + 0.75 * a * a).squareRoot()
+        for t in try model.timescales() { XCTAssertEqual(t, -1 / log(modulus), accuracy: 1e-10) }
+        // The pure 3-cycle (a = 1) is periodic: every |λ| = 1, so both timescales are infinite.
+        let cycle = try MarkovEstimator(reversible: false).fit(countsWith(
+            MarkovMatrix(rows: [[0, 5, 0], [0, 0, 5], [5, 0, 0]]), lag: 1))
+        XCTAssertEqual(try cycle.timescales(), [.infinity, .infinity])
+    }
+
     // MARK: validation
 
     func testChapmanKolmogorovPassesForMarkovAndFailsForLumpedChain() throws {

@@ -1,5 +1,6 @@
 import Dynamics
 import Foundation
+import MicroscopyIO
 import Tracking
 
 /// Defect trajectories and what they tell: linking (drift taken from the whole lattice),
@@ -87,10 +88,7 @@ public struct Kinetics {
         }
         defectTracks.drift = lattice.drift
         let long = defectTracks.tracks.filter { $0.points.count >= options.minTrackLength }
-        let diffusionTracks = long.map {
-            DiffusionTrack(frames: $0.points.map(\.frame), x: $0.points.map(\.xCorrected),
-                           y: $0.points.map(\.yCorrected), classes: $0.points.map(\.classLabel))
-        }
+        let diffusionTracks = long.map(DiffusionTrack.init)
         let diffusion = diffusionTracks.isEmpty ? [] : try Diffusion.analyze(diffusionTracks, options: DiffusionOptions(seed: options.seed))
 
         var result = Result(atomTracks: lattice, defectTracks: defectTracks, diffusion: diffusion,
@@ -107,5 +105,24 @@ public struct Kinetics {
             result.markovNote = "no Markov model: \(error)"
         }
         return result
+    }
+}
+
+extension DiffusionTrack {
+    /// A track's drift-corrected positions and per-point classes: diffusion is measured in
+    /// the lattice frame. Here because Pipeline is where Tracking and Dynamics meet.
+    public init(_ track: Track) {
+        self.init(frames: track.points.map(\.frame), x: track.points.map(\.xCorrected),
+                  y: track.points.map(\.yCorrected), classes: track.points.map(\.classLabel))
+    }
+}
+
+extension MarkovStateModel {
+    /// Writes `heatMap(scale:)` as an RGB PNG (markov.png): Dynamics draws, MicroscopyIO encodes.
+    public func writeHeatMapPNG(to url: URL, scale: Int = 2) throws {
+        let raster = heatMap(scale: scale)
+        var image = RGBImage(width: raster.width, height: raster.height)
+        image.bytes = raster.pixels
+        try PNGFile.writeRGB(image, to: url)
     }
 }
