@@ -379,7 +379,7 @@ public final class TIFFStackWriter {
         handle = nil  // closes the file
         guard ok else {
             try? FileManager.default.removeItem(at: tmp)
-            throw MicroscopyIOError.writeFailed(path: url.path, detail: h.messages.summary)
+            throw failure(h)
         }
         try AtomicFile.commit(tmp, to: url)
     }
@@ -390,8 +390,18 @@ public final class TIFFStackWriter {
         try? FileManager.default.removeItem(at: tmp)
     }
 
+    /// Writes one page: its tags, its pixels (`bytes`, row-major, already encoded) and its directory.
     private func writePage(_ h: TIFFHandle, _ bytes: [UInt8]) throws {
-        let format: Int32 = sampleType.isFloat ? SAMPLEFORMAT_IEEEFP : (sampleType.isSignedInteger ? SAMPLEFORMAT_INT : SAMPLEFORMAT_UINT)
+        try setSampleTags(h)
+        try setResolutionTags(h)
+        try setDescriptionTag(h)
+        if let t = tileSize { try writeTiles(h, bytes, side: t) } else { try writeStrips(h, bytes) }
+        guard TIFFWriteDirectory(h.tif) == 1 else { throw failure(h) }
+    }
+
+    /// Size, sample type, grayscale layout, compression and software: what a reader needs to decode a page.
+    private func setSampleTags(_ h: TIFFHandle) throws {
+        let format = sampleType.isFloat ? SAMPLEFORMAT_IEEEFP : (sampleType.isSignedInteger ? SAMPLEFORMAT_INT : SAMPLEFORMAT_UINT)
         try h.set(TIFFTAG_IMAGEWIDTH, [UInt32(width)])
         try h.set(TIFFTAG_IMAGELENGTH, [UInt32(height)])
         try h.set(TIFFTAG_SAMPLESPERPIXEL, [Int32(1)])
@@ -402,52 +412,76 @@ public final class TIFFStackWriter {
         try h.set(TIFFTAG_COMPRESSION, [compression == .deflate ? COMPRESSION_ADOBE_DEFLATE : COMPRESSION_NONE])
         try h.set(TIFFTAG_SUBFILETYPE, [UInt32(FILETYPE_PAGE)])
         try "AtomTrack".withCString { try h.set(TIFFTAG_SOFTWARE, [$0]) }
-        if let ax = xSizeA, let ay = ySizeA {
-            try h.set(TIFFTAG_XRESOLUTION, [1e8 / ax])
-            try h.set(TIFFTAG_YRESOLUTION, [1e8 / ay])
-            try h.set(TIFFTAG_RESOLUTIONUNIT, [RESUNIT_CENTIMETER])
+    }
+
+    /// The pixel size as X/YResolution in pixels per centimetre, for readers that ignore our description.
+    private func setResolutionTags(_ h: TIFFHandle) throws {
+        guard let ax = xSizeA, let ay = ySizeA else { return }
+        try h.set(TIFFTAG_XRESOLUTION, [1e8 / ax])
+        try h.set(TIFFTAG_YRESOLUTION, [1e8 / ay])
+        try h.set(TIFFTAG_RESOLUTIONUNIT, [RESUNIT_CENTIMETER])
+    }
+
+    /// ImageDescription JSON with the exact pixel size and the metadata, when there is either.
+    private func setDescriptionTag(_ h: TIFFHandle) throws {
+        guard let json = try descriptionJSON() else { return }
+        try json.withCString { try h.set(TIFFTAG_IMAGEDESCRIPTION, [$0]) }
+    }
+
+    /// The metadata plus `pixel_size_A` (or per-axis sizes), keys sorted; our own pixel size replaces any
+    /// `pixel_size…` key in the metadata. Nil when there is nothing to store.
+    private func descriptionJSON() throws -> String? {
+        guard xSizeA != nil || !metadata.isEmpty else { return nil }
+        var obj: [String: Any] = metadata.filter { !$0.key.hasPrefix("pixel_size") }
+        if let a = pixelSizeA { obj["pixel_size_A"] = a }
+        else if let ax = xSizeA, let ay = ySizeA { obj["pixel_size_x_A"] = ax; obj["pixel_size_y_A"] = ay }
+        return String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self)
+    }
+
+    /// Writes the page as `side × side` tiles; tiles over the right or bottom edge are zero-padded.
+    private func writeTiles(_ h: TIFFHandle, _ bytes: [UInt8], side t: Int) throws {
+        try h.set(TIFFTAG_TILEWIDTH, [UInt32(t)])
+        try h.set(TIFFTAG_TILELENGTH, [UInt32(t)])
+        var tile = [UInt8](repeating: 0, count: t * t * sampleType.byteCount)
+        for ty in stride(from: 0, to: height, by: t) {
+            for tx in stride(from: 0, to: width, by: t) {
+                copyTile(from: bytes, x: tx, y: ty, side: t, into: &tile)
+                let index = TIFFComputeTile(h.tif, UInt32(tx), UInt32(ty), 0, 0)
+                let n = tile.withUnsafeMutableBytes { TIFFWriteEncodedTile(h.tif, index, $0.baseAddress, tmsize_t($0.count)) }
+                if n < 0 { throw failure(h) }
+            }
         }
-        if xSizeA != nil || !metadata.isEmpty {
-            var obj: [String: Any] = metadata.filter { !$0.key.hasPrefix("pixel_size") }
-            if let a = pixelSizeA { obj["pixel_size_A"] = a }
-            else if let ax = xSizeA, let ay = ySizeA { obj["pixel_size_x_A"] = ax; obj["pixel_size_y_A"] = ay }
-            let json = String(decoding: try JSONSerialization.data(withJSONObject: obj, options: [.sortedKeys]), as: UTF8.self)
-            try json.withCString { try h.set(TIFFTAG_IMAGEDESCRIPTION, [$0]) }
-        }
+    }
+
+    /// Copies the `side × side` tile at (`x`, `y`) out of the row-major page, zeros where it leaves the page.
+    private func copyTile(from bytes: [UInt8], x tx: Int, y ty: Int, side t: Int, into tile: inout [UInt8]) {
         let b = sampleType.byteCount
-        if let t = tileSize {
-            try h.set(TIFFTAG_TILEWIDTH, [UInt32(t)])
-            try h.set(TIFFTAG_TILELENGTH, [UInt32(t)])
-            var tile = [UInt8](repeating: 0, count: t * t * b)
-            for ty in stride(from: 0, to: height, by: t) {
-                for tx in stride(from: 0, to: width, by: t) {
-                    for i in tile.indices { tile[i] = 0 }
-                    let cols = min(t, width - tx)
-                    for y in ty..<min(ty + t, height) {
-                        let src = (y * width + tx) * b, dstOff = (y - ty) * t * b
-                        tile.replaceSubrange(dstOff..<(dstOff + cols * b), with: bytes[src..<(src + cols * b)])
-                    }
-                    let index = TIFFComputeTile(h.tif, UInt32(tx), UInt32(ty), 0, 0)
-                    let n = tile.withUnsafeMutableBytes { TIFFWriteEncodedTile(h.tif, index, $0.baseAddress, tmsize_t($0.count)) }
-                    if n < 0 { throw MicroscopyIOError.writeFailed(path: url.path, detail: h.messages.summary) }
-                }
-            }
-        } else {
-            // ~1 MiB strips: few write calls, yet readers can still fetch a strip at a time.
-            let rps = max(1, min(height, (1 << 20) / (width * b)))
-            try h.set(TIFFTAG_ROWSPERSTRIP, [UInt32(rps)])
-            var bytes = bytes
-            for (s, y0) in stride(from: 0, to: height, by: rps).enumerated() {
-                let count = min(rps, height - y0) * width * b
-                let n = bytes.withUnsafeMutableBytes {
-                    TIFFWriteEncodedStrip(h.tif, UInt32(s), $0.baseAddress! + y0 * width * b, tmsize_t(count))
-                }
-                if n < 0 { throw MicroscopyIOError.writeFailed(path: url.path, detail: h.messages.summary) }
-            }
+        for i in tile.indices { tile[i] = 0 }
+        let cols = min(t, width - tx)
+        for y in ty..<min(ty + t, height) {
+            let src = (y * width + tx) * b, dstOff = (y - ty) * t * b
+            tile.replaceSubrange(dstOff..<(dstOff + cols * b), with: bytes[src..<(src + cols * b)])
         }
-        guard TIFFWriteDirectory(h.tif) == 1 else {
-            throw MicroscopyIOError.writeFailed(path: url.path, detail: h.messages.summary)
+    }
+
+    /// Writes the page as ~1 MiB strips: few write calls, yet readers can still fetch a strip at a time.
+    private func writeStrips(_ h: TIFFHandle, _ bytes: [UInt8]) throws {
+        let rowBytes = width * sampleType.byteCount
+        let rps = max(1, min(height, (1 << 20) / rowBytes))
+        try h.set(TIFFTAG_ROWSPERSTRIP, [UInt32(rps)])
+        var bytes = bytes
+        for (s, y0) in stride(from: 0, to: height, by: rps).enumerated() {
+            let count = min(rps, height - y0) * rowBytes
+            let n = bytes.withUnsafeMutableBytes {
+                TIFFWriteEncodedStrip(h.tif, UInt32(s), $0.baseAddress! + y0 * rowBytes, tmsize_t(count))
+            }
+            if n < 0 { throw failure(h) }
         }
+    }
+
+    /// The error for a libtiff call that failed while writing, with libtiff's own message.
+    private func failure(_ h: TIFFHandle) -> MicroscopyIOError {
+        MicroscopyIOError.writeFailed(path: url.path, detail: h.messages.summary)
     }
 }
 

@@ -91,6 +91,8 @@ public struct MovieSimulator: Sendable {
     public let spec: MovieSpec
     public let lattice: Lattice
     let renderer: Renderer
+    /// Hop offsets to the nearest same-species sites, per basis site.
+    let hopOffsets: [[SiteKey]]
 
     public init(recipe: Recipe) throws {
         try recipe.validate()
@@ -98,6 +100,7 @@ public struct MovieSimulator: Sendable {
         self.recipe = recipe; spec = m
         lattice = try Lattice.named(recipe.lattice)
         renderer = try Renderer(microscope: recipe.microscope)
+        hopOffsets = lattice.basis.indices.map { [lattice] in lattice.hopNeighbours(of: $0).offsets }
         guard lattice.species.contains(where: { $0.symbol == m.host }) else {
             throw SimulationError.invalidRecipe("movie host '\(m.host)' is not in lattice \(lattice.name)")
         }
@@ -117,120 +120,231 @@ public struct MovieSimulator: Sendable {
         }
     }
 
+    /// A mobile defect: where it sits in the lattice, its Markov state and its orientation.
     struct Walker { var id: Int; var site: SiteKey; var state: Int; var orientation: Int }
 
+    /// A static defect (the recipe's `defects`): placed once in the lattice frame, ids after the mobile ones.
+    struct StaticDefect { var spec: DefectSpec; var site: SiteKey; var orientation: Int; var id: Int }
+
+    /// What stays the same for the whole movie: the lattice placement before drift, the static defects
+    /// and the contamination pattern.
+    struct Scene {
+        var base: Placement
+        var fixed: [StaticDefect]
+        var fixedPositions: [Vec2]
+        var contamination: [Float]
+    }
+
     /// Runs the movie, handing each frame to `onFrame` (frames are not kept), and returns the truth.
+    /// The generator is drawn in a fixed order (scene, then per frame: image, hops, drift), so a seed
+    /// always gives the same movie.
     public func run(onFrame: (MovieFrame) throws -> Void) throws -> MovieTruth {
         var rng = SeededGenerator(seed: recipe.seed)
-        let g = geometry
-        let d = recipe.distortions ?? Distortions()
         let rotation = (spec.rotationDegrees ?? rng.uniform(0, 360)) * Double.pi / 180
         let base = Placement(rotation: rotation, shift: Vec2(rng.uniform(0, lattice.a), rng.uniform(0, lattice.a)))
-        let margin = renderer.probe.cutoff + 1
-        // Start sites: host sites well inside the first frame (or anywhere in it, if it is tiny), spaced apart.
-        let hostSites = [-3.0, 0, lattice.a].lazy.map { m in
+        var walkers = placeWalkers(on: startSites(base), rng: &rng)
+        let fixed = placeStaticDefects(base, avoiding: walkers.map(\.site), rng: &rng)
+        let scene = Scene(base: base, fixed: fixed, fixedPositions: fixed.map { lattice.position($0.site) },
+                          contamination: Noise.contamination(geometry: geometry, meanSignal: 1, level: 1, rng: &rng))
+        var truth = MovieTruth(summary: summary(rotation: rotation))
+        var drift = Vec2.zero
+        for f in 0..<spec.frames {
+            var placement = base
+            placement.shift += drift
+            let (frame, scan) = try makeFrame(f, placement: placement, walkers: walkers, scene: scene, rng: &rng)
+            record(frame, scan: scan, in: &truth)
+            try onFrame(frame)
+            advanceOneFrame(&walkers, fixedPositions: scene.fixedPositions, rng: &rng)
+            drift += driftStep(rng: &rng)
+        }
+        return truth
+    }
+
+    // MARK: Defect placement
+
+    /// Host sites the mobile defects start on: well inside the first frame (or anywhere in it, if it is tiny).
+    func startSites(_ base: Placement) -> [SiteKey] {
+        let g = geometry
+        return [-3.0, 0, lattice.a].lazy.map { m in
             lattice.sites(covering: g.fieldWidth, g.fieldHeight, margin: m, transform: base)
                 .filter { lattice.species(of: $0).symbol == self.spec.host }
         }.first { !$0.isEmpty } ?? []
+    }
+
+    /// The mobile defects on random start sites kept apart, in states drawn from the stationary distribution
+    /// (so the movie starts in equilibrium). A defect with no free site after 50 tries is left out.
+    func placeWalkers(on sites: [SiteKey], rng: inout SeededGenerator) -> [Walker] {
+        guard !sites.isEmpty else { return [] }
         let stationary = Self.stationary(spec.transitionMatrix)
         var walkers: [Walker] = []
         for id in 0..<spec.count {
-            for _ in 0..<50 where !hostSites.isEmpty {
-                let k = hostSites[rng.int(hostSites.count)]
-                if walkers.contains(where: { distance(lattice.position($0.site), lattice.position(k)) < 2.5 * lattice.a }) { continue }
+            for _ in 0..<50 {
+                let k = sites[rng.int(sites.count)]
+                if isCrowded(k, by: walkers.map(\.site)) { continue }
                 walkers.append(Walker(id: id, site: k, state: Self.draw(stationary, &rng), orientation: rng.int(6)))
                 break
             }
         }
-        // Static defects (the recipe's `defects`): placed once in the lattice frame, ids after the mobile ones.
-        var fixed: [(spec: DefectSpec, site: SiteKey, orientation: Int, id: Int)] = []
+        return walkers
+    }
+
+    /// The recipe's static defects: a Poisson number per type from its density, on host sites of the first
+    /// frame kept apart from each other and from the mobile defects (a crowded draw is dropped).
+    func placeStaticDefects(_ base: Placement, avoiding mobile: [SiteKey], rng: inout SeededGenerator) -> [StaticDefect] {
+        let g = geometry
         let areaNm2 = g.fieldWidth * g.fieldHeight / 100
-        for spec in recipe.defects {
+        var fixed: [StaticDefect] = []
+        for defect in recipe.defects {
             let candidates = lattice.sites(covering: g.fieldWidth, g.fieldHeight, margin: 0, transform: base)
-                .filter { lattice.species(of: $0).symbol == spec.host }
+                .filter { lattice.species(of: $0).symbol == defect.host }
             guard !candidates.isEmpty else { continue }
-            for _ in 0..<rng.poisson((spec.density ?? 0) * areaNm2) {
+            for _ in 0..<rng.poisson((defect.density ?? 0) * areaNm2) {
                 let k = candidates[rng.int(candidates.count)]
-                let taken = walkers.map(\.site) + fixed.map(\.site)
-                if taken.contains(where: { distance(lattice.position($0), lattice.position(k)) < 2.5 * lattice.a }) { continue }
-                fixed.append((spec, k, rng.int(6), self.spec.count + fixed.count))
+                if isCrowded(k, by: mobile + fixed.map(\.site)) { continue }
+                fixed.append(StaticDefect(spec: defect, site: k, orientation: rng.int(6), id: spec.count + fixed.count))
             }
         }
-        let fixedPositions = fixed.map { lattice.position($0.site) }
-        let hops = lattice.basis.indices.map { lattice.hopNeighbours(of: $0).offsets }  // per basis site
+        return fixed
+    }
+
+    /// Whether a defect at `k` would sit within 2.5 lattice constants of one already at `taken`
+    /// (so that defect images do not overlap).
+    func isCrowded(_ k: SiteKey, by taken: [SiteKey]) -> Bool {
+        taken.contains { distance(lattice.position($0), lattice.position(k)) < 2.5 * lattice.a }
+    }
+
+    // MARK: One frame
+
+    /// Builds frame `f`: the defects applied to the lattice at `placement`, the atoms thermally jittered,
+    /// the image rendered through the scan distortion (returned too: the truth needs it) with noise.
+    func makeFrame(_ f: Int, placement: Placement, walkers: [Walker], scene: Scene,
+                   rng: inout SeededGenerator) throws -> (MovieFrame, ScanDistortion) {
+        let g = geometry
+        let sites = lattice.sites(covering: g.fieldWidth, g.fieldHeight, margin: renderer.probe.cutoff + 1, transform: placement)
+        var map = SiteMap(lattice: lattice, sites: sites)
+        let defects = try applyDefects(to: &map, frame: f, placement: placement, walkers: walkers, fixed: scene.fixed)
+        var columns = map.placed(placement)
+        addThermalJitter(to: &columns, rng: &rng)
+        let scan = scanDistortion(rng: &rng)
+        let image = renderImage(columns, scan: scan, contamination: scene.contamination, rng: &rng)
+        return (MovieFrame(index: f, image: image, columns: columns, defects: defects), scan)
+    }
+
+    /// Applies the static, then the mobile defects to the site map and returns each one's truth record.
+    func applyDefects(to map: inout SiteMap, frame f: Int, placement: Placement, walkers: [Walker],
+                      fixed: [StaticDefect]) throws -> [DefectFrame] {
+        var records: [DefectFrame] = []
+        for d in fixed {
+            guard let centre = try map.apply(d.spec, at: d.site, id: d.id, orientation: d.orientation) else { continue }
+            records.append(defectRecord(frame: f, id: d.id, state: -1, label: d.spec.label, centre: centre,
+                                        site: d.site, placement: placement))
+        }
+        for w in walkers {
+            let st = spec.states[w.state]
+            let centre = try map.apply(st.defect, at: w.site, id: w.id, orientation: w.orientation) ?? lattice.position(w.site)
+            records.append(defectRecord(frame: f, id: w.id, state: w.state, label: st.defect.label, centre: centre,
+                                        site: w.site, placement: placement))
+        }
+        return records
+    }
+
+    /// A defect's truth in one frame: its centre seen through `placement` (in pixels) and its drift-free site.
+    func defectRecord(frame f: Int, id: Int, state: Int, label: String, centre: Vec2, site: SiteKey,
+                      placement: Placement) -> DefectFrame {
+        let pix = placement.apply(centre) / geometry.pixelSize
+        return DefectFrame(frame: f, id: id, state: state, stateName: label, x: pix.x, y: pix.y,
+                           latticePosition: lattice.position(site), visible: isInFrame(pix))
+    }
+
+    /// Whether a pixel position falls on one of the frame's pixels.
+    func isInFrame(_ p: Vec2) -> Bool {
+        p.x >= -0.5 && p.y >= -0.5 && p.x < Double(geometry.width) - 0.5 && p.y < Double(geometry.height) - 0.5
+    }
+
+    /// Moves every column by the recipe's thermal jitter (Å rms per axis), if any.
+    func addThermalJitter(to columns: inout [Column], rng: inout SeededGenerator) {
+        guard let j = recipe.distortions?.thermalJitter, j > 0 else { return }
+        for i in columns.indices { columns[i].position += Vec2(rng.normal(), rng.normal()) * j }
+    }
+
+    /// This frame's scan: random line jitter plus the recipe's flyback lag.
+    func scanDistortion(rng: inout SeededGenerator) -> ScanDistortion {
+        let d = recipe.distortions ?? Distortions()
+        var scan = ScanDistortion.jitter(rms: d.scanJitter ?? 0, lines: geometry.height, rng: &rng)
+        scan.flybackAmplitude = d.flybackAmplitude ?? 0
+        scan.flybackLength = d.flybackLength ?? 10
+        return scan
+    }
+
+    /// The frame's image: the noiseless render plus contamination (scaled to the frame's mean signal), then
+    /// shot and read noise when the movie has a dose.
+    func renderImage(_ columns: [Column], scan: ScanDistortion, contamination: [Float],
+                     rng: inout SeededGenerator) -> [Float] {
+        let d = recipe.distortions ?? Distortions()
+        var image = renderer.render(columns, geometry: geometry, scan: scan)
+        if let level = d.contamination, level > 0 {
+            let mean = image.reduce(0.0) { $0 + Double($1) } / Double(image.count)
+            for i in image.indices { image[i] += contamination[i] * Float(mean * level) }
+        }
+        if let dose = spec.dose {
+            image = Noise.poisson(image, dose: dose, pixelSize: geometry.pixelSize, rng: &rng)
+            Noise.addGaussian(&image, sigma: d.readNoise ?? 0, rng: &rng)
+        }
+        return image
+    }
+
+    // MARK: Truth
+
+    /// Adds a frame's truth rows: atoms at their apparent positions (scan shifts included) and defects,
+    /// both only when inside the frame.
+    func record(_ frame: MovieFrame, scan: ScanDistortion, in truth: inout MovieTruth) {
+        for c in frame.columns {
+            let p = apparentPixel(c.position, scan: scan, pixelSize: geometry.pixelSize)
+            guard isInFrame(p) else { continue }
+            let row = "\(frame.index),\(fmt(p.x)),\(fmt(p.y)),\(c.symbol),\(c.defectID)\n"
+            for _ in 0..<c.count { truth.atomRows.append(row) }
+        }
+        for r in frame.defects where r.visible {
+            truth.defectRows.append("\(frame.index),\(r.id),\(fmt(r.x)),\(fmt(r.y)),\(r.stateName)\n")
+        }
+    }
+
+    // MARK: Dynamics between frames
+
+    /// One frame time of kinetic Monte Carlo: each defect in turn hops over the whole interval, then
+    /// switches state with its transition-matrix row.
+    func advanceOneFrame(_ walkers: inout [Walker], fixedPositions: [Vec2], rng: inout SeededGenerator) {
+        for n in walkers.indices {
+            hopForOneFrame(n, in: &walkers, fixedPositions: fixedPositions, rng: &rng)
+            walkers[n].state = Self.draw(spec.transitionMatrix[walkers[n].state], &rng)
+        }
+    }
+
+    /// Hops of defect `n` during one frame time: exponential waiting times at its state's rate, each hop to a
+    /// random nearest same-species site; a hop onto a site next to another defect is refused (time still passes).
+    func hopForOneFrame(_ n: Int, in walkers: inout [Walker], fixedPositions: [Vec2], rng: inout SeededGenerator) {
+        let rate = spec.states[walkers[n].state].hopRate
+        var t = rate > 0 ? rng.exponential(rate: rate) : .infinity
+        while t < spec.frameTime {
+            let here = walkers[n].site, choices = hopOffsets[here.b]
+            let target = SiteKey(here.i, here.j, 0) + choices[rng.int(choices.count)]
+            if !isBlocked(target, for: n, walkers: walkers, fixedPositions: fixedPositions) { walkers[n].site = target }
+            t += rng.exponential(rate: rate)
+        }
+    }
+
+    /// Whether `target` lies within 1.5 lattice constants of another mobile or a static defect.
+    func isBlocked(_ target: SiteKey, for n: Int, walkers: [Walker], fixedPositions: [Vec2]) -> Bool {
+        let p = lattice.position(target)
+        return walkers.indices.contains { $0 != n && distance(lattice.position(walkers[$0].site), p) < 1.5 * lattice.a }
+            || fixedPositions.contains { distance($0, p) < 1.5 * lattice.a }
+    }
+
+    /// The field's shift between two frames (Å): the recipe's linear drift plus a Gaussian random walk step.
+    func driftStep(rng: inout SeededGenerator) -> Vec2 {
         let v = spec.drift ?? [0, 0]
-        var drift = Vec2.zero
-        let contamination = Noise.contamination(geometry: g, meanSignal: 1, level: 1, rng: &rng)
-        let contaminationLevel = d.contamination ?? 0
-        var truth = MovieTruth(summary: summary(rotation: rotation))
-        for f in 0..<spec.frames {
-            var placement = base
-            placement.shift += drift
-            let sites = lattice.sites(covering: g.fieldWidth, g.fieldHeight, margin: margin, transform: placement)
-            var map = SiteMap(lattice: lattice, sites: sites)
-            var records: [DefectFrame] = []
-            for d in fixed {
-                guard let centre = try map.apply(d.spec, at: d.site, id: d.id, orientation: d.orientation) else { continue }
-                let pix = placement.apply(centre) / g.pixelSize
-                let visible = pix.x >= -0.5 && pix.y >= -0.5 && pix.x < Double(g.width) - 0.5 && pix.y < Double(g.height) - 0.5
-                records.append(DefectFrame(frame: f, id: d.id, state: -1, stateName: d.spec.label, x: pix.x, y: pix.y,
-                                           latticePosition: lattice.position(d.site), visible: visible))
-            }
-            for w in walkers {
-                let st = spec.states[w.state]
-                let centre = try map.apply(st.defect, at: w.site, id: w.id, orientation: w.orientation)
-                    ?? lattice.position(w.site)
-                let pix = placement.apply(centre) / g.pixelSize
-                let visible = pix.x >= -0.5 && pix.y >= -0.5 && pix.x < Double(g.width) - 0.5 && pix.y < Double(g.height) - 0.5
-                records.append(DefectFrame(frame: f, id: w.id, state: w.state, stateName: st.defect.label,
-                                           x: pix.x, y: pix.y, latticePosition: lattice.position(w.site), visible: visible))
-            }
-            var columns = map.placed(placement)
-            if let j = d.thermalJitter, j > 0 {
-                for i in columns.indices { columns[i].position += Vec2(rng.normal(), rng.normal()) * j }
-            }
-            var scan = ScanDistortion.jitter(rms: d.scanJitter ?? 0, lines: g.height, rng: &rng)
-            scan.flybackAmplitude = d.flybackAmplitude ?? 0
-            scan.flybackLength = d.flybackLength ?? 10
-            var image = renderer.render(columns, geometry: g, scan: scan)
-            if contaminationLevel > 0 {
-                let mean = image.reduce(0.0) { $0 + Double($1) } / Double(image.count)
-                for i in image.indices { image[i] += contamination[i] * Float(mean * contaminationLevel) }
-            }
-            if let dose = spec.dose {
-                image = Noise.poisson(image, dose: dose, pixelSize: g.pixelSize, rng: &rng)
-                Noise.addGaussian(&image, sigma: d.readNoise ?? 0, rng: &rng)
-            }
-            // Truth rows: apparent positions (scan shifts included), atoms inside the frame.
-            for c in columns {
-                let p = apparentPixel(c.position, scan: scan, pixelSize: g.pixelSize)
-                guard p.x >= -0.5, p.y >= -0.5, p.x < Double(g.width) - 0.5, p.y < Double(g.height) - 0.5 else { continue }
-                let row = "\(f),\(fmt(p.x)),\(fmt(p.y)),\(c.symbol),\(c.defectID)\n"
-                for _ in 0..<c.count { truth.atomRows.append(row) }
-            }
-            for r in records where r.visible {
-                truth.defectRows.append("\(f),\(r.id),\(fmt(r.x)),\(fmt(r.y)),\(r.stateName)\n")
-            }
-            try onFrame(MovieFrame(index: f, image: image, columns: columns, defects: records))
-            // Kinetic Monte Carlo over one frame time, then the configuration switch.
-            for n in walkers.indices {
-                let rate = spec.states[walkers[n].state].hopRate
-                var t = rate > 0 ? rng.exponential(rate: rate) : .infinity
-                while t < spec.frameTime {
-                    let here = walkers[n].site, choices = hops[here.b]
-                    let target = SiteKey(here.i, here.j, 0) + choices[rng.int(choices.count)]
-                    let p = lattice.position(target)
-                    let blocked = walkers.indices.contains { $0 != n && distance(lattice.position(walkers[$0].site), p) < 1.5 * lattice.a }
-                        || fixedPositions.contains { distance($0, p) < 1.5 * lattice.a }
-                    if !blocked { walkers[n].site = target }
-                    t += rng.exponential(rate: rate)
-                }
-                walkers[n].state = Self.draw(spec.transitionMatrix[walkers[n].state], &rng)
-            }
-            drift += Vec2(v.count > 0 ? v[0] : 0, v.count > 1 ? v[1] : 0)
-                + Vec2(rng.normal(), rng.normal()) * (spec.driftNoise ?? 0)
-        }
-        return truth
+        return Vec2(v.count > 0 ? v[0] : 0, v.count > 1 ? v[1] : 0)
+            + Vec2(rng.normal(), rng.normal()) * (spec.driftNoise ?? 0)
     }
 
     /// Runs the movie and keeps every frame.
