@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import MicroscopyIO
 import Simulation
@@ -5,6 +6,35 @@ import Simulation
 /// Writes what `atomtrack simulate` promises: a movie with its ground truth, or a training set.
 public enum SimulationExport {
     public static let movieFile = "movie.tif"
+
+    /// A directory holding one of these holds a simulation.
+    public static let markers = ["truth.json", movieFile, "images.tif"]
+
+    /// The recipe in the file at `path`, with the command line's overrides, validated.
+    public static func recipe(at path: String, seed: UInt64? = nil, frames: Int? = nil, dose: Double? = nil) throws -> Recipe {
+        var r = try Recipe.decode(InputFile.read(path))
+        if let seed { r.seed = seed }
+        if let frames { r.movie?.frames = frames }
+        if let dose { r.movie?.dose = dose }
+        try r.validate()
+        return r
+    }
+
+    /// What `write` wrote.
+    public enum Written: Sendable {
+        case movie(frames: Int, width: Int, height: Int, pixelSizeA: Double)
+        case trainingSet(pairs: Int)
+    }
+
+    /// A movie recipe's movie with its truth, or any other recipe's `count` training pairs.
+    public static func write(recipe: Recipe, trainingPairs count: Int, to dir: URL, progress: Bool = true) throws -> Written {
+        guard recipe.movie != nil else {
+            try writeTrainingSet(recipe: recipe, count: count, to: dir, progress: progress)
+            return .trainingSet(pairs: count)
+        }
+        let s = try writeMovie(recipe: recipe, to: dir, progress: progress).summary
+        return .movie(frames: s.frames, width: s.width, height: s.height, pixelSizeA: s.pixelSizeA)
+    }
 
     /// Movie recipe → `movie.tif` (float32 stack, pixel size in the metadata), `movie.json`
     /// (sidecar), `truth_atoms.csv`, `truth_defects.csv`, `truth.json`. Frames stream to disk.
