@@ -20,19 +20,15 @@ public struct Segmentation {
     /// the class symbols in page order.
     @discardableResult
     public func run(to dir: URL, progress: Bool = true) throws -> [String] {
-        let writer = try ProbabilityStack(dir.appendingPathComponent(Self.outputFile), like: input)
+        let stack = try ProbabilityStack(dir.appendingPathComponent(Self.outputFile), like: input)
         let bar = ProgressBar("segment", total: frames.count, quiet: !progress)
-        do {
+        try writingStacks([stack.writer]) {
             for i in frames {
                 let frame = try input.movie.frame(i)
                 let (maps, _) = try input.finder.probabilities(frame.pixels, width: frame.width, height: frame.height, frame: i)
-                try writer.append(maps)
+                try stack.append(maps)
                 bar.advance()
             }
-            try writer.finish()
-        } catch {
-            writer.cancel()
-            throw error
         }
         bar.finish()
         return input.classSymbols
@@ -52,7 +48,4 @@ struct ProbabilityStack {
     func append(_ maps: ProbabilityMaps) throws {
         for c in 0..<maps.classes { try writer.append(Array(maps.plane(c))) }
     }
-
-    func finish() throws { try writer.finish() }
-    func cancel() { writer.cancel() }
 }

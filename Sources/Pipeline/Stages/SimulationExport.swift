@@ -45,16 +45,11 @@ public enum SimulationExport {
         let writer = try TIFFStackWriter(url: dir.appendingPathComponent(movieFile), width: g.width, height: g.height,
                                          sampleType: .float32, pixelSizeA: g.pixelSize)
         let bar = ProgressBar("simulate \(recipe.name)", total: simulator.spec.frames, quiet: !progress)
-        let truth: MovieTruth
-        do {
-            truth = try simulator.run { frame in
+        let truth = try writingStacks([writer]) {
+            try simulator.run { frame in
                 try writer.append(frame.image)
                 bar.advance()
             }
-            try writer.finish()
-        } catch {
-            writer.cancel()
-            throw error
         }
         bar.finish()
         let json = try truth.json()
@@ -75,7 +70,7 @@ public enum SimulationExport {
                                         height: recipe.height, sampleType: .uint8)
         var points = "pair,x,y,class\n"
         let bar = ProgressBar("simulate \(recipe.name)", total: count, unit: "pairs", quiet: !progress)
-        do {
+        try writingStacks([images, masks]) {
             for i in 0..<count {
                 let p = try generator.pair(index: i)
                 try images.append(p.image)
@@ -85,10 +80,6 @@ public enum SimulationExport {
                 }
                 bar.advance()
             }
-            try images.finish(); try masks.finish()
-        } catch {
-            images.cancel(); masks.cancel()
-            throw error
         }
         bar.finish()
         try AtomicFile.writeText(points, to: dir.appendingPathComponent("points.csv"))
