@@ -34,8 +34,7 @@ public struct Calibration: Sendable, Equatable, Codable {
     public static func resolve(pixelSizeFlag: Double? = nil, pixelSizeFromFile: Double? = nil,
                                pixelSizeFromLattice: Double? = nil, modelPixelSize: Double? = nil,
                                frameTimeFlag: Double? = nil, frameTimeFromFile: Double? = nil) throws -> Calibration {
-        if let p = pixelSizeFlag { try check(p, "--pixel-size", "Å", 1e-3...100) }
-        if let t = frameTimeFlag { try check(t, "--frame-time", "s", 1e-6...1e6) }
+        try checkFlags(pixelSize: pixelSizeFlag, frameTime: frameTimeFlag)
         let sizes: [(Double?, Source)] = [(pixelSizeFlag, .flag), (valid(pixelSizeFromFile, 1e-3...100), .file),
                                           (valid(pixelSizeFromLattice, 1e-3...100), .lattice), (modelPixelSize, .model)]
         guard let (size, sizeSource) = sizes.lazy.compactMap({ v, s in v.map { ($0, s) } }).first else {
@@ -44,6 +43,13 @@ public struct Calibration: Sendable, Equatable, Codable {
         let times: [(Double?, Source)] = [(frameTimeFlag, .flag), (valid(frameTimeFromFile, 1e-6...1e6), .file)]
         let (time, timeSource) = times.lazy.compactMap({ v, s in v.map { ($0, s) } }).first ?? (1, .assumed)
         return Calibration(pixelSize: size, pixelSizeSource: sizeSource, frameTime: time, frameTimeSource: timeSource)
+    }
+
+    /// Refuses a flag value that is not a physical size (the check `resolve` starts with), for a
+    /// command that must fail before it writes anything, or that takes a flag but resolves nothing.
+    public static func checkFlags(pixelSize: Double? = nil, frameTime: Double? = nil) throws {
+        if let p = pixelSize { try check(p, "--pixel-size", "Å", 1e-3...100) }
+        if let t = frameTime { try check(t, "--frame-time", "s", 1e-6...1e6) }
     }
 
     /// A length in Å as pixels (e.g. the material's column spacing).

@@ -61,6 +61,17 @@ public enum MovieConverter {
         }
     }
 
+    /// The files `convert` writes for `frames` frames to `output`: `output` itself, or for
+    /// several frames into a `.png`, the numbered series `<stem>_000.png` … beside it.
+    public static func outputs(of frames: Int, to output: URL) -> [URL] {
+        guard frames > 1, output.pathExtension.lowercased() == "png" else { return [output] }
+        let stem = output.deletingPathExtension().lastPathComponent
+        let digits = max(3, String(frames - 1).count)
+        return (0..<frames).map {
+            output.deletingLastPathComponent().appendingPathComponent(stem + "_" + String(format: "%0\(digits)d", $0) + ".png")
+        }
+    }
+
     private static func writePNG(_ movie: Movie, range: Range<Int>, to output: URL, options: ConversionOptions) throws -> [URL] {
         let eightBit = movie.sampleType == .uint8 || movie.sampleType == .int8
         let depth = options.pngBitDepth ?? (eightBit ? .eight : .sixteen)
@@ -74,16 +85,7 @@ public enum MovieConverter {
             }
             scaling = s.maximum > s.minimum ? .range(low: s.minimum, high: s.maximum) : .range(low: s.minimum, high: s.minimum + 1)
         }
-        let urls: [URL]
-        if range.count == 1 {
-            urls = [output]
-        } else {
-            let stem = output.deletingPathExtension().lastPathComponent
-            let digits = max(3, String(range.count - 1).count)
-            urls = (0..<range.count).map {
-                output.deletingLastPathComponent().appendingPathComponent(stem + "_" + String(format: "%0\(digits)d", $0) + ".png")
-            }
-        }
+        let urls = outputs(of: range.count, to: output)
         var written: [URL] = []
         do {
             for (k, url) in zip(range, urls) {

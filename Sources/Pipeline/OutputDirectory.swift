@@ -1,4 +1,5 @@
 import Foundation
+import MicroscopyIO
 
 public enum OutputDirectoryError: Error, CustomStringConvertible {
     case notADirectory(String)
@@ -34,4 +35,8 @@ public enum OutputDirectory {
         }
         guard fm.isWritableFile(atPath: url.path) else { throw OutputDirectoryError.notWritable(url.path) }
     }
+
+    /// Removes the temp files of outputs still being written (for a SIGINT/SIGTERM handler):
+    /// finished outputs stay, half-written ones disappear.
+    public static func removeUnfinishedFiles() { AtomicFile.removePending() }
 }

@@ -1,7 +1,6 @@
-import Core
 import ArgumentParser
+import Core
 import Foundation
-import MicroscopyIO
 import Pipeline
 
 struct Analyze: ParsableCommand {
@@ -17,57 +16,65 @@ struct Analyze: ParsableCommand {
         """)
 
     @Argument(help: "Movie: TIFF stack, PNG series (file or folder), NPY, DM3/DM4.") var movie: String?
-    @Option(help: "Model directory (default: the shipped model for --material).") var model: String?
-    @Option(help: "Material, to pick a shipped model: graphene-si or ws2.") var material: String?
-    @Option(help: "Pixel size in Å (overrides the file's calibration).") var pixelSize: Double?
-    @Option(help: "Seconds per frame (for Å²/s and timescales in seconds).") var frameTime: Double?
-    @Option(help: "First frame.") var first: Int?
-    @Option(help: "Number of frames (default: all).") var count: Int?
+    @OptionGroup var modelChoice: ModelChoice
+    @OptionGroup var pixelSize: PixelSizeOption
+    @OptionGroup var frameTime: FrameTimeOption
+    @OptionGroup var selection: FrameSelection
     @Option(help: "Markov lag in frames.") var lag: Int?
     @Option(help: "Run configuration (JSON, e.g. an earlier run's config.json); flags override it.") var config: String?
-    @Option(help: "Output directory.") var out: String
-    @Flag(help: "Replace earlier results in OUT.") var overwrite = false
+    @OptionGroup var output: OutputOptions
     @Flag(help: "Continue an interrupted run in OUT from its last finished frame (same settings, movie and model).") var resume = false
-    @Flag(help: "No progress bars.") var quiet = false
 
     func run() throws {
         try reportingErrors {
-            var c: AnalysisConfig
-            if let config {
-                let data = try readFile(config)
-                do { c = try AnalysisConfig.decode(data) } catch let e as InputError {
-                    throw InputError("\(config): not an analysis configuration: \(e)")
-                }
-                if let movie { c.movie = movie }
-            } else {
-                guard let movie else { throw InputError("give a MOVIE (or --config)") }
-                c = AnalysisConfig(movie: movie)
+            let c = try configuration()
+            try checkResumeAndOverwrite()
+            var analysis = Analysis(config: c, output: try output.prepare(markers: Analysis.resultMarkers, resuming: resume))
+            analysis.progress = output.progress
+            printSummary(try analysis.run(resume: resume), dir: output.directory)
+        }
+    }
+
+    /// The run's settings: the --config file's (or the defaults), then the flags given.
+    func configuration() throws -> AnalysisConfig {
+        var c: AnalysisConfig
+        if let config { c = try Self.load(config) } else {
+            guard let movie else { throw InputError("give a MOVIE (or --config)") }
+            c = AnalysisConfig(movie: movie)
+        }
+        if let movie { c.movie = movie }
+        if let model = modelChoice.model { c.model = model }
+        if let material = modelChoice.material { c.material = material }
+        if let p = try pixelSize.checked() { c.pixelSize = p }
+        if let t = try frameTime.checked() { c.frameTime = t }
+        if let first = selection.first { c.firstFrame = first }
+        if let count = selection.count { c.frameCount = count }
+        if let lag { c.kinetics.lag = lag }
+        if c.model == nil && c.material == nil { throw InputError("give --model DIR or --material graphene-si|ws2") }
+        return c
+    }
+
+    static func load(_ path: String) throws -> AnalysisConfig {
+        let data = try InputFile.read(path)
+        do { return try AnalysisConfig.decode(data) } catch let e as InputError {
+            throw InputError("\(path): not an analysis configuration: \(e)")
+        }
+    }
+
+    /// An interrupted run in OUT is continued with --resume or replaced with --overwrite, never both
+    /// and never silently.
+    func checkResumeAndOverwrite() throws {
+        let out = output.out
+        if resume && output.overwrite { throw InputError("--resume and --overwrite contradict each other; give one") }
+        let interrupted = Analysis.hasInterruptedRun(in: output.directory)
+        if resume && !interrupted {
+            if FileManager.default.fileExists(atPath: output.directory.appendingPathComponent("summary.json").path) {
+                throw InputError("\(out): holds a finished analysis; nothing to resume")
             }
-            if let model { c.model = model }
-            if let material { c.material = material }
-            if let pixelSize { c.pixelSize = pixelSize }
-            if let frameTime { c.frameTime = frameTime }
-            if let first { c.firstFrame = first }
-            if let count { c.frameCount = count }
-            if let lag { c.kinetics.lag = lag }
-            if c.model == nil && c.material == nil { throw InputError("give --model DIR or --material graphene-si|ws2") }
-            let dir = URL(fileURLWithPath: out)
-            if resume && overwrite { throw InputError("--resume and --overwrite contradict each other; give one") }
-            let interrupted = Analysis.hasInterruptedRun(in: dir)
-            if resume && !interrupted {
-                if FileManager.default.fileExists(atPath: dir.appendingPathComponent("summary.json").path) {
-                    throw InputError("\(out): holds a finished analysis; nothing to resume")
-                }
-                FileHandle.standardError.write(Data("note: \(out) holds no interrupted run; starting from the first frame\n".utf8))
-            }
-            if interrupted && !resume && !overwrite {
-                throw InputError("\(out): holds an interrupted analysis; pass --resume to continue it or --overwrite to start over")
-            }
-            try OutputDirectory.prepare(dir, markers: Analysis.resultMarkers, allowExisting: overwrite || resume)
-            var analysis = Analysis(config: c, output: dir)
-            analysis.progress = !quiet
-            let s = try analysis.run(resume: resume)
-            printSummary(s, dir: dir)
+            FileHandle.standardError.write(Data("note: \(out) holds no interrupted run; starting from the first frame\n".utf8))
+        }
+        if interrupted && !resume && !output.overwrite {
+            throw InputError("\(out): holds an interrupted analysis; pass --resume to continue it or --overwrite to start over")
         }
     }
 }

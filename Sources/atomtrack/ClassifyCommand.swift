@@ -1,8 +1,5 @@
-import Core
 import ArgumentParser
-import DefectLibrary
 import Foundation
-import MicroscopyIO
 import Pipeline
 
 struct Classify: ParsableCommand {
@@ -21,42 +18,21 @@ struct Classify: ParsableCommand {
     @Argument(help: "Movie the atoms were found in.") var movie: String
     @Option(help: "atoms.csv from `atomtrack locate`.") var atoms: String
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Output directory.") var out: String
+    @OptionGroup var pixelSize: PixelSizeOption
+    @OptionGroup var output: OutputOptions
     @Option(help: "Crop side in Å.") var cropSize: Double = 4.5
     @Option(help: "Largest number of classes tried.") var maxClasses = 6
     @Option(help: "Mixture seed.") var seed: UInt64 = 1
     @Flag(help: "Plain GMM: rotated copies of a defect may become separate classes.") var noRotation = false
-    @Flag(help: "Replace earlier results in OUT.") var overwrite = false
 
     func run() throws {
         try reportingErrors {
-            let m = try Movie.open(URL(fileURLWithPath: movie))
-            let card = try modelOptions.finder().model.card
-            let pixelSize = modelOptions.calibration(of: m) ?? card.preferredPixelSize
-            let table = try CSVTable(url: URL(fileURLWithPath: atoms))
-            let f = try table.column("frame"), x = try table.column("x"), y = try table.column("y"), c = try table.column("class")
-            let symbols = card.classes.map(\.symbol)
-            var perFrame = [[FrameAtom]](repeating: [], count: m.frameCount)
-            for (line, r) in table.rows.enumerated() {
-                guard let frame = Int(r[f]), frame >= 0, frame < m.frameCount, let px = Double(r[x]), let py = Double(r[y]),
-                      let k = symbols.firstIndex(of: r[c]) else {
-                    throw InputError("\(atoms): line \(line + 2) does not fit the movie or the model's classes (\(symbols.joined(separator: ", ")))")
-                }
-                perFrame[frame].append(FrameAtom(frame: frame, x: px, y: py, classIndex: k, score: 1, border: false))
-            }
             var options = DefectCollector.Options()
             options.cropSizeA = cropSize; options.maxClasses = maxClasses; options.seed = seed; options.rotationAware = !noRotation
-            let collector = DefectCollector(options: options, pixelSize: pixelSize, columnSpacing: card.columnSpacing, classSymbols: symbols)
-            let frames = Set(perFrame.indices.filter { !perFrame[$0].isEmpty })
-            for i in frames.sorted() {
-                let image = try m.frame(i)
-                try collector.add(frame: i, pixels: image.pixels, width: image.width, height: image.height, atoms: perFrame[i])
-            }
-            let dir = URL(fileURLWithPath: out)
-            try OutputDirectory.prepare(dir, markers: ["library.json"], allowExisting: overwrite)
-            let library = try collector.classify()
-            try DefectLibraryWriter.write(library, names: library.classes.map { "D\($0.id)" }, to: dir)
-            print("\(library.defects.count) defects in \(frames.count) frames → \(library.classes.count) classes by BIC (\(library.classes.map { "D\($0.id) ×\($0.count)" }.joined(separator: ", "))); \(collector.skippedAtBorder) crops crossed the border and were skipped")
+            let stage = try Classification(try openMovie(movie, modelOptions, pixelSize),
+                                           atomTable: URL(fileURLWithPath: atoms), options: options)
+            let r = try stage.run(to: try output.prepare(markers: Classification.markers), progress: output.progress)
+            print("\(r.defects) defects in \(r.framesWithAtoms) frames → \(r.classes.count) classes by BIC (\(r.classes.map { "\($0.name) ×\($0.count)" }.joined(separator: ", "))); \(r.skippedAtBorder) crops crossed the border and were skipped")
         }
     }
 }

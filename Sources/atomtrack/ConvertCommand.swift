@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MicroscopyIO
+import Pipeline
 
 /// `atomtrack convert IN OUT`: between TIFF, PNG, NPY (and from DM3/DM4).
 struct ConvertCommand: ParsableCommand {
@@ -24,7 +24,8 @@ struct ConvertCommand: ParsableCommand {
         (an error, never silently replaced).
 
         Frames pass through Float32: integers beyond ±2^24 and float64 precision are rounded.
-        Every output is written to a temporary file and renamed; on error nothing is left.
+        Every output is written to a temporary file and renamed; on error nothing is left. An
+        existing output is refused unless --overwrite is given.
 
         Examples:
           atomtrack convert stack.dm4 stack.tif
@@ -39,7 +40,7 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "Output file (.tif, .tiff, .npy or .png).")
     var output: String
 
-    @Option(help: "Output dtype for TIFF/NPY: \(SampleType.allCases.map(\.rawValue).joined(separator: ", ")).")
+    @Option(help: "Output dtype for TIFF/NPY: \(Conversion.dtypes).")
     var dtype: String?
 
     @Option(help: "PNG bits per sample: 8 or 16.")
@@ -60,43 +61,26 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .customLong("single"), help: "Read a numbered .png input alone instead of as part of its series.")
     var single = false
 
-    func run() throws {
-        var o = ConversionOptions()
-        if let d = dtype {
-            guard let t = SampleType(rawValue: d) else { throw ValidationError("--dtype \(d): expected one of \(SampleType.allCases.map(\.rawValue).joined(separator: ", "))") }
-            o.sampleType = t
-        }
-        if let b = bits {
-            guard let depth = PNGFile.BitDepth(rawValue: b) else { throw ValidationError("--bits \(b): expected 8 or 16") }
-            o.pngBitDepth = depth
-        }
-        if let s = scale { o.scaling = try parseScale(s) }
-        guard let c = TIFFCompression(rawValue: compression) else { throw ValidationError("--compression \(compression): expected none or deflate") }
-        o.compression = c
-        o.bigTIFF = bigtiff
-        if let f = frames {
-            let p = f.split(separator: ":", omittingEmptySubsequences: false).map { Int($0) }
-            guard p.count == 2, let a = p[0], let b = p[1], a >= 0, b > a else {
-                throw ValidationError("--frames \(f): expected START:END with 0 <= START < END")
-            }
-            o.frames = a..<b
-        }
-        let movie = try Movie.open(URL(fileURLWithPath: input), singlePNG: single)
-        let written = try MovieConverter.convert(movie, to: URL(fileURLWithPath: output), options: o)
-        let shown = written.count == 1 ? written[0].path : "\(written[0].path) … \(written[written.count - 1].path) (\(written.count) files)"
-        print("wrote \(shown)")
+    @Flag(help: "Replace existing output files.")
+    var overwrite = false
+
+    var conversion: Conversion {
+        var c = Conversion(input: input, output: output)
+        c.dtype = dtype; c.bits = bits; c.scale = scale; c.compression = compression; c.bigTIFF = bigtiff
+        c.frames = frames; c.singlePNG = single; c.overwrite = overwrite
+        return c
     }
 
-    private func parseScale(_ s: String) throws -> IntensityScaling {
-        switch s {
-        case "none": return .none
-        case "minmax": return .minMax
-        default:
-            let p = s.split(separator: ":").map { Float($0) }
-            guard p.count == 2, let lo = p[0], let hi = p[1], hi > lo else {
-                throw ValidationError("--scale \(s): expected none, minmax or LOW:HIGH with LOW < HIGH")
-            }
-            return .range(low: lo, high: hi)
+    /// A malformed option is a usage error (with the usage line), as before the run.
+    func validate() throws {
+        do { _ = try conversion.options() } catch { throw ValidationError("\(error)") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let written = try conversion.run()
+            let shown = written.count == 1 ? written[0].path : "\(written[0].path) … \(written[written.count - 1].path) (\(written.count) files)"
+            print("wrote \(shown)")
         }
     }
 }

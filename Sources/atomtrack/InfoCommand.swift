@@ -1,6 +1,6 @@
 import ArgumentParser
 import Foundation
-import MicroscopyIO
+import Pipeline
 
 /// `atomtrack info FILE`: format, frames, size, dtype, value range and calibration.
 struct InfoCommand: ParsableCommand {
@@ -36,14 +36,8 @@ struct InfoCommand: ParsableCommand {
     var single = false
 
     func run() throws {
-        let movie = try Movie.open(URL(fileURLWithPath: file), singlePNG: single)
-        let report = try MovieReport(movie: movie, scanPixels: !headerOnly)
-        if json {
-            let enc = JSONEncoder()
-            enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-            print(String(decoding: try enc.encode(report), as: UTF8.self))
-        } else {
-            print(report.text)
+        try reportingErrors {
+            print(try MovieDescription.describe(file, singlePNG: single, scanPixels: !headerOnly, json: json))
         }
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import MicroscopyIO
+import Pipeline
 
 /// SIGINT/SIGTERM: remove the temp files of outputs still being written, then die of the
 /// signal (status 130/143 in the shell).
@@ -30,7 +30,7 @@ enum Interruption {
         Thread.detachNewThread {
             var byte: UInt8 = 0
             while read(reader, &byte, 1) != 1 {}
-            AtomicFile.removePending()
+            OutputDirectory.removeUnfinishedFiles()
             FileHandle.standardError.write(Data("\natomtrack: interrupted; finished outputs are complete, unfinished ones were removed\n".utf8))
             // Die of the signal itself (the shell shows 130/143, and a calling script sees an
             // interruption, not an error). Not exit(): its handlers (OpenBLAS's shutdown among

@@ -1,6 +1,5 @@
 import ArgumentParser
 import Foundation
-import MicroscopyIO
 import Pipeline
 
 struct Segment: ParsableCommand {
@@ -15,35 +14,17 @@ struct Segment: ParsableCommand {
 
     @Argument(help: "Movie: TIFF stack, PNG series, NPY, DM3/DM4.") var movie: String
     @OptionGroup var modelOptions: ModelOptions
-    @Option(help: "Output directory.") var out: String
+    @OptionGroup var pixelSize: PixelSizeOption
+    @OptionGroup var output: OutputOptions
     @OptionGroup var selection: FrameSelection
-    @Flag(help: "Replace earlier results in OUT.") var overwrite = false
-    @Flag(help: "No progress bar.") var quiet = false
 
     func run() throws {
         try reportingErrors {
-            let m = try Movie.open(URL(fileURLWithPath: movie))
-            let finder = try modelOptions.finder()
-            let frames = try selection.range(in: m)
-            let dir = URL(fileURLWithPath: out)
-            try OutputDirectory.prepare(dir, markers: ["probabilities.tif"], allowExisting: overwrite)
-            let writer = try TIFFStackWriter(url: dir.appendingPathComponent("probabilities.tif"), width: m.width, height: m.height,
-                                             sampleType: .float32, pixelSizeA: modelOptions.calibration(of: m))
-            let bar = ProgressBar("segment", total: frames.count, quiet: quiet)
-            do {
-                for i in frames {
-                    let frame = try m.frame(i)
-                    let (maps, _) = try finder.probabilities(frame.pixels, width: frame.width, height: frame.height, frame: i)
-                    for c in 0..<maps.classes { try writer.append(Array(maps.plane(c))) }
-                    bar.advance()
-                }
-                try writer.finish()
-            } catch {
-                writer.cancel()
-                throw error
-            }
-            bar.finish()
-            print("probabilities: \(dir.path)/probabilities.tif (\(frames.count) frames × \(finder.model.card.classes.count) classes: \(finder.model.card.classes.map(\.symbol).joined(separator: ", ")))")
+            let input = try openMovie(movie, modelOptions, pixelSize)
+            let stage = Segmentation(input, frames: try selection.range(in: input))
+            let dir = try output.prepare(markers: [Segmentation.outputFile])
+            let classes = try stage.run(to: dir, progress: output.progress)
+            print("probabilities: \(dir.path)/\(Segmentation.outputFile) (\(stage.frames.count) frames × \(classes.count) classes: \(classes.joined(separator: ", ")))")
         }
     }
 }

@@ -1,8 +1,6 @@
-import Core
 import ArgumentParser
 import Foundation
 import Pipeline
-import Simulation
 
 struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -17,38 +15,22 @@ struct Simulate: ParsableCommand {
         """)
 
     @Option(help: "Recipe (JSON), e.g. TrainingData/movie-ws2.json.") var recipe: String
-    @Option(help: "Output directory.") var out: String
+    @OptionGroup var output: OutputOptions
     @Option(help: "Override the recipe's seed.") var seed: UInt64?
     @Option(help: "Override the number of movie frames.") var frames: Int?
     @Option(help: "Override the movie dose (e/Å²).") var dose: Double?
     @Option(help: "Training pairs to write (training recipes).") var count = 16
-    @Flag(help: "Replace earlier results in OUT.") var overwrite = false
-    @Flag(help: "No progress bar.") var quiet = false
 
     func run() throws {
         try reportingErrors {
-            var r = try Recipe.decode(try readFile(recipe))
-            if let seed { r.seed = seed }
-            if let frames { r.movie?.frames = frames }
-            if let dose { r.movie?.dose = dose }
-            try r.validate()
-            let dir = URL(fileURLWithPath: out)
-            try OutputDirectory.prepare(dir, markers: ["truth.json", "movie.tif", "images.tif"], allowExisting: overwrite)
-            if r.movie != nil {
-                let truth = try SimulationExport.writeMovie(recipe: r, to: dir, progress: !quiet)
-                print("movie: \(dir.path)/movie.tif  (\(truth.summary.frames) frames, \(truth.summary.width)×\(truth.summary.height) px, \(truth.summary.pixelSizeA) Å/px)")
-            } else {
-                try SimulationExport.writeTrainingSet(recipe: r, count: count, to: dir, progress: !quiet)
-                print("training set: \(dir.path) (\(count) pairs)")
+            let r = try SimulationExport.recipe(at: recipe, seed: seed, frames: frames, dose: dose)
+            let dir = try output.prepare(markers: SimulationExport.markers)
+            switch try SimulationExport.write(recipe: r, trainingPairs: count, to: dir, progress: output.progress) {
+            case let .movie(frames, width, height, pixelSize):
+                print("movie: \(dir.path)/\(SimulationExport.movieFile)  (\(frames) frames, \(width)×\(height) px, \(pixelSize) Å/px)")
+            case let .trainingSet(pairs):
+                print("training set: \(dir.path) (\(pairs) pairs)")
             }
         }
     }
-}
-
-/// Reads a whole input file, naming it in the error.
-func readFile(_ path: String) throws -> Data {
-    var isDir: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else { throw InputError("\(path): no such file") }
-    guard !isDir.boolValue else { throw InputError("\(path): is a directory, expected a file") }
-    do { return try Data(contentsOf: URL(fileURLWithPath: path)) } catch { throw InputError("\(path): cannot read (\(error.localizedDescription))") }
 }

@@ -1,10 +1,6 @@
-import Core
 import ArgumentParser
-import Dynamics
 import Foundation
-import MicroscopyIO
 import Pipeline
-import Tracking
 
 struct TrackCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -22,47 +18,29 @@ struct TrackCommand: ParsableCommand {
         """)
 
     @Argument(help: "Detections table (CSV).") var table: String
-    @Option(help: "Output directory.") var out: String
+    @OptionGroup var output: OutputOptions
     @Option(help: "Largest move between frames (px).") var maxDistance: Double = 5
     @Option(help: "Frames a particle may be missed and keep its track.") var maxGap = 2
     @Option(help: "Drift iterations (0: no drift correction).") var driftIterations = 2
     @Option(help: "Shortest track kept (frames).") var minLength = 5
     @Option(parsing: .upToNextOption, help: "Only these classes (as written in the table).") var `class`: [String] = []
-    @Option(help: "Pixel size in Å.") var pixelSize: Double?
-    @Option(help: "Seconds per frame.") var frameTime: Double?
+    @OptionGroup var pixelSize: PixelSizeOption
+    @OptionGroup var frameTime: FrameTimeOption
     @Option(help: "A step longer than this (px) counts as a hop (default: half of --max-distance).") var hopThreshold: Double?
     @Option(help: "Bootstrap seed.") var seed: UInt64 = 1
-    @Flag(help: "Replace earlier results in OUT.") var overwrite = false
 
     func run() throws {
         try reportingErrors {
-            let input = try CSVTable(url: URL(fileURLWithPath: table))
-            let (detections, classes) = try TableStages.detections(input, only: Set(`class`))
-            let dir = URL(fileURLWithPath: out)
-            try OutputDirectory.prepare(dir, markers: ["trajectories.csv"], allowExisting: overwrite)
-            let result = try Tracker.track(detections, options: TrackingOptions(
-                maxDistance: maxDistance, maxGap: maxGap, driftIterations: driftIterations))
-            let long = result.tracks.filter { $0.points.count >= minLength }
-            try AtomicFile.writeText(TableStages.trajectoriesCSV(long, classes: classes, pixelSize: pixelSize),
-                                     to: dir.appendingPathComponent("trajectories.csv"))
-            try AtomicFile.writeText(TrackingCSV.drift(result), to: dir.appendingPathComponent("drift.csv"))
-            let tracks = long.map(DiffusionTrack.init)
-            let calibration = pixelSize.flatMap { p in frameTime.map { DiffusionCalibration(pixelSize: p, frameTime: $0) } }
-            var text = "\(long.count) tracks of ≥ \(minLength) frames from \(detections.count) detections"
-            if !tracks.isEmpty {
-                let diffusion = try Diffusion.analyze(tracks, options: DiffusionOptions(seed: seed))
-                try AtomicFile.writeText(TableStages.namingClasses(Diffusion.csv(diffusion, calibration: calibration), classes),
-                                         to: dir.appendingPathComponent("diffusion.csv"))
-                let hops = try Diffusion.hops(tracks, threshold: hopThreshold ?? maxDistance / 2, binWidth: 0.25)
-                try AtomicFile.writeText(TableStages.namingClasses(Diffusion.hopsCSV(hops, calibration: calibration), classes),
-                                         to: dir.appendingPathComponent("hops.csv"))
-                for d in diffusion {
-                    text += String(format: "\n  %@: D = %.4g px²/frame [%.4g, %.4g] over %d tracks",
-                                   classes.indices.contains(d.classLabel) ? classes[d.classLabel] : "\(d.classLabel)",
-                                   d.cve.D, d.ciLow, d.ciHigh, d.tracks)
-                }
+            var o = TrackTable.Options()
+            o.maxDistance = maxDistance; o.maxGap = maxGap; o.driftIterations = driftIterations; o.minLength = minLength
+            o.classes = Set(`class`); o.hopThreshold = hopThreshold; o.seed = seed
+            o.pixelSize = try pixelSize.checked(); o.frameTime = try frameTime.checked()
+            let stage = try TrackTable(table: URL(fileURLWithPath: table), options: o)
+            let r = try stage.run(to: try output.prepare(markers: TrackTable.markers))
+            print("\(r.tracks) tracks of ≥ \(minLength) frames from \(r.detections) detections")
+            for d in r.diffusion {
+                print(String(format: "  %@: D = %.4g px²/frame [%.4g, %.4g] over %d tracks", d.className, d.d, d.ciLow, d.ciHigh, d.tracks))
             }
-            print(text)
         }
     }
 }
@@ -80,29 +58,23 @@ struct MarkovCommand: ParsableCommand {
         """)
 
     @Argument(help: "Trajectories table (CSV with track, frame, class).") var table: String
-    @Option(help: "Output directory.") var out: String
+    @OptionGroup var output: OutputOptions
     @Option(help: "Lag time in frames.") var lag = 1
     @Flag(help: "Reversible (detailed-balance) maximum-likelihood estimate.") var reversible = false
-    @Option(help: "Seconds per frame (timescales in s).") var frameTime: Double?
+    @OptionGroup var frameTime: FrameTimeOption
     @Option(help: "Bootstrap samples for the confidence intervals.") var samples = 200
     @Option(help: "Bootstrap seed.") var seed: UInt64 = 1
-    @Flag(help: "Replace earlier results in OUT.") var overwrite = false
 
     func run() throws {
         try reportingErrors {
-            let (tracks, states) = try TableStages.stateTrajectories(CSVTable(url: URL(fileURLWithPath: table)))
-            let dir = URL(fileURLWithPath: out)
-            try OutputDirectory.prepare(dir, markers: ["markov.json"], allowExisting: overwrite)
-            let estimator = MarkovEstimator(reversible: reversible)
-            let model = try estimator.fit(tracks, stateCount: states.count, options: MarkovCountingOptions(lag: lag), stateNames: states)
-            let uncertainty = try estimator.uncertainty(of: model, trajectories: tracks, method: .bootstrapTracks, samples: samples, seed: seed)
-            try AtomicFile.writeText(try model.json(uncertainty: uncertainty, frameTime: frameTime), to: dir.appendingPathComponent("markov.json"))
-            try model.writeHeatMapPNG(to: dir.appendingPathComponent("markov.png"))
-            print("transition matrix at lag \(lag) (\(model.activeStateNames.joined(separator: ", "))):")
-            for row in model.transitionMatrix.rows { print("  " + row.map { String(format: "%.4f", $0) }.joined(separator: "  ")) }
-            if !model.excludedStates.isEmpty {
-                print("left out (not in the largest connected set): " + model.excludedStates.map { model.stateNames[$0] }.joined(separator: ", "))
-            }
+            var o = MarkovTable.Options()
+            o.lag = lag; o.reversible = reversible; o.samples = samples; o.seed = seed
+            o.frameTime = try frameTime.checked()
+            let stage = try MarkovTable(table: URL(fileURLWithPath: table), options: o)
+            let r = try stage.run(to: try output.prepare(markers: MarkovTable.markers))
+            print("transition matrix at lag \(lag) (\(r.states.joined(separator: ", "))):")
+            for row in r.transitionMatrix { print("  " + row.map { String(format: "%.4f", $0) }.joined(separator: "  ")) }
+            if !r.excluded.isEmpty { print("left out (not in the largest connected set): " + r.excluded.joined(separator: ", ")) }
         }
     }
 }

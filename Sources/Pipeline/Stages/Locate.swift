@@ -29,10 +29,13 @@ public struct MovieLocator {
         self.pixelSize = pixelSize
     }
 
-    public static let atomsFile = "atoms.csv"
+    public static let atomsFile = AtomTable.fileName
+
+    /// How this run's atoms are written to `atoms.csv`.
+    public var atomTable: AtomTable { AtomTable(classSymbols: finder.model.card.classes.map(\.symbol), pixelSize: pixelSize) }
 
     /// The header line of `atoms.csv`.
-    public var tableHeader: String { "frame,x,y,class,score,border" + (pixelSize != nil ? ",x_A,y_A" : "") + "\n" }
+    public var tableHeader: String { atomTable.header }
 
     /// Locates atoms in `frames` of `movie`; returns them (unless `keepAtoms` is off), writing
     /// `atoms.csv` and `overlay_NNNN.png` into `dir`. Frames with NaN/Inf pixels or no signal
@@ -44,7 +47,6 @@ public struct MovieLocator {
     ///   - onFrame: sees each frame and its atoms while the frame is in memory, after its rows were written.
     public func run(movie: Movie, frames: Range<Int>, to dir: URL, table: TextSink? = nil, progress: Bool = true,
                     alreadyDone: Int = 0, onFrame: (Int, GrayImage, [FrameAtom]) throws -> Void = { _, _, _ in }) throws -> [[FrameAtom]] {
-        let card = finder.model.card
         let ownTable = table == nil ? try StreamingTextFile(dir.appendingPathComponent(Self.atomsFile)) : nil
         let sink: TextSink = table ?? ownTable!
         if let ownTable { try ownTable.write(tableHeader) }
@@ -60,14 +62,7 @@ public struct MovieLocator {
             } catch let e as LocalizationError {
                 FileHandle.standardError.write(Data("\nwarning: frame \(i) skipped: \(e)\n".utf8))
             }
-            var rows = ""
-            for a in found {
-                rows += "\(i),\(String(format: "%.3f", a.x)),\(String(format: "%.3f", a.y)),\(card.classes[a.classIndex].symbol),"
-                    + "\(String(format: "%.4f", a.score)),\(a.border ? 1 : 0)"
-                if let p = pixelSize { rows += "," + String(format: "%.4f", a.x * p) + "," + String(format: "%.4f", a.y * p) }
-                rows += "\n"
-            }
-            try sink.write(rows)
+            try sink.write(atomTable.rows(found))
             if overlayFrames.contains(i) {
                 let png = Overlay.render(image.pixels, width: image.width, height: image.height,
                                          points: found.map { ($0.x, $0.y, $0.classIndex) }, radius: overlayRadius)
@@ -80,6 +75,17 @@ public struct MovieLocator {
         try ownTable?.finish()
         bar.finish()
         return all
+    }
+
+    /// `locate`: the atoms of `frames` into `dir/atoms.csv` and overlays of the frames in
+    /// `overlays`, without keeping them; returns how many atoms were found.
+    public static func locate(_ input: MovieInput, frames: Range<Int>, overlays: Set<Int>, to dir: URL, progress: Bool) throws -> Int {
+        var locator = MovieLocator(finder: input.finder, pixelSize: input.pixelSize)
+        locator.overlayFrames = overlays
+        locator.keepAtoms = false
+        var total = 0
+        _ = try locator.run(movie: input.movie, frames: frames, to: dir, progress: progress) { _, _, atoms in total += atoms.count }
+        return total
     }
 
     var overlayRadius: Double {

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import MicroscopyIO
 import Simulation
@@ -5,6 +6,35 @@ import Simulation
 /// Writes what `atomtrack simulate` promises: a movie with its ground truth, or a training set.
 public enum SimulationExport {
     public static let movieFile = "movie.tif"
+
+    /// A directory holding one of these holds a simulation.
+    public static let markers = ["truth.json", movieFile, "images.tif"]
+
+    /// The recipe in the file at `path`, with the command line's overrides, validated.
+    public static func recipe(at path: String, seed: UInt64? = nil, frames: Int? = nil, dose: Double? = nil) throws -> Recipe {
+        var r = try Recipe.decode(InputFile.read(path))
+        if let seed { r.seed = seed }
+        if let frames { r.movie?.frames = frames }
+        if let dose { r.movie?.dose = dose }
+        try r.validate()
+        return r
+    }
+
+    /// What `write` wrote.
+    public enum Written: Sendable {
+        case movie(frames: Int, width: Int, height: Int, pixelSizeA: Double)
+        case trainingSet(pairs: Int)
+    }
+
+    /// A movie recipe's movie with its truth, or any other recipe's `count` training pairs.
+    public static func write(recipe: Recipe, trainingPairs count: Int, to dir: URL, progress: Bool = true) throws -> Written {
+        guard recipe.movie != nil else {
+            try writeTrainingSet(recipe: recipe, count: count, to: dir, progress: progress)
+            return .trainingSet(pairs: count)
+        }
+        let s = try writeMovie(recipe: recipe, to: dir, progress: progress).summary
+        return .movie(frames: s.frames, width: s.width, height: s.height, pixelSizeA: s.pixelSizeA)
+    }
 
     /// Movie recipe → `movie.tif` (float32 stack, pixel size in the metadata), `movie.json`
     /// (sidecar), `truth_atoms.csv`, `truth_defects.csv`, `truth.json`. Frames stream to disk.
@@ -15,16 +45,11 @@ public enum SimulationExport {
         let writer = try TIFFStackWriter(url: dir.appendingPathComponent(movieFile), width: g.width, height: g.height,
                                          sampleType: .float32, pixelSizeA: g.pixelSize)
         let bar = ProgressBar("simulate \(recipe.name)", total: simulator.spec.frames, quiet: !progress)
-        let truth: MovieTruth
-        do {
-            truth = try simulator.run { frame in
+        let truth = try writingStacks([writer]) {
+            try simulator.run { frame in
                 try writer.append(frame.image)
                 bar.advance()
             }
-            try writer.finish()
-        } catch {
-            writer.cancel()
-            throw error
         }
         bar.finish()
         let json = try truth.json()
@@ -45,7 +70,7 @@ public enum SimulationExport {
                                         height: recipe.height, sampleType: .uint8)
         var points = "pair,x,y,class\n"
         let bar = ProgressBar("simulate \(recipe.name)", total: count, unit: "pairs", quiet: !progress)
-        do {
+        try writingStacks([images, masks]) {
             for i in 0..<count {
                 let p = try generator.pair(index: i)
                 try images.append(p.image)
@@ -55,10 +80,6 @@ public enum SimulationExport {
                 }
                 bar.advance()
             }
-            try images.finish(); try masks.finish()
-        } catch {
-            images.cancel(); masks.cancel()
-            throw error
         }
         bar.finish()
         try AtomicFile.writeText(points, to: dir.appendingPathComponent("points.csv"))

@@ -39,6 +39,13 @@ public struct ModelTraining {
 
     public static let checkpointFile = "checkpoint.safetensors"
     public static let logFile = "training_log.csv"
+    /// A directory holding one of these holds a model or a run to resume.
+    public static let markers = [checkpointFile, "model.safetensors"]
+
+    /// Removes an earlier run's checkpoint and log from `dir`, so a fresh run cannot mix with it.
+    public static func discardEarlierRun(in dir: URL) {
+        for f in [checkpointFile, logFile] { try? FileManager.default.removeItem(at: dir.appendingPathComponent(f)) }
+    }
     /// Validation items come from an index range training never reaches.
     static let validationIndexOffset = 1 << 40
 

@@ -1,0 +1,59 @@
+import Core
+import Dynamics
+import Foundation
+import MicroscopyIO
+
+/// `markov`: the transition matrix between classes along the tracks of a `trajectories.csv`
+/// (`track,frame,class`), with bootstrap-over-tracks intervals. Writes markov.json and markov.png.
+public struct MarkovTable {
+    public struct Options: Sendable {
+        /// Lag time in frames.
+        public var lag = 1
+        /// Reversible (detailed-balance) maximum-likelihood estimate.
+        public var reversible = false
+        /// Seconds per frame (timescales in s as well).
+        public var frameTime: Double?
+        /// Bootstrap samples and seed.
+        public var samples = 200
+        public var seed: UInt64 = 1
+        public init() {}
+    }
+
+    /// A directory holding this file holds a Markov model.
+    public static let markers = ["markov.json"]
+
+    public let options: Options
+    let tracks: [StateTrajectory]
+    let states: [String]
+
+    /// Reads the table now, so a bad one is refused before anything is written.
+    public init(table: URL, options: Options) throws {
+        self.options = options
+        (tracks, states) = try TableStages.stateTrajectories(CSVTable(url: table))
+    }
+
+    public struct Result: Sendable {
+        /// Names of the states in the matrix (the largest connected set).
+        public var states: [String]
+        /// Row = from.
+        public var transitionMatrix: [[Double]]
+        /// States left out because they are not in the largest connected set.
+        public var excluded: [String]
+    }
+
+    public func run(to dir: URL) throws -> Result {
+        let estimator = MarkovEstimator(reversible: options.reversible)
+        let model = try estimator.fit(tracks, stateCount: states.count, options: MarkovCountingOptions(lag: options.lag), stateNames: states)
+        let uncertainty = try estimator.uncertainty(of: model, trajectories: tracks, method: .bootstrapTracks,
+                                                    samples: options.samples, seed: options.seed)
+        try Self.write(model, uncertainty: uncertainty, frameTime: options.frameTime, to: dir)
+        return Result(states: model.activeStateNames, transitionMatrix: model.transitionMatrix.rows,
+                      excluded: model.excludedStates.map { model.stateNames[$0] })
+    }
+
+    /// markov.json and markov.png (the matrix as a heat map with the counts in its cells).
+    static func write(_ model: MarkovStateModel, uncertainty: MarkovUncertainty?, frameTime: Double?, to dir: URL) throws {
+        try AtomicFile.writeText(try model.json(uncertainty: uncertainty, frameTime: frameTime), to: dir.appendingPathComponent("markov.json"))
+        try model.writeHeatMapPNG(to: dir.appendingPathComponent("markov.png"))
+    }
+}

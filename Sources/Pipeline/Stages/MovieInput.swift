@@ -1,0 +1,38 @@
+import Core
+import Foundation
+import MicroscopyIO
+
+/// A movie opened for the network, with the model that reads it and the pixel size it is read
+/// at: what `segment`, `locate` and `classify` start from. Whatever can be refused (a missing
+/// file, an impossible `--pixel-size`, frames outside the movie) is refused here or in
+/// `frames(first:count:)`, before any output is written.
+public struct MovieInput {
+    public let movie: Movie
+    public let finder: AtomFinder
+    /// Å per pixel: the flag, else the file's calibration; nil when neither is known, and the
+    /// model's trained pixel size stands in (with a warning).
+    public let pixelSize: Double?
+
+    public init(path: String, finder: AtomFinder, pixelSize flag: Double?) throws {
+        movie = try Movie.open(URL(fileURLWithPath: path))
+        self.finder = finder
+        let calibration = try Calibration.resolve(pixelSizeFlag: flag, pixelSizeFromFile: movie.pixelSizeA,
+                                                  modelPixelSize: finder.model.card.preferredPixelSize)
+        pixelSize = calibration.pixelSizeSource == .model ? nil : calibration.pixelSize
+        if pixelSize == nil {
+            FileHandle.standardError.write(Data("warning: \(movie.url.lastPathComponent) has no pixel calibration; assuming the model's trained pixel size (pass --pixel-size Å)\n".utf8))
+        }
+    }
+
+    public var card: ModelCard { finder.model.card }
+    public var classSymbols: [String] { card.classes.map(\.symbol) }
+
+    /// `count` frames (default: to the end) from `first`.
+    public func frames(first: Int = 0, count: Int? = nil) throws -> Range<Int> {
+        guard first >= 0, first < movie.frameCount else {
+            throw InputError("--first \(first) is outside the movie's \(movie.frameCount) frames")
+        }
+        guard count.map({ $0 > 0 }) ?? true else { throw InputError("--count must be at least 1") }
+        return first..<min(movie.frameCount, first + (count ?? movie.frameCount))
+    }
+}

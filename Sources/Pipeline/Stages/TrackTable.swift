@@ -1,0 +1,83 @@
+import Core
+import Dynamics
+import Foundation
+import MicroscopyIO
+import Tracking
+
+/// `track`: any detections table (`frame,x,y[,class,score]`, e.g. atoms.csv or defects.csv)
+/// linked into trajectories, with the drift removed first; then diffusion and hop statistics per
+/// class. Writes trajectories.csv, drift.csv, diffusion.csv and hops.csv.
+public struct TrackTable {
+    public struct Options: Sendable {
+        /// Largest move between frames (px).
+        public var maxDistance = 5.0
+        /// Frames a particle may be missed and keep its track.
+        public var maxGap = 2
+        /// Drift iterations (0: no drift correction).
+        public var driftIterations = 2
+        /// Shortest track kept (frames).
+        public var minLength = 5
+        /// Only these classes (as named in the table); empty keeps all.
+        public var classes: Set<String> = []
+        /// Å per pixel and s per frame: with both, diffusion is in Å²/s as well.
+        public var pixelSize: Double?, frameTime: Double?
+        /// A step longer than this (px) counts as a hop; nil: half of `maxDistance`.
+        public var hopThreshold: Double?
+        /// Bootstrap seed.
+        public var seed: UInt64 = 1
+        public init() {}
+    }
+
+    /// A directory holding this file holds tracks.
+    public static let markers = ["trajectories.csv"]
+
+    public let options: Options
+    let detections: [Detection]
+    let classes: [String]
+
+    /// Reads the table now, so a bad one is refused before anything is written.
+    public init(table: URL, options: Options) throws {
+        self.options = options
+        (detections, classes) = try TableStages.detections(CSVTable(url: table), only: options.classes)
+    }
+
+    public struct ClassDiffusion: Sendable {
+        public var className: String
+        /// Covariance-estimator D (px²/frame) and its bootstrap interval.
+        public var d: Double, ciLow: Double, ciHigh: Double
+        public var tracks: Int
+    }
+
+    public struct Result: Sendable {
+        public var tracks: Int
+        public var detections: Int
+        public var diffusion: [ClassDiffusion]
+    }
+
+    public func run(to dir: URL) throws -> Result {
+        let result = try Tracker.track(detections, options: TrackingOptions(
+            maxDistance: options.maxDistance, maxGap: options.maxGap, driftIterations: options.driftIterations))
+        let long = result.tracks.filter { $0.points.count >= options.minLength }
+        try AtomicFile.writeText(TableStages.trajectoriesCSV(long, classes: classes, pixelSize: options.pixelSize),
+                                 to: dir.appendingPathComponent("trajectories.csv"))
+        try AtomicFile.writeText(TrackingCSV.drift(result), to: dir.appendingPathComponent("drift.csv"))
+        let tracks = long.map(DiffusionTrack.init)
+        let diffusion = tracks.isEmpty ? [] : try writeDiffusion(tracks, to: dir)
+        return Result(tracks: long.count, detections: detections.count, diffusion: diffusion)
+    }
+
+    /// diffusion.csv and hops.csv, classes by name.
+    func writeDiffusion(_ tracks: [DiffusionTrack], to dir: URL) throws -> [ClassDiffusion] {
+        let calibration = options.pixelSize.flatMap { p in options.frameTime.map { DiffusionCalibration(pixelSize: p, frameTime: $0) } }
+        let diffusion = try Diffusion.analyze(tracks, options: DiffusionOptions(seed: options.seed))
+        try AtomicFile.writeText(TableStages.namingClasses(Diffusion.csv(diffusion, calibration: calibration), classes),
+                                 to: dir.appendingPathComponent("diffusion.csv"))
+        let hops = try Diffusion.hops(tracks, threshold: options.hopThreshold ?? options.maxDistance / 2, binWidth: 0.25)
+        try AtomicFile.writeText(TableStages.namingClasses(Diffusion.hopsCSV(hops, calibration: calibration), classes),
+                                 to: dir.appendingPathComponent("hops.csv"))
+        return diffusion.map { d in
+            ClassDiffusion(className: classes.indices.contains(d.classLabel) ? classes[d.classLabel] : "\(d.classLabel)",
+                           d: d.cve.D, ciLow: d.ciLow, ciHigh: d.ciHigh, tracks: d.tracks)
+        }
+    }
+}

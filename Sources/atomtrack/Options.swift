@@ -1,0 +1,83 @@
+import ArgumentParser
+import Core
+import Foundation
+import Pipeline
+
+// The option groups the commands share, declared once so a flag reads and behaves the same in
+// every command that takes it.
+
+/// `--out`, `--overwrite`, `--quiet`: where a command writes, and whether it may replace what an
+/// earlier run left there.
+struct OutputOptions: ParsableArguments {
+    @Option(help: "Output directory.") var out: String
+    @Flag(help: "Replace earlier results in OUT.") var overwrite = false
+    @Flag(help: "No progress bars.") var quiet = false
+
+    var directory: URL { URL(fileURLWithPath: out) }
+    var progress: Bool { !quiet }
+
+    /// Creates OUT, refusing one that holds any of `markers` unless `--overwrite` (or `resuming`)
+    /// was given; returns it.
+    @discardableResult
+    func prepare(markers: [String], resuming: Bool = false) throws -> URL {
+        try OutputDirectory.prepare(directory, markers: markers, allowExisting: overwrite || resuming)
+        return directory
+    }
+}
+
+/// `--model` / `--material`: which trained model reads the movie.
+struct ModelChoice: ParsableArguments {
+    @Option(help: "Model directory (model.safetensors + model.json). Default: the shipped model for --material.")
+    var model: String?
+    @Option(help: "Material, to pick a shipped model: graphene-si or ws2.") var material: String?
+}
+
+/// The model and how it finds atoms: for every command that runs the network.
+struct ModelOptions: ParsableArguments {
+    @OptionGroup var choice: ModelChoice
+    @Option(help: "Class probability threshold for atoms.") var threshold: Float = 0.5
+    @Flag(help: "Skip the 2-D Gaussian refinement (plain probability-weighted centroids).") var noRefine = false
+
+    func finder() throws -> AtomFinder {
+        var options = AtomFinder.Options()
+        options.threshold = threshold
+        options.refine = !noRefine
+        let directory = try ShippedModels.resolve(model: choice.model, material: choice.material)
+        return try AtomFinder(model: TrainedModel(at: directory), options: options)
+    }
+}
+
+/// `--pixel-size`: Å per pixel, for a movie without a calibration or with a wrong one.
+struct PixelSizeOption: ParsableArguments {
+    @Option(help: "Pixel size in Å (overrides the file's calibration, if any).") var pixelSize: Double?
+
+    /// The value, refused in one line (by `Calibration`'s range) before anything is written.
+    func checked() throws -> Double? {
+        try Calibration.checkFlags(pixelSize: pixelSize)
+        return pixelSize
+    }
+}
+
+/// `--frame-time`: seconds per frame, for rates per second.
+struct FrameTimeOption: ParsableArguments {
+    @Option(help: "Seconds per frame (for Å²/s and timescales in seconds).") var frameTime: Double?
+
+    /// The value, refused in one line (by `Calibration`'s range) before anything is written.
+    func checked() throws -> Double? {
+        try Calibration.checkFlags(frameTime: frameTime)
+        return frameTime
+    }
+}
+
+/// `--first` and `--count`: which frames of a movie to process.
+struct FrameSelection: ParsableArguments {
+    @Option(help: "First frame (default: 0).") var first: Int?
+    @Option(help: "Number of frames (default: all).") var count: Int?
+
+    func range(in input: MovieInput) throws -> Range<Int> { try input.frames(first: first ?? 0, count: count) }
+}
+
+/// The movie a network command reads, opened with its model at its pixel size.
+func openMovie(_ path: String, _ model: ModelOptions, _ pixelSize: PixelSizeOption) throws -> MovieInput {
+    try MovieInput(path: path, finder: model.finder(), pixelSize: pixelSize.checked())
+}
