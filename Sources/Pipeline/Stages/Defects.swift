@@ -2,6 +2,7 @@ import Core
 import DefectLibrary
 import Foundation
 import Localization
+import MicroscopyIO
 
 /// Defect candidates of one frame and the crops around them, collected frame by frame so the
 /// frames themselves need not be kept; `classify()` then fits one Gaussian mixture to all crops.
@@ -161,5 +162,25 @@ public final class DefectCollector {
         c.mixture.seed = options.seed
         let classification = try DefectClassifier.classify(crops: crops, size: cropSize, configuration: c)
         return try DefectClassLibrary(defects: defects, classification: classification, cropSize: cropSize, frameCount: frames)
+    }
+}
+
+/// The defect library's files: defects.csv, library.json, bic.csv and library/ (class means, mosaics).
+public enum DefectLibraryWriter {
+    public static func write(_ library: DefectClassLibrary, names: [String], to output: URL) throws {
+        try AtomicFile.writeText(library.defectsCSV(), to: output.appendingPathComponent("defects.csv"))
+        try AtomicFile.writeText(library.libraryJSON(), to: output.appendingPathComponent("library.json"))
+        try AtomicFile.writeText(library.classification.selection.csv, to: output.appendingPathComponent("bic.csv"))
+        let dir = output.appendingPathComponent("library")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for c in library.classes {
+            let side = library.cropSize
+            let mean = try GrayImage(width: side, height: side, pixels: Array(c.meanCrop.prefix(side * side)))
+            try TIFFFile.write([mean], to: dir.appendingPathComponent("\(names[c.id])_mean.tif"))
+            try PNGFile.writeGray(mean, to: dir.appendingPathComponent("\(names[c.id])_mean.png"), scaling: .minMax)
+            let mosaic = try library.mosaic(classID: c.id)
+            try PNGFile.writeGray(try GrayImage(width: mosaic.width, height: mosaic.height, pixels: mosaic.pixels),
+                                  to: dir.appendingPathComponent("\(names[c.id])_mosaic.png"), scaling: .minMax)
+        }
     }
 }

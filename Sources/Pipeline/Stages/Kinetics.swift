@@ -1,5 +1,7 @@
+import DefectLibrary
 import Dynamics
 import Foundation
+import MicroscopyIO
 import Tracking
 
 /// Defect trajectories and what they tell: linking (drift taken from the whole lattice),
@@ -30,6 +32,9 @@ public struct Kinetics {
         public var markovUncertainty: MarkovUncertainty?
         public var markovNote: String?
         public var stateNames: [String]
+
+        /// The defect tracks long enough to report (`Options.minTrackLength`).
+        public func longTracks(minLength: Int) -> [Track] { defectTracks.tracks.filter { $0.points.count >= minLength } }
     }
 
     public let options: Options
@@ -107,5 +112,33 @@ public struct Kinetics {
             result.markovNote = "no Markov model: \(error)"
         }
         return result
+    }
+
+    /// Links the library's defects (class = library class, score = its probability).
+    public func run(atoms: [[FrameAtom]], library: DefectClassLibrary, stateNames: [String]) throws -> Result {
+        let labels = library.classification.labels, probabilities = library.classification.probabilities
+        let defects = library.defects.indices.map { i in
+            (frame: library.defects[i].frame, x: library.defects[i].x, y: library.defects[i].y,
+             state: labels[i], probability: probabilities[i])
+        }
+        return try run(atoms: atoms, defects: defects, stateNames: stateNames)
+    }
+
+    /// trajectories.csv (tracks of ≥ `minTrackLength` frames), drift.csv, diffusion.csv and,
+    /// when a Markov model was estimated, markov.json and markov.png.
+    public func write(_ r: Result, names: [String], to output: URL) throws {
+        func file(_ name: String) -> URL { output.appendingPathComponent(name) }
+        try AtomicFile.writeText(TableStages.trajectoriesCSV(r.longTracks(minLength: options.minTrackLength), classes: names,
+                                                             pixelSize: pixelSize), to: file("trajectories.csv"))
+        try AtomicFile.writeText(TrackingCSV.drift(r.atomTracks), to: file("drift.csv"))
+        let calibration = DiffusionCalibration(pixelSize: pixelSize, frameTime: frameTime)
+        try AtomicFile.writeText(TableStages.namingClasses(Diffusion.csv(r.diffusion, calibration: calibration), names),
+                                 to: file("diffusion.csv"))
+        guard let m = r.markov else { return }
+        try AtomicFile.writeText(try m.json(uncertainty: r.markovUncertainty, frameTime: frameTime), to: file("markov.json"))
+        let raster = m.heatMap(scale: 2)
+        var image = RGBImage(width: raster.width, height: raster.height)
+        image.bytes = raster.pixels
+        try PNGFile.writeRGB(image, to: file("markov.png"))
     }
 }
