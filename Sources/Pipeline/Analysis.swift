@@ -38,10 +38,9 @@ public struct Analysis {
         var clock = StageClock()
         let inputs = try Inputs(config)
         try AtomicFile.writeJSON(config, to: file("config.json"))
-        let collector = DefectCollector(options: config.defects, pixelSize: inputs.pixelSize,
-                                        columnSpacing: inputs.model.card.columnSpacing, classSymbols: inputs.symbols)
-        let kinetics = Kinetics(options: config.kinetics, pixelSize: inputs.pixelSize, frameTime: config.frameTime,
-                                columnSpacing: inputs.model.card.columnSpacing)
+        let collector = DefectCollector(options: config.defects, calibration: inputs.calibration, card: inputs.model.card)
+        let kinetics = Kinetics(options: config.kinetics, calibration: inputs.calibration,
+                                columnSpacingPixels: inputs.model.card.columnSpacingPixels(pixelSize: inputs.calibration.pixelSize))
 
         let (totals, journal) = try locateFrames(inputs, collector: collector, kinetics: kinetics, resume: resume)
         clock.lap("segment+locate+crop")
@@ -72,8 +71,8 @@ public struct Analysis {
         let movie: Movie
         let model: TrainedModel
         let finder: AtomFinder
-        let pixelSize: Double
-        let pixelSource: String
+        /// Resolved once; every stage takes its pixel size and frame time from here.
+        let calibration: Calibration
         let frames: Range<Int>
         var symbols: [String] { model.card.classes.map(\.symbol) }
 
@@ -81,18 +80,12 @@ public struct Analysis {
             movie = try Movie.open(URL(fileURLWithPath: config.movie))
             model = try TrainedModel(at: try ShippedModels.resolve(model: config.model, material: config.material))
             finder = try AtomFinder(model: model, options: config.finder)
-            (pixelSize, pixelSource) = Self.pixelSize(config, movie, card: model.card)
+            calibration = try Calibration.resolve(for: movie, card: model.card, pixelSizeFlag: config.pixelSize,
+                                                  frameTimeFlag: config.frameTime)
             guard config.firstFrame >= 0, config.firstFrame < movie.frameCount else {
                 throw InputError("first frame \(config.firstFrame) is outside the movie's \(movie.frameCount) frames")
             }
             frames = config.firstFrame..<min(movie.frameCount, config.firstFrame + (config.frameCount ?? movie.frameCount))
-        }
-
-        static func pixelSize(_ config: AnalysisConfig, _ movie: Movie, card: ModelCard) -> (Double, String) {
-            if let p = config.pixelSize { return (p, "command line") }
-            if let p = movie.pixelSizeA { return (p, "file metadata") }
-            FileHandle.standardError.write(Data("warning: \(movie.url.lastPathComponent) has no pixel calibration; assuming \(String(format: "%.3f", card.preferredPixelSize)) Å/px (the model's); pass --pixel-size\n".utf8))
-            return (card.preferredPixelSize, "assumed (model's trained pixel size)")
         }
     }
 

@@ -57,7 +57,7 @@ extension Analysis {
     /// A locator that streams the atom table without keeping the atoms, with overlays of the
     /// requested frames, or of the first analysed one when none is in range.
     func movieLocator(_ inputs: Inputs) -> MovieLocator {
-        var locator = MovieLocator(finder: inputs.finder, pixelSize: inputs.pixelSize)
+        var locator = MovieLocator(finder: inputs.finder, pixelSize: inputs.calibration.pixelSize)
         locator.keepAtoms = false
         locator.overlayFrames = Set(config.overlayFrames.filter(inputs.frames.contains))
         if locator.overlayFrames.isEmpty { locator.overlayFrames = [inputs.frames.lowerBound] }

@@ -18,6 +18,8 @@ public struct AnalysisSummary: Codable, Sendable {
     public var pixelSizeA: Double
     public var pixelSizeSource: String
     public var frameTimeS: Double
+    /// Where the frame time came from: `command line`, or `assumed` (1 s; nothing gave one).
+    public var frameTimeSource: String
     public var frames: Int
     public var width: Int, height: Int
     public var atomsPerClass: [String: Int]
@@ -41,12 +43,14 @@ extension AnalysisSummary {
     /// The summary of a finished run, from what its stages returned.
     init(config: AnalysisConfig, inputs: Analysis.Inputs, totals: Analysis.FrameTotals, skippedAtBorder: Int,
          library: DefectClassLibrary, names: [String], kinetics r: Kinetics.Result, seconds: [String: Double]) {
-        let toA2s = inputs.pixelSize * inputs.pixelSize / config.frameTime
+        let calibration = inputs.calibration
+        let toA2s = calibration.pixelSize * calibration.pixelSize / calibration.frameTime
         var perClass: [String: Int] = [:]
         for (c, n) in totals.atomsPerClass.enumerated() where n > 0 { perClass[inputs.symbols[c], default: 0] += n }
         self.init(
             atomtrackVersion: atomTrackVersion, movie: config.movie, model: inputs.model.directory.path,
-            pixelSizeA: inputs.pixelSize, pixelSizeSource: inputs.pixelSource, frameTimeS: config.frameTime,
+            pixelSizeA: calibration.pixelSize, pixelSizeSource: calibration.pixelSizeSource.summaryText,
+            frameTimeS: calibration.frameTime, frameTimeSource: calibration.frameTimeSource.summaryText,
             frames: inputs.frames.count, width: inputs.movie.width, height: inputs.movie.height, atomsPerClass: perClass,
             defects: library.defects.count, defectCropsSkippedAtBorder: skippedAtBorder, defectClasses: names,
             defectClassCounts: library.classes.map(\.count), bicChosenK: library.classification.selection.bestByBIC,

@@ -71,14 +71,11 @@ public struct AtomFinder {
                 throw ModelError.mismatch("frame \(frame): pixel size \(p) Å is far outside the model's \(r[0])–\(r[1]) Å; check the calibration or pass --pixel-size")
             }
         }
-        var image = pixels, w = width, h = height, scale = 1.0
-        let effectivePixelSize: Double
+        var image = pixels, w = width, h = height, scale = 1.0, effectivePixelSize = pixelSize
         if let target = workingPixelSize(for: pixelSize), let p = pixelSize {
             scale = p / target   // > 1 enlarges the frame
             (image, w, h) = Resample.bilinear(pixels, width: width, height: height, scale: scale)
             effectivePixelSize = target
-        } else {
-            effectivePixelSize = pixelSize ?? model.card.preferredPixelSize
         }
         let (maps, _) = try probabilities(image, width: w, height: h, frame: frame)
         let locator = try makeLocator(pixelSize: effectivePixelSize)
@@ -96,8 +93,9 @@ public struct AtomFinder {
     /// Localizer settings scaled to the lattice: separation 0.55 × the column spacing, a
     /// refinement half-window of 0.6 × the spacing (2–8 px; wider windows measured better on
     /// graphene at 0.2 Å/px), starting σ 0.3 × the spacing.
-    func makeLocator(pixelSize: Double) throws -> AtomLocator {
-        let spacingPx = model.card.columnSpacing / pixelSize
+    /// - Parameter pixelSize: nil when unknown (the model's trained pixel size is assumed).
+    func makeLocator(pixelSize: Double?) throws -> AtomLocator {
+        let spacingPx = model.card.columnSpacingPixels(pixelSize: pixelSize)
         let halfWindow = min(8, max(2, Int((spacingPx * 1.0).rounded())))
         let refinement = options.refine
             ? GaussianRefinement(halfWindow: halfWindow, initialSigma: max(0.8, 0.3 * spacingPx), maxShift: 1, maxIterations: 60)

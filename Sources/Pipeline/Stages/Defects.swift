@@ -32,7 +32,8 @@ public final class DefectCollector {
 
     public let options: Options
     public let pixelSize: Double
-    public let columnSpacing: Double
+    /// Distance between neighbouring columns in pixels: sets the intensity disc and the complex radius.
+    public let columnSpacingPixels: Double
     public let classSymbols: [String]
     public let cropSize: Int
     public private(set) var defects: [DefectObject] = []
@@ -41,12 +42,24 @@ public final class DefectCollector {
     public private(set) var latticeFailures: [Int] = []
     public private(set) var frames = 0
 
-    public init(options: Options, pixelSize: Double, columnSpacing: Double, classSymbols: [String]) {
+    public init(options: Options, pixelSize: Double, columnSpacingPixels: Double, classSymbols: [String]) {
         self.options = options
         self.pixelSize = pixelSize
-        self.columnSpacing = columnSpacing
+        self.columnSpacingPixels = columnSpacingPixels
         self.classSymbols = classSymbols
         cropSize = max(5, Int((options.cropSizeA / pixelSize).rounded()) | 1)
+    }
+
+    /// The collector for frames of `calibration`'s pixel size analysed with `card`'s model.
+    public convenience init(options: Options, calibration: Calibration, card: ModelCard) {
+        self.init(options: options, pixelSize: calibration.pixelSize,
+                  columnSpacingPixels: card.columnSpacingPixels(pixelSize: calibration.pixelSize),
+                  classSymbols: card.classes.map(\.symbol))
+    }
+
+    /// - Parameter columnSpacing: in Å.
+    public convenience init(options: Options, pixelSize: Double, columnSpacing: Double, classSymbols: [String]) {
+        self.init(options: options, pixelSize: pixelSize, columnSpacingPixels: columnSpacing / pixelSize, classSymbols: classSymbols)
     }
 
     /// What one frame adds to the library: its defects and their crops.
@@ -105,7 +118,7 @@ public final class DefectCollector {
     /// Columns whose mean intensity (disc of radius 0.2 × spacing) is a robust outlier in their class.
     func anomalies(frame: Int, pixels: [Float], width: Int, atoms: [FrameAtom]) -> [DefectObject] {
         let height = pixels.count / width
-        let r = max(1.0, 0.2 * columnSpacing / pixelSize), ri = Int(r.rounded(.up))
+        let r = max(1.0, 0.2 * columnSpacingPixels), ri = Int(r.rounded(.up))
         let intensity = atoms.map { a -> Double in
             var sum = 0.0, n = 0
             let cx = Int(a.x.rounded()), cy = Int(a.y.rounded())
@@ -143,7 +156,7 @@ public final class DefectCollector {
     /// dopant and the S vacancy beside it), represented by the first found: dopant atoms,
     /// then intensity outliers by class, then vacancies.
     func mergedIntoComplexes(_ d: [DefectObject]) -> [DefectObject] {
-        let radius = 1.25 * columnSpacing / pixelSize
+        let radius = 1.25 * columnSpacingPixels
         var out: [DefectObject] = []
         for o in d where !out.contains(where: { hypot($0.x - o.x, $0.y - o.y) < radius }) { out.append(o) }
         return out

@@ -1,3 +1,4 @@
+import Core
 import DefectLibrary
 import Dynamics
 import Foundation
@@ -38,15 +39,14 @@ public struct Kinetics {
     }
 
     public let options: Options
-    public let pixelSize: Double
-    public let frameTime: Double
-    public let columnSpacing: Double
+    /// Å per pixel and s per frame of the written tables (tracking itself works in pixels and frames).
+    public let calibration: Calibration
+    /// Distance between neighbouring columns in pixels: the unit of every search distance.
+    public let columnSpacingPixels: Double
 
-    public init(options: Options, pixelSize: Double, frameTime: Double, columnSpacing: Double) {
-        self.options = options; self.pixelSize = pixelSize; self.frameTime = frameTime; self.columnSpacing = columnSpacing
+    public init(options: Options, calibration: Calibration, columnSpacingPixels: Double) {
+        self.options = options; self.calibration = calibration; self.columnSpacingPixels = columnSpacingPixels
     }
-
-    var spacingPx: Double { columnSpacing / pixelSize }
 
     /// The atoms of a frame that the lattice drift is measured from: all of them, or the
     /// `driftAtomsPerFrame` nearest the frame centre (a compact patch, so the same columns
@@ -63,8 +63,8 @@ public struct Kinetics {
     /// (drift-iterated) and returns its cumulative drift per frame.
     public func latticeDrift(_ atoms: [[FrameAtom]]) throws -> TrackingResult {
         let detections = atoms.flatMap { $0 }.map { Detection(frame: $0.frame, x: $0.x, y: $0.y, classLabel: $0.classIndex, score: Double($0.score)) }
-        let options = TrackingOptions(maxDistance: 0.35 * spacingPx, maxGap: 0, driftIterations: 2,
-                                      driftSearchDistance: 0.45 * spacingPx)
+        let options = TrackingOptions(maxDistance: 0.35 * columnSpacingPixels, maxGap: 0, driftIterations: 2,
+                                      driftSearchDistance: 0.45 * columnSpacingPixels)
         return try Tracker.track(detections, options: options)
     }
 
@@ -80,7 +80,7 @@ public struct Kinetics {
             return Detection(frame: d.frame, x: d.x - dx, y: d.y - dy, classLabel: d.state, score: d.probability)
         }
         var defectTracks = try Tracker.track(detections, options: TrackingOptions(
-            maxDistance: options.maxStepColumns * spacingPx, maxGap: options.maxGap))
+            maxDistance: options.maxStepColumns * columnSpacingPixels, maxGap: options.maxGap))
         // Report positions in the frame's own pixels (x, y) and drift-corrected (xCorrected).
         for t in defectTracks.tracks.indices {
             for p in defectTracks.tracks[t].points.indices {
@@ -129,13 +129,13 @@ public struct Kinetics {
     public func write(_ r: Result, names: [String], to output: URL) throws {
         func file(_ name: String) -> URL { output.appendingPathComponent(name) }
         try AtomicFile.writeText(TableStages.trajectoriesCSV(r.longTracks(minLength: options.minTrackLength), classes: names,
-                                                             pixelSize: pixelSize), to: file("trajectories.csv"))
+                                                             pixelSize: calibration.pixelSize), to: file("trajectories.csv"))
         try AtomicFile.writeText(TrackingCSV.drift(r.atomTracks), to: file("drift.csv"))
-        let calibration = DiffusionCalibration(pixelSize: pixelSize, frameTime: frameTime)
-        try AtomicFile.writeText(TableStages.namingClasses(Diffusion.csv(r.diffusion, calibration: calibration), names),
+        let units = DiffusionCalibration(pixelSize: calibration.pixelSize, frameTime: calibration.frameTime)
+        try AtomicFile.writeText(TableStages.namingClasses(Diffusion.csv(r.diffusion, calibration: units), names),
                                  to: file("diffusion.csv"))
         guard let m = r.markov else { return }
-        try AtomicFile.writeText(try m.json(uncertainty: r.markovUncertainty, frameTime: frameTime), to: file("markov.json"))
+        try AtomicFile.writeText(try m.json(uncertainty: r.markovUncertainty, frameTime: calibration.frameTime), to: file("markov.json"))
         let raster = m.heatMap(scale: 2)
         var image = RGBImage(width: raster.width, height: raster.height)
         image.bytes = raster.pixels
