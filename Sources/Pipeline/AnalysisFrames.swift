@@ -1,4 +1,5 @@
 import Foundation
+import Localization
 import MicroscopyIO
 
 /// The streamed part of `Analysis.run`: every frame is located, its defects cropped and its
@@ -39,19 +40,28 @@ extension Analysis {
 
         let remaining = (frames.lowerBound + totals.frames)..<frames.upperBound
         _ = try locator.run(movie: movie, frames: remaining, to: output, table: journal.atomTable,
-                            progress: progress, alreadyDone: totals.frames) { index, image, found in
+                            progress: progress, alreadyDone: totals.frames) { index, image, found, normalized in
             var counts = Array(repeating: 0, count: inputs.symbols.count)
             for a in found { counts[a.classIndex] += 1 }
             let record = AnalysisJournal.FrameRecord(
                 frame: index, atomTableBytes: journal.atomTable.size, classCounts: counts,
                 atoms: index == frames.lowerBound ? found : kinetics.driftSample(found, width: image.width, height: image.height),
-                defects: try collector.collect(frame: index, pixels: image.pixels, width: image.width, height: image.height, atoms: found))
+                defects: try defects(of: index, image, found, normalized, collector: collector))
             try journal.append(record)
             absorb(record)
             if let stop = stopAfterFrames, totals.frames >= stop { throw Stopped(framesDone: totals.frames) }
         }
         try journal.commitAtomTable(to: file(MovieLocator.atomsFile))
         return (totals, journal)
+    }
+
+    /// A frame's defect contribution. A frame the locator skipped (NaN/Inf pixels) has no
+    /// normalized frame and contributes nothing, as it contributes no atoms.
+    func defects(of index: Int, _ image: GrayImage, _ atoms: [FrameAtom], _ normalized: NormalizedFrame?,
+                 collector: DefectCollector) throws -> DefectCollector.FrameContribution {
+        guard let normalized else { return DefectCollector.FrameContribution(frame: index) }
+        return try collector.collect(frame: index, pixels: image.pixels, normalized: normalized.pixels,
+                                     width: image.width, height: image.height, atoms: atoms)
     }
 
     /// A locator that streams the atom table without keeping the atoms, with overlays of the

@@ -77,10 +77,18 @@ public final class DefectCollector {
         append(try collect(frame: frame, pixels: pixels, width: width, height: height, atoms: atoms))
     }
 
-    /// One frame's defects and crops, without adding them (`append` does).
+    /// One frame's defects and crops, without adding them (`append` does); normalizes the frame
+    /// for the crops.
     public func collect(frame: Int, pixels: [Float], width: Int, height: Int, atoms: [FrameAtom]) throws -> FrameContribution {
-        var out = FrameContribution(frame: frame)
         let normalized = try FrameNormalization().normalize(pixels, width: width, height: height, frame: frame)
+        return try collect(frame: frame, pixels: pixels, normalized: normalized.pixels, width: width, height: height, atoms: atoms)
+    }
+
+    /// One frame's defects and crops. Intensity outliers are measured on the raw `pixels`; the
+    /// crops are cut from `normalized` (e.g. the frame the atom finder already normalized).
+    public func collect(frame: Int, pixels: [Float], normalized: [Float], width: Int, height: Int,
+                        atoms: [FrameAtom]) throws -> FrameContribution {
+        var out = FrameContribution(frame: frame)
         let classified = atoms.map { ClassifiedAtom(x: $0.x, y: $0.y, classIndex: $0.classIndex) }
         let minority = minorityClasses(atoms)
         var found = classified.filter { minority.contains($0.classIndex) }
@@ -92,7 +100,7 @@ public final class DefectCollector {
             out.latticeFailed = v == nil
         }
         found = mergedIntoComplexes(found)
-        let set = try CropExtractor.crops(image: normalized.pixels, width: width, height: height,
+        let set = try CropExtractor.crops(image: normalized, width: width, height: height,
                                           centres: found.map { CropCentre(x: $0.x, y: $0.y) }, size: cropSize, border: .skip)
         out.skippedAtBorder = set.skipped
         out.defects = set.sourceIndices.map { found[$0] }
