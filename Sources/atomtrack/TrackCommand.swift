@@ -52,10 +52,10 @@ struct TrackCommand: ParsableCommand {
             var text = "\(long.count) tracks of ≥ \(minLength) frames from \(detections.count) detections"
             if !tracks.isEmpty {
                 let diffusion = try Diffusion.analyze(tracks, options: DiffusionOptions(seed: seed))
-                try AtomicFile.writeText(TableStages.namingClasses(Diffusion.csv(diffusion, calibration: calibration), classes),
+                try AtomicFile.writeText(Diffusion.csv(diffusion, calibration: calibration, classNames: classes),
                                          to: dir.appendingPathComponent("diffusion.csv"))
                 let hops = try Diffusion.hops(tracks, threshold: hopThreshold ?? maxDistance / 2, binWidth: 0.25)
-                try AtomicFile.writeText(TableStages.namingClasses(Diffusion.hopsCSV(hops, calibration: calibration), classes),
+                try AtomicFile.writeText(Diffusion.hopsCSV(hops, calibration: calibration, classNames: classes),
                                          to: dir.appendingPathComponent("hops.csv"))
                 for d in diffusion {
                     text += String(format: "\n  %@: D = %.4g px²/frame [%.4g, %.4g] over %d tracks",

@@ -73,24 +73,10 @@ public struct Kinetics {
     public func run(atoms: [[FrameAtom]], defects: [(frame: Int, x: Double, y: Double, state: Int, probability: Double)],
                     stateNames: [String]) throws -> Result {
         let lattice = try latticeDrift(atoms)
-        var drift: [Int: (Double, Double)] = [:]
-        for d in lattice.drift { drift[d.frame] = (d.dx, d.dy) }
-        let detections = defects.map { d -> Detection in
-            let (dx, dy) = drift[d.frame] ?? (0, 0)
-            return Detection(frame: d.frame, x: d.x - dx, y: d.y - dy, classLabel: d.state, score: d.probability)
-        }
-        var defectTracks = try Tracker.track(detections, options: TrackingOptions(
-            maxDistance: options.maxStepColumns * columnSpacingPixels, maxGap: options.maxGap))
-        // Report positions in the frame's own pixels (x, y) and drift-corrected (xCorrected).
-        for t in defectTracks.tracks.indices {
-            for p in defectTracks.tracks[t].points.indices {
-                let point = defectTracks.tracks[t].points[p]
-                let (dx, dy) = drift[point.frame] ?? (0, 0)
-                defectTracks.tracks[t].points[p].x = point.xCorrected + dx
-                defectTracks.tracks[t].points[p].y = point.yCorrected + dy
-            }
-        }
-        defectTracks.drift = lattice.drift
+        let detections = defects.map { Detection(frame: $0.frame, x: $0.x, y: $0.y, classLabel: $0.state, score: $0.probability) }
+        // Positions stay in the frame's own pixels (x, y); xCorrected/yCorrected have the lattice's drift removed.
+        let defectTracks = try Tracker.track(detections, options: TrackingOptions(
+            maxDistance: options.maxStepColumns * columnSpacingPixels, maxGap: options.maxGap), drift: lattice.drift)
         let long = defectTracks.tracks.filter { $0.points.count >= options.minTrackLength }
         let diffusionTracks = long.map {
             DiffusionTrack(frames: $0.points.map(\.frame), x: $0.points.map(\.xCorrected),
@@ -132,8 +118,7 @@ public struct Kinetics {
                                                              pixelSize: calibration.pixelSize), to: file("trajectories.csv"))
         try AtomicFile.writeText(TrackingCSV.drift(r.atomTracks), to: file("drift.csv"))
         let units = DiffusionCalibration(pixelSize: calibration.pixelSize, frameTime: calibration.frameTime)
-        try AtomicFile.writeText(TableStages.namingClasses(Diffusion.csv(r.diffusion, calibration: units), names),
-                                 to: file("diffusion.csv"))
+        try AtomicFile.writeText(Diffusion.csv(r.diffusion, calibration: units, classNames: names), to: file("diffusion.csv"))
         guard let m = r.markov else { return }
         try AtomicFile.writeText(try m.json(uncertainty: r.markovUncertainty, frameTime: calibration.frameTime), to: file("markov.json"))
         let raster = m.heatMap(scale: 2)
