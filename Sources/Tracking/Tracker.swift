@@ -45,6 +45,8 @@ public struct DriftStep: Sendable, Equatable {
     public var frame: Int
     public var dx: Double
     public var dy: Double
+
+    public init(frame: Int, dx: Double, dy: Double) { self.frame = frame; self.dx = dx; self.dy = dy }
 }
 
 /// Tracks, the drift used to link them, and the track of every detection.

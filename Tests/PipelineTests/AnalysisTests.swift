@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Localization
 import MicroscopyIO
@@ -57,6 +58,41 @@ final class AnalysisTests: XCTestCase {
         for section in ["Atoms in the first frame", "Defect library", "Trajectories", "Diffusion", "Transitions", "Drift"] {
             XCTAssertTrue(html.contains(section), "report lacks \(section)")
         }
+    }
+
+    /// A frame with NaN pixels is skipped with a warning (no atoms, no defects) instead of
+    /// failing the run; a movie without calibration says that its pixel size and frame time were assumed.
+    func testFrameWithNaNPixelsIsSkipped() throws {
+        let root = try temporaryDirectory("analyze-nan")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var recipe = try Recipe.decode(Data(contentsOf: packageRoot.appendingPathComponent("TrainingData/movie-ws2.json")))
+        recipe.seed = 7
+        recipe.width = 128; recipe.height = 128
+        recipe.movie?.frames = 8
+        let movieDir = root.appendingPathComponent("movie"), out = root.appendingPathComponent("analysis")
+        try FileManager.default.createDirectory(at: movieDir, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        _ = try SimulationExport.writeMovie(recipe: recipe, to: movieDir, progress: false)
+        let movie = try Movie.open(movieDir.appendingPathComponent(SimulationExport.movieFile))
+        var frames = try (0..<movie.frameCount).map { try movie.frame($0) }
+        frames[3].pixels[100] = .nan
+        let npy = root.appendingPathComponent("movie.npy")   // NPY: no calibration
+        try NPYFile.write(frames: frames.map { try GrayImage(width: $0.width, height: $0.height, pixels: $0.pixels) }, to: npy)
+
+        var config = AnalysisConfig(movie: npy.path)
+        config.model = try shippedModel("tmd-ws2").path
+        var analysis = Analysis(config: config, output: out)
+        analysis.progress = false
+        let summary = try analysis.run()
+
+        XCTAssertEqual(summary.frames, 8)
+        XCTAssertEqual(summary.pixelSizeSource, "assumed (model's trained pixel size)")
+        XCTAssertEqual(summary.frameTimeSource, "assumed")
+        XCTAssertEqual(summary.frameTimeS, 1)
+        let atoms = try CSVTable(url: out.appendingPathComponent("atoms.csv"))
+        let frameColumn = try atoms.column("frame")
+        XCTAssertFalse(atoms.rows.contains { $0[frameColumn] == "3" }, "the NaN frame has no atoms")
+        XCTAssertTrue(atoms.rows.contains { $0[frameColumn] == "4" })
     }
 
     /// The independent multislice frames (never used for training): WS2 columns found at 10⁵ e/Å².
