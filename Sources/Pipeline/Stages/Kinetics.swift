@@ -77,16 +77,28 @@ public struct Kinetics {
         // Positions stay in the frame's own pixels (x, y); xCorrected/yCorrected have the lattice's drift removed.
         let defectTracks = try Tracker.track(detections, options: TrackingOptions(
             maxDistance: options.maxStepColumns * columnSpacingPixels, maxGap: options.maxGap), drift: lattice.drift)
-        let long = defectTracks.tracks.filter { $0.points.count >= options.minTrackLength }
-        let diffusionTracks = long.map {
+        var result = Result(atomTracks: lattice, defectTracks: defectTracks, diffusion: [],
+                            markov: nil, markovUncertainty: nil, markovNote: nil, stateNames: stateNames)
+        let long = result.longTracks(minLength: options.minTrackLength)
+        result.diffusion = try diffusion(of: long)
+        try estimateMarkovModel(of: long, into: &result)
+        return result
+    }
+
+    /// Diffusion per class on the drift-corrected positions.
+    func diffusion(of tracks: [Track]) throws -> [DiffusionResult] {
+        guard !tracks.isEmpty else { return [] }
+        let diffusionTracks = tracks.map {
             DiffusionTrack(frames: $0.points.map(\.frame), x: $0.points.map(\.xCorrected),
                            y: $0.points.map(\.yCorrected), classes: $0.points.map(\.classLabel))
         }
-        let diffusion = diffusionTracks.isEmpty ? [] : try Diffusion.analyze(diffusionTracks, options: DiffusionOptions(seed: options.seed))
+        return try Diffusion.analyze(diffusionTracks, options: DiffusionOptions(seed: options.seed))
+    }
 
-        var result = Result(atomTracks: lattice, defectTracks: defectTracks, diffusion: diffusion,
-                            markov: nil, markovUncertainty: nil, markovNote: nil, stateNames: stateNames)
-        let trajectories = try long.map { try StateTrajectory(frames: $0.points.map(\.frame), states: $0.points.map(\.classLabel)) }
+    /// The Markov model of class changes along the tracks, or the reason there is none.
+    func estimateMarkovModel(of tracks: [Track], into result: inout Result) throws {
+        let stateNames = result.stateNames
+        let trajectories = try tracks.map { try StateTrajectory(frames: $0.points.map(\.frame), states: $0.points.map(\.classLabel)) }
         do {
             let estimator = MarkovEstimator(reversible: options.reversible)
             let model = try estimator.fit(trajectories, stateCount: stateNames.count,
@@ -97,7 +109,6 @@ public struct Kinetics {
         } catch {
             result.markovNote = "no Markov model: \(error)"
         }
-        return result
     }
 
     /// Links the library's defects (class = library class, score = its probability).
