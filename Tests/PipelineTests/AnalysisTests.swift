@@ -17,20 +17,26 @@ final class AnalysisTests: XCTestCase {
         return dir
     }
 
-    func testAnalyzeRecoversAtomsDefectClassesAndTransitions() throws {
-        let root = try temporaryDirectory("analyze")
-        defer { try? FileManager.default.removeItem(at: root) }
+    /// A simulated WS2 movie (the shipped recipe, `side`² px) in root/movie, and an empty root/analysis.
+    func simulatedWS2Movie(in root: URL, seed: UInt64, side: Int, frames: Int,
+                           defects: Int? = nil) throws -> (movieDir: URL, out: URL, truth: MovieTruth) {
         var recipe = try Recipe.decode(Data(contentsOf: packageRoot.appendingPathComponent("TrainingData/movie-ws2.json")))
-        // Its own seed, so the movie does not change when the shipped recipe's seed does; checked to
-        // classify ≥ 96 % of defects right for seeds 1–3 (enough defects for a stable BIC choice).
-        recipe.seed = 1
-        recipe.width = 192; recipe.height = 192
-        recipe.movie?.frames = 50
-        recipe.movie?.count = 5
+        recipe.seed = seed
+        recipe.width = side; recipe.height = side
+        recipe.movie?.frames = frames
+        if let defects { recipe.movie?.count = defects }
         let movieDir = root.appendingPathComponent("movie"), out = root.appendingPathComponent("analysis")
         try FileManager.default.createDirectory(at: movieDir, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let truth = try SimulationExport.writeMovie(recipe: recipe, to: movieDir, progress: false)
+        return (movieDir, out, try SimulationExport.writeMovie(recipe: recipe, to: movieDir, progress: false))
+    }
+
+    func testAnalyzeRecoversAtomsDefectClassesAndTransitions() throws {
+        let root = try temporaryDirectory("analyze")
+        defer { try? FileManager.default.removeItem(at: root) }
+        // Its own seed, so the movie does not change when the shipped recipe's seed does; checked to
+        // classify ≥ 96 % of defects right for seeds 1–3 (enough defects for a stable BIC choice).
+        let (movieDir, out, truth) = try simulatedWS2Movie(in: root, seed: 1, side: 192, frames: 50, defects: 5)
 
         var config = AnalysisConfig(movie: movieDir.appendingPathComponent(SimulationExport.movieFile).path)
         config.model = try shippedModel("tmd-ws2").path
@@ -65,14 +71,7 @@ final class AnalysisTests: XCTestCase {
     func testFrameWithNaNPixelsIsSkipped() throws {
         let root = try temporaryDirectory("analyze-nan")
         defer { try? FileManager.default.removeItem(at: root) }
-        var recipe = try Recipe.decode(Data(contentsOf: packageRoot.appendingPathComponent("TrainingData/movie-ws2.json")))
-        recipe.seed = 7
-        recipe.width = 128; recipe.height = 128
-        recipe.movie?.frames = 8
-        let movieDir = root.appendingPathComponent("movie"), out = root.appendingPathComponent("analysis")
-        try FileManager.default.createDirectory(at: movieDir, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        _ = try SimulationExport.writeMovie(recipe: recipe, to: movieDir, progress: false)
+        let (movieDir, out, _) = try simulatedWS2Movie(in: root, seed: 7, side: 128, frames: 8)
         let movie = try Movie.open(movieDir.appendingPathComponent(SimulationExport.movieFile))
         var frames = try (0..<movie.frameCount).map { try movie.frame($0) }
         frames[3].pixels[100] = .nan
