@@ -62,7 +62,8 @@ extension Diffusion {
     /// `diffusion.csv`: `class,n_tracks,n_steps,D,D_ci_low,D_ci_high,sigma,unit` (D from the
     /// covariance estimator with its bootstrap interval, σ per axis), followed by the MSD fit
     /// `D_msd,sigma_msd,msd_points`. Units are Å²/s and Å with a calibration, else px²/frame and px.
-    public static func csv(_ results: [DiffusionResult], calibration: DiffusionCalibration? = nil) -> String {
+    /// `class` is `classNames[label]` where given, else the label number.
+    public static func csv(_ results: [DiffusionResult], calibration: DiffusionCalibration? = nil, classNames: [String] = []) -> String {
         let scaleD = calibration.map { $0.pixelSize * $0.pixelSize / $0.frameTime } ?? 1
         let scaleL = calibration?.pixelSize ?? 1
         let unit = calibration == nil ? "px^2/frame" : "A^2/s"
@@ -71,7 +72,7 @@ extension Diffusion {
             let sigma = max(r.cve.sigmaSquared, 0).squareRoot()
             let fields = [r.cve.D * scaleD, r.ciLow * scaleD, r.ciHigh * scaleD, sigma * scaleL].map(format)
             let fit = r.msdFit
-            s += "\(r.classLabel),\(r.tracks),\(r.steps),\(fields.joined(separator: ",")),\(unit),"
+            s += "\(name(r.classLabel, classNames)),\(r.tracks),\(r.steps),\(fields.joined(separator: ",")),\(unit),"
             s += "\(format((fit?.D ?? .nan) * scaleD)),\(format((fit?.sigma ?? .nan) * scaleL)),\(fit?.points ?? 0)\n"
         }
         return s
@@ -79,11 +80,11 @@ extension Diffusion {
 
     /// `hops.csv`: `class,steps,hops,p,p_low,p_high,rate_per_frame,rate_per_s` (class `all` first;
     /// `rate_per_s` empty without a frame time), then a blank line and the jump-length histogram
-    /// `class,bin_low,bin_high,count` (bin edges in px, or Å with a calibration).
-    public static func hopsCSV(_ stats: [HopStatistics], calibration: DiffusionCalibration? = nil) -> String {
+    /// `class,bin_low,bin_high,count` (bin edges in px, or Å with a calibration). Classes are named as in `csv`.
+    public static func hopsCSV(_ stats: [HopStatistics], calibration: DiffusionCalibration? = nil, classNames: [String] = []) -> String {
         var s = "class,steps,hops,p,p_low,p_high,rate_per_frame,rate_per_s\n"
         for h in stats {
-            let label = h.classLabel.map(String.init) ?? "all"
+            let label = h.classLabel.map { name($0, classNames) } ?? "all"
             let perSecond = calibration.map { format(h.ratePerFrame / $0.frameTime) } ?? ""
             s += "\(label),\(h.steps),\(h.hops),\(format(h.probability)),\(format(h.probabilityLow)),"
             s += "\(format(h.probabilityHigh)),\(format(h.ratePerFrame)),\(perSecond)\n"
@@ -91,7 +92,7 @@ extension Diffusion {
         let scale = calibration?.pixelSize ?? 1
         s += "\nclass,bin_low,bin_high,count\n"
         for h in stats {
-            let label = h.classLabel.map(String.init) ?? "all"
+            let label = h.classLabel.map { name($0, classNames) } ?? "all"
             for (k, n) in h.histogram.enumerated() {
                 let high = k == h.histogram.count - 1 ? "inf" : format(Double(k + 1) * h.binWidth * scale)
                 s += "\(label),\(format(Double(k) * h.binWidth * scale)),\(high),\(n)\n"
@@ -101,4 +102,7 @@ extension Diffusion {
     }
 
     static func format(_ v: Double) -> String { v.isFinite ? String(format: "%.6g", v) : "nan" }
+
+    /// A class label as written in the tables: its name where one is given, else its number.
+    static func name(_ label: Int, _ names: [String]) -> String { names.indices.contains(label) ? names[label] : "\(label)" }
 }

@@ -45,6 +45,8 @@ public struct DriftStep: Sendable, Equatable {
     public var frame: Int
     public var dx: Double
     public var dy: Double
+
+    public init(frame: Int, dx: Double, dy: Double) { self.frame = frame; self.dx = dx; self.dy = dy }
 }
 
 /// Tracks, the drift used to link them, and the track of every detection.
@@ -65,6 +67,18 @@ public enum Tracker {
     /// With `maxGap > 0` segment ends and starts up to `maxGap` missed frames apart
     /// are joined by a second optimal assignment (Jaqaman et al. 2008).
     public static func track(_ detections: [Detection], options: TrackingOptions) throws -> TrackingResult {
+        try link(detections, options: options, knownDrift: nil)
+    }
+
+    /// Links detections whose drift is already known — e.g. measured on the lattice around
+    /// sparse defects, which are too few to estimate it from themselves. `drift` is the
+    /// cumulative drift per frame (a frame it lacks is taken as undrifted); `driftIterations`
+    /// is not used. Positions stay as given; `xCorrected`/`yCorrected` have the drift removed.
+    public static func track(_ detections: [Detection], options: TrackingOptions, drift: [DriftStep]) throws -> TrackingResult {
+        try link(detections, options: options, knownDrift: drift)
+    }
+
+    static func link(_ detections: [Detection], options: TrackingOptions, knownDrift: [DriftStep]?) throws -> TrackingResult {
         try options.validate()
         for (i, d) in detections.enumerated() {
             guard d.x.isFinite, d.y.isFinite else { throw TrackingError.invalidDetection(index: i, reason: "non-finite position (\(d.x), \(d.y))") }
@@ -75,6 +89,20 @@ public enum Tracker {
         }
         guard last - first < 10_000_000 else { throw TrackingError.invalidOption("frames span \(first)…\(last); more than 10⁷ frames") }
         let frames = FrameIndex(detections, first: first, last: last)
+        let drift: [(dx: Double, dy: Double)]
+        var next: [Int]
+        if let knownDrift {
+            drift = frames.localDrift(knownDrift)
+            next = linkConsecutive(frames, drift: drift, options: options)
+        } else {
+            (drift, next) = estimateDriftAndLink(frames, options: options)
+        }
+        if options.maxGap > 0 { closeGaps(frames, drift: drift, next: &next, options: options) }
+        return assemble(detections, frames: frames, drift: drift, next: next)
+    }
+
+    /// Consecutive-frame links and the drift estimated from them (`driftIterations` rounds).
+    static func estimateDriftAndLink(_ frames: FrameIndex, options: TrackingOptions) -> ([(dx: Double, dy: Double)], [Int]) {
         var drift = [(dx: Double, dy: Double)](repeating: (0, 0), count: frames.count)
         var seeding = options
         if options.driftIterations > 0, let wide = options.driftSearchDistance {
@@ -85,8 +113,7 @@ public enum Tracker {
             drift = refineDrift(frames, next: next)
             next = linkConsecutive(frames, drift: drift, options: options)
         }
-        if options.maxGap > 0 { closeGaps(frames, drift: drift, next: &next, options: options) }
-        return assemble(detections, frames: frames, drift: drift, next: next)
+        return (drift, next)
     }
 
     // MARK: - Frame-pair linking
@@ -278,4 +305,11 @@ struct FrameIndex {
 
     func members(_ t: Int) -> ArraySlice<Int> { order[start[t]..<start[t + 1]] }
     func local(_ frame: Int) -> Int { frame - first }
+
+    /// A per-frame drift as one entry per local frame; frames it lacks get none.
+    func localDrift(_ steps: [DriftStep]) -> [(dx: Double, dy: Double)] {
+        var drift = [(dx: Double, dy: Double)](repeating: (0, 0), count: count)
+        for s in steps where s.frame >= first && s.frame - first < count { drift[s.frame - first] = (s.dx, s.dy) }
+        return drift
+    }
 }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Localization
 import MicroscopyIO
@@ -16,21 +17,27 @@ final class AnalysisTests: XCTestCase {
         return dir
     }
 
-    func testAnalyzeRecoversAtomsDefectClassesAndTransitions() throws {
-        let root = try temporaryDirectory("analyze")
-        defer { try? FileManager.default.removeItem(at: root) }
+    /// A simulated WS2 movie (the shipped recipe, `side`² px) in root/movie, and an empty root/analysis.
+    func simulatedWS2Movie(in root: URL, seed: UInt64, side: Int, frames: Int,
+                           defects: Int? = nil) throws -> (movieDir: URL, out: URL, truth: MovieTruth) {
         var recipe = try Recipe.decode(Data(contentsOf: packageRoot.appendingPathComponent("TrainingData/movie-ws2.json")))
-        // Its own seed, so the movie does not change when the shipped recipe's seed does. 10 dopants
-        // rather than 5 double the hops and switches at the same run time (which goes with the pixels);
-        // seeds 1–10 all classify 96.9–99.5 % of defects right. Seed 2: see `assertKineticsMatchTruth`.
-        recipe.seed = 2
-        recipe.width = 192; recipe.height = 192
-        recipe.movie?.frames = 50
-        recipe.movie?.count = 10
+        recipe.seed = seed
+        recipe.width = side; recipe.height = side
+        recipe.movie?.frames = frames
+        if let defects { recipe.movie?.count = defects }
         let movieDir = root.appendingPathComponent("movie"), out = root.appendingPathComponent("analysis")
         try FileManager.default.createDirectory(at: movieDir, withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let truth = try SimulationExport.writeMovie(recipe: recipe, to: movieDir, progress: false)
+        return (movieDir, out, try SimulationExport.writeMovie(recipe: recipe, to: movieDir, progress: false))
+    }
+
+    func testAnalyzeRecoversAtomsDefectClassesAndTransitions() throws {
+        let root = try temporaryDirectory("analyze")
+        defer { try? FileManager.default.removeItem(at: root) }
+        // Its own seed, so the movie does not change when the shipped recipe's seed does. 10 dopants
+        // rather than 5 double the hops and switches at the same run time (which goes with the pixels);
+        // seeds 1–10 all classify 96.9–99.5 % of defects right. Seed 2: see `assertKineticsMatchTruth`.
+        let (movieDir, out, truth) = try simulatedWS2Movie(in: root, seed: 2, side: 192, frames: 50, defects: 10)
 
         var config = AnalysisConfig(movie: movieDir.appendingPathComponent(SimulationExport.movieFile).path)
         config.model = try shippedModel("tmd-ws2").path
@@ -98,6 +105,34 @@ final class AnalysisTests: XCTestCase {
                 XCTAssertTrue(accepted.contains(truth), "T[\(i)][\(j)]: recovered \(recovered[i][j]), accepted \(accepted), true \(truth)")
             }
         }
+    }
+
+    /// A frame with NaN pixels is skipped with a warning (no atoms, no defects) instead of
+    /// failing the run; a movie without calibration says that its pixel size and frame time were assumed.
+    func testFrameWithNaNPixelsIsSkipped() throws {
+        let root = try temporaryDirectory("analyze-nan")
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (movieDir, out, _) = try simulatedWS2Movie(in: root, seed: 7, side: 128, frames: 8)
+        let movie = try Movie.open(movieDir.appendingPathComponent(SimulationExport.movieFile))
+        var frames = try (0..<movie.frameCount).map { try movie.frame($0) }
+        frames[3].pixels[100] = .nan
+        let npy = root.appendingPathComponent("movie.npy")   // NPY: no calibration
+        try NPYFile.write(frames: frames.map { try GrayImage(width: $0.width, height: $0.height, pixels: $0.pixels) }, to: npy)
+
+        var config = AnalysisConfig(movie: npy.path)
+        config.model = try shippedModel("tmd-ws2").path
+        var analysis = Analysis(config: config, output: out)
+        analysis.progress = false
+        let summary = try analysis.run()
+
+        XCTAssertEqual(summary.frames, 8)
+        XCTAssertEqual(summary.pixelSizeSource, "assumed (model's trained pixel size)")
+        XCTAssertEqual(summary.frameTimeSource, "assumed")
+        XCTAssertEqual(summary.frameTimeS, 1)
+        let atoms = try CSVTable(url: out.appendingPathComponent("atoms.csv"))
+        let frameColumn = try atoms.column("frame")
+        XCTAssertFalse(atoms.rows.contains { $0[frameColumn] == "3" }, "the NaN frame has no atoms")
+        XCTAssertTrue(atoms.rows.contains { $0[frameColumn] == "4" })
     }
 
     /// The independent multislice frames (never used for training): WS2 columns found at 10⁵ e/Å².

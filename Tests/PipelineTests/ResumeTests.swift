@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import MicroscopyIO
 import Pipeline
@@ -223,7 +224,7 @@ final class ResumeTests: XCTestCase {
     func testLatticeDriftFromACentralSample() throws {
         var options = Kinetics.Options()
         options.driftAtomsPerFrame = 300
-        let kinetics = Kinetics(options: options, pixelSize: 0.2, frameTime: 1, columnSpacing: 2.0)  // 10 px columns
+        let kinetics = Kinetics(options: options, calibration: Calibration(pixelSize: 0.2, pixelSizeSource: .flag), columnSpacingPixels: 10)
         let width = 600, height = 600
         var truth: [(Double, Double)] = [(0, 0)]
         for t in 1..<20 { truth.append((truth[t - 1].0 + 0.7 * sin(Double(t)), truth[t - 1].1 - 0.4)) }

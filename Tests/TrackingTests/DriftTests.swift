@@ -47,6 +47,20 @@ final class DriftTests: XCTestCase {
         XCTAssertEqual(csv.count, 26)
         XCTAssertTrue(csv[1].hasPrefix("0,0.0000,0.0000"))
     }
+
+    /// A drift measured elsewhere (e.g. on the lattice) links as well as one estimated from the
+    /// points themselves, and positions stay exactly as given.
+    func testKnownDriftIsUsedAsGiven() throws {
+        let (d, truth, drift) = driftingLattice(seed: 5)
+        let known = drift.enumerated().map { DriftStep(frame: $0.offset, dx: $0.element.0, dy: $0.element.1) }
+        let r = try Tracker.track(d, options: TrackingOptions(maxDistance: 0.6, maxGap: 2), drift: known)
+        assertSameGrouping(r, truth: truth)
+        XCTAssertEqual(r.drift, known)
+        for p in r.tracks.flatMap({ $0.points }) {
+            XCTAssertEqual(p.x, d[p.detection].x)
+            XCTAssertEqual(p.xCorrected, d[p.detection].x - drift[p.frame].0)
+        }
+    }
 }
 
 final class RobustDriftTests: XCTestCase {

@@ -63,6 +63,13 @@ public struct AtomFinder {
     /// Atoms of one frame, in the frame's pixel coordinates.
     /// - Parameter pixelSize: Å per pixel when known; frames far outside the trained range are resampled.
     public func atoms(in pixels: [Float], width: Int, height: Int, pixelSize: Double?, frame: Int = 0) throws -> [Atom] {
+        try locate(in: pixels, width: width, height: height, pixelSize: pixelSize, frame: frame).atoms
+    }
+
+    /// Atoms of one frame (as `atoms(in:…)`) and the frame normalized at its own size, so later
+    /// stages (the defect crops) reuse the normalization instead of repeating it.
+    public func locate(in pixels: [Float], width: Int, height: Int, pixelSize: Double?,
+                       frame: Int = 0) throws -> (atoms: [Atom], normalized: NormalizedFrame) {
         if let p = pixelSize {
             // A calibration 20× outside the trained range is a wrong calibration, not a frame to
             // resample (1000 Å/px would mean a 10⁶-pixel-wide resampled frame).
@@ -71,33 +78,30 @@ public struct AtomFinder {
                 throw ModelError.mismatch("frame \(frame): pixel size \(p) Å is far outside the model's \(r[0])–\(r[1]) Å; check the calibration or pass --pixel-size")
             }
         }
-        var image = pixels, w = width, h = height, scale = 1.0
-        let effectivePixelSize: Double
+        var image = pixels, w = width, h = height, scale = 1.0, effectivePixelSize = pixelSize
         if let target = workingPixelSize(for: pixelSize), let p = pixelSize {
             scale = p / target   // > 1 enlarges the frame
             (image, w, h) = Resample.bilinear(pixels, width: width, height: height, scale: scale)
             effectivePixelSize = target
-        } else {
-            effectivePixelSize = pixelSize ?? model.card.preferredPixelSize
         }
-        let (maps, _) = try probabilities(image, width: w, height: h, frame: frame)
+        let (maps, normalized) = try probabilities(image, width: w, height: h, frame: frame)
         let locator = try makeLocator(pixelSize: effectivePixelSize)
         var atoms = try locator.locate(maps, frame: image)
-        if scale != 1 {
-            // Resampled pixel centres map back as x = (x' + 0.5) / scale − 0.5.
-            for i in atoms.indices {
-                atoms[i].x = (atoms[i].x + 0.5) / scale - 0.5
-                atoms[i].y = (atoms[i].y + 0.5) / scale - 0.5
-            }
+        guard scale != 1 else { return (atoms, normalized) }
+        // Resampled pixel centres map back as x = (x' + 0.5) / scale − 0.5.
+        for i in atoms.indices {
+            atoms[i].x = (atoms[i].x + 0.5) / scale - 0.5
+            atoms[i].y = (atoms[i].y + 0.5) / scale - 0.5
         }
-        return atoms
+        return (atoms, try normalization.normalize(pixels, width: width, height: height, frame: frame))
     }
 
     /// Localizer settings scaled to the lattice: separation 0.55 × the column spacing, a
     /// refinement half-window of 0.6 × the spacing (2–8 px; wider windows measured better on
     /// graphene at 0.2 Å/px), starting σ 0.3 × the spacing.
-    func makeLocator(pixelSize: Double) throws -> AtomLocator {
-        let spacingPx = model.card.columnSpacing / pixelSize
+    /// - Parameter pixelSize: nil when unknown (the model's trained pixel size is assumed).
+    func makeLocator(pixelSize: Double?) throws -> AtomLocator {
+        let spacingPx = model.card.columnSpacingPixels(pixelSize: pixelSize)
         let halfWindow = min(8, max(2, Int((spacingPx * 1.0).rounded())))
         let refinement = options.refine
             ? GaussianRefinement(halfWindow: halfWindow, initialSigma: max(0.8, 0.3 * spacingPx), maxShift: 1, maxIterations: 60)

@@ -43,7 +43,7 @@ struct ReportBuilder {
     func atomsFigure(_ frame: [Float], width: Int, height: Int, atoms: [FrameAtom]) throws -> String {
         guard !frame.isEmpty else { return "<p>No frame.</p>" }
         let url = try pngDataURL(Overlay.gray(frame, width: width, height: height))
-        let radius = max(2.0, 0.3 * card.columnSpacing / summary.pixelSizeA) * 520 / Double(width)
+        let radius = max(2.0, 0.3 * card.columnSpacingPixels(pixelSize: summary.pixelSizeA)) * 520 / Double(width)
         let classes = Set(atoms.map(\.classIndex)).sorted()
         let layers = classes.map { c in
             (label: card.classes[c].symbol, color: Overlay.hexColors[c % Overlay.hexColors.count],

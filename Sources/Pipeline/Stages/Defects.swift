@@ -2,6 +2,7 @@ import Core
 import DefectLibrary
 import Foundation
 import Localization
+import MicroscopyIO
 
 /// Defect candidates of one frame and the crops around them, collected frame by frame so the
 /// frames themselves need not be kept; `classify()` then fits one Gaussian mixture to all crops.
@@ -31,7 +32,8 @@ public final class DefectCollector {
 
     public let options: Options
     public let pixelSize: Double
-    public let columnSpacing: Double
+    /// Distance between neighbouring columns in pixels: sets the intensity disc and the complex radius.
+    public let columnSpacingPixels: Double
     public let classSymbols: [String]
     public let cropSize: Int
     public private(set) var defects: [DefectObject] = []
@@ -40,12 +42,24 @@ public final class DefectCollector {
     public private(set) var latticeFailures: [Int] = []
     public private(set) var frames = 0
 
-    public init(options: Options, pixelSize: Double, columnSpacing: Double, classSymbols: [String]) {
+    public init(options: Options, pixelSize: Double, columnSpacingPixels: Double, classSymbols: [String]) {
         self.options = options
         self.pixelSize = pixelSize
-        self.columnSpacing = columnSpacing
+        self.columnSpacingPixels = columnSpacingPixels
         self.classSymbols = classSymbols
         cropSize = max(5, Int((options.cropSizeA / pixelSize).rounded()) | 1)
+    }
+
+    /// The collector for frames of `calibration`'s pixel size analysed with `card`'s model.
+    public convenience init(options: Options, calibration: Calibration, card: ModelCard) {
+        self.init(options: options, pixelSize: calibration.pixelSize,
+                  columnSpacingPixels: card.columnSpacingPixels(pixelSize: calibration.pixelSize),
+                  classSymbols: card.classes.map(\.symbol))
+    }
+
+    /// - Parameter columnSpacing: in Å.
+    public convenience init(options: Options, pixelSize: Double, columnSpacing: Double, classSymbols: [String]) {
+        self.init(options: options, pixelSize: pixelSize, columnSpacingPixels: columnSpacing / pixelSize, classSymbols: classSymbols)
     }
 
     /// What one frame adds to the library: its defects and their crops.
@@ -63,10 +77,18 @@ public final class DefectCollector {
         append(try collect(frame: frame, pixels: pixels, width: width, height: height, atoms: atoms))
     }
 
-    /// One frame's defects and crops, without adding them (`append` does).
+    /// One frame's defects and crops, without adding them (`append` does); normalizes the frame
+    /// for the crops.
     public func collect(frame: Int, pixels: [Float], width: Int, height: Int, atoms: [FrameAtom]) throws -> FrameContribution {
-        var out = FrameContribution(frame: frame)
         let normalized = try FrameNormalization().normalize(pixels, width: width, height: height, frame: frame)
+        return try collect(frame: frame, pixels: pixels, normalized: normalized.pixels, width: width, height: height, atoms: atoms)
+    }
+
+    /// One frame's defects and crops. Intensity outliers are measured on the raw `pixels`; the
+    /// crops are cut from `normalized` (e.g. the frame the atom finder already normalized).
+    public func collect(frame: Int, pixels: [Float], normalized: [Float], width: Int, height: Int,
+                        atoms: [FrameAtom]) throws -> FrameContribution {
+        var out = FrameContribution(frame: frame)
         let classified = atoms.map { ClassifiedAtom(x: $0.x, y: $0.y, classIndex: $0.classIndex) }
         let minority = minorityClasses(atoms)
         var found = classified.filter { minority.contains($0.classIndex) }
@@ -78,7 +100,7 @@ public final class DefectCollector {
             out.latticeFailed = v == nil
         }
         found = mergedIntoComplexes(found)
-        let set = try CropExtractor.crops(image: normalized.pixels, width: width, height: height,
+        let set = try CropExtractor.crops(image: normalized, width: width, height: height,
                                           centres: found.map { CropCentre(x: $0.x, y: $0.y) }, size: cropSize, border: .skip)
         out.skippedAtBorder = set.skipped
         out.defects = set.sourceIndices.map { found[$0] }
@@ -104,7 +126,7 @@ public final class DefectCollector {
     /// Columns whose mean intensity (disc of radius 0.2 × spacing) is a robust outlier in their class.
     func anomalies(frame: Int, pixels: [Float], width: Int, atoms: [FrameAtom]) -> [DefectObject] {
         let height = pixels.count / width
-        let r = max(1.0, 0.2 * columnSpacing / pixelSize), ri = Int(r.rounded(.up))
+        let r = max(1.0, 0.2 * columnSpacingPixels), ri = Int(r.rounded(.up))
         let intensity = atoms.map { a -> Double in
             var sum = 0.0, n = 0
             let cx = Int(a.x.rounded()), cy = Int(a.y.rounded())
@@ -142,7 +164,7 @@ public final class DefectCollector {
     /// dopant and the S vacancy beside it), represented by the first found: dopant atoms,
     /// then intensity outliers by class, then vacancies.
     func mergedIntoComplexes(_ d: [DefectObject]) -> [DefectObject] {
-        let radius = 1.25 * columnSpacing / pixelSize
+        let radius = 1.25 * columnSpacingPixels
         var out: [DefectObject] = []
         for o in d where !out.contains(where: { hypot($0.x - o.x, $0.y - o.y) < radius }) { out.append(o) }
         return out
@@ -161,5 +183,25 @@ public final class DefectCollector {
         c.mixture.seed = options.seed
         let classification = try DefectClassifier.classify(crops: crops, size: cropSize, configuration: c)
         return try DefectClassLibrary(defects: defects, classification: classification, cropSize: cropSize, frameCount: frames)
+    }
+}
+
+/// The defect library's files: defects.csv, library.json, bic.csv and library/ (class means, mosaics).
+public enum DefectLibraryWriter {
+    public static func write(_ library: DefectClassLibrary, names: [String], to output: URL) throws {
+        try AtomicFile.writeText(library.defectsCSV(), to: output.appendingPathComponent("defects.csv"))
+        try AtomicFile.writeText(library.libraryJSON(), to: output.appendingPathComponent("library.json"))
+        try AtomicFile.writeText(library.classification.selection.csv, to: output.appendingPathComponent("bic.csv"))
+        let dir = output.appendingPathComponent("library")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for c in library.classes {
+            let side = library.cropSize
+            let mean = try GrayImage(width: side, height: side, pixels: Array(c.meanCrop.prefix(side * side)))
+            try TIFFFile.write([mean], to: dir.appendingPathComponent("\(names[c.id])_mean.tif"))
+            try PNGFile.writeGray(mean, to: dir.appendingPathComponent("\(names[c.id])_mean.png"), scaling: .minMax)
+            let mosaic = try library.mosaic(classID: c.id)
+            try PNGFile.writeGray(try GrayImage(width: mosaic.width, height: mosaic.height, pixels: mosaic.pixels),
+                                  to: dir.appendingPathComponent("\(names[c.id])_mosaic.png"), scaling: .minMax)
+        }
     }
 }

@@ -130,7 +130,7 @@ public struct ModelEvaluation {
             // truth so such atoms are not counted as false positives.
             let truth = item.truth.filter { $0.x >= borderMargin - 1 && $0.y >= borderMargin - 1
                 && $0.x <= Double(item.width) - borderMargin && $0.y <= Double(item.height) - borderMargin }
-            let radius = radiusFraction * card.columnSpacing / (item.pixelSize ?? card.preferredPixelSize)
+            let radius = radiusFraction * card.columnSpacingPixels(pixelSize: item.pixelSize)
             let result = try evaluateDetections(atoms, reference: truth, radius: radius)
             for m in result.perClass {
                 guard let c = m.classIndex, c < classes else { continue }

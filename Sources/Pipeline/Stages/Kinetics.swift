@@ -1,3 +1,5 @@
+import Core
+import DefectLibrary
 import Dynamics
 import Foundation
 import MicroscopyIO
@@ -31,18 +33,20 @@ public struct Kinetics {
         public var markovUncertainty: MarkovUncertainty?
         public var markovNote: String?
         public var stateNames: [String]
+
+        /// The defect tracks long enough to report (`Options.minTrackLength`).
+        public func longTracks(minLength: Int) -> [Track] { defectTracks.tracks.filter { $0.points.count >= minLength } }
     }
 
     public let options: Options
-    public let pixelSize: Double
-    public let frameTime: Double
-    public let columnSpacing: Double
+    /// Å per pixel and s per frame of the written tables (tracking itself works in pixels and frames).
+    public let calibration: Calibration
+    /// Distance between neighbouring columns in pixels: the unit of every search distance.
+    public let columnSpacingPixels: Double
 
-    public init(options: Options, pixelSize: Double, frameTime: Double, columnSpacing: Double) {
-        self.options = options; self.pixelSize = pixelSize; self.frameTime = frameTime; self.columnSpacing = columnSpacing
+    public init(options: Options, calibration: Calibration, columnSpacingPixels: Double) {
+        self.options = options; self.calibration = calibration; self.columnSpacingPixels = columnSpacingPixels
     }
-
-    var spacingPx: Double { columnSpacing / pixelSize }
 
     /// The atoms of a frame that the lattice drift is measured from: all of them, or the
     /// `driftAtomsPerFrame` nearest the frame centre (a compact patch, so the same columns
@@ -59,8 +63,8 @@ public struct Kinetics {
     /// (drift-iterated) and returns its cumulative drift per frame.
     public func latticeDrift(_ atoms: [[FrameAtom]]) throws -> TrackingResult {
         let detections = atoms.flatMap { $0 }.map { Detection(frame: $0.frame, x: $0.x, y: $0.y, classLabel: $0.classIndex, score: Double($0.score)) }
-        let options = TrackingOptions(maxDistance: 0.35 * spacingPx, maxGap: 0, driftIterations: 2,
-                                      driftSearchDistance: 0.45 * spacingPx)
+        let options = TrackingOptions(maxDistance: 0.35 * columnSpacingPixels, maxGap: 0, driftIterations: 2,
+                                      driftSearchDistance: 0.45 * columnSpacingPixels)
         return try Tracker.track(detections, options: options)
     }
 
@@ -69,31 +73,28 @@ public struct Kinetics {
     public func run(atoms: [[FrameAtom]], defects: [(frame: Int, x: Double, y: Double, state: Int, probability: Double)],
                     stateNames: [String]) throws -> Result {
         let lattice = try latticeDrift(atoms)
-        var drift: [Int: (Double, Double)] = [:]
-        for d in lattice.drift { drift[d.frame] = (d.dx, d.dy) }
-        let detections = defects.map { d -> Detection in
-            let (dx, dy) = drift[d.frame] ?? (0, 0)
-            return Detection(frame: d.frame, x: d.x - dx, y: d.y - dy, classLabel: d.state, score: d.probability)
-        }
-        var defectTracks = try Tracker.track(detections, options: TrackingOptions(
-            maxDistance: options.maxStepColumns * spacingPx, maxGap: options.maxGap))
-        // Report positions in the frame's own pixels (x, y) and drift-corrected (xCorrected).
-        for t in defectTracks.tracks.indices {
-            for p in defectTracks.tracks[t].points.indices {
-                let point = defectTracks.tracks[t].points[p]
-                let (dx, dy) = drift[point.frame] ?? (0, 0)
-                defectTracks.tracks[t].points[p].x = point.xCorrected + dx
-                defectTracks.tracks[t].points[p].y = point.yCorrected + dy
-            }
-        }
-        defectTracks.drift = lattice.drift
-        let long = defectTracks.tracks.filter { $0.points.count >= options.minTrackLength }
-        let diffusionTracks = long.map(DiffusionTrack.init)
-        let diffusion = diffusionTracks.isEmpty ? [] : try Diffusion.analyze(diffusionTracks, options: DiffusionOptions(seed: options.seed))
-
-        var result = Result(atomTracks: lattice, defectTracks: defectTracks, diffusion: diffusion,
+        let detections = defects.map { Detection(frame: $0.frame, x: $0.x, y: $0.y, classLabel: $0.state, score: $0.probability) }
+        // Positions stay in the frame's own pixels (x, y); xCorrected/yCorrected have the lattice's drift removed.
+        let defectTracks = try Tracker.track(detections, options: TrackingOptions(
+            maxDistance: options.maxStepColumns * columnSpacingPixels, maxGap: options.maxGap), drift: lattice.drift)
+        var result = Result(atomTracks: lattice, defectTracks: defectTracks, diffusion: [],
                             markov: nil, markovUncertainty: nil, markovNote: nil, stateNames: stateNames)
-        let trajectories = try long.map { try StateTrajectory(frames: $0.points.map(\.frame), states: $0.points.map(\.classLabel)) }
+        let long = result.longTracks(minLength: options.minTrackLength)
+        result.diffusion = try diffusion(of: long)
+        try estimateMarkovModel(of: long, into: &result)
+        return result
+    }
+
+    /// Diffusion per class on the drift-corrected positions.
+    func diffusion(of tracks: [Track]) throws -> [DiffusionResult] {
+        guard !tracks.isEmpty else { return [] }
+        return try Diffusion.analyze(tracks.map(DiffusionTrack.init), options: DiffusionOptions(seed: options.seed))
+    }
+
+    /// The Markov model of class changes along the tracks, or the reason there is none.
+    func estimateMarkovModel(of tracks: [Track], into result: inout Result) throws {
+        let stateNames = result.stateNames
+        let trajectories = try tracks.map { try StateTrajectory(frames: $0.points.map(\.frame), states: $0.points.map(\.classLabel)) }
         do {
             let estimator = MarkovEstimator(reversible: options.reversible)
             let model = try estimator.fit(trajectories, stateCount: stateNames.count,
@@ -104,7 +105,30 @@ public struct Kinetics {
         } catch {
             result.markovNote = "no Markov model: \(error)"
         }
-        return result
+    }
+
+    /// Links the library's defects (class = library class, score = its probability).
+    public func run(atoms: [[FrameAtom]], library: DefectClassLibrary, stateNames: [String]) throws -> Result {
+        let labels = library.classification.labels, probabilities = library.classification.probabilities
+        let defects = library.defects.indices.map { i in
+            (frame: library.defects[i].frame, x: library.defects[i].x, y: library.defects[i].y,
+             state: labels[i], probability: probabilities[i])
+        }
+        return try run(atoms: atoms, defects: defects, stateNames: stateNames)
+    }
+
+    /// trajectories.csv (tracks of ≥ `minTrackLength` frames), drift.csv, diffusion.csv and,
+    /// when a Markov model was estimated, markov.json and markov.png.
+    public func write(_ r: Result, names: [String], to output: URL) throws {
+        func file(_ name: String) -> URL { output.appendingPathComponent(name) }
+        try AtomicFile.writeText(TableStages.trajectoriesCSV(r.longTracks(minLength: options.minTrackLength), classes: names,
+                                                             pixelSize: calibration.pixelSize), to: file("trajectories.csv"))
+        try AtomicFile.writeText(TrackingCSV.drift(r.atomTracks), to: file("drift.csv"))
+        let units = DiffusionCalibration(pixelSize: calibration.pixelSize, frameTime: calibration.frameTime)
+        try AtomicFile.writeText(Diffusion.csv(r.diffusion, calibration: units, classNames: names), to: file("diffusion.csv"))
+        guard let m = r.markov else { return }
+        try AtomicFile.writeText(try m.json(uncertainty: r.markovUncertainty, frameTime: calibration.frameTime), to: file("markov.json"))
+        try m.writeHeatMapPNG(to: file("markov.png"))
     }
 }
 

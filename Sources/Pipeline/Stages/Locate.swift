@@ -47,6 +47,14 @@ public struct MovieLocator {
     ///   - onFrame: sees each frame and its atoms while the frame is in memory, after its rows were written.
     public func run(movie: Movie, frames: Range<Int>, to dir: URL, table: TextSink? = nil, progress: Bool = true,
                     alreadyDone: Int = 0, onFrame: (Int, GrayImage, [FrameAtom]) throws -> Void = { _, _, _ in }) throws -> [[FrameAtom]] {
+        try run(movie: movie, frames: frames, to: dir, table: table, progress: progress, alreadyDone: alreadyDone,
+                onNormalizedFrame: { i, image, atoms, _ in try onFrame(i, image, atoms) })
+    }
+
+    /// As `run(…onFrame:)`, also handing over the frame as the finder normalized it (nil for a
+    /// skipped frame), so later stages need not normalize it again.
+    public func run(movie: Movie, frames: Range<Int>, to dir: URL, table: TextSink? = nil, progress: Bool = true, alreadyDone: Int = 0,
+                    onNormalizedFrame onFrame: (Int, GrayImage, [FrameAtom], NormalizedFrame?) throws -> Void) throws -> [[FrameAtom]] {
         let ownTable = table == nil ? try StreamingTextFile(dir.appendingPathComponent(Self.atomsFile)) : nil
         let sink: TextSink = table ?? ownTable!
         if let ownTable { try ownTable.write(tableHeader) }
@@ -56,8 +64,10 @@ public struct MovieLocator {
         for i in frames {
             let image = try movie.frame(i)
             var found: [FrameAtom] = []
+            var normalized: NormalizedFrame?
             do {
-                let atoms = try finder.atoms(in: image.pixels, width: image.width, height: image.height, pixelSize: pixelSize, frame: i)
+                let (atoms, frame) = try finder.locate(in: image.pixels, width: image.width, height: image.height, pixelSize: pixelSize, frame: i)
+                normalized = frame
                 found = atoms.map { FrameAtom(frame: i, x: $0.x, y: $0.y, classIndex: $0.classIndex, score: $0.score, border: $0.border) }
             } catch let e as LocalizationError {
                 FileHandle.standardError.write(Data("\nwarning: frame \(i) skipped: \(e)\n".utf8))
@@ -68,7 +78,7 @@ public struct MovieLocator {
                                          points: found.map { ($0.x, $0.y, $0.classIndex) }, radius: overlayRadius)
                 try PNGFile.writeRGB(png, to: dir.appendingPathComponent(String(format: "overlay_%04d.png", i)))
             }
-            try onFrame(i, image, found)
+            try onFrame(i, image, found, normalized)
             all.append(keepAtoms ? found : [])
             bar.advance(status: "\(found.count) atoms")
         }
@@ -89,8 +99,7 @@ public struct MovieLocator {
     }
 
     var overlayRadius: Double {
-        let spacing = finder.model.card.columnSpacing / (pixelSize ?? finder.model.card.preferredPixelSize)
-        return max(1.5, 0.3 * spacing)
+        max(1.5, 0.3 * finder.model.card.columnSpacingPixels(pixelSize: pixelSize))
     }
 }
 

@@ -56,12 +56,4 @@ public enum TableStages {
         }
         return (tracks, states)
     }
-
-    /// Replaces the integer class in the first column of each data row of a CSV by its name.
-    public static func namingClasses(_ csv: String, _ classes: [String]) -> String {
-        csv.split(separator: "\n", omittingEmptySubsequences: false).enumerated().map { i, line in
-            guard i > 0, let comma = line.firstIndex(of: ","), let k = Int(line[..<comma]), classes.indices.contains(k) else { return String(line) }
-            return classes[k] + line[comma...]
-        }.joined(separator: "\n")
-    }
 }

@@ -70,10 +70,10 @@ public struct TrackTable {
     func writeDiffusion(_ tracks: [DiffusionTrack], to dir: URL) throws -> [ClassDiffusion] {
         let calibration = options.pixelSize.flatMap { p in options.frameTime.map { DiffusionCalibration(pixelSize: p, frameTime: $0) } }
         let diffusion = try Diffusion.analyze(tracks, options: DiffusionOptions(seed: options.seed))
-        try AtomicFile.writeText(TableStages.namingClasses(Diffusion.csv(diffusion, calibration: calibration), classes),
+        try AtomicFile.writeText(Diffusion.csv(diffusion, calibration: calibration, classNames: classes),
                                  to: dir.appendingPathComponent("diffusion.csv"))
         let hops = try Diffusion.hops(tracks, threshold: options.hopThreshold ?? options.maxDistance / 2, binWidth: 0.25)
-        try AtomicFile.writeText(TableStages.namingClasses(Diffusion.hopsCSV(hops, calibration: calibration), classes),
+        try AtomicFile.writeText(Diffusion.hopsCSV(hops, calibration: calibration, classNames: classes),
                                  to: dir.appendingPathComponent("hops.csv"))
         return diffusion.map { d in
             ClassDiffusion(className: classes.indices.contains(d.classLabel) ? classes[d.classLabel] : "\(d.classLabel)",

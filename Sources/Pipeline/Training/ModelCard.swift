@@ -66,6 +66,12 @@ public struct ModelCard: Codable, Sendable {
     /// The pixel size inference should resample to when a frame is outside the trained range.
     public var preferredPixelSize: Double { (pixelSizeRange[0] * pixelSizeRange[1]).squareRoot() }
 
+    /// The column spacing in pixels of `pixelSize` Å — the length every search radius, crop
+    /// and step limit scales with. An unknown pixel size is taken to be the trained one.
+    public func columnSpacingPixels(pixelSize: Double?) -> Double {
+        columnSpacing / (pixelSize ?? preferredPixelSize)
+    }
+
     public static func load(_ url: URL) throws -> ModelCard {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw ModelError.missing(url.path) }

@@ -1,0 +1,105 @@
+import Foundation
+import Localization
+import MicroscopyIO
+
+/// The streamed part of `Analysis.run`: every frame is located, its defects cropped and its
+/// drift sample taken while it is in memory, then journaled so a later run can resume.
+extension Analysis {
+    /// What the per-frame stages keep of each frame.
+    struct FrameTotals {
+        var atomsPerClass: [Int]
+        var driftAtoms: [[FrameAtom]] = []
+        var firstAtoms: [FrameAtom] = []
+        /// Frames absorbed so far (one drift sample each).
+        var frames: Int { driftAtoms.count }
+
+        /// Adds a finished frame. The first frame's record holds all its atoms (the report
+        /// draws them); the others hold only their drift sample.
+        mutating func absorb(_ r: AnalysisJournal.FrameRecord, isFirst: Bool, driftSample: ([FrameAtom]) -> [FrameAtom]) {
+            for (c, n) in r.classCounts.enumerated() where c < atomsPerClass.count { atomsPerClass[c] += n }
+            if isFirst { firstAtoms = r.atoms }
+            driftAtoms.append(isFirst ? driftSample(r.atoms) : r.atoms)
+        }
+    }
+
+    /// Stages 1–3 over the frames not finished yet: atoms.csv and overlays, defect crops into
+    /// `collector`, drift samples into the totals. Returns the open journal (removed when the run ends).
+    func locateFrames(_ inputs: Inputs, collector: DefectCollector, kinetics: Kinetics,
+                      resume: Bool) throws -> (FrameTotals, AnalysisJournal) {
+        let frames = inputs.frames, movie = inputs.movie
+        var totals = FrameTotals(atomsPerClass: Array(repeating: 0, count: inputs.symbols.count))
+        func absorb(_ r: AnalysisJournal.FrameRecord) {
+            totals.absorb(r, isFirst: r.frame == frames.lowerBound) {
+                kinetics.driftSample($0, width: movie.width, height: movie.height)
+            }
+            collector.append(r.defects)
+        }
+        let locator = movieLocator(inputs)
+        let (journal, replayed) = try openJournal(inputs, header: locator.tableHeader, resume: resume)
+        replayed.forEach(absorb)
+
+        let remaining = (frames.lowerBound + totals.frames)..<frames.upperBound
+        _ = try locator.run(movie: movie, frames: remaining, to: output, table: journal.atomTable,
+                            progress: progress, alreadyDone: totals.frames) { index, image, found, normalized in
+            var counts = Array(repeating: 0, count: inputs.symbols.count)
+            for a in found { counts[a.classIndex] += 1 }
+            let record = AnalysisJournal.FrameRecord(
+                frame: index, atomTableBytes: journal.atomTable.size, classCounts: counts,
+                atoms: index == frames.lowerBound ? found : kinetics.driftSample(found, width: image.width, height: image.height),
+                defects: try defects(of: index, image, found, normalized, collector: collector))
+            try journal.append(record)
+            absorb(record)
+            if let stop = stopAfterFrames, totals.frames >= stop { throw Stopped(framesDone: totals.frames) }
+        }
+        try journal.commitAtomTable(to: file(MovieLocator.atomsFile))
+        return (totals, journal)
+    }
+
+    /// A frame's defect contribution. A frame the locator skipped (NaN/Inf pixels) has no
+    /// normalized frame and contributes nothing, as it contributes no atoms.
+    func defects(of index: Int, _ image: GrayImage, _ atoms: [FrameAtom], _ normalized: NormalizedFrame?,
+                 collector: DefectCollector) throws -> DefectCollector.FrameContribution {
+        guard let normalized else { return DefectCollector.FrameContribution(frame: index) }
+        return try collector.collect(frame: index, pixels: image.pixels, normalized: normalized.pixels,
+                                     width: image.width, height: image.height, atoms: atoms)
+    }
+
+    /// A locator that streams the atom table without keeping the atoms, with overlays of the
+    /// requested frames, or of the first analysed one when none is in range.
+    func movieLocator(_ inputs: Inputs) -> MovieLocator {
+        var locator = MovieLocator(finder: inputs.finder, pixelSize: inputs.calibration.pixelSize)
+        locator.keepAtoms = false
+        locator.overlayFrames = Set(config.overlayFrames.filter(inputs.frames.contains))
+        if locator.overlayFrames.isEmpty { locator.overlayFrames = [inputs.frames.lowerBound] }
+        return locator
+    }
+
+    /// The journal to continue (with the records of its finished frames) or a fresh one.
+    func openJournal(_ inputs: Inputs, header: String, resume: Bool) throws -> (AnalysisJournal, [AnalysisJournal.FrameRecord]) {
+        let identity = try runIdentity(movie: inputs.movie, model: inputs.model, frames: inputs.frames)
+        if resume, let (journal, records) = try AnalysisJournal.resume(in: output, identity: identity) {
+            return (journal, records)
+        }
+        let journal = try AnalysisJournal.create(in: output, identity: identity)
+        try journal.atomTable.write(header)
+        return (journal, [])
+    }
+
+    /// What a journal must match to be resumed: every setting, the movie's size and the model's weights.
+    func runIdentity(movie: Movie, model: TrainedModel, frames: Range<Int>) throws -> Data {
+        struct Identity: Encodable {
+            var config: AnalysisConfig
+            var movie: String
+            var model: String
+        }
+        let movieBytes = (try? FileManager.default.attributesOfItem(atPath: movie.url.path)[.size] as? Int) ?? nil
+        let weights = FileManager.default.contents(atPath: model.directory.appendingPathComponent(TrainedModel.weightsFile).path) ?? Data()
+        let identity = Identity(
+            config: config,
+            movie: "\(movie.frameCount) frames of \(movie.width)×\(movie.height), \(movieBytes.map(String.init) ?? "?") bytes, analysing \(frames)",
+            model: String(AnalysisJournal.fnv1a(weights), radix: 16))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return try encoder.encode(identity)
+    }
+}
