@@ -19,14 +19,14 @@ let package = Package(
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
 
-        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: fast),
-        .target(name: "Networks", dependencies: ["Tensors"], swiftSettings: fast),
-        .target(name: "Simulation", swiftSettings: fast),
+        .target(name: "Tensors", dependencies: ["CBLAS"]),
+        .target(name: "Networks", dependencies: ["Tensors"]),
+        .target(name: "Simulation"),
         .target(name: "MicroscopyIO", dependencies: ["CPNG", "CTIFF"]),
-        .target(name: "Localization", swiftSettings: fast),
-        .target(name: "DefectLibrary", dependencies: ["CBLAS"], swiftSettings: fast),
-        .target(name: "Tracking", swiftSettings: fast),
-        .target(name: "Dynamics", swiftSettings: fast),
+        .target(name: "Localization"),
+        .target(name: "DefectLibrary", dependencies: ["CBLAS"]),
+        .target(name: "Tracking"),
+        .target(name: "Dynamics"),
         .target(name: "Pipeline", dependencies: [
             "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
             "DefectLibrary", "Tracking", "Dynamics",
@@ -50,6 +50,3 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
     ]
 )
-
-/// Numeric kernels are checked by tests; unchecked arithmetic in release only.
-var fast: [SwiftSetting] { [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))] }
