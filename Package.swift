@@ -21,16 +21,16 @@ let package = Package(
 
         // The shared core: seeded generator, parallel loops, order statistics, assignment and
         // point matching, CSV tables, byte readers, calibration. Everything else builds on it.
-        .target(name: "Core", swiftSettings: fast),
+        .target(name: "Core"),
 
-        .target(name: "Tensors", dependencies: ["Core", "CBLAS"], swiftSettings: fast),
-        .target(name: "Networks", dependencies: ["Core", "Tensors"], swiftSettings: fast),
-        .target(name: "Simulation", dependencies: ["Core"], swiftSettings: fast),
+        .target(name: "Tensors", dependencies: ["Core", "CBLAS"]),
+        .target(name: "Networks", dependencies: ["Core", "Tensors"]),
+        .target(name: "Simulation", dependencies: ["Core"]),
         .target(name: "MicroscopyIO", dependencies: ["Core", "CPNG", "CTIFF"]),
-        .target(name: "Localization", dependencies: ["Core"], swiftSettings: fast),
-        .target(name: "DefectLibrary", dependencies: ["Core", "CBLAS"], swiftSettings: fast),
-        .target(name: "Tracking", dependencies: ["Core"], swiftSettings: fast),
-        .target(name: "Dynamics", dependencies: ["Core", "CBLAS"], swiftSettings: fast),
+        .target(name: "Localization", dependencies: ["Core"]),
+        .target(name: "DefectLibrary", dependencies: ["Core", "CBLAS"]),
+        .target(name: "Tracking", dependencies: ["Core"]),
+        .target(name: "Dynamics", dependencies: ["Core", "CBLAS"]),
         .target(name: "Pipeline", dependencies: [
             "Core", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
             "DefectLibrary", "Tracking", "Dynamics",
@@ -56,6 +56,3 @@ let package = Package(
         ], resources: [.copy("Fixtures")]),
     ]
 )
-
-/// Numeric kernels are checked by tests; unchecked arithmetic in release only.
-var fast: [SwiftSetting] { [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))] }

@@ -8,7 +8,7 @@
 # ("unsupported option … for target x86_64-unknown-linux-gnu"); Swift's own overflow and bounds
 # checks (debug build) cover most of what it would find in Swift code.
 #
-# Debug builds (sanitizers need the checks the release -Ounchecked kernels drop); exits
+# Debug builds (all of Swift's checks, including the buffer-pointer bounds checks release drops); exits
 # non-zero when a build fails, a test fails, or a sanitizer reports (halt_on_error=1).
 set -euo pipefail
 cd "$(dirname "$0")/.."

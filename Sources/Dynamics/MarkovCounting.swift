@@ -124,15 +124,25 @@ public struct TransitionCounts: Sendable {
             return pairs
         }
         // Gap-free runs; frames increase strictly, so a run is where frames step by 1.
-        var runStart = 0
-        for end in 1...frames.count where end == frames.count || frames[end] != frames[end - 1] + 1 {
-            var t = runStart
-            while t + tau < end {
-                c[states[t] * n + states[t + tau]] += 1
-                pairs += 1
-                t += step
+        // Hot loop (one pass per frame of 10⁶-frame trajectories): buffer pointers and &+ keep
+        // bounds and overflow checks out of it. Safe: states are in 0..<n (checked by
+        // `perTrack`), frames strictly increase, and every index stays below frames.count.
+        frames.withUnsafeBufferPointer { f in
+            states.withUnsafeBufferPointer { s in
+                c.withUnsafeMutableBufferPointer { cp in
+                    var runStart = 0
+                    for end in 1...f.count where end == f.count || f[end] != f[end - 1] &+ 1 {
+                        var t = runStart
+                        let last = end - tau   // pairs (t, t + τ) with t < last
+                        while t < last {
+                            cp[s[t] &* n &+ s[t &+ tau]] += 1
+                            pairs &+= 1
+                            t &+= step
+                        }
+                        runStart = end
+                    }
+                }
             }
-            runStart = end
         }
         return pairs
     }

@@ -46,16 +46,24 @@ public struct GaussianRefinement: Sendable, Equatable {
         // exp(−dx²/2σ²)·exp(−dy²/2σ²), so one exp per row and per column serves every pixel.
         let xs = xr.map(Double.init), ys = yr.map(Double.init)
         var data = [Double](repeating: 0, count: xs.count * ys.count)
-        for (r, yy) in yr.enumerated() {
-            for (c, xx) in xr.enumerated() { data[r * xs.count + c] = Double(frame[yy * width + xx]) }
-        }
-        for n in neighbours {
-            // Each neighbour reaches 4σ (as a box); beyond that it is not subtracted.
-            let reach = 4 * n.sigma, inv = 1 / (2 * n.sigma * n.sigma)
-            let ex = xs.map { abs($0 - n.x) < reach ? exp(-($0 - n.x) * ($0 - n.x) * inv) : 0 }
-            let ey = ys.map { abs($0 - n.y) < reach ? n.amplitude * exp(-($0 - n.y) * ($0 - n.y) * inv) : 0 }
-            for r in ys.indices where ey[r] != 0 {
-                for c in xs.indices { data[r * xs.count + c] -= ey[r] * ex[c] }
+        // Once per fit of every atom: row pointers keep bounds and overflow checks out of the
+        // per-pixel loops (the window lies inside the frame, `data` is xs.count × ys.count).
+        data.withUnsafeMutableBufferPointer { d in
+            for (r, yy) in yr.enumerated() {
+                let src = frame.baseAddress! + yy * width + xr.lowerBound, dst = d.baseAddress! + r * xs.count
+                for c in 0..<xs.count { dst[c] = Double(src[c]) }
+            }
+            for n in neighbours {
+                // Each neighbour reaches 4σ (as a box); beyond that it is not subtracted.
+                let reach = 4 * n.sigma, inv = 1 / (2 * n.sigma * n.sigma)
+                let ex = xs.map { abs($0 - n.x) < reach ? exp(-($0 - n.x) * ($0 - n.x) * inv) : 0 }
+                let ey = ys.map { abs($0 - n.y) < reach ? n.amplitude * exp(-($0 - n.y) * ($0 - n.y) * inv) : 0 }
+                ex.withUnsafeBufferPointer { ex in
+                    for (r, a) in ey.enumerated() where a != 0 {
+                        let row = d.baseAddress! + r * xs.count
+                        for c in 0..<xs.count { row[c] -= a * ex[c] }
+                    }
+                }
             }
         }
         let peakIndex = (cy - yr.lowerBound) * xs.count + (cx - xr.lowerBound)
@@ -196,21 +204,34 @@ private func evaluate(_ p: [Double], _ xs: [Double], _ ys: [Double], _ data: [Do
 
 /// Solves the 5×5 symmetric positive definite system A x = b by Cholesky; nil if not SPD.
 private func solveSPD5(_ a: [Double], _ b: [Double]) -> [Double]? {
-    let n = 5
+    precondition(a.count == 25 && b.count == 5)
     var l = [Double](repeating: 0, count: 25)
+    var y = b
+    let ok = a.withUnsafeBufferPointer { a in
+        l.withUnsafeMutableBufferPointer { l in
+            y.withUnsafeMutableBufferPointer { y in solveSPD5(a.baseAddress!, l.baseAddress!, y.baseAddress!) }
+        }
+    }
+    return ok ? y : nil
+}
+
+/// `solveSPD5` on raw pointers (A: 25 values, L: 25 zeros, y: b on entry, x on return); false if
+/// A is not SPD. It runs for every Levenberg–Marquardt step of every atom: pointers keep bounds
+/// checks out of the 5×5 loops, whose indices are all below 25.
+private func solveSPD5(_ a: UnsafePointer<Double>, _ l: UnsafeMutablePointer<Double>, _ y: UnsafeMutablePointer<Double>) -> Bool {
+    let n = 5
     for i in 0..<n {
         for k in 0...i {
             var s = a[i * n + k]
             for m in 0..<k { s -= l[i * n + m] * l[k * n + m] }
             if i == k {
-                guard s > 0, s.isFinite else { return nil }
+                guard s > 0, s.isFinite else { return false }
                 l[i * n + i] = s.squareRoot()
             } else {
                 l[i * n + k] = s / l[k * n + k]
             }
         }
     }
-    var y = b
     for i in 0..<n {
         for m in 0..<i { y[i] -= l[i * n + m] * y[m] }
         y[i] /= l[i * n + i]
@@ -219,5 +240,5 @@ private func solveSPD5(_ a: [Double], _ b: [Double]) -> [Double]? {
         for m in (i + 1)..<n { y[i] -= l[m * n + i] * y[m] }
         y[i] /= l[i * n + i]
     }
-    return y
+    return true
 }

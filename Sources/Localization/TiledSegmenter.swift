@@ -118,7 +118,8 @@ public struct TiledSegmenter: Sendable {
         sum.withUnsafeMutableBufferPointer { s in
             weightSum.withUnsafeBufferPointer { w in
                 for c in 0..<classes {
-                    for i in 0..<n { s[c * n + i] /= w[i] }
+                    let plane = s.baseAddress! + c * n   // pointer: no overflow check per pixel
+                    for i in 0..<n { plane[i] /= w[i] }
                 }
             }
         }
@@ -129,12 +130,16 @@ public struct TiledSegmenter: Sendable {
     private func cutTile(_ frame: [Float], width: Int, height: Int, x0: Int, y0: Int,
                          into buffer: inout [Float], at offset: Int) {
         let columns = (0..<tile).map { reflect(x0 + $0, width) }
+        // Row pointers keep bounds and overflow checks out of the per-pixel loop (every column
+        // index is in 0..<width by `reflect`).
         frame.withUnsafeBufferPointer { f in
             buffer.withUnsafeMutableBufferPointer { b in
-                for ty in 0..<tile {
-                    let row = reflect(y0 + ty, height) * width
-                    let dst = offset + ty * tile
-                    for tx in 0..<tile { b[dst + tx] = f[row + columns[tx]] }
+                columns.withUnsafeBufferPointer { cols in
+                    for ty in 0..<tile {
+                        let src = f.baseAddress! + reflect(y0 + ty, height) * width
+                        let dst = b.baseAddress! + offset + ty * tile
+                        for tx in 0..<tile { dst[tx] = src[cols[tx]] }
+                    }
                 }
             }
         }
@@ -147,21 +152,25 @@ public struct TiledSegmenter: Sendable {
         let txs = max(0, -x0)..<min(tile, width - x0)
         let tys = max(0, -y0)..<min(tile, height - y0)
         guard !txs.isEmpty, !tys.isEmpty else { return }
+        // Row pointers starting at the first column inside the frame keep bounds and overflow
+        // checks out of the per-pixel loops (this and `cutTile` are the tiler's whole cost).
+        let x = txs.lowerBound, len = txs.count
         out.withUnsafeBufferPointer { o in
             sum.withUnsafeMutableBufferPointer { s in
                 weights.withUnsafeMutableBufferPointer { wsum in
-                    for ty in tys {
-                        let wy = w1[ty]
-                        guard wy > 0 else { continue }
-                        let frameRow = (y0 + ty) * width + x0
-                        for tx in txs {
-                            let w = wy * w1[tx]
-                            wsum[frameRow + tx] += w
-                        }
-                        for c in 0..<classes {
-                            let src = (t * classes + c) * area + ty * tile
-                            let dst = c * n + frameRow
-                            for tx in txs { s[dst + tx] += wy * w1[tx] * o[src + tx] }
+                    w1.withUnsafeBufferPointer { wp in
+                        let wx = wp.baseAddress! + x
+                        for ty in tys {
+                            let wy = wp[ty]
+                            guard wy > 0 else { continue }
+                            let frameRow = (y0 + ty) * width + x0 + x
+                            let wRow = wsum.baseAddress! + frameRow
+                            for i in 0..<len { wRow[i] += wy * wx[i] }
+                            for c in 0..<classes {
+                                let src = o.baseAddress! + (t * classes + c) * area + ty * tile + x
+                                let dst = s.baseAddress! + c * n + frameRow
+                                for i in 0..<len { dst[i] += wy * wx[i] * src[i] }
+                            }
                         }
                     }
                 }
