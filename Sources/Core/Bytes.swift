@@ -78,3 +78,24 @@ public struct ByteReader: Sendable {
         return out
     }
 }
+
+/// Checksums of byte sequences.
+public enum Checksum {
+    /// 64-bit FNV-1a (Fowler–Noll–Vo): the resume journal's record check and the model-weights
+    /// fingerprint; fast, not cryptographic.
+    public static func fnv1a<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    /// CRC-32 (ISO-HDLC, reflected polynomial 0xEDB88320) as PNG and zlib use it.
+    public static func crc32<C: Collection>(_ bytes: C) -> UInt32 where C.Element == UInt8 {
+        var c: UInt32 = 0xFFFF_FFFF
+        for b in bytes {
+            c ^= UInt32(b)
+            for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
+        }
+        return c ^ 0xFFFF_FFFF
+    }
+}

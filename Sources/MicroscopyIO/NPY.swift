@@ -129,7 +129,7 @@ final class NPYSource: FrameSource {
 
 /// Writes an NPY array frame by frame: 2-D `(height, width)` when `as2D`, else
 /// 3-D `(frames, height, width)`. Temp file + rename on `finish()`, removed on failure.
-public final class NPYStackWriter {
+public final class NPYStackWriter: FrameStackWriter {
     public let url: URL
     public let width: Int
     public let height: Int
@@ -178,15 +178,6 @@ public final class NPYStackWriter {
         } catch {
             cancel(); throw MicroscopyIOError.writeFailed(path: url.path, detail: error.localizedDescription)
         }
-    }
-
-    /// Appends one frame; its size must match.
-    public func append(_ image: GrayImage) throws {
-        guard image.width == width, image.height == height else {
-            cancel()
-            throw MicroscopyIOError.inconsistentFrames(path: url.path, detail: "array is \(width)×\(height), frame is \(image.width)×\(image.height)")
-        }
-        try append(image.pixels)
     }
 
     /// Writes the final shape into the header, closes and renames to `url`.

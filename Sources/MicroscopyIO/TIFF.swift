@@ -288,7 +288,7 @@ public enum TIFFCompression: String, Sendable, CaseIterable {
 /// per centimetre and as ImageDescription JSON `{"pixel_size_A": …}` (or
 /// `pixel_size_x_A`/`pixel_size_y_A` for non-square pixels), together with any
 /// `metadata` (e.g. `["seed": "42"]`).
-public final class TIFFStackWriter {
+public final class TIFFStackWriter: FrameStackWriter {
     public let url: URL
     public let width: Int
     public let height: Int
@@ -355,15 +355,6 @@ public final class TIFFStackWriter {
             cancel()
             throw error
         }
-    }
-
-    /// Appends one frame; its size must match the stack.
-    public func append(_ image: GrayImage) throws {
-        guard image.width == width, image.height == height else {
-            cancel()
-            throw MicroscopyIOError.inconsistentFrames(path: url.path, detail: "stack is \(width)×\(height), frame is \(image.width)×\(image.height)")
-        }
-        try append(image.pixels)
     }
 
     /// Flushes, closes and renames the temp file to `url`. At least one frame is required.

@@ -172,3 +172,27 @@ public struct ValueStats: Sendable, Equatable {
         minimum = lo; maximum = hi; sum += s; finiteCount += n; nanCount += nan; infCount += inf
     }
 }
+
+/// A writer that streams frames of one size into a file (TIFF stack, NPY array) and renames
+/// it into place at `finish()`.
+public protocol FrameStackWriter: AnyObject {
+    var url: URL { get }
+    var width: Int { get }
+    var height: Int { get }
+    /// Appends one frame of `width × height` pixels, row-major.
+    func append(_ pixels: [Float]) throws
+    func finish() throws
+    /// Abandons the output and removes its temp file.
+    func cancel()
+}
+
+extension FrameStackWriter {
+    /// Appends one frame; a frame of another size cancels the output (nothing half-written).
+    public func append(_ image: GrayImage) throws {
+        guard image.width == width, image.height == height else {
+            cancel()
+            throw MicroscopyIOError.inconsistentFrames(path: url.path, detail: "frames are \(width)×\(height), this one is \(image.width)×\(image.height)")
+        }
+        try append(image.pixels)
+    }
+}

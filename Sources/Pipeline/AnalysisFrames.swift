@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Localization
 import MicroscopyIO
@@ -97,7 +98,7 @@ extension Analysis {
         let identity = Identity(
             config: config,
             movie: "\(movie.frameCount) frames of \(movie.width)×\(movie.height), \(movieBytes.map(String.init) ?? "?") bytes, analysing \(frames)",
-            model: String(AnalysisJournal.fnv1a(weights), radix: 16))
+            model: String(Checksum.fnv1a(weights), radix: 16))
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return try encoder.encode(identity)

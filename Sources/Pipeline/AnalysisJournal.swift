@@ -113,21 +113,15 @@ final class AnalysisJournal {
         w.raw(magic)
         w.int(payload.count)
         w.raw(payload)
-        w.int(Int(bitPattern: UInt(fnv1a(payload))))
+        w.int(Int(bitPattern: UInt(Checksum.fnv1a(payload))))
         return Data(w.bytes)
     }
 
     private static func unframe(_ bytes: [UInt8], at start: Int) -> ([UInt8], Int)? {
         var r = ByteReader(bytes, at: start)
         guard let m = try? r.raw(4), m == magic, let n = try? r.int(), n >= 0, n <= bytes.count,
-              let payload = try? r.raw(n), let sum = try? r.int(), UInt64(UInt(bitPattern: sum)) == fnv1a(payload) else { return nil }
+              let payload = try? r.raw(n), let sum = try? r.int(), UInt64(UInt(bitPattern: sum)) == Checksum.fnv1a(payload) else { return nil }
         return (payload, r.offset)
-    }
-
-    static func fnv1a<C: Collection>(_ bytes: C) -> UInt64 where C.Element == UInt8 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in bytes { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return h
     }
 
     private static func differingKeys(_ a: Data, _ b: Data) -> [String] {

@@ -180,6 +180,13 @@ final class BytesTests: XCTestCase {
         XCTAssertEqual(try le.uint32(), 0x7856_3412)
     }
 
+    /// The standard check values of both checksums for "123456789" (CRC catalogue; FNV test vectors).
+    func testChecksumsAgainstPublishedCheckValues() {
+        XCTAssertEqual(Checksum.crc32(Array("123456789".utf8)), 0xCBF4_3926)
+        XCTAssertEqual(Checksum.fnv1a(Array("".utf8)), 0xcbf2_9ce4_8422_2325)
+        XCTAssertEqual(Checksum.fnv1a(Array("a".utf8)), 0xaf63_dc4c_8601_ec8c)
+    }
+
     func testTruncationAndAbsurdCountsThrow() {
         var r = ByteReader([1, 2, 3])
         XCTAssertThrowsError(try r.uint32())

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import MicroscopyIO
 import XCTest
@@ -125,19 +126,10 @@ final class PNGTests: XCTestCase {
         for (o, v) in [(16, 1_000_000), (20, 1_000_000)] {
             for b in 0..<4 { huge[o + b] = UInt8((v >> (8 * (3 - b))) & 0xFF) }
         }
-        let crc = crc32(Array(huge[12..<29]))
+        let crc = Checksum.crc32(Array(huge[12..<29]))
         for b in 0..<4 { huge[29 + b] = UInt8((crc >> (8 * UInt32(3 - b))) & 0xFF) }
         let hugeURL = dir.appendingPathComponent("huge.png")
         try huge.write(to: hugeURL)
         assertIOError(try Movie.open(hugeURL), contains: "huge.png")
-    }
-
-    private func crc32(_ bytes: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in bytes {
-            c ^= UInt32(b)
-            for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        }
-        return c ^ 0xFFFF_FFFF
     }
 }

@@ -89,7 +89,7 @@ final class ReliabilityIOTests: XCTestCase {
         try PNGFile.writeGray(try GrayImage(width: 4, height: 3, pixels: Array(repeating: 1, count: 12)), to: png)
         var p = try Data(contentsOf: png)
         for o in [16, 20] { for b in 0..<4 { p[o + b] = UInt8((1_000_000_000 >> (8 * (3 - b))) & 0xFF) } }
-        let crc = crc32(Array(p[12..<29]))
+        let crc = Checksum.crc32(Array(p[12..<29]))
         for b in 0..<4 { p[29 + b] = UInt8((crc >> (8 * UInt32(3 - b))) & 0xFF) }
         cases.append(dir.appendingPathComponent("huge.png")); try p.write(to: cases.last!)
 
@@ -194,15 +194,6 @@ final class ReliabilityIOTests: XCTestCase {
             return
         }
         XCTFail("tag \(tag) not found")
-    }
-
-    private func crc32(_ bytes: [UInt8]) -> UInt32 {
-        var c: UInt32 = 0xFFFF_FFFF
-        for b in bytes {
-            c ^= UInt32(b)
-            for _ in 0..<8 { c = (c & 1) != 0 ? 0xEDB8_8320 ^ (c >> 1) : c >> 1 }
-        }
-        return c ^ 0xFFFF_FFFF
     }
 }
 
