@@ -42,6 +42,17 @@ final class ResumeTests: XCTestCase {
         try analysis.run(resume: resume)
     }
 
+    /// A straight run of the first `frames` frames into root/straight, and a run into root/resumed
+    /// stopped after `stopAfter` frames; the caller resumes it (root is removed by the caller).
+    func straightAndInterrupted(_ root: URL, frames: Int?, stopAfter: Int) throws -> (config: AnalysisConfig, straight: URL, resumed: URL) {
+        var config = try smallMovie(in: root)
+        if let frames { config.frameCount = frames }
+        let straight = try outputDirectory(root, "straight"), resumed = try outputDirectory(root, "resumed")
+        try analyze(config, into: straight)
+        XCTAssertThrowsError(try analyze(config, into: resumed, stopAfterFrames: stopAfter)) { XCTAssertTrue($0 is Analysis.Stopped, "\($0)") }
+        return (config, straight, resumed)
+    }
+
     func assertSameFiles(_ files: [String], _ a: URL, _ b: URL, file: StaticString = #filePath, line: UInt = #line) throws {
         for name in files {
             XCTAssertTrue(try Data(contentsOf: a.appendingPathComponent(name)) == Data(contentsOf: b.appendingPathComponent(name)),
@@ -52,12 +63,7 @@ final class ResumeTests: XCTestCase {
     func testInterruptedAnalysisResumesToTheSameFiles() throws {
         let root = try temporaryDirectory("resume")
         defer { try? FileManager.default.removeItem(at: root) }
-        let config = try smallMovie(in: root)
-        let straight = try outputDirectory(root, "straight"), resumed = try outputDirectory(root, "resumed")
-
-        try analyze(config, into: straight)
-
-        XCTAssertThrowsError(try analyze(config, into: resumed, stopAfterFrames: 9)) { XCTAssertTrue($0 is Analysis.Stopped, "\($0)") }
+        let (config, straight, resumed) = try straightAndInterrupted(root, frames: nil, stopAfter: 9)
         XCTAssertTrue(Analysis.hasInterruptedRun(in: resumed))
         XCTAssertFalse(FileManager.default.fileExists(atPath: resumed.appendingPathComponent("atoms.csv").path),
                        "an unfinished atom table must not look finished")
@@ -88,12 +94,7 @@ final class ResumeTests: XCTestCase {
     func testResumeAfterEveryFrameWasDone() throws {
         let root = try temporaryDirectory("resume-late")
         defer { try? FileManager.default.removeItem(at: root) }
-        var config = try smallMovie(in: root)
-        config.frameCount = 12
-        let straight = try outputDirectory(root, "straight"), resumed = try outputDirectory(root, "resumed")
-        try analyze(config, into: straight)
-
-        XCTAssertThrowsError(try analyze(config, into: resumed, stopAfterFrames: 12))
+        let (config, straight, resumed) = try straightAndInterrupted(root, frames: 12, stopAfter: 12)
         try FileManager.default.moveItem(at: resumed.appendingPathComponent(".resume/atoms.csv"),
                                          to: resumed.appendingPathComponent("atoms.csv"))
         try analyze(config, into: resumed, resume: true)
@@ -105,12 +106,7 @@ final class ResumeTests: XCTestCase {
     func testResumeWhenNoFrameFinished() throws {
         let root = try temporaryDirectory("resume-none")
         defer { try? FileManager.default.removeItem(at: root) }
-        var config = try smallMovie(in: root)
-        config.frameCount = 3
-        let straight = try outputDirectory(root, "straight"), resumed = try outputDirectory(root, "resumed")
-        try analyze(config, into: straight)
-
-        XCTAssertThrowsError(try analyze(config, into: resumed, stopAfterFrames: 1))
+        let (config, straight, resumed) = try straightAndInterrupted(root, frames: 3, stopAfter: 1)
         // Spoil the one frame record's checksum, as a kill in mid-write would.
         let journal = try FileHandle(forUpdating: resumed.appendingPathComponent(".resume/journal"))
         let end = try journal.seekToEnd()
