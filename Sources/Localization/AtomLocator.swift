@@ -68,25 +68,21 @@ public struct AtomLocator: Sendable {
         var visited = [Bool](repeating: false, count: p.count)
         var members: [Int] = [], stack: [Int] = []
         var atoms: [Atom] = []
-        // A scan of every pixel of the frame: the buffer pointer keeps bounds checks out of it
-        // (`visited` and `p` both hold width × height values, every j is a pixel of the frame).
-        visited.withUnsafeMutableBufferPointer { visited in
-            for seed in 0..<p.count where !visited[seed] && p[seed] >= threshold {
-                members.removeAll(keepingCapacity: true)
-                visited[seed] = true
-                stack.append(seed)
-                while let i = stack.popLast() {
-                    members.append(i)
-                    let x = i % width, y = i / width
-                    for ny in max(0, y - 1)...min(height - 1, y + 1) {
-                        for nx in max(0, x - 1)...min(width - 1, x + 1) {
-                            let j = ny &* width &+ nx
-                            if !visited[j] && p[j] >= threshold { visited[j] = true; stack.append(j) }
-                        }
+        for seed in 0..<p.count where !visited[seed] && p[seed] >= threshold {
+            members.removeAll(keepingCapacity: true)
+            visited[seed] = true
+            stack.append(seed)
+            while let i = stack.popLast() {
+                members.append(i)
+                let x = i % width, y = i / width
+                for ny in max(0, y - 1)...min(height - 1, y + 1) {
+                    for nx in max(0, x - 1)...min(width - 1, x + 1) {
+                        let j = ny * width + nx
+                        if !visited[j] && p[j] >= threshold { visited[j] = true; stack.append(j) }
                     }
                 }
-                atoms += split(members, p, width: width, height: height, classIndex: classIndex)
             }
+            atoms += split(members, p, width: width, height: height, classIndex: classIndex)
         }
         return atoms
     }
