@@ -16,12 +16,9 @@ public struct MovieInput {
     public init(path: String, finder: AtomFinder, pixelSize flag: Double?) throws {
         movie = try Movie.open(URL(fileURLWithPath: path))
         self.finder = finder
-        let calibration = try Calibration.resolve(pixelSizeFlag: flag, pixelSizeFromFile: movie.pixelSizeA,
-                                                  modelPixelSize: finder.model.card.preferredPixelSize)
+        let calibration = try Calibration.resolve(for: movie, card: finder.model.card, pixelSizeFlag: flag,
+                                                  frameTimeFlag: nil, usesFrameTime: false)
         pixelSize = calibration.pixelSizeSource == .model ? nil : calibration.pixelSize
-        if pixelSize == nil {
-            FileHandle.standardError.write(Data("warning: \(movie.url.lastPathComponent) has no pixel calibration; assuming the model's trained pixel size (pass --pixel-size Å)\n".utf8))
-        }
     }
 
     public var card: ModelCard { finder.model.card }
