@@ -32,8 +32,7 @@ public struct Classification {
 
     public func run(to dir: URL, progress: Bool = true) throws -> Result {
         let card = input.card
-        let collector = DefectCollector(options: options, pixelSize: input.pixelSize ?? card.preferredPixelSize,
-                                        columnSpacing: card.columnSpacing, classSymbols: input.classSymbols)
+        let collector = DefectCollector(options: options, calibration: input.calibration, card: card)
         let frames = atoms.indices.filter { !atoms[$0].isEmpty }
         let bar = ProgressBar("classify", total: frames.count, quiet: !progress)
         for i in frames {

@@ -9,16 +9,17 @@ import MicroscopyIO
 public struct MovieInput {
     public let movie: Movie
     public let finder: AtomFinder
-    /// Å per pixel: the flag, else the file's calibration; nil when neither is known, and the
-    /// model's trained pixel size stands in (with a warning).
-    public let pixelSize: Double?
+    /// The flag's pixel size, else the file's, else the model's trained one (warned about).
+    public let calibration: Calibration
+    /// Å per pixel when the flag or the file gives it; nil when the model's stands in (the
+    /// network then runs the frame as it is, without resampling).
+    public var pixelSize: Double? { calibration.pixelSizeSource == .model ? nil : calibration.pixelSize }
 
     public init(path: String, finder: AtomFinder, pixelSize flag: Double?) throws {
         movie = try Movie.open(URL(fileURLWithPath: path))
         self.finder = finder
-        let calibration = try Calibration.resolve(for: movie, card: finder.model.card, pixelSizeFlag: flag,
-                                                  frameTimeFlag: nil, usesFrameTime: false)
-        pixelSize = calibration.pixelSizeSource == .model ? nil : calibration.pixelSize
+        calibration = try Calibration.resolve(for: movie, card: finder.model.card, pixelSizeFlag: flag,
+                                              frameTimeFlag: nil, usesFrameTime: false)
     }
 
     public var card: ModelCard { finder.model.card }
