@@ -106,7 +106,8 @@ public struct TiledSegmenter: Sendable {
                 throw LocalizationError.sizeMismatch(what: "segmenter output for \(count) tile(s) × \(classes) classes",
                                                      expected: count * classes * area, actual: out.count)
             }
-            if let bad = out.firstIndex(where: { !$0.isFinite }) {
+            // Scanned through a buffer pointer: Array.firstIndex keeps an index check per value.
+            if let bad = out.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) {
                 throw LocalizationError.segmenterOutput("non-finite value at index \(bad)")
             }
             for (t, (ox, oy)) in chunk.enumerated() {
