@@ -154,7 +154,7 @@ public struct TiledSegmenter: Sendable {
         let tys = max(0, -y0)..<min(tile, height - y0)
         guard !txs.isEmpty, !tys.isEmpty else { return }
         // Row pointers starting at the first column inside the frame keep bounds and overflow
-        // checks out of the per-pixel loops (this and `cutTile` are the tiler's whole cost).
+        // checks out of the per-pixel loops (with `cutTile`, most of the tiler's own cost).
         let x = txs.lowerBound, len = txs.count
         out.withUnsafeBufferPointer { o in
             sum.withUnsafeMutableBufferPointer { s in
