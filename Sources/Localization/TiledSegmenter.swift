@@ -106,7 +106,8 @@ public struct TiledSegmenter: Sendable {
                 throw LocalizationError.sizeMismatch(what: "segmenter output for \(count) tile(s) × \(classes) classes",
                                                      expected: count * classes * area, actual: out.count)
             }
-            if let bad = out.firstIndex(where: { !$0.isFinite }) {
+            // Scanned through a buffer pointer: Array.firstIndex keeps an index check per value.
+            if let bad = out.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) {
                 throw LocalizationError.segmenterOutput("non-finite value at index \(bad)")
             }
             for (t, (ox, oy)) in chunk.enumerated() {
@@ -153,7 +154,7 @@ public struct TiledSegmenter: Sendable {
         let tys = max(0, -y0)..<min(tile, height - y0)
         guard !txs.isEmpty, !tys.isEmpty else { return }
         // Row pointers starting at the first column inside the frame keep bounds and overflow
-        // checks out of the per-pixel loops (this and `cutTile` are the tiler's whole cost).
+        // checks out of the per-pixel loops (with `cutTile`, most of the tiler's own cost).
         let x = txs.lowerBound, len = txs.count
         out.withUnsafeBufferPointer { o in
             sum.withUnsafeMutableBufferPointer { s in
