@@ -57,6 +57,13 @@ struct DMParser {
 
     func corrupt(_ d: String) -> MicroscopyIOError { .corrupt(path: path, detail: "DM\(version == 0 ? "" : String(version)): \(d)") }
 
+    /// A size or code stored in a number tag. DM writes integers, but a float tag can hold NaN,
+    /// ±∞, a fraction or ≥ 2⁶³, on which `Int(_:)` would trap.
+    func integer(_ v: Double, _ what: String) throws -> Int {
+        guard v.isFinite, v == v.rounded(), abs(v) < 0x1p62 else { throw corrupt("\(what) \(v) is not an integer") }
+        return Int(v)
+    }
+
     private func truncated(_ n: Int) -> MicroscopyIOError { corrupt("truncated at byte \(pos) (needs \(n) more)") }
 
     /// The index range of the next `n` bytes in `data`.
@@ -207,8 +214,8 @@ final class DMSource: FrameSource {
         guard let main = withData.max(by: { $0.count < $1.count }) else {
             throw MicroscopyIOError.notAnImage(path: path, detail: "DM file holds no image data")
         }
-        let dims = (main.0["Dimensions"]?.children ?? []).compactMap(\.number).map { Int($0) }
-        let code = Int(main.0["DataType"]?.number ?? -1)
+        let dims = try (main.0["Dimensions"]?.children ?? []).compactMap(\.number).map { try p.integer($0, "Dimensions entry") }
+        let code = try p.integer(main.0["DataType"]?.number ?? -1, "DataType")
         let types: [Int: SampleType] = [1: .int16, 2: .float32, 6: .uint8, 7: .int32, 9: .int8, 10: .uint16, 11: .uint32, 12: .float64]
         guard let type = types[code] else {
             let names = [3: "complex64", 13: "complex128", 8: "RGB", 23: "RGBA", 14: "binary", 5: "packed complex", 4: "obsolete uint16"]

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The container formats MicroscopyIO reads.
 public enum MovieFormat: String, Sendable {
@@ -60,11 +63,7 @@ public final class Movie {
     /// `singlePNG` reads a numbered `.png` alone instead of as part of its series.
     public static func open(_ url: URL, singlePNG: Bool = false) throws -> Movie {
         let path = url.path
-        var isDir: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDir) else {
-            throw MicroscopyIOError.fileNotFound(path: path)
-        }
-        if isDir.boolValue { return Movie(url: url, source: try PNGSeriesSource(directory: url)) }
+        if try FileManager.default.isDirectoryOrRegularFile(url) { return Movie(url: url, source: try PNGSeriesSource(directory: url)) }
         let ext = url.pathExtension.lowercased()
         let magic = try readMagic(url)
         switch ext {
@@ -127,13 +126,24 @@ public final class Movie {
 }
 
 extension FileManager {
-    /// Throws `.fileNotFound` / `.isDirectory` unless `url` is an existing regular file.
-    func requireFile(_ url: URL) throws {
-        var isDir: ObjCBool = false
-        guard fileExists(atPath: url.path, isDirectory: &isDir) else {
-            throw MicroscopyIOError.fileNotFound(path: url.path)
+    /// True for a directory, false for a regular file (links followed); throws `.fileNotFound`,
+    /// or `.unsupported` for anything else: opening a FIFO to read it blocks until a writer
+    /// comes (forever), and a device can be endless, so they are refused before any open.
+    func isDirectoryOrRegularFile(_ url: URL) throws -> Bool {
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { throw MicroscopyIOError.fileNotFound(path: url.path) }
+        switch st.st_mode & mode_t(S_IFMT) {
+        case mode_t(S_IFDIR): return true
+        case mode_t(S_IFREG): return false
+        case mode_t(S_IFIFO): throw MicroscopyIOError.unsupported(path: url.path, detail: "a FIFO (named pipe), not a regular file")
+        case mode_t(S_IFCHR), mode_t(S_IFBLK): throw MicroscopyIOError.unsupported(path: url.path, detail: "a device, not a regular file")
+        default: throw MicroscopyIOError.unsupported(path: url.path, detail: "not a regular file or directory")
         }
-        if isDir.boolValue { throw MicroscopyIOError.isDirectory(path: url.path) }
+    }
+
+    /// Throws `.fileNotFound` / `.isDirectory` / `.unsupported` unless `url` is an existing regular file.
+    func requireFile(_ url: URL) throws {
+        if try isDirectoryOrRegularFile(url) { throw MicroscopyIOError.isDirectory(path: url.path) }
     }
 
     /// The bytes of a file behind a memory map, so a reader touches only the frames it decodes.

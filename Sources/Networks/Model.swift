@@ -70,6 +70,20 @@ public struct ModelDescription: Codable, Equatable, Sendable {
         guard dropout >= 0 && dropout < 1 else { throw fail("dropout \(dropout) is outside [0, 1)") }
         guard !dilations.isEmpty, dilations.allSatisfy({ $0 >= 1 }) else { throw fail("dilations must be ≥ 1") }
         guard leakySlope.isFinite else { throw fail("leakySlope must be finite") }
+        // Sizes that multiply past memory (e.g. 2·10¹⁶ bytes of weights) would abort in the
+        // allocation: estimate the weights in Double (no overflow) and refuse over 2²⁸ (1 GiB).
+        guard inputChannels <= 4096, baseFilters <= 1 << 16, classNames.count <= 4096, dilations.count <= 64,
+              resolvedLayers.allSatisfy({ $0 <= 64 }) else {
+            throw fail("channels \(inputChannels), base filters \(baseFilters), \(classNames.count) classes, layers \(resolvedLayers) or \(dilations.count) dilations are implausibly large")
+        }
+        let f = (0...depth).map { Double(baseFilters) * Double(1 << $0) }
+        var weights = 9 * Double(inputChannels) * f[0] + f[0] * Double(classNames.count)
+        for (i, n) in resolvedLayers.enumerated() {
+            weights += 9 * f[i] * f[i] * Double(4 * n + 4 + (i == depth ? dilations.count : 0))
+        }
+        guard weights <= Double(1 << 28) else {
+            throw fail("the architecture needs about \(String(format: "%.3g", weights)) weights (\(String(format: "%.3g", 4 * weights)) bytes); at most 2²⁸ are allowed")
+        }
     }
 
     /// The description as compact JSON with sorted keys (throws on non-finite numbers).

@@ -36,6 +36,7 @@ public struct Analysis {
     @discardableResult
     public func run(resume: Bool = false) throws -> AnalysisSummary {
         var clock = StageClock()
+        try config.validate()
         let inputs = try Inputs(config)
         try AtomicFile.writeJSON(config, to: file("config.json"))
         let collector = DefectCollector(options: config.defects, calibration: inputs.calibration, card: inputs.model.card)
@@ -85,7 +86,8 @@ public struct Analysis {
             guard config.firstFrame >= 0, config.firstFrame < movie.frameCount else {
                 throw InputError("first frame \(config.firstFrame) is outside the movie's \(movie.frameCount) frames")
             }
-            frames = config.firstFrame..<min(movie.frameCount, config.firstFrame + (config.frameCount ?? movie.frameCount))
+            try config.defects.validate(pixelSize: calibration.pixelSize, prefix: "defects.")
+            frames = config.firstFrame..<movie.frameCount.clampedEnd(first: config.firstFrame, count: config.frameCount)
         }
     }
 

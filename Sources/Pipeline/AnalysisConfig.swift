@@ -20,6 +20,36 @@ public struct AnalysisConfig: Codable, Sendable {
     public var overlayFrames: [Int] = [0]
     public init(movie: String) { self.movie = movie }
 
+    /// Refuses every setting that is not physical or would trap later (a negative count, NaN,
+    /// a range that overflows), naming the setting; `analyze` runs it before its first byte is
+    /// written, whether the values come from flags or from a `--config` file.
+    public func validate() throws {
+        func require(_ ok: Bool, _ name: String, _ value: Any, _ expected: String) throws {
+            guard ok else { throw InputError("\(name) \(value) is invalid: \(expected)") }
+        }
+        if let p = pixelSize { try require(p.isFinite && (1e-3...100).contains(p), "pixelSize", p, "expected 0.001–100 Å") }
+        if let t = frameTime { try require(t.isFinite && (1e-6...1e6).contains(t), "frameTime", t, "expected 10⁻⁶–10⁶ s") }
+        try require(firstFrame >= 0, "firstFrame", firstFrame, "expected ≥ 0")
+        if let n = frameCount { try require(n >= 1, "frameCount", n, "expected ≥ 1") }
+        try require(overlayFrames.allSatisfy { $0 >= 0 }, "overlayFrames", overlayFrames, "expected frame numbers ≥ 0")
+        let f = finder
+        try require(f.tile >= 1 && f.tile <= 8192, "finder.tile", f.tile, "expected 1–8192 px")
+        try require(f.overlap >= 0 && f.overlap < f.tile, "finder.overlap", f.overlap, "expected 0 ≤ overlap < tile")
+        try require(f.batchSize >= 1 && f.batchSize <= 1024, "finder.batchSize", f.batchSize, "expected 1–1024")
+        try require(f.threshold.isFinite && f.threshold > 0 && f.threshold < 1, "finder.threshold", f.threshold, "expected 0 < threshold < 1")
+        try require(f.pixelSizeTolerance.isFinite && (0...10).contains(f.pixelSizeTolerance), "finder.pixelSizeTolerance",
+                    f.pixelSizeTolerance, "expected 0–10")
+        try defects.validate(prefix: "defects.")
+        let k = kinetics
+        try require(k.maxStepColumns.isFinite && k.maxStepColumns > 0 && k.maxStepColumns <= 1000, "kinetics.maxStepColumns",
+                    k.maxStepColumns, "expected 0 < value ≤ 1000")
+        try require(k.maxGap >= 0 && k.maxGap <= 1_000_000, "kinetics.maxGap", k.maxGap, "expected 0–10⁶ frames")
+        try require(k.minTrackLength >= 1, "kinetics.minTrackLength", k.minTrackLength, "expected ≥ 1")
+        try require(k.lag >= 1 && k.lag <= 1_000_000, "kinetics.lag", k.lag, "expected 1–10⁶ frames")
+        try require(k.bootstrapSamples >= 0 && k.bootstrapSamples <= 100_000, "kinetics.bootstrapSamples", k.bootstrapSamples, "expected 0–100000")
+        try require(k.driftAtomsPerFrame >= 1, "kinetics.driftAtomsPerFrame", k.driftAtomsPerFrame, "expected ≥ 1")
+    }
+
     /// Reads a configuration (e.g. an earlier run's config.json). Settings it lacks take their
     /// defaults, so files from older versions keep working; an unknown setting is an error
     /// (a misspelt key would otherwise be ignored silently).

@@ -47,18 +47,28 @@ struct Analyze: ParsableCommand {
         if let material = modelChoice.material { c.material = material }
         if let p = try pixelSize.checked() { c.pixelSize = p }
         if let t = try frameTime.checked() { c.frameTime = t }
-        if let first = selection.first { c.firstFrame = first }
-        if let count = selection.count { c.frameCount = count }
+        if let first = selection.first {
+            guard first >= 0 else { throw InputError("--first \(first) is invalid: expected a frame number ≥ 0") }
+            c.firstFrame = first
+        }
+        if let count = selection.count {
+            guard count >= 1 else { throw InputError("--count \(count) is invalid: expected at least 1 frame") }
+            c.frameCount = count
+        }
         if let lag { c.kinetics.lag = lag }
         if c.model == nil && c.material == nil { throw InputError("give --model DIR or --material graphene-si|ws2") }
+        try c.validate()  // before OUT is created
         return c
     }
 
     static func load(_ path: String) throws -> AnalysisConfig {
         let data = try InputFile.read(path)
-        do { return try AnalysisConfig.decode(data) } catch let e as InputError {
+        let c: AnalysisConfig
+        do { c = try AnalysisConfig.decode(data) } catch let e as InputError {
             throw InputError("\(path): not an analysis configuration: \(e)")
         }
+        do { try c.validate() } catch let e as InputError { throw InputError("\(path): \(e)") }
+        return c
     }
 
     /// An interrupted run in OUT is continued with --resume or replaced with --overwrite, never both

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Foundation
 import Pipeline
 
@@ -27,6 +28,11 @@ struct Classify: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            // NaN, ∞ or a huge crop would trap sizing the crops; refused before anything is opened.
+            guard cropSize.isFinite, cropSize > 0, cropSize <= 1000 else {
+                throw InputError("--crop-size \(cropSize) Å is invalid: expected 0 < crop size ≤ 1000 Å")
+            }
+            guard (1...100).contains(maxClasses) else { throw InputError("--max-classes \(maxClasses) is invalid: expected 1–100") }
             var options = DefectCollector.Options()
             options.cropSizeA = cropSize; options.maxClasses = maxClasses; options.seed = seed; options.rotationAware = !noRotation
             let stage = try Classification(try openMovie(movie, modelOptions, pixelSize),

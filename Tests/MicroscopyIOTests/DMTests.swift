@@ -149,4 +149,57 @@ final class DMTests: XCTestCase {
             if let m = try? Movie.open(u) { _ = try? m.frame(m.frameCount - 1) }
         }
     }
+
+    /// A number tag in `Dimensions` or `DataType` holding NaN, ±∞, a fraction or ≥ 2⁶³ (a float
+    /// where DM writes integers) is a corrupt file, not a trap in the Double → Int conversion.
+    func testNonIntegerDimensionsAndDataTypeAreCorrupt() throws {
+        let dir = try makeTempDir(self)
+        let good = dir.appendingPathComponent("good.dm4")
+        try craftedDM4(dimensions: [4, 3], dataType: 2).write(to: good)
+        let m = try Movie.open(good)
+        XCTAssertEqual([m.width, m.height, m.frameCount], [4, 3, 1], "the crafted file itself is valid")
+        let bad: [(String, [Double], Double)] = [
+            ("nan-dim", [.nan, 3], 2), ("inf-dim", [4, .infinity], 2), ("neg-inf-dim", [-.infinity, 3], 2),
+            ("huge-dim", [0x1p63, 3], 2), ("frac-dim", [4.5, 3], 2), ("nan-type", [4, 3], .nan),
+            ("huge-type", [4, 3], 1e300), ("inf-type", [4, 3], -.infinity),
+        ]
+        for (name, dims, type) in bad {
+            let url = dir.appendingPathComponent("\(name).dm4")
+            try craftedDM4(dimensions: dims, dataType: type).write(to: url)
+            XCTAssertThrowsError(try Movie.open(url), name) {
+                guard case MicroscopyIOError.corrupt(let path, let detail)? = $0 as? MicroscopyIOError else {
+                    return XCTFail("\(name): \($0)")
+                }
+                XCTAssertEqual(path, url.path)
+                XCTAssertTrue(detail.contains(dims == [4, 3] ? "DataType" : "Dimensions"), detail)
+            }
+        }
+    }
+
+    /// A minimal little-endian DM4 file: ImageList → one ImageData with a 12-element float32
+    /// `Data` array and `Dimensions` / `DataType` stored as float64 number tags.
+    private func craftedDM4(dimensions: [Double], dataType: Double) -> Data {
+        var body = Data()
+        func be(_ v: UInt64, _ n: Int) { for i in (0..<n).reversed() { body.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }
+        func tag(_ kind: UInt64, _ label: String) { be(kind, 1); be(UInt64(label.utf8.count), 2); body.append(contentsOf: Array(label.utf8)); be(0, 8) }
+        func group(_ label: String, _ count: Int) { tag(20, label); be(0, 2); be(UInt64(count), 8) }
+        func double(_ label: String, _ v: Double) {
+            tag(21, label); body.append(contentsOf: Array("%%%%".utf8)); be(1, 8); be(7, 8)
+            for i in 0..<8 { body.append(UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt64(i)))) }
+        }
+        be(0, 2); be(1, 8)  // root: one tag
+        group("ImageList", 1)
+        group("", 1)
+        group("ImageData", 3)
+        tag(21, "Data"); body.append(contentsOf: Array("%%%%".utf8)); be(3, 8); be(20, 8); be(6, 8); be(12, 8)
+        body.append(Data(count: 12 * 4))
+        group("Dimensions", dimensions.count)
+        for d in dimensions { double("", d) }
+        double("DataType", dataType)
+        var file = Data()
+        for (v, n) in [(UInt64(4), 4), (UInt64(body.count), 8), (UInt64(1), 4)] {  // version, size, little-endian
+            for i in (0..<n).reversed() { file.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) }
+        }
+        return file + body
+    }
 }

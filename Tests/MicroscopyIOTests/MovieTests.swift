@@ -125,4 +125,45 @@ final class MovieTests: XCTestCase {
         XCTAssertThrowsError(try AtomicFile.writeText("x", to: sub))
         XCTAssertEqual(listing(dir), ["s.json", "sub", "t.csv"])
     }
+
+    /// A FIFO given as a movie, alone or inside a PNG series, is refused by its file type before
+    /// anything opens it (an open for reading would wait for a writer forever). The opens run on
+    /// another thread with a deadline, so a regression fails this test instead of hanging the suite.
+    func testFIFOIsRefusedWithoutBlocking() throws {
+        let dir = try makeTempDir(self)
+        let fifo = dir.appendingPathComponent("pipe.tif")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        let series = dir.appendingPathComponent("series")
+        try FileManager.default.createDirectory(at: series, withIntermediateDirectories: true)
+        try PNGFile.writeGray(try GrayImage(width: 4, height: 4, pixels: [Float](repeating: 1, count: 16)), to: series.appendingPathComponent("frame_000.png"))
+        let member = series.appendingPathComponent("frame_001.png")
+        XCTAssertEqual(mkfifo(member.path, 0o600), 0)
+        let lone = dir.appendingPathComponent("lone.png")
+        XCTAssertEqual(mkfifo(lone.path, 0o600), 0)
+        for (url, named) in [(fifo, fifo), (lone, lone), (series, member), (series.appendingPathComponent("frame_000.png"), member)] {
+            let error = openWithDeadline(url, fifos: [fifo, member, lone])
+            guard case MicroscopyIOError.unsupported(let path, let detail)? = error as? MicroscopyIOError else {
+                XCTFail("\(url.lastPathComponent): \(String(describing: error))"); continue
+            }
+            XCTAssertEqual(path, named.path)
+            XCTAssertTrue(detail.contains("FIFO"), detail)
+        }
+    }
+
+    /// The error of `Movie.open(url)`, run on another thread; after 20 s the test fails and the
+    /// FIFOs are opened for writing once, which frees a reader stuck in open(2).
+    private func openWithDeadline(_ url: URL, fifos: [URL]) -> Error? {
+        final class Box: @unchecked Sendable { var error: Error? }
+        let box = Box(), done = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            do { _ = try Movie.open(url) } catch { box.error = error }
+            done.signal()
+        }
+        if done.wait(timeout: .now() + 20) == .timedOut {
+            XCTFail("opening \(url.path) blocked")
+            for f in fifos { let fd = open(f.path, O_WRONLY | O_NONBLOCK); if fd >= 0 { close(fd) } }
+            _ = done.wait(timeout: .now() + 5)
+        }
+        return box.error
+    }
 }

@@ -83,4 +83,36 @@ final class CommandLineTests: XCTestCase {
             XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "\(arguments[0]) created OUT")
         }
     }
+
+    /// Frame ranges, `--config` settings and a crop size that would trap or are not physical are
+    /// one line on stderr before OUT is created; a count running past Int.max means "to the end".
+    func testImpossibleRunSettingsAreRefusedBeforeAnythingIsWritten() throws {
+        let dir = try reliabilityTempDir(self)
+        let movie = try smallMovie(in: dir)
+        let model = repositoryRoot.appendingPathComponent("Models/tmd-ws2").path
+        let table = dir.appendingPathComponent("atoms.csv")
+        try Data("frame,x,y,class\n0,1,1,S2\n".utf8).write(to: table)
+        let zeroPixel = dir.appendingPathComponent("zero.json"), negativeDrift = dir.appendingPathComponent("drift.json")
+        try Data(#"{"movie": "\#(movie.path)", "model": "\#(model)", "pixelSize": 0}"#.utf8).write(to: zeroPixel)
+        try Data(#"{"movie": "\#(movie.path)", "model": "\#(model)", "kinetics": {"driftAtomsPerFrame": -5}}"#.utf8).write(to: negativeDrift)
+        let out = dir.appendingPathComponent("out")
+        let runs: [([String], String)] = [
+            (["analyze", movie.path, "--model", model, "--pixel-size", "1e-30"], "--pixel-size"),
+            (["analyze", movie.path, "--model", model, "--count=-5"], "--count -5"),
+            (["analyze", movie.path, "--model", model, "--first=-1"], "--first -1"),
+            (["analyze", "--config", zeroPixel.path], zeroPixel.path + ": pixelSize 0.0"),
+            (["analyze", "--config", negativeDrift.path], negativeDrift.path + ": kinetics.driftAtomsPerFrame -5"),
+            (["classify", movie.path, "--atoms", table.path, "--model", model, "--crop-size", "nan"], "--crop-size nan"),
+            (["classify", movie.path, "--atoms", table.path, "--model", model, "--crop-size", "0"], "--crop-size 0.0"),
+            (["classify", movie.path, "--atoms", table.path, "--model", model, "--crop-size", "inf"], "--crop-size inf"),
+        ]
+        for (arguments, text) in runs {
+            assertOneLineError(try atomtrack(arguments + ["--out", out.path]), mentioning: text)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "\(arguments) created OUT")
+        }
+        // first + count overflows Int: saturated to the movie's end, not a trap.
+        let located = try atomtrack(["locate", movie.path, "--model", model, "--first", "1", "--count", "9223372036854775807",
+                                     "--out", out.path])
+        XCTAssertEqual(located.status, 0, located.stderr)
+    }
 }

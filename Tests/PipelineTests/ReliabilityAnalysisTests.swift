@@ -55,4 +55,65 @@ final class ReliabilityAnalysisTests: XCTestCase {
         XCTAssertTrue(r.tracks.isEmpty)
         XCTAssertTrue(r.drift.isEmpty)
     }
+
+    /// Settings that would trap or are not physical, from flags or a `--config` file, are refused by
+    /// `AnalysisConfig.validate` with the setting's name, before anything is written (no model or
+    /// movie needed: validation comes first).
+    func testImpossibleSettingsAreRefusedBeforeAnythingIsWritten() throws {
+        let dir = try reliabilityTempDir(self)
+        let out = dir.appendingPathComponent("out")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let cases: [(String, (inout AnalysisConfig) -> Void)] = [
+            ("pixelSize", { $0.pixelSize = 0 }), ("pixelSize", { $0.pixelSize = 1e-30 }), ("pixelSize", { $0.pixelSize = .nan }),
+            ("frameTime", { $0.frameTime = .infinity }), ("firstFrame", { $0.firstFrame = -1 }),
+            ("frameCount", { $0.frameCount = -5 }), ("frameCount", { $0.frameCount = 0 }),
+            ("overlayFrames", { $0.overlayFrames = [-1] }),
+            ("finder.batchSize", { $0.finder.batchSize = 0 }), ("finder.overlap", { $0.finder.overlap = -1 }),
+            ("finder.threshold", { $0.finder.threshold = .nan }), ("finder.pixelSizeTolerance", { $0.finder.pixelSizeTolerance = .infinity }),
+            ("defects.cropSizeA", { $0.defects.cropSizeA = .nan }), ("defects.cropSizeA", { $0.defects.cropSizeA = 1e300 }),
+            ("defects.maxClasses", { $0.defects.maxClasses = -1 }), ("defects.pcaComponents", { $0.defects.pcaComponents = 0 }),
+            ("defects.intensityZ", { $0.defects.intensityZ = .nan }), ("defects.minorityFraction", { $0.defects.minorityFraction = -1 }),
+            ("kinetics.driftAtomsPerFrame", { $0.kinetics.driftAtomsPerFrame = -5 }), ("kinetics.lag", { $0.kinetics.lag = 0 }),
+            ("kinetics.maxGap", { $0.kinetics.maxGap = -1 }), ("kinetics.minTrackLength", { $0.kinetics.minTrackLength = -2 }),
+            ("kinetics.bootstrapSamples", { $0.kinetics.bootstrapSamples = -1 }), ("kinetics.maxStepColumns", { $0.kinetics.maxStepColumns = .nan }),
+        ]
+        for (name, change) in cases {
+            var config = AnalysisConfig(movie: dir.appendingPathComponent("never-opened.tif").path)
+            config.model = ws2Model
+            change(&config)
+            XCTAssertThrowsError(try Analysis(config: config, output: out).run(), name) {
+                XCTAssertTrue("\($0)".hasPrefix(name + " ") && "\($0)".contains("is invalid"), "\($0)")
+                XCTAssertFalse("\($0)".contains("\n"))
+            }
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path), [], "\(name): nothing written")
+        }
+        // The same settings in a --config file.
+        let json = Data(#"{"movie": "m.tif", "material": "ws2", "kinetics": {"driftAtomsPerFrame": -5}}"#.utf8)
+        XCTAssertThrowsError(try AnalysisConfig.decode(json).validate()) {
+            XCTAssertEqual("\($0)", "kinetics.driftAtomsPerFrame -5 is invalid: expected ≥ 1")
+        }
+        XCTAssertNoThrow(try AnalysisConfig(movie: "m.tif").validate(), "the defaults are valid")
+    }
+
+    /// A NaN or infinite position in atoms.csv names the file and line; `classify`'s crop size
+    /// must be a positive, finite size that is at most 1024 px wide.
+    func testNaNAtomsAndImpossibleCropSizesAreRefused() throws {
+        let dir = try reliabilityTempDir(self)
+        let table = dir.appendingPathComponent("atoms.csv")
+        for bad in ["nan,2", "1,inf", "-inf,3"] {
+            try Data("frame,x,y,class\n0,1,1,A\n1,\(bad),A\n".utf8).write(to: table)
+            XCTAssertThrowsError(try AtomTable(classSymbols: ["A"], pixelSize: nil).read(table, frameCount: 2)) {
+                XCTAssertTrue("\($0)".hasPrefix(table.path + ": line 3: x and y must be finite numbers"), "\($0)")
+            }
+        }
+        for size in [Double.nan, .infinity, 0, -4.5, 1e300] {
+            var o = DefectCollector.Options()
+            o.cropSizeA = size
+            XCTAssertThrowsError(try o.validate(pixelSize: 0.2)) { XCTAssertTrue("\($0)".hasPrefix("cropSizeA"), "\($0)") }
+        }
+        var wide = DefectCollector.Options()
+        wide.cropSizeA = 200
+        XCTAssertThrowsError(try wide.validate(pixelSize: 0.1)) { XCTAssertTrue("\($0)".contains("2000 px wide"), "\($0)") }
+        XCTAssertNoThrow(try DefectCollector.Options().validate(pixelSize: 0.006), "the smallest pixel size the finder accepts")
+    }
 }

@@ -134,4 +134,45 @@ final class ReliabilityModelTests: XCTestCase {
         // The shipped model itself loads.
         XCTAssertNoThrow(try TrainedModel(at: shipped))
     }
+
+    /// A card whose column spacing is 0, negative or 10³⁰⁰, or whose architecture would need
+    /// ~10¹⁶ bytes of weights, is refused when the model loads, naming model.json; weights whose
+    /// own description is that large are refused before any allocation, naming model.safetensors.
+    func testImpossibleCardsAndArchitecturesAreRefusedAtLoad() throws {
+        let shipped = repositoryRoot.appendingPathComponent("Models/tmd-ws2")
+        guard FileManager.default.fileExists(atPath: shipped.appendingPathComponent("model.safetensors").path) else {
+            throw XCTSkip("shipped model absent")
+        }
+        let dir = try reliabilityTempDir(self)
+        let card = dir.appendingPathComponent("model.json"), weights = dir.appendingPathComponent("model.safetensors")
+        try FileManager.default.copyItem(at: shipped.appendingPathComponent("model.safetensors"), to: weights)
+        let original = try JSONSerialization.jsonObject(with: Data(contentsOf: shipped.appendingPathComponent("model.json"))) as! [String: Any]
+        func write(_ change: (inout [String: Any]) -> Void) throws {
+            var c = original
+            change(&c)
+            try JSONSerialization.data(withJSONObject: c).write(to: card)
+        }
+        let changes: [(String, (inout [String: Any]) -> Void)] = [
+            ("columnSpacing", { $0["columnSpacing"] = 1e300 }), ("columnSpacing", { $0["columnSpacing"] = 0 }),
+            ("columnSpacing", { $0["columnSpacing"] = -1.8 }), ("pixelSizeRange", { $0["pixelSizeRange"] = [0.35, 0.12] }),
+            ("pixelSizeRange", { $0["pixelSizeRange"] = [0, 1e300] }),
+            ("weights", { var a = $0["architecture"] as! [String: Any]; a["baseFilters"] = 65536; a["depth"] = 8; $0["architecture"] = a }),
+        ]
+        for (what, change) in changes {
+            try write(change)
+            XCTAssertThrowsError(try TrainedModel(at: dir), what) {
+                XCTAssertTrue("\($0)".hasPrefix(card.path + ": ") && "\($0)".contains(what), "\($0)")
+            }
+        }
+        // Weights whose own description asks for ~2·10¹⁶ bytes: refused, not an allocation abort.
+        try write { _ in }
+        var huge = try JSONSerialization.jsonObject(
+            with: Data(try ModelDescription(classNames: ["metal", "S2", "background"], baseFilters: 2, depth: 1).jsonString().utf8)) as! [String: Any]
+        huge["baseFilters"] = 32768
+        huge["depth"] = 8
+        try SafeTensors.write([:], metadata: ["atomtrack.model": String(decoding: try JSONSerialization.data(withJSONObject: huge), as: UTF8.self)], to: weights)
+        XCTAssertThrowsError(try TrainedModel(at: dir)) {
+            XCTAssertTrue("\($0)".hasPrefix(weights.path + ": invalid model description") && "\($0)".contains("weights"), "\($0)")
+        }
+    }
 }

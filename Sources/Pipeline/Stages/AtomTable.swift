@@ -47,6 +47,10 @@ public struct AtomTable: Sendable {
                   let k = classSymbols.firstIndex(of: r[c]) else {
                 throw InputError("\(url.path): line \(line + 2) does not fit the movie's \(frameCount) frames or the model's classes (\(classSymbols.joined(separator: ", ")))")
             }
+            // Double("nan") and Double("inf") parse; such a position would trap in the crops.
+            guard px.isFinite, py.isFinite else {
+                throw InputError("\(url.path): line \(line + 2): x and y must be finite numbers, got \(r[x]), \(r[y])")
+            }
             let s = score.flatMap { Float(r[$0]) } ?? 1
             perFrame[frame].append(FrameAtom(frame: frame, x: px, y: py, classIndex: k, score: s, border: border.map { r[$0] == "1" } ?? false))
         }

@@ -17,6 +17,7 @@ public struct Classification {
     public init(_ input: MovieInput, atomTable: URL, options: DefectCollector.Options) throws {
         self.input = input
         self.options = options
+        try options.validate(pixelSize: input.calibration.pixelSize)
         atoms = try AtomTable(classSymbols: input.classSymbols, pixelSize: input.pixelSize)
             .read(atomTable, frameCount: input.movie.frameCount)
     }

@@ -28,6 +28,22 @@ public final class DefectCollector {
         public var diagonalCovariance = false
         public var seed: UInt64 = 1
         public init() {}
+
+        /// Refuses settings that would trap or exhaust memory (a NaN or huge crop size, a
+        /// negative count); with `pixelSize`, also a crop wider than 1024 px (4 MB per crop).
+        public func validate(pixelSize: Double? = nil, prefix: String = "") throws {
+            func require(_ ok: Bool, _ name: String, _ value: Any, _ expected: String) throws {
+                guard ok else { throw InputError("\(prefix)\(name) \(value) is invalid: \(expected)") }
+            }
+            try require(cropSizeA.isFinite && cropSizeA > 0 && cropSizeA <= 1000, "cropSizeA", cropSizeA, "expected 0 < crop size ≤ 1000 Å")
+            if let p = pixelSize, p > 0 {
+                try require(cropSizeA / p <= 1024, "cropSizeA", cropSizeA, "at \(p) Å/px the crop would be \(Int(cropSizeA / p)) px wide, more than 1024")
+            }
+            try require(intensityZ.isFinite && intensityZ > 0, "intensityZ", intensityZ, "expected a finite value > 0")
+            try require(minorityFraction.isFinite && (0...1).contains(minorityFraction), "minorityFraction", minorityFraction, "expected 0–1")
+            try require(maxClasses >= 1 && maxClasses <= 100, "maxClasses", maxClasses, "expected 1–100")
+            try require(pcaComponents >= 1 && pcaComponents <= 1000, "pcaComponents", pcaComponents, "expected 1–1000")
+        }
     }
 
     public let options: Options

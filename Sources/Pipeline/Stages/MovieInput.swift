@@ -30,7 +30,16 @@ public struct MovieInput {
         guard first >= 0, first < movie.frameCount else {
             throw InputError("--first \(first) is outside the movie's \(movie.frameCount) frames")
         }
-        guard count.map({ $0 > 0 }) ?? true else { throw InputError("--count must be at least 1") }
-        return first..<min(movie.frameCount, first + (count ?? movie.frameCount))
+        guard count.map({ $0 > 0 }) ?? true else { throw InputError("--count must be at least 1, got \(count ?? 0)") }
+        return first..<movie.frameCount.clampedEnd(first: first, count: count)
+    }
+}
+
+extension Int {
+    /// The end of `count` frames (nil: all) from `first` in a movie of `self` frames; saturating,
+    /// so `--count 9223372036854775807` means "to the end" instead of an overflow trap.
+    func clampedEnd(first: Int, count: Int?) -> Int {
+        let (end, overflow) = first.addingReportingOverflow(count ?? self)
+        return overflow ? self : Swift.min(self, end)
     }
 }

@@ -75,9 +75,29 @@ public struct ModelCard: Codable, Sendable {
     public static func load(_ url: URL) throws -> ModelCard {
         let data: Data
         do { data = try Data(contentsOf: url) } catch { throw ModelError.missing(url.path) }
-        do { return try JSONDecoder().decode(ModelCard.self, from: data) } catch {
+        let card: ModelCard
+        do { card = try JSONDecoder().decode(ModelCard.self, from: data) } catch {
             throw ModelError.invalid(url.path, "not a model card (\(error.localizedDescription))")
         }
+        do { try card.validate() } catch let e as NetworkError { throw ModelError.invalid(url.path, "\(e)") }
+        catch { throw ModelError.invalid(url.path, "\(error)") }
+        return card
+    }
+
+    /// Refuses a card whose numbers would trap or exhaust memory downstream: every search radius
+    /// and crop scales with `columnSpacing`, tiles and resampling with `pixelSizeRange`, and the
+    /// architecture must be buildable within the network's size budget.
+    public func validate() throws {
+        func fail(_ m: String) -> ModelError { .mismatch(m) }
+        guard columnSpacing.isFinite, columnSpacing >= 0.1, columnSpacing <= 100 else {
+            throw fail("columnSpacing \(columnSpacing) Å is invalid: expected 0.1–100 Å")
+        }
+        guard pixelSizeRange.count == 2, pixelSizeRange.allSatisfy({ $0.isFinite && $0 >= 1e-3 && $0 <= 100 }),
+              pixelSizeRange[0] <= pixelSizeRange[1] else {
+            throw fail("pixelSizeRange \(pixelSizeRange) is invalid: expected [min, max] within 0.001–100 Å")
+        }
+        guard !classes.isEmpty else { throw fail("classes is empty") }
+        try architecture.validate()
     }
 
     public func jsonData() throws -> Data {
@@ -126,7 +146,10 @@ public struct TrainedModel {
         let card = try ModelCard.load(dir.appendingPathComponent(Self.cardFile))
         let weights = dir.appendingPathComponent(Self.weightsFile)
         guard FileManager.default.fileExists(atPath: weights.path) else { throw ModelError.missing(weights.path) }
-        let network = try Checkpoint.load(from: weights).model
+        let network: SegmentationModel
+        do { network = try Checkpoint.load(from: weights).model } catch NetworkError.invalidDescription(let why) {
+            throw ModelError.invalid(weights.path, "invalid model description: \(why)")  // name the file
+        }
         guard network.modelDescription.classNames == card.classes.map(\.name) else {
             throw ModelError.invalid(weights.path, "weights' classes \(network.modelDescription.classNames) differ from the card's \(card.classes.map(\.name))")
         }
