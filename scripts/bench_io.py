@@ -69,9 +69,9 @@ for name in ["f32.tif", "u16.tif", "f32.npy", "png"]:
         ref = lambda: py_stats(tifffile.imread(p))
     t_ref = best(ref)
     out = os.path.join(tmp, "out.npy")
-    t_conv = best(lambda: cli("convert", p, out), reps=2)
+    t_conv = best(lambda: cli("convert", p, out, "--overwrite"), reps=2)
     rows.append((name, n, t_info, None, t_ref, None, t_conv))
-t_tif = best(lambda: cli("convert", os.path.join(tmp, "f32.npy"), os.path.join(tmp, "out.tif")), reps=2)
+t_tif = best(lambda: cli("convert", os.path.join(tmp, "f32.npy"), os.path.join(tmp, "out.tif"), "--overwrite"), reps=2)
 t_tif_ref = best(lambda: tifffile.imwrite(os.path.join(tmp, "ref.tif"), np.load(os.path.join(tmp, "f32.npy"))), reps=2)
 
 print(f"{frames} frames {w}x{h} (PNG series: 200 frames); best of 3; wall s / CPU s (user+sys)")
