@@ -92,6 +92,8 @@ final class TIFFHandle {
 struct TIFFPage: Equatable {
     var width: Int, height: Int, sampleType: SampleType
     var tiled: Bool, tileWidth: Int, tileHeight: Int, rowsPerStrip: Int
+    /// PhotometricInterpretation = MinIsWhite: larger stored values are darker.
+    var minIsWhite = false
 }
 
 /// Reads a (multi-page, strip or tiled, classic or Big) TIFF one page at a time.
@@ -117,13 +119,20 @@ final class TIFFSource: FrameSource {
         // frames are read; plain reads keep the footprint to the current frame.
         handle = try TIFFHandle(path: path, mode: "rm")
         let tif = handle.tif
+        // For checking strips/tiles against the end of the file (no check when it cannot be stat'ed).
+        let fileSize = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.uint64Value ?? .max
         let count = Int(TIFFNumberOfDirectories(tif))
         guard count > 0 else { throw MicroscopyIOError.corrupt(path: path, detail: "no image directories") }
+        // libtiff stops counting at an IFD it cannot read (a cut-off last page) and reports
+        // only an error message: that is a truncated movie, not a shorter one.
+        if !handle.messages.errors.isEmpty {
+            throw MicroscopyIOError.corrupt(path: path, detail: "page \(count) is cut off or unreadable: \(handle.messages.summary)")
+        }
         for i in 0..<count {
             guard TIFFSetDirectory(tif, tdir_t(i)) == 1 else {
                 throw MicroscopyIOError.corrupt(path: path, detail: "page \(i): \(handle.messages.summary)")
             }
-            let page = try TIFFSource.readPage(handle, index: i, pageCount: count)
+            let page = try TIFFSource.readPage(handle, index: i, pageCount: count, fileSize: fileSize)
             if let first = pages.first, first.width != page.width || first.height != page.height || first.sampleType != page.sampleType {
                 throw MicroscopyIOError.inconsistentFrames(
                     path: path, detail: "page 0 is \(first.width)×\(first.height) \(first.sampleType.rawValue), page \(i) is \(page.width)×\(page.height) \(page.sampleType.rawValue)")
@@ -139,7 +148,7 @@ final class TIFFSource: FrameSource {
                          metadata: TIFFSource.metadata(handle))
     }
 
-    private static func readPage(_ h: TIFFHandle, index: Int, pageCount: Int) throws -> TIFFPage {
+    private static func readPage(_ h: TIFFHandle, index: Int, pageCount: Int, fileSize: UInt64) throws -> TIFFPage {
         let path = h.path
         guard let w = h.u32(TIFFTAG_IMAGEWIDTH), let hgt = h.u32(TIFFTAG_IMAGELENGTH) else {
             throw MicroscopyIOError.corrupt(path: path, detail: "page \(index) has no image width/length")
@@ -167,9 +176,24 @@ final class TIFFSource: FrameSource {
                 path: path, detail: "page \(index): \(bps)-bit \(names[Int(fmt)] ?? "format \(fmt)") samples (supported: 8/16/32-bit int, 32/64-bit float)")
         }
         let tiled = TIFFIsTiled(h.tif) != 0
+        try checkStrilesInFile(h, index: index, fileSize: fileSize)
         return TIFFPage(width: Int(w), height: Int(hgt), sampleType: type, tiled: tiled,
                         tileWidth: Int(h.u32(TIFFTAG_TILEWIDTH) ?? 0), tileHeight: Int(h.u32(TIFFTAG_TILELENGTH) ?? 0),
-                        rowsPerStrip: Int(min(h.u32(TIFFTAG_ROWSPERSTRIP, defaulted: true) ?? hgt, hgt)))
+                        rowsPerStrip: Int(min(h.u32(TIFFTAG_ROWSPERSTRIP, defaulted: true) ?? hgt, hgt)),
+                        minIsWhite: h.u16(TIFFTAG_PHOTOMETRIC, defaulted: false) == UInt16(PHOTOMETRIC_MINISWHITE))
+    }
+
+    /// A page whose strips/tiles reach past the end of the file was cut off: refuse it at open
+    /// rather than let libtiff fail (or zero-fill) only when that frame is read.
+    private static func checkStrilesInFile(_ h: TIFFHandle, index: Int, fileSize size: UInt64) throws {
+        let kind = TIFFIsTiled(h.tif) != 0 ? "tile" : "strip"
+        for s in 0..<TIFFNumberOfStrips(h.tif) {
+            let off = TIFFGetStrileOffset(h.tif, s), n = TIFFGetStrileByteCount(h.tif, s)
+            if off > size || n > size - off {
+                throw MicroscopyIOError.corrupt(
+                    path: h.path, detail: "page \(index) \(kind) \(s): bytes \(off)..<\(off &+ n) lie past the end of the \(size)-byte file (truncated?)")
+            }
+        }
     }
 
     /// The first page's ImageDescription, when it is a JSON object, as strings.
@@ -267,6 +291,23 @@ final class TIFFSource: FrameSource {
                 }
             }
         }
+        if p.minIsWhite { TIFFSource.invert(dst, type: p.sampleType) }
+    }
+
+    /// MinIsWhite stores "larger is darker"; detector counts must be "larger is brighter"
+    /// (what MinIsBlack pages and every other format give), so flip within the type's range:
+    /// max − v for unsigned, −1 − v (bitwise NOT, which maps the range onto itself) for signed,
+    /// −v for float.
+    static func invert(_ dst: UnsafeMutableBufferPointer<Float>, type: SampleType) {
+        let flip: (Float) -> Float
+        switch type {
+        case .uint8: flip = { 255 - $0 }
+        case .uint16: flip = { 65535 - $0 }
+        case .uint32: flip = { Float(4_294_967_295 - Double($0)) }  // Double: no UInt32 trap on rounded values
+        case .int8, .int16, .int32: flip = { -1 - $0 }
+        case .float32, .float64: flip = { -$0 }
+        }
+        for i in dst.indices { dst[i] = flip(dst[i]) }
     }
 }
 

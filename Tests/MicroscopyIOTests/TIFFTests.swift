@@ -154,6 +154,46 @@ final class TIFFTests: XCTestCase {
         assertIOError(try TIFFFile.write([img], to: dir.appendingPathComponent("no/such/dir.tif")), contains: "does not exist")
     }
 
+    /// Issue #16 item 11: MinIsWhite pages (larger value = darker) are inverted so counts read bright,
+    /// within the type's range: max − v (unsigned), −1 − v (signed), −v (float).
+    func testMinIsWhiteIsInverted() throws {
+        let dir = try makeTempDir(self)
+        let cases: [(SampleType, (Float) -> Float)] = [
+            (.uint8, { 255 - $0 }), (.uint16, { 65535 - $0 }), (.int16, { -1 - $0 }), (.float32, { -$0 }),
+        ]
+        for (type, flip) in cases {
+            let px = extremePattern(type, count: 9 * 4, seed: 7)
+            let u = dir.appendingPathComponent("miw_\(type).tif")
+            try TIFFFile.write([try GrayImage(width: 9, height: 4, pixels: px)], to: u, sampleType: type)
+            XCTAssertEqual(try Movie.readImage(u).pixels, px, "MinIsBlack as stored")
+            var d = try Data(contentsOf: u)
+            try patchTag(&d, tag: 262, value: 0)  // PhotometricInterpretation = MinIsWhite
+            try d.write(to: u)
+            XCTAssertEqual(try Movie.readImage(u).pixels, px.map(flip), "\(type)")
+        }
+    }
+
+    /// Issue #16 item 9: an 8-page TIFF missing its last 100 bytes is an error naming the file and
+    /// the page, not a 7-frame movie; so is a page whose strip reaches past the end of the file.
+    func testTruncatedMultiPageIsAnError() throws {
+        let dir = try makeTempDir(self)
+        let frames = try (0..<8).map { try GrayImage(width: 16, height: 16, pixels: fixtureFrame($0, width: 16, height: 16, .uint16)) }
+        let full = dir.appendingPathComponent("full.tif")
+        try TIFFFile.write(frames, to: full, sampleType: .uint16)
+        XCTAssertEqual(try Movie.open(full).frameCount, 8)
+        let d = try Data(contentsOf: full)
+        let cut = dir.appendingPathComponent("cut.tif")
+        try d.prefix(d.count - 100).write(to: cut)
+        assertIOError(try Movie.open(cut), contains: "cut.tif")
+        assertIOError(try Movie.open(cut), contains: "page 7")
+        // IFD intact, pixel data cut: first page's strip offset moved past the end of the file.
+        var far = try Data(contentsOf: full)
+        try patchTag(&far, tag: 273, value: UInt32(far.count - 100))  // StripOffsets
+        let farURL = dir.appendingPathComponent("far.tif")
+        try far.write(to: farURL)
+        assertIOError(try Movie.open(farURL), contains: "page 0 strip 0: bytes")
+    }
+
     /// Rewrites the first value of a SHORT/LONG tag in the first IFD of a little-endian classic TIFF.
     private func patchTag(_ d: inout Data, tag: UInt16, value: UInt32) throws {
         func u16(_ o: Int) -> Int { Int(d[o]) | Int(d[o + 1]) << 8 }
