@@ -1,7 +1,8 @@
 import CPNG
 import Foundation
 
-/// libpng's simplified API (png_image): errors come back in `message`, never via longjmp
+/// libpng's simplified API (png_image) for headers and writing, the classic API (wrapped in
+/// CPNG/shim.h) for reading samples as stored: errors come back as messages, never via longjmp
 /// into Swift frames, and nothing is printed to stderr.
 enum PNGCodec {
     struct Header: Equatable {
@@ -37,37 +38,34 @@ enum PNGCodec {
         return h
     }
 
-    /// Decodes a PNG into `dst` as gray; colour is converted with Rec. 601 luma
-    /// (0.299 R + 0.587 G + 0.114 B) on the stored values, without gamma conversion.
+    /// Decodes a PNG into `dst` as gray, with the samples as stored: no gamma correction (gAMA),
+    /// no alpha compositing and no tRNS transparency (detector counts must come through untouched);
+    /// an alpha channel is dropped, keeping the gray values. Colour is converted with Rec. 601 luma
+    /// (0.299 R + 0.587 G + 0.114 B) on the stored values.
     static func read(_ url: URL, expect: Header, into dst: UnsafeMutableBufferPointer<Float>) throws {
-        var img = newImage()
-        guard png_image_begin_read_from_file(&img, url.path) != 0 else {
-            let m = message(img)
-            png_image_free(&img)
-            throw MicroscopyIOError.corrupt(path: url.path, detail: "PNG: \(m)")
-        }
-        let sixteen = img.format & UInt32(PNG_FORMAT_FLAG_LINEAR) != 0
-        let color = img.format & UInt32(PNG_FORMAT_FLAG_COLOR) != 0
-        let got = Header(width: Int(img.width), height: Int(img.height), sixteenBit: sixteen, color: color)
+        // The size check uses the header reader, which opens the file the same way as before.
+        let got = try header(url)
         guard got.width == expect.width, got.height == expect.height else {
-            png_image_free(&img)
             throw MicroscopyIOError.inconsistentFrames(
                 path: url.path, detail: "\(got.width)×\(got.height), expected \(expect.width)×\(expect.height)")
         }
-        // 8-bit data are read as sRGB-coded bytes, 16-bit as "linear": both unchanged.
-        img.format = (sixteen ? UInt32(PNG_FORMAT_FLAG_LINEAR) : 0) | (color ? UInt32(PNG_FORMAT_FLAG_COLOR) : 0)
-        defer { png_image_free(&img) }  // no-op when finish_read already freed it
-        let channels = color ? 3 : 1
+        let channels = got.color ? 3 : 1
         let n = got.width * got.height
-        if sixteen {
+        var msg = [CChar](repeating: 0, count: 256)
+        func decode(_ raw: UnsafeMutableRawBufferPointer) -> Int32 {
+            atomtrack_png_read_stored(url.path, raw.baseAddress, raw.count, UInt32(got.width), UInt32(got.height),
+                                      Int32(channels), got.sixteenBit ? 1 : 0, &msg)
+        }
+        func failure() -> MicroscopyIOError {
+            .corrupt(path: url.path, detail: "PNG: \(msg.withUnsafeBufferPointer { String(cString: $0.baseAddress!) })")
+        }
+        if got.sixteenBit {
             var buf = [UInt16](repeating: 0, count: n * channels)
-            let ok = buf.withUnsafeMutableBytes { png_image_finish_read(&img, nil, $0.baseAddress, 0, nil) }
-            guard ok != 0 else { throw MicroscopyIOError.corrupt(path: url.path, detail: "PNG: \(message(img))") }
+            guard buf.withUnsafeMutableBytes(decode) == 0 else { throw failure() }
             toGray(buf, channels: channels, into: dst)
         } else {
             var buf = [UInt8](repeating: 0, count: n * channels)
-            let ok = buf.withUnsafeMutableBytes { png_image_finish_read(&img, nil, $0.baseAddress, 0, nil) }
-            guard ok != 0 else { throw MicroscopyIOError.corrupt(path: url.path, detail: "PNG: \(message(img))") }
+            guard buf.withUnsafeMutableBytes(decode) == 0 else { throw failure() }
             toGray(buf, channels: channels, into: dst)
         }
     }

@@ -132,4 +132,68 @@ final class PNGTests: XCTestCase {
         try huge.write(to: hugeURL)
         assertIOError(try Movie.open(hugeURL), contains: "huge.png")
     }
+
+    /// Issue #16 item 10: gAMA, tRNS and an alpha channel leave the stored gray values untouched
+    /// (the simplified libpng API turned 16-bit 1666 into 20 under gAMA, composited gray+alpha onto
+    /// black and read the tRNS gray value as 0).
+    func testStoredValuesIgnoreGammaTransparencyAndAlpha() throws {
+        let dir = try makeTempDir(self)
+        let w = 5, h = 3
+        let g8: [Int] = (0..<(w * h)).map { [0, 7, 100, 200, 255][$0 % 5] }
+        let g16: [Int] = (0..<(w * h)).map { [0, 1666, 7, 40000, 65535][$0 % 5] }
+        let alpha8: [Int] = (0..<(w * h)).map { [0, 255, 128, 1, 0][$0 % 5] }
+        let alpha16: [Int] = alpha8.map { $0 * 257 }
+        func chunk(_ type: String, _ data: [UInt8]) -> [UInt8] {
+            let body = Array(type.utf8) + data
+            return be32(data.count) + body + be32(Int(Checksum.crc32(body)))
+        }
+        func gAMA(_ g: Int) -> [UInt8] { chunk("gAMA", be32(g)) }
+        func tRNS(_ v: Int) -> [UInt8] { chunk("tRNS", [UInt8(v >> 8), UInt8(v & 0xFF)]) }
+        /// A PNG (colour type 0 gray or 4 gray+alpha) with `samples` row-major, extra chunks before IDAT.
+        func png(_ name: String, depth: Int, colorType: Int, samples: [[Int]], chunks: [UInt8]) throws -> URL {
+            var raw: [UInt8] = []
+            for y in 0..<h {
+                raw.append(0)  // filter: none
+                for x in 0..<w {
+                    for c in samples {
+                        let v = c[y * w + x]
+                        raw += depth == 16 ? [UInt8(v >> 8), UInt8(v & 0xFF)] : [UInt8(v)]
+                    }
+                }
+            }
+            let ihdr = be32(w) + be32(h) + [UInt8(depth), UInt8(colorType), 0, 0, 0]
+            let bytes = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + chunk("IHDR", ihdr) + chunks
+                + chunk("IDAT", zlibStored(raw)) + chunk("IEND", [])
+            let u = dir.appendingPathComponent(name)
+            try Data(bytes).write(to: u)
+            return u
+        }
+        let f8 = g8.map(Float.init), f16 = g16.map(Float.init)
+        let cases: [(String, Int, Int, [[Int]], [UInt8], [Float])] = [
+            ("gama16.png", 16, 0, [g16], gAMA(45455), f16),  // 1/2.2
+            ("gama8.png", 8, 0, [g8], gAMA(100_000), f8),   // linear
+            ("trns16.png", 16, 0, [g16], tRNS(1666), f16),
+            ("trns8.png", 8, 0, [g8], tRNS(7), f8),
+            ("ga8.png", 8, 4, [g8, alpha8], [], f8),
+            ("ga16.png", 16, 4, [g16, alpha16], gAMA(45455), f16),
+        ]
+        for (name, depth, type, samples, chunks, want) in cases {
+            let u = try png(name, depth: depth, colorType: type, samples: samples, chunks: chunks)
+            let m = try Movie.open(u, singlePNG: true)
+            XCTAssertEqual(m.sampleType, depth == 16 ? .uint16 : .uint8, name)
+            XCTAssertEqual(try m.frame(0).pixels, want, name)
+        }
+    }
+
+    private func be32(_ v: Int) -> [UInt8] { (0..<4).map { UInt8((v >> (8 * (3 - $0))) & 0xFF) } }
+
+    /// zlib stream of one stored (uncompressed) deflate block: no compressor needed in the test.
+    private func zlibStored(_ d: [UInt8]) -> [UInt8] {
+        precondition(d.count < 65536)
+        var a: UInt32 = 1, b: UInt32 = 0
+        for x in d { a = (a + UInt32(x)) % 65521; b = (b + a) % 65521 }
+        let n = UInt16(d.count)
+        return [0x78, 0x01, 0x01, UInt8(n & 0xFF), UInt8(n >> 8), UInt8(~n & 0xFF), UInt8(~n >> 8)] + d
+            + be32(Int(b << 16 | a))
+    }
 }
