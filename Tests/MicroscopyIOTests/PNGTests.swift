@@ -149,7 +149,7 @@ final class PNGTests: XCTestCase {
         }
         func gAMA(_ g: Int) -> [UInt8] { chunk("gAMA", be32(g)) }
         func tRNS(_ v: Int) -> [UInt8] { chunk("tRNS", [UInt8(v >> 8), UInt8(v & 0xFF)]) }
-        /// A PNG (colour type 0 gray or 4 gray+alpha) with `samples` row-major, extra chunks before IDAT.
+        /// A PNG of colour type `colorType` with one array per channel in `samples` (row-major), extra chunks before IDAT.
         func png(_ name: String, depth: Int, colorType: Int, samples: [[Int]], chunks: [UInt8]) throws -> URL {
             var raw: [UInt8] = []
             for y in 0..<h {
@@ -176,12 +176,20 @@ final class PNGTests: XCTestCase {
             ("trns8.png", 8, 0, [g8], tRNS(7), f8),
             ("ga8.png", 8, 4, [g8, alpha8], [], f8),
             ("ga16.png", 16, 4, [g16, alpha16], gAMA(45455), f16),
+            // Colour: equal R, G, B give the gray value back through the luma weights.
+            ("rgba8.png", 8, 6, [g8, g8, g8, alpha8], gAMA(100_000), f8),
+            // Palette entries 0...4 hold the gray levels; tRNS gives them alphas 0, 255, 128, 1, 0.
+            ("pal8.png", 8, 3, [(0..<(w * h)).map { $0 % 5 }],
+             chunk("PLTE", [0, 7, 100, 200, 255].flatMap { [UInt8($0), UInt8($0), UInt8($0)] })
+                + chunk("tRNS", [0, 255, 128, 1, 0]), f8),
         ]
         for (name, depth, type, samples, chunks, want) in cases {
             let u = try png(name, depth: depth, colorType: type, samples: samples, chunks: chunks)
             let m = try Movie.open(u, singlePNG: true)
             XCTAssertEqual(m.sampleType, depth == 16 ? .uint16 : .uint8, name)
-            XCTAssertEqual(try m.frame(0).pixels, want, name)
+            let got = try m.frame(0).pixels
+            XCTAssertEqual(got.count, want.count, name)
+            for (a, b) in zip(got, want) { XCTAssertEqual(a, b, accuracy: 0.01, name) }  // luma sums in Float
         }
     }
 
