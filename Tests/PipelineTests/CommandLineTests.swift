@@ -61,14 +61,18 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try atomtrack(["convert", movie.path, png.path, "--overwrite"]).status, 0)
     }
 
+    /// A temporary folder with a small movie, the shipped WS2 model's path and a table `name` holding `csv`.
+    func movieModelAndTable(_ name: String, _ csv: String) throws -> (dir: URL, movie: URL, model: String, table: URL) {
+        let dir = try reliabilityTempDir(self)
+        let table = dir.appendingPathComponent(name)
+        try Data(csv.utf8).write(to: table)
+        return (dir, try smallMovie(in: dir), repositoryRoot.appendingPathComponent("Models/tmd-ws2").path, table)
+    }
+
     /// `--pixel-size 0` (and a zero `--frame-time`) is one line on stderr, before OUT is created,
     /// in every command that takes the flag.
     func testImpossibleCalibrationFlagsAreRefusedBeforeAnythingIsWritten() throws {
-        let dir = try reliabilityTempDir(self)
-        let movie = try smallMovie(in: dir)
-        let model = repositoryRoot.appendingPathComponent("Models/tmd-ws2").path
-        let table = dir.appendingPathComponent("table.csv")
-        try Data("frame,x,y,class\n0,1,1,A\n1,1.5,1,A\n".utf8).write(to: table)
+        let (dir, movie, model, table) = try movieModelAndTable("table.csv", "frame,x,y,class\n0,1,1,A\n1,1.5,1,A\n")
         let out = dir.appendingPathComponent("out")
         let runs: [([String], String)] = [
             (["locate", movie.path, "--model", model, "--pixel-size", "0"], "--pixel-size"),
@@ -87,11 +91,7 @@ final class CommandLineTests: XCTestCase {
     /// Frame ranges, `--config` settings and a crop size that would trap or are not physical are
     /// one line on stderr before OUT is created; a count running past Int.max means "to the end".
     func testImpossibleRunSettingsAreRefusedBeforeAnythingIsWritten() throws {
-        let dir = try reliabilityTempDir(self)
-        let movie = try smallMovie(in: dir)
-        let model = repositoryRoot.appendingPathComponent("Models/tmd-ws2").path
-        let table = dir.appendingPathComponent("atoms.csv")
-        try Data("frame,x,y,class\n0,1,1,S2\n".utf8).write(to: table)
+        let (dir, movie, model, table) = try movieModelAndTable("atoms.csv", "frame,x,y,class\n0,1,1,S2\n")
         let zeroPixel = dir.appendingPathComponent("zero.json"), negativeDrift = dir.appendingPathComponent("drift.json")
         try Data(#"{"movie": "\#(movie.path)", "model": "\#(model)", "pixelSize": 0}"#.utf8).write(to: zeroPixel)
         try Data(#"{"movie": "\#(movie.path)", "model": "\#(model)", "kinetics": {"driftAtomsPerFrame": -5}}"#.utf8).write(to: negativeDrift)
