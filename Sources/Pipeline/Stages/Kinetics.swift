@@ -127,8 +127,7 @@ public struct Kinetics {
         let units = DiffusionCalibration(pixelSize: calibration.pixelSize, frameTime: calibration.frameTime)
         try AtomicFile.writeText(Diffusion.csv(r.diffusion, calibration: units, classNames: names), to: file("diffusion.csv"))
         guard let m = r.markov else { return }
-        try AtomicFile.writeText(try m.json(uncertainty: r.markovUncertainty, frameTime: calibration.frameTime), to: file("markov.json"))
-        try m.writeHeatMapPNG(to: file("markov.png"))
+        try MarkovTable.write(m, uncertainty: r.markovUncertainty, frameTime: calibration.frameTime, to: output)
     }
 }
 
