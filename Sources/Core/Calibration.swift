@@ -15,6 +15,10 @@ public struct Calibration: Sendable, Equatable, Codable {
         case assumed
     }
 
+    /// The physical pixel sizes (Å) and frame times (s): anything outside is a typo or garbage.
+    public static let pixelSizeRange: ClosedRange<Double> = 1e-3...100
+    public static let frameTimeRange: ClosedRange<Double> = 1e-6...1e6
+
     /// Pixel size in Å.
     public var pixelSize: Double
     public var pixelSizeSource: Source
@@ -35,12 +39,12 @@ public struct Calibration: Sendable, Equatable, Codable {
                                pixelSizeFromLattice: Double? = nil, modelPixelSize: Double? = nil,
                                frameTimeFlag: Double? = nil, frameTimeFromFile: Double? = nil) throws -> Calibration {
         try checkFlags(pixelSize: pixelSizeFlag, frameTime: frameTimeFlag)
-        let sizes: [(Double?, Source)] = [(pixelSizeFlag, .flag), (valid(pixelSizeFromFile, 1e-3...100), .file),
-                                          (valid(pixelSizeFromLattice, 1e-3...100), .lattice), (modelPixelSize, .model)]
+        let sizes: [(Double?, Source)] = [(pixelSizeFlag, .flag), (valid(pixelSizeFromFile, pixelSizeRange), .file),
+                                          (valid(pixelSizeFromLattice, pixelSizeRange), .lattice), (modelPixelSize, .model)]
         guard let (size, sizeSource) = sizes.lazy.compactMap({ v, s in v.map { ($0, s) } }).first else {
             throw InputError("the pixel size is unknown: pass --pixel-size (Å per pixel)")
         }
-        let times: [(Double?, Source)] = [(frameTimeFlag, .flag), (valid(frameTimeFromFile, 1e-6...1e6), .file)]
+        let times: [(Double?, Source)] = [(frameTimeFlag, .flag), (valid(frameTimeFromFile, frameTimeRange), .file)]
         let (time, timeSource) = times.lazy.compactMap({ v, s in v.map { ($0, s) } }).first ?? (1, .assumed)
         return Calibration(pixelSize: size, pixelSizeSource: sizeSource, frameTime: time, frameTimeSource: timeSource)
     }
@@ -48,8 +52,8 @@ public struct Calibration: Sendable, Equatable, Codable {
     /// Refuses a flag value that is not a physical size (the check `resolve` starts with), for a
     /// command that must fail before it writes anything, or that takes a flag but resolves nothing.
     public static func checkFlags(pixelSize: Double? = nil, frameTime: Double? = nil) throws {
-        if let p = pixelSize { try check(p, "--pixel-size", "Å", 1e-3...100) }
-        if let t = frameTime { try check(t, "--frame-time", "s", 1e-6...1e6) }
+        if let p = pixelSize { try check(p, "--pixel-size", "Å", pixelSizeRange) }
+        if let t = frameTime { try check(t, "--frame-time", "s", frameTimeRange) }
     }
 
     /// A length in Å as pixels (e.g. the material's column spacing).

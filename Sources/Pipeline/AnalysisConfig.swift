@@ -27,8 +27,8 @@ public struct AnalysisConfig: Codable, Sendable {
         func require(_ ok: Bool, _ name: String, _ value: Any, _ expected: String) throws {
             guard ok else { throw InputError("\(name) \(value) is invalid: \(expected)") }
         }
-        if let p = pixelSize { try require(p.isFinite && (1e-3...100).contains(p), "pixelSize", p, "expected 0.001–100 Å") }
-        if let t = frameTime { try require(t.isFinite && (1e-6...1e6).contains(t), "frameTime", t, "expected 10⁻⁶–10⁶ s") }
+        if let p = pixelSize { try require(p.isFinite && Calibration.pixelSizeRange.contains(p), "pixelSize", p, "expected 0.001–100 Å") }
+        if let t = frameTime { try require(t.isFinite && Calibration.frameTimeRange.contains(t), "frameTime", t, "expected 10⁻⁶–10⁶ s") }
         try require(firstFrame >= 0, "firstFrame", firstFrame, "expected ≥ 0")
         if let n = frameCount { try require(n >= 1, "frameCount", n, "expected ≥ 1") }
         try require(overlayFrames.allSatisfy { $0 >= 0 }, "overlayFrames", overlayFrames, "expected frame numbers ≥ 0")

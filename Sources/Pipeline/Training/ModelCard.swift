@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Networks
 import Simulation
@@ -92,7 +93,7 @@ public struct ModelCard: Codable, Sendable {
         guard columnSpacing.isFinite, columnSpacing >= 0.1, columnSpacing <= 100 else {
             throw fail("columnSpacing \(columnSpacing) Å is invalid: expected 0.1–100 Å")
         }
-        guard pixelSizeRange.count == 2, pixelSizeRange.allSatisfy({ $0.isFinite && $0 >= 1e-3 && $0 <= 100 }),
+        guard pixelSizeRange.count == 2, pixelSizeRange.allSatisfy({ $0.isFinite && Calibration.pixelSizeRange.contains($0) }),
               pixelSizeRange[0] <= pixelSizeRange[1] else {
             throw fail("pixelSizeRange \(pixelSizeRange) is invalid: expected [min, max] within 0.001–100 Å")
         }
