@@ -83,11 +83,8 @@ public struct Analysis {
             finder = try AtomFinder(model: model, options: config.finder)
             calibration = try Calibration.resolve(for: movie, card: model.card, pixelSizeFlag: config.pixelSize,
                                                   frameTimeFlag: config.frameTime)
-            guard config.firstFrame >= 0, config.firstFrame < movie.frameCount else {
-                throw InputError("first frame \(config.firstFrame) is outside the movie's \(movie.frameCount) frames")
-            }
+            frames = try movie.frames(first: config.firstFrame, count: config.frameCount, firstNamed: "first frame")
             try config.defects.validate(pixelSize: calibration.pixelSize, prefix: "defects.")
-            frames = config.firstFrame..<movie.frameCount.clampedEnd(first: config.firstFrame, count: config.frameCount)
         }
     }
 

@@ -27,19 +27,20 @@ public struct MovieInput {
 
     /// `count` frames (default: to the end) from `first`.
     public func frames(first: Int = 0, count: Int? = nil) throws -> Range<Int> {
-        guard first >= 0, first < movie.frameCount else {
-            throw InputError("--first \(first) is outside the movie's \(movie.frameCount) frames")
-        }
         guard count.map({ $0 > 0 }) ?? true else { throw InputError("--count must be at least 1, got \(count ?? 0)") }
-        return first..<movie.frameCount.clampedEnd(first: first, count: count)
+        return try movie.frames(first: first, count: count, firstNamed: "--first")
     }
 }
 
-extension Int {
-    /// The end of `count` frames (nil: all) from `first` in a movie of `self` frames; saturating,
-    /// so `--count 9223372036854775807` means "to the end" instead of an overflow trap.
-    func clampedEnd(first: Int, count: Int?) -> Int {
-        let (end, overflow) = first.addingReportingOverflow(count ?? self)
-        return overflow ? self : Swift.min(self, end)
+extension Movie {
+    /// `count` frames (nil: all) from `first`, refusing a `first` outside the movie (named as
+    /// the caller's option is). Saturating, so `--count 9223372036854775807` means "to the end"
+    /// instead of an overflow trap.
+    func frames(first: Int, count: Int?, firstNamed name: String) throws -> Range<Int> {
+        guard first >= 0, first < frameCount else {
+            throw InputError("\(name) \(first) is outside the movie's \(frameCount) frames")
+        }
+        let (end, overflow) = first.addingReportingOverflow(count ?? frameCount)
+        return first..<(overflow ? frameCount : Swift.min(frameCount, end))
     }
 }
