@@ -11,17 +11,29 @@ public struct UncheckedSendable<T>: @unchecked Sendable {
     public init(_ value: T) { self.value = value }
 }
 
-/// Runs `body(i)` for `i in 0..<count` on all cores when the total work (a rough element
-/// count) pays for the threads, otherwise on the calling thread.
+/// Threads the parallel loops may use at once (`atomtrack --threads N`); all cores by default.
+/// Set it before any parallel work starts.
+nonisolated(unsafe) public var parallelThreadLimit = activeProcessors
+
+/// Runs `body(i)` for `i in 0..<count` on all cores (at most `parallelThreadLimit` threads) when
+/// the total work (a rough element count) pays for the threads, otherwise on the calling thread.
 @inline(__always)
 public func parallelFor(_ count: Int, work: Int = .max, _ body: (Int) -> Void) {
-    guard count > 1, work >= 1 << 15 else {
+    let limit = parallelThreadLimit
+    guard count > 1, work >= 1 << 15, limit > 1 else {
         for i in 0..<max(count, 0) { body(i) }
         return
     }
     withoutActuallyEscaping(body) { escaping in
         let box = UncheckedSendable(escaping)
-        DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+        if limit >= activeProcessors || count <= limit {
+            DispatchQueue.concurrentPerform(iterations: count) { box.value($0) }
+        } else {
+            // `limit` workers, each taking every limit-th item: never more threads than allowed.
+            DispatchQueue.concurrentPerform(iterations: limit) { w in
+                for i in stride(from: w, to: count, by: limit) { box.value(i) }
+            }
+        }
     }
 }
 

@@ -20,10 +20,13 @@ public struct DefectClassification: Sendable {
     public let pca: PCA
     public let selection: ModelSelection
     public var model: GaussianMixtureModel { selection.best }
-    /// Class of each crop (most probable component).
+    /// Class of each crop (most probable component); `DefectClassification.none` for a crop the
+    /// library it was assigned to does not explain (log-likelihood below its threshold).
     public let labels: [Int]
     /// Posterior probability of that class.
     public let probabilities: [Double]
+    /// log p(crop) under the mixture, summed over the views (PCA space).
+    public let logLikelihoods: [Double]
     /// Index into `symmetry.transforms` of the view that best matches the class (0 without symmetry).
     public let views: [Int]
     /// Each crop in its canonical orientation (the chosen view).
@@ -31,6 +34,9 @@ public struct DefectClassification: Sendable {
     /// PCA coordinates of each aligned crop, n × pcaComponents.
     public let features: FeatureMatrix
     public let symmetry: CropSymmetry
+
+    /// The label of a crop that fits none of a library's classes.
+    public static let none = -1
 }
 
 /// PCA → Gaussian mixture (BIC over a range of k), optionally with the crop's orientation as
@@ -39,54 +45,90 @@ public struct DefectClassification: Sendable {
 public enum DefectClassifier {
     public static func classify(crops: [[Float]], size: Int, channels: Int = 1,
                                 configuration c: ClassifierConfiguration) throws -> DefectClassification {
-        guard !crops.isEmpty else { throw DefectLibraryError.emptyData("no crops to classify") }
-        let pixels = channels * size * size
-        guard crops.allSatisfy({ $0.count == pixels }) else {
-            throw DefectLibraryError.shapeMismatch("every crop must hold \(channels)×\(size)×\(size) values")
-        }
+        try check(crops, size: size, channels: channels)
         // Views are made crop by crop and never all held at once: 12 views × 10⁴–10⁵ crops of a
         // long movie would take gigabytes. PCA axes come from an evenly strided subset of the
         // (crop, view) rows; every row is then projected in chunks.
-        let t = c.symmetry.viewCount
-        func viewsOf(_ g: Int) -> [[Float]] { c.symmetry == .none ? [crops[g]] : c.symmetry.views(of: crops[g], size: size, channels: channels) }
+        let t = c.symmetry.viewCount, pixels = channels * size * size
         let rows = crops.count * t
         let stride = max(1, (rows + c.pcaFitRows - 1) / max(c.pcaFitRows, 1))
         var fitRows: [[Float]] = []
         for g in 0..<crops.count {
             let firstRow = (g * t + stride - 1) / stride * stride   // first strided row at or after this crop's
             guard firstRow < g * t + t else { continue }
-            let v = viewsOf(g)
+            let v = c.symmetry.allViews(of: crops[g], size: size, channels: channels)
             for r in Swift.stride(from: firstRow, to: g * t + t, by: stride) { fitRows.append(v[r - g * t]) }
         }
         let pca = try PCA(fitting: try FeatureMatrix(samples: fitRows), components: min(c.pcaComponents, pixels, max(fitRows.count - 1, 1)))
-        var projected: [Double] = []
-        let chunk = 1024
-        for start in Swift.stride(from: 0, to: crops.count, by: chunk) {
-            let block = (start..<min(start + chunk, crops.count)).flatMap(viewsOf)
-            projected += try pca.transform(try FeatureMatrix(samples: block)).values
-        }
-        let features = try FeatureMatrix(rows: rows, columns: pca.componentCount, values: projected)
+        let features = try project(crops, size: size, channels: channels, symmetry: c.symmetry, pca: pca)
         let selection = try GaussianMixture.selectComponents(features, range: c.componentRange,
                                                              configuration: c.mixture, groupSize: t) {
             try GaussianMixture.fitGrouped(features, groupSize: t, configuration: $0)
         }
-        let model = selection.best
+        return try assign(crops, size: size, channels: channels, features: features, symmetry: c.symmetry,
+                          pca: pca, selection: selection, noneBelow: -.infinity)
+    }
+
+    /// Assigns new crops to the classes of an existing library (its PCA and mixture, unchanged);
+    /// a crop whose log-likelihood is below the library's `noneLogLikelihood` is labelled `none`.
+    public static func classify(crops: [[Float]], with library: DefectLibraryModel) throws -> DefectClassification {
+        try check(crops, size: library.cropSize, channels: library.channels)
+        let features = try project(crops, size: library.cropSize, channels: library.channels,
+                                   symmetry: library.symmetry, pca: library.pca)
+        return try assign(crops, size: library.cropSize, channels: library.channels, features: features,
+                          symmetry: library.symmetry, pca: library.pca,
+                          selection: ModelSelection(rows: library.selection, best: library.mixture),
+                          noneBelow: library.noneLogLikelihood)
+    }
+
+    private static func check(_ crops: [[Float]], size: Int, channels: Int) throws {
+        guard !crops.isEmpty else { throw DefectLibraryError.emptyData("no crops to classify") }
+        guard crops.allSatisfy({ $0.count == channels * size * size }) else {
+            throw DefectLibraryError.shapeMismatch("every crop must hold \(channels)×\(size)×\(size) values")
+        }
+    }
+
+    /// PCA coordinates of every view of every crop (crop-major), projected in chunks.
+    private static func project(_ crops: [[Float]], size: Int, channels: Int, symmetry: CropSymmetry,
+                                pca: PCA) throws -> FeatureMatrix {
+        var projected: [Double] = []
+        let chunk = 1024
+        for start in Swift.stride(from: 0, to: crops.count, by: chunk) {
+            let block = crops[start..<min(start + chunk, crops.count)].flatMap { symmetry.allViews(of: $0, size: size, channels: channels) }
+            projected += try pca.transform(try FeatureMatrix(samples: block)).values
+        }
+        return try FeatureMatrix(rows: crops.count * symmetry.viewCount, columns: pca.componentCount, values: projected)
+    }
+
+    /// Each crop's class (summed over its views), the view that best fits it, and its log-likelihood.
+    private static func assign(_ crops: [[Float]], size: Int, channels: Int, features: FeatureMatrix,
+                               symmetry: CropSymmetry, pca: PCA, selection: ModelSelection,
+                               noneBelow threshold: Double) throws -> DefectClassification {
+        let model = selection.best, t = symmetry.viewCount
         let k = model.components, m = pca.componentCount
         let engine = try MixtureEngine(data: features, groupSize: t, model: model)
-        let resp = engine.expectation().responsibilities
+        let (logLikelihoods, resp) = engine.groupLikelihoods()
         var labels = [Int](), probs = [Double](), chosen = [Int](), aligned = [[Float]](), feats = [Double]()
         for g in 0..<crops.count {
             var classP = [Double](repeating: 0, count: k)
             for v in 0..<t { for j in 0..<k { classP[j] += resp[(g * t + v) * k + j] } }
             let label = argmax(classP)
             let view = (0..<t).max { resp[(g * t + $0) * k + label] < resp[(g * t + $1) * k + label] }!
-            labels.append(label); probs.append(classP[label]); chosen.append(view)
-            aligned.append(viewsOf(g)[view])
+            labels.append(logLikelihoods[g] < threshold ? DefectClassification.none : label)
+            probs.append(classP[label]); chosen.append(view)
+            aligned.append(symmetry.allViews(of: crops[g], size: size, channels: channels)[view])
             feats += features.values[((g * t + view) * m)..<((g * t + view + 1) * m)]
         }
         return DefectClassification(pca: pca, selection: selection, labels: labels, probabilities: probs,
-                                    views: chosen, alignedCrops: aligned,
+                                    logLikelihoods: logLikelihoods, views: chosen, alignedCrops: aligned,
                                     features: try FeatureMatrix(rows: crops.count, columns: m, values: feats),
-                                    symmetry: c.symmetry)
+                                    symmetry: symmetry)
+    }
+}
+
+extension CropSymmetry {
+    /// Every view of a crop; the crop itself without symmetry.
+    func allViews(of crop: [Float], size: Int, channels: Int) -> [[Float]] {
+        self == .none ? [crop] : views(of: crop, size: size, channels: channels)
     }
 }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A single-channel image as row-major floats.
@@ -66,45 +67,50 @@ public struct DefectClassLibrary: Sendable {
         }
     }
 
-    /// `frame,x,y,class,probability,kind` for every classified defect (kind: `atom:<class>` or
-    /// `vacancy:<sublattice>`).
-    public func defectsCSV() -> String {
+    /// `frame,x,y,class,probability,kind` for every classified defect: `class` = its name in
+    /// `names` (`D<k>`, as in every other file) or `none`; `kind` = `atom:<symbol>` (a dopant or an
+    /// intensity outlier of that atom class, symbols from `atomClasses`) or `vacancy:<sublattice>`.
+    public func defectsCSV(names: [String], atomClasses: [String]) -> String {
         var s = "frame,x,y,class,probability,kind\n"
         for (i, d) in defects.enumerated() {
             let kind: String
             switch d.kind {
-            case .atom(let c): kind = "atom:\(c)"
+            case .atom(let c): kind = "atom:" + (atomClasses.indices.contains(c) ? atomClasses[c] : "\(c)")
             case .vacancy(let s): kind = "vacancy:\(s)"
             }
-            s += "\(d.frame),\(fmt(d.x)),\(fmt(d.y)),\(classification.labels[i]),\(fmt(classification.probabilities[i])),\(kind)\n"
+            let label = classification.labels[i]
+            let name = names.indices.contains(label) ? names[label] : "none"
+            s += "\(d.frame),\(fmt(d.x)),\(fmt(d.y)),\(name),\(fmt(classification.probabilities[i])),\(kind)\n"
         }
         return s
     }
 
-    /// `library.json`: classes (id, size, weight, PCA centroid, counts per frame), the PCA and
-    /// the BIC/AIC table. `seed` is the mixture seed recorded for reproduction.
-    public func libraryJSON() throws -> String {
-        struct ClassJSON: Codable {
-            let id: Int, size: Int, weight: Double, centroid: [Double], countsPerFrame: [Int]
-        }
-        struct PCAJSON: Codable { let components: Int, explainedVarianceRatio: [Double] }
-        struct LibraryJSON: Codable {
-            let cropSize: Int, channels: Int, symmetry: CropSymmetry, frames: Int, defects: Int
-            let covarianceType: CovarianceType, components: Int, chosenBy: String, seed: UInt64
-            let pca: PCAJSON, selection: [ModelSelectionRow], classes: [ClassJSON]
-        }
-        let c = classification
-        let doc = LibraryJSON(
+    /// `library.json` (`LibraryFile`): classes (id, name, size, weight, PCA centroid and
+    /// covariance, counts per frame), the PCA basis, the BIC/AIC table, the mixture seed, the
+    /// "none of these" threshold and `source`.
+    public func libraryJSON(names: [String], source: LibrarySource?) throws -> String {
+        let c = classification, model = c.model, m = model.dimension
+        let ll = c.logLikelihoods.filter(\.isFinite)
+        let file = LibraryFile(
             cropSize: cropSize, channels: channels, symmetry: c.symmetry, frames: frameCount, defects: defects.count,
-            covarianceType: c.model.covarianceType, components: c.model.components, chosenBy: "BIC", seed: c.model.seed,
-            pca: PCAJSON(components: c.pca.componentCount, explainedVarianceRatio: c.pca.explainedVarianceRatio),
+            covarianceType: model.covarianceType, components: model.components, chosenBy: "BIC", seed: model.seed,
+            pca: .init(components: c.pca.componentCount, explainedVarianceRatio: c.pca.explainedVarianceRatio,
+                       explainedVariance: c.pca.explainedVariance, mean: c.pca.mean,
+                       axes: (0..<c.pca.componentCount).map { Array(c.pca.components[($0 * c.pca.dimension)..<(($0 + 1) * c.pca.dimension)]) }),
             selection: c.selection.rows,
-            classes: classes.map { ClassJSON(id: $0.id, size: $0.count, weight: $0.weight, centroid: $0.centroid,
-                                             countsPerFrame: $0.countsPerFrame) })
+            classes: classes.map { k in
+                let covariance = model.covarianceType == .full
+                    ? (0..<m).map { r in Array(model.covariances[(k.id * m * m + r * m)..<(k.id * m * m + (r + 1) * m)]) }
+                    : [Array(model.covariances[(k.id * m)..<((k.id + 1) * m)])]
+                return .init(id: k.id, name: names[k.id], size: k.count, weight: k.weight, centroid: k.centroid,
+                             covariance: covariance, countsPerFrame: k.countsPerFrame)
+            },
+            noneLogLikelihood: ll.isEmpty ? nil : Statistics.quantile(ll, DefectLibraryModel.noneQuantile),
+            noneQuantile: DefectLibraryModel.noneQuantile, source: source)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.allowNonFiniteFloats()
-        return String(decoding: try encoder.encode(doc), as: UTF8.self)
+        return String(decoding: try encoder.encode(file), as: UTF8.self)
     }
 
     /// Mosaic of up to `limit` members of class `id` (most confident first), first channel only.

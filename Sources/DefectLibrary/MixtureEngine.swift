@@ -124,6 +124,12 @@ struct MixtureEngine {
 
     /// Mean log-likelihood per sample group and the responsibilities (n×k), via log-sum-exp.
     func expectation() -> (meanLogLikelihood: Double, responsibilities: [Double]) {
+        let (norms, resp) = groupLikelihoods()
+        return (norms.reduce(0, +) / Double(norms.count), resp)
+    }
+
+    /// Log-likelihood of each sample group and the responsibilities (n×k), via log-sum-exp.
+    func groupLikelihoods() -> (logLikelihoods: [Double], responsibilities: [Double]) {
         var lp = weightedLogProbabilities()
         let groups = n / groupSize, block = groupSize * k
         var norms = [Double](repeating: 0, count: groups)
@@ -143,7 +149,7 @@ struct MixtureEngine {
                 }
             }
         }
-        return (norms.reduce(0, +) / Double(groups), lp)
+        return (norms, lp)
     }
 
     // MARK: M-step

@@ -56,6 +56,20 @@ public struct PCA: Sendable {
         dimension = d
     }
 
+    /// A fitted PCA from its stored parameters (a library file): `components` is m × d row-major.
+    public init(mean: [Double], components: [Double], explainedVariance: [Double], explainedVarianceRatio: [Double]) throws {
+        let d = mean.count, m = explainedVariance.count
+        guard d >= 1, m >= 1, m <= d, components.count == m * d, explainedVarianceRatio.count == m,
+              (mean + components).allSatisfy(\.isFinite) else {
+            throw DefectLibraryError.shapeMismatch("PCA needs a finite mean of d values and m ≤ d axes of d values each")
+        }
+        self.mean = mean
+        self.components = components
+        self.explainedVariance = explainedVariance
+        self.explainedVarianceRatio = explainedVarianceRatio
+        dimension = d
+    }
+
     /// Projects rows of `x` onto the principal axes: (x − mean) · axesᵀ, n × components.
     public func transform(_ x: FeatureMatrix) throws -> FeatureMatrix {
         guard x.columns == dimension else {

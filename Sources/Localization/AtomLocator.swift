@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Turns probability maps into atoms.
@@ -191,7 +192,7 @@ public struct AtomLocator: Sendable {
                 fits.withUnsafeMutableBufferPointer { buffer in
                     // Each index is written by exactly one iteration.
                     let source = Shared(f), out = Shared(buffer)
-                    DispatchQueue.concurrentPerform(iterations: chunks) { chunk in
+                    parallelFor(chunks) { chunk in
                         for k in stride(from: chunk, to: batch.count, by: chunks) {
                             let i = batch[k]
                             out.value[i] = refinement.fit(source.value, width: width, height: height,

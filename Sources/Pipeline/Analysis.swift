@@ -48,7 +48,7 @@ public struct Analysis {
 
         let library = try collector.classify()
         let names = library.classes.map { "D\($0.id)" }
-        try DefectLibraryWriter.write(library, names: names, to: output)
+        try DefectLibraryWriter.write(library, names: names, collector: collector, to: output)
         clock.lap("defect library")
 
         let result = try kinetics.run(atoms: totals.driftAtoms, library: library, stateNames: names)
@@ -84,7 +84,8 @@ public struct Analysis {
             calibration = try Calibration.resolve(for: movie, card: model.card, pixelSizeFlag: config.pixelSize,
                                                   frameTimeFlag: config.frameTime)
             frames = try movie.frames(first: config.firstFrame, count: config.frameCount, firstNamed: "first frame")
-            try config.defects.validate(pixelSize: calibration.pixelSize, prefix: "defects.")
+            try config.defects.validate(pixelSize: calibration.pixelSize, atomClasses: model.card.classes.map(\.symbol),
+                                        prefix: "defects.")
         }
     }
 

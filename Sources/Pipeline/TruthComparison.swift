@@ -41,7 +41,7 @@ public struct TruthComparison {
         var pairs: [(String, String)] = []
         for r in found.rows {
             guard let f = Int(r[ff]), let x = Double(r[fx]), let y = Double(r[fy]) else { continue }
-            let name = "D\(r[fc])"
+            let name = r[fc]
             guard let nearest = byFrame[f]?.min(by: { hypot($0.0 - x, $0.1 - y) < hypot($1.0 - x, $1.1 - y) }),
                   hypot(nearest.0 - x, nearest.1 - y) <= radius else { continue }
             votes[name, default: [:]][nearest.2, default: 0] += 1

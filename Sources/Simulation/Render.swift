@@ -73,7 +73,7 @@ public struct Renderer: Sendable {
         var image = [Float](repeating: 0, count: g.width * g.height)
         image.withUnsafeMutableBufferPointer { buf in
             nonisolated(unsafe) let out = buf
-            DispatchQueue.concurrentPerform(iterations: g.height) { row in
+            parallelFor(g.height) { row in
                 let yPos = Double(row) * p
                 let shift = row < scan.lineShift.count ? scan.lineShift[row] : 0
                 let lo = lowerBound(ys, yPos - cutoff), hi = lowerBound(ys, yPos + cutoff)

@@ -126,7 +126,7 @@ public enum Tracker {
         nonisolated(unsafe) let pairLinks = UnsafeMutableBufferPointer<[(Int, Int)]>.allocate(capacity: max(frames.count - 1, 0))
         pairLinks.initialize(repeating: [])
         defer { pairLinks.deinitialize(); pairLinks.deallocate() }
-        DispatchQueue.concurrentPerform(iterations: max(frames.count - 1, 0)) { t in
+        parallelFor(max(frames.count - 1, 0)) { t in
             let a = frames.members(t), b = frames.members(t + 1)
             pairLinks[t] = linkPair(frames, a: a, driftA: drift[t], b: b, driftB: drift[t + 1],
                                     maxDistance: options.maxDistance, death: death, birth: birth)

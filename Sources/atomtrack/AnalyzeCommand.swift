@@ -21,6 +21,7 @@ struct Analyze: ParsableCommand {
     @OptionGroup var frameTime: FrameTimeOption
     @OptionGroup var selection: FrameSelection
     @Option(help: "Markov lag in frames.") var lag: Int?
+    @Option(help: "Existing library.json: assign defects to its classes instead of building a new library.") var library: String?
     @Option(help: "Run configuration (JSON, e.g. an earlier run's config.json); flags override it.") var config: String?
     @OptionGroup var output: OutputOptions
     @Flag(help: "Continue an interrupted run in OUT from its last finished frame (same settings, movie and model).") var resume = false
@@ -30,6 +31,7 @@ struct Analyze: ParsableCommand {
             let c = try configuration()
             try checkResumeAndOverwrite()
             var analysis = Analysis(config: c, output: try output.prepare(markers: Analysis.resultMarkers, resuming: resume))
+            Interruption.resumeHint = "continue from the last finished frame: " + Self.resumeCommand()
             analysis.progress = output.progress
             printSummary(try analysis.run(resume: resume), dir: output.directory)
         }
@@ -56,6 +58,7 @@ struct Analyze: ParsableCommand {
             c.frameCount = count
         }
         if let lag { c.kinetics.lag = lag }
+        if let library { c.defects = try c.defects.using(library: library) }
         if c.model == nil && c.material == nil { throw InputError("give --model DIR or --material graphene-si|ws2") }
         try c.validate()  // before OUT is created
         return c
@@ -69,6 +72,12 @@ struct Analyze: ParsableCommand {
         }
         do { try c.validate() } catch let e as InputError { throw InputError("\(path): \(e)") }
         return c
+    }
+
+    /// This command line with --resume instead of --overwrite.
+    static func resumeCommand() -> String {
+        let args = CommandLine.arguments.dropFirst().filter { $0 != "--overwrite" && $0 != "--resume" }
+        return (["atomtrack"] + args + ["--resume"]).map { $0.contains(" ") ? "'\($0)'" : $0 }.joined(separator: " ")
     }
 
     /// An interrupted run in OUT is continued with --resume or replaced with --overwrite, never both

@@ -5,7 +5,11 @@ struct AtomTrack: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "atomtrack",
         abstract: "From atomically resolved STEM movies to atoms, defects, trajectories and kinetics.",
-        version: atomTrackVersion,
-        subcommands: [InfoCommand.self, ConvertCommand.self, Simulate.self, Train.self, Evaluate.self, Segment.self, Locate.self, Classify.self, TrackCommand.self, MarkovCommand.self, Analyze.self, Demo.self, Bench.self]
+        discussion: """
+        Every command accepts --threads N (before or after the command name): at most N threads for \
+        AtomTrack's parallel loops and OpenBLAS; all cores by default.
+        """,
+        version: atomTrackVersionWithCommit,
+        subcommands: [InfoCommand.self, ConvertCommand.self, Simulate.self, Train.self, Evaluate.self, Segment.self, Locate.self, Classify.self, LibraryCommand.self, TrackCommand.self, MarkovCommand.self, Analyze.self, Demo.self, Bench.self]
     )
 }

@@ -14,6 +14,11 @@ struct Classify: ParsableCommand {
         counted) are classified rotation-aware (6 rotations × mirror). Writes defects.csv
         (frame,x,y,class,probability,kind), library.json (classes, PCA, BIC/AIC table, seed), bic.csv
         and library/ (mean crop per class as TIFF and PNG, mosaics of members).
+
+        With --library, the defects are assigned to the classes of an existing library.json (its crop \
+        size, PCA basis and mixture, unchanged) instead of fitting a new one; a defect less likely \
+        under the library than 99.5 % of the library's own defects is class `none`. Writes defects.csv \
+        and library/ (this movie's members of each class).
         """)
 
     @Argument(help: "Movie the atoms were found in.") var movie: String
@@ -25,6 +30,7 @@ struct Classify: ParsableCommand {
     @Option(help: "Largest number of classes tried.") var maxClasses = 6
     @Option(help: "Mixture seed.") var seed: UInt64 = 1
     @Flag(help: "Plain GMM: rotated copies of a defect may become separate classes.") var noRotation = false
+    @Option(help: "Existing library.json: classify into its classes instead of building a new library.") var library: String?
 
     func run() throws {
         try reportingErrors {
@@ -35,10 +41,13 @@ struct Classify: ParsableCommand {
             guard (1...100).contains(maxClasses) else { throw InputError("--max-classes \(maxClasses) is invalid: expected 1–100") }
             var options = DefectCollector.Options()
             options.cropSizeA = cropSize; options.maxClasses = maxClasses; options.seed = seed; options.rotationAware = !noRotation
+            if let library { options = try options.using(library: library) }
             let stage = try Classification(try openMovie(movie, modelOptions, pixelSize),
                                            atomTable: URL(fileURLWithPath: atoms), options: options)
             let r = try stage.run(to: try output.prepare(markers: Classification.markers), progress: output.progress)
-            print("\(r.defects) defects in \(r.framesWithAtoms) frames → \(r.classes.count) classes by BIC (\(r.classes.map { "\($0.name) ×\($0.count)" }.joined(separator: ", "))); \(r.skippedAtBorder) crops crossed the border and were skipped")
+            let classes = r.classes.map { "\($0.name) ×\($0.count)" }.joined(separator: ", ")
+            let how = library.map { "into the \(r.classes.count) classes of \($0) (\(r.unassigned) none of these)" } ?? "→ \(r.classes.count) classes by BIC"
+            print("\(r.defects) defects in \(r.framesWithAtoms) frames \(how) (\(classes)); \(r.skippedAtBorder) crops crossed the border and were skipped")
         }
     }
 }

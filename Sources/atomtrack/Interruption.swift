@@ -11,6 +11,9 @@ import Pipeline
 /// of Dispatch's pool, which the parallel kernels keep busy: measured, Ctrl-C then waited for
 /// the whole run to finish.
 enum Interruption {
+    /// A line printed after the interruption note, e.g. how to continue (set by `analyze`).
+    nonisolated(unsafe) static var resumeHint: String?
+
     static func install() {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { return }
@@ -31,7 +34,7 @@ enum Interruption {
             var byte: UInt8 = 0
             while read(reader, &byte, 1) != 1 {}
             OutputDirectory.removeUnfinishedFiles()
-            FileHandle.standardError.write(Data("\natomtrack: interrupted; finished outputs are complete, unfinished ones were removed\n".utf8))
+            FileHandle.standardError.write(Data("\natomtrack: interrupted; finished outputs are complete, unfinished ones were removed\n\(resumeHint.map { $0 + "\n" } ?? "")".utf8))
             // Die of the signal itself (the shell shows 130/143, and a calling script sees an
             // interruption, not an error). Not exit(): its handlers (OpenBLAS's shutdown among
             // them) can wait for worker threads still computing — measured: a process that

@@ -7,4 +7,4 @@ OpenBLASCoreType.reexecIfNeeded()
 // returning them to the kernel after every step (measured: 2.80 s → 2.15 s per train step).
 MemoryTuning.recycleLargeAllocations()
 Interruption.install()
-AtomTrack.main()
+AtomTrack.main(ThreadsOption.apply(Array(CommandLine.arguments.dropFirst())))

@@ -28,12 +28,14 @@ final class LibraryExportTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(adjustedRandIndex(classification.labels, truth), 0.95)
 
-        let csv = library.defectsCSV().split(separator: "\n")
+        let names = library.classes.map { "D\($0.id)" }
+        let csv = library.defectsCSV(names: names, atomClasses: ["W+Mo", "S", "Si"]).split(separator: "\n")
         XCTAssertEqual(csv.first, "frame,x,y,class,probability,kind")
         XCTAssertEqual(csv.count, crops.count + 1)
-        XCTAssertEqual(csv[2], "1,1.0000,2.5000,\(classification.labels[1]),\(String(format: "%.4f", classification.probabilities[1])),vacancy:1")
+        XCTAssertEqual(csv[1].split(separator: ",").last, "atom:Si")
+        XCTAssertEqual(csv[2], "1,1.0000,2.5000,D\(classification.labels[1]),\(String(format: "%.4f", classification.probabilities[1])),vacancy:1")
 
-        let json = try JSONSerialization.jsonObject(with: Data(library.libraryJSON().utf8)) as! [String: Any]
+        let json = try JSONSerialization.jsonObject(with: Data(library.libraryJSON(names: names, source: nil).utf8)) as! [String: Any]
         XCTAssertEqual(json["components"] as? Int, classification.model.components)
         XCTAssertEqual((json["classes"] as! [[String: Any]]).map { $0["size"] as! Int },
                        library.classes.map(\.count))
@@ -50,6 +52,52 @@ final class LibraryExportTests: XCTestCase {
         XCTAssertThrowsError(try library.mosaic(classID: 99))
         XCTAssertThrowsError(try DefectClassLibrary(defects: Array(defects.dropLast()), classification: classification,
                                                     cropSize: 15, frameCount: 3))
+    }
+
+    /// library.json holds everything needed to classify: read back, it gives every crop the class
+    /// the fit gave it, calls crops of another kind "none", and matches itself class for class.
+    func testLibraryFileClassifiesNewCrops() throws {
+        let (crops, truth) = ClassifierTests.syntheticCrops(perType: 20, size: 15, seed: 9)
+        var config = ClassifierConfiguration()
+        config.pcaComponents = 4
+        config.componentRange = 1...5
+        config.symmetry = .hexagonal
+        config.mixture.seed = 3
+        let classification = try DefectClassifier.classify(crops: crops, size: 15, configuration: config)
+        let defects = crops.indices.map { DefectObject(frame: 0, x: Double($0), y: 0, kind: .atom(classIndex: 0)) }
+        let library = try DefectClassLibrary(defects: defects, classification: classification, cropSize: 15, frameCount: 1)
+        let names = library.classes.map { "D\($0.id)" }
+        let file = try JSONDecoder().decode(LibraryFile.self, from: Data(library.libraryJSON(names: names, source: nil).utf8))
+        let model = try DefectLibraryModel(file, path: "library.json")
+        XCTAssertEqual(model.classNames, names)
+
+        let again = try DefectClassifier.classify(crops: crops, with: model)
+        let kept = again.labels.indices.filter { again.labels[$0] != DefectClassification.none }
+        XCTAssertGreaterThanOrEqual(kept.count, crops.count - Int((Double(crops.count) * 0.01).rounded(.up)))
+        for i in kept { XCTAssertEqual(again.labels[i], classification.labels[i]) }
+        XCTAssertGreaterThanOrEqual(adjustedRandIndex(kept.map { again.labels[$0] }, kept.map { truth[$0] }), 0.95)
+
+        // Fresh crops of the same kinds (another seed) fall into the same classes as their kind.
+        let (fresh, freshTruth) = ClassifierTests.syntheticCrops(perType: 10, size: 15, seed: 10)
+        let assigned = try DefectClassifier.classify(crops: fresh, with: model)
+        var classOfKind: [Int: Int] = [:]
+        for (label, kind) in zip(classification.labels, truth) { classOfKind[kind] = label }
+        let right = zip(assigned.labels, freshTruth).filter { classOfKind[$0.1] == $0.0 }.count
+        XCTAssertGreaterThanOrEqual(Double(right) / Double(fresh.count), 0.95)
+
+        // A bright blob on an empty background is none of these.
+        var blob = [Float](repeating: 0, count: 15 * 15)
+        for y in 0..<15 { for x in 0..<15 { blob[y * 15 + x] = x < 7 ? 5 : -5 } }
+        XCTAssertEqual(try DefectClassifier.classify(crops: [blob], with: model).labels, [DefectClassification.none])
+
+        let selfMatch = try LibraryComparison(model, model)
+        XCTAssertEqual(selfMatch.pairs.map(\.a), selfMatch.pairs.map(\.b))
+        for p in selfMatch.pairs { XCTAssertEqual(p.correlation, 1, accuracy: 1e-9) }
+
+        // An old library.json (no PCA basis) is refused by name.
+        var old = file
+        old.pca.axes = nil
+        XCTAssertThrowsError(try DefectLibraryModel(old, path: "old.json")) { XCTAssert("\($0)".contains("older atomtrack")) }
     }
 
     func testMosaicLayout() throws {

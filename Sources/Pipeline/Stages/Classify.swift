@@ -1,3 +1,4 @@
+import DefectLibrary
 import Foundation
 
 /// `classify`: the defect library of a movie whose atoms were found earlier (its `atoms.csv`):
@@ -5,7 +6,7 @@ import Foundation
 /// as defects.csv, library.json, bic.csv and library/.
 public struct Classification {
     /// A directory holding this file holds a library.
-    public static let markers = ["library.json"]
+    public static let markers = ["library.json", "defects.csv"]
 
     public let input: MovieInput
     public let options: DefectCollector.Options
@@ -17,7 +18,7 @@ public struct Classification {
     public init(_ input: MovieInput, atomTable: URL, options: DefectCollector.Options) throws {
         self.input = input
         self.options = options
-        try options.validate(pixelSize: input.calibration.pixelSize)
+        try options.validate(pixelSize: input.calibration.pixelSize, atomClasses: input.classSymbols)
         atoms = try AtomTable(classSymbols: input.classSymbols, pixelSize: input.pixelSize)
             .read(atomTable, frameCount: input.movie.frameCount)
     }
@@ -27,6 +28,8 @@ public struct Classification {
         public var framesWithAtoms: Int
         /// Class names (`D<k>`) and their sizes.
         public var classes: [(name: String, count: Int)]
+        /// Defects that fit none of an applied library's classes.
+        public var unassigned: Int
         /// Crops that crossed the frame edge and were left out.
         public var skippedAtBorder: Int
     }
@@ -44,8 +47,10 @@ public struct Classification {
         bar.finish()
         let library = try collector.classify()
         let names = library.classes.map { "D\($0.id)" }
-        try DefectLibraryWriter.write(library, names: names, to: dir)
+        try DefectLibraryWriter.write(library, names: names, collector: collector, to: dir)
         return Result(defects: library.defects.count, framesWithAtoms: frames.count,
-                      classes: library.classes.map { ("D\($0.id)", $0.count) }, skippedAtBorder: collector.skippedAtBorder)
+                      classes: library.classes.map { (names[$0.id], $0.count) },
+                      unassigned: library.classification.labels.filter { $0 == DefectClassification.none }.count,
+                      skippedAtBorder: collector.skippedAtBorder)
     }
 }

@@ -27,11 +27,24 @@ public final class DefectCollector {
         /// Diagonal instead of full covariances (fewer parameters, for very small defect sets).
         public var diagonalCovariance = false
         public var seed: UInt64 = 1
+        /// An existing library.json: assign the defects to its classes (or "none") instead of
+        /// fitting a new mixture; the crop settings above are then the library's.
+        public var library: String?
         public init() {}
+
+        /// These options with `library`'s path and its crop geometry and symmetry.
+        public func using(library path: String) throws -> Options {
+            let model = try DefectLibraryModel(contentsOf: URL(fileURLWithPath: path))
+            var o = self
+            o.library = path
+            o.rotationAware = model.symmetry != .none
+            if let source = model.source { o.cropSizeA = source.cropSizeA }
+            return o
+        }
 
         /// Refuses settings that would trap or exhaust memory (a NaN or huge crop size, a
         /// negative count); with `pixelSize`, also a crop wider than 1024 px (4 MB per crop).
-        public func validate(pixelSize: Double? = nil, prefix: String = "") throws {
+        public func validate(pixelSize: Double? = nil, atomClasses: [String]? = nil, prefix: String = "") throws {
             func require(_ ok: Bool, _ name: String, _ value: Any, _ expected: String) throws {
                 guard ok else { throw InputError("\(prefix)\(name) \(value) is invalid: \(expected)") }
             }
@@ -43,6 +56,24 @@ public final class DefectCollector {
             try require(minorityFraction.isFinite && (0...1).contains(minorityFraction), "minorityFraction", minorityFraction, "expected 0–1")
             try require(maxClasses >= 1 && maxClasses <= 100, "maxClasses", maxClasses, "expected 1–100")
             try require(pcaComponents >= 1 && pcaComponents <= 1000, "pcaComponents", pcaComponents, "expected 1–1000")
+            if let library { try checkLibrary(library, pixelSize: pixelSize, atomClasses: atomClasses) }
+        }
+
+        /// A library fits this movie when it was built with the same model classes, at a pixel size
+        /// within 5 % of the movie's, with crops of the same side in pixels.
+        func checkLibrary(_ path: String, pixelSize: Double?, atomClasses: [String]?) throws {
+            let model = try DefectLibraryModel(contentsOf: URL(fileURLWithPath: path))
+            guard let source = model.source else { throw InputError("\(path): does not record the pixel size and model it was built with") }
+            if let atomClasses, atomClasses != source.atomClasses {
+                throw InputError("\(path): built with atom classes \(source.atomClasses.joined(separator: ",")) (model \(source.model)), this run's model has \(atomClasses.joined(separator: ","))")
+            }
+            guard let p = pixelSize else { return }
+            guard abs(p - source.pixelSizeA) <= 0.05 * source.pixelSizeA else {
+                throw InputError("\(path): built at \(source.pixelSizeA) Å/px, this movie is \(p) Å/px (more than 5 % apart); resample the movie or build a library for it")
+            }
+            guard DefectCollector.cropSide(cropSizeA, pixelSize: p) == model.cropSize else {
+                throw InputError("\(path): crops are \(model.cropSize) px; \(cropSizeA) Å at \(p) Å/px gives \(DefectCollector.cropSide(cropSizeA, pixelSize: p)) px (use the library's crop size, \(source.cropSizeA) Å)")
+            }
         }
     }
 
@@ -63,14 +94,27 @@ public final class DefectCollector {
         self.pixelSize = pixelSize
         self.columnSpacingPixels = columnSpacingPixels
         self.classSymbols = classSymbols
-        cropSize = max(5, Int((options.cropSizeA / pixelSize).rounded()) | 1)
+        cropSize = Self.cropSide(options.cropSizeA, pixelSize: pixelSize)
+        source = LibrarySource(model: "", atomClasses: classSymbols, pixelSizeA: pixelSize, pixelSizeSource: "",
+                               cropSizeA: options.cropSizeA, normalization: Self.normalization)
     }
+
+    /// How crops are normalized (they are cut from the frame as `FrameNormalization()` maps it).
+    static let normalization = "per frame, 1st–99.9th percentile → 0–1, clipped"
+
+    /// Crop side in pixels: odd, at least 5.
+    static func cropSide(_ cropSizeA: Double, pixelSize: Double) -> Int { max(5, Int((cropSizeA / pixelSize).rounded()) | 1) }
+
+    /// What a library built here records about its crops (library.json `source`).
+    public private(set) var source: LibrarySource
 
     /// The collector for frames of `calibration`'s pixel size analysed with `card`'s model.
     public convenience init(options: Options, calibration: Calibration, card: ModelCard) {
         self.init(options: options, pixelSize: calibration.pixelSize,
                   columnSpacingPixels: card.columnSpacingPixels(pixelSize: calibration.pixelSize),
                   classSymbols: card.classes.map(\.symbol))
+        source.model = card.name
+        source.pixelSizeSource = calibration.pixelSizeSource.rawValue
     }
 
     /// - Parameter columnSpacing: in Å.
@@ -186,8 +230,15 @@ public final class DefectCollector {
         return out
     }
 
-    /// Fits the Gaussian mixture (k by BIC) to every collected crop.
+    /// Fits the Gaussian mixture (k by BIC) to every collected crop, or with `options.library`
+    /// assigns every crop to that library's classes.
     public func classify() throws -> DefectClassLibrary {
+        if let path = options.library {
+            guard !crops.isEmpty else { throw InputError("defect library: no defect crops in \(frames) frames") }
+            let library = try DefectLibraryModel(contentsOf: URL(fileURLWithPath: path))
+            let classification = try DefectClassifier.classify(crops: crops, with: library)
+            return try DefectClassLibrary(defects: defects, classification: classification, cropSize: cropSize, frameCount: frames)
+        }
         guard crops.count >= 2 else {
             throw InputError("defect library: \(crops.count) defect crop(s) in \(frames) frames — too few to classify")
         }
@@ -203,11 +254,17 @@ public final class DefectCollector {
 }
 
 /// The defect library's files: defects.csv, library.json, bic.csv and library/ (class means, mosaics).
+/// A library applied from a file (`collector.options.library`) is not written again: defects.csv
+/// and library/ then describe the new movie's members of its classes.
 public enum DefectLibraryWriter {
-    public static func write(_ library: DefectClassLibrary, names: [String], to output: URL) throws {
-        try AtomicFile.writeText(library.defectsCSV(), to: output.appendingPathComponent("defects.csv"))
-        try AtomicFile.writeText(library.libraryJSON(), to: output.appendingPathComponent("library.json"))
-        try AtomicFile.writeText(library.classification.selection.csv, to: output.appendingPathComponent("bic.csv"))
+    public static func write(_ library: DefectClassLibrary, names: [String], collector: DefectCollector, to output: URL) throws {
+        try AtomicFile.writeText(library.defectsCSV(names: names, atomClasses: collector.classSymbols),
+                                 to: output.appendingPathComponent("defects.csv"))
+        if collector.options.library == nil {
+            try AtomicFile.writeText(library.libraryJSON(names: names, source: collector.source),
+                                     to: output.appendingPathComponent("library.json"))
+            try AtomicFile.writeText(library.classification.selection.csv, to: output.appendingPathComponent("bic.csv"))
+        }
         let dir = output.appendingPathComponent("library")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         for c in library.classes {

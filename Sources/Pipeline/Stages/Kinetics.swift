@@ -110,7 +110,7 @@ public struct Kinetics {
     /// Links the library's defects (class = library class, score = its probability).
     public func run(atoms: [[FrameAtom]], library: DefectClassLibrary, stateNames: [String]) throws -> Result {
         let labels = library.classification.labels, probabilities = library.classification.probabilities
-        let defects = library.defects.indices.map { i in
+        let defects = library.defects.indices.filter { labels[$0] != DefectClassification.none }.map { i in
             (frame: library.defects[i].frame, x: library.defects[i].x, y: library.defects[i].y,
              state: labels[i], probability: probabilities[i])
         }

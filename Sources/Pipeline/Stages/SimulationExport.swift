@@ -10,9 +10,10 @@ public enum SimulationExport {
     /// A directory holding one of these holds a simulation.
     public static let markers = ["truth.json", movieFile, "images.tif"]
 
-    /// The recipe in the file at `path`, with the command line's overrides, validated.
+    /// The recipe in the file at `path` (or the shipped recipe of that name, `ShippedFiles.locate`),
+    /// with the command line's overrides, validated.
     public static func recipe(at path: String, seed: UInt64? = nil, frames: Int? = nil, dose: Double? = nil) throws -> Recipe {
-        var r = try Recipe.decode(InputFile.read(path))
+        var r = try Recipe.decode(InputFile.read(ShippedFiles.locate(path)))
         if let seed { r.seed = seed }
         if let frames { r.movie?.frames = frames }
         if let dose { r.movie?.dose = dose }

@@ -40,20 +40,30 @@ public enum TableStages {
         return s
     }
 
-    /// Class-labelled trajectories from a `trajectories.csv` table, for the Markov model.
+    /// Class-labelled trajectories from a `trajectories.csv` table, or a trackpy table (`particle`
+    /// instead of `track`), for the Markov model. States are numbered in name order (`stateOrder`),
+    /// so a table gives the same matrix layout as `analyze` whatever order its rows come in.
     public static func stateTrajectories(_ table: CSVTable) throws -> (tracks: [StateTrajectory], states: [String]) {
-        let t = try table.column("track"), f = try table.column("frame"), c = try table.column("class")
-        var states: [String] = [], index: [String: Int] = [:]
+        guard let t = table.column(anyOf: ["track", "particle"]) else {
+            throw InputError("\(table.path): no column 'track' (or trackpy's 'particle')")
+        }
+        let f = try table.column("frame"), c = try table.column("class")
+        let states = stateOrder(Set(table.rows.map { $0[c] }))
+        let index = Dictionary(uniqueKeysWithValues: states.enumerated().map { ($1, $0) })
         var byTrack: [String: [(Int, Int)]] = [:]
         for (line, r) in table.rows.enumerated() {
             guard let frame = Int(r[f]) else { throw InputError("\(table.path): line \(line + 2): frame is not a number") }
-            let k = index[r[c]] ?? { states.append(r[c]); index[r[c]] = states.count - 1; return states.count - 1 }()
-            byTrack[r[t], default: []].append((frame, k))
+            byTrack[r[t], default: []].append((frame, index[r[c]]!))
         }
         let tracks = try byTrack.keys.sorted().map { key -> StateTrajectory in
             let points = byTrack[key]!.sorted { $0.0 < $1.0 }
             return try StateTrajectory(frames: points.map(\.0), states: points.map(\.1))
         }
         return (tracks, states)
+    }
+
+    /// State names in natural order: `D2` before `D10`, as `analyze` numbers its classes.
+    static func stateOrder(_ names: Set<String>) -> [String] {
+        names.sorted { $0.compare($1, options: .numeric) == .orderedAscending }
     }
 }

@@ -1,0 +1,35 @@
+import Core
+import Foundation
+import Pipeline
+import XCTest
+
+/// Tables as other tools write them, and one naming of things across files.
+final class ConventionsTests: XCTestCase {
+    /// A trajectory table written by trackpy (`particle`, an unnamed index column, D1 before D0 in
+    /// the rows) gives markov.json the transition counts pandas counted, in state order D0, D1.
+    func testMarkovReadsATrackpyTable() throws {
+        let fixtures = packageRoot.appendingPathComponent("Tests/PipelineTests/Fixtures")
+        struct Expected: Decodable { let states: [String]; let counts: [[Int]] }
+        let expected = try JSONDecoder().decode(Expected.self, from: Data(contentsOf: fixtures.appendingPathComponent("trackpy_counts.json")))
+        let out = try temporaryDirectory("trackpy-markov")
+        defer { try? FileManager.default.removeItem(at: out) }
+        var options = MarkovTable.Options()
+        options.samples = 10
+        let result = try MarkovTable(table: fixtures.appendingPathComponent("trackpy_tracks.csv"), options: options).run(to: out)
+        XCTAssertEqual(result.states, expected.states)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("markov.json"))) as! [String: Any]
+        XCTAssertEqual(json["counts"] as? [[Int]], expected.counts)
+        XCTAssertEqual((json["states"] as? [[String: Any]])?.compactMap { $0["name"] as? String }, expected.states)
+    }
+
+    /// A table naming neither `track` nor `particle` is refused by name.
+    func testMarkovNamesTheMissingTrackColumn() throws {
+        let dir = try temporaryDirectory("no-track")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let table = dir.appendingPathComponent("t.csv")
+        try "id,frame,class\n0,0,D0\n0,1,D1\n".write(to: table, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try MarkovTable(table: table, options: .init())) {
+            XCTAssert("\($0)".contains("'track' (or trackpy's 'particle')"), "\($0)")
+        }
+    }
+}
