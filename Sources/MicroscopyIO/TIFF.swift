@@ -381,7 +381,10 @@ public final class TIFFStackWriter: FrameStackWriter {
     deinit { if handle != nil { cancel() } }
 
     /// Appends one frame (`width * height` values, row-major).
-    public func append(_ pixels: [Float]) throws {
+    public func append(_ pixels: [Float]) throws { try append(pixels, pageName: nil) }
+
+    /// Appends one frame (`width * height` values, row-major), with a PageName tag when given.
+    public func append(_ pixels: [Float], pageName: String?) throws {
         guard let h = handle else {
             throw MicroscopyIOError.writeFailed(path: url.path, detail: "writer already finished or cancelled")
         }
@@ -390,7 +393,7 @@ public final class TIFFStackWriter: FrameStackWriter {
         }
         do {
             try SampleCodec.checkRepresentable(pixels, as: sampleType, path: url.path)
-            try writePage(h, SampleCodec.encode(pixels, as: sampleType, bigEndian: false.nativeOrder))
+            try writePage(h, SampleCodec.encode(pixels, as: sampleType, bigEndian: false.nativeOrder), pageName: pageName)
             framesWritten += 1
         } catch {
             cancel()
@@ -423,8 +426,9 @@ public final class TIFFStackWriter: FrameStackWriter {
     }
 
     /// Writes one page: its tags, its pixels (`bytes`, row-major, already encoded) and its directory.
-    private func writePage(_ h: TIFFHandle, _ bytes: [UInt8]) throws {
+    private func writePage(_ h: TIFFHandle, _ bytes: [UInt8], pageName: String?) throws {
         try setSampleTags(h)
+        if let pageName { try pageName.withCString { try h.set(TIFFTAG_PAGENAME, [$0]) } }
         try setResolutionTags(h)
         try setDescriptionTag(h)
         if let t = tileSize { try writeTiles(h, bytes, side: t) } else { try writeStrips(h, bytes) }

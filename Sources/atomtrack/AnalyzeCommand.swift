@@ -7,11 +7,11 @@ struct Analyze: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Movie → atoms → defect library → trajectories → diffusion → Markov model, with an HTML report.",
         discussion: """
-        Writes into OUT: atoms.csv, overlay_NNNN.png, defects.csv, library.json, bic.csv, library/ (class
-        means as TIFF/PNG, mosaics), trajectories.csv, drift.csv, diffusion.csv, markov.json, markov.png,
-        summary.json, config.json (every parameter: repeat with --config) and report.html.
-        Frames stream one at a time; memory stays bounded by the defect crops. Every finished frame is
-        journaled in OUT/.resume/: after an interruption (Ctrl-C, kill, power cut), rerun with --resume
+        Writes into OUT: atoms.csv, overlay_NNNN.png, defects.csv, library.json, bic.csv, library/ (class \
+        means as TIFF/PNG, mosaics), trajectories.csv, drift.csv, diffusion.csv, markov.json, markov.png, \
+        summary.json, config.json (every parameter: repeat with --config) and report.html. \
+        Frames stream one at a time; memory stays bounded by the defect crops. Every finished frame is \
+        journaled in OUT/.resume/: after an interruption (Ctrl-C, kill, power cut), rerun with --resume \
         to continue from the last finished frame. The journal is removed when the run completes.
         """)
 

@@ -7,12 +7,12 @@ struct Classify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build the defect library: defects in every frame, crops, PCA and a Gaussian mixture (k by BIC).",
         discussion: """
-        Input: the movie and its atoms.csv (from `atomtrack locate`). Defects are atoms of minority
-        classes (e.g. Si in graphene), columns whose intensity is an outlier in their class (e.g. Mo
-        among W), and empty sites of the lattice fitted to each frame; objects closer than 1.25
-        column distances form one complex. Crops around them (--crop-size Å, border crops skipped and
-        counted) are classified rotation-aware (6 rotations × mirror). Writes defects.csv
-        (frame,x,y,class,probability,kind), library.json (classes, PCA, BIC/AIC table, seed), bic.csv
+        Input: the movie and its atoms.csv (from `atomtrack locate`). Defects are atoms of minority \
+        classes (e.g. Si in graphene), columns whose intensity is an outlier in their class (e.g. Mo \
+        among W), and empty sites of the lattice fitted to each frame; objects closer than 1.25 \
+        column distances form one complex. Crops around them (--crop-size Å, border crops skipped and \
+        counted) are classified rotation-aware (6 rotations × mirror). Writes defects.csv \
+        (frame,x,y,class,probability,kind), library.json (classes, PCA, BIC/AIC table, seed), bic.csv \
         and library/ (mean crop per class as TIFF and PNG, mosaics of members).
 
         With --library, the defects are assigned to the classes of an existing library.json (its crop \

@@ -6,10 +6,10 @@ struct Demo: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Simulate a WS2 movie with known kinetics, analyze it, and compare with the truth.",
         discussion: """
-        Runs `simulate` on TrainingData/movie-ws2.json (Mo dopants hopping on the W sublattice and
-        switching between Mo_W and Mo_W+V_S), then `analyze` with the shipped tmd-ws2 model, and
-        prints the recovered diffusion coefficients and transition matrix next to the true ones.
-        OUT/movie holds the movie and its truth, OUT/analysis the results and report.html.
+        Runs `simulate` on TrainingData/movie-ws2.json (Mo dopants hopping on the W sublattice and \
+        switching between Mo_W and Mo_W+V_S), then `analyze` with the shipped tmd-ws2 model, and \
+        prints the recovered diffusion coefficients and transition matrix next to the true ones. \
+        OUT/movie holds the movie and its truth, OUT/analysis the results and report.html. \
         Without --model or --material, the shipped model for the recipe's lattice is used.
         """)
 

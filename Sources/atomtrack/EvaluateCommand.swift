@@ -6,10 +6,10 @@ struct Evaluate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Score a model's atoms against ground truth: precision, recall, F1 and RMSE per class.",
         discussion: """
-        --truth is either a folder written by `atomtrack simulate` (movie.tif + truth_atoms.csv) or a
-        folder of noiseless validation frames (NAME.npy + NAME_truth.csv + NAME.json), to which shot
-        noise is applied at each --dose (counts = Poisson(image · dose · pixel²)). Detections are
-        matched one-to-one per class within 0.4 × the nearest column distance (exact assignment);
+        --truth is either a folder written by `atomtrack simulate` (movie.tif + truth_atoms.csv) or a \
+        folder of noiseless validation frames (NAME.npy + NAME_truth.csv + NAME.json), to which shot \
+        noise is applied at each --dose (counts = Poisson(image · dose · pixel²)). Detections are \
+        matched one-to-one per class within 0.4 × the nearest column distance (exact assignment); \
         atoms within 3 px of the frame edge are left out. S2 columns listed as two S atoms count once.
         """)
 

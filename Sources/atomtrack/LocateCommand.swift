@@ -6,9 +6,9 @@ struct Locate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Find every atom in every frame: OUT/atoms.csv and overlay PNGs.",
         discussion: """
-        atoms.csv columns: frame, x, y (pixels; origin at the centre of the top-left pixel, x to the
-        right), class (element symbols, a multi-element class joined with '+', e.g. W+Mo), score (mean
-        class probability), border (1 when the atom touches the frame edge), and x_A, y_A in Å when
+        atoms.csv columns: frame, x, y (pixels; origin at the centre of the top-left pixel, x to the \
+        right), class (element symbols, a multi-element class joined with '+', e.g. W+Mo), score (mean \
+        class probability), border (1 when the atom touches the frame edge), and x_A, y_A in Å when \
         the pixel size is known. Frames are read, segmented and written one at a time.
         """)
 

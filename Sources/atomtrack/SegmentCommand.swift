@@ -6,9 +6,9 @@ struct Segment: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Class probability maps of every frame (float32 TIFF).",
         discussion: """
-        Writes OUT/probabilities.tif: for each frame, one page per class in the model's order
-        (background last), i.e. page = frame × classes + class; values in [0, 1] summing to 1 over
-        the classes of a pixel. Frames are normalized (1st/99.9th percentiles), cut into overlapping
+        Writes OUT/probabilities.tif: for each frame, one page per class in the model's order \
+        (background last), i.e. page = frame × classes + class; values in [0, 1] summing to 1 over \
+        the classes of a pixel. Frames are normalized (1st/99.9th percentiles), cut into overlapping \
         tiles and blended without seams. Frames stream through one at a time.
         """)
 

@@ -6,11 +6,11 @@ struct Simulate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Simulate a STEM movie with ground truth, or a training set, from a recipe.",
         discussion: """
-        A recipe with a "movie" section writes OUT/movie.tif (float32 stack, pixel size in Å in its
-        metadata), movie.json, truth_atoms.csv (frame,x,y,class,defect_id), truth_defects.csv
-        (frame,defect_id,x,y,state) and truth.json (pixel size, frame time, dose, probe, classes,
-        true D per state, true transition matrix, seed). Any other recipe writes --count training
-        pairs: images.tif, masks.tif (class per pixel, background last), points.csv.
+        A recipe with a "movie" section writes OUT/movie.tif (float32 stack, pixel size in Å in its \
+        metadata), movie.json, truth_atoms.csv (frame,x,y,class,defect_id), truth_defects.csv \
+        (frame,defect_id,x,y,state) and truth.json (pixel size, frame time, dose, probe, classes, \
+        true D per state, true transition matrix, seed). Any other recipe writes --count training \
+        pairs: images.tif, masks.tif (class per pixel, background last), points.csv. \
         The same recipe and seed give byte-identical files.
         """)
 

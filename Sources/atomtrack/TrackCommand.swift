@@ -7,13 +7,13 @@ struct TrackCommand: ParsableCommand {
         commandName: "track",
         abstract: "Link atoms or defects into trajectories and estimate diffusion coefficients.",
         discussion: """
-        Input: a table with frame,x,y (pixels) and optional class and score columns, such as
-        atoms.csv or defects.csv. Linking is an optimal one-to-one assignment per frame pair
-        (squared distances up to --max-distance), gaps of up to --max-gap frames are closed by a
-        second assignment, and rigid drift is estimated from the links and removed first.
-        Writes trajectories.csv (track,frame,x,y,class,score[,x_A,y_A]; positions as recorded),
-        drift.csv (cumulative frame,dx,dy in px), diffusion.csv (per class: covariance-estimator D
-        with bootstrap CI over tracks, localization σ, MSD-fit D; px²/frame, or Å²/s when
+        Input: a table with frame,x,y (pixels) and optional class and score columns, such as \
+        atoms.csv or defects.csv. Linking is an optimal one-to-one assignment per frame pair \
+        (squared distances up to --max-distance), gaps of up to --max-gap frames are closed by a \
+        second assignment, and rigid drift is estimated from the links and removed first. \
+        Writes trajectories.csv (track,frame,x,y,class,score[,x_A,y_A]; positions as recorded), \
+        drift.csv (cumulative frame,dx,dy in px), diffusion.csv (per class: covariance-estimator D \
+        with bootstrap CI over tracks, localization σ, MSD-fit D; px²/frame, or Å²/s when \
         --pixel-size and --frame-time are given) and hops.csv (hop probability, rate, jump lengths).
         """)
 
@@ -50,10 +50,11 @@ struct MarkovCommand: ParsableCommand {
         commandName: "markov",
         abstract: "Estimate the Markov transition matrix between classes along trajectories.",
         discussion: """
-        Input: trajectories.csv (track,frame,class). Transitions are counted at --lag frames within
-        each track, never across a missing frame. Writes markov.json (lag, states, counts,
-        transition_matrix, stationary, ci_low, ci_high from a bootstrap over tracks, timescales) and
-        markov.png (heat map with counts). States outside the largest connected set are named in
+        Input: trajectories.csv (track,frame,class), or a trackpy table with `particle` in place of \
+        `track`; states are numbered in name order (D0, D1, …, D10). Transitions are counted at --lag frames within \
+        each track, never across a missing frame. Writes markov.json (lag, states, counts, \
+        transition_matrix, stationary, ci_low, ci_high from a bootstrap over tracks, timescales) and \
+        markov.png (heat map with counts). States outside the largest connected set are named in \
         the output, not dropped silently.
         """)
 

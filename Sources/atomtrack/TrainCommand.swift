@@ -6,11 +6,11 @@ struct Train: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train a segmentation U-Net on simulated frames streamed from a recipe.",
         discussion: """
-        Batches are simulated and augmented on the fly from the recipe (TrainingData/*.json), so
-        nothing is stored on disk. Every --validate-every steps the model is scored on a fixed
-        held-out simulated set (pixel IoU, atom precision/recall/F1, localization RMSE); the best
-        model is kept as OUT/model.safetensors with its card OUT/model.json (OUT is the model
-        directory, e.g. Models/graphene-si). OUT/checkpoint.safetensors holds the last weights and
+        Batches are simulated and augmented on the fly from the recipe (TrainingData/*.json), so \
+        nothing is stored on disk. Every --validate-every steps the model is scored on a fixed \
+        held-out simulated set (pixel IoU, atom precision/recall/F1, localization RMSE); the best \
+        model is kept as OUT/model.safetensors with its card OUT/model.json (OUT is the model \
+        directory, e.g. Models/graphene-si). OUT/checkpoint.safetensors holds the last weights and \
         optimizer state: --resume continues from it exactly.
         """)
 

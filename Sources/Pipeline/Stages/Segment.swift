@@ -26,7 +26,7 @@ public struct Segmentation {
             for i in frames {
                 let frame = try input.movie.frame(i)
                 let (maps, _) = try input.finder.probabilities(frame.pixels, width: frame.width, height: frame.height, frame: i)
-                try stack.append(maps)
+                try stack.append(maps, frame: i)
                 bar.advance()
             }
         }
@@ -37,15 +37,21 @@ public struct Segmentation {
 
 /// `probabilities.tif`: float32 pages in [0, 1], one per class in the model's order (background
 /// last) for each frame, i.e. page = frame × classes + class; the movie's pixel size when known.
+/// Each page is named (PageName tag, e.g. `frame 3 W+Mo`), and the description lists the classes.
 struct ProbabilityStack {
     let writer: TIFFStackWriter
+    let classes: [String]
 
     init(_ url: URL, like input: MovieInput) throws {
+        classes = input.classSymbols
         writer = try TIFFStackWriter(url: url, width: input.movie.width, height: input.movie.height,
-                                     sampleType: .float32, pixelSizeA: input.pixelSize)
+                                     sampleType: .float32, pixelSizeA: input.pixelSize,
+                                     metadata: ["classes": classes.joined(separator: ","), "pages": "frame × classes + class"])
     }
 
-    func append(_ maps: ProbabilityMaps) throws {
-        for c in 0..<maps.classes { try writer.append(Array(maps.plane(c))) }
+    func append(_ maps: ProbabilityMaps, frame: Int) throws {
+        for c in 0..<maps.classes {
+            try writer.append(Array(maps.plane(c)), pageName: "frame \(frame) \(classes.indices.contains(c) ? classes[c] : "class \(c)")")
+        }
     }
 }

@@ -13,10 +13,10 @@ struct BenchKernels: ParsableCommand {
         commandName: "kernels",
         abstract: "Convolution GFLOP/s per U-Net layer, sgemm peak, U-Net train step and inference time.",
         discussion: """
-        Builds the default U-Net (16 base filters, 3 pools, batch norm, bilinear up) and times, at
-        the given image size and batch: raw cblas_sgemm on a 1024³ problem; forward, input-gradient
-        and weight-gradient convolution for every distinct conv shape of the network; one training
-        step (forward, cross-entropy, backward, Adam); inference per image. The OpenBLAS kernel family
+        Builds the default U-Net (16 base filters, 3 pools, batch norm, bilinear up) and times, at \
+        the given image size and batch: raw cblas_sgemm on a 1024³ problem; forward, input-gradient \
+        and weight-gradient convolution for every distinct conv shape of the network; one training \
+        step (forward, cross-entropy, backward, Adam); inference per image. The OpenBLAS kernel family \
         in use is printed (the CLI selects SkylakeX on AVX-512 CPUs unless OPENBLAS_CORETYPE is set).
         """)
 
