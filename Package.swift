@@ -14,10 +14,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
     ],
     targets: [
-        // System libraries (Debian: libopenblas-dev, libpng-dev, libtiff-dev).
+        // System libraries (Debian: libopenblas-dev, libpng-dev, libtiff-dev, libhdf5-dev).
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CTIFF", pkgConfig: "libtiff-4", providers: [.apt(["libtiff-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng", providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(name: "CHDF5", pkgConfig: "hdf5-serial", providers: [.apt(["libhdf5-dev"])]),
 
         // The shared core: seeded generator, parallel loops, order statistics, assignment and
         // point matching, CSV tables, byte readers, calibration. Everything else builds on it.
@@ -26,7 +27,7 @@ let package = Package(
         .target(name: "Tensors", dependencies: ["Core", "CBLAS"]),
         .target(name: "Networks", dependencies: ["Core", "Tensors"]),
         .target(name: "Simulation", dependencies: ["Core"]),
-        .target(name: "MicroscopyIO", dependencies: ["Core", "CPNG", "CTIFF"]),
+        .target(name: "MicroscopyIO", dependencies: ["Core", "CPNG", "CTIFF", "CHDF5"]),
         .target(name: "Localization", dependencies: ["Core"]),
         .target(name: "DefectLibrary", dependencies: ["Core", "CBLAS"]),
         .target(name: "Tracking", dependencies: ["Core"]),

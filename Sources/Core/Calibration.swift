@@ -11,13 +11,16 @@ public struct Calibration: Sendable, Equatable, Codable {
         case lattice
         /// The model's trained pixel size, used when nothing better is known.
         case model
-        /// A default with no physical basis (1 s per frame); outputs say so.
+        /// A default with no physical basis (1 s per frame); outputs then give rates per frame.
         case assumed
     }
 
     /// The physical pixel sizes (Å) and frame times (s): anything outside is a typo or garbage.
     public static let pixelSizeRange: ClosedRange<Double> = 1e-3...100
     public static let frameTimeRange: ClosedRange<Double> = 1e-6...1e6
+
+    /// The frame time unless it is the 1 s stand-in: rates are then per frame, not per second.
+    public var knownFrameTime: Double? { frameTimeSource == .assumed ? nil : frameTime }
 
     /// Pixel size in Å.
     public var pixelSize: Double

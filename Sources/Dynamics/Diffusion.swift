@@ -19,9 +19,9 @@ public struct DiffusionTrack: Sendable, Equatable {
 public struct DiffusionCalibration: Sendable, Equatable {
     /// Å per pixel.
     public var pixelSize: Double
-    /// Seconds per frame.
-    public var frameTime: Double
-    public init(pixelSize: Double, frameTime: Double) { self.pixelSize = pixelSize; self.frameTime = frameTime }
+    /// Seconds per frame; nil when unknown (D is then in Å²/frame).
+    public var frameTime: Double?
+    public init(pixelSize: Double, frameTime: Double?) { self.pixelSize = pixelSize; self.frameTime = frameTime }
 }
 
 /// Errors of the diffusion analysis.

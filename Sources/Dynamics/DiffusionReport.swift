@@ -61,12 +61,13 @@ extension Diffusion {
 
     /// `diffusion.csv`: `class,n_tracks,n_steps,D,D_ci_low,D_ci_high,sigma,unit` (D from the
     /// covariance estimator with its bootstrap interval, σ per axis), followed by the MSD fit
-    /// `D_msd,sigma_msd,msd_points`. Units are Å²/s and Å with a calibration, else px²/frame and px.
+    /// `D_msd,sigma_msd,msd_points`. Units are Å²/s and Å with a calibration (Å²/frame when it
+    /// has no frame time), else px²/frame and px.
     /// `class` is `classNames[label]` where given, else the label number.
     public static func csv(_ results: [DiffusionResult], calibration: DiffusionCalibration? = nil, classNames: [String] = []) -> String {
-        let scaleD = calibration.map { $0.pixelSize * $0.pixelSize / $0.frameTime } ?? 1
+        let scaleD = calibration.map { $0.pixelSize * $0.pixelSize / ($0.frameTime ?? 1) } ?? 1
         let scaleL = calibration?.pixelSize ?? 1
-        let unit = calibration == nil ? "px^2/frame" : "A^2/s"
+        let unit = calibration == nil ? "px^2/frame" : calibration?.frameTime == nil ? "A^2/frame" : "A^2/s"
         var s = "class,n_tracks,n_steps,D,D_ci_low,D_ci_high,sigma,unit,D_msd,sigma_msd,msd_points\n"
         for r in results {
             let sigma = max(r.cve.sigmaSquared, 0).squareRoot()
@@ -85,7 +86,7 @@ extension Diffusion {
         var s = "class,steps,hops,p,p_low,p_high,rate_per_frame,rate_per_s\n"
         for h in stats {
             let label = h.classLabel.map { name($0, classNames) } ?? "all"
-            let perSecond = calibration.map { format(h.ratePerFrame / $0.frameTime) } ?? ""
+            let perSecond = calibration?.frameTime.map { format(h.ratePerFrame / $0) } ?? ""
             s += "\(label),\(h.steps),\(h.hops),\(format(h.probability)),\(format(h.probabilityLow)),"
             s += "\(format(h.probabilityHigh)),\(format(h.ratePerFrame)),\(perSecond)\n"
         }

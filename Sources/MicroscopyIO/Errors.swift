@@ -29,6 +29,8 @@ public enum MicroscopyIOError: Error, CustomStringConvertible, Equatable {
     case unrepresentable(path: String, detail: String)
     /// The operating system or the codec refused a write.
     case writeFailed(path: String, detail: String)
+    /// `--signal` names no image signal of the file.
+    case noSuchSignal(path: String, signal: String, available: String)
     /// A caller passed inconsistent arguments (e.g. pixel count ≠ width × height).
     case invalidArgument(detail: String)
 
@@ -47,6 +49,7 @@ public enum MicroscopyIOError: Error, CustomStringConvertible, Equatable {
         case .frameOutOfRange(let p, let i, let n): return "\(p): frame \(i) out of range 0..<\(n)"
         case .unrepresentable(let p, let d): return "\(p): cannot store pixels: \(d)"
         case .writeFailed(let p, let d): return "\(p): write failed: \(d)"
+        case .noSuchSignal(let p, let s, let a): return "\(p): no signal '\(s)' (\(a))"
         case .invalidArgument(let d): return "invalid argument: \(d)"
         }
     }

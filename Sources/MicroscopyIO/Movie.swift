@@ -7,6 +7,8 @@ import Glibc
 public enum MovieFormat: String, Sendable {
     case tiff = "TIFF", bigTIFF = "BigTIFF", png = "PNG", pngSeries = "PNG series"
     case npy = "NPY", dm3 = "DM3", dm4 = "DM4"
+    case veloxEMD = "Velox EMD", berkeleyEMD = "Berkeley EMD", nionHDF5 = "Nion HDF5", nionNData = "Nion ndata"
+    case tiaSER = "TIA SER", mrc = "MRC"
 }
 
 /// What a reader knows about a movie after opening it (headers only, no pixels decoded).
@@ -22,6 +24,27 @@ public struct MovieInfo: Sendable, Equatable {
     /// Key/value metadata the file carries (TIFF ImageDescription JSON, e.g. a simulation
     /// seed written through `TIFFStackWriter(metadata:)`); empty for other formats.
     public var metadata: [String: String] = [:]
+    /// The time between frames when the file states one, with where it was found.
+    public var frameTime: FileFrameTime? = nil
+    /// The image signals a multi-signal file holds (Velox detectors, Berkeley EMD groups), the
+    /// one read first; empty for single-signal formats.
+    public var signals: [String] = []
+    public var signal: String? = nil
+}
+
+/// A frame time stated by the file: seconds between frames and the metadata key it came from
+/// (e.g. `Scan.FrameTime`), so `info` and summary.json can say where the seconds came from.
+public struct FileFrameTime: Sendable, Equatable {
+    public var seconds: Double
+    public var key: String
+
+    public init(seconds: Double, key: String) { self.seconds = seconds; self.key = key }
+
+    /// A time only when it is finite and positive (metadata holds zeros and garbage).
+    static func valid(_ seconds: Double?, key: String) -> FileFrameTime? {
+        guard let s = seconds, s.isFinite, s > 0 else { return nil }
+        return FileFrameTime(seconds: s, key: key)
+    }
 }
 
 /// A reader that decodes one frame at a time.
@@ -56,30 +79,56 @@ public final class Movie {
     public var calibration: FileCalibration? { info.calibration }
     /// Square pixel size in Å, when known.
     public var pixelSizeA: Double? { info.calibration?.pixelSizeA }
+    /// Seconds between frames, when the file states it.
+    public var frameTime: FileFrameTime? { info.frameTime }
 
-    /// Opens a movie by extension and magic bytes: `.tif/.tiff` (multi-page stack),
-    /// `.png` (a single image, or a numbered series such as `frame_000.png …`), a directory
-    /// holding a numbered PNG series, `.npy` (2-D or 3-D), `.dm3`, `.dm4`.
-    /// `singlePNG` reads a numbered `.png` alone instead of as part of its series.
-    public static func open(_ url: URL, singlePNG: Bool = false) throws -> Movie {
+    /// Opens a movie by extension and magic bytes: `.tif/.tiff` (multi-page stack; OME and
+    /// ImageJ calibration and frame interval), `.png` (a single image, or a numbered series such
+    /// as `frame_000.png …`), a directory holding a numbered PNG series, `.npy` (2-D or 3-D),
+    /// `.dm3`, `.dm4`, `.emd` (Velox or Berkeley EMD), `.h5` (Nion Swift or Berkeley EMD),
+    /// `.ndata` (Nion Swift), `.ser` (TIA; its `.emi` read when present), `.mrc`.
+    /// `singlePNG` reads a numbered `.png` alone instead of as part of its series; `signal`
+    /// picks one image of a multi-signal file (a Velox detector, a Berkeley EMD group).
+    public static func open(_ url: URL, singlePNG: Bool = false, signal: String? = nil) throws -> Movie {
         let path = url.path
-        if try FileManager.default.isDirectoryOrRegularFile(url) { return Movie(url: url, source: try PNGSeriesSource(directory: url)) }
+        if try FileManager.default.isDirectoryOrRegularFile(url) {
+            return try single(signal, url, Movie(url: url, source: try PNGSeriesSource(directory: url)))
+        }
         let ext = url.pathExtension.lowercased()
         let magic = try readMagic(url)
+        let source: FrameSource
         switch ext {
-        case "tif", "tiff": return Movie(url: url, source: try TIFFSource(url: url))
-        case "png": return Movie(url: url, source: try PNGSeriesSource(file: url, single: singlePNG))
-        case "npy": return Movie(url: url, source: try NPYSource(url: url))
-        case "dm3", "dm4": return Movie(url: url, source: try DMSource(url: url))
+        case "tif", "tiff": source = try TIFFSource(url: url)
+        case "png": source = try PNGSeriesSource(file: url, single: singlePNG)
+        case "npy": source = try NPYSource(url: url)
+        case "dm3", "dm4": source = try DMSource(url: url)
+        case "emd", "h5", "hdf5": source = try HDF5Layout.open(url, signal: signal)
+        case "ndata": source = try NionNDataSource(url: url)
+        case "ser": source = try TIASource(url: url)
+        case "mrc", "mrcs": source = try MRCSource(url: url)
         default:
             if magic.starts(with: [0x49, 0x49]) || magic.starts(with: [0x4D, 0x4D]) {
-                return Movie(url: url, source: try TIFFSource(url: url))
+                source = try TIFFSource(url: url)
+            } else if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) {
+                source = try PNGSeriesSource(file: url, single: singlePNG)
+            } else if magic.starts(with: [0x93, 0x4E, 0x55, 0x4D]) {
+                source = try NPYSource(url: url)
+            } else if magic.starts(with: HDF5.signature) {
+                source = try HDF5Layout.open(url, signal: signal)
+            } else {
+                throw MicroscopyIOError.unknownFormat(
+                    path: path, detail: "extension '.\(ext)'; expected .tif, .tiff, .png, .npy, .dm3, .dm4, .emd, .h5, .ndata, .ser or .mrc")
             }
-            if magic.starts(with: [0x89, 0x50, 0x4E, 0x47]) { return Movie(url: url, source: try PNGSeriesSource(file: url, single: singlePNG)) }
-            if magic.starts(with: [0x93, 0x4E, 0x55, 0x4D]) { return Movie(url: url, source: try NPYSource(url: url)) }
-            throw MicroscopyIOError.unknownFormat(
-                path: path, detail: "extension '.\(ext)'; expected .tif, .tiff, .png, .npy, .dm3 or .dm4")
         }
+        return try single(signal, url, Movie(url: url, source: source))
+    }
+
+    /// Refuses `--signal` for a file that holds one signal (it would be silently ignored).
+    private static func single(_ signal: String?, _ url: URL, _ movie: Movie) throws -> Movie {
+        if let s = signal, movie.info.signals.isEmpty {
+            throw MicroscopyIOError.noSuchSignal(path: url.path, signal: s, available: "a \(movie.info.format.rawValue) file holds one signal")
+        }
+        return movie
     }
 
     /// Decodes frame `index` (0-based) as Float32, with the pixel size when known.

@@ -96,10 +96,20 @@ final class NPYSource: FrameSource {
     private let data: Data
     private let header: NPYHeader
 
-    init(url: URL) throws {
-        let path = url.path
-        data = try FileManager.default.mappedFile(url)
-        header = try NPYHeader.parse(data, path: path)
+    convenience init(url: URL) throws {
+        let data = try FileManager.default.mappedFile(url)
+        try self.init(data: data, range: 0..<data.count, path: url.path, format: .npy)
+    }
+
+    /// The array stored in `range` of `data` (a whole `.npy`, or a stored member of a zip such
+    /// as Nion's `.ndata`); `format` and `calibration` describe the container.
+    init(data: Data, range: Range<Int>, path: String, format: MovieFormat, calibration: FileCalibration? = nil,
+         frameTime: FileFrameTime? = nil) throws {
+        self.data = data
+        // The header is parsed from a copy of its first bytes (≤ 1 MiB), offsets then shifted.
+        var parsed = try NPYHeader.parse(Data(data[(data.startIndex + range.lowerBound)..<(data.startIndex + min(range.upperBound, range.lowerBound + (1 << 20)))]), path: path)
+        parsed.dataOffset += range.lowerBound
+        header = parsed
         let s = header.shape
         let (f, h, w): (Int, Int, Int)
         switch s.count {
@@ -109,11 +119,12 @@ final class NPYSource: FrameSource {
             throw MicroscopyIOError.notAnImage(path: path, detail: "NPY shape \(s) has \(s.count) dimensions; expected (height, width) or (frames, height, width)")
         }
         try IOLimits.check(width: w, height: h, frames: f, path: path)
-        let need = header.dataOffset + f * h * w * header.sampleType.byteCount
-        guard data.count >= need else {
-            throw MicroscopyIOError.corrupt(path: path, detail: "NPY data truncated: \(data.count) bytes, shape \(s) needs \(need)")
+        let need = header.dataOffset - range.lowerBound + f * h * w * header.sampleType.byteCount
+        guard range.count >= need else {
+            throw MicroscopyIOError.corrupt(path: path, detail: "NPY data truncated: \(range.count) bytes, shape \(s) needs \(need)")
         }
-        info = MovieInfo(format: .npy, frameCount: f, width: w, height: h, sampleType: header.sampleType, calibration: nil)
+        info = MovieInfo(format: format, frameCount: f, width: w, height: h, sampleType: header.sampleType,
+                         calibration: calibration, frameTime: frameTime)
     }
 
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws {

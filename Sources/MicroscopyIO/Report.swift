@@ -19,6 +19,12 @@ public struct MovieReport: Codable, Sendable, Equatable {
     public var infCount: Int?
     /// Key/value metadata the file carries (TIFF ImageDescription JSON).
     public var metadata: [String: String]
+    /// Seconds between frames as the file states it, and the metadata key it came from.
+    public var frameTimeS: Double?
+    public var frameTimeSource: String?
+    /// The signals of a multi-signal file and the one described.
+    public var signals: [String]?
+    public var signal: String?
 
     /// Reads the header, and with `scanPixels` every frame (one at a time) for the value range.
     public init(movie: Movie, scanPixels: Bool = true) throws {
@@ -34,6 +40,10 @@ public struct MovieReport: Codable, Sendable, Equatable {
             if let z = c.z { parts.append("z \(z.scale.clean) \(z.unit)") }
             return parts.joined(separator: ", ")
         }
+        frameTimeS = i.frameTime?.seconds
+        frameTimeSource = i.frameTime?.key
+        signals = i.signals.isEmpty ? nil : i.signals
+        signal = i.signal
         guard scanPixels else { return }
         var s = ValueStats()
         try movie.forEachFrame { _, f in s.add(f.pixels) }
@@ -61,6 +71,10 @@ public struct MovieReport: Codable, Sendable, Equatable {
         else if let c = calibration { cal = "\(c) (no square pixel size in Å)" }
         else { cal = "none stated in the file" }
         rows.append(("calibration", cal))
+        rows.append(("frame time", frameTimeS.map { "\($0.clean) s (file: \(frameTimeSource ?? "?"))" } ?? "none stated in the file"))
+        if let all = signals {
+            rows.append(("signals", all.map { $0 == signal ? "\($0) (read)" : $0 }.joined(separator: ", ") + "; pick one with --signal"))
+        }
         if !metadata.isEmpty {
             rows.append(("metadata", metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ", ")))
         }

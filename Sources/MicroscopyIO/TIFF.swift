@@ -145,7 +145,8 @@ final class TIFFSource: FrameSource {
         let cal = TIFFSource.calibration(handle)
         info = MovieInfo(format: big ? .bigTIFF : .tiff, frameCount: count, width: pages[0].width,
                          height: pages[0].height, sampleType: pages[0].sampleType, calibration: cal,
-                         metadata: TIFFSource.metadata(handle))
+                         metadata: TIFFSource.metadata(handle),
+                         frameTime: TIFFMetadata.frameTime(handle.string(TIFFTAG_IMAGEDESCRIPTION) ?? ""))
     }
 
     private static func readPage(_ h: TIFFHandle, index: Int, pageCount: Int, fileSize: UInt64) throws -> TIFFPage {
@@ -212,6 +213,7 @@ final class TIFFSource: FrameSource {
     /// Pixel size from our JSON description, an ImageJ description, or X/YResolution in cm.
     static func calibration(_ h: TIFFHandle) -> FileCalibration? {
         let desc = h.string(TIFFTAG_IMAGEDESCRIPTION) ?? ""
+        if let ome = TIFFMetadata.omeCalibration(desc) { return ome }
         if desc.hasPrefix("{"), let obj = try? JSONSerialization.jsonObject(with: Data(desc.utf8)) as? [String: Any] {
             let number = { (k: String) in (obj[k] as? NSNumber)?.doubleValue }
             if let a = number("pixel_size_A"), a > 0 { return FileCalibration(pixelSizeA: a) }

@@ -78,7 +78,7 @@ public struct Analysis {
         var symbols: [String] { model.card.classes.map(\.symbol) }
 
         init(_ config: AnalysisConfig) throws {
-            movie = try Movie.open(URL(fileURLWithPath: config.movie))
+            movie = try Movie.open(URL(fileURLWithPath: config.movie), signal: config.signal)
             model = try TrainedModel(at: try ShippedModels.resolve(model: config.model, material: config.material))
             finder = try AtomFinder(model: model, options: config.finder)
             calibration = try Calibration.resolve(for: movie, card: model.card, pixelSizeFlag: config.pixelSize,

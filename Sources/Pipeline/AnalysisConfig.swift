@@ -12,6 +12,8 @@ public struct AnalysisConfig: Codable, Sendable {
     public var pixelSize: Double?
     /// Seconds per frame (for Å²/s and timescales in s); nil assumes 1 s, with a warning.
     public var frameTime: Double?
+    /// The image signal of a multi-signal file (a Velox detector); nil reads its default (HAADF).
+    public var signal: String?
     public var firstFrame = 0
     public var frameCount: Int?
     public var finder = AtomFinder.Options()
@@ -68,8 +70,8 @@ public struct AnalysisConfig: Codable, Sendable {
         var out = defaults
         for (key, value) in given {
             let name = path + key
-            // Optional settings (model, material, pixelSize, frameTime, frameCount) are absent from the defaults.
-            let optional = ["model", "material", "pixelSize", "frameTime", "frameCount"].contains(name)
+            // Optional settings (model, material, pixelSize, frameTime, signal, frameCount) are absent from the defaults.
+            let optional = ["model", "material", "pixelSize", "frameTime", "signal", "frameCount"].contains(name)
             guard defaults[key] != nil || optional else { throw InputError("unknown setting '\(name)'") }
             if let inner = value as? [String: Any], let base = defaults[key] as? [String: Any] {
                 out[key] = try merge(inner, over: base, path: name + ".")

@@ -9,7 +9,9 @@ public struct AnalysisSummary: Codable, Sendable {
         public var tracks: Int, steps: Int
         /// nil where the estimate is undefined (too few steps).
         public var dPx2PerFrame: Double?, ciLowPx2PerFrame: Double?, ciHighPx2PerFrame: Double?
+        /// In Å²/s only when the frame time is known (file or flag), else nil and D is in Å²/frame.
         public var dA2PerS: Double?, ciLowA2PerS: Double?, ciHighA2PerS: Double?
+        public var dA2PerFrame: Double?, ciLowA2PerFrame: Double?, ciHighA2PerFrame: Double?
         public var sigmaPx: Double?
     }
     public var atomtrackVersion: String
@@ -17,8 +19,9 @@ public struct AnalysisSummary: Codable, Sendable {
     public var model: String
     public var pixelSizeA: Double
     public var pixelSizeSource: String
-    public var frameTimeS: Double
-    /// Where the frame time came from: `command line`, or `assumed` (1 s; nothing gave one).
+    /// nil when neither the file nor `--frame-time` gave one (rates are then per frame).
+    public var frameTimeS: Double?
+    /// Where the frame time came from: `command line`, `file metadata (<key>)`, or `unknown`.
     public var frameTimeSource: String
     public var frames: Int
     public var width: Int, height: Int
@@ -44,18 +47,20 @@ extension AnalysisSummary {
     init(config: AnalysisConfig, inputs: Analysis.Inputs, totals: Analysis.FrameTotals, skippedAtBorder: Int,
          library: DefectClassLibrary, names: [String], kinetics r: Kinetics.Result, seconds: [String: Double]) {
         let calibration = inputs.calibration
-        let toA2s = calibration.pixelSize * calibration.pixelSize / calibration.frameTime
+        let toA2 = calibration.pixelSize * calibration.pixelSize, frameTime = calibration.knownFrameTime
+        let timeSource = frameTime == nil ? "unknown (D in Å²/frame, timescales in frames)"
+            : calibration.frameTimeSource == .file ? "file metadata (\(inputs.movie.frameTime?.key ?? "?"))" : calibration.frameTimeSource.summaryText
         var perClass: [String: Int] = [:]
         for (c, n) in totals.atomsPerClass.enumerated() where n > 0 { perClass[inputs.symbols[c], default: 0] += n }
         self.init(
             atomtrackVersion: atomTrackVersion, movie: config.movie, model: inputs.model.directory.path,
             pixelSizeA: calibration.pixelSize, pixelSizeSource: calibration.pixelSizeSource.summaryText,
-            frameTimeS: calibration.frameTime, frameTimeSource: calibration.frameTimeSource.summaryText,
+            frameTimeS: frameTime, frameTimeSource: timeSource,
             frames: inputs.frames.count, width: inputs.movie.width, height: inputs.movie.height, atomsPerClass: perClass,
             defects: library.defects.count, defectCropsSkippedAtBorder: skippedAtBorder, defectClasses: names,
             defectClassCounts: library.classes.map(\.count), bicChosenK: library.classification.selection.bestByBIC,
             tracks: r.longTracks(minLength: config.kinetics.minTrackLength).count,
-            diffusion: r.diffusion.map { Self.classDiffusion($0, names: names, toA2s: toA2s) },
+            diffusion: r.diffusion.map { Self.classDiffusion($0, names: names, toA2: toA2, frameTime: frameTime) },
             markovStates: r.markov?.activeStateNames ?? [],
             transitionMatrix: r.markov?.transitionMatrix.rows.map { $0.map { finite($0) ?? 0 } },
             transitionCILow: r.markovUncertainty?.transitionLow.rows.map { $0.map { finite($0) ?? 0 } },
@@ -64,12 +69,21 @@ extension AnalysisSummary {
             secondsPerStage: seconds)
     }
 
-    static func classDiffusion(_ d: DiffusionResult, names: [String], toA2s: Double) -> ClassDiffusion {
-        ClassDiffusion(state: names.indices.contains(d.classLabel) ? names[d.classLabel] : "\(d.classLabel)",
-                       tracks: d.tracks, steps: d.steps,
-                       dPx2PerFrame: finite(d.cve.D), ciLowPx2PerFrame: finite(d.ciLow), ciHighPx2PerFrame: finite(d.ciHigh),
-                       dA2PerS: finite(d.cve.D * toA2s), ciLowA2PerS: finite(d.ciLow * toA2s),
-                       ciHighA2PerS: finite(d.ciHigh * toA2s), sigmaPx: finite(max(0, d.cve.sigmaSquared).squareRoot()))
+    static func classDiffusion(_ d: DiffusionResult, names: [String], toA2: Double, frameTime: Double?) -> ClassDiffusion {
+        let perSecond = { (v: Double) in frameTime.flatMap { finite(v * toA2 / $0) } }
+        return ClassDiffusion(state: names.indices.contains(d.classLabel) ? names[d.classLabel] : "\(d.classLabel)",
+                              tracks: d.tracks, steps: d.steps,
+                              dPx2PerFrame: finite(d.cve.D), ciLowPx2PerFrame: finite(d.ciLow), ciHighPx2PerFrame: finite(d.ciHigh),
+                              dA2PerS: perSecond(d.cve.D), ciLowA2PerS: perSecond(d.ciLow), ciHighA2PerS: perSecond(d.ciHigh),
+                              dA2PerFrame: finite(d.cve.D * toA2), ciLowA2PerFrame: finite(d.ciLow * toA2),
+                              ciHighA2PerFrame: finite(d.ciHigh * toA2), sigmaPx: finite(max(0, d.cve.sigmaSquared).squareRoot()))
+    }
+
+    /// "D = … Å²/s [low, high]", or per frame when the frame time is unknown.
+    public func diffusionText(_ d: ClassDiffusion) -> String {
+        let (v, lo, hi, unit) = frameTimeS == nil ? (d.dA2PerFrame, d.ciLowA2PerFrame, d.ciHighA2PerFrame, "Å²/frame")
+            : (d.dA2PerS, d.ciLowA2PerS, d.ciHighA2PerS, "Å²/s")
+        return String(format: "%.4g %@ [%.4g, %.4g] (%.4g px²/frame, %d tracks)", v ?? .nan, unit, lo ?? .nan, hi ?? .nan, d.dPx2PerFrame ?? .nan, d.tracks)
     }
 }
 

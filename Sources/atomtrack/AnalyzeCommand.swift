@@ -19,6 +19,7 @@ struct Analyze: ParsableCommand {
     @OptionGroup var modelChoice: ModelChoice
     @OptionGroup var pixelSize: PixelSizeOption
     @OptionGroup var frameTime: FrameTimeOption
+    @OptionGroup var signal: SignalOption
     @OptionGroup var selection: FrameSelection
     @Option(help: "Markov lag in frames.") var lag: Int?
     @Option(help: "Existing library.json: assign defects to its classes instead of building a new library.") var library: String?
@@ -49,6 +50,7 @@ struct Analyze: ParsableCommand {
         if let material = modelChoice.material { c.material = material }
         if let p = try pixelSize.checked() { c.pixelSize = p }
         if let t = try frameTime.checked() { c.frameTime = t }
+        if let s = signal.signal { c.signal = s }
         if let first = selection.first {
             guard first >= 0 else { throw InputError("--first \(first) is invalid: expected a frame number ≥ 0") }
             c.firstFrame = first
@@ -102,7 +104,7 @@ func printSummary(_ s: AnalysisSummary, dir: URL) {
     print("analyzed \(s.frames) frames: \(s.atomsPerClass.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))")
     print("defect library: \(s.defects) instances in \(s.defectClasses.count) classes (\(zip(s.defectClasses, s.defectClassCounts).map { "\($0) ×\($1)" }.joined(separator: ", ")))")
     for d in s.diffusion {
-        print(String(format: "D %@ = %.4g Å²/s  [%.4g, %.4g]  (%.4g px²/frame, %d tracks)", d.state, d.dA2PerS ?? .nan, d.ciLowA2PerS ?? .nan, d.ciHighA2PerS ?? .nan, d.dPx2PerFrame ?? .nan, d.tracks))
+        print("D \(d.state) = \(s.diffusionText(d))")
     }
     if let t = s.transitionMatrix {
         print("transition matrix (\(s.markovStates.joined(separator: ", "))):")

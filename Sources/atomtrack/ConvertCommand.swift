@@ -61,13 +61,15 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .customLong("single"), help: "Read a numbered .png input alone instead of as part of its series.")
     var single = false
 
+    @OptionGroup var signal: SignalOption
+
     @Flag(help: "Replace existing output files.")
     var overwrite = false
 
     var conversion: Conversion {
         var c = Conversion(input: input, output: output)
         c.dtype = dtype; c.bits = bits; c.scale = scale; c.compression = compression; c.bigTIFF = bigtiff
-        c.frames = frames; c.singlePNG = single; c.overwrite = overwrite
+        c.frames = frames; c.singlePNG = single; c.signal = signal.signal; c.overwrite = overwrite
         return c
     }
 

@@ -14,6 +14,7 @@ struct Locate: ParsableCommand {
 
     @Argument(help: "Movie or image: TIFF stack, PNG series (file or folder), NPY, DM3/DM4.") var movie: String
     @OptionGroup var modelOptions: ModelOptions
+    @OptionGroup var signal: SignalOption
     @OptionGroup var pixelSize: PixelSizeOption
     @OptionGroup var output: OutputOptions
     @Option(parsing: .upToNextOption, help: "Frames to draw as overlay PNGs.") var overlay: [Int] = [0]
@@ -21,7 +22,7 @@ struct Locate: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let input = try openMovie(movie, modelOptions, pixelSize)
+            let input = try openMovie(movie, modelOptions, pixelSize, signal: signal.signal)
             let frames = try selection.range(in: input)
             let dir = try output.prepare(markers: [AtomTable.fileName])
             let atoms = try MovieLocator.locate(input, frames: frames, overlays: Set(overlay), to: dir, progress: output.progress)

@@ -69,6 +69,12 @@ struct FrameTimeOption: ParsableArguments {
     }
 }
 
+/// `--signal`: which image of a multi-signal file (a Velox detector, a Berkeley EMD group).
+struct SignalOption: ParsableArguments {
+    @Option(help: "Image signal of a multi-signal file (Velox detector such as HAADF, DF4; Berkeley EMD group); `info` lists them. Default: HAADF, else the largest.")
+    var signal: String?
+}
+
 /// `--first` and `--count`: which frames of a movie to process.
 struct FrameSelection: ParsableArguments {
     @Option(help: "First frame (default: 0).") var first: Int?
@@ -78,6 +84,6 @@ struct FrameSelection: ParsableArguments {
 }
 
 /// The movie a network command reads, opened with its model at its pixel size.
-func openMovie(_ path: String, _ model: ModelOptions, _ pixelSize: PixelSizeOption) throws -> MovieInput {
-    try MovieInput(path: path, finder: model.finder(), pixelSize: pixelSize.checked())
+func openMovie(_ path: String, _ model: ModelOptions, _ pixelSize: PixelSizeOption, signal: String? = nil) throws -> MovieInput {
+    try MovieInput(path: path, finder: model.finder(), pixelSize: pixelSize.checked(), signal: signal)
 }

@@ -127,8 +127,9 @@ final class AnalysisTests: XCTestCase {
 
         XCTAssertEqual(summary.frames, 8)
         XCTAssertEqual(summary.pixelSizeSource, "assumed (model's trained pixel size)")
-        XCTAssertEqual(summary.frameTimeSource, "assumed")
-        XCTAssertEqual(summary.frameTimeS, 1)
+        XCTAssertEqual(summary.frameTimeSource, "unknown (D in Å²/frame, timescales in frames)")
+        XCTAssertNil(summary.frameTimeS)
+        XCTAssertTrue(summary.diffusion.allSatisfy { $0.dA2PerS == nil }, "no Å²/s without a frame time")
         let atoms = try CSVTable(url: out.appendingPathComponent("atoms.csv"))
         let frameColumn = try atoms.column("frame")
         XCTAssertFalse(atoms.rows.contains { $0[frameColumn] == "3" }, "the NaN frame has no atoms")

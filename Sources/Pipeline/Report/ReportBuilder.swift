@@ -29,13 +29,13 @@ struct ReportBuilder {
         var rows: [(String, String)] = [
             ("movie", s.movie), ("frames", "\(s.frames) of \(s.width)×\(s.height) px"),
             ("pixel size", String(format: "%.4f Å (%@)", s.pixelSizeA, s.pixelSizeSource)),
-            ("frame time", "\(s.frameTimeS) s"), ("model", "\(card.name) (\(s.model))"),
+            ("frame time", s.frameTimeS.map { "\($0) s (\(s.frameTimeSource))" } ?? s.frameTimeSource), ("model", "\(card.name) (\(s.model))"),
         ]
         rows += s.atomsPerClass.sorted { $0.key < $1.key }.map { ("atoms \($0.key)", "\($0.value) (\(String(format: "%.1f", Double($0.value) / Double(max(s.frames, 1)))) per frame)") }
         rows += [("defect instances", "\(s.defects) in \(s.defectClasses.count) classes (k chosen by BIC = \(s.bicChosenK))"),
                  ("defect tracks", "\(s.tracks) with ≥ \(config.kinetics.minTrackLength) frames")]
         for d in s.diffusion {
-            rows.append(("D \(d.state)", String(format: "%.4g Å²/s [%.4g, %.4g] (%.4g px²/frame), %d tracks", d.dA2PerS ?? .nan, d.ciLowA2PerS ?? .nan, d.ciHighA2PerS ?? .nan, d.dPx2PerFrame ?? .nan, d.tracks)))
+            rows.append(("D \(d.state)", s.diffusionText(d)))
         }
         return HTMLReport.table(rows)
     }
@@ -102,11 +102,12 @@ struct ReportBuilder {
             series.append(.init(label: "\(name) 4Dt+4σ²", x: d.msd.map { Double($0.lag) }, y: fit, color: color, dashed: true, markers: false))
         }
         let chart = SVGPlot.lineChart(series, title: "Mean squared displacement", xLabel: "lag (frames)", yLabel: "MSD (px²)")
-        let toA2s = summary.pixelSizeA * summary.pixelSizeA / summary.frameTimeS
-        let table = HTMLReport.table(header: ["class", "tracks", "steps", "D (px²/frame)", "95 % CI", "D (Å²/s)", "σ (px)"], rows: k.diffusion.map { d in
+        // Å²/s only with a known frame time; else Å²/frame.
+        let toA2 = summary.pixelSizeA * summary.pixelSizeA / (summary.frameTimeS ?? 1)
+        let table = HTMLReport.table(header: ["class", "tracks", "steps", "D (px²/frame)", "95 % CI", summary.frameTimeS == nil ? "D (Å²/frame)" : "D (Å²/s)", "σ (px)"], rows: k.diffusion.map { d in
             [names.indices.contains(d.classLabel) ? names[d.classLabel] : "\(d.classLabel)", "\(d.tracks)", "\(d.steps)",
              String(format: "%.4g", d.cve.D), String(format: "[%.4g, %.4g]", d.ciLow, d.ciHigh),
-             String(format: "%.4g", d.cve.D * toA2s), String(format: "%.3f", max(0, d.cve.sigmaSquared).squareRoot())]
+             String(format: "%.4g", d.cve.D * toA2), String(format: "%.3f", max(0, d.cve.sigmaSquared).squareRoot())]
         })
         return figure(chart, caption: "Drift-corrected MSD per defect class; dashed: the covariance estimator's D and σ (CI: bootstrap over tracks).") + table
     }
@@ -124,7 +125,9 @@ struct ReportBuilder {
                                    title: "Transition matrix at lag \(m.lag) frame(s)", cellText: text, cell: 86)
         let timescales = (try? m.timescales()) ?? []
         var rows: [(String, String)] = [("stationary distribution", zip(names, m.stationary).map { "\($0)=\(String(format: "%.3f", $1))" }.joined(separator: ", "))]
-        rows += timescales.enumerated().map { ("implied timescale \($0 + 1)", String(format: "%.3g frames = %.3g s", $1, $1 * summary.frameTimeS)) }
+        rows += timescales.enumerated().map { i, t in
+            ("implied timescale \(i + 1)", String(format: "%.3g frames", t) + (summary.frameTimeS.map { String(format: " = %.3g s", t * $0) } ?? ""))
+        }
         if !m.excludedStates.isEmpty { rows.append(("left out (not connected)", m.excludedStates.map { m.stateNames[$0] }.joined(separator: ", "))) }
         return figure(heat, caption: "Maximum-likelihood transition probabilities between defect classes along the tracks (95 % bootstrap interval over tracks, counts n).")
             + HTMLReport.table(rows)

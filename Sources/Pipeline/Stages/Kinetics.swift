@@ -124,10 +124,10 @@ public struct Kinetics {
         try AtomicFile.writeText(TableStages.trajectoriesCSV(r.longTracks(minLength: options.minTrackLength), classes: names,
                                                              pixelSize: calibration.pixelSize), to: file("trajectories.csv"))
         try AtomicFile.writeText(TrackingCSV.drift(r.atomTracks), to: file("drift.csv"))
-        let units = DiffusionCalibration(pixelSize: calibration.pixelSize, frameTime: calibration.frameTime)
+        let units = DiffusionCalibration(pixelSize: calibration.pixelSize, frameTime: calibration.knownFrameTime)
         try AtomicFile.writeText(Diffusion.csv(r.diffusion, calibration: units, classNames: names), to: file("diffusion.csv"))
         guard let m = r.markov else { return }
-        try MarkovTable.write(m, uncertainty: r.markovUncertainty, frameTime: calibration.frameTime, to: output)
+        try MarkovTable.write(m, uncertainty: r.markovUncertainty, frameTime: calibration.knownFrameTime, to: output)
     }
 }
 

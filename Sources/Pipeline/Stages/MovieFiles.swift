@@ -6,8 +6,8 @@ import MicroscopyIO
 public enum MovieDescription {
     /// The report as text, or as one pretty-printed JSON object.
     /// - Parameter scanPixels: decode every frame for the value range and NaN/Inf counts.
-    public static func describe(_ path: String, singlePNG: Bool, scanPixels: Bool, json: Bool) throws -> String {
-        let movie = try Movie.open(URL(fileURLWithPath: path), singlePNG: singlePNG)
+    public static func describe(_ path: String, singlePNG: Bool, signal: String? = nil, scanPixels: Bool, json: Bool) throws -> String {
+        let movie = try Movie.open(URL(fileURLWithPath: path), singlePNG: singlePNG, signal: signal)
         let report = try MovieReport(movie: movie, scanPixels: scanPixels)
         guard json else { return report.text }
         let encoder = JSONEncoder()
@@ -33,6 +33,8 @@ public struct Conversion {
     public var frames: String?
     /// Read a numbered PNG alone instead of as part of its series.
     public var singlePNG = false
+    /// The image signal of a multi-signal file (a Velox detector).
+    public var signal: String?
     /// Replace existing output files (without it they are refused).
     public var overwrite = false
 
@@ -55,7 +57,7 @@ public struct Conversion {
     /// Converts; returns the files written.
     public func run() throws -> [URL] {
         let options = try options()
-        let movie = try Movie.open(URL(fileURLWithPath: input), singlePNG: singlePNG)
+        let movie = try Movie.open(URL(fileURLWithPath: input), singlePNG: singlePNG, signal: signal)
         let target = URL(fileURLWithPath: output)
         if !overwrite, let existing = MovieConverter.outputs(of: (options.frames ?? 0..<movie.frameCount).count, to: target)
             .first(where: { FileManager.default.fileExists(atPath: $0.path) }) {

@@ -15,8 +15,8 @@ public struct MovieInput {
     /// network then runs the frame as it is, without resampling).
     public var pixelSize: Double? { calibration.pixelSizeSource == .model ? nil : calibration.pixelSize }
 
-    public init(path: String, finder: AtomFinder, pixelSize flag: Double?) throws {
-        movie = try Movie.open(URL(fileURLWithPath: path))
+    public init(path: String, finder: AtomFinder, pixelSize flag: Double?, signal: String? = nil) throws {
+        movie = try Movie.open(URL(fileURLWithPath: path), signal: signal)
         self.finder = finder
         calibration = try Calibration.resolve(for: movie, card: finder.model.card, pixelSizeFlag: flag,
                                               frameTimeFlag: nil, usesFrameTime: false)

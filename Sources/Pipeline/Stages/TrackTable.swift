@@ -68,7 +68,7 @@ public struct TrackTable {
 
     /// diffusion.csv and hops.csv, classes by name.
     func writeDiffusion(_ tracks: [DiffusionTrack], to dir: URL) throws -> [ClassDiffusion] {
-        let calibration = options.pixelSize.flatMap { p in options.frameTime.map { DiffusionCalibration(pixelSize: p, frameTime: $0) } }
+        let calibration = options.pixelSize.map { DiffusionCalibration(pixelSize: $0, frameTime: options.frameTime) }
         let diffusion = try Diffusion.analyze(tracks, options: DiffusionOptions(seed: options.seed))
         try AtomicFile.writeText(Diffusion.csv(diffusion, calibration: calibration, classNames: classes),
                                  to: dir.appendingPathComponent("diffusion.csv"))
