@@ -50,6 +50,13 @@ public final class Conv2DLayer: Layer {
         return Conv2D.forward(x, weight: weight.value, bias: bias.value, dilation: dilation)
     }
 
+    /// Inference only: the convolution followed by `epilogue` in the same pass.
+    public func forward(_ x: Tensor, epilogue: Conv2D.Epilogue) -> Tensor {
+        Conv2D.forward(x, weight: weight.value, bias: bias.value, dilation: dilation, epilogue: epilogue)
+    }
+
+    public var outChannels: Int { weight.value.shape[0] }
+
     public func backward(_ g: Tensor) -> Tensor {
         guard let x = input else { preconditionFailure("\(weight.name): backward without a training forward pass") }
         let r = Conv2D.backward(x, weight: weight.value, gradOutput: g, dilation: dilation)
@@ -141,7 +148,37 @@ public final class Sequential: Layer {
     public init(_ layers: [Layer]) { self.layers = layers }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        layers.reduce(x) { $1.forward($0, training: training) }
+        guard !training else { return layers.reduce(x) { $1.forward($0, training: true) } }
+        var h = x, i = 0
+        while i < layers.count {
+            if let (fused, used) = fusedConvolution(at: i) {
+                h = fused(h)
+                i += used
+            } else {
+                h = layers[i].forward(h, training: false)
+                i += 1
+            }
+        }
+        return h
+    }
+
+    /// Inference: conv [→ dropout (identity in eval)] → LeakyReLU [→ BatchNorm] starting at
+    /// `layers[i]` as one convolution with an epilogue (one pass over the output instead of
+    /// three, no intermediate tensors), and the number of layers it replaces.
+    private func fusedConvolution(at i: Int) -> (((Tensor) -> Tensor), Int)? {
+        guard let conv = layers[i] as? Conv2DLayer else { return nil }
+        var j = i + 1
+        if j < layers.count, layers[j] is DropoutLayer { j += 1 }
+        guard j < layers.count, let act = layers[j] as? LeakyReLULayer else { return nil }
+        j += 1
+        var affine = (scale: [Float](repeating: 1, count: conv.outChannels), shift: [Float](repeating: 0, count: conv.outChannels))
+        if j < layers.count, let bn = layers[j] as? BatchNormLayer {
+            affine = BatchNorm.inferenceAffine(gamma: bn.gamma.value, beta: bn.beta.value,
+                                               runningMean: bn.runningMean.value, runningVar: bn.runningVar.value)
+            j += 1
+        }
+        let epilogue = Conv2D.Epilogue(slope: act.slope, scale: affine.scale, shift: affine.shift)
+        return ({ conv.forward($0, epilogue: epilogue) }, j - i)
     }
 
     public func backward(_ g: Tensor) -> Tensor {
@@ -157,8 +194,9 @@ public final class MaxPoolLayer: Layer {
     public init() {}
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
+        guard training else { return MaxPool2x2.forwardValues(x) }
         let r = MaxPool2x2.forward(x)
-        if training { saved = (r.argmax, x.shape) }
+        saved = (r.argmax, x.shape)
         return r.output
     }
 

@@ -9,12 +9,30 @@ import Foundation
 /// are im2col/col2im plus one `cblas_sgemm` per image; a 1×1 kernel skips im2col and
 /// multiplies the image planes directly.
 public enum Conv2D {
+    /// What an inference pass applies to every output value right after its GEMM band, while
+    /// the band is still in cache: y ← scale[c]·act(y + bias[c]) + shift[c] with act =
+    /// LeakyReLU(`slope`). It is conv → LeakyReLU → BatchNorm in eval mode (scale, shift from
+    /// `BatchNorm.inferenceAffine`) in one pass instead of three.
+    public struct Epilogue: Sendable {
+        public var slope: Float
+        public var scale: [Float]
+        public var shift: [Float]
+        public init(slope: Float, scale: [Float], shift: [Float]) {
+            self.slope = slope; self.scale = scale; self.shift = shift
+        }
+    }
+
     /// Output of the convolution of `input` `[N, Cin, H, W]` with `weight` `[Cout, Cin, k, k]`
-    /// and `bias` `[Cout]` (or nil). Shape `[N, Cout, H, W]`.
-    public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?, dilation: Int = 1) -> Tensor {
+    /// and `bias` `[Cout]` (or nil), followed by `epilogue` when given. Shape `[N, Cout, H, W]`.
+    public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?, dilation: Int = 1,
+                               epilogue: Epilogue? = nil) -> Tensor {
         let g = Geometry(input: input, weight: weight, dilation: dilation)
+        precondition(epilogue.map { $0.scale.count == g.cout && $0.shift.count == g.cout } ?? true,
+                     "conv: epilogue needs \(g.cout) scales and shifts")
         var out = Tensor(shape: [g.n, g.cout, g.h, g.w])
-        var col = g.isPointwise ? [] : [Float](repeating: 0, count: g.kdim * g.bandRows * g.w)
+        let direct = g.isDirect
+        var col = (g.isPointwise || direct) ? [] : [Float](repeating: 0, count: g.kdim * g.bandRows * g.w)
+        let pass = OutputPass(bias: bias?.data, epilogue: epilogue, g: g)
         input.data.withUnsafeBufferPointer { x in
         weight.data.withUnsafeBufferPointer { wt in
         out.data.withUnsafeMutableBufferPointer { y in
@@ -22,14 +40,17 @@ public enum Conv2D {
             for i in 0..<g.n {
                 let xi = x.baseAddress! + i * g.cin * g.hw
                 let yi = y.baseAddress! + i * g.cout * g.hw
-                if let bias {
-                    for co in 0..<g.cout { (yi + co * g.hw).update(repeating: bias.data[co], count: g.hw) }
+                if direct {
+                    directForward(xi, wt.baseAddress!, yi, g)
+                    pass.apply(yi, rows: 0..<g.h)
+                    continue
                 }
-                let beta: Float = bias == nil ? 0 : 1
+                pass.prefill(yi)
                 if g.isPointwise {
                     // Y[Cout, HW] = W[Cout, Cin] · X[Cin, HW]
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(g.hw), Int32(g.kdim),
-                                1, wt.baseAddress, Int32(g.kdim), xi, Int32(g.hw), beta, yi, Int32(g.hw))
+                                1, wt.baseAddress, Int32(g.kdim), xi, Int32(g.hw), pass.beta, yi, Int32(g.hw))
+                    pass.apply(yi, rows: 0..<g.h)
                     continue
                 }
                 for y0 in stride(from: 0, to: g.h, by: g.bandRows) {
@@ -37,13 +58,78 @@ public enum Conv2D {
                     im2col(xi, colp.baseAddress!, g, rows: y0..<y1)
                     // Y[Cout, band] = W[Cout, K] · col[K, band] (+ bias already in Y)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(cols), Int32(g.kdim),
-                                1, wt.baseAddress, Int32(g.kdim), colp.baseAddress, Int32(cols), beta,
+                                1, wt.baseAddress, Int32(g.kdim), colp.baseAddress, Int32(cols), pass.beta,
                                 yi + y0 * g.w, Int32(g.hw))
+                    pass.apply(yi, rows: y0..<y1)
                 }
             }
         }}}}
         return out
     }
+
+    /// The bias and epilogue of one forward call. Without an epilogue the bias is written into
+    /// Y before the GEMM accumulates onto it (beta 1), as before; with one, the GEMM writes Y
+    /// (beta 0) and the bias is added in the epilogue's single pass.
+    struct OutputPass {
+        let bias: [Float]?, epilogue: Epilogue?, g: Geometry
+
+        var beta: Float { bias != nil && epilogue == nil ? 1 : 0 }
+
+        func prefill(_ y: UnsafeMutablePointer<Float>) {
+            guard let bias, epilogue == nil else { return }
+            for co in 0..<g.cout { (y + co * g.hw).update(repeating: bias[co], count: g.hw) }
+        }
+
+        /// Adds the bias (direct kernel only) or applies the epilogue to image rows `rows` of every channel.
+        func apply(_ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+            let count = rows.count * g.w
+            if let e = epilogue {
+                parallelFor(g.cout, work: g.cout * count) { co in
+                    let p = y + co * g.hw + rows.lowerBound * g.w
+                    let b = bias?[co] ?? 0, s = e.scale[co], t = e.shift[co], slope = e.slope
+                    for j in 0..<count { let v = p[j] + b; p[j] = (v < 0 ? v * slope : v) * s + t }
+                }
+            } else if g.isDirect, let bias {
+                for co in 0..<g.cout {
+                    let p = y + co * g.hw + rows.lowerBound * g.w, b = bias[co]
+                    for j in 0..<count { p[j] += b }
+                }
+            }
+        }
+    }
+
+    /// Direct convolution for few input taps (Cin·k² ≤ `directTaps`, e.g. the 1-channel first
+    /// layer): im2col would copy the image k² times for a GEMM with K ≤ 16, which reaches a few
+    /// per cent of the sgemm rate; instead each output row accumulates its shifted input rows.
+    /// Parallel over output channels; every channel plane is written by one task.
+    static func directForward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                              _ g: Geometry) {
+        parallelFor(g.cout, work: g.cout * g.kdim * g.hw) { co in
+            let taps = wt + co * g.kdim
+            for yy in 0..<g.h {
+                // One output row stays in L1 while every tap adds its shifted input row.
+                let d = y + co * g.hw + yy * g.w
+                d.update(repeating: 0, count: g.w)
+                for c in 0..<g.cin {
+                    for ky in 0..<g.k {
+                        let sy = yy + ky * g.dilation - g.pad
+                        guard sy >= 0 && sy < g.h else { continue }
+                        for kx in 0..<g.k {
+                            let dx = kx * g.dilation - g.pad
+                            let x0 = max(0, -dx), x1 = min(g.w, g.w - dx)
+                            guard x1 > x0 else { continue }
+                            let wv = taps[(c * g.k + ky) * g.k + kx]
+                            let s = x + c * g.hw + sy * g.w + x0 + dx, dst = d + x0
+                            for j in 0..<(x1 - x0) { dst[j] += wv * s[j] }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Largest Cin·k² convolved directly instead of by im2col + sgemm (see `directForward`).
+    static let directTaps = 9
 
     /// Gradients of a convolution given the upstream gradient `gradOutput` `[N, Cout, H, W]`.
     /// Returns the input gradient (if `needInputGrad`), the weight gradient and the bias gradient.
@@ -118,6 +204,7 @@ public enum Conv2D {
         /// `Conv2D.columnBudget`, so it is still in cache when sgemm reads it.
         let bandRows: Int
         var isPointwise: Bool { k == 1 }
+        var isDirect: Bool { !isPointwise && kdim <= Conv2D.directTaps }
 
         init(input: Tensor, weight: Tensor, dilation: Int) {
             let (n, c, h, w) = input.nchw

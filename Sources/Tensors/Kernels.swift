@@ -32,6 +32,26 @@ public enum MaxPool2x2 {
         return (out, arg)
     }
 
+    /// The pooled tensor alone (inference: no argmax to record).
+    public static func forwardValues(_ x: Tensor) -> Tensor {
+        let (n, c, h, w) = x.nchw
+        let oh = h / 2, ow = w / 2
+        var out = Tensor(shape: [n, c, oh, ow])
+        x.data.withUnsafeBufferPointer { xp in
+        out.data.withUnsafeMutableBufferPointer { yp in
+            let xb = xp.baseAddress!, yb = yp.baseAddress!
+            parallelFor(n * c, work: x.count) { p in
+                for oy in 0..<oh {
+                    let top = xb + p * h * w + 2 * oy * w, bottom = top + w, dst = yb + (p * oh + oy) * ow
+                    for ox in 0..<ow {
+                        dst[ox] = max(max(top[2 * ox], top[2 * ox + 1]), max(bottom[2 * ox], bottom[2 * ox + 1]))
+                    }
+                }
+            }
+        }}
+        return out
+    }
+
     /// Routes each output gradient back to the input element that won the max.
     public static func backward(gradOutput: Tensor, argmax: [Int32], inputShape: [Int]) -> Tensor {
         let (n, c, oh, ow) = gradOutput.nchw
@@ -193,6 +213,20 @@ public enum BatchNorm {
             }
         }}
         return (out, Cache(mean: mean, invStd: invStd, training: training))
+    }
+
+    /// The eval-mode normalization as y = scale·x + shift per channel, computed exactly as
+    /// `forward(training: false)` computes it (so a fused epilogue gives the same values).
+    public static func inferenceAffine(gamma: Tensor, beta: Tensor, runningMean: Tensor, runningVar: Tensor,
+                                       eps: Float = 1e-5) -> (scale: [Float], shift: [Float]) {
+        let c = gamma.count
+        var scale = [Float](repeating: 0, count: c), shift = [Float](repeating: 0, count: c)
+        for ch in 0..<c {
+            let invStd = 1 / (runningVar.data[ch] + eps).squareRoot()
+            scale[ch] = gamma.data[ch] * invStd
+            shift[ch] = beta.data[ch] - runningMean.data[ch] * scale[ch]
+        }
+        return (scale, shift)
     }
 
     /// Gradients with respect to the input, gamma and beta.

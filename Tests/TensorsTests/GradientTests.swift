@@ -30,7 +30,7 @@ final class GradientTests: XCTestCase {
 
     func testConvolutionGradients() {
         // (n, cin, cout, h, w, k, dilation): odd sizes, batch > 1, dilation, 1×1.
-        let cases = [(2, 3, 4, 7, 5, 3, 1), (1, 2, 3, 9, 8, 3, 2), (2, 2, 2, 6, 7, 3, 3), (3, 4, 5, 5, 3, 1, 1), (1, 2, 2, 5, 6, 5, 1)]
+        let cases = [(2, 3, 4, 7, 5, 3, 1), (2, 1, 3, 6, 5, 3, 1), (1, 2, 3, 9, 8, 3, 2), (2, 2, 2, 6, 7, 3, 3), (3, 4, 5, 5, 3, 1, 1), (1, 2, 2, 5, 6, 5, 1)]
         for (n, cin, cout, h, w, k, d) in cases {
             let x = Tensor.randomNormal(shape: [n, cin, h, w], generator: &rng)
             let wt = Tensor.randomNormal(shape: [cout, cin, k, k], std: 0.5, generator: &rng)
@@ -56,8 +56,46 @@ final class GradientTests: XCTestCase {
     }
 
     func testConvolutionMatchesDirectSum() {
-        // Independent truth: the textbook 7-loop convolution with zero padding.
-        let (n, cin, cout, h, w, k, d) = (2, 3, 2, 6, 5, 3, 2)
+        // im2col + sgemm (3 channels), the direct kernel for few taps (1 channel, Cin·k² ≤ 9),
+        // with and without dilation.
+        for (n, cin, cout, h, w, k, d) in [(2, 3, 2, 6, 5, 3, 2), (2, 1, 3, 7, 6, 3, 1), (1, 1, 2, 5, 9, 3, 2), (1, 1, 2, 4, 4, 3, 3)] {
+            checkAgainstDirectSum(n: n, cin: cin, cout: cout, h: h, w: w, k: k, d: d)
+        }
+    }
+
+    /// The inference epilogue (bias, LeakyReLU, eval-mode batch norm in one pass) equals the three
+    /// kernels run one after the other, for the GEMM, 1×1 and direct paths, in bands too.
+    func testFusedEpilogueMatchesSeparateKernels() {
+        for (cin, k, budget) in [(3, 3, 1 << 19), (3, 3, 2 * 27 * 7), (4, 1, 1 << 19), (1, 3, 1 << 19)] {
+            let saved = Conv2D.columnBudget
+            defer { Conv2D.columnBudget = saved }
+            Conv2D.columnBudget = budget
+            let x = Tensor.randomNormal(shape: [2, cin, 7, 9], generator: &rng)
+            let wt = Tensor.randomNormal(shape: [5, cin, k, k], std: 0.5, generator: &rng)
+            let b = Tensor.randomNormal(shape: [5], generator: &rng)
+            let gamma = Tensor.randomNormal(shape: [5], generator: &rng), beta = Tensor.randomNormal(shape: [5], generator: &rng)
+            var mean = Tensor.randomNormal(shape: [5], generator: &rng)
+            var variance = Tensor.randomUniform(shape: [5], in: 0.5...2, generator: &rng)
+            let separate = BatchNorm.forward(Activation.leakyReLU(Conv2D.forward(x, weight: wt, bias: b), slope: 0.01),
+                                             gamma: gamma, beta: beta, runningMean: &mean, runningVar: &variance,
+                                             training: false).output
+            let affine = BatchNorm.inferenceAffine(gamma: gamma, beta: beta, runningMean: mean, runningVar: variance)
+            let fused = Conv2D.forward(x, weight: wt, bias: b,
+                                       epilogue: .init(slope: 0.01, scale: affine.scale, shift: affine.shift))
+            XCTAssertEqual(fused.shape, separate.shape)
+            let worst = zip(fused.data, separate.data).map { abs($0 - $1) }.max() ?? .infinity
+            XCTAssertLessThan(worst, 1e-5, "Cin \(cin), k \(k), band budget \(budget)")
+        }
+    }
+
+    func testMaxPoolValuesEqualTheArgmaxPass() {
+        let x = Tensor.randomNormal(shape: [2, 3, 7, 10], generator: &rng)
+        XCTAssertEqual(MaxPool2x2.forwardValues(x), MaxPool2x2.forward(x).output)
+    }
+
+    /// Independent truth: the textbook 7-loop convolution with zero padding.
+    func checkAgainstDirectSum(n: Int, cin: Int, cout: Int, h: Int, w: Int, k: Int, d: Int,
+                               file: StaticString = #filePath, line: UInt = #line) {
         let x = Tensor.randomNormal(shape: [n, cin, h, w], generator: &rng)
         let wt = Tensor.randomNormal(shape: [cout, cin, k, k], generator: &rng)
         let b = Tensor.randomNormal(shape: [cout], generator: &rng)
@@ -70,7 +108,7 @@ final class GradientTests: XCTestCase {
                 guard sy >= 0, sy < h, sx >= 0, sx < w else { continue }
                 s += Double(x.data[((i * cin + ci) * h + sy) * w + sx]) * Double(wt.data[((co * cin + ci) * k + ky) * k + kx])
             }}}
-            XCTAssertEqual(Double(y.data[((i * cout + co) * h + oy) * w + ox]), s, accuracy: 1e-4)
+            XCTAssertEqual(Double(y.data[((i * cout + co) * h + oy) * w + ox]), s, accuracy: 1e-4, file: file, line: line)
         }}}}
     }
 

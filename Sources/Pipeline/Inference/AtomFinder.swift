@@ -9,8 +9,9 @@ import Tensors
 /// mapped back, so callers always get positions in the frame's own pixels.
 public struct AtomFinder {
     public struct Options: Codable, Sendable, Equatable {
-        /// Tile side (px) the network sees; rounded to the network's multiple.
-        public var tile = 256
+        /// Largest tile side (px) the network sees; a frame is cut into the fewest tiles of at most
+        /// this side (rounded to the network's multiple), each only as large as covering it needs.
+        public var tile = 1024
         public var overlap = 32
         public var batchSize = 4
         /// Class probability above which a pixel belongs to an atom.
@@ -44,14 +45,30 @@ public struct AtomFinder {
         return model.card.preferredPixelSize
     }
 
+    /// Tile side and overlap for a frame: the fewest tiles per axis of at most `options.tile` px
+    /// that cover the frame and its blending margin, each just large enough. The network is
+    /// fully convolutional, so one large tile costs only its pixels, while small tiles repeat
+    /// the overlaps (a 1024² frame: 2×2 tiles of 544², 1.13× the pixels, instead of 5×5 of 256²,
+    /// 1.56×; a 512² frame: one tile of 544²). Tiles are at least 4 × overlap wide.
+    func tiling(width: Int, height: Int) -> (tile: Int, overlap: Int) {
+        let m = multiple
+        func roundUp(_ v: Int) -> Int { (v + m - 1) / m * m }
+        let limit = max(m, options.tile / m * m)
+        let overlap = min(options.overlap, limit / 4), extent = max(width, height)
+        var n = 1
+        while true {
+            // n tiles of side s with stride s − overlap cover extent + overlap when n·s − (n−1)·overlap ≥ extent + overlap.
+            let side = max(roundUp((extent + n * overlap + n - 1) / n), roundUp(4 * overlap), m)
+            if side <= limit { return (side, overlap) }
+            n += 1
+        }
+    }
+
     /// Class probabilities of a frame at its own size (no resampling).
     public func probabilities(_ pixels: [Float], width: Int, height: Int, frame: Int = 0) throws -> (ProbabilityMaps, NormalizedFrame) {
         let normalized = try normalization.normalize(pixels, width: width, height: height, frame: frame)
-        let m = multiple
-        let side = min(options.tile, ((max(width, height) + m - 1) / m) * m)
-        let tile = max(m, (side / m) * m)
-        let overlap = min(options.overlap, tile / 4)
-        let tiler = try TiledSegmenter(tile: tile, overlap: overlap, batchSize: options.batchSize, multiple: m)
+        let (tile, overlap) = tiling(width: width, height: height)
+        let tiler = try TiledSegmenter(tile: tile, overlap: overlap, batchSize: options.batchSize, multiple: multiple)
         let network = model.network
         let maps = try tiler.segment(normalized.pixels, width: width, height: height) { tiles, count in
             let input = try Tensor(shape: [count, 1, tile, tile], data: tiles)
