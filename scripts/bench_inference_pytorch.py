@@ -38,7 +38,7 @@ def main():
     net = UNet(args.classes, 16, depth=3, mode="bilinear").eval()
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, {platform.processor() or platform.machine()}, "
           f"params {sum(p.numel() for p in net.parameters())}")
-    print(f"{'size':>10} {'mode':>12} {'median_s':>9} {'min_s':>7} {'frames/s':>9}")
+    print(f"{'size':>10} {'mode':>12} {'median_s':>9} {'min_s':>7} {'frames/s':>9} {'cpu_med_s':>9} {'cpu_min_s':>9}")
 
     def tiles(s, tile=256, overlap=32):
         padded = s + overlap
@@ -53,13 +53,15 @@ def main():
             for mode, run in [("whole", lambda: torch.softmax(net(whole), 1)),
                               (f"tiled({n})", lambda: [torch.softmax(net(b), 1) for b in batches])]:
                 run()  # warm-up
-                ts = []
+                ts, cpu = [], []
                 for _ in range(args.repeats):
-                    t = time.perf_counter()
+                    t, c = time.perf_counter(), time.process_time()  # process_time: CPU of all threads
                     run()
                     ts.append(time.perf_counter() - t)
+                    cpu.append(time.process_time() - c)
                 med = statistics.median(ts)
-                print(f"{f'{s}x{s}':>10} {mode:>12} {med:9.3f} {min(ts):7.3f} {1 / med:9.2f}", flush=True)
+                print(f"{f'{s}x{s}':>10} {mode:>12} {med:9.3f} {min(ts):7.3f} {1 / med:9.2f} "
+                      f"{statistics.median(cpu):9.3f} {min(cpu):9.3f}", flush=True)
 
 
 if __name__ == "__main__":

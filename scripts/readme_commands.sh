@@ -13,6 +13,10 @@ movie="$work/demo/movie/movie.tif"
 "$bin" analyze --config "$work/results/config.json" --out "$work/again" --quiet > /dev/null
 "$bin" locate "$movie" --material ws2 --count 20 --out "$work/atoms" --quiet
 "$bin" classify "$movie" --atoms "$work/atoms/atoms.csv" --material ws2 --out "$work/library"
+"$bin" analyze "$movie" --material ws2 --frame-time 1 --count 20 --library "$work/results/library.json" --out "$work/next" --quiet > /dev/null
+"$bin" library compare "$work/results/library.json" "$work/library/library.json"
+"$bin" --threads 1 --version
+"$bin" --generate-completion-script bash > /dev/null
 "$bin" track "$work/library/defects.csv" --max-distance 22 --pixel-size 0.2 --frame-time 1 --out "$work/tracks"
 "$bin" markov "$work/tracks/trajectories.csv" --lag 1 --out "$work/markov"
 "$bin" simulate --recipe TrainingData/tmd-ws2.json --out "$work/sample" --count 2 --quiet

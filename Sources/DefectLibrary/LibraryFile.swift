@@ -125,41 +125,99 @@ public struct DefectLibraryModel: Sendable {
     }
 }
 
-/// Classes of two libraries matched one to one (Hungarian assignment), by the correlation of their
-/// mean crops — the one space two libraries share, since each has its own PCA basis. Each pair is
-/// compared in the best of library B's symmetry views, so a class seen rotated still matches.
+/// Classes of two libraries matched one to one (Hungarian assignment). Each library has its own
+/// PCA basis, so a class of B is compared with a class of A in A's space: B's class mean crop (in
+/// the best of its symmetry views) projected on A's basis, at a Mahalanobis distance from A's
+/// component (in units of that class's own spread); and the same from A into B. The distance is
+/// the mean of the two. Mean crops also get a Pearson correlation (their shape; the lattice they
+/// share makes it high for every pair, so it is shown, not used).
 public struct LibraryComparison: Sendable {
     public struct Pair: Sendable, Codable {
         public var a: String
         public var b: String
-        /// Pearson correlation of the two mean crops (1 = same shape up to contrast).
+        /// Mahalanobis distance in class standard deviations (mean of A→B and B→A).
+        public var distance: Double
+        /// Pearson correlation of the two mean crops.
         public var correlation: Double
     }
     /// Matched classes, by class of A.
     public let pairs: [Pair]
     /// Classes left without a partner (the libraries have different numbers of classes).
     public let unmatchedA: [String], unmatchedB: [String]
-    /// correlation[i][j]: class i of A against class j of B.
-    public let correlation: [[Double]]
+    /// distance[i][j] and correlation[i][j]: class i of A against class j of B.
+    public let distance: [[Double]], correlation: [[Double]]
 
     public init(_ a: DefectLibraryModel, _ b: DefectLibraryModel) throws {
         guard a.cropSize == b.cropSize, a.channels == b.channels else {
             throw InputError("the libraries' crops differ (\(a.cropSize) px vs \(b.cropSize) px); compare libraries built at one pixel size and crop size")
         }
         let meansA = try a.classMeanCrops(), meansB = try b.classMeanCrops()
-        let viewsB = meansB.map { b.symmetry.allViews(of: $0.map(Float.init), size: b.cropSize, channels: b.channels) }
-        let correlation = meansA.map { ma in
-            viewsB.map { views in views.map { Self.pearson(ma, $0.map(Double.init)) }.max() ?? -1 }
+        let ab = try Self.distances(of: meansB, from: a, views: b.symmetry), ba = try Self.distances(of: meansA, from: b, views: a.symmetry)
+        let distance = ab.indices.map { i in ab[i].indices.map { j in (ab[i][j] + ba[j][i]) / 2 } }
+        correlation = meansA.map { ma in
+            meansB.map { mb in b.symmetry.allViews(of: mb.map(Float.init), size: b.cropSize, channels: b.channels)
+                .map { Self.pearson(ma, $0.map(Double.init)) }.max() ?? 0 }
         }
-        self.correlation = correlation
+        self.distance = distance
         let rows = meansA.count, columns = meansB.count
-        let assignment = try LinearAssignment.solve(dense: correlation.flatMap { $0.map { 1 - $0 } }, rows: rows, columns: columns)
-        pairs = (0..<rows).compactMap { i in
+        let assignment = try LinearAssignment.solve(dense: distance.flatMap { $0 }, rows: rows, columns: columns)
+        var pairs: [Pair] = []
+        for i in 0..<rows where assignment.columnOfRow[i] >= 0 {
             let j = assignment.columnOfRow[i]
-            return j >= 0 ? Pair(a: a.classNames[i], b: b.classNames[j], correlation: correlation[i][j]) : nil
+            pairs.append(Pair(a: a.classNames[i], b: b.classNames[j], distance: distance[i][j], correlation: correlation[i][j]))
         }
+        self.pairs = pairs
         unmatchedA = (0..<rows).filter { assignment.columnOfRow[$0] < 0 }.map { a.classNames[$0] }
         unmatchedB = (0..<columns).filter { assignment.rowOfColumn[$0] < 0 }.map { b.classNames[$0] }
+    }
+
+    /// d[i][j]: Mahalanobis distance of crop j (best of its views) from `library`'s component i.
+    static func distances(of crops: [[Double]], from library: DefectLibraryModel, views symmetry: CropSymmetry) throws -> [[Double]] {
+        let mixture = library.mixture, m = mixture.dimension
+        let projected = try crops.map { crop in
+            try library.pca.transform(try FeatureMatrix(samples: symmetry.allViews(of: crop.map(Float.init), size: library.cropSize,
+                                                                                    channels: library.channels)))
+        }
+        return try (0..<mixture.components).map { c in
+            let mean = Array(mixture.means[(c * m)..<((c + 1) * m)])
+            let cov = mixture.covarianceType == .full
+                ? Array(mixture.covariances[(c * m * m)..<((c + 1) * m * m)])
+                : (0..<m).flatMap { r in (0..<m).map { $0 == r ? mixture.covariances[c * m + r] : 0 } }
+            let factor = try cholesky(cov, m)
+            return projected.map { views in
+                (0..<views.rows).map { mahalanobis(views.row($0), mean, factor, m) }.min() ?? .infinity
+            }
+        }
+    }
+
+    /// Lower Cholesky factor of a symmetric positive definite m × m matrix (row-major).
+    static func cholesky(_ a: [Double], _ m: Int) throws -> [Double] {
+        var l = [Double](repeating: 0, count: m * m)
+        for i in 0..<m {
+            for j in 0...i {
+                var s = a[i * m + j]
+                for k in 0..<j { s -= l[i * m + k] * l[j * m + k] }
+                if i == j {
+                    guard s > 0 else { throw DefectLibraryError.notPositiveDefinite(component: i) }
+                    l[i * m + i] = s.squareRoot()
+                } else {
+                    l[i * m + j] = s / l[j * m + j]
+                }
+            }
+        }
+        return l
+    }
+
+    /// √((x − μ)ᵀ Σ⁻¹ (x − μ)) with Σ = L Lᵀ: the length of L⁻¹(x − μ).
+    static func mahalanobis(_ x: [Double], _ mean: [Double], _ l: [Double], _ m: Int) -> Double {
+        var z = [Double](repeating: 0, count: m), sum = 0.0
+        for i in 0..<m {
+            var s = x[i] - mean[i]
+            for k in 0..<i { s -= l[i * m + k] * z[k] }
+            z[i] = s / l[i * m + i]
+            sum += z[i] * z[i]
+        }
+        return sum.squareRoot()
     }
 
     static func pearson(_ x: [Double], _ y: [Double]) -> Double {

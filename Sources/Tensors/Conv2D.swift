@@ -29,42 +29,63 @@ public enum Conv2D {
         let g = Geometry(input: input, weight: weight, dilation: dilation)
         precondition(epilogue.map { $0.scale.count == g.cout && $0.shift.count == g.cout } ?? true,
                      "conv: epilogue needs \(g.cout) scales and shifts")
-        var out = Tensor(shape: [g.n, g.cout, g.h, g.w])
-        let direct = g.isDirect
-        var col = (g.isPointwise || direct) ? [] : [Float](repeating: 0, count: g.kdim * g.bandRows * g.w)
+        var out = Tensor(uninitializedShape: [g.n, g.cout, g.h, g.w])   // every path below writes all of it
         let pass = OutputPass(bias: bias?.data, epilogue: epilogue, g: g)
-        input.data.withUnsafeBufferPointer { x in
-        weight.data.withUnsafeBufferPointer { wt in
-        out.data.withUnsafeMutableBufferPointer { y in
-        col.withUnsafeMutableBufferPointer { colp in
+        input.data.withUnsafeBufferPointer { xp in
+        weight.data.withUnsafeBufferPointer { wp in
+        out.data.withUnsafeMutableBufferPointer { yp in
+            let x = xp.baseAddress!, wt = wp.baseAddress!, y = yp.baseAddress!
+            guard g.isPointwise || g.isDirect else { return bandedForward(x, wt, y, g, pass) }
             for i in 0..<g.n {
-                let xi = x.baseAddress! + i * g.cin * g.hw
-                let yi = y.baseAddress! + i * g.cout * g.hw
-                if direct {
-                    directForward(xi, wt.baseAddress!, yi, g)
-                    pass.apply(yi, rows: 0..<g.h)
-                    continue
-                }
-                pass.prefill(yi)
-                if g.isPointwise {
+                let xi = x + i * g.cin * g.hw, yi = y + i * g.cout * g.hw
+                if g.isDirect {
+                    directForward(xi, wt, yi, g)
+                } else {
                     // Y[Cout, HW] = W[Cout, Cin] · X[Cin, HW]
+                    pass.prefill(yi, rows: 0..<g.h)
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(g.hw), Int32(g.kdim),
-                                1, wt.baseAddress, Int32(g.kdim), xi, Int32(g.hw), pass.beta, yi, Int32(g.hw))
-                    pass.apply(yi, rows: 0..<g.h)
-                    continue
+                                1, wt, Int32(g.kdim), xi, Int32(g.hw), pass.beta, yi, Int32(g.hw))
                 }
-                for y0 in stride(from: 0, to: g.h, by: g.bandRows) {
-                    let y1 = min(g.h, y0 + g.bandRows), cols = (y1 - y0) * g.w
-                    im2col(xi, colp.baseAddress!, g, rows: y0..<y1)
-                    // Y[Cout, band] = W[Cout, K] · col[K, band] (+ bias already in Y)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(cols), Int32(g.kdim),
-                                1, wt.baseAddress, Int32(g.kdim), colp.baseAddress, Int32(cols), pass.beta,
-                                yi + y0 * g.w, Int32(g.hw))
-                    pass.apply(yi, rows: y0..<y1)
-                }
+                pass.apply(yi, rows: 0..<g.h)
             }
-        }}}}
+        }}}
         return out
+    }
+
+    /// im2col + sgemm (+ epilogue) band by band, over the bands of every image. With more than one
+    /// BLAS thread the bands are shared out between the cores, each running its own im2col,
+    /// single-threaded sgemm and epilogue on a band still in its cache: one fork–join per layer
+    /// instead of one inside OpenBLAS per sgemm call, which for the U-Net's small GEMMs (M = Cout
+    /// ≤ 128, a few image rows per band) cost as much as the multiply.
+    static func bandedForward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                              _ g: Geometry, _ pass: OutputPass) {
+        let bandsPerImage = (g.h + g.bandRows - 1) / g.bandRows, tasks = g.n * bandsPerImage
+        let shared = BLASThreads.current > 1 && tasks > 1
+        func band(_ t: Int, _ col: UnsafeMutablePointer<Float>) {
+            let i = t / bandsPerImage, y0 = (t % bandsPerImage) * g.bandRows, rows = y0..<min(g.h, y0 + g.bandRows)
+            let xi = x + i * g.cin * g.hw, yi = y + i * g.cout * g.hw, cols = rows.count * g.w
+            pass.prefill(yi, rows: rows)
+            im2col(xi, col, g, rows: rows, parallel: !shared)
+            // Y[Cout, band] = W[Cout, K] · col[K, band] (+ bias already in Y without an epilogue)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(cols), Int32(g.kdim),
+                        1, wt, Int32(g.kdim), col, Int32(cols), pass.beta, yi + y0 * g.w, Int32(g.hw))
+            pass.apply(yi, rows: rows, parallel: !shared)
+        }
+        let colCount = g.kdim * g.bandRows * g.w
+        guard shared else {
+            let col = UnsafeMutablePointer<Float>.allocate(capacity: colCount)
+            defer { col.deallocate() }
+            for t in 0..<tasks { band(t, col) }
+            return
+        }
+        BLASThreads.withOneThread {
+            parallelFor(tasks) { t in
+                // Every element is written by im2col before sgemm reads it.
+                let col = UnsafeMutablePointer<Float>.allocate(capacity: colCount)
+                defer { col.deallocate() }
+                band(t, col)
+            }
+        }
     }
 
     /// The bias and epilogue of one forward call. Without an epilogue the bias is written into
@@ -75,16 +96,17 @@ public enum Conv2D {
 
         var beta: Float { bias != nil && epilogue == nil ? 1 : 0 }
 
-        func prefill(_ y: UnsafeMutablePointer<Float>) {
+        /// Writes the bias into image rows `rows` of every channel of Y when the GEMM adds onto it.
+        func prefill(_ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
             guard let bias, epilogue == nil else { return }
-            for co in 0..<g.cout { (y + co * g.hw).update(repeating: bias[co], count: g.hw) }
+            for co in 0..<g.cout { (y + co * g.hw + rows.lowerBound * g.w).update(repeating: bias[co], count: rows.count * g.w) }
         }
 
         /// Adds the bias (direct kernel only) or applies the epilogue to image rows `rows` of every channel.
-        func apply(_ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        func apply(_ y: UnsafeMutablePointer<Float>, rows: Range<Int>, parallel: Bool = true) {
             let count = rows.count * g.w
             if let e = epilogue {
-                parallelFor(g.cout, work: g.cout * count) { co in
+                parallelFor(g.cout, work: parallel ? g.cout * count : 0) { co in
                     let p = y + co * g.hw + rows.lowerBound * g.w
                     let b = bias?[co] ?? 0, s = e.scale[co], t = e.shift[co], slope = e.slope
                     for j in 0..<count { let v = p[j] + b; p[j] = (v < 0 ? v * slope : v) * s + t }
@@ -221,9 +243,10 @@ public enum Conv2D {
 
     /// col[(c, ky, kx), (y − y0, x)] = x[c, y + ky·d − p, x + kx·d − p] (0 outside) for the
     /// image rows `rows`; each col row holds rows.count·W values. Parallel over channels.
-    static func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ g: Geometry, rows: Range<Int>) {
+    static func im2col(_ x: UnsafePointer<Float>, _ col: UnsafeMutablePointer<Float>, _ g: Geometry, rows: Range<Int>,
+                       parallel: Bool = true) {
         let cols = rows.count * g.w
-        parallelFor(g.cin, work: g.kdim * cols) { c in
+        parallelFor(g.cin, work: parallel ? g.kdim * cols : 0) { c in
             let plane = x + c * g.hw
             for ky in 0..<g.k {
                 let dy = ky * g.dilation - g.pad

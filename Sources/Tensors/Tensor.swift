@@ -35,6 +35,13 @@ public struct Tensor: Equatable, Sendable {
         self.data = data
     }
 
+    /// A tensor whose elements the caller overwrites, every one, before reading any (kernels
+    /// that write their whole output skip the zero fill).
+    init(uninitializedShape shape: [Int]) {
+        self.shape = shape
+        self.data = [Float](unsafeUninitializedCapacity: shape.reduce(1, *)) { _, count in count = shape.reduce(1, *) }
+    }
+
     /// Number of elements.
     public var count: Int { data.count }
     /// Number of dimensions.
@@ -123,6 +130,15 @@ public enum MemoryTuning {
 public enum BLASThreads {
     /// Sets the number of OpenBLAS threads used by every subsequent sgemm.
     public static func set(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
+    /// Runs `body` with OpenBLAS on one thread, then restores the count: for callers that run
+    /// several single-threaded sgemms side by side on their own worker threads.
+    public static func withOneThread<T>(_ body: () throws -> T) rethrows -> T {
+        let n = current
+        guard n > 1 else { return try body() }
+        set(1)
+        defer { set(n) }
+        return try body()
+    }
     /// The number of threads OpenBLAS currently uses.
     public static var current: Int { Int(openblas_get_num_threads()) }
     /// The OpenBLAS kernel family in use (e.g. "Haswell", "SkylakeX").

@@ -31,6 +31,7 @@ struct Classify: ParsableCommand {
     @Option(help: "Mixture seed.") var seed: UInt64 = 1
     @Flag(help: "Plain GMM: rotated copies of a defect may become separate classes.") var noRotation = false
     @Option(help: "Existing library.json: classify into its classes instead of building a new library.") var library: String?
+    @Flag(help: "Print the result as one JSON object.") var json = false
 
     func run() throws {
         try reportingErrors {
@@ -45,6 +46,15 @@ struct Classify: ParsableCommand {
             let stage = try Classification(try openMovie(movie, modelOptions, pixelSize),
                                            atomTable: URL(fileURLWithPath: atoms), options: options)
             let r = try stage.run(to: try output.prepare(markers: Classification.markers), progress: output.progress)
+            if json {
+                struct Doc: Encodable { let defects, framesWithAtoms, unassigned, skippedAtBorder: Int; let classes: [String: Int]; let library: String? }
+                let doc = Doc(defects: r.defects, framesWithAtoms: r.framesWithAtoms, unassigned: r.unassigned, skippedAtBorder: r.skippedAtBorder,
+                              classes: Dictionary(uniqueKeysWithValues: r.classes.map { ($0.name, $0.count) }), library: library)
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                print(String(decoding: try encoder.encode(doc), as: UTF8.self))
+                return
+            }
             let classes = r.classes.map { "\($0.name) ×\($0.count)" }.joined(separator: ", ")
             let how = library.map { "into the \(r.classes.count) classes of \($0) (\(r.unassigned) none of these)" } ?? "→ \(r.classes.count) classes by BIC"
             print("\(r.defects) defects in \(r.framesWithAtoms) frames \(how) (\(classes)); \(r.skippedAtBorder) crops crossed the border and were skipped")

@@ -14,10 +14,13 @@ struct LibraryCommand: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Match the classes of two libraries one to one and print their similarity.",
             discussion: """
-            Each class's mean crop is rebuilt from its mixture mean and the library's PCA basis, and \
-            compared with every class of the other library by Pearson correlation (the best of B's \
-            symmetry views, so a class seen rotated still matches). Classes are paired by the \
-            Hungarian assignment on 1 − correlation; the full correlation table follows. Both \
+            Each class's mean crop is rebuilt from its mixture mean and its library's PCA basis, \
+            projected on the other library's basis (the best of its symmetry views, so a class seen \
+            rotated still matches) and measured against each class there as a Mahalanobis distance, \
+            in that class's standard deviations; the distance of a pair is the mean of both \
+            directions. Classes are paired by the Hungarian assignment on the distance; a pair far \
+            closer than the other entries of its row is one defect. The Pearson correlation of the \
+            mean crops is shown beside it (the lattice they share keeps it high for every pair). Both \
             libraries must use crops of the same size in pixels.
             """)
 
@@ -34,21 +37,21 @@ struct LibraryCommand: ParsableCommand {
                 let c = try LibraryComparison(la, lb)
                 if json {
                     struct Doc: Codable { let pairs: [LibraryComparison.Pair], unmatchedA: [String], unmatchedB: [String]
-                                          let classesA: [String], classesB: [String], correlation: [[Double]] }
+                                          let classesA: [String], classesB: [String], distance: [[Double]], correlation: [[Double]] }
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
                     print(String(decoding: try encoder.encode(Doc(pairs: c.pairs, unmatchedA: c.unmatchedA, unmatchedB: c.unmatchedB,
                                                                   classesA: la.classNames, classesB: lb.classNames,
-                                                                  correlation: c.correlation)), as: UTF8.self))
+                                                                  distance: c.distance, correlation: c.correlation)), as: UTF8.self))
                     return
                 }
-                print("A class  B class  correlation")
-                for p in c.pairs { print(pad(p.a) + " " + pad(p.b) + " " + String(format: "%.3f", p.correlation)) }
+                print("A class  B class  distance (σ)  correlation")
+                for p in c.pairs { print(pad(p.a) + " " + pad(p.b) + " " + String(format: "%-13.2f %.3f", p.distance, p.correlation)) }
                 if !c.unmatchedA.isEmpty { print("only in A: \(c.unmatchedA.joined(separator: ", "))") }
                 if !c.unmatchedB.isEmpty { print("only in B: \(c.unmatchedB.joined(separator: ", "))") }
-                print("\ncorrelation (rows A, columns B): " + lb.classNames.joined(separator: " "))
-                for (name, row) in zip(la.classNames, c.correlation) {
-                    print(name + " " + row.map { String(format: "%.3f", $0) }.joined(separator: " "))
+                print("\ndistance in σ (rows A, columns B): " + lb.classNames.joined(separator: " "))
+                for (name, row) in zip(la.classNames, c.distance) {
+                    print(name + " " + row.map { String(format: "%.2f", $0) }.joined(separator: " "))
                 }
             }
         }

@@ -56,8 +56,10 @@ final class LibraryExportTests: XCTestCase {
 
     /// library.json holds everything needed to classify: read back, it gives every crop the class
     /// the fit gave it, calls crops of another kind "none", and matches itself class for class.
+    /// 60 crops per kind: with 20, a quarter of fresh crops fall below the "none" threshold (the
+    /// full covariances fitted to 20 crops in 4 dimensions are too tight for new crops).
     func testLibraryFileClassifiesNewCrops() throws {
-        let (crops, truth) = ClassifierTests.syntheticCrops(perType: 20, size: 15, seed: 9)
+        let (crops, truth) = ClassifierTests.syntheticCrops(perType: 60, size: 15, seed: 9)
         var config = ClassifierConfiguration()
         config.pcaComponents = 4
         config.componentRange = 1...5
@@ -92,7 +94,30 @@ final class LibraryExportTests: XCTestCase {
 
         let selfMatch = try LibraryComparison(model, model)
         XCTAssertEqual(selfMatch.pairs.map(\.a), selfMatch.pairs.map(\.b))
-        for p in selfMatch.pairs { XCTAssertEqual(p.correlation, 1, accuracy: 1e-9) }
+        for p in selfMatch.pairs { XCTAssertEqual(p.correlation, 1, accuracy: 1e-9); XCTAssertLessThan(p.distance, 1e-4) }
+
+        // A library of other crops of the same kinds (another seed) pairs each class with the class of the same kind.
+        let (other, otherTruth) = ClassifierTests.syntheticCrops(perType: 60, size: 15, seed: 11)
+        config.mixture.seed = 5
+        let otherFit = try DefectClassifier.classify(crops: other, size: 15, configuration: config)
+        let otherLibrary = try DefectClassLibrary(defects: defects, classification: otherFit, cropSize: 15, frameCount: 1)
+        let otherNames = otherLibrary.classes.map { "D\($0.id)" }
+        let otherModel = try DefectLibraryModel(try JSONDecoder().decode(LibraryFile.self, from: Data(otherLibrary.libraryJSON(names: otherNames, source: nil).utf8)),
+                                                path: "other.json")
+        let comparison = try LibraryComparison(model, otherModel)
+        func kindOf(_ labels: [Int], _ truth: [Int]) -> [String: Int] {
+            var votes: [Int: [Int: Int]] = [:]
+            for (l, t) in zip(labels, truth) { votes[l, default: [:]][t, default: 0] += 1 }
+            return Dictionary(uniqueKeysWithValues: votes.map { ("D\($0.key)", $0.value.max { $0.value < $1.value }!.key) })
+        }
+        let kindA = kindOf(classification.labels, truth), kindB = kindOf(otherFit.labels, otherTruth)
+        XCTAssertEqual(comparison.pairs.count, 4)
+        for p in comparison.pairs {
+            XCTAssertEqual(kindA[p.a], kindB[p.b], "\(p.a) ↔ \(p.b)")
+            let i = model.classNames.firstIndex(of: p.a)!
+            let others = otherModel.classNames.indices.filter { kindB[otherModel.classNames[$0]] != kindA[p.a] }
+            XCTAssertLessThan(3 * p.distance, others.map { comparison.distance[i][$0] }.min()!, "\(p.a): \(comparison.distance[i])")
+        }
 
         // An old library.json (no PCA basis) is refused by name.
         var old = file

@@ -7,7 +7,8 @@ import XCTest
 final class CommandLineTests: XCTestCase {
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
-    func atomtrack(_ arguments: [String]) throws -> Run {
+    /// Runs the executable; `environment` sets (or, with nil, removes) variables of the child only.
+    func atomtrack(_ arguments: [String], environment: [String: String?] = [:]) throws -> Run {
         // The executable is built into the same products directory as the test bundle.
         let products = Bundle.main.executableURL?.deletingLastPathComponent() ?? Bundle(for: Self.self).bundleURL
         let binary = products.appendingPathComponent("atomtrack")
@@ -17,6 +18,11 @@ final class CommandLineTests: XCTestCase {
         let p = Process(), out = Pipe(), err = Pipe()
         p.executableURL = binary
         p.arguments = arguments
+        if !environment.isEmpty {
+            var env = ProcessInfo.processInfo.environment
+            for (name, value) in environment { env[name] = value }
+            p.environment = env
+        }
         p.standardOutput = out
         p.standardError = err
         try p.run()

@@ -32,22 +32,23 @@ final class ConventionsTests: XCTestCase {
             XCTAssert("\($0)".contains("'track' (or trackpy's 'particle')"), "\($0)")
         }
     }
+}
 
+extension CommandLineTests {
     /// `--threads` out of range is a usage error; `--material mos2` is refused rather than read with
     /// the WS2 model; neither writes anything. `--threads 1` runs a command.
     func testThreadsAndMaterialAreCheckedBeforeAnythingIsWritten() throws {
-        let cli = CommandLineTests()
         let dir = try temporaryDirectory("threads-material")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let movie = try cli.smallMovie(in: dir), out = dir.appendingPathComponent("out")
+        let movie = try smallMovie(in: dir), out = dir.appendingPathComponent("out")
         for bad in [["--threads", "0"], ["--threads=x"], ["--threads"]] {
-            let run = try cli.atomtrack(bad + ["locate", movie.path, "--material", "ws2", "--out", out.path])
+            let run = try atomtrack(bad + ["locate", movie.path, "--material", "ws2", "--out", out.path])
             XCTAssertEqual(run.status, 64, run.stderr)
             XCTAssertTrue(run.stderr.hasPrefix("atomtrack: error: --threads"), run.stderr)
         }
-        cli.assertOneLineError(try cli.atomtrack(["locate", movie.path, "--material", "mos2", "--out", out.path]), mentioning: "no shipped MoS2 model")
+        assertOneLineError(try atomtrack(["locate", movie.path, "--material", "mos2", "--out", out.path]), mentioning: "no shipped MoS2 model")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
-        let info = try cli.atomtrack(["info", movie.path, "--threads", "1"])
+        let info = try atomtrack(["info", movie.path, "--threads", "1"])
         XCTAssertEqual(info.status, 0, info.stderr)
         XCTAssertTrue(info.stdout.contains("32"), info.stdout)
     }

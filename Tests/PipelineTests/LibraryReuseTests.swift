@@ -5,16 +5,15 @@ import XCTest
 
 /// A defect library built on one simulated movie, applied to a second movie of the same recipe
 /// (another seed): its defects land in the classes that hold their true state in the first movie.
-final class LibraryReuseTests: XCTestCase {
+extension AnalysisTests {
     func testLibraryFromOneMovieClassifiesTheNext() throws {
-        let helper = AnalysisTests()
-        let model = try helper.shippedModel("tmd-ws2").path
+        let model = try shippedModel("tmd-ws2").path
         let root = try temporaryDirectory("library-reuse")
         defer { try? FileManager.default.removeItem(at: root) }
 
         func analyze(seed: UInt64, library: String?) throws -> (movieDir: URL, out: URL, summary: AnalysisSummary) {
-            let (movieDir, out, truth) = try helper.simulatedWS2Movie(in: root.appendingPathComponent("seed\(seed)"), seed: seed,
-                                                                      side: 192, frames: 20, defects: 10)
+            let (movieDir, out, truth) = try simulatedWS2Movie(in: root.appendingPathComponent("seed\(seed)"), seed: seed,
+                                                               side: 192, frames: 20, defects: 10)
             var config = AnalysisConfig(movie: movieDir.appendingPathComponent(SimulationExport.movieFile).path)
             config.model = model
             config.frameTime = truth.summary.frameTimeS

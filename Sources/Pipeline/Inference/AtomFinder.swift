@@ -25,7 +25,7 @@ public struct AtomFinder {
 
     public let model: TrainedModel
     public let options: Options
-    let normalization: FrameNormalization
+    public let normalization: FrameNormalization
 
     public init(model: TrainedModel, options: Options = Options()) throws {
         self.model = model
@@ -117,7 +117,7 @@ public struct AtomFinder {
     /// refinement half-window of 0.6 × the spacing (2–8 px; wider windows measured better on
     /// graphene at 0.2 Å/px), starting σ 0.3 × the spacing.
     /// - Parameter pixelSize: nil when unknown (the model's trained pixel size is assumed).
-    func makeLocator(pixelSize: Double?) throws -> AtomLocator {
+    public func makeLocator(pixelSize: Double?) throws -> AtomLocator {
         let spacingPx = model.card.columnSpacingPixels(pixelSize: pixelSize)
         let halfWindow = min(8, max(2, Int((spacingPx * 1.0).rounded())))
         let refinement = options.refine

@@ -18,3 +18,11 @@ func printTiming(_ name: String, _ ms: [Double]) {
     print(name.padding(toLength: 44, withPad: " ", startingAt: 0)
           + String(format: " median %8.2f ms  fastest %8.2f ms  (%d runs)", Statistics.median(ms), ms.min() ?? .nan, ms.count))
 }
+
+/// CPU seconds (user + system, all threads) this process has used: on a shared machine the
+/// steadier figure, since wall time there depends on what else runs.
+func processCPUSeconds() -> Double {
+    var t = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+    return Double(t.tv_sec) + Double(t.tv_nsec) / 1e9
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import Core
+import Foundation
+import Networks
+import Tensors
+
+/// `atomtrack bench inference`: whole-frame U-Net inference (the network alone) and where its
+/// time goes, layer by layer. Compare with `scripts/bench_inference_pytorch.py` ("whole" rows).
+struct BenchInference: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "inference",
+        abstract: "Whole-frame U-Net inference time per frame size, and the time of each layer.",
+        discussion: """
+        Builds the default U-Net (16 base filters, 3 pools, batch norm, bilinear up, 3 classes; \
+        594 067 parameters) and times softmax probabilities of one random 1×S×S frame (batch 1, \
+        eval mode: fused conv → LeakyReLU → BatchNorm) for each --sizes S, --repeats times after a \
+        warm-up. With --layers, also times every layer of that forward pass alone on tensors of its \
+        shape (the fastest of the runs; their sum differs from the whole pass by allocation and cache effects).
+        """)
+
+    @Option(parsing: .upToNextOption, help: "Frame sides (multiples of 8).") var sizes = [512, 1024]
+    @Option(help: "OpenBLAS (and GCD work) threads.") var threads = 2
+    @Option(help: "Timed runs per measurement.") var repeats = 5
+    @Flag(help: "Also time each layer alone.") var layers = false
+    @Option(help: "Floats per im2col band (Conv2D.columnBudget).") var columnBudget = Conv2D.columnBudget
+
+    func run() throws {
+        guard sizes.allSatisfy({ $0 >= 8 && $0 % 8 == 0 }), threads >= 1, repeats >= 1 else {
+            throw ValidationError("sizes must be positive multiples of 8; threads and repeats ≥ 1")
+        }
+        BLASThreads.set(threads)
+        Conv2D.columnBudget = max(1, columnBudget)
+        let model = try SegmentationModel(ModelDescription(classNames: ["background", "atom", "defect"]))
+        print("AtomTrack bench inference — OpenBLAS core \(BLASThreads.coreName), \(BLASThreads.current) BLAS threads, "
+              + "U-Net \(model.parameterCount) parameters, batch 1, im2col band \(Conv2D.columnBudget) floats")
+        var rng = SeededGenerator(seed: 1)
+        for s in sizes {
+            let x = Tensor.randomNormal(shape: [1, 1, s, s], generator: &rng)
+            _ = try model.probabilities(x, batchSize: 1)   // warm-up
+            var cpu: [Double] = []
+            let ms = try timedRuns(repeats) {
+                let c0 = processCPUSeconds()
+                _ = try model.probabilities(x, batchSize: 1)
+                cpu.append(1000 * (processCPUSeconds() - c0))
+            }
+            print(String(format: "%5d×%-5d whole frame: wall median %8.1f ms, fastest %8.1f ms; CPU (all threads) median %8.1f ms, least %8.1f ms",
+                         s, s, Statistics.median(ms), ms.min()!, Statistics.median(cpu), cpu.min()!))
+            if layers { layerTable(size: s, &rng) }
+        }
+    }
+
+    /// Each layer of the default U-Net's eval forward pass at frame side `s`, timed alone.
+    func layerTable(size s: Int, _ rng: inout SeededGenerator) {
+        func t(_ c: Int, _ side: Int) -> Tensor { .randomNormal(shape: [1, c, side, side], generator: &rng) }
+        func conv(_ cin: Int, _ cout: Int, _ k: Int, _ side: Int, fused: Bool = true) -> () -> Void {
+            let x = t(cin, side), w = Tensor.randomNormal(shape: [cout, cin, k, k], std: 0.1, generator: &rng)
+            let b = Tensor(shape: [cout])
+            let e = Conv2D.Epilogue(slope: 0.01, scale: .init(repeating: 1, count: cout), shift: .init(repeating: 0, count: cout))
+            return { _ = Conv2D.forward(x, weight: w, bias: b, epilogue: fused ? e : nil) }
+        }
+        func pool(_ c: Int, _ side: Int) -> () -> Void { let x = t(c, side); return { _ = MaxPool2x2.forwardValues(x) } }
+        func up(_ c: Int, _ side: Int) -> () -> Void { let x = t(c, side); return { _ = Upsample2x.forward(x, mode: .bilinear) } }
+        func cat(_ c: Int, _ side: Int) -> () -> Void { let a = t(c, side), b = t(c, side); return { _ = ChannelConcat.forward(a, b) } }
+        let h = s / 2, q = s / 4, e = s / 8
+        let ops: [(String, () -> Void)] = [
+            ("c1 conv 1→16 3×3 @\(s)", conv(1, 16, 3, s)), ("pool 16 @\(s)", pool(16, s)),
+            ("c2 conv 16→32 3×3 @\(h)", conv(16, 32, 3, h)), ("c2 conv 32→32 3×3 @\(h)", conv(32, 32, 3, h)), ("pool 32 @\(h)", pool(32, h)),
+            ("c3 conv 32→64 3×3 @\(q)", conv(32, 64, 3, q)), ("c3 conv 64→64 3×3 @\(q)", conv(64, 64, 3, q)), ("pool 64 @\(q)", pool(64, q)),
+            ("bn conv 64→128 3×3 @\(e)", conv(64, 128, 3, e)), ("bn conv 128→128 3×3 @\(e) (first)", conv(128, 128, 3, e)),
+            ("bn conv 128→128 3×3 @\(e) (second)", conv(128, 128, 3, e)),
+            ("up1 bilinear 128 @\(e)", up(128, e)), ("up1 conv 128→64 1×1 @\(q)", conv(128, 64, 1, q, fused: false)),
+            ("concat 64+64 @\(q)", cat(64, q)), ("c5 conv 128→64 3×3 @\(q)", conv(128, 64, 3, q)), ("c5 conv 64→64 3×3 @\(q)", conv(64, 64, 3, q)),
+            ("up2 bilinear 64 @\(q)", up(64, q)), ("up2 conv 64→32 1×1 @\(h)", conv(64, 32, 1, h, fused: false)),
+            ("concat 32+32 @\(h)", cat(32, h)), ("c6 conv 64→32 3×3 @\(h)", conv(64, 32, 3, h)), ("c6 conv 32→32 3×3 @\(h)", conv(32, 32, 3, h)),
+            ("up3 bilinear 32 @\(h)", up(32, h)), ("up3 conv 32→16 1×1 @\(s)", conv(32, 16, 1, s, fused: false)),
+            ("concat 16+16 @\(s)", cat(16, s)), ("c7 conv 32→16 3×3 @\(s)", conv(32, 16, 3, s)),
+            ("head conv 16→3 1×1 @\(s)", conv(16, 3, 1, s, fused: false)),
+            ("softmax 3 classes @\(s)", { let x = t(3, s); return { _ = ChannelSoftmax.forward(x) } }()),
+        ]
+        var times: [(String, Double)] = []
+        for (name, body) in ops { times.append((name, timedRuns(repeats, warmUp: true, body).min()!)) }
+        let sum = times.reduce(0) { $0 + $1.1 }
+        for (name, ms) in times {
+            print("  " + name.padding(toLength: 40, withPad: " ", startingAt: 0) + String(format: " %8.2f ms  %5.1f %%", ms, 100 * ms / sum))
+        }
+        print(String(format: "  sum of the layers %29.1f ms", sum))
+    }
+}
