@@ -37,7 +37,7 @@ struct Classify: ParsableCommand {
             options.cropSizeA = cropSize; options.maxClasses = maxClasses; options.seed = seed; options.rotationAware = !noRotation
             let stage = try Classification(try openMovie(movie, modelOptions, pixelSize),
                                            atomTable: URL(fileURLWithPath: atoms), options: options)
-            let r = try stage.run(to: try output.prepare(markers: Classification.markers), progress: output.progress)
+            let r = try stage.run(to: try output.prepare(markers: Classification.markers, inputs: [.init(movie, streamed: true), .init(atoms)]), progress: output.progress)
             print("\(r.defects) defects in \(r.framesWithAtoms) frames → \(r.classes.count) classes by BIC (\(r.classes.map { "\($0.name) ×\($0.count)" }.joined(separator: ", "))); \(r.skippedAtBorder) crops crossed the border and were skipped")
         }
     }

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Localization
 import Networks
@@ -9,7 +10,7 @@ import Tensors
 /// mapped back, so callers always get positions in the frame's own pixels.
 public struct AtomFinder {
     public struct Options: Codable, Sendable, Equatable {
-        /// Tile side (px) the network sees; rounded to the network's multiple.
+        /// Tile side (px) the network sees: a multiple of the network's size divisor (2^depth).
         public var tile = 256
         public var overlap = 32
         public var batchSize = 4
@@ -20,6 +21,20 @@ public struct AtomFinder {
         /// Relative tolerance on the pixel size before resampling (0.25 = ±25 % beyond the trained range).
         public var pixelSizeTolerance = 0.25
         public init() {}
+
+        /// Refuses settings that would skip every frame or silently change the tiling (a tile
+        /// that is not a multiple of the network's `multiple`, e.g. 7 for a 3-level U-Net),
+        /// naming them as config.json does (`finder.tile`).
+        public func validate(multiple: Int = 1) throws {
+            try InputError.require(tile >= max(8, multiple) && tile <= 8192 && tile % multiple == 0, "finder.tile", tile,
+                                   "expected a multiple of \(multiple) px (the network's size divisor), \(max(8, multiple))–8192")
+            try InputError.require(overlap >= 0 && 2 * overlap <= tile, "finder.overlap", overlap, "expected 0 ≤ overlap ≤ tile/2")
+            try InputError.require(batchSize >= 1 && batchSize <= 1024, "finder.batchSize", batchSize, "expected 1–1024")
+            try InputError.require(threshold.isFinite && threshold > 0 && threshold < 1, "finder.threshold", threshold,
+                                   "expected 0 < threshold < 1")
+            try InputError.require(pixelSizeTolerance.isFinite && (0...10).contains(pixelSizeTolerance), "finder.pixelSizeTolerance",
+                                   pixelSizeTolerance, "expected 0–10")
+        }
     }
 
     public let model: TrainedModel
@@ -27,6 +42,7 @@ public struct AtomFinder {
     let normalization: FrameNormalization
 
     public init(model: TrainedModel, options: Options = Options()) throws {
+        try options.validate(multiple: 1 << model.network.modelDescription.depth)
         self.model = model
         self.options = options
         normalization = try FrameNormalization()
