@@ -134,7 +134,12 @@ extension FileManager {
         guard stat(url.path, &st) == 0 else { throw MicroscopyIOError.fileNotFound(path: url.path) }
         switch st.st_mode & mode_t(S_IFMT) {
         case mode_t(S_IFDIR): return true
-        case mode_t(S_IFREG): return false
+        case mode_t(S_IFREG):
+            // Checked here so a file we may not read is named as such, not called corrupt by a codec.
+            guard access(url.path, R_OK) == 0 else {
+                throw MicroscopyIOError.unreadable(path: url.path, detail: String(cString: strerror(errno)).lowercased())
+            }
+            return false
         case mode_t(S_IFIFO): throw MicroscopyIOError.unsupported(path: url.path, detail: "a FIFO (named pipe), not a regular file")
         case mode_t(S_IFCHR), mode_t(S_IFBLK): throw MicroscopyIOError.unsupported(path: url.path, detail: "a device, not a regular file")
         default: throw MicroscopyIOError.unsupported(path: url.path, detail: "not a regular file or directory")

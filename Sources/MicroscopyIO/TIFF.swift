@@ -128,8 +128,10 @@ final class TIFFSource: FrameSource {
         if !handle.messages.errors.isEmpty {
             throw MicroscopyIOError.corrupt(path: path, detail: "page \(count) is cut off or unreadable: \(handle.messages.summary)")
         }
+        // Page by page along the IFD chain (TIFFReadDirectory): linear in the page count, where
+        // TIFFSetDirectory(i) for every i walked the chain from the first page (quadratic).
         for i in 0..<count {
-            guard TIFFSetDirectory(tif, tdir_t(i)) == 1 else {
+            guard (i == 0 ? TIFFSetDirectory(tif, 0) : TIFFReadDirectory(tif)) == 1 else {
                 throw MicroscopyIOError.corrupt(path: path, detail: "page \(i): \(handle.messages.summary)")
             }
             let page = try TIFFSource.readPage(handle, index: i, pageCount: count, fileSize: fileSize)

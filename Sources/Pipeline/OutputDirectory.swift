@@ -56,10 +56,10 @@ public enum OutputDirectory {
         guard fm.isWritableFile(atPath: url.path) else { throw OutputDirectoryError.notWritable(url.path) }
         // Locked before anything is looked at or removed: from here on no other run writes here.
         try lock(url)
+        removeStaleTemporaryFiles(in: url)
         if !allowExisting, let found = markers.first(where: { fm.fileExists(atPath: url.appendingPathComponent($0).path) }) {
             throw OutputDirectoryError.holdsResults(url.path, found)
         }
-        removeStaleTemporaryFiles(in: url)
         if replace { removeEarlierRun(in: url, keeping: inputs.map(\.url)) }
     }
 

@@ -63,17 +63,22 @@ public struct AtomFinder {
     /// Class probabilities of a frame at its own size (no resampling).
     public func probabilities(_ pixels: [Float], width: Int, height: Int, frame: Int = 0) throws -> (ProbabilityMaps, NormalizedFrame) {
         let normalized = try normalization.normalize(pixels, width: width, height: height, frame: frame)
+        return (try segment(normalized), normalized)
+    }
+
+    /// The network's class probabilities of a normalized frame, tiled and blended.
+    func segment(_ normalized: NormalizedFrame) throws -> ProbabilityMaps {
+        let (width, height) = (normalized.width, normalized.height)
         let m = multiple
         let side = min(options.tile, ((max(width, height) + m - 1) / m) * m)
         let tile = max(m, (side / m) * m)
         let overlap = min(options.overlap, tile / 4)
         let tiler = try TiledSegmenter(tile: tile, overlap: overlap, batchSize: options.batchSize, multiple: m)
         let network = model.network
-        let maps = try tiler.segment(normalized.pixels, width: width, height: height) { tiles, count in
+        return try tiler.segment(normalized.pixels, width: width, height: height) { tiles, count in
             let input = try Tensor(shape: [count, 1, tile, tile], data: tiles)
             return try network.probabilities(input, batchSize: count).data
         }
-        return (maps, normalized)
     }
 
     /// Atoms of one frame, in the frame's pixel coordinates.
@@ -94,22 +99,27 @@ public struct AtomFinder {
                 throw ModelError.mismatch("frame \(frame): pixel size \(p) Å is far outside the model's \(r[0])–\(r[1]) Å; check the calibration or pass --pixel-size")
             }
         }
-        var image = pixels, w = width, h = height, scale = 1.0, effectivePixelSize = pixelSize
+        let normalized = try normalization.normalize(pixels, width: width, height: height, frame: frame)
+        // A frame without contrast (blank, all zeros) carries no atoms. The network would see an
+        // all-zero input and may still report a few (3 S "atoms" in a blank 256² WS2 frame).
+        guard !normalized.isConstant else { return ([], normalized) }
+        var image = pixels, working = normalized, scale = 1.0, effectivePixelSize = pixelSize
         if let target = workingPixelSize(for: pixelSize), let p = pixelSize {
             scale = p / target   // > 1 enlarges the frame
-            (image, w, h) = Resample.bilinear(pixels, width: width, height: height, scale: scale)
+            let (resampled, w, h) = Resample.bilinear(pixels, width: width, height: height, scale: scale)
+            image = resampled
+            working = try normalization.normalize(image, width: w, height: h, frame: frame)
             effectivePixelSize = target
         }
-        let (maps, normalized) = try probabilities(image, width: w, height: h, frame: frame)
         let locator = try makeLocator(pixelSize: effectivePixelSize)
-        var atoms = try locator.locate(maps, frame: image)
+        var atoms = try locator.locate(try segment(working), frame: image)
         guard scale != 1 else { return (atoms, normalized) }
         // Resampled pixel centres map back as x = (x' + 0.5) / scale − 0.5.
         for i in atoms.indices {
             atoms[i].x = (atoms[i].x + 0.5) / scale - 0.5
             atoms[i].y = (atoms[i].y + 0.5) / scale - 0.5
         }
-        return (atoms, try normalization.normalize(pixels, width: width, height: height, frame: frame))
+        return (atoms, normalized)
     }
 
     /// Localizer settings scaled to the lattice: separation 0.55 × the column spacing, a
