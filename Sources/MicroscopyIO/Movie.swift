@@ -29,6 +29,17 @@ protocol FrameSource: AnyObject {
     var info: MovieInfo { get }
     /// Decodes frame `index` (already range-checked) into `dst` (`width * height` floats).
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws
+    /// The same frame as Float64, so float64 files keep values Float32 cannot hold.
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws
+}
+
+extension FrameSource {
+    /// Through Float32: exact for every source whose samples are not float64.
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws {
+        var narrow = [Float](repeating: 0, count: dst.count)
+        try narrow.withUnsafeMutableBufferPointer { try readFrame(index, into: $0) }
+        for i in 0..<dst.count { dst[i] = Double(narrow[i]) }
+    }
 }
 
 /// A movie (or a single image, a movie of one frame) opened from a file; frames are decoded
@@ -100,6 +111,16 @@ public final class Movie {
         }
         let n = info.width * info.height
         if pixels.count != n { pixels = [Float](repeating: 0, count: n) }
+        try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
+    }
+
+    /// Decodes frame `index` as Float64 (`convert --dtype float64`: float64 values unrounded).
+    public func readFrame(_ index: Int, into pixels: inout [Double]) throws {
+        guard index >= 0, index < info.frameCount else {
+            throw MicroscopyIOError.frameOutOfRange(path: url.path, index: index, count: info.frameCount)
+        }
+        let n = info.width * info.height
+        if pixels.count != n { pixels = [Double](repeating: 0, count: n) }
         try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
     }
 

@@ -191,4 +191,39 @@ final class CommandLineTests: XCTestCase {
         }
         assertOneLineError(try atomtrack(["info", movie.path], launcher: launcher), mentioning: "movie.tif: cannot read: permission denied")
     }
+
+    /// `convert --dtype float64` keeps float64 values Float32 cannot hold (1e300 became inf, #16
+    /// item 16). The input NPY is written byte by byte here and the output's bytes are read back
+    /// directly, so neither side goes through AtomTrack's own float64 code.
+    func testConvertToFloat64KeepsFloat64Values() throws {
+        let dir = try reliabilityTempDir(self)
+        let values: [Double] = [1e300, -1e300, 1.0000000000000002, 5e-324, 0, -2.5, 123456789.123456789, 1e-300]
+        func npy(_ v: [Double]) -> Data {
+            var header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 4), }"
+            while (10 + header.count + 1) % 64 != 0 { header += " " }
+            var d = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8((header.count + 1) & 0xFF), UInt8((header.count + 1) >> 8)])
+            d.append(Data((header + "\n").utf8))
+            for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { d.append(contentsOf: $0) } }
+            return d
+        }
+        let input = dir.appendingPathComponent("in.npy")
+        try npy(values).write(to: input)
+        for (name, dtype) in [("out.npy", ["--dtype", "float64"]), ("kept.npy", [])] {
+            let out = dir.appendingPathComponent(name)
+            let run = try atomtrack(["convert", input.path, out.path] + dtype)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let bytes = try Data(contentsOf: out)
+            let headerLength = Int(bytes[8]) + Int(bytes[9]) << 8
+            let stored = stride(from: 10 + headerLength, to: bytes.count, by: 8).map { i in
+                Double(bitPattern: bytes[i..<(i + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            }
+            XCTAssertEqual(stored, values, name)
+        }
+        // TIFF: read back through the reader's Float64 path.
+        let tif = dir.appendingPathComponent("out.tif")
+        XCTAssertEqual(try atomtrack(["convert", input.path, tif.path, "--dtype", "float64"]).status, 0)
+        var read: [Double] = []
+        try Movie.open(tif).readFrame(0, into: &read)
+        XCTAssertEqual(read, values, "one 4×2 frame (a 2-D NPY is one image)")
+    }
 }
