@@ -4,6 +4,12 @@ import Foundation
 public struct InputError: Error, CustomStringConvertible, Sendable {
     public let description: String
     public init(_ d: String) { description = d }
+
+    /// Refuses a setting unless `ok`, naming it: "NAME VALUE is invalid: EXPECTED". Every
+    /// settings check uses it, so the refusals of all commands read alike.
+    public static func require(_ ok: Bool, _ name: String, _ value: Any, _ expected: String) throws {
+        guard ok else { throw InputError("\(name) \(value) is invalid: \(expected)") }
+    }
 }
 
 /// A CSV table read whole: a header row, then rows of the same width. Fields may be quoted

@@ -42,16 +42,12 @@ public enum MovieConverter {
             let w = try TIFFStackWriter(url: output, width: movie.width, height: movie.height, sampleType: type,
                                         calibration: movie.calibration, compression: options.compression, bigTIFF: options.bigTIFF,
                                         metadata: movie.info.metadata)
-            var buf: [Float] = []
-            for k in range { try movie.readFrame(k, into: &buf); try w.append(buf) }
-            try w.finish()
+            try copyFrames(movie, range, to: w, type: type, float64: w.append(float64:))
             return [output]
         case "npy":
             let w = try NPYStackWriter(url: output, width: movie.width, height: movie.height, sampleType: type,
                                        as2D: range.count == 1)
-            var buf: [Float] = []
-            for k in range { try movie.readFrame(k, into: &buf); try w.append(buf) }
-            try w.finish()
+            try copyFrames(movie, range, to: w, type: type, float64: w.append(float64:))
             return [output]
         case "png":
             return try writePNG(movie, range: range, to: output, options: options)
@@ -59,6 +55,20 @@ public enum MovieConverter {
             throw MicroscopyIOError.unknownFormat(
                 path: output.path, detail: "output extension '.\(output.pathExtension)'; write .tif, .tiff, .npy or .png")
         }
+    }
+
+    /// Frames into a stack writer; a float64 output gets Float64 frames (1e300 stays 1e300), every
+    /// other type Float32 ones. The writer removes its temp file when a frame fails.
+    private static func copyFrames(_ movie: Movie, _ range: Range<Int>, to w: FrameStackWriter, type: SampleType,
+                                   float64 append64: ([Double]) throws -> Void) throws {
+        if type == .float64 {
+            var buf: [Double] = []
+            for k in range { try movie.readFrame(k, into: &buf); try append64(buf) }
+        } else {
+            var buf: [Float] = []
+            for k in range { try movie.readFrame(k, into: &buf); try w.append(buf) }
+        }
+        try w.finish()
     }
 
     /// The files `convert` writes for `frames` frames to `output`: `output` itself, or for

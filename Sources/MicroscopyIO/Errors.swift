@@ -33,6 +33,8 @@ public enum MicroscopyIOError: Error, CustomStringConvertible, Equatable {
     case noSuchSignal(path: String, signal: String, available: String)
     /// A caller passed inconsistent arguments (e.g. pixel count ≠ width × height).
     case invalidArgument(detail: String)
+    /// The file exists but may not be read (permissions): not a corrupt file.
+    case unreadable(path: String, detail: String)
 
     public var description: String {
         switch self {
@@ -40,6 +42,7 @@ public enum MicroscopyIOError: Error, CustomStringConvertible, Equatable {
         case .isDirectory(let p): return "\(p): is a directory, expected a file"
         case .unknownFormat(let p, let d): return "\(p): unknown format (\(d))"
         case .corrupt(let p, let d): return "\(p): corrupt or truncated file: \(d)"
+        case .unreadable(let p, let d): return "\(p): cannot read: \(d)"
         case .unsupported(let p, let d): return "\(p): unsupported: \(d)"
         case .emptyImage(let p, let d): return "\(p): empty image: \(d)"
         case .absurdDimensions(let p, let d): return "\(p): implausible dimensions: \(d)"

@@ -52,6 +52,17 @@ protocol FrameSource: AnyObject {
     var info: MovieInfo { get }
     /// Decodes frame `index` (already range-checked) into `dst` (`width * height` floats).
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws
+    /// The same frame as Float64, so float64 files keep values Float32 cannot hold.
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws
+}
+
+extension FrameSource {
+    /// Through Float32: exact for every source whose samples are not float64.
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws {
+        var narrow = [Float](repeating: 0, count: dst.count)
+        try narrow.withUnsafeMutableBufferPointer { try readFrame(index, into: $0) }
+        for i in 0..<dst.count { dst[i] = Double(narrow[i]) }
+    }
 }
 
 /// A movie (or a single image, a movie of one frame) opened from a file; frames are decoded
@@ -152,6 +163,16 @@ public final class Movie {
         try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
     }
 
+    /// Decodes frame `index` as Float64 (`convert --dtype float64`: float64 values unrounded).
+    public func readFrame(_ index: Int, into pixels: inout [Double]) throws {
+        guard index >= 0, index < info.frameCount else {
+            throw MicroscopyIOError.frameOutOfRange(path: url.path, index: index, count: info.frameCount)
+        }
+        let n = info.width * info.height
+        if pixels.count != n { pixels = [Double](repeating: 0, count: n) }
+        try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
+    }
+
     /// Calls `body` with every frame in order, decoding one at a time into a reused buffer
     /// (an image `body` keeps is copied on the next write, so keeping frames is safe).
     public func forEachFrame(_ body: (Int, GrayImage) throws -> Void) throws {
@@ -183,7 +204,12 @@ extension FileManager {
         guard stat(url.path, &st) == 0 else { throw MicroscopyIOError.fileNotFound(path: url.path) }
         switch st.st_mode & mode_t(S_IFMT) {
         case mode_t(S_IFDIR): return true
-        case mode_t(S_IFREG): return false
+        case mode_t(S_IFREG):
+            // Checked here so a file we may not read is named as such, not called corrupt by a codec.
+            guard access(url.path, R_OK) == 0 else {
+                throw MicroscopyIOError.unreadable(path: url.path, detail: String(cString: strerror(errno)).lowercased())
+            }
+            return false
         case mode_t(S_IFIFO): throw MicroscopyIOError.unsupported(path: url.path, detail: "a FIFO (named pipe), not a regular file")
         case mode_t(S_IFCHR), mode_t(S_IFBLK): throw MicroscopyIOError.unsupported(path: url.path, detail: "a device, not a regular file")
         default: throw MicroscopyIOError.unsupported(path: url.path, detail: "not a regular file or directory")

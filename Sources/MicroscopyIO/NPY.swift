@@ -129,12 +129,27 @@ final class NPYSource: FrameSource {
 
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws {
         if header.fortranOrder { return readFortranFrame(index, into: dst) }
-        let bytes = dst.count * header.sampleType.byteCount
-        let start = header.dataOffset + index * bytes
         data.withUnsafeBytes { raw in
-            SampleCodec.decode(UnsafeRawBufferPointer(rebasing: raw[start..<(start + bytes)]),
-                               type: header.sampleType, bigEndian: header.bigEndian, into: dst)
+            SampleCodec.decode(frameBytes(raw, index, dst.count), type: header.sampleType, bigEndian: header.bigEndian, into: dst)
         }
+    }
+
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws {
+        guard !header.fortranOrder else {
+            var narrow = [Float](repeating: 0, count: dst.count)
+            narrow.withUnsafeMutableBufferPointer { readFortranFrame(index, into: $0) }
+            for i in 0..<dst.count { dst[i] = Double(narrow[i]) }
+            return
+        }
+        data.withUnsafeBytes { raw in
+            SampleCodec.decode(frameBytes(raw, index, dst.count), type: header.sampleType, bigEndian: header.bigEndian, into: dst)
+        }
+    }
+
+    /// The stored bytes of frame `index` (C order) of `count` samples.
+    private func frameBytes(_ raw: UnsafeRawBufferPointer, _ index: Int, _ count: Int) -> UnsafeRawBufferPointer {
+        let bytes = count * header.sampleType.byteCount, start = header.dataOffset + index * bytes
+        return UnsafeRawBufferPointer(rebasing: raw[start..<(start + bytes)])
     }
 }
 
@@ -173,16 +188,30 @@ public final class NPYStackWriter: FrameStackWriter {
 
     /// Appends one frame of `width * height` pixels.
     public func append(_ pixels: [Float]) throws {
+        try append(count: pixels.count) {
+            try SampleCodec.checkRepresentable(pixels, as: sampleType, path: url.path)
+            return SampleCodec.encode(pixels, as: sampleType, bigEndian: bigEndian)
+        }
+    }
+
+    /// Appends one frame of Float64 values to a float64 array, unrounded.
+    public func append(float64 pixels: [Double]) throws {
+        try append(count: pixels.count) {
+            guard sampleType == .float64 else { throw MicroscopyIOError.invalidArgument(detail: "float64 frame for a \(sampleType.rawValue) array") }
+            return SampleCodec.encode(float64: pixels, bigEndian: bigEndian)
+        }
+    }
+
+    private func append(count: Int, encoded: () throws -> [UInt8]) throws {
         guard let h = file else { throw MicroscopyIOError.writeFailed(path: url.path, detail: "writer already finished or cancelled") }
         do {
-            guard pixels.count == width * height else {
-                throw MicroscopyIOError.invalidArgument(detail: "frame has \(pixels.count) pixels, array is \(width)×\(height)")
+            guard count == width * height else {
+                throw MicroscopyIOError.invalidArgument(detail: "frame has \(count) pixels, array is \(width)×\(height)")
             }
             if as2D && framesWritten == 1 {
                 throw MicroscopyIOError.invalidArgument(detail: "a 2-D NPY holds one frame")
             }
-            try SampleCodec.checkRepresentable(pixels, as: sampleType, path: url.path)
-            try h.write(contentsOf: Data(SampleCodec.encode(pixels, as: sampleType, bigEndian: bigEndian)))
+            try h.write(contentsOf: Data(try encoded()))
             framesWritten += 1
         } catch let e as MicroscopyIOError {
             cancel(); throw e

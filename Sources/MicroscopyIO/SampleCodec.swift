@@ -27,6 +27,32 @@ enum SampleCodec {
         }
     }
 
+    /// As `decode(…into: Float)`, into Float64: float64 samples keep their value (1e300 stays
+    /// 1e300, no Float32 rounding); every other type converts exactly.
+    static func decode(_ src: UnsafeRawBufferPointer, type: SampleType, bigEndian: Bool,
+                       into dst: UnsafeMutableBufferPointer<Double>) {
+        guard type == .float64 else {
+            var narrow = [Float](repeating: 0, count: dst.count)
+            narrow.withUnsafeMutableBufferPointer { decode(src, type: type, bigEndian: bigEndian, into: $0) }
+            for i in 0..<dst.count { dst[i] = Double(narrow[i]) }
+            return
+        }
+        precondition(src.count >= 8 * dst.count)
+        let swap = bigEndian != (1.bigEndian == 1)
+        for i in 0..<dst.count { dst[i] = Double(bitPattern: fix(src.loadUnaligned(fromByteOffset: 8 * i, as: UInt64.self), swap)) }
+    }
+
+    /// Float64 values as float64 samples in the given byte order.
+    static func encode(float64 pixels: [Double], bigEndian: Bool = false) -> [UInt8] {
+        let swap = bigEndian != (1.bigEndian == 1)
+        var out = [UInt8](repeating: 0, count: 8 * pixels.count)
+        out.withUnsafeMutableBytes { raw in
+            let dst = raw.bindMemory(to: UInt64.self)
+            for i in 0..<pixels.count { dst[i] = swap ? pixels[i].bitPattern.byteSwapped : pixels[i].bitPattern }
+        }
+        return out
+    }
+
     @inline(__always) private static func fix<T: FixedWidthInteger>(_ v: T, _ swap: Bool) -> T {
         swap ? v.byteSwapped : v
     }

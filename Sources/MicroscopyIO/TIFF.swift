@@ -128,8 +128,10 @@ final class TIFFSource: FrameSource {
         if !handle.messages.errors.isEmpty {
             throw MicroscopyIOError.corrupt(path: path, detail: "page \(count) is cut off or unreadable: \(handle.messages.summary)")
         }
+        // Page by page along the IFD chain (TIFFReadDirectory): linear in the page count, where
+        // TIFFSetDirectory(i) for every i walked the chain from the first page (quadratic).
         for i in 0..<count {
-            guard TIFFSetDirectory(tif, tdir_t(i)) == 1 else {
+            guard (i == 0 ? TIFFSetDirectory(tif, 0) : TIFFReadDirectory(tif)) == 1 else {
                 throw MicroscopyIOError.corrupt(path: path, detail: "page \(i): \(handle.messages.summary)")
             }
             let page = try TIFFSource.readPage(handle, index: i, pageCount: count, fileSize: fileSize)
@@ -237,7 +239,10 @@ final class TIFFSource: FrameSource {
                            y: AxisCalibration(scale: 1e8 / Double(yr), unit: "Å"))
     }
 
-    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws {
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws { try read(index, into: dst) }
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws { try read(index, into: dst) }
+
+    private func read<F: DecodedSample>(_ index: Int, into dst: UnsafeMutableBufferPointer<F>) throws {
         let tif = handle.tif, path = handle.path
         if current != index {
             // Reading on to the next IFD avoids TIFFSetDirectory's walk from the first page.
@@ -259,7 +264,7 @@ final class TIFFSource: FrameSource {
             let tileBytes = p.tileWidth * p.tileHeight * bytes
             var raw = scratch(max(tileBytes, Int(TIFFTileSize(tif))))
             defer { scratchBuffer = raw }
-            var tile = [Float](repeating: 0, count: p.tileWidth * p.tileHeight)
+            var tile = [F](repeating: 0, count: p.tileWidth * p.tileHeight)
             for ty in stride(from: 0, to: p.height, by: p.tileHeight) {
                 for tx in stride(from: 0, to: p.width, by: p.tileWidth) {
                     let t = TIFFComputeTile(tif, UInt32(tx), UInt32(ty), 0, 0)
@@ -268,7 +273,7 @@ final class TIFFSource: FrameSource {
                         throw MicroscopyIOError.corrupt(path: path, detail: "page \(index) tile \(t): \(handle.messages.summary)")
                     }
                     raw.withUnsafeBytes { r in tile.withUnsafeMutableBufferPointer { d in
-                        SampleCodec.decode(r, type: p.sampleType, bigEndian: false.nativeOrder, into: d)
+                        F.decode(r, type: p.sampleType, bigEndian: false.nativeOrder, into: d)
                     } }
                     for y in ty..<min(ty + p.tileHeight, p.height) {
                         let row = (y - ty) * p.tileWidth
@@ -288,8 +293,8 @@ final class TIFFSource: FrameSource {
                     throw MicroscopyIOError.corrupt(path: path, detail: "page \(index) strip \(s): \(handle.messages.summary)")
                 }
                 raw.withUnsafeBytes { r in
-                    SampleCodec.decode(r, type: p.sampleType, bigEndian: false.nativeOrder,
-                                       into: UnsafeMutableBufferPointer(rebasing: dst[(y0 * p.width)..<(y0 * p.width + rows * p.width)]))
+                    F.decode(r, type: p.sampleType, bigEndian: false.nativeOrder,
+                             into: UnsafeMutableBufferPointer(rebasing: dst[(y0 * p.width)..<(y0 * p.width + rows * p.width)]))
                 }
             }
         }
@@ -300,16 +305,31 @@ final class TIFFSource: FrameSource {
     /// (what MinIsBlack pages and every other format give), so flip within the type's range:
     /// max − v for unsigned, −1 − v (bitwise NOT, which maps the range onto itself) for signed,
     /// −v for float.
-    static func invert(_ dst: UnsafeMutableBufferPointer<Float>, type: SampleType) {
-        let flip: (Float) -> Float
+    static func invert<F: BinaryFloatingPoint>(_ dst: UnsafeMutableBufferPointer<F>, type: SampleType) {
+        let flip: (F) -> F
         switch type {
         case .uint8: flip = { 255 - $0 }
         case .uint16: flip = { 65535 - $0 }
-        case .uint32: flip = { Float(4_294_967_295 - Double($0)) }  // Double: no UInt32 trap on rounded values
+        case .uint32: flip = { F(4_294_967_295 - Double($0)) }  // Double: no UInt32 trap on rounded values
         case .int8, .int16, .int32: flip = { -1 - $0 }
         case .float32, .float64: flip = { -$0 }
         }
         for i in dst.indices { dst[i] = flip(dst[i]) }
+    }
+}
+
+/// Float32 or Float64: what a TIFF page decodes into (the Float64 path keeps float64 samples unrounded).
+protocol DecodedSample: BinaryFloatingPoint {
+    static func decode(_ src: UnsafeRawBufferPointer, type: SampleType, bigEndian: Bool, into dst: UnsafeMutableBufferPointer<Self>)
+}
+extension Float: DecodedSample {
+    static func decode(_ src: UnsafeRawBufferPointer, type: SampleType, bigEndian: Bool, into dst: UnsafeMutableBufferPointer<Float>) {
+        SampleCodec.decode(src, type: type, bigEndian: bigEndian, into: dst)
+    }
+}
+extension Double: DecodedSample {
+    static func decode(_ src: UnsafeRawBufferPointer, type: SampleType, bigEndian: Bool, into dst: UnsafeMutableBufferPointer<Double>) {
+        SampleCodec.decode(src, type: type, bigEndian: bigEndian, into: dst)
     }
 }
 
@@ -387,15 +407,29 @@ public final class TIFFStackWriter: FrameStackWriter {
 
     /// Appends one frame (`width * height` values, row-major), with a PageName tag when given.
     public func append(_ pixels: [Float], pageName: String?) throws {
+        try append(count: pixels.count, pageName: pageName) {
+            try SampleCodec.checkRepresentable(pixels, as: sampleType, path: url.path)
+            return SampleCodec.encode(pixels, as: sampleType, bigEndian: false.nativeOrder)
+        }
+    }
+
+    /// Appends one frame of Float64 values to a float64 stack, unrounded.
+    public func append(float64 pixels: [Double]) throws {
+        try append(count: pixels.count, pageName: nil) {
+            guard sampleType == .float64 else { throw MicroscopyIOError.invalidArgument(detail: "float64 frame for a \(sampleType.rawValue) stack") }
+            return SampleCodec.encode(float64: pixels, bigEndian: false.nativeOrder)
+        }
+    }
+
+    private func append(count: Int, pageName: String?, encoded: () throws -> [UInt8]) throws {
         guard let h = handle else {
             throw MicroscopyIOError.writeFailed(path: url.path, detail: "writer already finished or cancelled")
         }
-        guard pixels.count == width * height else {
-            throw MicroscopyIOError.invalidArgument(detail: "frame has \(pixels.count) pixels, stack is \(width)×\(height)")
+        guard count == width * height else {
+            throw MicroscopyIOError.invalidArgument(detail: "frame has \(count) pixels, stack is \(width)×\(height)")
         }
         do {
-            try SampleCodec.checkRepresentable(pixels, as: sampleType, path: url.path)
-            try writePage(h, SampleCodec.encode(pixels, as: sampleType, bigEndian: false.nativeOrder), pageName: pageName)
+            try writePage(h, try encoded(), pageName: pageName)
             framesWritten += 1
         } catch {
             cancel()

@@ -76,8 +76,8 @@ public enum SafeTensors {
         var tensors: [String: Tensor] = [:]
         for (name, entry) in header where name != "__metadata__" {
             guard let e = entry as? [String: Any], let dtype = e["dtype"] as? String,
-                  let shape = (e["shape"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
-                  let offsets = (e["data_offsets"] as? [Any])?.compactMap({ ($0 as? NSNumber)?.intValue }),
+                  let shape = (e["shape"] as? [Any])?.compactMap(Self.exactInteger),
+                  let offsets = (e["data_offsets"] as? [Any])?.compactMap(Self.exactInteger),
                   offsets.count == 2, shape.count == (e["shape"] as? [Any])?.count else {
                 throw fail("tensor \(name) lacks a valid dtype, shape or data_offsets")
             }
@@ -99,6 +99,14 @@ public enum SafeTensors {
             throw fail("tensors \(a.2) and \(b.2) overlap")
         }
         return (tensors, metadata)
+    }
+
+    /// A JSON integer that fits `Int`, exactly: `NSNumber.intValue` would truncate 2.7 to 2 and
+    /// wrap 2⁶⁴ + 5, so a shape or offset like that is refused instead (its text must be an integer;
+    /// a JSON `true` reads as 1 on Linux, and the byte-count check then catches it).
+    static func exactInteger(_ value: Any) -> Int? {
+        guard let n = value as? NSNumber else { return nil }
+        return Int(n.stringValue)
     }
 
     static let dtypeSize: [String: Int] = ["F32": 4, "F64": 8, "F16": 2, "BF16": 2, "I64": 8, "I32": 4]

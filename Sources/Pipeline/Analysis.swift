@@ -21,9 +21,15 @@ public struct Analysis {
 
     public static let resultMarkers = ["summary.json", "atoms.csv", "report.html"]
 
-    public init(config: AnalysisConfig, output: URL) {
+    /// The movie, model and frames, opened and checked here: a run that cannot start is
+    /// refused before its caller creates OUT.
+    let inputs: Inputs
+
+    public init(config: AnalysisConfig, output: URL) throws {
+        try config.validate()
         self.config = config
         self.output = output
+        inputs = try Inputs(config)
     }
 
     /// Whether OUT holds an interrupted run that `run(resume: true)` would continue.
@@ -36,8 +42,6 @@ public struct Analysis {
     @discardableResult
     public func run(resume: Bool = false) throws -> AnalysisSummary {
         var clock = StageClock()
-        try config.validate()
-        let inputs = try Inputs(config)
         try AtomicFile.writeJSON(config, to: file("config.json"))
         let collector = DefectCollector(options: config.defects, calibration: inputs.calibration, card: inputs.model.card)
         let kinetics = Kinetics(options: config.kinetics, calibration: inputs.calibration,

@@ -26,21 +26,13 @@ public struct AnalysisConfig: Codable, Sendable {
     /// a range that overflows), naming the setting; `analyze` runs it before its first byte is
     /// written, whether the values come from flags or from a `--config` file.
     public func validate() throws {
-        func require(_ ok: Bool, _ name: String, _ value: Any, _ expected: String) throws {
-            guard ok else { throw InputError("\(name) \(value) is invalid: \(expected)") }
-        }
+        let require = InputError.require
         if let p = pixelSize { try require(p.isFinite && Calibration.pixelSizeRange.contains(p), "pixelSize", p, "expected 0.001–100 Å") }
         if let t = frameTime { try require(t.isFinite && Calibration.frameTimeRange.contains(t), "frameTime", t, "expected 10⁻⁶–10⁶ s") }
         try require(firstFrame >= 0, "firstFrame", firstFrame, "expected ≥ 0")
         if let n = frameCount { try require(n >= 1, "frameCount", n, "expected ≥ 1") }
         try require(overlayFrames.allSatisfy { $0 >= 0 }, "overlayFrames", overlayFrames, "expected frame numbers ≥ 0")
-        let f = finder
-        try require(f.tile >= 1 && f.tile <= 8192, "finder.tile", f.tile, "expected 1–8192 px")
-        try require(f.overlap >= 0 && f.overlap < f.tile, "finder.overlap", f.overlap, "expected 0 ≤ overlap < tile")
-        try require(f.batchSize >= 1 && f.batchSize <= 1024, "finder.batchSize", f.batchSize, "expected 1–1024")
-        try require(f.threshold.isFinite && f.threshold > 0 && f.threshold < 1, "finder.threshold", f.threshold, "expected 0 < threshold < 1")
-        try require(f.pixelSizeTolerance.isFinite && (0...10).contains(f.pixelSizeTolerance), "finder.pixelSizeTolerance",
-                    f.pixelSizeTolerance, "expected 0–10")
+        try finder.validate()  // the model's size divisor is checked again when it is loaded
         try defects.validate(prefix: "defects.")
         let k = kinetics
         try require(k.maxStepColumns.isFinite && k.maxStepColumns > 0 && k.maxStepColumns <= 1000, "kinetics.maxStepColumns",

@@ -31,9 +31,16 @@ public struct MovieSpec: Codable, Sendable, Equatable {
         self.drift = drift; self.driftNoise = driftNoise; self.rotationDegrees = rotationDegrees
     }
 
+    /// The largest dose a movie may ask for (e/Å²); real STEM doses stay below 10⁸.
+    public static let maxDose = 1e9
+
     public func validate() throws {
         guard frames >= 1, frameTime > 0, pixelSize > 0, count >= 0 else {
             throw SimulationError.invalidRecipe("movie needs frames ≥ 1, frameTime > 0, pixelSize > 0, count ≥ 0")
+        }
+        // A NaN, zero or huge dose would trap (or hang) in the shot-noise sampler.
+        if let d = dose, !(d > 0 && d <= Self.maxDose) {
+            throw SimulationError.invalidRecipe("movie dose \(d) e/Å² is invalid: expected 0 < dose ≤ 10⁹ e/Å²")
         }
         let n = states.count
         guard n >= 1, transitionMatrix.count == n, transitionMatrix.allSatisfy({ $0.count == n }) else {

@@ -67,8 +67,8 @@ public struct Recipe: Codable, Sendable, Equatable {
         guard pixelSize.count == 2, pixelSize[0] > 0, pixelSize[1] >= pixelSize[0] else {
             throw SimulationError.invalidRecipe("pixelSize must be [min, max] with 0 < min ≤ max (Å)")
         }
-        if let d = dose, d.count != 2 || d[0] <= 0 || d[1] < d[0] {
-            throw SimulationError.invalidRecipe("dose must be [min, max] with 0 < min ≤ max (e/Å²)")
+        if let d = dose, d.count != 2 || !(d[0] > 0) || !(d[1] >= d[0] && d[1] <= MovieSpec.maxDose) {
+            throw SimulationError.invalidRecipe("dose must be [min, max] with 0 < min ≤ max ≤ 10⁹ (e/Å²)")
         }
         for d in defects where (d.density ?? 0) < 0 || (d.kind != .vacancy && d.kind != .divacancy && d.kind != .columnVacancy && atomicNumbers[d.element ?? ""] == nil) {
             throw SimulationError.invalidRecipe("defect '\(d.label)': negative density or unknown element '\(d.element ?? "")'")

@@ -31,7 +31,9 @@ struct Analyze: ParsableCommand {
         try reportingErrors {
             let c = try configuration()
             try checkResumeAndOverwrite()
-            var analysis = Analysis(config: c, output: try output.prepare(markers: Analysis.resultMarkers, resuming: resume))
+            var analysis = try Analysis(config: c, output: output.directory)  // movie and model checked before OUT exists
+            try output.prepare(markers: Analysis.resultMarkers, resuming: resume,
+                               inputs: [.init(c.movie, streamed: true)] + (config.map { [.init($0)] } ?? []))
             Interruption.resumeHint = "continue from the last finished frame: " + Self.resumeCommand()
             analysis.progress = output.progress
             printSummary(try analysis.run(resume: resume), dir: output.directory)
@@ -59,7 +61,10 @@ struct Analyze: ParsableCommand {
             guard count >= 1 else { throw InputError("--count \(count) is invalid: expected at least 1 frame") }
             c.frameCount = count
         }
-        if let lag { c.kinetics.lag = lag }
+        if let lag {
+            try InputError.require((1...1_000_000).contains(lag), "--lag", lag, "expected 1–10⁶ frames")
+            c.kinetics.lag = lag
+        }
         if let library { c.defects = try c.defects.using(library: library) }
         if c.model == nil && c.material == nil { throw InputError("give --model DIR or --material graphene-si|ws2") }
         try c.validate()  // before OUT is created

@@ -45,7 +45,8 @@ struct Classify: ParsableCommand {
             if let library { options = try options.using(library: library) }
             let stage = try Classification(try openMovie(movie, modelOptions, pixelSize),
                                            atomTable: URL(fileURLWithPath: atoms), options: options)
-            let r = try stage.run(to: try output.prepare(markers: Classification.markers), progress: output.progress)
+            let r = try stage.run(to: try output.prepare(markers: Classification.markers, inputs: [.init(movie, streamed: true), .init(atoms)]),
+                                  progress: output.progress)
             if json {
                 struct Doc: Encodable { let defects, framesWithAtoms, unassigned, skippedAtBorder: Int; let classes: [String: Int]; let library: String? }
                 let doc = Doc(defects: r.defects, framesWithAtoms: r.framesWithAtoms, unassigned: r.unassigned, skippedAtBorder: r.skippedAtBorder,

@@ -23,7 +23,8 @@ struct ConvertCommand: ParsableCommand {
         8-bit sources, 16 otherwise. NaN/Inf pixels cannot be written to PNG or integer dtypes \
         (an error, never silently replaced).
 
-        Frames pass through Float32: integers beyond ±2^24 and float64 precision are rounded. \
+        Frames pass through Float32 (integers beyond ±2^24 are rounded), except into a float64 \
+        TIFF/NPY, which gets float64 values unrounded (1e300 stays 1e300). \
         Every output is written to a temporary file and renamed; on error nothing is left. An \
         existing output is refused unless --overwrite is given.
 

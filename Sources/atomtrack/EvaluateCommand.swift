@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Foundation
 import Pipeline
 
@@ -21,6 +22,7 @@ struct Evaluate: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            for d in dose { try InputError.require(d > 0 && d <= 1e9, "--dose", d, "expected 0 < dose ≤ 10⁹ e/Å²") }
             let rows = try ModelEvaluation(finder: modelOptions.finder()).evaluate(directory: URL(fileURLWithPath: truth), doses: dose)
             let report = EvaluationReport(rows)
             print(report.text)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Foundation
 import Pipeline
 
@@ -22,9 +23,10 @@ struct Locate: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
+            for f in overlay { try InputError.require(f >= 0, "--overlay", f, "expected frame numbers ≥ 0") }
             let input = try openMovie(movie, modelOptions, pixelSize, signal: signal.signal)
             let frames = try selection.range(in: input)
-            let dir = try output.prepare(markers: [AtomTable.fileName])
+            let dir = try output.prepare(markers: [AtomTable.fileName], inputs: [.init(movie, streamed: true)])
             let atoms = try MovieLocator.locate(input, frames: frames, overlays: Set(overlay), to: dir, progress: output.progress)
             print("atoms: \(dir.path)/\(AtomTable.fileName) (\(atoms) atoms in \(frames.count) frames)")
         }

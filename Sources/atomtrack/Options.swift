@@ -16,11 +16,15 @@ struct OutputOptions: ParsableArguments {
     var directory: URL { URL(fileURLWithPath: out) }
     var progress: Bool { !quiet }
 
-    /// Creates OUT, refusing one that holds any of `markers` unless `--overwrite` (or `resuming`)
-    /// was given; returns it.
+    /// Creates and locks OUT, refusing one that holds any of `markers` unless `--overwrite` (or
+    /// `resuming`) was given, and one that is or would replace an input; with `--overwrite`,
+    /// removes the earlier run's files first. Returns OUT.
     @discardableResult
-    func prepare(markers: [String], resuming: Bool = false) throws -> URL {
-        try OutputDirectory.prepare(directory, markers: markers, allowExisting: overwrite || resuming)
+    func prepare(markers: [String], resuming: Bool = false, inputs: [OutputDirectory.Input] = []) throws -> URL {
+        // URL(fileURLWithPath: "") is the current directory: an empty --out is a mistake, not ".".
+        guard !out.isEmpty else { throw OutputDirectoryError.emptyPath }
+        try OutputDirectory.prepare(directory, markers: markers, allowExisting: overwrite || resuming,
+                                    replace: overwrite && !resuming, inputs: inputs)
         return directory
     }
 }
@@ -39,6 +43,7 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Skip the 2-D Gaussian refinement (plain probability-weighted centroids).") var noRefine = false
 
     func finder() throws -> AtomFinder {
+        try InputError.require(threshold > 0 && threshold < 1, "--threshold", threshold, "expected 0 < threshold < 1")
         var options = AtomFinder.Options()
         options.threshold = threshold
         options.refine = !noRefine

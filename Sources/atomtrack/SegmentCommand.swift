@@ -22,7 +22,7 @@ struct Segment: ParsableCommand {
         try reportingErrors {
             let input = try openMovie(movie, modelOptions, pixelSize)
             let stage = Segmentation(input, frames: try selection.range(in: input))
-            let dir = try output.prepare(markers: [Segmentation.outputFile])
+            let dir = try output.prepare(markers: [Segmentation.outputFile], inputs: [.init(movie, streamed: true)])
             let classes = try stage.run(to: dir, progress: output.progress)
             print("probabilities: \(dir.path)/\(Segmentation.outputFile) (\(stage.frames.count) frames × \(classes.count) classes: \(classes.joined(separator: ", ")))")
         }

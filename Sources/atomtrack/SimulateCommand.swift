@@ -1,4 +1,5 @@
 import ArgumentParser
+import Core
 import Foundation
 import Pipeline
 
@@ -24,7 +25,8 @@ struct Simulate: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let r = try SimulationExport.recipe(at: recipe, seed: seed, frames: frames, dose: dose)
-            let dir = try output.prepare(markers: SimulationExport.markers)
+            try InputError.require((1...1_000_000).contains(count), "--count", count, "expected 1–10⁶ training pairs")
+            let dir = try output.prepare(markers: SimulationExport.markers, inputs: [.init(recipe)])
             switch try SimulationExport.write(recipe: r, trainingPairs: count, to: dir, progress: output.progress) {
             case let .movie(frames, width, height, pixelSize):
                 print("movie: \(dir.path)/\(SimulationExport.movieFile)  (\(frames) frames, \(width)×\(height) px, \(pixelSize) Å/px)")

@@ -36,7 +36,7 @@ struct TrackCommand: ParsableCommand {
             o.classes = Set(`class`); o.hopThreshold = hopThreshold; o.seed = seed
             o.pixelSize = try pixelSize.checked(); o.frameTime = try frameTime.checked()
             let stage = try TrackTable(table: URL(fileURLWithPath: table), options: o)
-            let r = try stage.run(to: try output.prepare(markers: TrackTable.markers))
+            let r = try stage.run(to: try output.prepare(markers: TrackTable.markers, inputs: [.init(table)]))
             print("\(r.tracks) tracks of ≥ \(minLength) frames from \(r.detections) detections")
             for d in r.diffusion {
                 print(String(format: "  %@: D = %.4g px²/frame [%.4g, %.4g] over %d tracks", d.className, d.d, d.ciLow, d.ciHigh, d.tracks))
@@ -72,7 +72,7 @@ struct MarkovCommand: ParsableCommand {
             o.lag = lag; o.reversible = reversible; o.samples = samples; o.seed = seed
             o.frameTime = try frameTime.checked()
             let stage = try MarkovTable(table: URL(fileURLWithPath: table), options: o)
-            let r = try stage.run(to: try output.prepare(markers: MarkovTable.markers))
+            let r = try stage.run(to: try output.prepare(markers: MarkovTable.markers, inputs: [.init(table)]))
             print("transition matrix at lag \(lag) (\(r.states.joined(separator: ", "))):")
             for row in r.transitionMatrix { print("  " + row.map { String(format: "%.4f", $0) }.joined(separator: "  ")) }
             if !r.excluded.isEmpty { print("left out (not in the largest connected set): " + r.excluded.joined(separator: ", ")) }

@@ -41,6 +41,7 @@ struct Train: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let r = try SimulationExport.recipe(at: recipe)
+            try options.validate()  // before OUT is made
             let dir = try output.prepare(markers: ModelTraining.markers, resuming: resume)
             if output.overwrite && !resume { ModelTraining.discardEarlierRun(in: dir) }
             let card = try ModelTraining(recipe: r, options: options, outputDirectory: dir).run(resume: resume, progress: output.progress)

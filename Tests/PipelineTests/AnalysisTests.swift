@@ -42,7 +42,7 @@ final class AnalysisTests: XCTestCase {
         var config = AnalysisConfig(movie: movieDir.appendingPathComponent(SimulationExport.movieFile).path)
         config.model = try shippedModel("tmd-ws2").path
         config.frameTime = truth.summary.frameTimeS
-        var analysis = Analysis(config: config, output: out)
+        var analysis = try Analysis(config: config, output: out)
         analysis.progress = false
         let summary = try analysis.run()
 
@@ -121,7 +121,7 @@ final class AnalysisTests: XCTestCase {
 
         var config = AnalysisConfig(movie: npy.path)
         config.model = try shippedModel("tmd-ws2").path
-        var analysis = Analysis(config: config, output: out)
+        var analysis = try Analysis(config: config, output: out)
         analysis.progress = false
         let summary = try analysis.run()
 

@@ -1,5 +1,6 @@
 import Foundation
 import MicroscopyIO
+import Pipeline
 import XCTest
 
 /// The shared options of the `atomtrack` commands, run as a user would (the executable built
@@ -7,8 +8,9 @@ import XCTest
 final class CommandLineTests: XCTestCase {
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
-    /// Runs the executable; `environment` sets (or, with nil, removes) variables of the child only.
-    func atomtrack(_ arguments: [String], environment: [String: String?] = [:]) throws -> Run {
+    /// Runs the executable; `environment` sets (or, with nil, removes) variables of the child only;
+    /// `launcher` (e.g. setpriv and its options) runs it through another program.
+    func atomtrack(_ arguments: [String], environment: [String: String?] = [:], launcher: [String] = []) throws -> Run {
         // The executable is built into the same products directory as the test bundle.
         let products = Bundle.main.executableURL?.deletingLastPathComponent() ?? Bundle(for: Self.self).bundleURL
         let binary = products.appendingPathComponent("atomtrack")
@@ -16,8 +18,8 @@ final class CommandLineTests: XCTestCase {
             throw XCTSkip("atomtrack executable not built beside the tests (\(binary.path))")
         }
         let p = Process(), out = Pipe(), err = Pipe()
-        p.executableURL = binary
-        p.arguments = arguments
+        p.executableURL = launcher.isEmpty ? binary : URL(fileURLWithPath: launcher[0])
+        p.arguments = launcher.isEmpty ? arguments : launcher.dropFirst() + [binary.path] + arguments
         if !environment.isEmpty {
             var env = ProcessInfo.processInfo.environment
             for (name, value) in environment { env[name] = value }
@@ -120,5 +122,114 @@ final class CommandLineTests: XCTestCase {
         let located = try atomtrack(["locate", movie.path, "--model", model, "--first", "1", "--count", "9223372036854775807",
                                      "--out", out.path])
         XCTAssertEqual(located.status, 0, located.stderr)
+    }
+
+    /// A second run into an OUT that another process holds is refused in one line (flock on
+    /// OUT/.atomtrack.lock); once the holder is gone the same command runs.
+    func testConcurrentRunIntoTheSameOutIsRefused() throws {
+        let (dir, _, _, table) = try movieModelAndTable("table.csv", "frame,x,y\n0,1,1\n1,1.5,1\n")
+        let out = dir.appendingPathComponent("out")
+        try OutputDirectory.prepare(out, markers: [], allowExisting: true)  // this process holds the lock now
+        assertOneLineError(try atomtrack(["track", table.path, "--out", out.path]), mentioning: "another atomtrack run is writing")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.appendingPathComponent("trajectories.csv").path))
+        OutputDirectory.unlock(out)
+        XCTAssertEqual(try atomtrack(["track", table.path, "--out", out.path]).status, 0)
+    }
+
+    /// `--overwrite` leaves no file of the earlier run beside the new one (other files stay); any
+    /// run removes the temp files a killed run left, in OUT and OUT/library.
+    func testOverwriteRemovesTheEarlierRunAndStaleTempFiles() throws {
+        let (dir, _, _, table) = try movieModelAndTable("table.csv", "frame,x,y\n0,1,1\n1,1.5,1\n")
+        let out = dir.appendingPathComponent("out"), library = out.appendingPathComponent("library")
+        try FileManager.default.createDirectory(at: library, withIntermediateDirectories: true)
+        let earlier = ["markov.json", "markov.png", "summary.json", "overlay_0003.png", "trajectories.csv", "library/D1_mean.png"]
+        let stale = [".atoms.csv.1a2b3c4d.tmp", "library/.D1_mean.png.5e6f7a8b.tmp"]
+        for name in earlier + stale + ["notes.txt"] { try Data("x".utf8).write(to: out.appendingPathComponent(name)) }
+        func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path) }
+
+        // Without --overwrite: refused (it holds trajectories.csv), but the stale temp files go.
+        assertOneLineError(try atomtrack(["track", table.path, "--out", out.path]), mentioning: "--overwrite")
+        for name in stale { XCTAssertFalse(exists(name), "stale \(name) survived") }
+        XCTAssertTrue(earlier.allSatisfy(exists))
+
+        let run = try atomtrack(["track", table.path, "--out", out.path, "--overwrite"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        for name in earlier where name != "trajectories.csv" { XCTAssertFalse(exists(name), "\(name) of the earlier run survived") }
+        XCTAssertFalse(exists("library"))
+        XCTAssertTrue(exists("notes.txt"), "a file AtomTrack does not write is left alone")
+        XCTAssertEqual(try String(contentsOf: out.appendingPathComponent("trajectories.csv"), encoding: .utf8).prefix(5), "track")
+    }
+
+    /// OUT may not be an input's folder or replace an input; `--out ""` is not the current directory.
+    func testOutputPathsThatWouldReplaceAnInputAreRefused() throws {
+        let (dir, movie, model, table) = try movieModelAndTable("table.csv", "frame,x,y\n0,1,1\n")
+        let frames = try Movie.open(movie)
+        let series = dir.appendingPathComponent("series")
+        try FileManager.default.createDirectory(at: series, withIntermediateDirectories: true)
+        for i in 0..<2 { try PNGFile.writeGray(try frames.frame(i), to: series.appendingPathComponent(String(format: "frame_%03d.png", i))) }
+        let overlay = dir.appendingPathComponent("overlay_0000.png")
+        try PNGFile.writeGray(try frames.frame(0), to: overlay)
+        let before = try Data(contentsOf: overlay)
+
+        assertOneLineError(try atomtrack(["locate", overlay.path, "--model", model, "--out", dir.path, "--pixel-size", "0.2"]),
+                           mentioning: "holds the input overlay_0000.png")
+        assertOneLineError(try atomtrack(["locate", overlay.path, "--model", model, "--out", dir.path, "--pixel-size", "0.2", "--overwrite"]),
+                           mentioning: "holds the input overlay_0000.png")
+        XCTAssertEqual(try Data(contentsOf: overlay), before, "the input is untouched")
+        assertOneLineError(try atomtrack(["locate", series.path, "--model", model, "--out", series.path, "--pixel-size", "0.2"]),
+                           mentioning: "is an input of this run")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: series.path).sorted(), ["frame_000.png", "frame_001.png"])
+        assertOneLineError(try atomtrack(["track", table.path, "--out", ""]), mentioning: "--out is empty")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "trajectories.csv"), "nothing written into the current directory")
+    }
+
+    /// A movie the user may not read is named as such, not called corrupt. As root (who reads
+    /// anything) the command runs as `nobody` through setpriv.
+    func testUnreadableMovieIsNotCalledCorrupt() throws {
+        let dir = try reliabilityTempDir(self)
+        let movie = try smallMovie(in: dir)
+        try FileManager.default.setAttributes([.posixPermissions: 0o000], ofItemAtPath: movie.path)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: dir.path)
+        var launcher: [String] = []
+        if geteuid() == 0 {
+            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else { throw XCTSkip("root without setpriv") }
+            launcher = ["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        }
+        assertOneLineError(try atomtrack(["info", movie.path], launcher: launcher), mentioning: "movie.tif: cannot read: permission denied")
+    }
+
+    /// `convert --dtype float64` keeps float64 values Float32 cannot hold (1e300 became inf, #16
+    /// item 16). The input NPY is written byte by byte here and the output's bytes are read back
+    /// directly, so neither side goes through AtomTrack's own float64 code.
+    func testConvertToFloat64KeepsFloat64Values() throws {
+        let dir = try reliabilityTempDir(self)
+        let values: [Double] = [1e300, -1e300, 1.0000000000000002, 5e-324, 0, -2.5, 123456789.123456789, 1e-300]
+        func npy(_ v: [Double]) -> Data {
+            var header = "{'descr': '<f8', 'fortran_order': False, 'shape': (2, 4), }"
+            while (10 + header.count + 1) % 64 != 0 { header += " " }
+            var d = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8((header.count + 1) & 0xFF), UInt8((header.count + 1) >> 8)])
+            d.append(Data((header + "\n").utf8))
+            for x in v { withUnsafeBytes(of: x.bitPattern.littleEndian) { d.append(contentsOf: $0) } }
+            return d
+        }
+        let input = dir.appendingPathComponent("in.npy")
+        try npy(values).write(to: input)
+        for (name, dtype) in [("out.npy", ["--dtype", "float64"]), ("kept.npy", [])] {
+            let out = dir.appendingPathComponent(name)
+            let run = try atomtrack(["convert", input.path, out.path] + dtype)
+            XCTAssertEqual(run.status, 0, run.stderr)
+            let bytes = try Data(contentsOf: out)
+            let headerLength = Int(bytes[8]) + Int(bytes[9]) << 8
+            let stored = stride(from: 10 + headerLength, to: bytes.count, by: 8).map { i in
+                Double(bitPattern: bytes[i..<(i + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+            }
+            XCTAssertEqual(stored, values, name)
+        }
+        // TIFF: read back through the reader's Float64 path.
+        let tif = dir.appendingPathComponent("out.tif")
+        XCTAssertEqual(try atomtrack(["convert", input.path, tif.path, "--dtype", "float64"]).status, 0)
+        var read: [Double] = []
+        try Movie.open(tif).readFrame(0, into: &read)
+        XCTAssertEqual(read, values, "one 4×2 frame (a 2-D NPY is one image)")
     }
 }

@@ -68,6 +68,8 @@ final class ReliabilityAnalysisTests: XCTestCase {
             ("frameTime", { $0.frameTime = .infinity }), ("firstFrame", { $0.firstFrame = -1 }),
             ("frameCount", { $0.frameCount = -5 }), ("frameCount", { $0.frameCount = 0 }),
             ("overlayFrames", { $0.overlayFrames = [-1] }),
+            ("finder.tile", { $0.finder.tile = 0 }), ("finder.tile", { $0.finder.tile = -256 }), ("finder.tile", { $0.finder.tile = 7 }),
+            ("finder.threshold", { $0.finder.threshold = 2 }),
             ("finder.batchSize", { $0.finder.batchSize = 0 }), ("finder.overlap", { $0.finder.overlap = -1 }),
             ("finder.threshold", { $0.finder.threshold = .nan }), ("finder.pixelSizeTolerance", { $0.finder.pixelSizeTolerance = .infinity }),
             ("defects.cropSizeA", { $0.defects.cropSizeA = .nan }), ("defects.cropSizeA", { $0.defects.cropSizeA = 1e300 }),
@@ -93,6 +95,13 @@ final class ReliabilityAnalysisTests: XCTestCase {
             XCTAssertEqual("\($0)", "kinetics.driftAtomsPerFrame -5 is invalid: expected ≥ 1")
         }
         XCTAssertNoThrow(try AnalysisConfig(movie: "m.tif").validate(), "the defaults are valid")
+        // A tile the network cannot take whole (the WS2 U-Net halves 3 times) is refused when the
+        // model is loaded, not rounded to another tile silently.
+        var options = AtomFinder.Options()
+        options.tile = 100
+        XCTAssertThrowsError(try AtomFinder(model: TrainedModel(at: URL(fileURLWithPath: ws2Model)), options: options)) {
+            XCTAssertEqual("\($0)", "finder.tile 100 is invalid: expected a multiple of 8 px (the network's size divisor), 8–8192")
+        }
     }
 
     /// A NaN or infinite position in atoms.csv names the file and line; `classify`'s crop size

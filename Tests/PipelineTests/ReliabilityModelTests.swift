@@ -49,6 +49,12 @@ final class ReliabilityModelTests: XCTestCase {
         assertCheckpointError(Data([1, 0, 0]), mentions: "shorter than")
         assertCheckpointError(safetensors(#"["not", "an", "object"]"#, body: 0), mentions: "JSON object")
         assertCheckpointError(safetensors(#"{"a":{"dtype":"F32","shape":"2","data_offsets":[0,8]}}"#, body: 8), mentions: "lacks")
+        // Extents and offsets that are not integers fitting Int are refused, not truncated (2.7 → 2
+        // matched the 8 stored bytes) or wrapped (2⁶⁴ + 5).
+        for shape in ["2.7", "18446744073709551621"] {
+            assertCheckpointError(safetensors("{\"a\":{\(f32),\"shape\":[\(shape)],\"data_offsets\":[0,8]}}", body: 8), mentions: "lacks")
+        }
+        assertCheckpointError(safetensors("{\"a\":{\(f32),\"shape\":[2],\"data_offsets\":[0,8.5]}}", body: 8), mentions: "lacks")
     }
 
     /// Committed bad safetensors files (Fixtures/*.safetensors) are refused with a typed error.

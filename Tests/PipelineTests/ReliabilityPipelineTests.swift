@@ -156,6 +156,27 @@ final class ReliabilityPipelineTests: XCTestCase {
         }
     }
 
+    /// Blank frames hold no atoms with the shipped WS2 model too, which (fed the all-zero input a
+    /// constant frame normalizes to) reported 3 S "atoms" at 256² and 5 at 64² before
+    /// `AtomFinder` honoured `isConstant` (#16 item 12). Also when the frame is resampled.
+    func testBlankFramesGiveNoAtomsWithTheWS2Model() throws {
+        let dir = repositoryRoot.appendingPathComponent("Models/tmd-ws2")
+        guard FileManager.default.fileExists(atPath: dir.appendingPathComponent("model.safetensors").path) else {
+            throw XCTSkip("shipped model absent")
+        }
+        let finder = try AtomFinder(model: try TrainedModel(at: dir))
+        for side in [256, 64] {
+            for value: Float in [0, 1000] {
+                for pixelSize: Double? in [nil, 0.05] {  // 0.05 Å/px lies outside the card's 0.12–0.35 Å: resampled
+                    let (atoms, normalized) = try finder.locate(in: Array(repeating: value, count: side * side), width: side, height: side,
+                                                                pixelSize: pixelSize)
+                    XCTAssertEqual(atoms.count, 0, "\(side)² of \(value) at \(pixelSize.map { "\($0) Å/px" } ?? "no pixel size")")
+                    XCTAssertTrue(normalized.isConstant)
+                }
+            }
+        }
+    }
+
     func testNonFinitePixelsNameTheFrame() throws {
         let finder = try shippedFinder()
         var pixels = [Float](repeating: 1, count: 32 * 32)
@@ -198,6 +219,14 @@ final class ReliabilityPipelineTests: XCTestCase {
         XCTAssertEqual(try locator.run(movie: movie, frames: 0..<0, to: none, progress: false).count, 0)
         let table = try String(contentsOf: none.appendingPathComponent(MovieLocator.atomsFile), encoding: .utf8)
         XCTAssertEqual(table.split(separator: "\n").count, 1, "header only")
+        // Every frame skipped (#16): an error, and no atoms.csv that looks like "no atoms here".
+        let allNaN = dir.appendingPathComponent("all-nan")
+        try FileManager.default.createDirectory(at: allNaN, withIntermediateDirectories: true)
+        locator.overlayFrames = [1]
+        XCTAssertThrowsError(try locator.run(movie: movie, frames: 1..<2, to: allNaN, progress: false)) {
+            XCTAssertEqual("\($0)", "every frame (1) was skipped; the first: frame 1: 1 NaN/Inf pixel(s), the first at (x 0, y 0)")
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: allNaN.path), [], "no atoms.csv, no overlay")
     }
 
     /// A calibration far outside the model's range (e.g. a file that says 1000 Å/px, or

@@ -36,7 +36,7 @@ final class ResumeTests: XCTestCase {
 
     /// Runs the analysis in-process into `dir` (no progress bars).
     func analyze(_ config: AnalysisConfig, into dir: URL, stopAfterFrames: Int? = nil, resume: Bool = false) throws {
-        var analysis = Analysis(config: config, output: dir)
+        var analysis = try Analysis(config: config, output: dir)
         analysis.progress = false
         analysis.stopAfterFrames = stopAfterFrames
         try analysis.run(resume: resume)

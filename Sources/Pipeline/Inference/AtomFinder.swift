@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Localization
 import Networks
@@ -21,6 +22,20 @@ public struct AtomFinder {
         /// Relative tolerance on the pixel size before resampling (0.25 = ±25 % beyond the trained range).
         public var pixelSizeTolerance = 0.25
         public init() {}
+
+        /// Refuses settings that would skip every frame or silently change the tiling (a tile
+        /// that is not a multiple of the network's `multiple`, e.g. 7 for a 3-level U-Net),
+        /// naming them as config.json does (`finder.tile`).
+        public func validate(multiple: Int = 1) throws {
+            try InputError.require(tile >= max(8, multiple) && tile <= 8192 && tile % multiple == 0, "finder.tile", tile,
+                                   "expected a multiple of \(multiple) px (the network's size divisor), \(max(8, multiple))–8192")
+            try InputError.require(overlap >= 0 && 2 * overlap <= tile, "finder.overlap", overlap, "expected 0 ≤ overlap ≤ tile/2")
+            try InputError.require(batchSize >= 1 && batchSize <= 1024, "finder.batchSize", batchSize, "expected 1–1024")
+            try InputError.require(threshold.isFinite && threshold > 0 && threshold < 1, "finder.threshold", threshold,
+                                   "expected 0 < threshold < 1")
+            try InputError.require(pixelSizeTolerance.isFinite && (0...10).contains(pixelSizeTolerance), "finder.pixelSizeTolerance",
+                                   pixelSizeTolerance, "expected 0–10")
+        }
     }
 
     public let model: TrainedModel
@@ -28,6 +43,7 @@ public struct AtomFinder {
     public let normalization: FrameNormalization
 
     public init(model: TrainedModel, options: Options = Options()) throws {
+        try options.validate(multiple: 1 << model.network.modelDescription.depth)
         self.model = model
         self.options = options
         normalization = try FrameNormalization()
@@ -67,14 +83,19 @@ public struct AtomFinder {
     /// Class probabilities of a frame at its own size (no resampling).
     public func probabilities(_ pixels: [Float], width: Int, height: Int, frame: Int = 0) throws -> (ProbabilityMaps, NormalizedFrame) {
         let normalized = try normalization.normalize(pixels, width: width, height: height, frame: frame)
+        return (try segment(normalized), normalized)
+    }
+
+    /// The network's class probabilities of a normalized frame, tiled and blended.
+    func segment(_ normalized: NormalizedFrame) throws -> ProbabilityMaps {
+        let (width, height) = (normalized.width, normalized.height)
         let (tile, overlap) = tiling(width: width, height: height)
         let tiler = try TiledSegmenter(tile: tile, overlap: overlap, batchSize: options.batchSize, multiple: multiple)
         let network = model.network
-        let maps = try tiler.segment(normalized.pixels, width: width, height: height) { tiles, count in
+        return try tiler.segment(normalized.pixels, width: width, height: height) { tiles, count in
             let input = try Tensor(shape: [count, 1, tile, tile], data: tiles)
             return try network.probabilities(input, batchSize: count).data
         }
-        return (maps, normalized)
     }
 
     /// Atoms of one frame, in the frame's pixel coordinates.
@@ -95,22 +116,27 @@ public struct AtomFinder {
                 throw ModelError.mismatch("frame \(frame): pixel size \(p) Å is far outside the model's \(r[0])–\(r[1]) Å; check the calibration or pass --pixel-size")
             }
         }
-        var image = pixels, w = width, h = height, scale = 1.0, effectivePixelSize = pixelSize
+        let normalized = try normalization.normalize(pixels, width: width, height: height, frame: frame)
+        // A frame without contrast (blank, all zeros) carries no atoms. The network would see an
+        // all-zero input and may still report a few (3 S "atoms" in a blank 256² WS2 frame).
+        guard !normalized.isConstant else { return ([], normalized) }
+        var image = pixels, working = normalized, scale = 1.0, effectivePixelSize = pixelSize
         if let target = workingPixelSize(for: pixelSize), let p = pixelSize {
             scale = p / target   // > 1 enlarges the frame
-            (image, w, h) = Resample.bilinear(pixels, width: width, height: height, scale: scale)
+            let (resampled, w, h) = Resample.bilinear(pixels, width: width, height: height, scale: scale)
+            image = resampled
+            working = try normalization.normalize(image, width: w, height: h, frame: frame)
             effectivePixelSize = target
         }
-        let (maps, normalized) = try probabilities(image, width: w, height: h, frame: frame)
         let locator = try makeLocator(pixelSize: effectivePixelSize)
-        var atoms = try locator.locate(maps, frame: image)
+        var atoms = try locator.locate(try segment(working), frame: image)
         guard scale != 1 else { return (atoms, normalized) }
         // Resampled pixel centres map back as x = (x' + 0.5) / scale − 0.5.
         for i in atoms.indices {
             atoms[i].x = (atoms[i].x + 0.5) / scale - 0.5
             atoms[i].y = (atoms[i].y + 0.5) / scale - 0.5
         }
-        return (atoms, try normalization.normalize(pixels, width: width, height: height, frame: frame))
+        return (atoms, normalized)
     }
 
     /// Localizer settings scaled to the lattice: separation 0.55 × the column spacing, a

@@ -46,7 +46,7 @@ public final class DefectCollector {
         /// negative count); with `pixelSize`, also a crop wider than 1024 px (4 MB per crop).
         public func validate(pixelSize: Double? = nil, atomClasses: [String]? = nil, prefix: String = "") throws {
             func require(_ ok: Bool, _ name: String, _ value: Any, _ expected: String) throws {
-                guard ok else { throw InputError("\(prefix)\(name) \(value) is invalid: \(expected)") }
+                try InputError.require(ok, prefix + name, value, expected)
             }
             try require(cropSizeA.isFinite && cropSizeA > 0 && cropSizeA <= 1000, "cropSizeA", cropSizeA, "expected 0 < crop size ≤ 1000 Å")
             if let p = pixelSize, p > 0 {

@@ -25,6 +25,7 @@ public struct DemoRun {
 
     public func run(in root: URL, progress: Bool = true) throws -> Result {
         let movieDir = root.appendingPathComponent("movie"), analysisDir = root.appendingPathComponent("analysis")
+        try OutputDirectory.prepare(root, markers: [], allowExisting: true)  // locked before its folders are replaced
         for dir in [movieDir, analysisDir] {
             try? FileManager.default.removeItem(at: dir)
             try OutputDirectory.prepare(dir, markers: [], allowExisting: false)
@@ -34,7 +35,7 @@ public struct DemoRun {
         config.model = model
         config.material = material ?? (recipe.lattice.lowercased().contains("graphene") ? "graphene-si" : "ws2")
         config.frameTime = truth.frameTimeS
-        var analysis = Analysis(config: config, output: analysisDir)
+        var analysis = try Analysis(config: config, output: analysisDir)
         analysis.progress = progress
         let summary = try analysis.run()
         let comparison = try TruthComparison(truthDir: movieDir, analysisDir: analysisDir, summary: summary,

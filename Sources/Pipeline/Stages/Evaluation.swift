@@ -48,7 +48,10 @@ public struct ModelEvaluation {
         if fm.fileExists(atPath: dir.appendingPathComponent("truth_atoms.csv").path) {
             return try score(simulatorItems(dir), dataset: dir.lastPathComponent, dose: nil, progress: progress)
         }
-        let names = try fm.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix("_truth.csv") }
+        guard let listing = try? fm.contentsOfDirectory(atPath: dir.path) else {
+            throw InputError("\(dir.path): no such folder (or not readable)")
+        }
+        let names = listing.filter { $0.hasSuffix("_truth.csv") }
             .map { String($0.dropLast("_truth.csv".count)) }.sorted()
         guard !names.isEmpty else {
             throw InputError("\(dir.path): holds neither truth_atoms.csv (simulator output) nor NAME_truth.csv files")

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 import Localization
 import MicroscopyIO
@@ -61,6 +62,7 @@ public struct MovieLocator {
         var all: [[FrameAtom]] = []
         let bar = ProgressBar("locate", total: frames.count + alreadyDone, quiet: !progress)
         if alreadyDone > 0 { bar.advance(by: alreadyDone, status: "resumed after \(alreadyDone) frames") }
+        var firstSkip: LocalizationError?, skipped = 0, overlays: [URL] = []
         for i in frames {
             let image = try movie.frame(i)
             var found: [FrameAtom] = []
@@ -71,16 +73,25 @@ public struct MovieLocator {
                 found = atoms.map { FrameAtom(frame: i, x: $0.x, y: $0.y, classIndex: $0.classIndex, score: $0.score, border: $0.border) }
             } catch let e as LocalizationError {
                 FileHandle.standardError.write(Data("\nwarning: frame \(i) skipped: \(e)\n".utf8))
+                firstSkip = firstSkip ?? e
+                skipped += 1
             }
             try sink.write(atomTable.rows(found))
             if overlayFrames.contains(i) {
                 let png = Overlay.render(image.pixels, width: image.width, height: image.height,
                                          points: found.map { ($0.x, $0.y, $0.classIndex) }, radius: overlayRadius)
-                try PNGFile.writeRGB(png, to: dir.appendingPathComponent(String(format: "overlay_%04d.png", i)))
+                overlays.append(dir.appendingPathComponent(String(format: "overlay_%04d.png", i)))
+                try PNGFile.writeRGB(png, to: overlays[overlays.count - 1])
             }
             try onFrame(i, image, found, normalized)
             all.append(keepAtoms ? found : [])
             bar.advance(status: "\(found.count) atoms")
+        }
+        // Nothing found because nothing could be read is a failure, not an empty result
+        // (the atom table is dropped unfinished, so no header-only atoms.csv appears).
+        if skipped > 0, skipped == frames.count, alreadyDone == 0, let firstSkip {
+            for url in overlays { try? FileManager.default.removeItem(at: url) }
+            throw InputError("every frame (\(skipped)) was skipped; the first: \(firstSkip)")
         }
         try ownTable?.finish()
         bar.finish()

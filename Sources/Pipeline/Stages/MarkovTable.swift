@@ -17,6 +17,13 @@ public struct MarkovTable {
         public var samples = 200
         public var seed: UInt64 = 1
         public init() {}
+
+        /// Refuses what would fail only after OUT is created, named as the `markov` flags are.
+        public func validate() throws {
+            try InputError.require((1...1_000_000).contains(lag), "--lag", lag, "expected 1–10⁶ frames")
+            try InputError.require((2...100_000).contains(samples), "--samples", samples, "expected 2–100000 bootstrap samples")
+            try Calibration.checkFlags(frameTime: frameTime)
+        }
     }
 
     /// A directory holding this file holds a Markov model.
@@ -28,6 +35,7 @@ public struct MarkovTable {
 
     /// Reads the table now, so a bad one is refused before anything is written.
     public init(table: URL, options: Options) throws {
+        try options.validate()
         self.options = options
         (tracks, states) = try TableStages.stateTrajectories(CSVTable(url: table))
     }

@@ -13,6 +13,9 @@ public enum SimulationExport {
     /// The recipe in the file at `path` (or the shipped recipe of that name, `ShippedFiles.locate`),
     /// with the command line's overrides, validated.
     public static func recipe(at path: String, seed: UInt64? = nil, frames: Int? = nil, dose: Double? = nil) throws -> Recipe {
+        // The overrides are named as the flags are; the recipe's own values by `validate`.
+        if let frames { try InputError.require((1...1_000_000).contains(frames), "--frames", frames, "expected 1–10⁶ frames") }
+        if let dose { try InputError.require(dose > 0 && dose <= MovieSpec.maxDose, "--dose", dose, "expected 0 < dose ≤ 10⁹ e/Å²") }
         var r = try Recipe.decode(InputFile.read(ShippedFiles.locate(path)))
         if let seed { r.seed = seed }
         if let frames { r.movie?.frames = frames }

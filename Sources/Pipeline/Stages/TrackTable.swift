@@ -26,6 +26,18 @@ public struct TrackTable {
         /// Bootstrap seed.
         public var seed: UInt64 = 1
         public init() {}
+
+        /// Refuses what would fail only after the first files are written, or is not physical,
+        /// named as the `track` flags are.
+        public func validate() throws {
+            let require = InputError.require
+            try require(maxDistance.isFinite && maxDistance > 0 && maxDistance <= 1e6, "--max-distance", maxDistance, "expected 0 < px ≤ 10⁶")
+            try require((0...1_000_000).contains(maxGap), "--max-gap", maxGap, "expected 0–10⁶ frames")
+            try require((0...100).contains(driftIterations), "--drift-iterations", driftIterations, "expected 0–100")
+            try require(minLength >= 1, "--min-length", minLength, "expected at least 1 frame")
+            if let h = hopThreshold { try require(h.isFinite && h > 0 && h <= 1e6, "--hop-threshold", h, "expected 0 < px ≤ 10⁶") }
+            try Calibration.checkFlags(pixelSize: pixelSize, frameTime: frameTime)
+        }
     }
 
     /// A directory holding this file holds tracks.
@@ -37,6 +49,7 @@ public struct TrackTable {
 
     /// Reads the table now, so a bad one is refused before anything is written.
     public init(table: URL, options: Options) throws {
+        try options.validate()
         self.options = options
         (detections, classes) = try TableStages.detections(CSVTable(url: table), only: options.classes)
     }

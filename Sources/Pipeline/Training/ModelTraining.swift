@@ -29,6 +29,25 @@ public struct ModelTraining {
         /// Stop after this step as if interrupted (checkpoint written); `--resume` continues.
         public var stopAtStep: Int?
         public init() {}
+
+        /// Refuses settings that would trap, hang or fail after the output directory is made,
+        /// named as the `train` flags are.
+        public func validate() throws {
+            let require = InputError.require
+            try require((1...10_000_000).contains(steps), "--steps", steps, "expected 1–10⁷")
+            try require((1...1024).contains(batchSize), "--batch-size", batchSize, "expected 1–1024")
+            try require((1...8).contains(depth), "--depth", depth, "expected 1–8 pooling levels")
+            if let t = tileSize {
+                let m = 1 << depth
+                try require(t >= max(8, m) && t <= 8192 && t % m == 0, "--tile", t, "expected a multiple of \(m) px (2^depth), \(max(8, m))–8192")
+            }
+            try require(learningRate.isFinite && learningRate > 0 && learningRate <= 1, "--learning-rate", learningRate, "expected 0 < rate ≤ 1")
+            try require((1...1024).contains(baseFilters), "--base-filters", baseFilters, "expected 1–1024")
+            try require((1...10_000_000).contains(validateEvery), "--validate-every", validateEvery, "expected 1–10⁷ steps")
+            try require((1...10_000).contains(validationFrames), "--validation-frames", validationFrames, "expected 1–10000")
+            try require((1...1_000_000).contains(patience), "--patience", patience, "expected 1–10⁶ validations")
+            try require((1...1024).contains(threads), "--threads", threads, "expected 1–1024")
+        }
     }
 
     public let recipe: Recipe
@@ -50,6 +69,7 @@ public struct ModelTraining {
     static let validationIndexOffset = 1 << 40
 
     public init(recipe: Recipe, options: Options, outputDirectory: URL) throws {
+        try options.validate()
         var r = recipe
         if let t = options.tileSize { r.width = t; r.height = t }
         self.recipe = r
