@@ -18,7 +18,7 @@ extension AnalysisTests {
             config.model = model
             config.frameTime = truth.summary.frameTimeS
             if let library { config.defects = try config.defects.using(library: library) }
-            var analysis = Analysis(config: config, output: out)
+            var analysis = try Analysis(config: config, output: out)
             analysis.progress = false
             return (movieDir, out, try analysis.run())
         }
