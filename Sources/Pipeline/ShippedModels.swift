@@ -77,8 +77,8 @@ public enum ShippedModels {
         throw InputError("shipped model '\(name)' not found (looked in \(searchRoots().map(\.path).joined(separator: ", "))); set ATOMTRACK_MODELS or pass --model")
     }
 
-    /// The materials with a shipped model, and their aliases.
-    public static var materials: String { "graphene-si (alias graphene), ws2 (alias tmd-ws2)" }
+    /// The materials with a shipped model (aliases: graphene, tmd-ws2).
+    public static var materials: String { "graphene-si, ws2" }
 
     /// `$ATOMTRACK_MODELS`, then `Models/` in every shipped-file root.
     static func searchRoots() -> [URL] {
