@@ -39,7 +39,7 @@ let package = Package(
         // The commands reach the modules through Pipeline; the lower modules (and CBLAS) are
         // here for the benchmarks (Bench/), which time the kernels themselves.
         .executableTarget(name: "atomtrack", dependencies: [
-            "Core", "Pipeline", "Tensors", "Networks", "Localization", "DefectLibrary", "Tracking", "Dynamics", "CBLAS",
+            "Core", "Pipeline", "Tensors", "Networks", "Localization", "DefectLibrary", "Tracking", "Dynamics", "CBLAS", "MicroscopyIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

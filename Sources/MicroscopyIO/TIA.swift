@@ -29,15 +29,24 @@ final class TIASource: FrameSource {
             guard dataType == 0x4122 else {
                 throw MicroscopyIOError.notAnImage(path: path, detail: "TIA SER data type 0x\(String(dataType, radix: 16)) (0x4120 = 1-D spectra); expected 2-D images (0x4122)")
             }
-            _ = try r.uint32()  // tag type
+            let tagType = try r.uint32()
             let total = Int(try r.uint32()), valid = Int(try r.uint32())
             let arrays = Int(clamping: wide ? try r.uint64() : UInt64(try r.uint32()))
             guard valid >= 1, valid <= total else { throw bad("\(valid) valid of \(total) elements") }
             try IOLimits.check(width: 1, height: 1, frames: valid, path: path)
             let width = wide ? 8 : 4
-            guard arrays > 0, arrays < data.count, total <= (data.count - arrays) / width else { throw bad("offset array at \(arrays) lies outside the file") }
+            guard arrays > 0, arrays < data.count, total <= (data.count - arrays) / (2 * width) else {
+                throw bad("offset arrays at \(arrays) for \(total) elements run past the end of the file (truncated?)")
+            }
             r.offset = arrays
             offsets = try (0..<valid).map { _ in Int(clamping: wide ? try r.uint64() : UInt64(try r.uint32())) }
+            // Each element's time tag (type, pad, Unix seconds; + x/y for 0x4142) must be in the file too.
+            r.offset = arrays + total * width
+            let tagSize = tagType == 0x4142 ? 24 : 8
+            for k in 0..<valid {
+                let t = Int(clamping: wide ? try r.uint64() : UInt64(try r.uint32()))
+                guard t == 0 || (t > 0 && t <= data.count - tagSize) else { throw bad("tag of element \(k) at \(t) lies past the end of the file (truncated?)") }
+            }
             let first = try TIASource.element(data, at: offsets[0], path: path)
             for (k, o) in offsets.enumerated().dropFirst() {
                 let e = try TIASource.element(data, at: o, path: path)
@@ -82,11 +91,16 @@ final class TIASource: FrameSource {
         }
     }
 
+    /// TIA stores rows bottom-up; frames are delivered top row first, as ncempy and rsciio give them.
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws {
         let start = offsets[index] + TIASource.elementHeader, bytes = dst.count * info.sampleType.byteCount
         data.withUnsafeBytes { raw in
             SampleCodec.decode(UnsafeRawBufferPointer(rebasing: raw[start..<(start + bytes)]), type: info.sampleType,
                                bigEndian: false, into: dst)
+        }
+        let (w, h) = (info.width, info.height)
+        for r in 0..<(h / 2) {
+            for c in 0..<w { dst.swapAt(r * w + c, (h - 1 - r) * w + c) }
         }
     }
 

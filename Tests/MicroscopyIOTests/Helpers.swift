@@ -71,3 +71,7 @@ func assertIOError<T>(_ body: @autoclosure () throws -> T, contains fragment: St
 func listing(_ dir: URL) -> [String] {
     ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).sorted()
 }
+
+/// The instrument files (Velox, TIA, Nion, NCEM, MRC, OME/ImageJ TIFF, DM) with reference values
+/// from independent readers, outside the package (never copied in).
+let formatFixtures = dmFixtures.deletingLastPathComponent().appendingPathComponent("formats")

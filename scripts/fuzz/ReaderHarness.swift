@@ -13,6 +13,16 @@ let fuzzExtension = "png"
 let fuzzExtension = "npy"
 #elseif FUZZ_DM4
 let fuzzExtension = "dm4"
+#elseif FUZZ_MRC
+let fuzzExtension = "mrc"
+#elseif FUZZ_SER
+let fuzzExtension = "ser"
+#elseif FUZZ_NDATA
+let fuzzExtension = "ndata"
+#elseif FUZZ_EMD
+let fuzzExtension = "emd"
+#elseif FUZZ_H5
+let fuzzExtension = "h5"
 #else
 let fuzzExtension = "dm3"
 #endif

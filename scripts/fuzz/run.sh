@@ -3,7 +3,9 @@
 # (TIFF, PNG, NPY, DM3, DM4) and the safetensors loader, and runs each for SECONDS.
 #
 #   scripts/fuzz/run.sh [seconds-per-target] [target ...]     (default 60 s; targets:
-#                                                              tiff png npy dm3 dm4 safetensors)
+#                                                              tiff png npy dm3 dm4 safetensors
+#                                                              mrc ser ndata emd h5; the last five
+#                                                              seeded from ../shared/fixtures/formats)
 #
 # Environment: IO_SRC=dir holding Sources/MicroscopyIO to fuzz (default: this checkout; e.g. an
 #              export of a branch still landing reader fixes),
@@ -23,6 +25,7 @@ IO_SRC=$(realpath "${IO_SRC:-$ROOT}")
 SRC=$ROOT
 WORK=$(realpath -m "${WORK:-$ROOT/.build/fuzz}")
 DM_SEEDS=${DM_SEEDS:-/work/shared/fixtures/dm}
+FORMAT_SEEDS=${FORMAT_SEEDS:-$ROOT/../shared/fixtures/formats}
 PY=${PYTHON:-python3}
 mkdir -p "$WORK/bin" "$WORK/obj"
 # LeakSanitizer off: Foundation's Data(contentsOf:) keeps one 4 KiB buffer that it reports at
@@ -31,16 +34,23 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=0} SWIFT_BACKTRACE=enable=no
 FLAGS=(-O -wmo -parse-as-library -sanitize=fuzzer,address -g)
 BUILD_LOG="$WORK/build.log"   # ld.gold prints hundreds of harmless ASan symbol warnings
 
+build_core() {  # Core is its own module (MicroscopyIO imports it), built once.
+    [[ -f $WORK/obj/Core.o && $WORK/obj/Core.o -nt "$SRC/Sources/Core" ]] && return
+    (cd "$WORK/obj" && swiftc "${FLAGS[@]}" -module-name Core -emit-module -emit-module-path "$WORK/obj/Core.swiftmodule" \
+        -c -o "$WORK/obj/Core.o" $(find "$SRC/Sources/Core" -name '*.swift')) >>"$BUILD_LOG" 2>&1
+}
+
 build_reader() {  # $1 = target name, $2 = -D flag
     local out="$WORK/bin/fuzz-$1"
     [[ -x $out && $out -nt "$IO_SRC/Sources/MicroscopyIO" && $out -nt scripts/fuzz/ReaderHarness.swift ]] && return
+    build_core
     echo "== building fuzz-$1"
     # Built inside $WORK/obj: swiftc leaves module files (MicroscopyIO-1.swiftmodule …) in its
     # working directory.
-    (cd "$WORK/obj" && swiftc "${FLAGS[@]}" -D "$2" -module-name MicroscopyIO \
-        -I "$IO_SRC/Sources/CPNG" -I "$IO_SRC/Sources/CTIFF" \
-        "$IO_SRC"/Sources/MicroscopyIO/*.swift "$ROOT/scripts/fuzz/ReaderHarness.swift" \
-        -lpng16 -ltiff -o "$out") >>"$BUILD_LOG" 2>&1 || { grep -v '^/usr/bin/ld.gold: warning' "$BUILD_LOG" >&2; exit 1; }
+    (cd "$WORK/obj" && swiftc "${FLAGS[@]}" -D "$2" -module-name MicroscopyIO -I "$WORK/obj" \
+        -I "$IO_SRC/Sources/CPNG" -I "$IO_SRC/Sources/CTIFF" -I "$IO_SRC/Sources/CHDF5" $(pkg-config --cflags-only-I hdf5-serial | sed 's/-I/-Xcc -I/g') \
+        "$IO_SRC"/Sources/MicroscopyIO/*.swift "$ROOT/scripts/fuzz/ReaderHarness.swift" "$WORK/obj/Core.o" \
+        -lpng16 -ltiff $(pkg-config --libs hdf5-serial) -o "$out") >>"$BUILD_LOG" 2>&1 || { grep -v '^/usr/bin/ld.gold: warning' "$BUILD_LOG" >&2; exit 1; }
 }
 
 build_safetensors() {
@@ -68,6 +78,7 @@ make_seeds() {
         png) cp Tests/MicroscopyIOTests/Fixtures/*.png "$dir"/ 2>/dev/null || true ;;
         npy) cp Tests/MicroscopyIOTests/Fixtures/*.npy "$dir"/ 2>/dev/null || true ;;
         dm3|dm4) for f in "$DM_SEEDS"/*."$t"; do [[ -f $f && $(stat -c %s "$f") -lt 200000 ]] && cp "$f" "$dir"/; done; true ;;
+        mrc|ser|ndata|emd|h5) for f in "$FORMAT_SEEDS"/*/*."$t"; do [[ -f $f && $(stat -c %s "$f") -lt 262144 ]] && cp "$f" "$dir"/; done; true ;;
     esac
 }
 
@@ -77,6 +88,8 @@ for t in $TARGETS; do
         tiff) build_reader tiff FUZZ_TIFF ;; png) build_reader png FUZZ_PNG ;;
         npy) build_reader npy FUZZ_NPY ;; dm3) build_reader dm3 FUZZ_DM3 ;;
         dm4) build_reader dm4 FUZZ_DM4 ;; safetensors) build_safetensors ;;
+        mrc) build_reader mrc FUZZ_MRC ;; ser) build_reader ser FUZZ_SER ;; ndata) build_reader ndata FUZZ_NDATA ;;
+        emd) build_reader emd FUZZ_EMD ;; h5) build_reader h5 FUZZ_H5 ;;
         *) echo "unknown target $t" >&2; exit 2 ;;
     esac
     make_seeds "$t"
