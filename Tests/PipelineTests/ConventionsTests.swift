@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import MicroscopyIO
 import Pipeline
 import XCTest
 
@@ -51,5 +52,21 @@ extension CommandLineTests {
         let info = try atomtrack(["info", movie.path, "--threads", "1"])
         XCTAssertEqual(info.status, 0, info.stderr)
         XCTAssertTrue(info.stdout.contains("32"), info.stdout)
+    }
+
+    /// probabilities.tif names its classes: in the description (read back here) and per page
+    /// (PageName `frame 0 W+Mo`, …; checked with tifffile, docs/ACCURACY.md).
+    func testProbabilityPagesAreNamed() throws {
+        let dir = try temporaryDirectory("named-pages")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let movie = try smallMovie(in: dir), out = dir.appendingPathComponent("out")
+        let run = try atomtrack(["segment", movie.path, "--material", "ws2", "--out", out.path, "--quiet"])
+        guard run.status == 0 else {
+            if run.stderr.contains("not found") { throw XCTSkip("shipped ws2 model not present") }
+            return XCTFail(run.stderr)
+        }
+        let stack = try Movie.open(out.appendingPathComponent("probabilities.tif"))
+        XCTAssertEqual(stack.info.metadata["classes"], "W+Mo,S,background")
+        XCTAssertEqual(stack.frameCount, 2 * 3)
     }
 }
