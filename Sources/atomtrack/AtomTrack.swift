@@ -6,6 +6,6 @@ struct AtomTrack: ParsableCommand {
         commandName: "atomtrack",
         abstract: "From atomically resolved STEM movies to atoms, defects, trajectories and kinetics.",
         version: atomTrackVersion,
-        subcommands: [InfoCommand.self, ConvertCommand.self, Simulate.self, Train.self, Evaluate.self, Segment.self, Locate.self, Classify.self, TrackCommand.self, MarkovCommand.self, Analyze.self, Demo.self, Bench.self]
+        subcommands: [InfoCommand.self, ConvertCommand.self, Simulate.self, Train.self, Evaluate.self, Segment.self, Locate.self, Classify.self, TrackCommand.self, MarkovCommand.self, Analyze.self, Merge.self, Demo.self, Bench.self]
     )
 }
