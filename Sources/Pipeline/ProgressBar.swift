@@ -50,7 +50,7 @@ public final class ProgressBar: @unchecked Sendable {
         line += final ? " in \(Self.duration(elapsed))" : " ETA \(Self.duration(eta))"
         if !status.isEmpty { line += "  \(status)" }
         let text = interactive ? line + "\u{1B}[K" : String(line.dropFirst())
-        FileHandle.standardError.write(Data((text + (final ? "\n" : "")).utf8))
+        FileHandle.standardError.write(Data((text + (final || !interactive ? "\n" : "")).utf8))
     }
 
     static func duration(_ t: TimeInterval) -> String {

@@ -15,7 +15,7 @@ t0=$SECONDS
 mpi=$PWD/mpi/.build/release/atomtrack-mpi
 echo "check-mpi: atomtrack-mpi built in $((SECONDS - t0)) s"
 work=$(mktemp -d "$PWD/.build/check-mpi.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+[ "${KEEP:-0}" = 1 ] && echo "keeping $work" || trap 'rm -rf "$work"' EXIT
 args=(--recipe TrainingData/tmd-ws2.json --steps 6 --batch-size 4 --tile 64 --validate-every 3
       --validation-frames 2 --base-filters 4 --threads 1 --quiet)
 

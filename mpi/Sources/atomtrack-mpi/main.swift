@@ -20,14 +20,15 @@ enum World {
         return (Int(rank), Int(size))
     }
 
-    static let replicas = ReplicaGroup(
-        sumFloats: { b in allReduce(b.baseAddress, b.count, CMPI_FLOAT) },
-        sumDoubles: { b in allReduce(b.baseAddress, b.count, CMPI_DOUBLE) })
+    static var replicas: ReplicaGroup {
+        ReplicaGroup(sumFloats: { b in allReduce(b.baseAddress, b.count, CMPI_FLOAT) },
+                     sumDoubles: { b in allReduce(b.baseAddress, b.count, CMPI_DOUBLE) })
+    }
 
     static func allReduce(_ buffer: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype) {
-        guard count > 0, MPI_Allreduce(cmpi_in_place(), buffer, Int32(count), type, CMPI_SUM, CMPI_COMM_WORLD) == MPI_SUCCESS else {
-            if count > 0 { fail("MPI_Allreduce failed") }
-            return
+        guard count > 0 else { return }
+        guard MPI_Allreduce(cmpi_in_place(), buffer, Int32(count), type, CMPI_SUM, CMPI_COMM_WORLD) == MPI_SUCCESS else {
+            fail("MPI_Allreduce failed")
         }
     }
 
