@@ -25,11 +25,17 @@ enum World {
                      sumDoubles: { b in allReduce(b.baseAddress, b.count, CMPI_DOUBLE) })
     }
 
+    /// Seconds spent in MPI_Allreduce and the number of calls (for the closing line).
+    nonisolated(unsafe) static var reduceSeconds = 0.0, reduceCalls = 0
+
     static func allReduce(_ buffer: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype) {
         guard count > 0 else { return }
+        let start = MPI_Wtime()
         guard MPI_Allreduce(cmpi_in_place(), buffer, Int32(count), type, CMPI_SUM, CMPI_COMM_WORLD) == MPI_SUCCESS else {
             fail("MPI_Allreduce failed")
         }
+        reduceSeconds += MPI_Wtime() - start
+        reduceCalls += 1
     }
 
     /// One line on stderr and the whole job stops (the other ranks would wait forever).
@@ -99,9 +105,12 @@ struct TrainMPI: ParsableCommand {
             replicas.withUnsafeMutableBufferPointer { World.replicas.sumDoubles($0) }
             var training = try ModelTraining(recipe: try SimulationExport.recipe(at: recipe), options: o, outputDirectory: dir)
             training.dataParallel = .init(rank: world.rank, size: world.size, replicas: World.replicas)
+            let start = MPI_Wtime()
             let card = try training.run(resume: resume, progress: !quiet)
             if world.rank == 0 {
                 print("model: \(dir.path)/model.safetensors (best step \(card.training.bestStep)), \(world.size) ranks")
+                print(String(format: "rank 0: %.2f s training, of which %.3f s in %d MPI_Allreduce calls (waiting for the other ranks included)",
+                             MPI_Wtime() - start, World.reduceSeconds, World.reduceCalls))
             }
         } catch {
             World.fail("\(error)")
