@@ -5,32 +5,42 @@
 #   2. MPI scaling: seconds per training step (default U-Net, 594 067 parameters, batch 8, tile 128)
 #      of `atomtrack train --threads 2`, `mpirun -n 1 atomtrack-mpi --threads 2` and
 #      `mpirun -n 2 atomtrack-mpi --threads 1` (marginal: (t(2+STEPS) − t(2)) / STEPS).
-# Each figure is the minimum of REPEATS runs (the box is shared). Needs the release builds of
-# atomtrack and mpi/ (atomtrack-mpi; part 2 is skipped without it).
+# Each figure is the minimum of REPEATS runs (the box is shared); the shard part gives wall and
+# CPU (user + sys) seconds, CPU time being the steadier measure on a loaded machine. Needs the
+# release builds of atomtrack and mpi/ (atomtrack-mpi; part 2 is skipped without it). PARTS=shards
+# or PARTS=mpi runs one part.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FRAMES=${FRAMES:-40} SHARDS=${SHARDS:-4} STEPS=${STEPS:-5} REPEATS=${REPEATS:-2}
 bin=$PWD/.build/release/atomtrack mpi=$PWD/mpi/.build/release/atomtrack-mpi
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 seconds() { local t0; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; echo "$(date +%s.%N) - $t0" | bc; }
+cpu_seconds() { /usr/bin/time -f '%U %S' -o "$work/time" "$@" > /dev/null 2>&1; awk '{ print $1 + $2 }' "$work/time"; }
+PARTS=${PARTS:-shards mpi}
 minimum() { printf '%s\n' "$@" | sort -g | head -n 1; }
 echo "bench_cluster: $(date -u '+%F %H:%M') UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
+if [[ "$PARTS" == *shards* ]]; then
 "$bin" simulate --recipe TrainingData/movie-ws2.json --frames "$FRAMES" --out "$work/movie" --quiet
 movie=$work/movie/movie.tif options=(--material ws2 --frame-time 1 --quiet)
-single=() sharded=() merged=()
+single=() sharded=() merged=() single_cpu=() sharded_cpu=() merged_cpu=()
 for r in $(seq "$REPEATS"); do
   single+=("$(seconds "$bin" analyze "$movie" "${options[@]}" --out "$work/single" --overwrite)")
-  total=0
+  single_cpu+=("$(cpu_seconds "$bin" analyze "$movie" "${options[@]}" --out "$work/single" --overwrite)")
+  total=0 total_cpu=0
   for i in $(seq 0 $((SHARDS - 1))); do
     total=$(echo "$total + $(seconds "$bin" analyze "$movie" "${options[@]}" --shard "$i/$SHARDS" --out "$work/shard-$i" --overwrite)" | bc)
+    total_cpu=$(echo "$total_cpu + $(cpu_seconds "$bin" analyze "$movie" "${options[@]}" --shard "$i/$SHARDS" --out "$work/shard-$i" --overwrite)" | bc)
   done
-  sharded+=("$total")
+  sharded+=("$total") sharded_cpu+=("$total_cpu")
   merged+=("$(seconds "$bin" merge "$work"/shard-* --out "$work/merged" --overwrite --quiet)")
+  merged_cpu+=("$(cpu_seconds "$bin" merge "$work"/shard-* --out "$work/merged" --overwrite --quiet)")
 done
 cmp -s "$work/single/trajectories.csv" "$work/merged/trajectories.csv" || { echo "bench_cluster: merged result differs!"; exit 1; }
-echo "shards: analyze $FRAMES frames $(minimum "${single[@]}") s; $SHARDS shards in sequence $(minimum "${sharded[@]}") s + merge $(minimum "${merged[@]}") s (minimum of $REPEATS; runs: ${single[*]} / ${sharded[*]} / ${merged[*]})"
-
+echo "shards, wall: analyze $FRAMES frames $(minimum "${single[@]}") s; $SHARDS shards in sequence $(minimum "${sharded[@]}") s + merge $(minimum "${merged[@]}") s (runs: ${single[*]} / ${sharded[*]} / ${merged[*]})"
+echo "shards, CPU:  analyze $FRAMES frames $(minimum "${single_cpu[@]}") s; $SHARDS shards in sequence $(minimum "${sharded_cpu[@]}") s + merge $(minimum "${merged_cpu[@]}") s (runs: ${single_cpu[*]} / ${sharded_cpu[*]} / ${merged_cpu[*]})"
+fi
+[[ "$PARTS" == *mpi* ]] || exit 0
 [ -x "$mpi" ] && command -v mpirun > /dev/null || { echo "bench_cluster: no atomtrack-mpi/mpirun, MPI part skipped"; exit 0; }
 train=(--recipe TrainingData/tmd-ws2.json --batch-size 8 --tile 128 --validate-every 1000 --validation-frames 1 --quiet)
 per_step() {  # command…: marginal seconds per step, minimum over REPEATS
