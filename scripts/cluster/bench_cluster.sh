@@ -14,10 +14,11 @@ cd "$(dirname "$0")/../.."
 FRAMES=${FRAMES:-40} SHARDS=${SHARDS:-4} STEPS=${STEPS:-5} REPEATS=${REPEATS:-2}
 bin=$PWD/.build/release/atomtrack mpi=$PWD/mpi/.build/release/atomtrack-mpi
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-seconds() { local t0; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; echo "$(date +%s.%N) - $t0" | bc; }
+seconds() { local t0; t0=$(date +%s.%N); "$@" > /dev/null 2>&1; awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.3f\n", b - a }'; }
 cpu_seconds() { /usr/bin/time -f '%U %S' -o "$work/time" "$@" > /dev/null 2>&1; awk '{ print $1 + $2 }' "$work/time"; }
 PARTS=${PARTS:-shards mpi}
 minimum() { printf '%s\n' "$@" | sort -g | head -n 1; }
+add() { awk -v a="$1" -v b="$2" 'BEGIN { print a + b }'; }
 echo "bench_cluster: $(date -u '+%F %H:%M') UTC, load $(cut -d' ' -f1-3 /proc/loadavg)"
 
 if [[ "$PARTS" == *shards* ]]; then
@@ -29,8 +30,8 @@ for r in $(seq "$REPEATS"); do
   single_cpu+=("$(cpu_seconds "$bin" analyze "$movie" "${options[@]}" --out "$work/single" --overwrite)")
   total=0 total_cpu=0
   for i in $(seq 0 $((SHARDS - 1))); do
-    total=$(echo "$total + $(seconds "$bin" analyze "$movie" "${options[@]}" --shard "$i/$SHARDS" --out "$work/shard-$i" --overwrite)" | bc)
-    total_cpu=$(echo "$total_cpu + $(cpu_seconds "$bin" analyze "$movie" "${options[@]}" --shard "$i/$SHARDS" --out "$work/shard-$i" --overwrite)" | bc)
+    total=$(add "$total" "$(seconds "$bin" analyze "$movie" "${options[@]}" --shard "$i/$SHARDS" --out "$work/shard-$i" --overwrite)")
+    total_cpu=$(add "$total_cpu" "$(cpu_seconds "$bin" analyze "$movie" "${options[@]}" --shard "$i/$SHARDS" --out "$work/shard-$i" --overwrite)")
   done
   sharded+=("$total") sharded_cpu+=("$total_cpu")
   merged+=("$(seconds "$bin" merge "$work"/shard-* --out "$work/merged" --overwrite --quiet)")
@@ -48,7 +49,7 @@ per_step() {  # command…: marginal seconds per step, minimum over REPEATS
   for r in $(seq "$REPEATS"); do
     a=$(seconds "$@" "${train[@]}" --steps 2 --out "$work/t" --overwrite)
     b=$(seconds "$@" "${train[@]}" --steps $((2 + STEPS)) --out "$work/t" --overwrite)
-    runs+=("$(echo "scale=3; ($b - $a) / $STEPS" | bc)")
+    runs+=("$(awk -v a="$a" -v b="$b" -v n="$STEPS" 'BEGIN { printf "%.3f\n", (b - a) / n }')")
   done
   echo "$(minimum "${runs[@]}") s/step (runs: ${runs[*]})"
 }

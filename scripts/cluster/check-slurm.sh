@@ -36,17 +36,17 @@ movie=$work/movie/movie.tif movie2=$work/movie2/movie.tif
 printf '{"movie": "", "material": "ws2", "frameTime": 1, "kinetics": {"minTrackLength": 3}}\n' > "$work/config.json"
 options=(--config "$work/config.json")
 
-t0=$(date +%s.%N)
+t0=$SECONDS
 "$bin" analyze "$movie" "${options[@]}" --out "$work/single" --quiet > /dev/null
-t1=$(date +%s.%N)
+t1=$SECONDS
 line=$(scripts/slurm/analyze-array.sh --throttle 2 "$movie" "$work/array" 3 "${options[@]}")
 echo "$line"
 read -r array merge <<< "$(sed -E 's/^array job ([0-9]+).*merge job ([0-9]+).*/\1 \2/' <<< "$line")"
 wait_jobs "$array" "$merge" || { tail -n 5 "$work"/array/logs/*.log; echo "check-slurm: FAIL: jobs did not complete"; exit 1; }
-t2=$(date +%s.%N)
+t2=$SECONDS
 same_tables "$work/single" "$work/array/merged" "${tables[@]}" markov.json
 grep -q 'locate \[.*ETA' "$work/array/logs/shard-0.log" || { echo "check-slurm: FAIL: no progress lines in the log"; exit 1; }
-echo "check-slurm: array of 3 shards + merge == single analyze ($(printf '%.1f' "$(echo "$t2 - $t1" | bc)") s on the cluster, single run $(printf '%.1f' "$(echo "$t1 - $t0" | bc)") s)"
+echo "check-slurm: array of 3 shards + merge == single analyze ($((t2 - t1)) s on the cluster, single run $((t1 - t0)) s)"
 
 "$bin" analyze "$movie2" "${options[@]}" --out "$work/single2" --quiet > /dev/null
 printf '# two movies\n%s\n%s --count 8\n' "$movie2" "$movie" > "$work/manifest.txt"
