@@ -73,6 +73,8 @@ public final class Conv2DLayer: Layer {
 public final class BatchNormLayer: Layer {
     public let gamma, beta, runningMean, runningVar: Parameter
     private var cache: (x: Tensor, cache: BatchNorm.Cache)?
+    /// Set for data-parallel training: statistics over every replica's batch (`Trainer`).
+    public var replicaSum: BatchNorm.ReplicaSum?
 
     public init(name: String, channels: Int) {
         gamma = Parameter(name: name + ".weight", value: Tensor(shape: [channels], repeating: 1))
@@ -83,14 +85,14 @@ public final class BatchNormLayer: Layer {
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         let r = BatchNorm.forward(x, gamma: gamma.value, beta: beta.value, runningMean: &runningMean.value,
-                                  runningVar: &runningVar.value, training: training)
+                                  runningVar: &runningVar.value, training: training, replicaSum: replicaSum)
         if training { cache = (x, r.cache) }
         return r.output
     }
 
     public func backward(_ g: Tensor) -> Tensor {
         guard let c = cache else { preconditionFailure("\(gamma.name): backward without a training forward pass") }
-        let r = BatchNorm.backward(c.x, gradOutput: g, gamma: gamma.value, cache: c.cache)
+        let r = BatchNorm.backward(c.x, gradOutput: g, gamma: gamma.value, cache: c.cache, replicaSum: replicaSum)
         gamma.grad.add(r.gamma)
         beta.grad.add(r.beta)
         cache = nil

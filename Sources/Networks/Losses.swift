@@ -23,6 +23,15 @@ public enum Loss: Codable, Equatable, Sendable {
     /// Soft dice: 1 − mean over classes of (2 Σ p·g + ε) / (Σ p + Σ g + ε), ε = 1.
     case dice
 
+    /// A plain mean over pixels (so a batch split into parts has the parts' pixel-weighted mean):
+    /// unweighted cross-entropy or focal loss. Data-parallel training relies on it.
+    public var isPixelMean: Bool {
+        switch self {
+        case .crossEntropy(let w), .focal(_, let w): return w == nil
+        case .dice: return false
+        }
+    }
+
     /// The loss value and its gradient with respect to `logits`.
     public func evaluate(logits: Tensor, labels: LabelMaps) throws -> (loss: Double, gradient: Tensor) {
         let (n, c, h, w) = logits.nchw

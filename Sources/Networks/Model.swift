@@ -235,10 +235,23 @@ public final class SegmentationModel {
         return try Tensor(shape: [n, classCount, h, w], data: out)
     }
 
+    /// The top-level layers in a fixed order.
+    private var layers: [Layer] { encoders + [bottleneck] + zip(ups, decoders).flatMap { [$0 as Layer, $1 as Layer] } + [head] }
+
     /// Every tensor of the model (weights and buffers) in a fixed order, with PyTorch names.
-    public var namedTensors: [Parameter] {
-        let layers: [Layer] = encoders + [bottleneck] + zip(ups, decoders).flatMap { [$0 as Layer, $1 as Layer] } + [head]
-        return layers.flatMap(\.parameters)
+    public var namedTensors: [Parameter] { layers.flatMap(\.parameters) }
+
+    /// The batch-norm layers (data-parallel training synchronizes their statistics).
+    public var batchNormLayers: [BatchNormLayer] {
+        func inside(_ layer: Layer) -> [BatchNormLayer] {
+            switch layer {
+            case let bn as BatchNormLayer: return [bn]
+            case let s as Sequential: return s.layers.flatMap(inside)
+            case let d as DilatedBlock: return d.stages.flatMap(inside)
+            default: return []
+            }
+        }
+        return layers.flatMap(inside)
     }
 
     /// The trainable parameters.

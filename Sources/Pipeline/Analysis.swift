@@ -43,13 +43,27 @@ public struct Analysis {
     public func run(resume: Bool = false) throws -> AnalysisSummary {
         var clock = StageClock()
         try AtomicFile.writeJSON(config, to: file("config.json"))
+        let (collector, kinetics) = movieWideStages(inputs)
+        let (totals, journal) = try locateFrames(inputs, frames: inputs.frames, collector: collector, kinetics: kinetics, resume: resume)
+        clock.lap("segment+locate+crop")
+        let summary = try finish(inputs, totals: totals, collector: collector, kinetics: kinetics, clock: &clock)
+        journal.remove()
+        return summary
+    }
+
+    /// The stages that need every frame: the defect library (one mixture over all crops) and
+    /// the kinetics (drift, tracks, diffusion, Markov). They are fed frame by frame.
+    func movieWideStages(_ inputs: Inputs) -> (DefectCollector, Kinetics) {
         let collector = DefectCollector(options: config.defects, calibration: inputs.calibration, card: inputs.model.card)
         let kinetics = Kinetics(options: config.kinetics, calibration: inputs.calibration,
                                 columnSpacingPixels: inputs.model.card.columnSpacingPixels(pixelSize: inputs.calibration.pixelSize))
+        return (collector, kinetics)
+    }
 
-        let (totals, journal) = try locateFrames(inputs, collector: collector, kinetics: kinetics, resume: resume)
-        clock.lap("segment+locate+crop")
-
+    /// Library, kinetics, summary and report from every frame's per-frame results (after the
+    /// frame loop, or after `ShardMerge` gathered the shards).
+    func finish(_ inputs: Inputs, totals: FrameTotals, collector: DefectCollector, kinetics: Kinetics,
+                clock: inout StageClock, partialResult: String? = nil) throws -> AnalysisSummary {
         let library = try collector.classify()
         let names = library.classes.map { "D\($0.id)" }
         try DefectLibraryWriter.write(library, names: names, collector: collector, to: output)
@@ -59,13 +73,13 @@ public struct Analysis {
         try kinetics.write(result, names: names, to: output)
         clock.lap("track+diffusion+markov")
 
-        let summary = AnalysisSummary(config: config, inputs: inputs, totals: totals, skippedAtBorder: collector.skippedAtBorder,
+        var summary = AnalysisSummary(config: config, inputs: inputs, totals: totals, skippedAtBorder: collector.skippedAtBorder,
                                       library: library, names: names, kinetics: result, seconds: clock.seconds)
+        summary.partialResult = partialResult
         try AtomicFile.writeJSON(summary, to: file("summary.json"))
         try ReportBuilder(output: output, summary: summary, config: config, card: inputs.model.card).write(
             firstFrame: try inputs.movie.frame(inputs.frames.lowerBound).pixels, width: inputs.movie.width,
             height: inputs.movie.height, firstAtoms: totals.firstAtoms, library: library, names: names, kinetics: result)
-        journal.remove()
         return summary
     }
 

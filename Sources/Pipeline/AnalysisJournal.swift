@@ -54,21 +54,10 @@ final class AnalysisJournal {
     /// Throws when the journal belongs to a run with other settings, movie or model.
     static func resume(in output: URL, identity: Data) throws -> (AnalysisJournal, [FrameRecord])? {
         let url = journalURL(in: output)
-        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
-        let bytes = [UInt8](data)
-        guard let head = unframe(bytes, at: 0) else { return nil }   // killed before the first record
-        let (first, start) = head
-        guard first == [UInt8](identity) else {
+        guard let (first, records, journalBytes) = read(url) else { return nil }   // killed before the first record
+        guard first == identity else {
             throw InputError("\(url.path): the interrupted run used other settings, another movie or another model "
-                             + "(\(differingKeys(Data(first), identity).joined(separator: ", "))); pass --overwrite to start over")
-        }
-        var records: [FrameRecord] = [], journalBytes = start
-        while let framed = unframe(bytes, at: journalBytes) {
-            let (payload, next) = framed
-            var reader = ByteReader(payload)
-            guard let r = try? decodeRecord(&reader) else { break }
-            records.append(r)
-            journalBytes = next
+                             + "(\(differingKeys(first, identity).joined(separator: ", "))); pass --overwrite to start over")
         }
         guard !records.isEmpty else { return nil }   // no frame finished: start afresh (header included)
         // Stopped after the table was moved into place (every frame done, a later stage not):
@@ -86,6 +75,22 @@ final class AnalysisJournal {
         return (j, records)
     }
 
+    /// A journal's identity, its intact frame records and their length in bytes; nil when the
+    /// file is absent or not even its identity was written.
+    static func read(_ url: URL) -> (identity: Data, records: [FrameRecord], bytes: Int)? {
+        guard let data = FileManager.default.contents(atPath: url.path) else { return nil }
+        let bytes = [UInt8](data)
+        guard let (first, start) = unframe(bytes, at: 0) else { return nil }
+        var records: [FrameRecord] = [], journalBytes = start
+        while let (payload, next) = unframe(bytes, at: journalBytes) {
+            var reader = ByteReader(payload)
+            guard let r = try? decodeRecord(&reader) else { break }
+            records.append(r)
+            journalBytes = next
+        }
+        return (Data(first), records, journalBytes)
+    }
+
     func append(_ record: FrameRecord) throws {
         var w = ByteWriter()
         Self.encode(record, &w)
@@ -96,6 +101,14 @@ final class AnalysisJournal {
     func commitAtomTable(to url: URL) throws {
         try atomTable.close()
         try AtomicFile.commit(atomTable.url, to: url)
+    }
+
+    /// Moves the finished journal to `url` (a shard keeps its frame records for `merge`) and
+    /// removes the rest of the folder.
+    func keep(as url: URL) throws {
+        try journal.close()
+        try AtomicFile.commit(journal.url, to: url)
+        remove()
     }
 
     /// Removes the journal once every output is written.
@@ -124,7 +137,7 @@ final class AnalysisJournal {
         return (payload, r.offset)
     }
 
-    private static func differingKeys(_ a: Data, _ b: Data) -> [String] {
+    static func differingKeys(_ a: Data, _ b: Data) -> [String] {
         guard let x = try? JSONSerialization.jsonObject(with: a) as? [String: Any],
               let y = try? JSONSerialization.jsonObject(with: b) as? [String: Any] else { return ["unreadable identity"] }
         return Set(x.keys).union(y.keys).sorted().filter { k in

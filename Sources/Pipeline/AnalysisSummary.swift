@@ -40,6 +40,8 @@ public struct AnalysisSummary: Codable, Sendable {
     public var markovNote: String?
     public var seeds: [String: UInt64]
     public var secondsPerStage: [String: Double]
+    /// Set only by `merge --allow-partial`: which frames the result lacks.
+    public var partialResult: String?
 }
 
 extension AnalysisSummary {
@@ -56,7 +58,7 @@ extension AnalysisSummary {
             atomtrackVersion: atomTrackVersion, movie: config.movie, model: inputs.model.directory.path,
             pixelSizeA: calibration.pixelSize, pixelSizeSource: calibration.pixelSizeSource.summaryText,
             frameTimeS: frameTime, frameTimeSource: timeSource,
-            frames: inputs.frames.count, width: inputs.movie.width, height: inputs.movie.height, atomsPerClass: perClass,
+            frames: totals.frames, width: inputs.movie.width, height: inputs.movie.height, atomsPerClass: perClass,
             defects: library.defects.count, defectCropsSkippedAtBorder: skippedAtBorder, defectClasses: names,
             defectClassCounts: library.classes.map(\.count), bicChosenK: library.classification.selection.bestByBIC,
             tracks: r.longTracks(minLength: config.kinetics.minTrackLength).count,

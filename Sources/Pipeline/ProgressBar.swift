@@ -8,8 +8,11 @@ public final class ProgressBar: @unchecked Sendable {
     private var lastDraw = Date.distantPast
     private let lock = NSLock()
     private var done = 0
-    /// Redrawing a line only makes sense on a terminal; logs get the final line only.
+    /// Redrawing a line only makes sense on a terminal; a log (e.g. a batch job's) gets a plain
+    /// line every `logInterval` seconds and the final line.
     private let interactive = isatty(STDERR_FILENO) != 0
+    /// Seconds between plain progress lines in a log: `ATOMTRACK_PROGRESS_INTERVAL`, else 60.
+    static let logInterval = ProcessInfo.processInfo.environment["ATOMTRACK_PROGRESS_INTERVAL"].flatMap(Double.init) ?? 60
 
     public init(_ label: String, total: Int, unit: String = "frames", quiet: Bool = false) {
         self.label = label; self.total = max(total, 1); self.unit = unit; self.quiet = quiet
@@ -20,7 +23,9 @@ public final class ProgressBar: @unchecked Sendable {
         lock.lock(); defer { lock.unlock() }
         done += count
         let now = Date()
-        guard !quiet, interactive, done >= total || now.timeIntervalSince(lastDraw) > 0.25 else { return }
+        let due = interactive ? done >= total || now.timeIntervalSince(lastDraw) > 0.25
+                              : done < total && now.timeIntervalSince(lastDraw) >= Self.logInterval
+        guard !quiet, due else { return }
         lastDraw = now
         draw(status: status, final: false)
     }
@@ -45,7 +50,7 @@ public final class ProgressBar: @unchecked Sendable {
         line += final ? " in \(Self.duration(elapsed))" : " ETA \(Self.duration(eta))"
         if !status.isEmpty { line += "  \(status)" }
         let text = interactive ? line + "\u{1B}[K" : String(line.dropFirst())
-        FileHandle.standardError.write(Data((text + (final ? "\n" : "")).utf8))
+        FileHandle.standardError.write(Data((text + (final || !interactive ? "\n" : "")).utf8))
     }
 
     static func duration(_ t: TimeInterval) -> String {

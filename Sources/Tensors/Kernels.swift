@@ -155,46 +155,42 @@ public enum BatchNorm {
         public var training: Bool
     }
 
+    /// Sums per-channel totals in place over the replicas of a data-parallel run (e.g.
+    /// MPI_Allreduce): batch statistics then cover the global batch (synchronized batch norm).
+    public typealias ReplicaSum = (UnsafeMutableBufferPointer<Double>) -> Void
+
     /// Normalizes `x` `[N, C, H, W]`. In training mode uses batch statistics and updates the
     /// running ones (`momentum` as in PyTorch; the running variance is unbiased);
-    /// otherwise uses the running statistics.
+    /// otherwise uses the running statistics. With `replicaSum` the batch is every replica's.
     public static func forward(_ x: Tensor, gamma: Tensor, beta: Tensor, runningMean: inout Tensor,
                                runningVar: inout Tensor, training: Bool, momentum: Float = 0.1,
-                               eps: Float = 1e-5) -> (output: Tensor, cache: Cache) {
+                               eps: Float = 1e-5, replicaSum: ReplicaSum? = nil) -> (output: Tensor, cache: Cache) {
         let (n, c, h, w) = x.nchw
-        let hw = h * w, m = n * hw
+        let hw = h * w
         var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
         var out = Tensor(shape: x.shape)
         if training {
-            var variance = [Float](repeating: 0, count: c)
-            x.data.withUnsafeBufferPointer { xp in
-            mean.withUnsafeMutableBufferPointer { mp in
-            variance.withUnsafeMutableBufferPointer { vp in
-                let xb = xp.baseAddress!
-                parallelFor(c, work: x.count) { ch in
-                    var s = 0.0, s2 = 0.0
-                    for i in 0..<n {
-                        let p = xb + (i * c + ch) * hw
-                        var ls: Float = 0
-                        for j in 0..<hw { ls += p[j] }
-                        s += Double(ls)
-                    }
-                    let mu = s / Double(m)
-                    for i in 0..<n {
-                        let p = xb + (i * c + ch) * hw
-                        var ls: Float = 0
-                        let muf = Float(mu)
-                        for j in 0..<hw { let d = p[j] - muf; ls += d * d }
-                        s2 += Double(ls)
-                    }
-                    mp[ch] = Float(mu); vp[ch] = Float(s2 / Double(m))
-                }
-            }}}
+            // Σx per channel (and the count), then Σ(x − μ)² around the batch mean: two passes.
+            var sums = [Double](repeating: 0, count: c + 1)
+            sums[c] = Double(n * hw)
+            channelSums(x, into: &sums) { p, _ in var a: Float = 0; for j in 0..<hw { a += p[j] }; return a }
+            sums.withUnsafeMutableBufferPointer { replicaSum?($0) }
+            let m = sums[c]
+            for ch in 0..<c { mean[ch] = Float(sums[ch] / m) }
+            var squares = [Double](repeating: 0, count: c)
+            channelSums(x, into: &squares) { p, ch in
+                var a: Float = 0
+                let mu = mean[ch]
+                for j in 0..<hw { let d = p[j] - mu; a += d * d }
+                return a
+            }
+            squares.withUnsafeMutableBufferPointer { replicaSum?($0) }
             let unbias = m > 1 ? Float(m) / Float(m - 1) : 1
             for ch in 0..<c {
-                invStd[ch] = 1 / (variance[ch] + eps).squareRoot()
+                let variance = Float(squares[ch] / m)
+                invStd[ch] = 1 / (variance + eps).squareRoot()
                 runningMean.data[ch] = (1 - momentum) * runningMean.data[ch] + momentum * mean[ch]
-                runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * variance[ch] * unbias
+                runningVar.data[ch] = (1 - momentum) * runningVar.data[ch] + momentum * variance * unbias
             }
         } else {
             for ch in 0..<c {
@@ -229,20 +225,38 @@ public enum BatchNorm {
         return (scale, shift)
     }
 
-    /// Gradients with respect to the input, gamma and beta.
-    public static func backward(_ x: Tensor, gradOutput: Tensor, gamma: Tensor, cache: Cache)
+    /// Per channel, the sum over images of `plane(image plane, channel)` (Float within a plane,
+    /// Double across), added into `sums[channel]`; channels in parallel.
+    private static func channelSums(_ x: Tensor, into sums: inout [Double],
+                                    _ plane: (UnsafePointer<Float>, Int) -> Float) {
+        let (n, c, h, w) = x.nchw
+        x.data.withUnsafeBufferPointer { xp in
+        sums.withUnsafeMutableBufferPointer { sp in
+            let xb = xp.baseAddress!
+            parallelFor(c, work: x.count) { ch in
+                var s = 0.0
+                for i in 0..<n { s += Double(plane(xb + (i * c + ch) * h * w, ch)) }
+                sp[ch] += s
+            }
+        }}
+    }
+
+    /// Gradients with respect to the input, gamma and beta. With `replicaSum` (as in the
+    /// forward pass) the input gradient is that of the global batch; gamma's and beta's stay
+    /// this replica's share (they are summed with the other parameters' gradients).
+    public static func backward(_ x: Tensor, gradOutput: Tensor, gamma: Tensor, cache: Cache, replicaSum: ReplicaSum? = nil)
         -> (input: Tensor, gamma: Tensor, beta: Tensor) {
         let (n, c, h, w) = x.nchw
-        let hw = h * w, m = Float(n * hw)
+        let hw = h * w
         var dx = Tensor(shape: x.shape)
-        var dgamma = Tensor(shape: [c]), dbeta = Tensor(shape: [c])
+        // Σdy and Σdy·x̂ per channel (then the count).
+        var sums = [Double](repeating: 0, count: 2 * c + 1)
+        sums[2 * c] = Double(n * hw)
         x.data.withUnsafeBufferPointer { xp in
         gradOutput.data.withUnsafeBufferPointer { gp in
-        dx.data.withUnsafeMutableBufferPointer { dp in
-        dgamma.data.withUnsafeMutableBufferPointer { dgp in
-        dbeta.data.withUnsafeMutableBufferPointer { dbp in
-            let xb = xp.baseAddress!, gb = gp.baseAddress!, db = dp.baseAddress!
-            parallelFor(c, work: 2 * x.count) { ch in
+        sums.withUnsafeMutableBufferPointer { sp in
+            let xb = xp.baseAddress!, gb = gp.baseAddress!
+            parallelFor(c, work: x.count) { ch in
                 let mu = cache.mean[ch], istd = cache.invStd[ch]
                 var sumG = 0.0, sumGX = 0.0
                 for i in 0..<n {
@@ -251,11 +265,22 @@ public enum BatchNorm {
                     for j in 0..<hw { a += gs[j]; b += gs[j] * (xs[j] - mu) * istd }
                     sumG += Double(a); sumGX += Double(b)
                 }
-                dgp[ch] = Float(sumGX); dbp[ch] = Float(sumG)
-                let g = gamma.data[ch]
+                sp[ch] = sumG; sp[c + ch] = sumGX
+            }
+        }}}
+        var dgamma = Tensor(shape: [c]), dbeta = Tensor(shape: [c])
+        for ch in 0..<c { dgamma.data[ch] = Float(sums[c + ch]); dbeta.data[ch] = Float(sums[ch]) }
+        if cache.training { sums.withUnsafeMutableBufferPointer { replicaSum?($0) } }
+        let m = Float(sums[2 * c])
+        x.data.withUnsafeBufferPointer { xp in
+        gradOutput.data.withUnsafeBufferPointer { gp in
+        dx.data.withUnsafeMutableBufferPointer { dp in
+            let xb = xp.baseAddress!, gb = gp.baseAddress!, db = dp.baseAddress!
+            parallelFor(c, work: x.count) { ch in
+                let mu = cache.mean[ch], istd = cache.invStd[ch], g = gamma.data[ch]
                 // Training: dx = γ·istd·(dy − mean(dy) − x̂·mean(dy·x̂)); eval: dx = γ·istd·dy.
-                let k1 = cache.training ? Float(sumG) / m : 0
-                let k2 = cache.training ? Float(sumGX) / m : 0
+                let k1 = cache.training ? Float(sums[ch]) / m : 0
+                let k2 = cache.training ? Float(sums[c + ch]) / m : 0
                 for i in 0..<n {
                     let xs = xb + (i * c + ch) * hw, gs = gb + (i * c + ch) * hw, ds = db + (i * c + ch) * hw
                     for j in 0..<hw {
@@ -264,7 +289,7 @@ public enum BatchNorm {
                     }
                 }
             }
-        }}}}}
+        }}}
         return (dx, dgamma, dbeta)
     }
 }

@@ -26,17 +26,25 @@ struct Analyze: ParsableCommand {
     @Option(help: "Run configuration (JSON, e.g. an earlier run's config.json); flags override it.") var config: String?
     @OptionGroup var output: OutputOptions
     @Flag(help: "Continue an interrupted run in OUT from its last finished frame (same settings, movie and model).") var resume = false
+    @OptionGroup var sharding: ShardOption
 
     func run() throws {
         try reportingErrors {
             let c = try configuration()
-            try checkResumeAndOverwrite()
+            let shard = try sharding.spec()
+            try checkResumeAndOverwrite(finishedMarker: shard == nil ? "summary.json" : ShardManifest.fileName)
+            let markers = shard == nil ? Analysis.resultMarkers : Analysis.shardMarkers
             var analysis = try Analysis(config: c, output: output.directory)  // movie and model checked before OUT exists
-            try output.prepare(markers: Analysis.resultMarkers, resuming: resume,
+            try output.prepare(markers: markers, resuming: resume,
                                inputs: [.init(c.movie, streamed: true)] + (config.map { [.init($0)] } ?? []))
             Interruption.resumeHint = "continue from the last finished frame: " + Self.resumeCommand()
             analysis.progress = output.progress
-            printSummary(try analysis.run(resume: resume), dir: output.directory)
+            if let shard {
+                let m = try analysis.runShard(shard, resume: resume)
+                print("shard \(m.shard): frames \(m.frames) of \(m.analysedFrames) in \(output.out) (join the shards with atomtrack merge)")
+            } else {
+                printSummary(try analysis.run(resume: resume), dir: output.directory)
+            }
         }
     }
 
@@ -89,12 +97,14 @@ struct Analyze: ParsableCommand {
 
     /// An interrupted run in OUT is continued with --resume or replaced with --overwrite, never both
     /// and never silently.
-    func checkResumeAndOverwrite() throws {
+    /// A finished shard (`finishedMarker` shard.json) resumes to itself: a requeued array task succeeds.
+    func checkResumeAndOverwrite(finishedMarker: String) throws {
         let out = output.out
         if resume && output.overwrite { throw InputError("--resume and --overwrite contradict each other; give one") }
         let interrupted = Analysis.hasInterruptedRun(in: output.directory)
         if resume && !interrupted {
-            if FileManager.default.fileExists(atPath: output.directory.appendingPathComponent("summary.json").path) {
+            if FileManager.default.fileExists(atPath: output.directory.appendingPathComponent(finishedMarker).path) {
+                if finishedMarker == ShardManifest.fileName { return }
                 throw InputError("\(out): holds a finished analysis; nothing to resume")
             }
             FileHandle.standardError.write(Data("note: \(out) holds no interrupted run; starting from the first frame\n".utf8))

@@ -92,3 +92,15 @@ struct FrameSelection: ParsableArguments {
 func openMovie(_ path: String, _ model: ModelOptions, _ pixelSize: PixelSizeOption, signal: String? = nil) throws -> MovieInput {
     try MovieInput(path: path, finder: model.finder(), pixelSize: pixelSize.checked(), signal: signal)
 }
+
+/// `--shard I/N`: analyse one of N contiguous frame ranges; `atomtrack merge` joins them.
+struct ShardOption: ParsableArguments {
+    @Option(help: ArgumentHelp("Analyse only the I-th (0-based) of N contiguous frame ranges, for `atomtrack merge`.",
+                               valueName: "I/N")) var shard: String?
+
+    func validate() throws {
+        do { _ = try spec() } catch { throw ValidationError("\(error)") }
+    }
+
+    func spec() throws -> ShardSpec? { try shard.map(ShardSpec.init(parsing:)) }
+}

@@ -8,25 +8,7 @@ import XCTest
 /// `analyze --resume`: an interrupted run, continued, ends with exactly the files of a run
 /// that was never interrupted; and the pieces that make that possible.
 final class ResumeTests: XCTestCase {
-    /// A small simulated WS2 movie and a configuration for the shipped WS2 model.
-    func smallMovie(in root: URL, frames: Int = 24) throws -> AnalysisConfig {
-        let model = packageRoot.appendingPathComponent("Models/tmd-ws2")
-        guard FileManager.default.fileExists(atPath: model.appendingPathComponent("model.safetensors").path) else {
-            throw XCTSkip("shipped model tmd-ws2 not present")
-        }
-        var recipe = try Recipe.decode(Data(contentsOf: packageRoot.appendingPathComponent("TrainingData/movie-ws2.json")))
-        recipe.seed = 7
-        recipe.width = 128; recipe.height = 128
-        recipe.movie?.frames = frames
-        recipe.movie?.count = 6
-        let movieDir = root.appendingPathComponent("movie")
-        try FileManager.default.createDirectory(at: movieDir, withIntermediateDirectories: true)
-        _ = try SimulationExport.writeMovie(recipe: recipe, to: movieDir, progress: false)
-        var config = AnalysisConfig(movie: movieDir.appendingPathComponent(SimulationExport.movieFile).path)
-        config.model = model.path
-        config.kinetics.minTrackLength = 3
-        return config
-    }
+    func smallMovie(in root: URL, frames: Int = 24) throws -> AnalysisConfig { try smallWS2Analysis(in: root, frames: frames) }
 
     func outputDirectory(_ root: URL, _ name: String) throws -> URL {
         let dir = root.appendingPathComponent(name)
@@ -246,4 +228,24 @@ final class ResumeTests: XCTestCase {
             XCTAssertEqual(d.dy, t.1, accuracy: 1e-9, "frame \(d.frame)")
         }
     }
+}
+
+/// A small simulated WS2 movie (128², 6 defects) and a configuration for the shipped WS2 model.
+func smallWS2Analysis(in root: URL, frames: Int = 24) throws -> AnalysisConfig {
+    let model = packageRoot.appendingPathComponent("Models/tmd-ws2")
+    guard FileManager.default.fileExists(atPath: model.appendingPathComponent("model.safetensors").path) else {
+        throw XCTSkip("shipped model tmd-ws2 not present")
+    }
+    var recipe = try Recipe.decode(Data(contentsOf: packageRoot.appendingPathComponent("TrainingData/movie-ws2.json")))
+    recipe.seed = 7
+    recipe.width = 128; recipe.height = 128
+    recipe.movie?.frames = frames
+    recipe.movie?.count = 6
+    let movieDir = root.appendingPathComponent("movie")
+    try FileManager.default.createDirectory(at: movieDir, withIntermediateDirectories: true)
+    _ = try SimulationExport.writeMovie(recipe: recipe, to: movieDir, progress: false)
+    var config = AnalysisConfig(movie: movieDir.appendingPathComponent(SimulationExport.movieFile).path)
+    config.model = model.path
+    config.kinetics.minTrackLength = 3
+    return config
 }

@@ -50,9 +50,22 @@ public struct ModelTraining {
         }
     }
 
+    /// Data-parallel training (`atomtrack-mpi train`): this process is replica `rank` of
+    /// `size`. Each simulates its slice of every global batch (items rank·N/size ‥ (rank+1)·N/size − 1
+    /// of batch step·N …), `Trainer` makes the step that of the whole batch, and rank 0 alone
+    /// validates and writes files (the other ranks hold the same weights).
+    public struct DataParallel {
+        public let rank: Int, size: Int
+        public let replicas: ReplicaGroup
+        public init(rank: Int, size: Int, replicas: ReplicaGroup) { self.rank = rank; self.size = size; self.replicas = replicas }
+    }
+
     public let recipe: Recipe
     public let options: Options
     public let outputDirectory: URL
+    public var dataParallel: DataParallel?
+    /// Whether this process writes files and validates (the only one, or rank 0).
+    var isRoot: Bool { (dataParallel?.rank ?? 0) == 0 }
     let generator: TrainingSetGenerator
     let columnSpacing: Double
 
@@ -87,13 +100,17 @@ public struct ModelTraining {
     @discardableResult
     public func run(resume: Bool, progress: Bool = true) throws -> ModelCard {
         BLASThreads.set(options.threads)
+        if let p = dataParallel, options.batchSize < p.size {
+            throw ModelError.mismatch("a global batch of \(options.batchSize) cannot be split over \(p.size) processes; give --batch-size ≥ \(p.size)")
+        }
         let start = Date()
         var state = try resume ? loadCheckpoint() : freshState()
-        let validation = try validationSet()
-        let bar = ProgressBar("train \(recipe.name)", total: options.steps, unit: "steps", quiet: !progress)
+        let validation = isRoot ? try validationSet() : []
+        let bar = ProgressBar("train \(recipe.name)", total: options.steps, unit: "steps", quiet: !progress || !isRoot)
         if state.step > 0 { bar.advance(by: state.step, status: "resumed at step \(state.step)") }
         var log = state.step == 0 ? "step,loss,pixel_accuracy,learning_rate,val_mean_f1,val_metrics\n" : ""
-        let trainer = Trainer(model: state.model, loss: .crossEntropy(classWeights: nil), optimizer: state.optimizer)
+        let trainer = Trainer(model: state.model, loss: .crossEntropy(classWeights: nil), optimizer: state.optimizer,
+                              replicas: dataParallel?.replicas)
         var lossAverage: Double?
 
         while state.step < min(options.steps, options.stopAtStep ?? .max) && state.stale < options.patience {
@@ -103,37 +120,50 @@ public struct ModelTraining {
             state.step += 1
             var line = "\(state.step),\(result.loss),\(result.accuracy),\(result.learningRate),,"
             if state.step % options.validateEvery == 0 || state.step == options.steps || state.step == options.stopAtStep {
-                let evaluation = try validate(state.model, on: validation)
-                let score = evaluation.perClass.map(\.f1).reduce(0, +) / Double(max(1, evaluation.perClass.count))
+                let evaluation = isRoot ? try validate(state.model, on: validation) : nil
+                let score = rootsValue(evaluation.map { $0.perClass.map(\.f1).reduce(0, +) / Double(max(1, $0.perClass.count)) } ?? 0)
                 line = "\(state.step),\(result.loss),\(result.accuracy),\(result.learningRate),\(score),"
-                    + evaluation.perClass.map { "\($0.className):F1=\(String(format: "%.4f", $0.f1))" }.joined(separator: " ")
+                    + (evaluation?.perClass ?? []).map { "\($0.className):F1=\(String(format: "%.4f", $0.f1))" }.joined(separator: " ")
                 if score > state.bestScore {
                     state.bestScore = score; state.bestStep = state.step; state.stale = 0
                     let card = makeCard(evaluation: evaluation, bestStep: state.step, seconds: state.seconds + Date().timeIntervalSince(start))
-                    try saveBest(model: state.model, card: card)
+                    if isRoot { try saveBest(model: state.model, card: card) }
                 } else {
                     state.stale += 1
                 }
-                try appendLog(log + line + "\n"); log = ""
-                try saveCheckpoint(state, trainer: trainer, seconds: state.seconds + Date().timeIntervalSince(start))
+                if isRoot {
+                    try appendLog(log + line + "\n")
+                    try saveCheckpoint(state, trainer: trainer, seconds: state.seconds + Date().timeIntervalSince(start))
+                }
+                log = ""
             } else {
                 log += line + "\n"
             }
             bar.advance(status: String(format: "loss %.4f  best F1 %.4f", lossAverage ?? 0, max(state.bestScore, 0)))
         }
-        if !log.isEmpty { try appendLog(log) }
+        if !log.isEmpty && isRoot { try appendLog(log) }
         bar.finish(status: state.stale >= options.patience ? "early stop at step \(state.step)" : "")
+        _ = rootsValue(0)   // the other ranks wait until rank 0 has written everything
         return try ModelCard.load(outputDirectory.appendingPathComponent(TrainedModel.cardFile))
+    }
+
+    /// Rank 0's `value` on every rank (the others pass 0); the value itself in a single process.
+    func rootsValue(_ value: Double) -> Double {
+        guard let p = dataParallel else { return value }
+        var v = [isRoot ? value : 0]
+        v.withUnsafeMutableBufferPointer { p.replicas.sumDoubles($0) }
+        return v[0]
     }
 
     // MARK: - batches
 
-    /// Batch `step`: items `step·N … step·N+N−1` of the recipe's stream, simulated in parallel,
-    /// normalized exactly as inference normalizes frames.
+    /// Batch `step`: items `step·N … step·N+N−1` of the recipe's stream (this rank's slice of
+    /// them when data-parallel), simulated in parallel, normalized exactly as inference normalizes frames.
     func batch(step: Int) throws -> (Tensor, LabelMaps) {
         let n = options.batchSize, w = recipe.width, h = recipe.height
         let generator = self.generator
-        let pairs = try parallelMap(n) { i in try generator.pair(index: step * n + i) }
+        let mine = dataParallel.map { ($0.rank * n / $0.size)..<(($0.rank + 1) * n / $0.size) } ?? 0..<n
+        let pairs = try parallelMap(mine.count) { i in try generator.pair(index: step * n + mine.lowerBound + i) }
         let normalization = try FrameNormalization()
         var images = [Float](), labels = [Int32]()
         images.reserveCapacity(n * w * h); labels.reserveCapacity(n * w * h)
@@ -141,7 +171,7 @@ public struct ModelTraining {
             images += try normalization.normalize(p.image, width: p.width, height: p.height).pixels
             labels += p.mask.map { Int32($0) }
         }
-        return (try Tensor(shape: [n, 1, h, w], data: images), try LabelMaps(n: n, height: h, width: w, labels: labels))
+        return (try Tensor(shape: [mine.count, 1, h, w], data: images), try LabelMaps(n: mine.count, height: h, width: w, labels: labels))
     }
 
     struct ValidationItem {

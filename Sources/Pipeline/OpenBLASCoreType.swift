@@ -9,8 +9,8 @@ import Foundation
 /// so the only robust fix from inside the program is to re-execute ourselves with the
 /// variable set. We do so only when the CPU has AVX-512 and the user has not chosen a core
 /// type (set `OPENBLAS_CORETYPE` yourself to override, e.g. `OPENBLAS_CORETYPE=Haswell`).
-enum OpenBLASCoreType {
-    static func reexecIfNeeded() {
+public enum OpenBLASCoreType {
+    public static func reexecIfNeeded() {
         #if os(Linux)
         guard getenv("OPENBLAS_CORETYPE") == nil, cpuHasAVX512() else { return }
         setenv("OPENBLAS_CORETYPE", "SkylakeX", 1)

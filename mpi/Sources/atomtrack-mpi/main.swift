@@ -1,0 +1,122 @@
+import ArgumentParser
+import CMPI
+import Foundation
+import Networks
+import Pipeline
+import Tensors
+
+// As `atomtrack` does: the same BLAS kernels (re-exec, so before MPI_Init) and recycled buffers.
+OpenBLASCoreType.reexecIfNeeded()
+MemoryTuning.recycleLargeAllocations()
+
+/// MPI_COMM_WORLD as AtomTrack's replica group: sums are MPI_Allreduce(MPI_IN_PLACE, MPI_SUM),
+/// which gives every rank the same result.
+enum World {
+    static func start() -> (rank: Int, size: Int) {
+        MPI_Init(nil, nil)
+        var rank: Int32 = 0, size: Int32 = 0
+        MPI_Comm_rank(CMPI_COMM_WORLD, &rank)
+        MPI_Comm_size(CMPI_COMM_WORLD, &size)
+        return (Int(rank), Int(size))
+    }
+
+    static var replicas: ReplicaGroup {
+        ReplicaGroup(sumFloats: { b in allReduce(b.baseAddress, b.count, CMPI_FLOAT) },
+                     sumDoubles: { b in allReduce(b.baseAddress, b.count, CMPI_DOUBLE) })
+    }
+
+    /// Seconds spent in MPI_Allreduce and the number of calls (for the closing line).
+    nonisolated(unsafe) static var reduceSeconds = 0.0, reduceCalls = 0
+
+    static func allReduce(_ buffer: UnsafeMutableRawPointer?, _ count: Int, _ type: MPI_Datatype) {
+        guard count > 0 else { return }
+        let start = MPI_Wtime()
+        guard MPI_Allreduce(cmpi_in_place(), buffer, Int32(count), type, CMPI_SUM, CMPI_COMM_WORLD) == MPI_SUCCESS else {
+            fail("MPI_Allreduce failed")
+        }
+        reduceSeconds += MPI_Wtime() - start
+        reduceCalls += 1
+    }
+
+    /// One line on stderr and the whole job stops (the other ranks would wait forever).
+    static func fail(_ message: String) -> Never {
+        FileHandle.standardError.write(Data("atomtrack-mpi: error: \(message)\n".utf8))
+        MPI_Abort(CMPI_COMM_WORLD, 1)
+        exit(1)
+    }
+}
+
+struct AtomTrackMPI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "atomtrack-mpi",
+        abstract: "AtomTrack under MPI: data-parallel training (mpirun -n P atomtrack-mpi train …).",
+        subcommands: [TrainMPI.self])
+}
+
+struct TrainMPI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "`atomtrack train` with the global batch split over the MPI ranks.",
+        discussion: """
+        Each rank simulates its slice of every global batch (--batch-size is the global batch) from the
+        recipe's seed; batch-norm statistics and gradients are summed over the ranks (MPI_Allreduce in
+        place), so every step is that of a single process with the whole batch. Rank 0 validates and
+        writes model.safetensors, model.json, checkpoint.safetensors and training_log.csv into OUT;
+        --resume continues from the checkpoint on every rank.
+        """)
+
+    @Option(help: "Training recipe (JSON), e.g. TrainingData/graphene-si.json.") var recipe: String
+    @Option(help: "Output directory (rank 0 writes).") var out: String
+    @Flag(help: "Replace earlier results in OUT.") var overwrite = false
+    @Flag(help: "No progress bar.") var quiet = false
+    @Option(help: "Optimizer steps.") var steps = 2000
+    @Option(help: "Images per step, over all ranks.") var batchSize = 8
+    @Option(help: "Training crop side in px (default: the recipe's frame size).") var tile: Int?
+    @Option(help: "Adam learning rate (cosine-annealed to 2 % of it).") var learningRate: Float = 2e-3
+    @Option(help: "U-Net filters at the first level.") var baseFilters = 16
+    @Option(help: "U-Net pooling levels.") var depth = 3
+    @Option(help: "Validate and checkpoint every N steps.") var validateEvery = 100
+    @Option(help: "Held-out simulated frames for validation.") var validationFrames = 16
+    @Option(help: "Stop after N validations without improvement.") var patience = 8
+    @Option(help: "Seed of the weight initialisation.") var seed: UInt64 = 1
+    @Option(help: "Threads per rank (BLAS and simulation).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @Option(help: "Stop after this step as if interrupted (checkpoint written; for testing --resume).") var stopAtStep: Int?
+    @Option(help: "Exit with an error unless the MPI world has this many ranks (catches a launcher that started singletons).")
+    var expectRanks: Int?
+    @Flag(help: "Continue from OUT/checkpoint.safetensors.") var resume = false
+
+    func run() throws {
+        let world = World.start()
+        if let expectRanks, expectRanks != world.size {
+            World.fail("expected \(expectRanks) MPI ranks, the world has \(world.size) (srun needs --mpi=pmi2)")
+        }
+        do {
+            var o = ModelTraining.Options()
+            o.steps = steps; o.batchSize = batchSize; o.tileSize = tile
+            o.learningRate = learningRate; o.baseFilters = baseFilters; o.depth = depth
+            o.validateEvery = validateEvery; o.validationFrames = validationFrames
+            o.patience = patience; o.seed = seed; o.threads = threads; o.stopAtStep = stopAtStep
+            let dir = URL(fileURLWithPath: out)
+            if world.rank == 0 {
+                try OutputDirectory.prepare(dir, markers: ModelTraining.markers, allowExisting: overwrite || resume)
+                if overwrite && !resume { ModelTraining.discardEarlierRun(in: dir) }
+            }
+            var replicas = [Double(0)]   // the others start once rank 0 has prepared OUT
+            replicas.withUnsafeMutableBufferPointer { World.replicas.sumDoubles($0) }
+            var training = try ModelTraining(recipe: try SimulationExport.recipe(at: recipe), options: o, outputDirectory: dir)
+            training.dataParallel = .init(rank: world.rank, size: world.size, replicas: World.replicas)
+            let start = MPI_Wtime()
+            let card = try training.run(resume: resume, progress: !quiet)
+            if world.rank == 0 {
+                print("model: \(dir.path)/model.safetensors (best step \(card.training.bestStep)), \(world.size) ranks")
+                print(String(format: "rank 0: %.2f s training, of which %.3f s in %d MPI_Allreduce calls (waiting for the other ranks included)",
+                             MPI_Wtime() - start, World.reduceSeconds, World.reduceCalls))
+            }
+        } catch {
+            World.fail("\(error)")
+        }
+        MPI_Finalize()
+    }
+}
+
+AtomTrackMPI.main()
