@@ -54,7 +54,7 @@ public struct ShardMerge {
         } else if !problems.isEmpty {
             FileHandle.standardError.write(Data("note: every frame is covered; ignored \(problems.joined(separator: "; "))\n".utf8))
         }
-        let analysis = Analysis(config: first.manifest.config, output: output)
+        let analysis = try Analysis(config: first.manifest.config, output: output)
         try analysis.config.validate()
         let inputs = try Analysis.Inputs(analysis.config)
         guard String(decoding: try analysis.runIdentity(inputs, shard: nil), as: UTF8.self) == first.manifest.identity else {

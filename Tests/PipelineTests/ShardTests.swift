@@ -10,7 +10,7 @@ final class ShardTests: XCTestCase {
     func movie(_ root: URL) throws -> AnalysisConfig { try smallWS2Analysis(in: root) }
 
     func shard(_ config: AnalysisConfig, _ i: Int, of n: Int, into dir: URL, stopAfterFrames: Int? = nil) throws {
-        var analysis = Analysis(config: config, output: dir)
+        var analysis = try Analysis(config: config, output: dir)
         analysis.progress = false
         analysis.stopAfterFrames = stopAfterFrames
         try analysis.runShard(ShardSpec(index: i, count: n))
@@ -28,7 +28,7 @@ final class ShardTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: root) }
         let config = try movie(root)
         let single = root.appendingPathComponent("single")
-        var analysis = Analysis(config: config, output: single)
+        var analysis = try Analysis(config: config, output: single)
         analysis.progress = false
         try FileManager.default.createDirectory(at: single, withIntermediateDirectories: true)
         let expected = try analysis.run()
@@ -97,7 +97,7 @@ final class ShardTests: XCTestCase {
         }
         // A finished shard resumes to itself (a requeued array task); one of other settings is refused.
         let before = try FileManager.default.attributesOfItem(atPath: b.appendingPathComponent("atoms.csv").path)[.modificationDate] as? Date
-        var analysis = Analysis(config: config, output: b)
+        var analysis = try Analysis(config: config, output: b)
         analysis.progress = false
         XCTAssertEqual(try analysis.runShard(ShardSpec(index: 1, count: 2), resume: true).frames, 2..<4)
         XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: b.appendingPathComponent("atoms.csv").path)[.modificationDate] as? Date, before)
