@@ -54,14 +54,31 @@ public struct TruthComparison {
         let classIDs = Array(Set(pairs.map(\.0))).sorted(), stateIDs = Array(Set(pairs.map(\.1))).sorted()
         adjustedRand = pairs.isEmpty ? 0 : adjustedRandIndex(pairs.map { classIDs.firstIndex(of: $0.0)! },
                                                              pairs.map { stateIDs.firstIndex(of: $0.1)! })
+        // A hidden state of the joint HMM stands for the true state most of its classes map to.
+        let hidden = summary.hmmStates ?? []
+        let hiddenToState = hidden.map { h in
+            Dictionary(grouping: h.classes.compactMap { mapping[$0] }, by: { $0 }).max { $0.value.count < $1.value.count }?.key
+        }
         states = truth.diffusion.map { d in
             let classes = mapping.filter { $0.value == d.state }.map(\.key).sorted()
-            // The best-populated class of the state carries its D.
+            if let h = hidden.indices.filter({ hiddenToState[$0] == d.state }).max(by: { hidden[$0].frames < hidden[$1].frames }) {
+                return StateRow(state: d.state, libraryClasses: hidden[h].classes, trueDA2PerS: d.diffusionA2PerSecond,
+                                recoveredDA2PerS: hidden[h].D, ciLowA2PerS: hidden[h].DLow, ciHighA2PerS: hidden[h].DHigh)
+            }
+            // Without the HMM, the best-populated class of the state carries its D (CVE).
             let best = summary.diffusion.filter { classes.contains($0.state) }.max { $0.steps < $1.steps }
             return StateRow(state: d.state, libraryClasses: classes, trueDA2PerS: d.diffusionA2PerSecond,
                             recoveredDA2PerS: best?.dA2PerS, ciLowA2PerS: best?.ciLowA2PerS, ciHighA2PerS: best?.ciHighA2PerS)
         }
-        if let t = summary.transitionMatrix {
+        let order = truth.states.map { s in hiddenToState.firstIndex(of: s) }
+        if let t = summary.hmmTransitionMatrix, hidden.count == truth.states.count, order.allSatisfy({ $0 != nil }) {
+            // One hidden state per true state: the HMM's matrix and intervals, reordered.
+            let o = order.map { $0! }
+            recoveredTransitions = o.map { i in o.map { t[i][$0] } }
+            if let lo = summary.hmmTransitionCILow, let hi = summary.hmmTransitionCIHigh {
+                recoveredLow = o.map { i in o.map { lo[i][$0] ?? .nan } }; recoveredHigh = o.map { i in o.map { hi[i][$0] ?? .nan } }
+            }
+        } else if let t = summary.transitionMatrix {
             // Merge classes that map to one state: average their rows weighted equally, sum columns.
             let n = truth.states.count
             var m = [[Double]](repeating: [Double](repeating: 0, count: n), count: n), rows = [Int](repeating: 0, count: n)

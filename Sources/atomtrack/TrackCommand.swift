@@ -39,8 +39,13 @@ struct TrackCommand: ParsableCommand {
             let r = try stage.run(to: try output.prepare(markers: TrackTable.markers))
             print("\(r.tracks) tracks of ≥ \(minLength) frames from \(r.detections) detections")
             for d in r.diffusion {
-                print(String(format: "  %@: D = %.4g px²/frame [%.4g, %.4g] over %d tracks", d.className, d.d, d.ciLow, d.ciHigh, d.tracks))
+                print(String(format: "  %@: D = %.4g px²/frame [%.4g, %.4g] over %d tracks (covariance estimator)", d.className, d.d, d.ciLow, d.ciHigh, d.tracks))
             }
+            for h in r.hmm {
+                let d = h.D.map { String(format: "%.4g %@ [%.4g, %.4g]", $0, h.unitD, h.DLow ?? .nan, h.DHigh ?? .nan) } ?? "insufficient data"
+                print(String(format: "  HMM state %@: D = %@, dwell %.4g %@", h.name, d, h.dwell, h.unitTime))
+            }
+            if let note = r.hmmNote { print(note) }
         }
     }
 }
@@ -75,6 +80,11 @@ struct MarkovCommand: ParsableCommand {
             print("transition matrix at lag \(lag) (\(r.states.joined(separator: ", "))):")
             for row in r.transitionMatrix { print("  " + row.map { String(format: "%.4f", $0) }.joined(separator: "  ")) }
             if !r.excluded.isEmpty { print("left out (not in the largest connected set): " + r.excluded.joined(separator: ", ")) }
+            if let h = r.hmm {
+                print("joint HMM at lag 1 (\(h.states.map(\.name).joined(separator: ", "))):")
+                for row in h.transition { print("  " + row.map { String(format: "%.4f", $0) }.joined(separator: "  ")) }
+            }
+            if let note = r.hmmNote { print(note) }
         }
     }
 }
