@@ -17,7 +17,7 @@ public struct DefectHMMOptions: Sendable, Equatable {
     /// Merge observed classes while BIC improves (else one hidden state per observed class).
     public var selectStates = true
     /// A hidden state expected in fewer frames than this is merged into another (too little data).
-    public var minOccupancy = 30.0
+    public var minOccupancy = 20.0
     /// D is reported only for a state with at least this many expected one-frame steps.
     public var minSteps = 10.0
     /// Bootstrap over tracks (0: no intervals); tracks are cut into blocks of `blockLength`
@@ -340,6 +340,7 @@ public enum DefectHMMFitter {
     /// Per-state D, hop rate, dwell time; σ; implied timescales.
     static func estimates(_ model: DefectHMM, groups: [[Int]], _ tracks: [PreparedTrack], _ o: DefectHMMOptions) -> DefectHMMFit {
         let s = expectation(model, tracks), sigma2 = s.sigma2(model)
+        let groups = classesOf(model, frames: s.frames, fallback: groups)
         let states = groups.indices.map { k -> HMMStateEstimate in
             let enough = s.stepWeight[k] >= o.minSteps
             let d = enough ? max(s.stepSquares[k] / (4 * s.stepWeight[k]) - sigma2, 0) : nil
@@ -353,6 +354,17 @@ public enum DefectHMMFitter {
                             logLikelihood: s.logL, parameters: 0, bic: 0, iterations: 0, converged: true, selection: [],
                             intervals: nil, tracks: 0, observedFrames: tracks.reduce(0) { $0 + $1.observedFrames },
                             reversible: o.reversible)
+    }
+
+    /// The observed classes each hidden state stands for, read from the fit (EM may move a state
+    /// away from the classes it started from): class c belongs to the state most probable given
+    /// c, argmax_k frames_k·w_kc; a state that no class picks keeps its strongest class.
+    static func classesOf(_ model: DefectHMM, frames: [Double], fallback: [[Int]]) -> [[Int]] {
+        let n = model.stateCount, used = Set(fallback.joined()).sorted()
+        var out = [[Int]](repeating: [], count: n)
+        for c in used { out[(0..<n).max { frames[$0] * model.classWeights[$0][c] < frames[$1] * model.classWeights[$1][c] }!].append(c) }
+        for k in 0..<n where out[k].isEmpty { out[k] = [used.max { model.classWeights[k][$0] < model.classWeights[k][$1] }!] }
+        return out
     }
 
     /// −1/ln|λᵢ| for every eigenvalue of T but the largest (frames).

@@ -5,6 +5,6 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed (build with -c release); results are recorded in docs/BENCHMARKS.md.",
-        subcommands: [BenchKernels.self, BenchLocalization.self, BenchLinking.self, BenchGMM.self, BenchMarkov.self]
+        subcommands: [BenchKernels.self, BenchLocalization.self, BenchLinking.self, BenchGMM.self, BenchMarkov.self, BenchHMM.self]
     )
 }
