@@ -27,6 +27,8 @@ public struct TruthComparison {
     public var recoveredTransitions: [[Double]]?
     /// Bootstrap interval of the recovered matrix (same merge), when the classes map one to one.
     public var recoveredLow: [[Double]]?, recoveredHigh: [[Double]]?
+    /// Whether D and T come from the joint HMM (else the cross-checks: CVE and counting MLE).
+    public var fromHMM = false, transitionsFromHMM = false
 
     /// - Parameters: truthDir holds truth.json and truth_defects.csv; analysisDir holds an analyze run.
     public init(truthDir: URL, analysisDir: URL, summary: AnalysisSummary, radius: Double) throws {
@@ -70,10 +72,12 @@ public struct TruthComparison {
             return StateRow(state: d.state, libraryClasses: classes, trueDA2PerS: d.diffusionA2PerSecond,
                             recoveredDA2PerS: best?.dA2PerS, ciLowA2PerS: best?.ciLowA2PerS, ciHighA2PerS: best?.ciHighA2PerS)
         }
+        fromHMM = !hidden.isEmpty
         let order = truth.states.map { s in hiddenToState.firstIndex(of: s) }
         if let t = summary.hmmTransitionMatrix, hidden.count == truth.states.count, order.allSatisfy({ $0 != nil }) {
             // One hidden state per true state: the HMM's matrix and intervals, reordered.
             let o = order.map { $0! }
+            transitionsFromHMM = true
             recoveredTransitions = o.map { i in o.map { t[i][$0] } }
             if let lo = summary.hmmTransitionCILow, let hi = summary.hmmTransitionCIHigh {
                 recoveredLow = o.map { i in o.map { lo[i][$0] ?? .nan } }; recoveredHigh = o.map { i in o.map { hi[i][$0] ?? .nan } }
@@ -109,12 +113,12 @@ public struct TruthComparison {
         var s = "defect classes → true states: " + classToState.sorted { $0.key < $1.key }.map { "\($0.key)→\($0.value)" }.joined(separator: ", ")
         s += String(format: "  (%.1f %% of %d matched instances on their state; adjusted Rand index %.3f)\n",
                     100 * classAccuracy, matchedInstances, adjustedRand)
-        s += "diffusion coefficient D (Å²/s):\n"
+        s += "diffusion coefficient D (Å²/s)\(fromHMM ? ", joint HMM" : ""):\n"
         for r in states {
             let rec = r.recoveredDA2PerS.map { String(format: "%.3f  [%.3f, %.3f]", $0, r.ciLowA2PerS ?? .nan, r.ciHighA2PerS ?? .nan) } ?? "not recovered"
             s += "  \(r.state.padding(toLength: 10, withPad: " ", startingAt: 0))  true \(String(format: "%.3f", r.trueDA2PerS))   recovered \(rec)\n"
         }
-        s += "transition matrix per frame (rows: from, columns: to; \(truth.states.joined(separator: ", "))):\n"
+        s += "transition matrix per frame (rows: from, columns: to; \(truth.states.joined(separator: ", "))\(transitionsFromHMM ? "; joint HMM" : "")):\n"
         for (i, row) in truth.transitionMatrix.enumerated() {
             var rec = recoveredTransitions.map { $0[i].map { String(format: "%.3f", $0) }.joined(separator: " ") } ?? "-"
             if let lo = recoveredLow, let hi = recoveredHigh {

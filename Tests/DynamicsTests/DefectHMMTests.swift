@@ -144,4 +144,45 @@ final class DefectHMMTests: XCTestCase {
             for j in 0..<2 { XCTAssertTrue(ci.transitionLow[k][j] < spec.transition[k][j] && spec.transition[k][j] < ci.transitionHigh[k][j]) }
         }
     }
+
+    func testReportsCarryTheHMMBesideTheCrossChecks() throws {
+        var spec = HMMSyntheticSpec(transition: [[0.9, 0.1], [0.2, 0.8]], D: [6, 3])
+        spec.tracks = 6; spec.frames = 60
+        let (tracks, _) = HMMSynthetic.generate(spec, seed: 9)
+        let fit = try DefectHMMFitter.fit(tracks, classCount: 2, options: options(.lattice(hopThreshold: 4.5), samples: 20))
+        let units = DiffusionCalibration(pixelSize: 0.2, frameTime: 0.5)
+        let report = HMMReport(fit, classNames: ["A", "B"], calibration: units)
+        let labels = try tracks.map { t in try StateTrajectory(frames: t.frames, states: t.classEvidence.map { $0[0] > $0[1] ? 0 : 1 }) }
+        let model = try MarkovEstimator(reversible: false).fit(labels, stateCount: 2, options: MarkovCountingOptions(lag: 1), stateNames: ["A", "B"])
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try model.json(frameTime: 0.5, hmm: report).utf8)) as? [String: Any])
+        XCTAssertNotNil(json["transition_matrix"])                    // the counting MLE stays
+        let hmm = try XCTUnwrap(json["hmm"] as? [String: Any])
+        let states = try XCTUnwrap(hmm["states"] as? [[String: Any]])
+        XCTAssertEqual(states.map { $0["name"] as? String }, ["A", "B"])
+        // Å²/s = px²/frame × 0.04 / 0.5; dwell in s = frames × 0.5.
+        XCTAssertEqual(try XCTUnwrap(states[0]["D"] as? Double), fit.states[0].D! * 0.08, accuracy: 1e-9)
+        XCTAssertEqual(try XCTUnwrap(states[1]["dwell_time"] as? Double), fit.states[1].dwellFrames * 0.5, accuracy: 1e-9)
+        for key in ["ci_low", "ci_high", "timescales", "timescales_ci_low", "sigma", "bic", "selection", "ci_samples"] { XCTAssertNotNil(hmm[key], key) }
+        let diffusion = try Diffusion.analyze(zip(tracks, labels).map { DiffusionTrack(frames: $0.frames, x: $0.x, y: $0.y, classes: $1.states) })
+        let csv = Diffusion.csv(diffusion, calibration: units, classNames: ["A", "B"], hmm: fit).split(separator: "\n")
+        XCTAssertTrue(csv[0].hasPrefix("class,n_tracks,n_steps,D,") && csv[0].hasSuffix(",hmm_steps,hmm_note"))
+        XCTAssertEqual(csv[1].split(separator: ",", omittingEmptySubsequences: false).count, csv[0].split(separator: ",").count)
+    }
+
+    func testBadInputIsRefusedInOneLine() {
+        func message(_ tracks: [HMMTrack], _ m: Int = 2) -> String {
+            do { _ = try DefectHMMFitter.fit(tracks, classCount: m, options: options(.gaussian)); return "" } catch { return "\(error)" }
+        }
+        let good = HMMTrack(frames: [0, 1, 2], x: [0, 1, 2], y: [0, 0, 0], classEvidence: [[0, -1], [0, -1], [-1, 0]])
+        XCTAssertTrue(message([]).contains("at least one track"))
+        var bad = good; bad.classEvidence[1] = [0]
+        XCTAssertTrue(message([bad]).contains("HMM track 0: every frame needs 2 class log-likelihoods"))
+        bad = good; bad.classEvidence[2] = [-.infinity, -.infinity]
+        XCTAssertTrue(message([good, bad]).contains("HMM track 1"))
+        bad = good; bad.x[1] = .nan
+        XCTAssertTrue(message([bad]).contains("not finite"))
+        bad = good; bad.frames = [0, 2, 2]
+        XCTAssertTrue(message([bad]).contains("increase strictly"))
+        XCTAssertFalse(message([good, good]).contains("\n"))
+    }
 }
