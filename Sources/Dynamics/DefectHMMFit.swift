@@ -11,9 +11,9 @@ public struct DefectHMMOptions: Sendable, Equatable {
     public var reversible = false
     /// EM starts per model (the first from the labels, the others perturbed); the best likelihood wins.
     public var starts = 3
-    public var maxIterations = 300
+    public var maxIterations = 200
     /// Relative change of the log-likelihood that ends EM.
-    public var tolerance = 1e-8
+    public var tolerance = 1e-6
     /// Merge observed classes while BIC improves (else one hidden state per observed class).
     public var selectStates = true
     /// A hidden state expected in fewer frames than this is merged into another (too little data).
