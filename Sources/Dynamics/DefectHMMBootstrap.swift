@@ -15,7 +15,7 @@ extension DefectHMMFitter {
         let samples = parallelMap(o.bootstrapSamples) { s -> DefectHMMFit in
             var rng = SeededGenerator(seed: o.seed &+ 0x9E37, index: s)
             let resample = (0..<blocks.count).map { _ in blocks[rng.int(blocks.count)] }
-            let (refit, _, _, _) = em(model, resample, o, maxIterations: min(o.maxIterations, 40))
+            let (refit, _, _, _) = em(model, resample, o, maxIterations: o.bootstrapIterations)
             return estimates(refit, groups: groups, resample, o)
         }
         let alpha = (1 - o.confidence) / 2

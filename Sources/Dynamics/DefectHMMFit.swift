@@ -24,6 +24,8 @@ public struct DefectHMMOptions: Sendable, Equatable {
     /// frames first, so a movie with few long tracks still has many resampling units.
     public var bootstrapSamples = 200
     public var blockLength = 20
+    /// EM iterations of each bootstrap refit (from the warm start).
+    public var bootstrapIterations = 200
     public var confidence = 0.95
     public var seed: UInt64 = 1
     public init() {}
@@ -124,7 +126,7 @@ public enum DefectHMMFitter {
     static func validate(_ tracks: [HMMTrack], classCount m: Int, options o: DefectHMMOptions) throws {
         guard m >= 1 else { throw MarkovError.invalidArgument("the HMM needs at least one class") }
         guard !tracks.isEmpty else { throw MarkovError.invalidArgument("the HMM needs at least one track") }
-        guard o.starts >= 1, o.maxIterations >= 1, o.blockLength >= 2, o.bootstrapSamples >= 0,
+        guard o.starts >= 1, o.maxIterations >= 1, o.bootstrapIterations >= 1, o.blockLength >= 2, o.bootstrapSamples >= 0,
               o.confidence > 0, o.confidence < 1, o.minOccupancy >= 0 else {
             throw MarkovError.invalidArgument("HMM options out of range")
         }

@@ -15,6 +15,11 @@ struct TrackCommand: ParsableCommand {
         drift.csv (cumulative frame,dx,dy in px), diffusion.csv (per class: covariance-estimator D
         with bootstrap CI over tracks, localization σ, MSD-fit D; px²/frame, or Å²/s when
         --pixel-size and --frame-time are given) and hops.csv (hop probability, rate, jump lengths).
+        The joint hidden Markov model (true class hidden; the class labels through a learned
+        confusion matrix and the lattice hops — steps longer than --hop-threshold — as evidence)
+        is fitted over whole tracks: its per-state D, hop rate and dwell time with bootstrap CIs
+        are the hmm_* columns of diffusion.csv, its Viterbi class the class_hmm column of
+        trajectories.csv; the covariance-estimator D on runs cut at class changes is the cross-check.
         """)
 
     @Argument(help: "Detections table (CSV).") var table: String
@@ -59,7 +64,10 @@ struct MarkovCommand: ParsableCommand {
         each track, never across a missing frame. Writes markov.json (lag, states, counts,
         transition_matrix, stationary, ci_low, ci_high from a bootstrap over tracks, timescales) and
         markov.png (heat map with counts). States outside the largest connected set are named in
-        the output, not dropped silently.
+        the output, not dropped silently. markov.json's "hmm" holds the joint hidden Markov model
+        of the true class behind the labels (a learned confusion matrix absorbs misclassified
+        frames): T at lag 1 with bootstrap CIs, dwell times, implied timescales, the BIC choice of
+        states; the counting estimate above is its cross-check.
         """)
 
     @Argument(help: "Trajectories table (CSV with track, frame, class).") var table: String

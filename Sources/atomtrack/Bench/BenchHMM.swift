@@ -21,11 +21,12 @@ struct BenchHMM: ParsableCommand {
 
     @Option(help: "Number of simulated movies.") var movies = 120
     @Option(help: "Bootstrap samples per fit.") var samples = 200
+    @Option(help: "EM iterations of each bootstrap refit.") var refitIterations = DefectHMMOptions().bootstrapIterations
     @Option(help: "Seed of the study.") var seed: UInt64 = 1
     @Option(help: "Per-movie results as CSV (optional).") var csv: String?
 
     func validate() throws {
-        guard movies >= 1, samples >= 20 else { throw ValidationError("need --movies ≥ 1 and --samples ≥ 20") }
+        guard movies >= 1, samples >= 20, refitIterations >= 1 else { throw ValidationError("need --movies ≥ 1, --samples ≥ 20, --refit-iterations ≥ 1") }
     }
 
     struct Tally {
@@ -59,7 +60,7 @@ struct BenchHMM: ParsableCommand {
             spec.frames = Int(rng.logUniform(30, 300)); spec.tracks = 4 + rng.int(17)
             let (tracks, _) = HMMSynthetic.generate(spec, seed: seed &* 1000 &+ UInt64(movie))
             var o = DefectHMMOptions()
-            o.motion = .lattice(hopThreshold: hopLength / 2); o.bootstrapSamples = samples; o.seed = UInt64(movie + 1)
+            o.motion = .lattice(hopThreshold: hopLength / 2); o.bootstrapSamples = samples; o.seed = UInt64(movie + 1); o.bootstrapIterations = refitIterations
             let fit = try DefectHMMFitter.fit(tracks, classCount: spec.classCount, options: o)
             if fit.states.contains(where: { $0.D.map { !$0.isFinite || $0 < 0 } ?? false }) { negativeOrNaN += 1 }
             // Hidden state of true state j: the one holding class j.
