@@ -1,3 +1,5 @@
+import Foundation
+
 /// How to turn defect crops into classes.
 public struct ClassifierConfiguration: Sendable {
     /// PCA dimensions fed to the mixture.
@@ -27,6 +29,9 @@ public struct DefectClassification: Sendable {
     public let probabilities: [Double]
     /// log p(crop) under the mixture, summed over the views (PCA space).
     public let logLikelihoods: [Double]
+    /// Per crop, the log-likelihood of each class, log p(crop | class), up to a constant per
+    /// crop (log posterior − log weight): the evidence a kinetic model weighs frame by frame.
+    public let classLogLikelihoods: [[Double]]
     /// Index into `symmetry.transforms` of the view that best matches the class (0 without symmetry).
     public let views: [Int]
     /// Each crop in its canonical orientation (the chosen view).
@@ -109,6 +114,7 @@ public enum DefectClassifier {
         let engine = try MixtureEngine(data: features, groupSize: t, model: model)
         let (logLikelihoods, resp) = engine.groupLikelihoods()
         var labels = [Int](), probs = [Double](), chosen = [Int](), aligned = [[Float]](), feats = [Double]()
+        var classLogLikelihoods = [[Double]]()
         for g in 0..<crops.count {
             var classP = [Double](repeating: 0, count: k)
             for v in 0..<t { for j in 0..<k { classP[j] += resp[(g * t + v) * k + j] } }
@@ -116,11 +122,12 @@ public enum DefectClassifier {
             let view = (0..<t).max { resp[(g * t + $0) * k + label] < resp[(g * t + $1) * k + label] }!
             labels.append(logLikelihoods[g] < threshold ? DefectClassification.none : label)
             probs.append(classP[label]); chosen.append(view)
+            classLogLikelihoods.append((0..<k).map { log(classP[$0]) - log(model.weights[$0]) })
             aligned.append(symmetry.allViews(of: crops[g], size: size, channels: channels)[view])
             feats += features.values[((g * t + view) * m)..<((g * t + view + 1) * m)]
         }
         return DefectClassification(pca: pca, selection: selection, labels: labels, probabilities: probs,
-                                    logLikelihoods: logLikelihoods, views: chosen, alignedCrops: aligned,
+                                    logLikelihoods: logLikelihoods, classLogLikelihoods: classLogLikelihoods, views: chosen, alignedCrops: aligned,
                                     features: try FeatureMatrix(rows: crops.count, columns: m, values: feats),
                                     symmetry: symmetry)
     }

@@ -64,17 +64,22 @@ extension Diffusion {
     /// `D_msd,sigma_msd,msd_points`. Units are Å²/s and Å with a calibration (Å²/frame when it
     /// has no frame time), else px²/frame and px.
     /// `class` is `classNames[label]` where given, else the label number.
-    public static func csv(_ results: [DiffusionResult], calibration: DiffusionCalibration? = nil, classNames: [String] = []) -> String {
+    /// With `hmm`, the joint HMM's estimates for the hidden state holding each row's class follow
+    /// (`HMMReport`'s units); D, its interval and the MSD fit are then the cross-checks.
+    public static func csv(_ results: [DiffusionResult], calibration: DiffusionCalibration? = nil, classNames: [String] = [],
+                           hmm: DefectHMMFit? = nil) -> String {
+        let report = hmm.map { HMMReport($0, classNames: classNames, calibration: calibration) }
         let scaleD = calibration.map { $0.pixelSize * $0.pixelSize / ($0.frameTime ?? 1) } ?? 1
         let scaleL = calibration?.pixelSize ?? 1
         let unit = calibration == nil ? "px^2/frame" : calibration?.frameTime == nil ? "A^2/frame" : "A^2/s"
-        var s = "class,n_tracks,n_steps,D,D_ci_low,D_ci_high,sigma,unit,D_msd,sigma_msd,msd_points\n"
+        var s = "class,n_tracks,n_steps,D,D_ci_low,D_ci_high,sigma,unit,D_msd,sigma_msd,msd_points" + (report != nil ? "," + hmmHeader : "") + "\n"
         for r in results {
             let sigma = max(r.cve.sigmaSquared, 0).squareRoot()
             let fields = [r.cve.D * scaleD, r.ciLow * scaleD, r.ciHigh * scaleD, sigma * scaleL].map(format)
             let fit = r.msdFit
             s += "\(name(r.classLabel, classNames)),\(r.tracks),\(r.steps),\(fields.joined(separator: ",")),\(unit),"
-            s += "\(format((fit?.D ?? .nan) * scaleD)),\(format((fit?.sigma ?? .nan) * scaleL)),\(fit?.points ?? 0)\n"
+            s += "\(format((fit?.D ?? .nan) * scaleD)),\(format((fit?.sigma ?? .nan) * scaleL)),\(fit?.points ?? 0)"
+            s += (report.map { "," + hmmColumns($0, label: r.classLabel, classNames: classNames) } ?? "") + "\n"
         }
         return s
     }

@@ -7,8 +7,10 @@ extension MarkovStateModel {
     /// in the order of `states`; non-finite numbers (an infinite timescale) are null.
     /// `ci_low`/`ci_high` bound the transition matrix (null without `uncertainty`);
     /// `frameTime` (seconds per frame), when known, adds timescales in seconds.
-    public func json(uncertainty: MarkovUncertainty? = nil, frameTime: Double? = nil) throws -> String {
-        let doc = MarkovJSON(model: self, timescales: try timescales(), uncertainty: uncertainty, frameTime: frameTime)
+    /// `hmm`, when given, is written under "hmm": the joint model's estimates; the counting
+    /// MLE around it is then the cross-check.
+    public func json(uncertainty: MarkovUncertainty? = nil, frameTime: Double? = nil, hmm: HMMReport? = nil) throws -> String {
+        let doc = MarkovJSON(model: self, timescales: try timescales(), uncertainty: uncertainty, frameTime: frameTime, hmm: hmm)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         guard let text = String(data: try encoder.encode(doc), encoding: .utf8) else {
@@ -24,6 +26,7 @@ private struct MarkovJSON: Encodable {
     let timescales: [Double]
     let uncertainty: MarkovUncertainty?
     let frameTime: Double?
+    let hmm: HMMReport?
 
     struct State: Encodable { let id: Int; let name: String }
 
@@ -35,7 +38,7 @@ private struct MarkovJSON: Encodable {
         case timescalesSeconds = "timescales_seconds"
         case ciLow = "ci_low", ciHigh = "ci_high", ciLevel = "ci_level", ciMethod = "ci_method", seed
         case samples = "ci_samples", stationaryCILow = "stationary_ci_low", stationaryCIHigh = "stationary_ci_high"
-        case timescalesCILow = "timescales_ci_low", timescalesCIHigh = "timescales_ci_high"
+        case timescalesCILow = "timescales_ci_low", timescalesCIHigh = "timescales_ci_high", hmm
     }
 
     func encode(to encoder: Encoder) throws {
@@ -68,5 +71,6 @@ private struct MarkovJSON: Encodable {
         try c.encode(u?.stationaryHigh, forKey: .stationaryCIHigh)
         try c.encode(u.map { finite($0.timescalesLow) }, forKey: .timescalesCILow)
         try c.encode(u.map { finite($0.timescalesHigh) }, forKey: .timescalesCIHigh)
+        try c.encodeIfPresent(hmm, forKey: .hmm)
     }
 }

@@ -38,6 +38,12 @@ public struct AnalysisSummary: Codable, Sendable {
     public var transitionCILow: [[Double]]?
     public var transitionCIHigh: [[Double]]?
     public var markovNote: String?
+    /// The joint HMM (markov.json "hmm"): per hidden state D (Å²/s), hop rate (1/s), dwell time (s)
+    /// with bootstrap intervals, and its transition matrix; `hmmNote` says why there is none.
+    public var hmmStates: [HMMReport.State]?
+    public var hmmTransitionMatrix: [[Double]]?
+    public var hmmTransitionCILow: [[Double?]]?, hmmTransitionCIHigh: [[Double?]]?
+    public var hmmNote: String?
     public var seeds: [String: UInt64]
     public var secondsPerStage: [String: Double]
     /// Set only by `merge --allow-partial`: which frames the result lacks.
@@ -52,6 +58,8 @@ extension AnalysisSummary {
         let toA2 = calibration.pixelSize * calibration.pixelSize, frameTime = calibration.knownFrameTime
         let timeSource = frameTime == nil ? "unknown (D in Å²/frame, timescales in frames)"
             : calibration.frameTimeSource == .file ? "file metadata (\(inputs.movie.frameTime?.key ?? "?"))" : calibration.frameTimeSource.summaryText
+        let hmm = r.hmm.map { HMMReport($0, classNames: names, calibration: DiffusionCalibration(pixelSize: calibration.pixelSize,
+                                                                                                  frameTime: frameTime)) }
         var perClass: [String: Int] = [:]
         for (c, n) in totals.atomsPerClass.enumerated() where n > 0 { perClass[inputs.symbols[c], default: 0] += n }
         self.init(
@@ -67,6 +75,8 @@ extension AnalysisSummary {
             transitionMatrix: r.markov?.transitionMatrix.rows.map { $0.map { finite($0) ?? 0 } },
             transitionCILow: r.markovUncertainty?.transitionLow.rows.map { $0.map { finite($0) ?? 0 } },
             transitionCIHigh: r.markovUncertainty?.transitionHigh.rows.map { $0.map { finite($0) ?? 1 } }, markovNote: r.markovNote,
+            hmmStates: hmm?.states, hmmTransitionMatrix: hmm?.transition, hmmTransitionCILow: hmm?.low,
+            hmmTransitionCIHigh: hmm?.high, hmmNote: r.hmmNote,
             seeds: ["defect_mixture": config.defects.seed, "kinetics_bootstrap": config.kinetics.seed],
             secondsPerStage: seconds)
     }

@@ -27,6 +27,8 @@ public struct TruthComparison {
     public var recoveredTransitions: [[Double]]?
     /// Bootstrap interval of the recovered matrix (same merge), when the classes map one to one.
     public var recoveredLow: [[Double]]?, recoveredHigh: [[Double]]?
+    /// Whether D and T come from the joint HMM (else the cross-checks: CVE and counting MLE).
+    public var fromHMM = false, transitionsFromHMM = false
 
     /// - Parameters: truthDir holds truth.json and truth_defects.csv; analysisDir holds an analyze run.
     public init(truthDir: URL, analysisDir: URL, summary: AnalysisSummary, radius: Double) throws {
@@ -54,14 +56,33 @@ public struct TruthComparison {
         let classIDs = Array(Set(pairs.map(\.0))).sorted(), stateIDs = Array(Set(pairs.map(\.1))).sorted()
         adjustedRand = pairs.isEmpty ? 0 : adjustedRandIndex(pairs.map { classIDs.firstIndex(of: $0.0)! },
                                                              pairs.map { stateIDs.firstIndex(of: $0.1)! })
+        // A hidden state of the joint HMM stands for the true state most of its classes map to.
+        let hidden = summary.hmmStates ?? []
+        let hiddenToState = hidden.map { h in
+            Dictionary(grouping: h.classes.compactMap { mapping[$0] }, by: { $0 }).max { $0.value.count < $1.value.count }?.key
+        }
         states = truth.diffusion.map { d in
             let classes = mapping.filter { $0.value == d.state }.map(\.key).sorted()
-            // The best-populated class of the state carries its D.
+            if let h = hidden.indices.filter({ hiddenToState[$0] == d.state }).max(by: { hidden[$0].frames < hidden[$1].frames }) {
+                return StateRow(state: d.state, libraryClasses: hidden[h].classes, trueDA2PerS: d.diffusionA2PerSecond,
+                                recoveredDA2PerS: hidden[h].D, ciLowA2PerS: hidden[h].DLow, ciHighA2PerS: hidden[h].DHigh)
+            }
+            // Without the HMM, the best-populated class of the state carries its D (CVE).
             let best = summary.diffusion.filter { classes.contains($0.state) }.max { $0.steps < $1.steps }
             return StateRow(state: d.state, libraryClasses: classes, trueDA2PerS: d.diffusionA2PerSecond,
                             recoveredDA2PerS: best?.dA2PerS, ciLowA2PerS: best?.ciLowA2PerS, ciHighA2PerS: best?.ciHighA2PerS)
         }
-        if let t = summary.transitionMatrix {
+        fromHMM = !hidden.isEmpty
+        let order = truth.states.map { s in hiddenToState.firstIndex(of: s) }
+        if let t = summary.hmmTransitionMatrix, hidden.count == truth.states.count, order.allSatisfy({ $0 != nil }) {
+            // One hidden state per true state: the HMM's matrix and intervals, reordered.
+            let o = order.map { $0! }
+            transitionsFromHMM = true
+            recoveredTransitions = o.map { i in o.map { t[i][$0] } }
+            if let lo = summary.hmmTransitionCILow, let hi = summary.hmmTransitionCIHigh {
+                recoveredLow = o.map { i in o.map { lo[i][$0] ?? .nan } }; recoveredHigh = o.map { i in o.map { hi[i][$0] ?? .nan } }
+            }
+        } else if let t = summary.transitionMatrix {
             // Merge classes that map to one state: average their rows weighted equally, sum columns.
             let n = truth.states.count
             var m = [[Double]](repeating: [Double](repeating: 0, count: n), count: n), rows = [Int](repeating: 0, count: n)
@@ -92,12 +113,12 @@ public struct TruthComparison {
         var s = "defect classes → true states: " + classToState.sorted { $0.key < $1.key }.map { "\($0.key)→\($0.value)" }.joined(separator: ", ")
         s += String(format: "  (%.1f %% of %d matched instances on their state; adjusted Rand index %.3f)\n",
                     100 * classAccuracy, matchedInstances, adjustedRand)
-        s += "diffusion coefficient D (Å²/s):\n"
+        s += "diffusion coefficient D (Å²/s)\(fromHMM ? ", joint HMM" : ""):\n"
         for r in states {
             let rec = r.recoveredDA2PerS.map { String(format: "%.3f  [%.3f, %.3f]", $0, r.ciLowA2PerS ?? .nan, r.ciHighA2PerS ?? .nan) } ?? "not recovered"
             s += "  \(r.state.padding(toLength: 10, withPad: " ", startingAt: 0))  true \(String(format: "%.3f", r.trueDA2PerS))   recovered \(rec)\n"
         }
-        s += "transition matrix per frame (rows: from, columns: to; \(truth.states.joined(separator: ", "))):\n"
+        s += "transition matrix per frame (rows: from, columns: to; \(truth.states.joined(separator: ", "))\(transitionsFromHMM ? "; joint HMM" : "")):\n"
         for (i, row) in truth.transitionMatrix.enumerated() {
             var rec = recoveredTransitions.map { $0[i].map { String(format: "%.3f", $0) }.joined(separator: " ") } ?? "-"
             if let lo = recoveredLow, let hi = recoveredHigh {

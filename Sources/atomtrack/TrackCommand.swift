@@ -14,7 +14,12 @@ struct TrackCommand: ParsableCommand {
         Writes trajectories.csv (track,frame,x,y,class,score[,x_A,y_A]; positions as recorded), \
         drift.csv (cumulative frame,dx,dy in px), diffusion.csv (per class: covariance-estimator D \
         with bootstrap CI over tracks, localization σ, MSD-fit D; px²/frame, or Å²/s when \
-        --pixel-size and --frame-time are given) and hops.csv (hop probability, rate, jump lengths).
+        --pixel-size and --frame-time are given) and hops.csv (hop probability, rate, jump lengths). \
+        The joint hidden Markov model (true class hidden; the class labels through a learned \
+        confusion matrix and the lattice hops — steps longer than --hop-threshold — as evidence) \
+        is fitted over whole tracks: its per-state D, hop rate and dwell time with bootstrap CIs \
+        are the hmm_* columns of diffusion.csv, its Viterbi class the class_hmm column of \
+        trajectories.csv; the covariance-estimator D on runs cut at class changes is the cross-check.
         """)
 
     @Argument(help: "Detections table (CSV).") var table: String
@@ -39,8 +44,13 @@ struct TrackCommand: ParsableCommand {
             let r = try stage.run(to: try output.prepare(markers: TrackTable.markers, inputs: [.init(table)]))
             print("\(r.tracks) tracks of ≥ \(minLength) frames from \(r.detections) detections")
             for d in r.diffusion {
-                print(String(format: "  %@: D = %.4g px²/frame [%.4g, %.4g] over %d tracks", d.className, d.d, d.ciLow, d.ciHigh, d.tracks))
+                print(String(format: "  %@: D = %.4g px²/frame [%.4g, %.4g] over %d tracks (covariance estimator)", d.className, d.d, d.ciLow, d.ciHigh, d.tracks))
             }
+            for h in r.hmm {
+                let d = h.D.map { String(format: "%.4g %@ [%.4g, %.4g]", $0, h.unitD, h.DLow ?? .nan, h.DHigh ?? .nan) } ?? "insufficient data"
+                print(String(format: "  HMM state %@: D = %@, dwell %.4g %@", h.name, d, h.dwell, h.unitTime))
+            }
+            if let note = r.hmmNote { print(note) }
         }
     }
 }
@@ -55,7 +65,10 @@ struct MarkovCommand: ParsableCommand {
         each track, never across a missing frame. Writes markov.json (lag, states, counts, \
         transition_matrix, stationary, ci_low, ci_high from a bootstrap over tracks, timescales) and \
         markov.png (heat map with counts). States outside the largest connected set are named in \
-        the output, not dropped silently.
+        the output, not dropped silently. markov.json's "hmm" holds the joint hidden Markov model \
+        of the true class behind the labels (a learned confusion matrix absorbs misclassified \
+        frames): T at lag 1 with bootstrap CIs, dwell times, implied timescales, the BIC choice of \
+        states; the counting estimate above is its cross-check.
         """)
 
     @Argument(help: "Trajectories table (CSV with track, frame, class).") var table: String
@@ -76,6 +89,11 @@ struct MarkovCommand: ParsableCommand {
             print("transition matrix at lag \(lag) (\(r.states.joined(separator: ", "))):")
             for row in r.transitionMatrix { print("  " + row.map { String(format: "%.4f", $0) }.joined(separator: "  ")) }
             if !r.excluded.isEmpty { print("left out (not in the largest connected set): " + r.excluded.joined(separator: ", ")) }
+            if let h = r.hmm {
+                print("joint HMM at lag 1 (\(h.states.map(\.name).joined(separator: ", "))):")
+                for row in h.transition { print("  " + row.map { String(format: "%.4f", $0) }.joined(separator: "  ")) }
+            }
+            if let note = r.hmmNote { print(note) }
         }
     }
 }

@@ -9,8 +9,9 @@ import Tracking
 /// diffusion per defect class, and the Markov model of class changes along the tracks.
 public struct Kinetics {
     public struct Options: Codable, Sendable, Equatable {
-        /// Largest defect move between frames, in nearest-column distances.
-        public var maxStepColumns = 2.5
+        /// Largest defect move between frames, in nearest-column distances: two hops on a TMD
+        /// metal sublattice (2a = 3.5 columns) still link; 2.5 cut tracks at double hops, so D came out low.
+        public var maxStepColumns = 4.0
         /// Frames a defect may go unseen and keep its track.
         public var maxGap = 2
         public var minTrackLength = 5
@@ -32,6 +33,11 @@ public struct Kinetics {
         public var markov: MarkovStateModel?
         public var markovUncertainty: MarkovUncertainty?
         public var markovNote: String?
+        /// The joint HMM over class evidence and steps (nil: `hmmNote` says why).
+        public var hmm: DefectHMMFit?
+        public var hmmNote: String?
+        /// Viterbi hidden state of every point, by track id.
+        public var hmmPaths: [Int: [Int]] = [:]
         public var stateNames: [String]
 
         /// The defect tracks long enough to report (`Options.minTrackLength`).
@@ -70,8 +76,10 @@ public struct Kinetics {
 
     /// Links defects (classes from the library), drift-corrected by the lattice's drift.
     /// - Parameter atoms: per frame, the atoms to measure the drift from (see `driftSample`).
+    /// - Parameter logLikelihoods: per defect, the classifier's log-likelihood of each class
+    ///   (nil: the HMM weighs the hard labels through a learned confusion matrix).
     public func run(atoms: [[FrameAtom]], defects: [(frame: Int, x: Double, y: Double, state: Int, probability: Double)],
-                    stateNames: [String]) throws -> Result {
+                    logLikelihoods: [[Double]]? = nil, stateNames: [String]) throws -> Result {
         let lattice = try latticeDrift(atoms)
         let detections = defects.map { Detection(frame: $0.frame, x: $0.x, y: $0.y, classLabel: $0.state, score: $0.probability) }
         // Positions stay in the frame's own pixels (x, y); xCorrected/yCorrected have the lattice's drift removed.
@@ -82,7 +90,37 @@ public struct Kinetics {
         let long = result.longTracks(minLength: options.minTrackLength)
         result.diffusion = try diffusion(of: long)
         try estimateMarkovModel(of: long, into: &result)
+        var hmm = DefectHMMOptions()
+        hmm.motion = .lattice(hopThreshold: Self.hopThresholdColumns * columnSpacingPixels)
+        hmm.reversible = options.reversible; hmm.bootstrapSamples = options.bootstrapSamples; hmm.seed = options.seed
+        (result.hmm, result.hmmPaths, result.hmmNote) = Self.fitHMM(long, classCount: stateNames.count, options: hmm) { p in
+            logLikelihoods?[p.detection] ?? (0..<stateNames.count).map { $0 == p.classLabel ? 0 : -.infinity }
+        }
         return result
+    }
+
+    /// A step longer than this many column spacings is a hop (noise is ~0.02 spacings, a hop ≥ 1).
+    public static let hopThresholdColumns = 0.5
+
+    /// The joint HMM over whole tracks (never cut at a class change: a class switch is what it
+    /// models) on drift-corrected positions; `evidence` gives a point's per-class log-likelihoods
+    /// (`positions` false: steps are not evidence). Returns the fit and each track's
+    /// Viterbi states, or why there is no fit.
+    static func fitHMM(_ tracks: [Track], classCount: Int, options: DefectHMMOptions, positions: Bool = true,
+                       evidence: (TrackPoint) -> [Double]) -> (DefectHMMFit?, [Int: [Int]], String?) {
+        let input = tracks.map { t in
+            HMMTrack(frames: t.points.map(\.frame), x: positions ? t.points.map(\.xCorrected) : [],
+                     y: positions ? t.points.map(\.yCorrected) : [], classEvidence: t.points.map(evidence))
+        }
+        do {
+            guard !input.isEmpty else { throw MarkovError.invalidArgument("no tracks") }
+            let fit = try DefectHMMFitter.fit(input, classCount: classCount, options: options)
+            var paths: [Int: [Int]] = [:]
+            for (t, h) in zip(tracks, input) { paths[t.id] = fit.model.viterbi(h) }
+            return (fit, paths, nil)
+        } catch {
+            return (nil, [:], "no HMM: \(error)")
+        }
     }
 
     /// Diffusion per class on the drift-corrected positions.
@@ -114,7 +152,7 @@ public struct Kinetics {
             (frame: library.defects[i].frame, x: library.defects[i].x, y: library.defects[i].y,
              state: labels[i], probability: probabilities[i])
         }
-        return try run(atoms: atoms, defects: defects, stateNames: stateNames)
+        return try run(atoms: atoms, defects: defects, logLikelihoods: library.classification.classLogLikelihoods, stateNames: stateNames)
     }
 
     /// trajectories.csv (tracks of ≥ `minTrackLength` frames), drift.csv, diffusion.csv and,
@@ -122,12 +160,14 @@ public struct Kinetics {
     public func write(_ r: Result, names: [String], to output: URL) throws {
         func file(_ name: String) -> URL { output.appendingPathComponent(name) }
         try AtomicFile.writeText(TableStages.trajectoriesCSV(r.longTracks(minLength: options.minTrackLength), classes: names,
-                                                             pixelSize: calibration.pixelSize), to: file("trajectories.csv"))
+                                                             pixelSize: calibration.pixelSize, hmm: r.hmm.map { ($0, r.hmmPaths) }),
+                                 to: file("trajectories.csv"))
         try AtomicFile.writeText(TrackingCSV.drift(r.atomTracks), to: file("drift.csv"))
         let units = DiffusionCalibration(pixelSize: calibration.pixelSize, frameTime: calibration.knownFrameTime)
-        try AtomicFile.writeText(Diffusion.csv(r.diffusion, calibration: units, classNames: names), to: file("diffusion.csv"))
+        try AtomicFile.writeText(Diffusion.csv(r.diffusion, calibration: units, classNames: names, hmm: r.hmm), to: file("diffusion.csv"))
         guard let m = r.markov else { return }
-        try MarkovTable.write(m, uncertainty: r.markovUncertainty, frameTime: calibration.knownFrameTime, to: output)
+        let hmm = r.hmm.map { HMMReport($0, classNames: names, calibration: units) }
+        try MarkovTable.write(m, uncertainty: r.markovUncertainty, hmm: hmm, frameTime: calibration.knownFrameTime, to: output)
     }
 }
 

@@ -47,6 +47,9 @@ public struct MarkovTable {
         public var transitionMatrix: [[Double]]
         /// States left out because they are not in the largest connected set.
         public var excluded: [String]
+        /// The joint HMM on the labels (markov.json "hmm"), or why there is none.
+        public var hmm: HMMReport?
+        public var hmmNote: String?
     }
 
     public func run(to dir: URL) throws -> Result {
@@ -54,14 +57,30 @@ public struct MarkovTable {
         let model = try estimator.fit(tracks, stateCount: states.count, options: MarkovCountingOptions(lag: options.lag), stateNames: states)
         let uncertainty = try estimator.uncertainty(of: model, trajectories: tracks, method: .bootstrapTracks,
                                                     samples: options.samples, seed: options.seed)
-        try Self.write(model, uncertainty: uncertainty, frameTime: options.frameTime, to: dir)
+        let (hmm, note) = fitHMM()
+        try Self.write(model, uncertainty: uncertainty, hmm: hmm, frameTime: options.frameTime, to: dir)
         return Result(states: model.activeStateNames, transitionMatrix: model.transitionMatrix.rows,
-                      excluded: model.excludedStates.map { model.stateNames[$0] })
+                      excluded: model.excludedStates.map { model.stateNames[$0] }, hmm: hmm, hmmNote: note)
+    }
+
+    /// The joint HMM on the class labels alone (a learned confusion matrix absorbs misclassified
+    /// frames), at lag 1; the counting estimate above is its cross-check.
+    func fitHMM() -> (HMMReport?, String?) {
+        var o = DefectHMMOptions()
+        o.reversible = options.reversible; o.bootstrapSamples = options.samples; o.seed = options.seed
+        let input = tracks.map { HMMTrack(frames: $0.frames, labels: $0.states, classCount: states.count) }
+        do {
+            let fit = try DefectHMMFitter.fit(input, classCount: states.count, options: o)
+            return (HMMReport(fit, classNames: states, calibration: options.frameTime.map { DiffusionCalibration(pixelSize: 1, frameTime: $0) }), nil)
+        } catch {
+            return (nil, "no HMM: \(error)")
+        }
     }
 
     /// markov.json and markov.png (the matrix as a heat map with the counts in its cells).
-    static func write(_ model: MarkovStateModel, uncertainty: MarkovUncertainty?, frameTime: Double?, to dir: URL) throws {
-        try AtomicFile.writeText(try model.json(uncertainty: uncertainty, frameTime: frameTime), to: dir.appendingPathComponent("markov.json"))
+    static func write(_ model: MarkovStateModel, uncertainty: MarkovUncertainty?, hmm: HMMReport? = nil, frameTime: Double?, to dir: URL) throws {
+        try AtomicFile.writeText(try model.json(uncertainty: uncertainty, frameTime: frameTime, hmm: hmm),
+                                 to: dir.appendingPathComponent("markov.json"))
         try model.writeHeatMapPNG(to: dir.appendingPathComponent("markov.png"))
     }
 }

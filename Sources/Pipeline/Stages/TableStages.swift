@@ -26,14 +26,18 @@ public enum TableStages {
         return (out, names)
     }
 
-    /// `trajectories.csv`: `track,frame,x,y,class,score` (+ `x_A,y_A`), positions in the frame's pixels.
-    public static func trajectoriesCSV(_ tracks: [Track], classes: [String], pixelSize: Double?) -> String {
-        var s = "track,frame,x,y,class,score" + (pixelSize != nil ? ",x_A,y_A" : "") + "\n"
+    /// `trajectories.csv`: `track,frame,x,y,class,score` (+ `x_A,y_A`), positions in the frame's pixels;
+    /// with `hmm`, `class_hmm` = the joint HMM's Viterbi state of the point (classes joined by `+` when merged).
+    public static func trajectoriesCSV(_ tracks: [Track], classes: [String], pixelSize: Double?,
+                                       hmm: (fit: DefectHMMFit, paths: [Int: [Int]])? = nil) -> String {
+        var s = "track,frame,x,y,class,score" + (pixelSize != nil ? ",x_A,y_A" : "") + (hmm != nil ? ",class_hmm" : "") + "\n"
+        let hidden = hmm.map { HMMReport.stateNames($0.fit, classNames: classes) } ?? []
         for t in tracks {
-            for p in t.points {
+            for (i, p) in t.points.enumerated() {
                 let name = classes.indices.contains(p.classLabel) ? classes[p.classLabel] : "\(p.classLabel)"
                 s += "\(t.id),\(p.frame),\(String(format: "%.4f,%.4f", p.x, p.y)),\(name),\(String(format: "%.4f", p.score))"
                 if let a = pixelSize { s += String(format: ",%.4f,%.4f", p.x * a, p.y * a) }
+                if let h = hmm { s += "," + (h.paths[t.id].map { hidden[$0[i]] } ?? "") }
                 s += "\n"
             }
         }

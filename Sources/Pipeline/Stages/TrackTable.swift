@@ -64,26 +64,46 @@ public struct TrackTable {
     public struct Result: Sendable {
         public var tracks: Int
         public var detections: Int
+        /// Covariance estimator per class (the cross-check).
         public var diffusion: [ClassDiffusion]
+        /// The joint HMM's hidden states (D in px²/frame, or Å²/s with a calibration), or why there are none.
+        public var hmm: [HMMReport.State]
+        public var hmmNote: String?
     }
 
     public func run(to dir: URL) throws -> Result {
         let result = try Tracker.track(detections, options: TrackingOptions(
             maxDistance: options.maxDistance, maxGap: options.maxGap, driftIterations: options.driftIterations))
         let long = result.tracks.filter { $0.points.count >= options.minLength }
-        try AtomicFile.writeText(TableStages.trajectoriesCSV(long, classes: classes, pixelSize: options.pixelSize),
+        let (hmm, paths, note) = fitHMM(long)
+        try AtomicFile.writeText(TableStages.trajectoriesCSV(long, classes: classes, pixelSize: options.pixelSize,
+                                                             hmm: hmm.map { ($0, paths) }),
                                  to: dir.appendingPathComponent("trajectories.csv"))
         try AtomicFile.writeText(TrackingCSV.drift(result), to: dir.appendingPathComponent("drift.csv"))
         let tracks = long.map(DiffusionTrack.init)
-        let diffusion = tracks.isEmpty ? [] : try writeDiffusion(tracks, to: dir)
-        return Result(tracks: long.count, detections: detections.count, diffusion: diffusion)
+        let diffusion = tracks.isEmpty ? [] : try writeDiffusion(tracks, hmm: hmm, to: dir)
+        return Result(tracks: long.count, detections: detections.count, diffusion: diffusion,
+                      hmm: hmm.map { HMMReport($0, classNames: classes, calibration: calibration).states } ?? [], hmmNote: note)
+    }
+
+    var calibration: DiffusionCalibration? {
+        options.pixelSize.flatMap { p in options.frameTime.map { DiffusionCalibration(pixelSize: p, frameTime: $0) } }
+    }
+
+    /// The joint HMM on the class labels (through a learned confusion matrix) and the lattice
+    /// hops of the drift-corrected steps (a hop: a step longer than the hop threshold).
+    func fitHMM(_ tracks: [Track]) -> (DefectHMMFit?, [Int: [Int]], String?) {
+        var o = DefectHMMOptions()
+        o.motion = .lattice(hopThreshold: options.hopThreshold ?? options.maxDistance / 2); o.seed = options.seed
+        let n = classes.count
+        return Kinetics.fitHMM(tracks, classCount: n, options: o) { p in (0..<n).map { $0 == p.classLabel ? 0 : -.infinity } }
     }
 
     /// diffusion.csv and hops.csv, classes by name.
-    func writeDiffusion(_ tracks: [DiffusionTrack], to dir: URL) throws -> [ClassDiffusion] {
+    func writeDiffusion(_ tracks: [DiffusionTrack], hmm: DefectHMMFit?, to dir: URL) throws -> [ClassDiffusion] {
         let calibration = options.pixelSize.map { DiffusionCalibration(pixelSize: $0, frameTime: options.frameTime) }
         let diffusion = try Diffusion.analyze(tracks, options: DiffusionOptions(seed: options.seed))
-        try AtomicFile.writeText(Diffusion.csv(diffusion, calibration: calibration, classNames: classes),
+        try AtomicFile.writeText(Diffusion.csv(diffusion, calibration: calibration, classNames: classes, hmm: hmm),
                                  to: dir.appendingPathComponent("diffusion.csv"))
         let hops = try Diffusion.hops(tracks, threshold: options.hopThreshold ?? options.maxDistance / 2, binWidth: 0.25)
         try AtomicFile.writeText(Diffusion.hopsCSV(hops, calibration: calibration, classNames: classes),

@@ -5,6 +5,6 @@ import ArgumentParser
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure speed (build with -c release); results are recorded in docs/BENCHMARKS.md.",
-        subcommands: [BenchKernels.self, BenchInference.self, BenchFrame.self, BenchLocalization.self, BenchLinking.self, BenchGMM.self, BenchMarkov.self, BenchFuzz.self]
+        subcommands: [BenchKernels.self, BenchInference.self, BenchFrame.self, BenchLocalization.self, BenchLinking.self, BenchGMM.self, BenchMarkov.self, BenchFuzz.self, BenchHMM.self]
     )
 }

@@ -1,0 +1,188 @@
+import Core
+import Dynamics
+import Foundation
+import XCTest
+
+final class DefectHMMTests: XCTestCase {
+    /// A two-state model with Gaussian steps: small enough to enumerate every hidden path.
+    private let toy = DefectHMM(transition: [[0.9, 0.1], [0.3, 0.7]], initial: [0.6, 0.4],
+                                classWeights: [[0.95, 0.05], [0.2, 0.8]], motion: [0.5, 4.0], motionModel: .gaussian)
+
+    private let toyTrack = HMMTrack(frames: [3, 4, 5, 7], x: [0, 0.3, 2.5, 1], y: [0, -0.2, 1.0, 0],
+                                    classEvidence: [[-1, -3], [-2, -0.5], [0, -4], [-1, -1.2]])
+
+    private func classLikelihood(_ weights: [Double], _ logEvidence: [Double]) -> Double {
+        var s = 0.0
+        for (w, e) in zip(weights, logEvidence) { s += w * exp(e) }
+        return s
+    }
+
+    /// log P(evidence, path) summed over paths by brute force; frame 6 is missing (no evidence).
+    private func bruteForce(_ h: DefectHMM, _ t: HMMTrack) -> (logL: Double, best: [Int]) {
+        let span = Array(t.frames[0]...t.frames.last!)
+        var total = 0.0, best = -Double.infinity, arg: [Int] = []
+        for code in 0..<(1 << span.count) {
+            let path = span.indices.map { (code >> $0) & 1 }
+            var p = h.initial[path[0]]
+            for i in span.indices {
+                if i > 0 { p *= h.transition[path[i - 1]][path[i]] }
+                guard let o = t.frames.firstIndex(of: span[i]) else { continue }
+                p *= classLikelihood(h.classWeights[path[i]], t.classEvidence[o])
+                if o + 1 < t.frames.count, t.frames[o + 1] == span[i] + 1 {
+                    let dx = t.x[o + 1] - t.x[o], dy = t.y[o + 1] - t.y[o], v = h.motion[path[i]]
+                    p *= exp(-(dx * dx + dy * dy) / (2 * v)) / (2 * Double.pi * v)
+                }
+            }
+            total += p
+            if p > best { best = p; arg = path }
+        }
+        return (log(total), t.frames.map { arg[$0 - span[0]] })
+    }
+
+    func testForwardLikelihoodEqualsEnumeration() {
+        let (logL, _) = bruteForce(toy, toyTrack)
+        XCTAssertEqual(toy.logLikelihood(toyTrack), logL, accuracy: 1e-10)
+        var lattice = toy
+        lattice.motionModel = HMMMotionModel.lattice(hopThreshold: 1); lattice.motion = [0.1, 0.6]
+        // Lattice steps: P(hop) = motion[k] when the step is longer than the threshold.
+        let hops = [false, true, false]
+        var expected = 0.0
+        for code in 0..<32 {
+            let path = (0..<5).map { (code >> $0) & 1 }
+            var p = toy.initial[path[0]]
+            for i in 0..<5 {
+                if i > 0 { p *= toy.transition[path[i - 1]][path[i]] }
+                guard let o = toyTrack.frames.firstIndex(of: i + 3) else { continue }
+                p *= classLikelihood(toy.classWeights[path[i]], toyTrack.classEvidence[o])
+                if o < 3, toyTrack.frames[o + 1] == i + 4 {
+                    let hop: Double = lattice.motion[path[i]]
+                    p *= hops[o] ? hop : 1 - hop
+                }
+            }
+            expected += p
+        }
+        XCTAssertEqual(lattice.logLikelihood(toyTrack), log(expected), accuracy: 1e-10)
+    }
+
+    func testViterbiMatchesEnumerationAndIgnoresOneDoubtfulFrame() {
+        XCTAssertEqual(toy.viterbi(toyTrack), bruteForce(toy, toyTrack).best)
+        // Sticky chain, one frame mildly favouring state 1 amid strong state-0 evidence: the
+        // best path stays in 0 (a switch costs log(0.99/0.01)² ≈ 9.2 nats, the frame gives 1).
+        let sticky = DefectHMM(transition: [[0.99, 0.01], [0.01, 0.99]], initial: [0.5, 0.5],
+                               classWeights: [[1, 0], [0, 1]], motion: [1, 1], motionModel: .gaussian)
+        var evidence = [[Double]](repeating: [0, -5], count: 9)
+        evidence[4] = [-1, 0]
+        XCTAssertEqual(sticky.viterbi(HMMTrack(frames: Array(0..<9), classEvidence: evidence)), [Int](repeating: 0, count: 9))
+        evidence[4] = [-20, 0]
+        XCTAssertEqual(sticky.viterbi(HMMTrack(frames: Array(0..<9), classEvidence: evidence)), [0, 0, 0, 0, 1, 0, 0, 0, 0])
+    }
+
+    private func options(_ motion: HMMMotionModel, samples: Int = 0) -> DefectHMMOptions {
+        var o = DefectHMMOptions()
+        o.motion = motion; o.bootstrapSamples = samples; o.starts = 2
+        return o
+    }
+
+    func testEMRecoversTransitionsAndTenfoldDifferentD() throws {
+        var spec = HMMSyntheticSpec(transition: [[0.92, 0.08], [0.12, 0.88]], D: [8, 0.8])
+        spec.tracks = 40; spec.frames = 150
+        for motion in [HMMMotionModel.lattice(hopThreshold: 4.5), .gaussian] {
+            spec.continuous = motion == .gaussian
+            let (tracks, _) = HMMSynthetic.generate(spec, seed: 11)
+            let fit = try DefectHMMFitter.fit(tracks, classCount: 2, options: options(motion))
+            XCTAssertEqual(fit.states.map(\.classes), [[0], [1]], "\(motion)")
+            for k in 0..<2 {
+                XCTAssertEqual(fit.states[k].D!, spec.D[k], accuracy: 0.12 * spec.D[k], "D[\(k)] \(motion)")
+                for j in 0..<2 { XCTAssertEqual(fit.model.transition[k][j], spec.transition[k][j], accuracy: 0.02, "T[\(k)][\(j)] \(motion)") }
+            }
+            // Lattice: the steps without a hop measure σ directly; Gaussian: σ² hides under 2D ≫ σ² (±0.05 px here).
+            XCTAssertEqual(fit.sigma, spec.sigma, accuracy: motion == .gaussian ? 0.08 : 0.02, "\(motion)")
+            XCTAssertEqual(fit.states[0].dwellFrames, 1 / 0.08, accuracy: 2)
+        }
+        let (tracks, _) = HMMSynthetic.generate(spec, seed: 11)
+        // Counting the raw labels inflates the switching: outliers make transitions that never happened.
+        let labels = try tracks.map { t in try StateTrajectory(frames: t.frames, states: t.classEvidence.map { $0[0] > $0[1] ? 0 : 1 }) }
+        let raw = try MarkovEstimator(reversible: false).fit(labels, options: MarkovCountingOptions(lag: 1))
+        XCTAssertGreaterThan(raw.transitionMatrix[0, 1], 0.08 + 0.02)
+    }
+
+    func testSpuriousThirteenFrameClassIsMergedNeverNegativeD() throws {
+        var spec = HMMSyntheticSpec(transition: [[0.9, 0.1], [0.1, 0.9]], D: [2, 2])
+        spec.tracks = 8; spec.frames = 60; spec.spurious = 0.05
+        var (tracks, _) = HMMSynthetic.generate(spec, seed: 5)
+        // Keep exactly 13 frames of the spurious class (index 2); the others look like class 0.
+        var seen = 0
+        for i in tracks.indices {
+            for f in tracks[i].classEvidence.indices where tracks[i].classEvidence[f][2] == tracks[i].classEvidence[f].max() {
+                seen += 1
+                if seen > 13 { tracks[i].classEvidence[f][2] = -50 }
+            }
+        }
+        XCTAssertGreaterThanOrEqual(seen, 13)
+        let fit = try DefectHMMFitter.fit(tracks, classCount: 3, options: options(.lattice(hopThreshold: 4.5), samples: 30))
+        XCTAssertEqual(fit.states.count, 2)
+        XCTAssertTrue(fit.states.contains { $0.classes.contains(0) && $0.classes.contains(2) })
+        for (k, s) in fit.states.enumerated() {
+            let d = try XCTUnwrap(s.D)
+            XCTAssertTrue(d.isFinite && d >= 0)
+            let ci = try XCTUnwrap(fit.intervals?.D[k])
+            XCTAssertTrue(ci.low >= 0 && ci.low <= d && d <= ci.high)
+        }
+        for row in fit.model.transition { XCTAssertEqual(row.reduce(0, +), 1, accuracy: 1e-12) }
+    }
+
+    func testBootstrapIntervalsHoldTheTruth() throws {
+        var spec = HMMSyntheticSpec(transition: [[0.9, 0.1], [0.2, 0.8]], D: [6, 3])
+        spec.tracks = 12; spec.frames = 100
+        let (tracks, _) = HMMSynthetic.generate(spec, seed: 3)
+        let fit = try DefectHMMFitter.fit(tracks, classCount: 2, options: options(.lattice(hopThreshold: 4.5), samples: 100))
+        let ci = try XCTUnwrap(fit.intervals)
+        for k in 0..<2 {
+            let d = try XCTUnwrap(ci.D[k])
+            XCTAssertTrue(d.low < spec.D[k] && spec.D[k] < d.high, "D[\(k)] \(d)")
+            XCTAssertLessThan(d.high - d.low, spec.D[k])   // informative, not everything
+            for j in 0..<2 { XCTAssertTrue(ci.transitionLow[k][j] < spec.transition[k][j] && spec.transition[k][j] < ci.transitionHigh[k][j]) }
+        }
+    }
+
+    func testReportsCarryTheHMMBesideTheCrossChecks() throws {
+        var spec = HMMSyntheticSpec(transition: [[0.9, 0.1], [0.2, 0.8]], D: [6, 3])
+        spec.tracks = 6; spec.frames = 60
+        let (tracks, _) = HMMSynthetic.generate(spec, seed: 9)
+        let fit = try DefectHMMFitter.fit(tracks, classCount: 2, options: options(.lattice(hopThreshold: 4.5), samples: 20))
+        let units = DiffusionCalibration(pixelSize: 0.2, frameTime: 0.5)
+        let report = HMMReport(fit, classNames: ["A", "B"], calibration: units)
+        let labels = try tracks.map { t in try StateTrajectory(frames: t.frames, states: t.classEvidence.map { $0[0] > $0[1] ? 0 : 1 }) }
+        let model = try MarkovEstimator(reversible: false).fit(labels, stateCount: 2, options: MarkovCountingOptions(lag: 1), stateNames: ["A", "B"])
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(try model.json(frameTime: 0.5, hmm: report).utf8)) as? [String: Any])
+        XCTAssertNotNil(json["transition_matrix"])                    // the counting MLE stays
+        let hmm = try XCTUnwrap(json["hmm"] as? [String: Any])
+        let states = try XCTUnwrap(hmm["states"] as? [[String: Any]])
+        XCTAssertEqual(states.map { $0["name"] as? String }, ["A", "B"])
+        // Å²/s = px²/frame × 0.04 / 0.5; dwell in s = frames × 0.5.
+        XCTAssertEqual(try XCTUnwrap(states[0]["D"] as? Double), fit.states[0].D! * 0.08, accuracy: 1e-9)
+        XCTAssertEqual(try XCTUnwrap(states[1]["dwell_time"] as? Double), fit.states[1].dwellFrames * 0.5, accuracy: 1e-9)
+        for key in ["ci_low", "ci_high", "timescales", "timescales_ci_low", "sigma", "bic", "selection", "ci_samples"] { XCTAssertNotNil(hmm[key], key) }
+        let diffusion = try Diffusion.analyze(zip(tracks, labels).map { DiffusionTrack(frames: $0.frames, x: $0.x, y: $0.y, classes: $1.states) })
+        let csv = Diffusion.csv(diffusion, calibration: units, classNames: ["A", "B"], hmm: fit).split(separator: "\n")
+        XCTAssertTrue(csv[0].hasPrefix("class,n_tracks,n_steps,D,") && csv[0].hasSuffix(",hmm_steps,hmm_note"))
+        XCTAssertEqual(csv[1].split(separator: ",", omittingEmptySubsequences: false).count, csv[0].split(separator: ",").count)
+    }
+
+    func testBadInputIsRefusedInOneLine() {
+        func message(_ tracks: [HMMTrack], _ m: Int = 2) -> String {
+            do { _ = try DefectHMMFitter.fit(tracks, classCount: m, options: options(.gaussian)); return "" } catch { return "\(error)" }
+        }
+        let good = HMMTrack(frames: [0, 1, 2], x: [0, 1, 2], y: [0, 0, 0], classEvidence: [[0, -1], [0, -1], [-1, 0]])
+        XCTAssertTrue(message([]).contains("at least one track"))
+        var bad = good; bad.classEvidence[1] = [0]
+        XCTAssertTrue(message([bad]).contains("HMM track 0: every frame needs 2 class log-likelihoods"))
+        bad = good; bad.classEvidence[2] = [-.infinity, -.infinity]
+        XCTAssertTrue(message([good, bad]).contains("HMM track 1"))
+        bad = good; bad.x[1] = .nan
+        XCTAssertTrue(message([bad]).contains("not finite"))
+        bad = good; bad.frames = [0, 2, 2]
+        XCTAssertTrue(message([bad]).contains("increase strictly"))
+        XCTAssertFalse(message([good, good]).contains("\n"))
+    }
+}
