@@ -2,7 +2,7 @@
 # Issue #19's figures (docs/BENCHMARKS.md, "Per-frame speed"), ours and PyTorch interleaved.
 #
 #   scripts/bench_speed.sh [WORKDIR]        (default /tmp/atomtrack-bench-speed)
-#   env: PYTHON (venv with torch; default /work/venv/bin/python), ROUNDS (default 3),
+#   env: PYTHON (venv with torch; default /work/venv/bin/python), ROUNDS (default 3), ATOMTRACK (binary),
 #        OLD (a binary to compare against, e.g. main's build; optional), ANALYZE_FRAMES (default 100)
 #
 # 1. U-Net inference on whole 512² and 1024² frames: `atomtrack bench inference` and
@@ -18,7 +18,7 @@ WORK=${1:-/tmp/atomtrack-bench-speed}
 PY=${PYTHON:-/work/venv/bin/python}
 ROUNDS=${ROUNDS:-3}
 FRAMES_ANALYZE=${ANALYZE_FRAMES:-100}
-BIN=$PWD/.build/release/atomtrack
+BIN=${ATOMTRACK:-$PWD/.build/release/atomtrack}
 mkdir -p "$WORK"
 run() { echo "+ $* (load $(cut -d' ' -f1 /proc/loadavg))"; "$@"; }
 echo "date $(date -u +%FT%TZ) commit $(git rev-parse --short HEAD) cpus $(nproc) $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2-)"
@@ -29,7 +29,7 @@ for r in $(seq "$ROUNDS"); do
 done
 
 for r in $(seq "$ROUNDS"); do
-    FRAMES=4 RSS_FRAMES=20 run scripts/bench_inference.sh "$WORK/locate"
+    FRAMES=4 RSS_FRAMES=20 ATOMTRACK=$BIN run scripts/bench_inference.sh "$WORK/locate"
     if [[ -n ${OLD:-} ]]; then FRAMES=4 RSS_FRAMES=20 ATOMTRACK=$OLD run scripts/bench_inference.sh "$WORK/locate"; fi
 done
 

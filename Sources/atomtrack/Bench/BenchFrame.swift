@@ -13,7 +13,7 @@ struct BenchFrame: ParsableCommand {
         abstract: "Per-frame time of locate's stages: read, normalize, network (tiled), locate, refine, rows.",
         discussion: """
         Runs the stages `locate` runs on the first --frames frames of MOVIE, one at a time, with the \
-        model's default finder settings, and prints per stage the median and fastest frame. \
+        model's default finder settings, and prints per stage the median and fastest frame, wall and CPU time (all threads). \
         "network" is the tiled, blended segmentation (AtomFinder.probabilities) less the normalization \
         it starts with; "refine" is locate with Gaussian refinement less locate without it; "rows" \
         formats the atoms.csv rows (the write itself is a buffered append). Frames that would be \
@@ -38,10 +38,11 @@ struct BenchFrame: ParsableCommand {
                                     minArea: withRefinement.minArea, backgroundClass: withRefinement.backgroundClass,
                                     borderMargin: withRefinement.borderMargin, refinement: nil)
         let table = AtomTable(classSymbols: input.classSymbols, pixelSize: input.pixelSize)
-        var ms: [String: [Double]] = [:]
+        var ms: [String: [Double]] = [:], cpu: [String: [Double]] = [:]
         func time<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
-            let start = DispatchTime.now().uptimeNanoseconds
+            let start = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
             let r = try body()
+            cpu[stage, default: []].append(1000 * (processCPUSeconds() - c0))
             ms[stage, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             return r
         }
@@ -64,20 +65,22 @@ struct BenchFrame: ParsableCommand {
         }
         let n = range.count
         // Per frame: stage time, network = segment − normalize, refine = (locate+refine) − locate.
-        func per(_ a: String, minus b: String? = nil) -> [Double] {
-            (0..<n).map { k in ms[a]![k] - (b.map { ms[$0]![k] } ?? 0) }
+        func per(_ table: [String: [Double]], _ a: String, minus b: String? = nil) -> [Double] {
+            (0..<n).map { k in table[a]![k] - (b.map { table[$0]![k] } ?? 0) }
         }
-        let rows: [(String, [Double])] = [
-            ("read (decode frame)", per("read")), ("normalize", per("normalize")),
-            ("network (tile, U-Net, blend)", per("segment", minus: "normalize")),
-            ("locate (threshold, peaks, centroids)", per("locate")),
-            ("refine (2-D Gaussian fits)", per("locate+refine", minus: "locate")), ("rows (atoms.csv text)", per("rows")),
+        let stages: [(String, String, String?)] = [
+            ("read (decode frame)", "read", nil), ("normalize", "normalize", nil),
+            ("network (tile, U-Net, blend)", "segment", "normalize"), ("locate (threshold, peaks, centroids)", "locate", nil),
+            ("refine (2-D Gaussian fits)", "locate+refine", "locate"), ("rows (atoms.csv text)", "rows", nil),
         ]
-        let total = (0..<n).map { k in rows.reduce(0) { $0 + $1.1[k] } }
-        for (name, t) in rows + [("total", total)] {
-            let share = 100 * Statistics.median(t) / Statistics.median(total)
+        let wall = stages.map { per(ms, $0.1, minus: $0.2) }, work = stages.map { per(cpu, $0.1, minus: $0.2) }
+        func total(_ t: [[Double]]) -> [Double] { (0..<n).map { k in t.reduce(0) { $0 + $1[k] } } }
+        print("stage".padding(toLength: 40, withPad: " ", startingAt: 0) + "   wall median / fastest ms    CPU median / least ms   CPU share")
+        for (name, (w, c)) in zip(stages.map(\.0) + ["total"], zip(wall + [total(wall)], work + [total(work)])) {
+            let share = 100 * Statistics.median(c) / Statistics.median(total(work))
             print(name.padding(toLength: 40, withPad: " ", startingAt: 0)
-                  + String(format: " median %8.1f ms  fastest %8.1f ms  %5.1f %%", Statistics.median(t), t.min()!, share))
+                  + String(format: " %10.1f / %-10.1f %10.1f / %-10.1f %6.1f %%", Statistics.median(w), w.min()!,
+                           Statistics.median(c), c.min()!, share))
         }
     }
 }
