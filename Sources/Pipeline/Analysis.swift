@@ -58,9 +58,8 @@ public struct Analysis {
         let summary = AnalysisSummary(config: config, inputs: inputs, totals: totals, skippedAtBorder: collector.skippedAtBorder,
                                       library: library, names: names, kinetics: result, seconds: clock.seconds)
         try AtomicFile.writeJSON(summary, to: file("summary.json"))
-        try ReportBuilder(output: output, summary: summary, config: config, card: inputs.model.card).write(
-            firstFrame: try inputs.movie.frame(inputs.frames.lowerBound).pixels, width: inputs.movie.width,
-            height: inputs.movie.height, firstAtoms: totals.firstAtoms, library: library, names: names, kinetics: result)
+        try ReportBuilder(output: output, summary: summary, config: config, card: inputs.model.card, calibration: inputs.calibration)
+            .write(movie: inputs.movie, frames: inputs.frames, library: library, names: names, kinetics: result)
         journal.remove()
         return summary
     }
