@@ -10,7 +10,7 @@ command -v chromium > /dev/null || { echo "install chromium: apt-get install -y 
 flags=(--headless --no-sandbox --disable-gpu --hide-scrollbars --proxy-server=127.0.0.1:9 --virtual-time-budget=5000)
 chromium "${flags[@]}" --window-size="$size" --screenshot="$out" "file://$report" 2> /dev/null
 dom=$(chromium "${flags[@]}" --dump-dom "file://$report" 2> /dev/null)
-if grep -q 'data-js-error' <<< "$dom"; then
+if grep -q 'data-js-error="' <<< "$dom"; then
   echo "script error in $report: $(grep -o 'data-js-error="[^"]*"' <<< "$dom")"; exit 1
 fi
 grep -q 'data-viewer="ready"' <<< "$dom" || { echo "the frame viewer's script did not finish in $report"; exit 1; }

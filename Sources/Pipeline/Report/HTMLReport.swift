@@ -41,7 +41,8 @@ public struct HTMLReport {
         h1{font-size:24px} h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
         nav{font-size:13px;margin-bottom:16px} table{border-collapse:collapse;font-size:13px;margin:8px 0}
         th,td{border:1px solid #ddd;padding:3px 8px;text-align:left} th{background:#f5f5f5}
-        .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start} figure{margin:0}
+        .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+        figure{margin:0;display:table} figcaption{display:table-caption;caption-side:bottom}
         figcaption,.caption{font-size:12px;color:#555;max-width:640px}
         .controls{font-size:13px;margin:6px 0} .viewer svg{background:#000}
         </style>

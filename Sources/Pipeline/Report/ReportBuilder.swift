@@ -64,10 +64,17 @@ struct ReportBuilder {
     var diffusionUnit: String { "Å²/\(frameTimeKnown ? "s" : "frame")" }
     var pixelSizeNote: String { calibration.pixelSizeSource == .model || calibration.pixelSizeSource == .assumed ? " (assumed pixel size)" : "" }
 
+    func scaleBar(width: Int) -> (pixels: Double, label: String) {
+        let bar = FrameViewer.ScaleBar(widthPixels: width, pixelSize: pixelSize)
+        return (bar.pixels, bar.label)
+    }
+
     func stateName(_ k: Int, _ names: [String]) -> String { names.indices.contains(k) ? names[k] : "D\(k)" }
     func stateColor(_ k: Int) -> String { SVGPlot.palette[k % SVGPlot.palette.count] }
     func atomColor(_ c: Int) -> String { Overlay.hexColors[c % Overlay.hexColors.count] }
     var images: ReportImage { ReportImage(scratch: output) }
+    /// The model's atom classes (its last class is the background).
+    var atomClasses: Range<Int> { 0..<card.backgroundClass }
 
     // MARK: - sections
 
@@ -98,11 +105,11 @@ struct ReportBuilder {
         let tracks = input.kinetics.longTracks(minLength: config.kinetics.minTrackLength)
         var viewer = try FrameViewer.make(movie: input.movie, frames: input.frames, atoms: input.atoms, defects: defects,
                                           tracks: tracks, budgetBytes: frameBudgetBytes, image: images)
-        viewer.atomLabels = card.classes.map(\.symbol)
-        viewer.atomColors = card.classes.indices.map(atomColor)
+        viewer.atomLabels = atomClasses.map { card.classes[$0].symbol }
+        viewer.atomColors = atomClasses.map(atomColor)
         viewer.stateLabels = input.names
         viewer.stateColors = input.names.indices.map(stateColor)
-        viewer.atomRadius = max(1.5, 0.25 * card.columnSpacingPixels(pixelSize: pixelSize))
+        viewer.atomRadius = max(1.2, 0.15 * card.columnSpacingPixels(pixelSize: pixelSize))
         viewer.scaleBar = FrameViewer.ScaleBar(widthPixels: input.movie.width, pixelSize: pixelSize)
         let shown = viewer.stride == 1 ? "all \(viewer.frames.count) frames"
             : "every \(viewer.stride)th frame (\(viewer.frames.count) of \(viewer.movieFrames), to keep the page under \(frameBudgetBytes / 1_000_000) MB)"
@@ -114,7 +121,7 @@ struct ReportBuilder {
 
     func detectionQuality(_ input: Input) -> String {
         let frames = Array(input.frames), x = frames.map(Double.init)
-        let perClass = card.classes.indices.map { c in
+        let perClass = atomClasses.map { c in
             SVGPlot.Series(label: card.classes[c].symbol, x: x, y: frames.map { f in Double(input.atoms[f].filter { $0.classIndex == c }.count) },
                            color: atomColor(c), markers: false)
         }
@@ -135,16 +142,27 @@ struct ReportBuilder {
             + "</div>"
     }
 
-    /// Log power spectrum of the central power-of-two square of the first frame.
+    /// Log power spectrum of the central power-of-two square of the first frame, shown out to
+    /// about three times the first-order lattice spots (the rest is noise up to Nyquist).
     func latticeFFT(_ frame: GrayImage) throws -> String {
         let size = ReportStatistics.powerOfTwo(atMost: min(min(frame.width, frame.height), 512))
         guard size >= 16 else { return "<p>Frame too small for an FFT.</p>" }
         let power = ReportStatistics.logPowerSpectrum(frame.pixels, width: frame.width, height: frame.height, size: size)
-        let url = try images.gray(power, width: size, height: size, low: 50, high: 99.95)
-        let nyquist = 1 / (2 * pixelSize), spacing = card.columnSpacingPixels(pixelSize: pixelSize) * pixelSize
-        return figure("<img alt=\"lattice FFT\" width=\"360\" height=\"360\" style=\"image-rendering:pixelated\" src=\"\(url)\">",
-                      caption: String(format: "log₁₀ power spectrum of the central %d×%d px of frame %d (Hann window); zero frequency at the centre, edges at ±%.3f Å⁻¹ (Nyquist)%@. Lattice spots lie near 1/(column spacing · cos 30°) ≈ %.3f Å⁻¹; sharp spots = a well-ordered, well-calibrated lattice.",
-                                     size, config.firstFrame, nyquist, pixelSizeNote, 1 / (spacing * 3.0.squareRoot() / 2)))
+        // First-order spots of a hexagonal lattice: 1/(column spacing · cos 30°), in FFT pixels = k · size · pixel size.
+        let spot = 1 / (card.columnSpacingPixels(pixelSize: pixelSize) * pixelSize * 3.0.squareRoot() / 2)
+        let half = min(size / 2, max(8, Int((3 * spot * Double(size) * pixelSize).rounded(.up))))
+        var crop: [Float] = []
+        for y in (size / 2 - half)..<(size / 2 + half) {
+            let row = y * size + size / 2
+            crop += power[(row - half)..<(row + half)]
+        }
+        let url = try images.gray(crop, width: 2 * half, height: 2 * half, low: 50, high: 99.95)
+        let edge = Double(half) / (Double(size) * pixelSize)
+        let range = String(format: "±%.3f Å⁻¹ (Nyquist %.3f Å⁻¹)", edge, 1 / (2 * pixelSize)), expected = String(format: "%.3f Å⁻¹", spot)
+        let caption = "log₁₀ power spectrum of the central \(size)×\(size) px of frame \(config.firstFrame) (Hann window), zero frequency "
+            + "at the centre, shown out to \(range)\(pixelSizeNote). First-order lattice spots expected at \(expected) from the column "
+            + "spacing; sharp spots = a well-ordered lattice, spots off that radius = a wrong pixel size."
+        return figure("<img alt=\"lattice FFT\" width=\"360\" height=\"360\" style=\"image-rendering:pixelated\" src=\"\(url)\">", caption: caption)
     }
 
     func libraryFigure(_ library: DefectClassLibrary, names: [String]) throws -> String {
@@ -209,7 +227,7 @@ struct ReportBuilder {
              points: tracks.flatMap { $0.points.filter { $0.classLabel == k }.map { (x: $0.xCorrected, y: $0.yCorrected) } }, radius: 1.2)
         }
         return figure(SVGPlot.overlay(imageDataURL: url, imageWidth: first.width, imageHeight: first.height, title: "trajectories",
-                                      layers: layers, polylines: lines),
+                                      layers: layers, polylines: lines, scaleBar: scaleBar(width: first.width)),
                       caption: "\(tracks.count) drift-corrected defect tracks over the first frame, coloured by class along their path (a colour change = a class change; dots: positions, counted in the legend).")
     }
 
@@ -245,7 +263,7 @@ struct ReportBuilder {
         let steps = ReportStatistics.steps(k.longTracks(minLength: config.kinetics.minTrackLength).map(DiffusionTrack.init))
         guard !steps.isEmpty else { return "" }
         let lengths = steps.map { $0.length * pixelSize }
-        let top = max(Statistics.quantile(lengths, 0.99), 1e-3), bins = 30
+        let top = max((lengths.max() ?? 0) * 1.02, 1e-3), bins = 30
         let edges = (0...bins).map { top * Double($0) / Double(bins) }
         let states = Set(steps.map(\.state)).sorted()
         let groups = states.map { s in
@@ -253,12 +271,12 @@ struct ReportBuilder {
         }
         let spacing = card.columnSpacingPixels(pixelSize: pixelSize)
         let hops = steps.filter { $0.length > 0.5 * spacing }.map { $0.angle < 0 ? $0.angle + 2 * .pi : $0.angle }
-        let host = card.classes.indices.max { a, b in firstAtoms.filter { $0.classIndex == a }.count < firstAtoms.filter { $0.classIndex == b }.count } ?? 0
+        let host = atomClasses.max { a, b in firstAtoms.filter { $0.classIndex == a }.count < firstAtoms.filter { $0.classIndex == b }.count } ?? 0
         let bonds = ReportStatistics.bondAngles(firstAtoms.filter { $0.classIndex == host }.map { (x: $0.x, y: $0.y) })
         let sixfold = atan2(bonds.map { sin(6 * $0) }.reduce(0, +), bonds.map { cos(6 * $0) }.reduce(0, +)) / 6
         let spokes = bonds.isEmpty ? [] : (0..<6).map { sixfold + Double($0) * .pi / 3 }
         return figure(SVGPlot.histogram(edges: edges, groups: groups, title: "Step sizes (one frame)", xLabel: "step length (Å)"),
-                      caption: "Drift-corrected one-frame step lengths by the class at the step's start (the top 1 % in the last bin).")
+                      caption: "Drift-corrected one-frame step lengths by the class at the step's start: a peak near 0 (localization error) and one near the hop length.")
             + figure(SVGPlot.rose(counts: ReportStatistics.histogram(hops, low: 0, high: 2 * .pi, bins: 36), spokes: spokes,
                                   title: "Hop directions", caption: "0° = image x, 90° = image y (down)", color: SVGPlot.palette[2]),
                      caption: "Directions of the \(hops.count) steps longer than half a column spacing; gray spokes: the lattice directions (nearest \(card.classes.indices.contains(host) ? card.classes[host].symbol : "") neighbours in the first frame, 6-fold).")

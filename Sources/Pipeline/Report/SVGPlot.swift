@@ -104,7 +104,7 @@ public enum SVGPlot {
     public static func overlay(imageDataURL: String, imageWidth: Int, imageHeight: Int, title: String,
                                layers: [(label: String, color: String, points: [(x: Double, y: Double)], radius: Double)],
                                polylines: [(color: String, points: [(x: Double, y: Double)])] = [],
-                               displayWidth: Double = 520) -> String {
+                               scaleBar: (pixels: Double, label: String)? = nil, displayWidth: Double = 520) -> String {
         let scale = displayWidth / Double(max(imageWidth, 1))
         let w = displayWidth, h = Double(imageHeight) * scale
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(fmt(w))\" height=\"\(fmt(h + 24))\" viewBox=\"0 0 \(fmt(w)) \(fmt(h + 24))\" role=\"img\" aria-label=\"\(escape(title))\">\n"
@@ -119,6 +119,11 @@ public enum SVGPlot {
             for p in layer.points {
                 svg += "<circle cx=\"\(fmt(px(p.x)))\" cy=\"\(fmt(py(p.y)))\" r=\"\(fmt(layer.radius))\" fill=\"none\" stroke=\"\(layer.color)\" stroke-width=\"1.3\"/>\n"
             }
+        }
+        if let bar = scaleBar {
+            let length = bar.pixels * scale, x0 = w - length - 16, y0 = 24 + h - 14
+            svg += "<rect x=\"\(fmt(x0))\" y=\"\(fmt(y0))\" width=\"\(fmt(length))\" height=\"5\" fill=\"#fff\" stroke=\"#000\"/>\n"
+            svg += text(bar.label, x: x0 + length / 2, y: y0 - 5, anchor: "middle", size: 13, weight: "bold", color: "#fff")
         }
         var x = 4.0
         for layer in layers {
