@@ -61,17 +61,17 @@ final class AnalysisTests: XCTestCase {
         XCTAssertGreaterThan(comparison.classAccuracy, 0.85)
         try assertKineticsMatchTruth(comparison)
         let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
-        try assertReportShowsEverything(html, frames: 50)
+        try assertReportShowsEverything(html, frames: 50, scaleBar: FrameViewer.ScaleBar(widthPixels: summary.width, pixelSize: summary.pixelSizeA))
     }
 
     /// The report has the frame slider over every frame and each plot with its axes in physical
     /// units (this movie has a pixel size and a frame time), and fetches nothing from outside.
-    func assertReportShowsEverything(_ html: String, frames: Int) throws {
+    func assertReportShowsEverything(_ html: String, frames: Int, scaleBar: FrameViewer.ScaleBar) throws {
         XCTAssertTrue(html.contains("id=\"fv-slider\" type=\"range\" min=\"0\" max=\"\(frames - 1)\""))
         XCTAssertTrue(html.contains("data-frames=\"\(frames)\""))
         XCTAssertTrue(html.contains("Showing all \(frames) frames"))
         XCTAssertTrue(html.contains("const FV={n:[" + (0..<frames).map(String.init).joined(separator: ",") + "]"))
-        XCTAssertTrue(html.contains(">1 nm</text>"), "no scale bar")
+        XCTAssertTrue(html.contains(">\(scaleBar.label)</text>"), "no scale bar of \(scaleBar.label)")
         // Each plot's title and its axis labels (units included).
         let plots: [(String, [String])] = [
             ("Atoms per frame", ["frame", "atoms"]), ("Detection score per frame", ["mean class probability (0–1)"]),

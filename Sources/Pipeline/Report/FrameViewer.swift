@@ -6,7 +6,8 @@ import Tracking
 /// The report's movie viewer: every frame (or every k-th of a long movie) as an 8-bit PNG,
 /// with the frame's atoms, its defects in their class colours and the tracks up to the shown
 /// frame drawn over it by a few lines of inline script; a slider, the arrow keys and a play
-/// button step through the movie. Positions are the frame's own pixels (drift not removed).
+/// button step through the movie, and `report.html#frame=N` opens at frame N. Positions are the
+/// frame's own pixels (drift not removed).
 public struct FrameViewer {
     /// A frame ready to embed: its movie frame number and PNG data URL.
     public struct Frame {
@@ -136,7 +137,9 @@ public struct FrameViewer {
       $('fv-play').textContent='❚❚ pause';
       timer=setInterval(()=>{ if(+slider.value>=FV.n.length-1) slider.value=-1; step(1); },150);
     });
-    draw(0);
+    // report.html#frame=N opens at movie frame N (or the last shown frame before it).
+    const asked=/frame=([0-9]+)/.exec(location.hash), start=asked ? Math.max(0, FV.n.filter(f=>f<=+asked[1]).length-1) : 0;
+    slider.value=start; draw(start);
     document.body.setAttribute('data-viewer','ready');
     })();
 
