@@ -1,6 +1,6 @@
 // A heat map of a transition matrix as an RGB raster (no file IO here, so Dynamics needs no
 // PNG library: Pipeline's `writeHeatMapPNG` writes markov.png). Cell colour = transition
-// probability, cell text = count.
+// probability, cell text = count, state names along the edges in an embedded 5×7 font.
 
 /// An 8-bit RGB image, row-major, 3 bytes per pixel.
 public struct MarkovRaster: Sendable, Equatable {
@@ -8,6 +8,9 @@ public struct MarkovRaster: Sendable, Equatable {
     public let height: Int
     /// `width * height * 3` bytes, row-major (row = y), RGB.
     public var pixels: [UInt8]
+    /// Where the matrix starts (the label margin, px, left and top) and each cell's side (px).
+    public var margin = 0
+    public var cell = 0
 
     /// The (r, g, b) value at (x, y).
     public func pixel(x: Int, y: Int) -> (UInt8, UInt8, UInt8) {
@@ -18,23 +21,24 @@ public struct MarkovRaster: Sendable, Equatable {
 
 extension MarkovStateModel {
     /// Heat map of the transition matrix: white (0) to dark blue (1), the count of
-    /// each transition written in its cell, state ids along the top and left edges
-    /// (row = from, column = to). `scale` enlarges the 3×5-pixel digits.
+    /// each transition written in its cell, state names along the top and left edges
+    /// (row = from, column = to). `scale` enlarges the 5×7-pixel glyphs.
     public func heatMap(scale: Int = 2) -> MarkovRaster {
         drawHeatMap(values: transitionMatrix, labels: counts.values.map { Int($0.rounded()) },
-                    axis: activeStates, scale: max(scale, 1))
+                    axis: activeStateNames, scale: max(scale, 1))
     }
 }
 
-/// Draws the grid; `labels` are the numbers printed in the cells (row-major).
-func drawHeatMap(values: MarkovMatrix, labels: [Int], axis: [Int], scale: Int) -> MarkovRaster {
+/// Draws the grid; `labels` are the numbers printed in the cells (row-major), `axis` the state names.
+func drawHeatMap(values: MarkovMatrix, labels: [Int], axis: [String], scale: Int) -> MarkovRaster {
     let n = values.size
-    let glyphW = 4 * scale                                   // 3 columns + 1 spacing
-    let widest = max(labels.map { String($0).count }.max() ?? 1, axis.map { String($0).count }.max() ?? 1)
-    let cell = max(widest * glyphW + 4 * scale, 12 * scale)
-    let margin = cell
+    let glyphW = (PixelFont.width + 1) * scale
+    let widestCount = labels.map { String($0).count }.max() ?? 1, widestName = axis.map(\.count).max() ?? 1
+    let cell = max(widestCount * glyphW + 4 * scale, 16 * scale)
+    let margin = max(widestName * glyphW + 6 * scale, cell / 2)
     let side = margin + n * cell
-    var img = MarkovRaster(width: side, height: side, pixels: [UInt8](repeating: 255, count: side * side * 3))
+    var img = MarkovRaster(width: side, height: side, pixels: [UInt8](repeating: 255, count: side * side * 3),
+                           margin: margin, cell: cell)
 
     for i in 0..<n {
         for j in 0..<n {
@@ -46,40 +50,93 @@ func drawHeatMap(values: MarkovMatrix, labels: [Int], axis: [Int], scale: Int) -
             let ink: UInt8 = v > 0.5 ? 255 : 0
             write(&img, String(labels[i * n + j]), centreX: x0 + cell / 2, centreY: y0 + cell / 2, scale: scale, ink: ink)
         }
-        write(&img, String(axis[i]), centreX: margin / 2, centreY: margin + i * cell + cell / 2, scale: scale, ink: 0)
-        write(&img, String(axis[i]), centreX: margin + i * cell + cell / 2, centreY: margin / 2, scale: scale, ink: 0)
+        write(&img, axis[i], centreX: margin / 2, centreY: margin + i * cell + cell / 2, scale: scale, ink: 0)
+        write(&img, axis[i], centreX: margin + i * cell + cell / 2, centreY: margin / 2, scale: scale, ink: 0)
     }
     return img
 }
 
 private func fill(_ img: inout MarkovRaster, _ x0: Int, _ y0: Int, _ w: Int, _ h: Int, _ c: (UInt8, UInt8, UInt8)) {
-    for y in max(y0, 0)..<min(y0 + h, img.height) {
-        for x in max(x0, 0)..<min(x0 + w, img.width) {
+    for y in max(y0, 0)..<max(min(y0 + h, img.height), max(y0, 0)) {
+        for x in max(x0, 0)..<max(min(x0 + w, img.width), max(x0, 0)) {
             let k = (y * img.width + x) * 3
             img.pixels[k] = c.0; img.pixels[k + 1] = c.1; img.pixels[k + 2] = c.2
         }
     }
 }
 
-/// 3×5 bitmaps of the digits and the minus sign, one row per 3 bits (MSB left).
-private let glyphs: [Character: [UInt8]] = [
-    "0": [7, 5, 5, 5, 7], "1": [2, 6, 2, 2, 7], "2": [7, 1, 7, 4, 7], "3": [7, 1, 7, 1, 7],
-    "4": [5, 5, 7, 1, 1], "5": [7, 4, 7, 1, 7], "6": [7, 4, 7, 5, 7], "7": [7, 1, 1, 1, 1],
-    "8": [7, 5, 7, 5, 7], "9": [7, 5, 7, 1, 7], "-": [0, 0, 7, 0, 0],
-]
+/// A 5×7 bitmap font (rows top to bottom, `#` = ink): letters (lower case drawn as upper case),
+/// digits and the punctuation of state names; anything else is drawn as `?`.
+public enum PixelFont {
+    public static let width = 5, height = 7
+
+    public static let glyphs: [Character: [String]] = [
+        "A": [".###.", "#...#", "#...#", "#####", "#...#", "#...#", "#...#"],
+        "B": ["####.", "#...#", "#...#", "####.", "#...#", "#...#", "####."],
+        "C": [".###.", "#...#", "#....", "#....", "#....", "#...#", ".###."],
+        "D": ["###..", "#..#.", "#...#", "#...#", "#...#", "#..#.", "###.."],
+        "E": ["#####", "#....", "#....", "####.", "#....", "#....", "#####"],
+        "F": ["#####", "#....", "#....", "####.", "#....", "#....", "#...."],
+        "G": [".###.", "#...#", "#....", "#.###", "#...#", "#...#", ".####"],
+        "H": ["#...#", "#...#", "#...#", "#####", "#...#", "#...#", "#...#"],
+        "I": [".###.", "..#..", "..#..", "..#..", "..#..", "..#..", ".###."],
+        "J": ["..###", "...#.", "...#.", "...#.", "...#.", "#..#.", ".##.."],
+        "K": ["#...#", "#..#.", "#.#..", "##...", "#.#..", "#..#.", "#...#"],
+        "L": ["#....", "#....", "#....", "#....", "#....", "#....", "#####"],
+        "M": ["#...#", "##.##", "#.#.#", "#.#.#", "#...#", "#...#", "#...#"],
+        "N": ["#...#", "#...#", "##..#", "#.#.#", "#..##", "#...#", "#...#"],
+        "O": [".###.", "#...#", "#...#", "#...#", "#...#", "#...#", ".###."],
+        "P": ["####.", "#...#", "#...#", "####.", "#....", "#....", "#...."],
+        "Q": [".###.", "#...#", "#...#", "#...#", "#.#.#", "#..#.", ".##.#"],
+        "R": ["####.", "#...#", "#...#", "####.", "#.#..", "#..#.", "#...#"],
+        "S": [".####", "#....", "#....", ".###.", "....#", "....#", "####."],
+        "T": ["#####", "..#..", "..#..", "..#..", "..#..", "..#..", "..#.."],
+        "U": ["#...#", "#...#", "#...#", "#...#", "#...#", "#...#", ".###."],
+        "V": ["#...#", "#...#", "#...#", "#...#", "#...#", ".#.#.", "..#.."],
+        "W": ["#...#", "#...#", "#...#", "#.#.#", "#.#.#", "#.#.#", ".#.#."],
+        "X": ["#...#", "#...#", ".#.#.", "..#..", ".#.#.", "#...#", "#...#"],
+        "Y": ["#...#", "#...#", ".#.#.", "..#..", "..#..", "..#..", "..#.."],
+        "Z": ["#####", "....#", "...#.", "..#..", ".#...", "#....", "#####"],
+        "0": [".###.", "#...#", "#..##", "#.#.#", "##..#", "#...#", ".###."],
+        "1": ["..#..", ".##..", "..#..", "..#..", "..#..", "..#..", ".###."],
+        "2": [".###.", "#...#", "....#", "...#.", "..#..", ".#...", "#####"],
+        "3": ["#####", "...#.", "..#..", "...#.", "....#", "#...#", ".###."],
+        "4": ["...#.", "..##.", ".#.#.", "#..#.", "#####", "...#.", "...#."],
+        "5": ["#####", "#....", "####.", "....#", "....#", "#...#", ".###."],
+        "6": ["..##.", ".#...", "#....", "####.", "#...#", "#...#", ".###."],
+        "7": ["#####", "....#", "...#.", "..#..", ".#...", ".#...", ".#..."],
+        "8": [".###.", "#...#", "#...#", ".###.", "#...#", "#...#", ".###."],
+        "9": [".###.", "#...#", "#...#", ".####", "....#", "...#.", ".##.."],
+        " ": [".....", ".....", ".....", ".....", ".....", ".....", "....."],
+        "-": [".....", ".....", ".....", "#####", ".....", ".....", "....."],
+        "+": [".....", "..#..", "..#..", "#####", "..#..", "..#..", "....."],
+        "_": [".....", ".....", ".....", ".....", ".....", ".....", "#####"],
+        ".": [".....", ".....", ".....", ".....", ".....", ".##..", ".##.."],
+        ":": [".....", ".##..", ".##..", ".....", ".##..", ".##..", "....."],
+        "(": ["...#.", "..#..", ".#...", ".#...", ".#...", "..#..", "...#."],
+        ")": [".#...", "..#..", "...#.", "...#.", "...#.", "..#..", ".#..."],
+        "/": [".....", "....#", "...#.", "..#..", ".#...", "#....", "....."],
+        "=": [".....", ".....", "#####", ".....", "#####", ".....", "....."],
+            "?": [".###.", "#...#", "....#", "...#.", "..#..", ".....", "..#.."],
+    ]
+
+    /// The glyph drawn for a character: upper case for lower, `?` when the font lacks it.
+    public static func glyph(_ ch: Character) -> [String] {
+        let upper = ch.uppercased()   // one character may become several ("ß" → "SS")
+        return (upper.count == 1 ? glyphs[Character(upper)] : nil) ?? glyphs["?"]!
+    }
+}
 
 private func write(_ img: inout MarkovRaster, _ text: String, centreX: Int, centreY: Int, scale: Int, ink: UInt8) {
-    let w = text.count * 4 * scale - scale, h = 5 * scale
+    let w = text.count * (PixelFont.width + 1) * scale - scale, h = PixelFont.height * scale
     var x = centreX - w / 2
     let y = centreY - h / 2
     for ch in text {
-        if let rows = glyphs[ch] {
-            for (r, bits) in rows.enumerated() {
-                for c in 0..<3 where bits & (4 >> UInt8(c)) != 0 {
-                    fill(&img, x + c * scale, y + r * scale, scale, scale, (ink, ink, ink))
-                }
+        for (r, row) in PixelFont.glyph(ch).enumerated() {
+            for (c, bit) in row.enumerated() where bit == "#" {
+                fill(&img, x + c * scale, y + r * scale, scale, scale, (ink, ink, ink))
             }
         }
-        x += 4 * scale
+        x += (PixelFont.width + 1) * scale
     }
 }

@@ -77,9 +77,8 @@ public struct Analysis {
                                       library: library, names: names, kinetics: result, seconds: clock.seconds)
         summary.partialResult = partialResult
         try AtomicFile.writeJSON(summary, to: file("summary.json"))
-        try ReportBuilder(output: output, summary: summary, config: config, card: inputs.model.card).write(
-            firstFrame: try inputs.movie.frame(inputs.frames.lowerBound).pixels, width: inputs.movie.width,
-            height: inputs.movie.height, firstAtoms: totals.firstAtoms, library: library, names: names, kinetics: result)
+        try ReportBuilder(output: output, summary: summary, config: config, card: inputs.model.card, calibration: inputs.calibration)
+            .write(movie: inputs.movie, frames: inputs.frames, library: library, names: names, kinetics: result)
         return summary
     }
 

@@ -326,28 +326,46 @@ final class MarkovEstimationTests: XCTestCase {
         XCTAssertTrue(pdoc["ci_low"] is NSNull)
     }
 
-    func testHeatMapColoursCellsByProbabilityAndWritesCounts() throws {
+    func testHeatMapColoursCellsByProbabilityAndWritesCountsAndNames() throws {
         let c = try MarkovMatrix(rows: [[90, 10], [1, 9]])
-        let m = try MarkovEstimator(reversible: false).fit(TransitionCounts(matrix: c, options: MarkovCountingOptions(lag: 1)))
+        let m = try MarkovEstimator(reversible: false).fit(TransitionCounts(matrix: c, options: MarkovCountingOptions(lag: 1)),
+                                                           stateNames: ["Mo_W", "V_S"])
         let img = m.heatMap(scale: 2)
-        let cell = img.width / 3
+        let (margin, cell) = (img.margin, img.cell)
         XCTAssertEqual(img.width, img.height)
+        XCTAssertEqual(img.width, margin + 2 * cell)
         XCTAssertEqual(img.pixels.count, img.width * img.height * 3)
         // Corner pixels of cells (no text): T = 0.9 is darker than T = 0.1.
-        let dark = img.pixel(x: cell + 2, y: cell + 2), light = img.pixel(x: 2 * cell + 2, y: cell + 2)
+        let dark = img.pixel(x: margin + 2, y: margin + 2), light = img.pixel(x: margin + cell + 2, y: margin + 2)
         XCTAssertLessThan(dark.0, light.0)
         XCTAssertEqual(Double(light.0), 255 - 225 * 0.1, accuracy: 1)
-        // Ink in each cell: "90" (cell 0,0) has more text pixels than "1" (cell 1,0).
-        func ink(_ row: Int, _ col: Int) -> Int {
-            let base = img.pixel(x: cell * (col + 1) + 2, y: cell * (row + 1) + 2)
+        // Pixels that differ from a box's corner colour: the ink of its text.
+        func ink(x0: Int, y0: Int, w: Int, h: Int) -> Int {
+            let base = img.pixel(x: x0 + 1, y: y0 + 1)
             var k = 0
-            for y in (cell * (row + 1) + 1)..<(cell * (row + 2)) {
-                for x in (cell * (col + 1) + 1)..<(cell * (col + 2)) where img.pixel(x: x, y: y) != base { k += 1 }
-            }
+            for y in y0..<(y0 + h) { for x in x0..<(x0 + w) where img.pixel(x: x, y: y) != base { k += 1 } }
             return k
         }
-        XCTAssertGreaterThan(ink(1, 0), 0)
-        XCTAssertGreaterThan(ink(0, 0), ink(1, 0))
+        func cellInk(_ row: Int, _ col: Int) -> Int { ink(x0: margin + col * cell + 1, y0: margin + row * cell + 1, w: cell - 1, h: cell - 1) }
+        // "90" (cell 0,0) has more ink than "1" (cell 1,0).
+        XCTAssertGreaterThan(cellInk(1, 0), 0)
+        XCTAssertGreaterThan(cellInk(0, 0), cellInk(1, 0))
+        // The row labels are the state names drawn with the font: "Mo_W" (4 glyphs) has as much
+        // ink as its glyphs, and more than "V_S".
+        func glyphInk(_ s: String) -> Int { s.map { PixelFont.glyph($0).joined().filter { $0 == "#" }.count * 4 }.reduce(0, +) }
+        let row0 = ink(x0: 0, y0: margin, w: margin, h: cell), row1 = ink(x0: 0, y0: margin + cell, w: margin, h: cell)
+        XCTAssertEqual(row0, glyphInk("Mo_W"))
+        XCTAssertEqual(row1, glyphInk("V_S"))
+        XCTAssertGreaterThan(glyphInk("Mo_W"), glyphInk("V_S"))
+    }
+
+    func testHeatMapFontHasDistinctFiveBySevenGlyphs() {
+        let all = PixelFont.glyphs.values.map { $0.joined() }
+        XCTAssertTrue(PixelFont.glyphs.values.allSatisfy { $0.count == PixelFont.height && $0.allSatisfy { $0.count == PixelFont.width } })
+        XCTAssertEqual(Set(all).count, all.count, "two characters share a glyph")
+        XCTAssertEqual(PixelFont.glyph("m"), PixelFont.glyph("M"))
+        XCTAssertEqual(PixelFont.glyph("ß"), PixelFont.glyph("?"))
+        XCTAssertEqual(PixelFont.glyph("é"), PixelFont.glyph("?"))
     }
 
     private func countsWith(_ c: MarkovMatrix, lag: Int) throws -> TransitionCounts {

@@ -61,9 +61,35 @@ final class AnalysisTests: XCTestCase {
         XCTAssertGreaterThan(comparison.classAccuracy, 0.85)
         try assertKineticsMatchTruth(comparison)
         let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
-        for section in ["Atoms in the first frame", "Defect library", "Trajectories", "Diffusion", "Transitions", "Drift"] {
-            XCTAssertTrue(html.contains(section), "report lacks \(section)")
+        try assertReportShowsEverything(html, frames: 50, scaleBar: FrameViewer.ScaleBar(widthPixels: summary.width, pixelSize: summary.pixelSizeA))
+    }
+
+    /// The report has the frame slider over every frame and each plot with its axes in physical
+    /// units (this movie has a pixel size and a frame time), and fetches nothing from outside.
+    func assertReportShowsEverything(_ html: String, frames: Int, scaleBar: FrameViewer.ScaleBar) throws {
+        XCTAssertTrue(html.contains("id=\"fv-slider\" type=\"range\" min=\"0\" max=\"\(frames - 1)\""))
+        XCTAssertTrue(html.contains("data-frames=\"\(frames)\""))
+        XCTAssertTrue(html.contains("Showing all \(frames) frames"))
+        XCTAssertTrue(html.contains("const FV={n:[" + (0..<frames).map(String.init).joined(separator: ",") + "]"))
+        XCTAssertTrue(html.contains(">\(scaleBar.label)</text>"), "no scale bar of \(scaleBar.label)")
+        // Each plot's title and its axis labels (units included).
+        let plots: [(String, [String])] = [
+            ("Atoms per frame", ["frame", "atoms"]), ("Detection score per frame", ["mean class probability (0–1)"]),
+            ("Defects per frame", ["defects"]), ("Model choice", ["mixture components k"]),
+            ("Defect crops in PCA space", ["PC1 (", "PC2 ("]), ("trajectories", []),
+            ("Mean squared displacement", ["lag (s)", "MSD (Å²)"]), ("Step sizes (one frame)", ["step length (Å)", "count"]),
+            ("Hop directions", ["0° = image x, 90° = image y (down)"]), ("Transition matrix at lag 1 frame(s)", ["from D0", "to D1"]),
+            ("Dwell times", ["time in a class before changing (s)"]), ("Implied timescales", ["lag τ (s)", "implied timescale (s)"]),
+            ("Cumulative drift (from the whole lattice)", ["time (s)", "drift (Å)"]),
+        ]
+        for (title, labels) in plots {
+            XCTAssertTrue(html.contains("aria-label=\"\(title)\""), "report lacks the plot \(title)")
+            for label in labels { XCTAssertTrue(html.contains(">\(label)"), "\(title) lacks the label \(label)") }
         }
+        XCTAssertTrue(html.contains("alt=\"lattice FFT\""))
+        XCTAssertTrue(html.contains("MSD/√N"))
+        XCTAssertFalse(html.contains("px²/frame)\""), "MSD still in pixels")
+        try assertSelfContained(html)
     }
 
     /// The recovered D of a state is at least this fraction of the true one (bias; see below).

@@ -1,7 +1,8 @@
 import Foundation
 
-/// A self-contained HTML page (inline SVG and data-URL images, no scripts, no network)
-/// assembled from titled sections.
+/// A self-contained HTML page (inline SVG, data-URL images and inline script; nothing fetched
+/// from the network) assembled from titled sections. A script error is recorded on the page
+/// (`data-js-error` on <html>), so a headless browser check can see it.
 public struct HTMLReport {
     public var title: String
     public private(set) var sections: [(id: String, title: String, body: String)] = []
@@ -40,9 +41,13 @@ public struct HTMLReport {
         h1{font-size:24px} h2{font-size:18px;border-bottom:1px solid #ddd;padding-bottom:4px;margin-top:32px}
         nav{font-size:13px;margin-bottom:16px} table{border-collapse:collapse;font-size:13px;margin:8px 0}
         th,td{border:1px solid #ddd;padding:3px 8px;text-align:left} th{background:#f5f5f5}
-        .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start} figure{margin:0}
-        figcaption{font-size:12px;color:#555;max-width:520px}
-        </style></head><body>
+        .row{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+        figure{margin:0;display:table} figcaption{display:table-caption;caption-side:bottom}
+        figcaption,.caption{font-size:12px;color:#555;max-width:640px}
+        .controls{font-size:13px;margin:6px 0} .viewer svg{background:#000}
+        </style>
+        <script>window.addEventListener('error',e=>document.documentElement.setAttribute('data-js-error',String(e.message)));</script>
+        </head><body>
         <h1>\(SVGPlot.escape(title))</h1>
         <nav>\(nav)</nav>
         \(body)

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Small, dependency-free SVG charts for the self-contained HTML report.
-/// Every chart is a pure function of its data, so the report needs no network and no scripts.
+/// Every chart is a pure function of its data, so the report needs no network (the frame
+/// viewer's few lines of script are in `FrameViewer`).
 public enum SVGPlot {
     public struct Series {
         public var label: String
@@ -103,7 +104,7 @@ public enum SVGPlot {
     public static func overlay(imageDataURL: String, imageWidth: Int, imageHeight: Int, title: String,
                                layers: [(label: String, color: String, points: [(x: Double, y: Double)], radius: Double)],
                                polylines: [(color: String, points: [(x: Double, y: Double)])] = [],
-                               displayWidth: Double = 520) -> String {
+                               scaleBar: (pixels: Double, label: String)? = nil, displayWidth: Double = 520) -> String {
         let scale = displayWidth / Double(max(imageWidth, 1))
         let w = displayWidth, h = Double(imageHeight) * scale
         var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(fmt(w))\" height=\"\(fmt(h + 24))\" viewBox=\"0 0 \(fmt(w)) \(fmt(h + 24))\" role=\"img\" aria-label=\"\(escape(title))\">\n"
@@ -119,12 +120,99 @@ public enum SVGPlot {
                 svg += "<circle cx=\"\(fmt(px(p.x)))\" cy=\"\(fmt(py(p.y)))\" r=\"\(fmt(layer.radius))\" fill=\"none\" stroke=\"\(layer.color)\" stroke-width=\"1.3\"/>\n"
             }
         }
+        if let bar = scaleBar {
+            let length = bar.pixels * scale, x0 = w - length - 16, y0 = 24 + h - 14
+            svg += "<rect x=\"\(fmt(x0))\" y=\"\(fmt(y0))\" width=\"\(fmt(length))\" height=\"5\" fill=\"#fff\" stroke=\"#000\"/>\n"
+            svg += text(bar.label, x: x0 + length / 2, y: y0 - 5, anchor: "middle", size: 13, weight: "bold", color: "#fff")
+        }
         var x = 4.0
         for layer in layers {
             svg += "<circle cx=\"\(fmt(x + 5))\" cy=\"12\" r=\"5\" fill=\"\(layer.color)\"/>"
             svg += text("\(layer.label) (\(layer.points.count))", x: x + 14, y: 16, anchor: "start", size: 12)
             x += 30 + Double(layer.label.count + 6) * 7
         }
+        return svg + "</svg>\n"
+    }
+
+    /// Bars of a histogram: `counts[k]` over [edges[k], edges[k+1]), one colour per group drawn
+    /// side by side, plus optional curves (e.g. a fitted density scaled to counts).
+    public static func histogram(edges: [Double], groups: [(label: String, counts: [Int], color: String)],
+                                 curves: [Series] = [], title: String, xLabel: String, yLabel: String = "count",
+                                 width: Double = 520, height: Double = 300) -> String {
+        let left = 64.0, right = 16.0, top = 30.0, bottom = 46.0
+        let plotW = width - left - right, plotH = height - top - bottom
+        let maxCount = max(groups.flatMap(\.counts).max() ?? 0, 1)
+        let maxY = max(Double(maxCount), curves.flatMap(\.y).filter(\.isFinite).max() ?? 0) * 1.05
+        guard let x0 = edges.first, let x1 = edges.last, x1 > x0, !groups.isEmpty else {
+            return emptyChart(title: title, width: width, height: height)
+        }
+        let px = { (x: Double) in left + (x - x0) / (x1 - x0) * plotW }
+        let py = { (y: Double) in top + plotH - y / maxY * plotH }
+        var svg = header(width: width, height: height, title: title)
+        svg += axes(left: left, top: top, plotW: plotW, plotH: plotH, xMin: x0, xMax: x1, yMin: 0, yMax: maxY,
+                    logY: false, xLabel: xLabel, yLabel: yLabel, width: width, height: height)
+        for (g, group) in groups.enumerated() {
+            for (k, c) in group.counts.enumerated() where c > 0 && k + 1 < edges.count {
+                let w = (px(edges[k + 1]) - px(edges[k])) / Double(groups.count)
+                let x = px(edges[k]) + Double(g) * w
+                svg += "<rect x=\"\(fmt(x))\" y=\"\(fmt(py(Double(c))))\" width=\"\(fmt(max(w - 0.5, 0.5)))\" height=\"\(fmt(py(0) - py(Double(c))))\" fill=\"\(group.color)\" fill-opacity=\"0.75\"/>\n"
+            }
+        }
+        for s in curves {
+            let path = zip(s.x, s.y).filter { $0.0.isFinite && $0.1.isFinite }.map { "\(fmt(px($0.0))),\(fmt(py(min($0.1, maxY))))" }
+            svg += "<polyline fill=\"none\" stroke=\"\(s.color)\" stroke-width=\"1.8\"\(s.dashed ? " stroke-dasharray=\"5,4\"" : "") points=\"\(path.joined(separator: " "))\"/>\n"
+        }
+        svg += legend(groups.map { ($0.label, $0.color, false) } + curves.map { ($0.label, $0.color, $0.dashed) }, x: width - right - 170, y: top + 6)
+        return svg + "</svg>\n"
+    }
+
+    /// Points coloured by group (e.g. PCA coordinates of defect crops coloured by class).
+    public static func scatter(_ groups: [(label: String, x: [Double], y: [Double], color: String)], title: String,
+                               xLabel: String, yLabel: String, width: Double = 520, height: Double = 360) -> String {
+        let series = groups.map { Series(label: $0.label, x: $0.x, y: $0.y, color: $0.color) }
+        let left = 64.0, right = 16.0, top = 30.0, bottom = 46.0
+        let plotW = width - left - right, plotH = height - top - bottom
+        let xs = series.flatMap(\.x).filter(\.isFinite), ys = series.flatMap(\.y).filter(\.isFinite)
+        guard let xa = xs.min(), let xb = xs.max(), let ya = ys.min(), let yb = ys.max() else {
+            return emptyChart(title: title, width: width, height: height)
+        }
+        let (xMin, xMax) = padded(xa, xb, fraction: 0.05), (yMin, yMax) = padded(ya, yb, fraction: 0.05)
+        var svg = header(width: width, height: height, title: title)
+        svg += axes(left: left, top: top, plotW: plotW, plotH: plotH, xMin: xMin, xMax: xMax, yMin: yMin, yMax: yMax,
+                    logY: false, xLabel: xLabel, yLabel: yLabel, width: width, height: height)
+        for s in series {
+            for (x, y) in zip(s.x, s.y) where x.isFinite && y.isFinite {
+                let cx = left + (x - xMin) / (xMax - xMin) * plotW, cy = top + plotH - (y - yMin) / (yMax - yMin) * plotH
+                svg += "<circle cx=\"\(fmt(cx))\" cy=\"\(fmt(cy))\" r=\"2.2\" fill=\"\(s.color)\" fill-opacity=\"0.6\"/>\n"
+            }
+        }
+        svg += legend(groups.map { ("\($0.label) (\($0.x.count))", $0.color, false) }, x: left + 8, y: top + 6)
+        return svg + "</svg>\n"
+    }
+
+    /// A rose (polar histogram) of directions: wedge k spans [k, k+1)·360°/bins, its radius ∝
+    /// count; `spokes` (rad) are drawn as reference lines (e.g. the lattice's bond directions).
+    /// Angles are in image axes (x right, y down), so the rose reads like the frame.
+    public static func rose(counts: [Int], spokes: [Double], title: String, caption: String, color: String,
+                            size: Double = 340) -> String {
+        let cx = size / 2, cy = size / 2 + 12, radius = size / 2 - 40
+        let maxCount = Double(max(counts.max() ?? 0, 1)), step = 2 * Double.pi / Double(max(counts.count, 1))
+        var svg = header(width: size, height: size + 10, title: title)
+        for r in [0.5, 1.0] {
+            svg += "<circle cx=\"\(fmt(cx))\" cy=\"\(fmt(cy))\" r=\"\(fmt(r * radius))\" fill=\"none\" stroke=\"#ccc\"/>\n"
+        }
+        for a in spokes {
+            svg += line(cx, cy, cx + radius * 1.08 * cos(a), cy + radius * 1.08 * sin(a), color: "#888", width: 1)
+        }
+        for (k, c) in counts.enumerated() where c > 0 {
+            let r = radius * Double(c) / maxCount, a0 = Double(k) * step, a1 = a0 + step
+            svg += "<path d=\"M\(fmt(cx)),\(fmt(cy)) L\(fmt(cx + r * cos(a0))),\(fmt(cy + r * sin(a0))) A\(fmt(r)),\(fmt(r)) 0 0 1 \(fmt(cx + r * cos(a1))),\(fmt(cy + r * sin(a1))) Z\" fill=\"\(color)\" fill-opacity=\"0.7\"/>\n"
+        }
+        for (deg, anchor, dx, dy) in [(0, "start", 1.0, 0.0), (90, "middle", 0.0, 1.0), (180, "end", -1.0, 0.0), (270, "middle", 0.0, -1.0)] {
+            svg += text("\(deg)°", x: cx + dx * (radius + 6), y: cy + dy * (radius + 14) + 4, anchor: anchor, size: 10)
+        }
+        svg += text(caption, x: cx, y: size + 4, anchor: "middle", size: 10, color: "#555")
+        svg += text("outer ring = \(Int(maxCount)) steps", x: 6, y: size - 10, anchor: "start", size: 10, color: "#555")
         return svg + "</svg>\n"
     }
 
