@@ -15,7 +15,7 @@ struct Analyze: ParsableCommand {
         to continue from the last finished frame. The journal is removed when the run completes.
         """)
 
-    @Argument(help: "Movie: TIFF stack, PNG series (file or folder), NPY, DM3/DM4.") var movie: String?
+    @Argument(help: "Movie: TIFF stack, PNG series (file or folder), NPY, DM3/DM4, EMD, Nion, TIA, MRC (see info --help).") var movie: String?
     @OptionGroup var modelChoice: ModelChoice
     @OptionGroup var pixelSize: PixelSizeOption
     @OptionGroup var frameTime: FrameTimeOption

@@ -6,7 +6,7 @@ import Pipeline
 struct ConvertCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "convert",
-        abstract: "Convert an image or movie between TIFF, PNG and NPY (DM3/DM4 as input).",
+        abstract: "Convert an image or movie between TIFF, PNG and NPY (DM3/DM4, EMD, Nion, TIA, MRC as input).",
         discussion: """
         The output format follows OUT's extension:
           .tif/.tiff  multi-page TIFF; keeps the source dtype unless --dtype; stores the pixel \
@@ -35,7 +35,7 @@ struct ConvertCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "Input file or PNG-series directory (.tif, .tiff, .png, .npy, .dm3, .dm4).")
+    @Argument(help: "Input file or PNG-series directory (.tif, .tiff, .png, .npy, .dm3, .dm4, .emd, .h5, .ndata, .ser, .mrc).")
     var input: String
 
     @Argument(help: "Output file (.tif, .tiff, .npy or .png).")

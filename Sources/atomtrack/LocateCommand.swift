@@ -13,7 +13,7 @@ struct Locate: ParsableCommand {
         the pixel size is known. Frames are read, segmented and written one at a time.
         """)
 
-    @Argument(help: "Movie or image: TIFF stack, PNG series (file or folder), NPY, DM3/DM4.") var movie: String
+    @Argument(help: "Movie or image: TIFF stack, PNG series (file or folder), NPY, DM3/DM4, EMD, Nion, TIA, MRC (see info --help).") var movie: String
     @OptionGroup var modelOptions: ModelOptions
     @OptionGroup var signal: SignalOption
     @OptionGroup var pixelSize: PixelSizeOption

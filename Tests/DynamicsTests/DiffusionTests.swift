@@ -129,6 +129,10 @@ final class DiffusionTests: XCTestCase {
         XCTAssertEqual(fpx[7], "px^2/frame"); XCTAssertEqual(fa[7], "A^2/s")
         XCTAssertEqual(Double(fa[3])!, Double(fpx[3])! * 0.04 / 0.5, accuracy: 1e-4)
         XCTAssertEqual(Double(fa[6])!, Double(fpx[6])! * 0.2, accuracy: 1e-5)
+        // A pixel size without a frame time: Å²/frame, never Å²/s.
+        let f = Diffusion.csv(r, calibration: DiffusionCalibration(pixelSize: 0.2, frameTime: nil)).split(separator: "\n")[1].split(separator: ",")
+        XCTAssertEqual(f[7], "A^2/frame")
+        XCTAssertEqual(Double(f[3])!, Double(fpx[3])! * 0.04, accuracy: 1e-4)
     }
 
     func testHopRateAndJumpLengthsOnLattice() throws {
