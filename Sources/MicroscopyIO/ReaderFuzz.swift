@@ -36,13 +36,27 @@ public enum ReaderFuzz {
         }
     }
 
-    /// `exercise` in a forked child: read (true), refused (false) or crashed (nil).
-    static func exerciseInChild(_ url: URL) throws -> Bool? {
+    /// `exercise` in a forked child: read (true), refused (false) or crashed (nil). A child still
+    /// running after `deadline` seconds is killed and counted as crashed: a corrupt file can hang
+    /// libhdf5, and a child forked from a multi-threaded process can deadlock on a lock another
+    /// thread held at the fork — neither may hang the caller.
+    static func exerciseInChild(_ url: URL, deadline: Double = 30) throws -> Bool? {
         let pid = fork()
         if pid == 0 { _exit((try? exercise(url)).map { $0 ? 0 : 1 } ?? 2) }
         guard pid > 0 else { throw Failure(iteration: -1, detail: "fork failed") }
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let start = Date()
+        while true {
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { break }
+            if r < 0 && errno != EINTR { throw Failure(iteration: -1, detail: "waitpid failed (errno \(errno))") }
+            if Date().timeIntervalSince(start) > deadline {
+                kill(pid, SIGKILL)
+                while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+                return nil
+            }
+            usleep(2_000)
+        }
         if status & 0x7F != 0 { return nil }  // killed by a signal
         switch (status >> 8) & 0xFF {
         case 0: return true
