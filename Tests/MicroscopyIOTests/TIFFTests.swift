@@ -210,4 +210,30 @@ final class TIFFTests: XCTestCase {
         }
         XCTFail("tag \(tag) not found")
     }
+
+    /// `info`'s value scan reads a TIFF page band by band — a strip, or a row of tiles — never
+    /// the whole frame (#16 item 19: a 16384² page peaked at 1.1 GB). The bands, in order, are
+    /// the frame exactly, each no larger than a strip, and the report's range is the frame's.
+    func testValueScanReadsInBands() throws {
+        let dir = try makeTempDir(self)
+        // Strips: the writer stores 2^20 bytes per strip, 1024 rows of 256 float32 → 3 strips.
+        // Tiles of 32 on a 100 × 70 page: rows of tiles of 32, 32 and 6 rows.
+        for (name, w, h, tile, band) in [("strips", 256, 2500, nil, 1024), ("tiles", 100, 70, 32, 32)] as [(String, Int, Int, Int?, Int)] {
+            var pixels = (0..<(w * h)).map { Float(($0 * 7919) % 1000) * 0.5 - 100 }
+            pixels[5] = .nan; pixels[w * h - 1] = .infinity; pixels[w * band + 3] = -.infinity
+            let url = dir.appendingPathComponent(name + ".tif")
+            let writer = try TIFFStackWriter(url: url, width: w, height: h, tileSize: tile)
+            try writer.append(pixels); try writer.finish()
+            let movie = try Movie.open(url)
+            var bands: [Int] = [], joined: [Float] = []
+            try movie.forEachBand(ofFrame: 0) { bands.append($0.count); joined.append(contentsOf: $0) }
+            let rows = stride(from: 0, to: h, by: band).map { min(band, h - $0) * w }
+            XCTAssertEqual(bands, rows, name)
+            XCTAssertEqual(joined.map(\.bitPattern), pixels.map(\.bitPattern), name)
+            let report = try MovieReport(movie: movie), whole = ValueStats(pixels)
+            XCTAssertEqual([report.min, report.max], [Double(whole.minimum), Double(whole.maximum)], name)
+            XCTAssertEqual(report.mean!, whole.mean, accuracy: 1e-9 * abs(whole.mean), name)
+            XCTAssertEqual([report.nanCount, report.infCount], [1, 2], name)
+        }
+    }
 }
