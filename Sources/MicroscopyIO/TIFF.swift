@@ -242,9 +242,11 @@ final class TIFFSource: FrameSource {
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws { try read(index, into: dst) }
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws { try read(index, into: dst) }
 
-    /// One strip (or one row of tiles) at a time into a reused band buffer: `info`'s value
-    /// scan of a 16384² page holds a band, never the 1 GiB frame.
+    /// A row of tiles, or for strip pages ≤ 1 MiB of rows read scanline by scanline, at a time:
+    /// `info`'s value scan of a 16384² page holds a band, never the 1 GiB frame — nor, for a
+    /// page stored as one deflate strip, the 512 MiB strip `TIFFReadEncodedStrip` would need.
     func readBands(_ index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        guard pages[index].tiled else { return try readScanlineBands(index, body) }
         let w = info.width
         var band = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
         defer { band.deallocate() }
@@ -252,6 +254,42 @@ final class TIFFSource: FrameSource {
             if band.count < rows * w { band.deallocate(); band = .allocate(capacity: rows * w) }
             return UnsafeMutableBufferPointer(rebasing: band[0..<(rows * w)])
         }, done: { try body(UnsafeBufferPointer($0)) })
+    }
+
+    private func readScanlineBands(_ index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        try select(index)
+        let p = pages[index], tif = handle.tif, w = p.width
+        let bandRows = max(1, min(p.height, (1 << 18) / w))
+        var row = [UInt8](repeating: 0, count: max(w * p.sampleType.byteCount, Int(TIFFScanlineSize64(tif))))
+        var band = [Float](repeating: 0, count: bandRows * w)
+        for y0 in stride(from: 0, to: p.height, by: bandRows) {
+            let rows = min(bandRows, p.height - y0)
+            try band.withUnsafeMutableBufferPointer { b in
+                for y in y0..<(y0 + rows) {
+                    guard row.withUnsafeMutableBytes({ TIFFReadScanline(tif, $0.baseAddress, UInt32(y), 0) }) == 1 else {
+                        throw MicroscopyIOError.corrupt(path: handle.path, detail: "page \(index) row \(y): \(handle.messages.summary)")
+                    }
+                    row.withUnsafeBytes {
+                        Float.decode($0, type: p.sampleType, bigEndian: false.nativeOrder,
+                                     into: UnsafeMutableBufferPointer(rebasing: b[((y - y0) * w)..<((y - y0 + 1) * w)]))
+                    }
+                }
+                let filled = UnsafeMutableBufferPointer(rebasing: b[0..<(rows * w)])
+                if p.minIsWhite { TIFFSource.invert(filled, type: p.sampleType) }
+                try body(UnsafeBufferPointer(filled))
+            }
+        }
+    }
+
+    /// Makes page `index` libtiff's current directory.
+    private func select(_ index: Int) throws {
+        guard current != index else { return }
+        // Reading on to the next IFD avoids TIFFSetDirectory's walk from the first page.
+        let ok = index == current + 1 ? TIFFReadDirectory(handle.tif) : TIFFSetDirectory(handle.tif, tdir_t(index))
+        guard ok == 1 else {
+            throw MicroscopyIOError.corrupt(path: handle.path, detail: "page \(index): \(handle.messages.summary)")
+        }
+        current = index
     }
 
     private func read<F: DecodedSample>(_ index: Int, into dst: UnsafeMutableBufferPointer<F>) throws {
@@ -264,16 +302,8 @@ final class TIFFSource: FrameSource {
     /// (room for rows y0..<y0+rows of the page) and hands each filled band to `done`.
     private func decodeBands<F: DecodedSample>(_ index: Int, buffer: (Int, Int) -> UnsafeMutableBufferPointer<F>,
                                                done: (UnsafeMutableBufferPointer<F>) throws -> Void) throws {
-        let tif = handle.tif, path = handle.path
-        if current != index {
-            // Reading on to the next IFD avoids TIFFSetDirectory's walk from the first page.
-            let ok = index == current + 1 ? TIFFReadDirectory(tif) : TIFFSetDirectory(tif, tdir_t(index))
-            guard ok == 1 else {
-                throw MicroscopyIOError.corrupt(path: path, detail: "page \(index): \(handle.messages.summary)")
-            }
-            current = index
-        }
-        let p = pages[index]
+        try select(index)
+        let tif = handle.tif, path = handle.path, p = pages[index]
         let bytes = p.sampleType.byteCount
         func finish(_ band: UnsafeMutableBufferPointer<F>) throws {
             if p.minIsWhite { TIFFSource.invert(band, type: p.sampleType) }
