@@ -240,12 +240,16 @@ final class DMSource: FrameSource {
                          sampleType: type, calibration: cal)
     }
 
-    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws {
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws { read(index, into: dst) }
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws { read(index, into: dst) }
+
+    /// Float64 frames decode float64 stacks unrounded (`convert --dtype float64`).
+    private func read<F: DecodedSample>(_ index: Int, into dst: UnsafeMutableBufferPointer<F>) {
         let bytes = dst.count * info.sampleType.byteCount
         let start = offset + index * bytes
         data.withUnsafeBytes { raw in
-            SampleCodec.decode(UnsafeRawBufferPointer(rebasing: raw[start..<(start + bytes)]),
-                               type: info.sampleType, bigEndian: !little, into: dst)
+            F.decode(UnsafeRawBufferPointer(rebasing: raw[start..<(start + bytes)]),
+                     type: info.sampleType, bigEndian: !little, into: dst)
         }
     }
 }

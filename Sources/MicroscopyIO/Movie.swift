@@ -54,6 +54,8 @@ protocol FrameSource: AnyObject {
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws
     /// The same frame as Float64, so float64 files keep values Float32 cannot hold.
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws
+    /// Frame `index` in consecutive row bands (top to bottom), for scans that need no whole frame.
+    func readBands(_ index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws
 }
 
 extension FrameSource {
@@ -62,6 +64,14 @@ extension FrameSource {
         var narrow = [Float](repeating: 0, count: dst.count)
         try narrow.withUnsafeMutableBufferPointer { try readFrame(index, into: $0) }
         for i in 0..<dst.count { dst[i] = Double(narrow[i]) }
+    }
+
+    /// One band, the whole frame: readers that map their file (NPY, DM, MRC …) or decode a
+    /// frame in one call (PNG, HDF5) gain nothing from smaller bands.
+    func readBands(_ index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        var frame = [Float](repeating: 0, count: info.width * info.height)
+        try frame.withUnsafeMutableBufferPointer { try readFrame(index, into: $0) }
+        try frame.withUnsafeBufferPointer { try body($0) }
     }
 }
 
@@ -171,6 +181,16 @@ public final class Movie {
         let n = info.width * info.height
         if pixels.count != n { pixels = [Double](repeating: 0, count: n) }
         try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
+    }
+
+    /// Calls `body` with frame `index` in consecutive row bands, top to bottom (a TIFF strip
+    /// or row of tiles; other formats give the whole frame as one band). Memory stays at one
+    /// band for statistics such as `info`'s value range.
+    public func forEachBand(ofFrame index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        guard index >= 0, index < info.frameCount else {
+            throw MicroscopyIOError.frameOutOfRange(path: url.path, index: index, count: info.frameCount)
+        }
+        try source.readBands(index, body)
     }
 
     /// Calls `body` with every frame in order, decoding one at a time into a reused buffer

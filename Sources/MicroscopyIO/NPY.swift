@@ -127,22 +127,18 @@ final class NPYSource: FrameSource {
                          calibration: calibration, frameTime: frameTime)
     }
 
-    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws {
-        if header.fortranOrder { return readFortranFrame(index, into: dst) }
-        data.withUnsafeBytes { raw in
-            SampleCodec.decode(frameBytes(raw, index, dst.count), type: header.sampleType, bigEndian: header.bigEndian, into: dst)
-        }
-    }
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws { read(index, into: dst) }
+    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws { read(index, into: dst) }
 
-    func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws {
-        guard !header.fortranOrder else {
-            var narrow = [Float](repeating: 0, count: dst.count)
-            narrow.withUnsafeMutableBufferPointer { readFortranFrame(index, into: $0) }
-            for i in 0..<dst.count { dst[i] = Double(narrow[i]) }
+    /// Float64 frames decode float64 arrays unrounded (`convert --dtype float64`), in either order.
+    private func read<F: DecodedSample>(_ index: Int, into dst: UnsafeMutableBufferPointer<F>) {
+        if header.fortranOrder {
+            let bytes = fortranFrameBytes(index)
+            bytes.withUnsafeBytes { F.decode($0, type: header.sampleType, bigEndian: header.bigEndian, into: dst) }
             return
         }
         data.withUnsafeBytes { raw in
-            SampleCodec.decode(frameBytes(raw, index, dst.count), type: header.sampleType, bigEndian: header.bigEndian, into: dst)
+            F.decode(frameBytes(raw, index, dst.count), type: header.sampleType, bigEndian: header.bigEndian, into: dst)
         }
     }
 
@@ -268,18 +264,21 @@ public enum NPYFile {
 }
 
 extension NPYSource {
-    /// Column-major storage: element (k, y, x) of shape (f, h, w) sits at k + f·(y + h·x).
-    fileprivate func readFortranFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) {
+    /// The stored bytes of frame `index` gathered into C (row-major) order. Column-major
+    /// storage: element (k, y, x) of shape (f, h, w) sits at k + f·(y + h·x).
+    fileprivate func fortranFrameBytes(_ index: Int) -> [UInt8] {
         let (f, h, w) = (info.frameCount, info.height, info.width), size = header.sampleType.byteCount
+        var out = [UInt8](repeating: 0, count: h * w * size)
         data.withUnsafeBytes { raw in
-            for y in 0..<h {
-                for x in 0..<w {
-                    let start = header.dataOffset + (index + f * (y + h * x)) * size
-                    SampleCodec.decode(UnsafeRawBufferPointer(rebasing: raw[start..<(start + size)]), type: header.sampleType,
-                                       bigEndian: header.bigEndian,
-                                       into: UnsafeMutableBufferPointer(rebasing: dst[(y * w + x)...(y * w + x)]))
+            out.withUnsafeMutableBytes { dst in
+                for y in 0..<h {
+                    for x in 0..<w {
+                        let from = header.dataOffset + (index + f * (y + h * x)) * size, to = (y * w + x) * size
+                        dst.baseAddress!.advanced(by: to).copyMemory(from: raw.baseAddress!.advanced(by: from), byteCount: size)
+                    }
                 }
             }
         }
+        return out
     }
 }

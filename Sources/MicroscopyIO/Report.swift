@@ -46,7 +46,8 @@ public struct MovieReport: Codable, Sendable, Equatable {
         signal = i.signal
         guard scanPixels else { return }
         var s = ValueStats()
-        try movie.forEachFrame { _, f in s.add(f.pixels) }
+        // Band by band: a 16384² TIFF page costs a strip of memory here, not a 1 GiB frame.
+        for k in 0..<frames { try movie.forEachBand(ofFrame: k) { s.add($0) } }
         if s.finiteCount > 0 { min = Double(s.minimum); max = Double(s.maximum); mean = s.mean }
         nanCount = s.nanCount
         infCount = s.infCount

@@ -139,3 +139,19 @@ enum SampleCodec {
     }
 
 }
+
+/// Float32 or Float64: what a reader decodes a frame into (the Float64 path keeps float64
+/// samples unrounded), so one generic reader serves both.
+protocol DecodedSample: BinaryFloatingPoint {
+    static func decode(_ src: UnsafeRawBufferPointer, type: SampleType, bigEndian: Bool, into dst: UnsafeMutableBufferPointer<Self>)
+}
+extension Float: DecodedSample {
+    static func decode(_ src: UnsafeRawBufferPointer, type: SampleType, bigEndian: Bool, into dst: UnsafeMutableBufferPointer<Float>) {
+        SampleCodec.decode(src, type: type, bigEndian: bigEndian, into: dst)
+    }
+}
+extension Double: DecodedSample {
+    static func decode(_ src: UnsafeRawBufferPointer, type: SampleType, bigEndian: Bool, into dst: UnsafeMutableBufferPointer<Double>) {
+        SampleCodec.decode(src, type: type, bigEndian: bigEndian, into: dst)
+    }
+}

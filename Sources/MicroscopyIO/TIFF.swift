@@ -242,18 +242,73 @@ final class TIFFSource: FrameSource {
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws { try read(index, into: dst) }
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws { try read(index, into: dst) }
 
-    private func read<F: DecodedSample>(_ index: Int, into dst: UnsafeMutableBufferPointer<F>) throws {
-        let tif = handle.tif, path = handle.path
-        if current != index {
-            // Reading on to the next IFD avoids TIFFSetDirectory's walk from the first page.
-            let ok = index == current + 1 ? TIFFReadDirectory(tif) : TIFFSetDirectory(tif, tdir_t(index))
-            guard ok == 1 else {
-                throw MicroscopyIOError.corrupt(path: path, detail: "page \(index): \(handle.messages.summary)")
+    /// A row of tiles, or for strip pages ≤ 1 MiB of rows read scanline by scanline, at a time:
+    /// `info`'s value scan of a 16384² page holds a band, never the 1 GiB frame — nor, for a
+    /// page stored as one deflate strip, the 512 MiB strip `TIFFReadEncodedStrip` would need.
+    func readBands(_ index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        guard pages[index].tiled else { return try readScanlineBands(index, body) }
+        let w = info.width
+        var band = UnsafeMutableBufferPointer<Float>(start: nil, count: 0)
+        defer { band.deallocate() }
+        try decodeBands(index, buffer: { _, rows in
+            if band.count < rows * w { band.deallocate(); band = .allocate(capacity: rows * w) }
+            return UnsafeMutableBufferPointer(rebasing: band[0..<(rows * w)])
+        }, done: { try body(UnsafeBufferPointer($0)) })
+    }
+
+    private func readScanlineBands(_ index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        try select(index)
+        let p = pages[index], tif = handle.tif, w = p.width
+        let bandRows = max(1, min(p.height, (1 << 18) / w))
+        var row = [UInt8](repeating: 0, count: max(w * p.sampleType.byteCount, Int(TIFFScanlineSize64(tif))))
+        var band = [Float](repeating: 0, count: bandRows * w)
+        for y0 in stride(from: 0, to: p.height, by: bandRows) {
+            let rows = min(bandRows, p.height - y0)
+            try band.withUnsafeMutableBufferPointer { b in
+                for y in y0..<(y0 + rows) {
+                    guard row.withUnsafeMutableBytes({ TIFFReadScanline(tif, $0.baseAddress, UInt32(y), 0) }) == 1 else {
+                        throw MicroscopyIOError.corrupt(path: handle.path, detail: "page \(index) row \(y): \(handle.messages.summary)")
+                    }
+                    row.withUnsafeBytes {
+                        Float.decode($0, type: p.sampleType, bigEndian: false.nativeOrder,
+                                     into: UnsafeMutableBufferPointer(rebasing: b[((y - y0) * w)..<((y - y0 + 1) * w)]))
+                    }
+                }
+                let filled = UnsafeMutableBufferPointer(rebasing: b[0..<(rows * w)])
+                if p.minIsWhite { TIFFSource.invert(filled, type: p.sampleType) }
+                try body(UnsafeBufferPointer(filled))
             }
-            current = index
         }
-        let p = pages[index]
+    }
+
+    /// Makes page `index` libtiff's current directory.
+    private func select(_ index: Int) throws {
+        guard current != index else { return }
+        // Reading on to the next IFD avoids TIFFSetDirectory's walk from the first page.
+        let ok = index == current + 1 ? TIFFReadDirectory(handle.tif) : TIFFSetDirectory(handle.tif, tdir_t(index))
+        guard ok == 1 else {
+            throw MicroscopyIOError.corrupt(path: handle.path, detail: "page \(index): \(handle.messages.summary)")
+        }
+        current = index
+    }
+
+    private func read<F: DecodedSample>(_ index: Int, into dst: UnsafeMutableBufferPointer<F>) throws {
+        let w = info.width
+        try decodeBands(index, buffer: { y0, rows in UnsafeMutableBufferPointer(rebasing: dst[(y0 * w)..<((y0 + rows) * w)]) },
+                        done: { _ in })
+    }
+
+    /// Decodes page `index` band by band — a strip, or a row of tiles — into `buffer(y0, rows)`
+    /// (room for rows y0..<y0+rows of the page) and hands each filled band to `done`.
+    private func decodeBands<F: DecodedSample>(_ index: Int, buffer: (Int, Int) -> UnsafeMutableBufferPointer<F>,
+                                               done: (UnsafeMutableBufferPointer<F>) throws -> Void) throws {
+        try select(index)
+        let tif = handle.tif, path = handle.path, p = pages[index]
         let bytes = p.sampleType.byteCount
+        func finish(_ band: UnsafeMutableBufferPointer<F>) throws {
+            if p.minIsWhite { TIFFSource.invert(band, type: p.sampleType) }
+            try done(band)
+        }
         if p.tiled {
             guard p.tileWidth > 0, p.tileHeight > 0 else { throw MicroscopyIOError.corrupt(path: path, detail: "page \(index): zero tile size") }
             // Tiles come from the tags: refuse any larger than the page rounded up to 16 px
@@ -266,6 +321,7 @@ final class TIFFSource: FrameSource {
             defer { scratchBuffer = raw }
             var tile = [F](repeating: 0, count: p.tileWidth * p.tileHeight)
             for ty in stride(from: 0, to: p.height, by: p.tileHeight) {
+                let rows = min(p.tileHeight, p.height - ty), band = buffer(ty, rows)
                 for tx in stride(from: 0, to: p.width, by: p.tileWidth) {
                     let t = TIFFComputeTile(tif, UInt32(tx), UInt32(ty), 0, 0)
                     let n = raw.withUnsafeMutableBytes { TIFFReadEncodedTile(tif, t, $0.baseAddress, tmsize_t($0.count)) }
@@ -275,11 +331,11 @@ final class TIFFSource: FrameSource {
                     raw.withUnsafeBytes { r in tile.withUnsafeMutableBufferPointer { d in
                         F.decode(r, type: p.sampleType, bigEndian: false.nativeOrder, into: d)
                     } }
-                    for y in ty..<min(ty + p.tileHeight, p.height) {
-                        let row = (y - ty) * p.tileWidth
-                        for x in tx..<min(tx + p.tileWidth, p.width) { dst[y * p.width + x] = tile[row + x - tx] }
+                    for y in 0..<rows {
+                        for x in tx..<min(tx + p.tileWidth, p.width) { band[y * p.width + x] = tile[y * p.tileWidth + x - tx] }
                     }
                 }
+                try finish(band)
             }
         } else {
             let rps = max(1, p.rowsPerStrip)
@@ -292,13 +348,11 @@ final class TIFFSource: FrameSource {
                 guard n >= need else {
                     throw MicroscopyIOError.corrupt(path: path, detail: "page \(index) strip \(s): \(handle.messages.summary)")
                 }
-                raw.withUnsafeBytes { r in
-                    F.decode(r, type: p.sampleType, bigEndian: false.nativeOrder,
-                             into: UnsafeMutableBufferPointer(rebasing: dst[(y0 * p.width)..<(y0 * p.width + rows * p.width)]))
-                }
+                let band = buffer(y0, rows)
+                raw.withUnsafeBytes { r in F.decode(r, type: p.sampleType, bigEndian: false.nativeOrder, into: band) }
+                try finish(band)
             }
         }
-        if p.minIsWhite { TIFFSource.invert(dst, type: p.sampleType) }
     }
 
     /// MinIsWhite stores "larger is darker"; detector counts must be "larger is brighter"
@@ -315,21 +369,6 @@ final class TIFFSource: FrameSource {
         case .float32, .float64: flip = { -$0 }
         }
         for i in dst.indices { dst[i] = flip(dst[i]) }
-    }
-}
-
-/// Float32 or Float64: what a TIFF page decodes into (the Float64 path keeps float64 samples unrounded).
-protocol DecodedSample: BinaryFloatingPoint {
-    static func decode(_ src: UnsafeRawBufferPointer, type: SampleType, bigEndian: Bool, into dst: UnsafeMutableBufferPointer<Self>)
-}
-extension Float: DecodedSample {
-    static func decode(_ src: UnsafeRawBufferPointer, type: SampleType, bigEndian: Bool, into dst: UnsafeMutableBufferPointer<Float>) {
-        SampleCodec.decode(src, type: type, bigEndian: bigEndian, into: dst)
-    }
-}
-extension Double: DecodedSample {
-    static func decode(_ src: UnsafeRawBufferPointer, type: SampleType, bigEndian: Bool, into dst: UnsafeMutableBufferPointer<Double>) {
-        SampleCodec.decode(src, type: type, bigEndian: bigEndian, into: dst)
     }
 }
 

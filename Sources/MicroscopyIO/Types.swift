@@ -162,7 +162,10 @@ public struct ValueStats: Sendable, Equatable {
     public var mean: Double { finiteCount > 0 ? sum / Double(finiteCount) : .nan }
 
     /// Adds the pixels of one frame.
-    public mutating func add(_ pixels: [Float]) {
+    public mutating func add(_ pixels: [Float]) { pixels.withUnsafeBufferPointer { add($0) } }
+
+    /// Adds a band of pixels (part of a frame).
+    public mutating func add(_ pixels: UnsafeBufferPointer<Float>) {
         var lo = minimum, hi = maximum, s = 0.0, n = 0, nan = 0, inf = 0
         for v in pixels {
             if v.isFinite {

@@ -13,7 +13,7 @@ struct InfoCommand: ParsableCommand {
         frame_000.png … given one of its files or its directory), NPY (2-D or 3-D), DM3 and DM4, \
         Velox EMD (.emd), Berkeley EMD (.emd/.h5), Nion Swift (.ndata, .h5), TIA (.ser, with its \
         .emi) and MRC 2014 (.mrc, FEI and Direct Electron metadata). Frames are decoded one at a \
-        time, so large movies need little memory.
+        time, so large movies need little memory; a TIFF page is scanned in bands of rows or tiles.
 
         The value range (min, max, mean over finite pixels) and the count of NaN and Inf pixels \
         are computed over every frame; NaN/Inf are reported, never fixed. Calibration is the \

@@ -176,28 +176,41 @@ final class DMTests: XCTestCase {
         }
     }
 
-    /// A minimal little-endian DM4 file: ImageList → one ImageData with a 12-element float32
-    /// `Data` array and `Dimensions` / `DataType` stored as float64 number tags.
-    private func craftedDM4(dimensions: [Double], dataType: Double) -> Data {
+    /// A float64 DM image converts to float64 NPY/TIFF bit for bit (it went through Float32:
+    /// 1e300 became inf; #16 item 16), in either byte order.
+    func testFloat64ConvertsExactly() throws {
+        let dir = try makeTempDir(self)
+        for little in [true, false] {
+            let url = dir.appendingPathComponent(little ? "le.dm4" : "be.dm4")
+            try craftedDM4(dimensions: [4, 3], dataType: 12, float64: float64Only, little: little).write(to: url)
+            XCTAssertEqual(try Movie.open(url).sampleType, .float64)
+            try assertConvertsFloat64Exactly(url, expected: float64Only, dir: dir)
+        }
+    }
+
+    /// A minimal DM4 file: ImageList → one ImageData with a 12-element `Data` array (zero
+    /// float32, or the given float64 values) and `Dimensions` / `DataType` as float64 number tags.
+    private func craftedDM4(dimensions: [Double], dataType: Double, float64 pixels: [Double]? = nil, little: Bool = true) -> Data {
         var body = Data()
         func be(_ v: UInt64, _ n: Int) { for i in (0..<n).reversed() { body.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }
         func tag(_ kind: UInt64, _ label: String) { be(kind, 1); be(UInt64(label.utf8.count), 2); body.append(contentsOf: Array(label.utf8)); be(0, 8) }
         func group(_ label: String, _ count: Int) { tag(20, label); be(0, 2); be(UInt64(count), 8) }
+        func value(_ v: Double) { little ? (0..<8).forEach { body.append(UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt64($0)))) } : be(v.bitPattern, 8) }
         func double(_ label: String, _ v: Double) {
             tag(21, label); body.append(contentsOf: Array("%%%%".utf8)); be(1, 8); be(7, 8)
-            for i in 0..<8 { body.append(UInt8(truncatingIfNeeded: v.bitPattern >> (8 * UInt64(i)))) }
+            value(v)
         }
         be(0, 2); be(1, 8)  // root: one tag
         group("ImageList", 1)
         group("", 1)
         group("ImageData", 3)
-        tag(21, "Data"); body.append(contentsOf: Array("%%%%".utf8)); be(3, 8); be(20, 8); be(6, 8); be(12, 8)
-        body.append(Data(count: 12 * 4))
+        tag(21, "Data"); body.append(contentsOf: Array("%%%%".utf8)); be(3, 8); be(20, 8); be(pixels == nil ? 6 : 7, 8); be(12, 8)
+        if let pixels { pixels.forEach(value) } else { body.append(Data(count: 12 * 4)) }
         group("Dimensions", dimensions.count)
         for d in dimensions { double("", d) }
         double("DataType", dataType)
         var file = Data()
-        for (v, n) in [(UInt64(4), 4), (UInt64(body.count), 8), (UInt64(1), 4)] {  // version, size, little-endian
+        for (v, n) in [(UInt64(4), 4), (UInt64(body.count), 8), (little ? 1 : 0, 4)] {  // version, size, byte order
             for i in (0..<n).reversed() { file.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) }
         }
         return file + body

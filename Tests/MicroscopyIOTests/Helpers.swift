@@ -75,3 +75,27 @@ func listing(_ dir: URL) -> [String] {
 /// The instrument files (Velox, TIA, Nion, NCEM, MRC, OME/ImageJ TIFF, DM) with reference values
 /// from independent readers, outside the package (never copied in).
 let formatFixtures = dmFixtures.deletingLastPathComponent().appendingPathComponent("formats")
+
+/// 4 × 3 float64 pixels (row-major) that Float32 cannot hold: 1e300, a 53-bit mantissa,
+/// subnormals (#16 item 16).
+let float64Only: [Double] = [1e300, -1e300, 1.0000000000000002, .leastNonzeroMagnitude, 0, -2.5, 123456789.123456789, 1e-300,
+                             0.1, .pi, -Double.leastNormalMagnitude / 3, 3.0000000000000004]
+
+/// Converts `input` with `--dtype float64` semantics to NPY and TIFF and checks every value
+/// survives bit for bit. The NPY's bytes are decoded here, independently of AtomTrack's reader.
+func assertConvertsFloat64Exactly(_ input: URL, expected: [Double], dir: URL, file: StaticString = #filePath, line: UInt = #line) throws {
+    let movie = try Movie.open(input)
+    let npy = dir.appendingPathComponent(input.lastPathComponent + ".npy")
+    try MovieConverter.convert(movie, to: npy, options: .init(sampleType: .float64))
+    let bytes = try Data(contentsOf: npy)
+    let headerLength = Int(bytes[8]) + Int(bytes[9]) << 8
+    let stored = stride(from: 10 + headerLength, to: bytes.count, by: 8).map { i in
+        Double(bitPattern: bytes[i..<(i + 8)].reversed().reduce(UInt64(0)) { $0 << 8 | UInt64($1) })
+    }
+    XCTAssertEqual(stored.map(\.bitPattern), expected.map(\.bitPattern), "NPY", file: file, line: line)
+    let tif = dir.appendingPathComponent(input.lastPathComponent + ".tif")
+    try MovieConverter.convert(movie, to: tif, options: .init(sampleType: .float64))
+    var read: [Double] = []
+    try Movie.open(tif).readFrame(0, into: &read)
+    XCTAssertEqual(read.map(\.bitPattern), expected.map(\.bitPattern), "TIFF", file: file, line: line)
+}

@@ -113,4 +113,18 @@ final class NPYTests: XCTestCase {
         assertIOError(try NPYFile.write(img, to: bad, sampleType: .int16), contains: "NaN")
         XCTAssertEqual(listing(dir), ["nan.npy"])
     }
+
+    /// A Fortran-order float64 array converts to float64 NPY/TIFF bit for bit (it went through
+    /// Float32: 1e300 became inf; #16 item 16). Element (y, x) of shape (3, 4) is stored at y + 3x.
+    func testFortranFloat64ConvertsExactly() throws {
+        let dir = try makeTempDir(self)
+        var header = "{'descr': '<f8', 'fortran_order': True, 'shape': (3, 4), }"
+        while (10 + header.count + 1) % 64 != 0 { header += " " }
+        var d = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.count + 1), 0])
+        d.append(Data((header + "\n").utf8))
+        for x in 0..<4 { for y in 0..<3 { withUnsafeBytes(of: float64Only[y * 4 + x].bitPattern.littleEndian) { d.append(contentsOf: $0) } } }
+        let url = dir.appendingPathComponent("fortran.npy")
+        try d.write(to: url)
+        try assertConvertsFloat64Exactly(url, expected: float64Only, dir: dir)
+    }
 }

@@ -210,4 +210,35 @@ final class TIFFTests: XCTestCase {
         }
         XCTFail("tag \(tag) not found")
     }
+
+    /// `info`'s value scan reads a TIFF page band by band — ≤ 1 MiB of rows by scanline, or a
+    /// row of tiles — never the whole frame (#16 item 19: a 16384² page peaked at 1.1 GB, 1.6 GB
+    /// as one deflate strip). The bands, in order, are the frame exactly, and the report's range
+    /// is the frame's.
+    func testValueScanReadsInBands() throws {
+        let dir = try makeTempDir(self)
+        // 256-wide: bands of 2^18 / 256 = 1024 rows. The writer's strips hold 2^20 bytes: 1024
+        // float32 rows, or all 2500 uint8 rows in one (deflate) strip. Tiles of 32: rows of 32, 32, 6.
+        let cases: [(String, Int, Int, Int?, SampleType, Int)] = [
+            ("strips", 256, 2500, nil, .float32, 1024), ("one-strip", 256, 2500, nil, .uint8, 1024),
+            ("tiles", 100, 70, 32, .float32, 32),
+        ]
+        for (name, w, h, tile, type, band) in cases {
+            var pixels = (0..<(w * h)).map { Float(($0 * 7919) % 256) }
+            if type == .float32 { pixels[5] = .nan; pixels[w * h - 1] = .infinity; pixels[w * band + 3] = -.infinity }
+            let url = dir.appendingPathComponent(name + ".tif")
+            let writer = try TIFFStackWriter(url: url, width: w, height: h, sampleType: type,
+                                             compression: name == "one-strip" ? .deflate : .none, tileSize: tile)
+            try writer.append(pixels); try writer.finish()
+            let movie = try Movie.open(url)
+            var bands: [Int] = [], joined: [Float] = []
+            try movie.forEachBand(ofFrame: 0) { bands.append($0.count); joined.append(contentsOf: $0) }
+            XCTAssertEqual(bands, stride(from: 0, to: h, by: band).map { min(band, h - $0) * w }, name)
+            XCTAssertEqual(joined.map(\.bitPattern), pixels.map(\.bitPattern), name)
+            let report = try MovieReport(movie: movie), whole = ValueStats(pixels)
+            XCTAssertEqual([report.min, report.max], [Double(whole.minimum), Double(whole.maximum)], name)
+            XCTAssertEqual(report.mean!, whole.mean, accuracy: 1e-9 * abs(whole.mean), name)
+            XCTAssertEqual([report.nanCount, report.infCount], type == .float32 ? [1, 2] : [0, 0], name)
+        }
+    }
 }
