@@ -222,31 +222,58 @@ public struct GaussianFit: Sendable, Equatable {
     }
 }
 
-/// χ², JᵀJ and Jᵀr of the Gaussian model with parameters p = [A, x0, y0, σ, b], in one pass over the window.
+/// χ², JᵀJ and Jᵀr of the Gaussian model with parameters p = [A, x0, y0, σ, b] on the window.
+///
+/// The Gaussian factorises over the grid (e = eₓ(col)·e_y(row)), and so does every entry of
+/// JᵀJ: each is a product of a column sum and a row sum (Σ e²dx = Σeₓ²dx · Σe_y², …), so only
+/// the residual sums (χ², Jᵀr) need a pass over the pixels, and that pass is five additions.
 private func evaluate(_ p: SIMD8<Double>, _ w: Window, _ s: Scratch) -> Evaluation {
     let (a, x0, y0, sg, b) = (p[0], p[1], p[2], p[3], p[4])
     let s2 = sg * sg, inv = 1 / (2 * s2), invS2 = 1 / s2, invS3 = 1 / (s2 * sg)
-    for c in 0..<w.columns { let d = Double(w.x0 + c) - x0; s.ex[c] = exp(-d * d * inv) }
-    for r in 0..<w.rows { let d = Double(w.y0 + r) - y0; s.ey[r] = exp(-d * d * inv) }
-    var chi2 = 0.0
-    var h = SIMD16<Double>()
-    var g = SIMD8<Double>()
+    let x = axisSums(first: w.x0, count: w.columns, centre: x0, inv: inv, into: s.ex)
+    let y = axisSums(first: w.y0, count: w.rows, centre: y0, inv: inv, into: s.ey)
+    var chi2 = 0.0, sumR = 0.0, sumER = 0.0, sumERdx = 0.0, sumERdy = 0.0, sumERr2 = 0.0
     for row in 0..<w.rows {
-        let dy = Double(w.y0 + row) - y0, data = s.data + row * w.columns
+        let dy = Double(w.y0 + row) - y0, data = s.data + row * w.columns, aey = a * s.ey[row]
+        var rowR = 0.0, rowE = 0.0, rowEdx = 0.0, rowEdx2 = 0.0
         for col in 0..<w.columns {
-            let dx = Double(w.x0 + col) - x0, r2 = dx * dx + dy * dy
-            let e = s.ex[col] * s.ey[row], ae = a * e
-            let r = data[col] - (ae + b)
+            let dx = Double(w.x0 + col) - x0, ex = s.ex[col]
+            let r = data[col] - (aey * ex + b)
             chi2 += r * r
-            let j = SIMD8<Double>(e, ae * dx * invS2, ae * dy * invS2, ae * r2 * invS3, 1, 0, 0, 0)
-            g += j * r
-            h += SIMD16<Double>(j[0] * j[0], j[0] * j[1], j[0] * j[2], j[0] * j[3], j[0] * j[4],
-                                j[1] * j[1], j[1] * j[2], j[1] * j[3], j[1] * j[4],
-                                j[2] * j[2], j[2] * j[3], j[2] * j[4],
-                                j[3] * j[3], j[3] * j[4], j[4] * j[4], 0)
+            let t = ex * r
+            rowR += r; rowE += t; rowEdx += t * dx; rowEdx2 += t * dx * dx
         }
+        let ey = s.ey[row]
+        sumR += rowR; sumER += ey * rowE; sumERdx += ey * rowEdx; sumERdy += ey * dy * rowE
+        sumERr2 += ey * (rowEdx2 + dy * dy * rowE)
     }
+    let a2 = a * a, aS2 = a * invS2, aS3 = a * invS3
+    let h = SIMD16<Double>(
+        x.e2[0] * y.e2[0], aS2 * x.e2[1] * y.e2[0], aS2 * x.e2[0] * y.e2[1], aS3 * (x.e2[2] * y.e2[0] + x.e2[0] * y.e2[2]),
+        x.e[0] * y.e[0],
+        a2 * invS2 * invS2 * x.e2[2] * y.e2[0], a2 * invS2 * invS2 * x.e2[1] * y.e2[1],
+        a2 * invS2 * invS3 * (x.e2[3] * y.e2[0] + x.e2[1] * y.e2[2]), aS2 * x.e[1] * y.e[0],
+        a2 * invS2 * invS2 * x.e2[0] * y.e2[2], a2 * invS2 * invS3 * (x.e2[2] * y.e2[1] + x.e2[0] * y.e2[3]),
+        aS2 * x.e[0] * y.e[1],
+        a2 * invS3 * invS3 * (x.e2[4] * y.e2[0] + 2 * x.e2[2] * y.e2[2] + x.e2[0] * y.e2[4]),
+        aS3 * (x.e[2] * y.e[0] + x.e[0] * y.e[2]), Double(w.columns * w.rows), 0)
+    let g = SIMD8<Double>(sumER, aS2 * sumERdx, aS2 * sumERdy, aS3 * sumERr2, sumR, 0, 0, 0)
     return Evaluation(chi2: chi2, jtj: h, jtr: g)
+}
+
+/// Along one axis (pixels first..<first+count, d = pixel − centre): the factors e = exp(−d²·inv)
+/// into `factors`, and the moments Σ e·dᵏ (k < 3) and Σ e²·dᵏ (k < 5).
+private func axisSums(first: Int, count: Int, centre: Double, inv: Double, into factors: UnsafeMutablePointer<Double>)
+    -> (e: SIMD4<Double>, e2: SIMD8<Double>) {
+    var e = SIMD4<Double>(), e2 = SIMD8<Double>()
+    for i in 0..<count {
+        let d = Double(first + i) - centre, f = exp(-d * d * inv), d2 = d * d
+        factors[i] = f
+        e += SIMD4(f, f * d, f * d2, 0)
+        let f2 = f * f
+        e2 += SIMD8(f2, f2 * d, f2 * d2, f2 * d2 * d, f2 * d2 * d2, 0, 0, 0)
+    }
+    return (e, e2)
 }
 
 /// Solves (JᵀJ + λ·diag(JᵀJ)) x = Jᵀr (Marquardt's scaling, diagonal floored at 10⁻¹²) by

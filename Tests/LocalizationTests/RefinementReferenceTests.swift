@@ -3,8 +3,8 @@ import Foundation
 import Localization
 import XCTest
 
-/// The allocation-free `GaussianRefinement.fit` against a plain transcription of the fit it
-/// replaced (arrays, one exp per pixel, no scratch reuse): same outcome, same parameters.
+/// `GaussianRefinement.fit` (separable JᵀJ, stack scratch) against a plain transcription of the
+/// fit it replaced (per-pixel exp and JᵀJ, arrays): same outcome, parameters within 10⁻⁴.
 final class RefinementReferenceTests: XCTestCase {
     func testFitEqualsReferenceOnRandomPeaks() {
         var rng = SeededGenerator(seed: 1907)
