@@ -197,7 +197,7 @@ public struct AtomLocator: Sendable {
                             let i = batch[k]
                             out.value[i] = refinement.fit(source.value, width: width, height: height,
                                                           x: starts[i].x, y: starts[i].y,
-                                                          neighbours: neighbours[i].map { current[$0] }, guess: previous[i])
+                                                          near: neighbours[i].lazy.map { current[$0] }, guess: previous[i])
                         }
                     }
                 }
