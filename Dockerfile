@@ -3,14 +3,14 @@
 #   docker build -t atomtrack .
 #   docker run --rm -v "$PWD:/data" atomtrack analyze movie.dm4 --material ws2 --frame-time 0.5 --out results
 FROM swift:6.3-bookworm AS build
-RUN apt-get update && apt-get install -y --no-install-recommends libopenblas-dev libpng-dev libtiff-dev pkg-config git \
+RUN apt-get update && apt-get install -y --no-install-recommends libopenblas-dev libpng-dev libtiff-dev libhdf5-dev pkg-config git \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
 RUN scripts/install.sh /opt/atomtrack
 
 FROM debian:bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends libopenblas0 libpng16-16 libtiff6 \
+RUN apt-get update && apt-get install -y --no-install-recommends libopenblas0 libpng16-16 libtiff6 libhdf5-103-1 \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /opt/atomtrack /opt/atomtrack
 ENV PATH=/opt/atomtrack/bin:$PATH

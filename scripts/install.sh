@@ -4,7 +4,7 @@
 #   PREFIX/share/atomtrack/Models/        the shipped models
 #   PREFIX/share/atomtrack/TrainingData/  the recipes (the demo's movie recipe among them)
 # The binary finds both from its own location. At run time it needs only the system's OpenBLAS,
-# libpng and libtiff (Debian: libopenblas0 libpng16-16 libtiff6). Usage: scripts/install.sh PREFIX
+# libpng, libtiff and libhdf5 (Debian: libopenblas0 libpng16-16 libtiff6 libhdf5-103-1). Usage: scripts/install.sh PREFIX
 set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: scripts/install.sh PREFIX" >&2; exit 64; }
 cd "$(dirname "$0")/.."
