@@ -19,7 +19,9 @@ struct Train: ParsableCommand {
     @Option(help: "Optimizer steps.") var steps = 2000
     @Option(help: "Images per step.") var batchSize = 8
     @Option(help: "Training crop side in px (default: the recipe's frame size).") var tile: Int?
-    @Option(help: "Adam learning rate (cosine-annealed to 2 % of it).") var learningRate: Float = 2e-3
+    @Option(help: "Learning rate (cosine-annealed to 2 % of it).") var learningRate: Float = 2e-3
+    @Option(help: "adam, or sgd (momentum 0.9): two runs that differ only in float rounding stay within rounding of each other under sgd.")
+    var optimizer: ModelTraining.OptimizerChoice = .adam
     @Option(help: "U-Net filters at the first level.") var baseFilters = 16
     @Option(help: "U-Net pooling levels.") var depth = 3
     @Option(help: "Validate and checkpoint every N steps.") var validateEvery = 100
@@ -32,7 +34,7 @@ struct Train: ParsableCommand {
     var options: ModelTraining.Options {
         var o = ModelTraining.Options()
         o.steps = steps; o.batchSize = batchSize; o.tileSize = tile
-        o.learningRate = learningRate; o.baseFilters = baseFilters; o.depth = depth
+        o.learningRate = learningRate; o.optimizer = optimizer == .adam ? nil : optimizer; o.baseFilters = baseFilters; o.depth = depth
         o.validateEvery = validateEvery; o.validationFrames = validationFrames
         o.patience = patience; o.seed = seed; o.threads = threads
         return o
@@ -56,3 +58,5 @@ struct Train: ParsableCommand {
         }
     }
 }
+
+extension ModelTraining.OptimizerChoice: ExpressibleByArgument {}

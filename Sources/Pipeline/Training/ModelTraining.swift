@@ -12,12 +12,19 @@ import Tensors
 /// Output directory: `model.safetensors` (best weights + architecture), `model.json` (card),
 /// `checkpoint.safetensors` (last weights + optimizer state, for `--resume`), `training_log.csv`.
 public struct ModelTraining {
+    /// The optimizer `train --optimizer` picks.
+    public enum OptimizerChoice: String, Codable, Sendable, CaseIterable { case adam, sgd }
+
     public struct Options: Codable, Sendable {
         public var steps = 2000
         public var batchSize = 8
         /// Side of the training crops (px); the recipe's frames are simulated at this size.
         public var tileSize: Int?
         public var learningRate: Float = 2e-3
+        /// Adam (nil, the default) or SGD with momentum: SGD keeps two runs that differ only in
+        /// float rounding (e.g. one process vs MPI ranks) within rounding of each other, while Adam
+        /// turns near-zero gradients into full-size steps of either sign.
+        public var optimizer: OptimizerChoice?
         public var baseFilters = 16
         public var depth = 3
         public var validateEvery = 100
@@ -243,7 +250,9 @@ public struct ModelTraining {
     func freshState() throws -> State {
         let description = ModelDescription(classNames: generator.classNames, baseFilters: options.baseFilters,
                                            depth: options.depth, seed: options.seed)
-        let optimizer = Optimizer(.adam(learningRate: options.learningRate),
+        let config: OptimizerConfig = options.optimizer == .sgd ? .sgd(learningRate: options.learningRate)
+                                                               : .adam(learningRate: options.learningRate)
+        let optimizer = Optimizer(config,
                                   schedule: .cosine(totalSteps: options.steps, minimum: options.learningRate * 0.02))
         return State(model: try SegmentationModel(description), optimizer: optimizer)
     }

@@ -72,7 +72,9 @@ struct TrainMPI: ParsableCommand {
     @Option(help: "Optimizer steps.") var steps = 2000
     @Option(help: "Images per step, over all ranks.") var batchSize = 8
     @Option(help: "Training crop side in px (default: the recipe's frame size).") var tile: Int?
-    @Option(help: "Adam learning rate (cosine-annealed to 2 % of it).") var learningRate: Float = 2e-3
+    @Option(help: "Learning rate (cosine-annealed to 2 % of it).") var learningRate: Float = 2e-3
+    @Option(help: "adam, or sgd (momentum 0.9): two runs that differ only in float rounding stay within rounding of each other under sgd.")
+    var optimizer: ModelTraining.OptimizerChoice = .adam
     @Option(help: "U-Net filters at the first level.") var baseFilters = 16
     @Option(help: "U-Net pooling levels.") var depth = 3
     @Option(help: "Validate and checkpoint every N steps.") var validateEvery = 100
@@ -93,7 +95,7 @@ struct TrainMPI: ParsableCommand {
         do {
             var o = ModelTraining.Options()
             o.steps = steps; o.batchSize = batchSize; o.tileSize = tile
-            o.learningRate = learningRate; o.baseFilters = baseFilters; o.depth = depth
+            o.learningRate = learningRate; o.optimizer = optimizer == .adam ? nil : optimizer; o.baseFilters = baseFilters; o.depth = depth
             o.validateEvery = validateEvery; o.validationFrames = validationFrames
             o.patience = patience; o.seed = seed; o.threads = threads; o.stopAtStep = stopAtStep
             let dir = URL(fileURLWithPath: out)
@@ -120,3 +122,5 @@ struct TrainMPI: ParsableCommand {
 }
 
 AtomTrackMPI.main()
+
+extension ModelTraining.OptimizerChoice: ExpressibleByArgument {}
