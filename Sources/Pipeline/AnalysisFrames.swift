@@ -10,17 +10,15 @@ extension Analysis {
     struct FrameTotals {
         var atomsPerClass: [Int]
         var driftAtoms: [[FrameAtom]] = []
-        var firstAtoms: [FrameAtom] = []
         /// Frames absorbed so far (one drift sample each).
         var frames: Int { driftAtoms.count }
 
         /// Adds a finished frame (its defects go to `collector`). The record of the first
-        /// analysed frame holds all its atoms (the report draws them); the others hold only
-        /// their drift sample.
+        /// analysed frame holds all its atoms, whose drift sample is taken here; the others
+        /// hold only their drift sample.
         mutating func absorb(_ r: AnalysisJournal.FrameRecord, into collector: DefectCollector, kinetics: Kinetics, inputs: Inputs) {
             for (c, n) in r.classCounts.enumerated() where c < atomsPerClass.count { atomsPerClass[c] += n }
             let isFirst = r.frame == inputs.frames.lowerBound
-            if isFirst { firstAtoms = r.atoms }
             driftAtoms.append(isFirst ? kinetics.driftSample(r.atoms, width: inputs.movie.width, height: inputs.movie.height) : r.atoms)
             collector.append(r.defects)
         }

@@ -18,7 +18,7 @@ movie=$1; outdir=$2; n=$3; shift 3
 [[ "$n" =~ ^[1-9][0-9]*$ ]] || usage "N must be a positive number, not '$n'"
 [ -e "$movie" ] || { echo "analyze-array.sh: error: $movie: no such movie" >&2; exit 1; }
 bin=$(atomtrack_binary)
-command -v sbatch >/dev/null || { echo "analyze-array.sh: error: sbatch not found (is Slurm loaded? module load slurm)" >&2; exit 1; }
+require_sbatch
 
 mkdir -p "$outdir/logs" "$outdir/jobs"
 outdir=$(cd "$outdir" && pwd)

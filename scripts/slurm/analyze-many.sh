@@ -14,7 +14,7 @@ parse_script_options "$@"; set -- "${rest[@]}"
 manifest=$1; outdir=$2; shift 2
 [ -r "$manifest" ] || { echo "analyze-many.sh: error: $manifest: cannot read" >&2; exit 1; }
 bin=$(atomtrack_binary)
-command -v sbatch >/dev/null || { echo "analyze-many.sh: error: sbatch not found (is Slurm loaded? module load slurm)" >&2; exit 1; }
+require_sbatch
 
 mkdir -p "$outdir/logs" "$outdir/jobs"
 outdir=$(cd "$outdir" && pwd)

@@ -9,6 +9,11 @@ atomtrack_binary() {
   (cd "$(dirname "$bin")" && echo "$(pwd)/$(basename "$bin")")
 }
 
+# Slurm's sbatch must be on PATH (a login shell may need `module load slurm`).
+require_sbatch() {
+  command -v sbatch >/dev/null || { echo "$(basename "$0"): error: sbatch not found (is Slurm loaded? module load slurm)" >&2; exit 1; }
+}
+
 # Script options before the positional arguments: --throttle K (at most K tasks at once, the
 # array's %K) and --sbatch "ARGS" (passed to every sbatch: partition, memory, time, account…).
 throttle=""; sbatch_args=()
