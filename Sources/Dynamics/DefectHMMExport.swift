@@ -55,8 +55,8 @@ public struct HMMReport: Encodable, Sendable {
     /// when it has no frame time; without one, px²/frame, 1/frame, frames.
     public init(_ fit: DefectHMMFit, classNames: [String], calibration: DiffusionCalibration?) {
         let timed = calibration?.frameTime != nil
-        let dt = calibration?.frameTime ?? 1, scaleD = calibration.map { $0.pixelSize * $0.pixelSize / ($0.frameTime ?? 1) } ?? 1
-        let unitD = calibration == nil ? "px^2/frame" : timed ? "A^2/s" : "A^2/frame", unitT = timed ? "s" : "frames"
+        let dt = calibration?.frameTime ?? 1, (scaleD, unitD) = DiffusionCalibration.diffusionUnit(calibration)
+        let unitT = timed ? "s" : "frames"
         func f(_ v: Double?) -> Double? { v.flatMap { $0.isFinite ? $0 : nil } }
         let ci = fit.intervals, names = Self.stateNames(fit, classNames: classNames)
         states = fit.states.enumerated().map { k, s in

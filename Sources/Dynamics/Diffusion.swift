@@ -22,6 +22,14 @@ public struct DiffusionCalibration: Sendable, Equatable {
     /// Seconds per frame; nil when unknown (D is then in Å²/frame).
     public var frameTime: Double?
     public init(pixelSize: Double, frameTime: Double?) { self.pixelSize = pixelSize; self.frameTime = frameTime }
+
+    /// The factor from px²/frame to the unit D is written in, and that unit: Å²/s with a frame
+    /// time, Å²/frame without one, px²/frame without a calibration.
+    static func diffusionUnit(_ c: DiffusionCalibration?) -> (scale: Double, unit: String) {
+        guard let c else { return (1, "px^2/frame") }
+        guard let dt = c.frameTime else { return (c.pixelSize * c.pixelSize, "A^2/frame") }
+        return (c.pixelSize * c.pixelSize / dt, "A^2/s")
+    }
 }
 
 /// Errors of the diffusion analysis.

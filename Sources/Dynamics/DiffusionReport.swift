@@ -69,9 +69,8 @@ extension Diffusion {
     public static func csv(_ results: [DiffusionResult], calibration: DiffusionCalibration? = nil, classNames: [String] = [],
                            hmm: DefectHMMFit? = nil) -> String {
         let report = hmm.map { HMMReport($0, classNames: classNames, calibration: calibration) }
-        let scaleD = calibration.map { $0.pixelSize * $0.pixelSize / ($0.frameTime ?? 1) } ?? 1
+        let (scaleD, unit) = DiffusionCalibration.diffusionUnit(calibration)
         let scaleL = calibration?.pixelSize ?? 1
-        let unit = calibration == nil ? "px^2/frame" : calibration?.frameTime == nil ? "A^2/frame" : "A^2/s"
         var s = "class,n_tracks,n_steps,D,D_ci_low,D_ci_high,sigma,unit,D_msd,sigma_msd,msd_points" + (report != nil ? "," + hmmHeader : "") + "\n"
         for r in results {
             let sigma = max(r.cve.sigmaSquared, 0).squareRoot()
