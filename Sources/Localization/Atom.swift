@@ -10,7 +10,8 @@ public protocol ClassifiedPoint {
 
 /// One localized atom in one frame.
 public struct Atom: Sendable, Equatable, ClassifiedPoint {
-    /// Position in pixels: the refined Gaussian centre if `refined`, else the probability-weighted centroid.
+    /// Position in pixels: the probability-weighted centroid, or when `refined` its combination
+    /// with the Gaussian fit weighted by their estimated errors (`AtomLocator`).
     public var x: Double
     public var y: Double
     /// The probability map (class) it was found in.
@@ -27,13 +28,17 @@ public struct Atom: Sendable, Equatable, ClassifiedPoint {
     /// The fitted Gaussian σ in pixels when refined, else nil.
     public var sigma: Double?
 
+    /// Estimated standard error of the position per axis in pixels (the inverse-variance
+    /// combination of the fit's and the centroid's errors, see `AtomLocator`); nil without refinement.
+    public var positionSigma: Double?
+
     /// True when the position comes from an accepted Gaussian fit.
     public var refined: Bool { refinement == .refined }
 
     public init(x: Double, y: Double, classIndex: Int, score: Float, area: Int = 1, border: Bool = false,
-                refinement: GaussianFit.Outcome = .notAttempted, sigma: Double? = nil) {
+                refinement: GaussianFit.Outcome = .notAttempted, sigma: Double? = nil, positionSigma: Double? = nil) {
         self.x = x; self.y = y; self.classIndex = classIndex; self.score = score; self.area = area
-        self.border = border; self.refinement = refinement; self.sigma = sigma
+        self.border = border; self.refinement = refinement; self.sigma = sigma; self.positionSigma = positionSigma
     }
 }
 

@@ -13,7 +13,8 @@ import Foundation
 public struct AtomLocator: Sendable {
     /// Probability at or above which a pixel belongs to a blob.
     public let threshold: Float
-    /// Smallest distance between two atoms in one blob, in pixels (≥ 1).
+    /// Smallest distance between two atoms in one blob, in pixels (≥ 1); also between the
+    /// centroids of any two atoms of any class (the less probable one of a closer pair is dropped).
     public let minSeparation: Double
     /// Atoms with fewer pixels are dropped as noise.
     public let minArea: Int
@@ -38,8 +39,8 @@ public struct AtomLocator: Sendable {
         guard borderMargin >= 0, borderMargin.isFinite else {
             throw LocalizationError.invalidParameter(name: "border margin", reason: "must be ≥ 0, got \(borderMargin)")
         }
-        if let r = refinement, r.halfWindow < 1 || !(r.maxShift > 0) || !(r.initialSigma > 0) || r.maxIterations < 1 || r.neighbourRounds < 0 {
-            throw LocalizationError.invalidParameter(name: "refinement", reason: "needs halfWindow ≥ 1, maxShift > 0, initialSigma > 0, maxIterations ≥ 1, neighbourRounds ≥ 0")
+        if let r = refinement, r.halfWindow < 1 || !(r.maxShift > 0) || !(r.initialSigma > 0) || r.maxIterations < 1 || r.neighbourRounds < 0 || !(r.fitVarianceScale > 0 && r.fitVarianceScale.isFinite) {
+            throw LocalizationError.invalidParameter(name: "refinement", reason: "needs halfWindow ≥ 1, maxShift > 0, initialSigma > 0, maxIterations ≥ 1, neighbourRounds ≥ 0, fitVarianceScale > 0")
         }
         self.threshold = threshold; self.minSeparation = minSeparation; self.minArea = minArea
         self.backgroundClass = backgroundClass; self.borderMargin = borderMargin; self.refinement = refinement
@@ -60,8 +61,32 @@ public struct AtomLocator: Sendable {
                       width: maps.width, height: maps.height, classIndex: c)
             }
         }
+        // Before refinement, so that a duplicate does not enter its twin's fit as a neighbour.
+        atoms = Self.keepingApart(atoms, minDistance: minSeparation)
         if let frame, let refinement { refine(&atoms, frame: frame, width: maps.width, height: maps.height, with: refinement) }
         return atoms
+    }
+
+    /// Drops every atom closer than `minDistance` to a more probable one (any class; ties by
+    /// order): two columns cannot sit closer than the lattice allows, so such a pair is one atom
+    /// seen by two classes or split by noise. Order is kept.
+    static func keepingApart(_ atoms: [Atom], minDistance: Double) -> [Atom] {
+        let order = atoms.indices.sorted { atoms[$0].score != atoms[$1].score ? atoms[$0].score > atoms[$1].score : $0 < $1 }
+        var grid: [SIMD2<Int>: [Int]] = [:], keep = [Bool](repeating: false, count: atoms.count)
+        func cell(_ a: Atom) -> SIMD2<Int> { SIMD2(Int((a.x / minDistance).rounded(.down)), Int((a.y / minDistance).rounded(.down))) }
+        for i in order {
+            let c = cell(atoms[i])
+            let crowded = (-1...1).contains { dy in
+                (-1...1).contains { dx in
+                    (grid[c &+ SIMD2(dx, dy)] ?? []).contains { j in
+                        let ex = atoms[j].x - atoms[i].x, ey = atoms[j].y - atoms[i].y
+                        return ex * ex + ey * ey < minDistance * minDistance
+                    }
+                }
+            }
+            if !crowded { keep[i] = true; grid[c, default: []].append(i) }
+        }
+        return atoms.indices.filter { keep[$0] }.map { atoms[$0] }
     }
 
     /// Components → peaks → split → centroids, for one class plane.
@@ -217,14 +242,59 @@ public struct AtomLocator: Sendable {
                 todo = crowded.filter { i in neighbours[i].contains { moved.contains($0) } }
             }
         }
+        let centroidVariance = Self.centroidVariances(atoms, fits, fitVarianceScale: refinement.fitVarianceScale)
         for i in atoms.indices {
             guard let fit = fits[i] else { continue }
             atoms[i].refinement = fit.outcome
-            if fit.outcome == .refined {
-                atoms[i].x = fit.x; atoms[i].y = fit.y; atoms[i].sigma = fit.sigma
-                atoms[i].border = atoms[i].border || nearEdge(fit.x, fit.y, width: width, height: height)
+            let estimate: CentroidError? = centroidVariance[atoms[i].classIndex] ?? centroidVariance[-1]
+            let vc: Double? = estimate?.variance
+            guard fit.outcome == .refined, estimate?.fitsHelp != false else {
+                atoms[i].positionSigma = vc?.squareRoot()
+                continue
+            }
+            // Inverse-variance combination: a fit whose residual is large (noise, a peak shape the
+            // Gaussian does not describe) gives way to the centroid; without an estimate, the fit.
+            let vf = refinement.fitVarianceScale * fit.positionSigma * fit.positionSigma
+            let w: Double
+            if let vc { w = vf.isFinite ? vc / (vc + vf) : 0 } else { w = 1 }
+            atoms[i].x += w * (fit.x - atoms[i].x); atoms[i].y += w * (fit.y - atoms[i].y)
+            atoms[i].sigma = fit.sigma
+            if let vc {
+                atoms[i].positionSigma = vf.isFinite ? (vc * vf / (vc + vf)).squareRoot() : vc.squareRoot()
+            } else {
+                atoms[i].positionSigma = fit.positionSigma
+            }
+            atoms[i].border = atoms[i].border || nearEdge(atoms[i].x, atoms[i].y, width: width, height: height)
+        }
+    }
+
+    /// Per class (and pooled, key −1), the centroid's error variance per axis, estimated from
+    /// the accepted fits: centroid − fit has per-axis variance v_c + v_f when the two errors are
+    /// independent, and a 2-D Gaussian's |d|² has median 2 ln 2 · v, so
+    /// v_c = median|d|² / (2 ln 2) − median v_f, v_f being the fits' covariance variances times
+    /// `GaussianRefinement.fitVarianceScale`. When that is not positive the fits are no more
+    /// precise than their disagreement with the centroids: they do not help (`fitsHelp` false;
+    /// the centroids are kept and the whole spread is their variance). Robust to a few bad fits;
+    /// a class with fewer than `minimumFits` fits takes the pooled value, and with fewer overall
+    /// there is no estimate (the fit is kept as it is).
+    static func centroidVariances(_ atoms: [Atom], _ fits: [GaussianFit?], fitVarianceScale: Double,
+                                  minimumFits: Int = 8) -> [Int: CentroidError] {
+        var d2: [Int: [Double]] = [:], vf: [Int: [Double]] = [:]
+        for (atom, fit) in zip(atoms, fits) {
+            guard let fit, fit.outcome == .refined, fit.positionSigma.isFinite else { continue }
+            let d = (fit.x - atom.x) * (fit.x - atom.x) + (fit.y - atom.y) * (fit.y - atom.y)
+            for key in [atom.classIndex, -1] {
+                d2[key, default: []].append(d); vf[key, default: []].append(fitVarianceScale * fit.positionSigma * fit.positionSigma)
             }
         }
+        var result: [Int: CentroidError] = [:]
+        for (key, values) in d2 where values.count >= minimumFits {
+            let spread: Double = Statistics.median(values) / (2 * log(2.0))
+            let total: Double = Swift.max(spread, 1e-8)
+            let centroid: Double = total - Statistics.median(vf[key] ?? [])
+            result[key] = CentroidError(variance: centroid > 0 ? centroid : total, fitsHelp: centroid > 0)
+        }
+        return result
     }
 
     /// For each point, the other points within `radius` (uniform-grid search).
@@ -252,4 +322,10 @@ public struct AtomLocator: Sendable {
 struct Shared<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
+}
+
+/// A class's centroid error variance per axis, and whether its fits are precise enough to help.
+struct CentroidError {
+    var variance: Double
+    var fitsHelp: Bool
 }

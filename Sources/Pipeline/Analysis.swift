@@ -98,7 +98,7 @@ public struct Analysis {
             movie = try Movie.open(URL(fileURLWithPath: config.movie), signal: config.signal)
             model = try TrainedModel(at: try ShippedModels.resolve(model: config.model, material: config.material))
             finder = try AtomFinder(model: model, options: config.finder)
-            calibration = try Calibration.resolve(for: movie, card: model.card, pixelSizeFlag: config.pixelSize,
+            calibration = try Calibration.resolve(for: movie, finder: finder, pixelSizeFlag: config.pixelSize,
                                                   frameTimeFlag: config.frameTime)
             frames = try movie.frames(first: config.firstFrame, count: config.frameCount, firstNamed: "first frame")
             try config.defects.validate(pixelSize: calibration.pixelSize, atomClasses: model.card.classes.map(\.symbol),

@@ -134,7 +134,8 @@ final class AnalysisTests: XCTestCase {
     }
 
     /// A frame with NaN pixels is skipped with a warning (no atoms, no defects) instead of
-    /// failing the run; a movie without calibration says that its pixel size and frame time were assumed.
+    /// failing the run; a movie without calibration says that its pixel size was measured from the
+    /// lattice and its frame time is unknown.
     func testFrameWithNaNPixelsIsSkipped() throws {
         let root = try temporaryDirectory("analyze-nan")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -152,7 +153,9 @@ final class AnalysisTests: XCTestCase {
         let summary = try analysis.run()
 
         XCTAssertEqual(summary.frames, 8)
-        XCTAssertEqual(summary.pixelSizeSource, "assumed (model's trained pixel size)")
+        // No calibration in the file: measured from the lattice (the recipe's 0.2 Å/px, within 3 %).
+        XCTAssertEqual(summary.pixelSizeSource, "measured from the lattice")
+        XCTAssertEqual(summary.pixelSizeA, 0.2, accuracy: 0.006)
         XCTAssertEqual(summary.frameTimeSource, "unknown (D in Å²/frame, timescales in frames)")
         XCTAssertNil(summary.frameTimeS)
         XCTAssertTrue(summary.diffusion.allSatisfy { $0.dA2PerS == nil }, "no Å²/s without a frame time")

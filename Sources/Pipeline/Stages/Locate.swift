@@ -10,14 +10,23 @@ public struct FrameAtom: Sendable, Equatable {
     public var classIndex: Int
     public var score: Float
     public var border: Bool
+    /// Standard error of the position per axis in pixels (`Atom.positionSigma`); nil when unknown.
+    public var positionSigma: Double?
 
-    public init(frame: Int, x: Double, y: Double, classIndex: Int, score: Float, border: Bool) {
+    public init(frame: Int, x: Double, y: Double, classIndex: Int, score: Float, border: Bool, positionSigma: Double? = nil) {
         self.frame = frame; self.x = x; self.y = y; self.classIndex = classIndex; self.score = score; self.border = border
+        self.positionSigma = positionSigma
+    }
+
+    /// Atom `atom` of frame `frame`.
+    public init(frame: Int, _ atom: Atom) {
+        self.init(frame: frame, x: atom.x, y: atom.y, classIndex: atom.classIndex, score: atom.score, border: atom.border,
+                  positionSigma: atom.positionSigma)
     }
 }
 
 /// Runs the AtomFinder over a movie, one frame at a time, streaming `atoms.csv`
-/// (`frame,x,y,class,score,border` + `x_A,y_A` when calibrated) and overlay PNGs.
+/// (`frame,x,y,class,score,border` + `x_A,y_A` when calibrated + `sigma_px`) and overlay PNGs.
 public struct MovieLocator {
     public let finder: AtomFinder
     public var pixelSize: Double?
@@ -70,7 +79,7 @@ public struct MovieLocator {
             do {
                 let (atoms, frame) = try finder.locate(in: image.pixels, width: image.width, height: image.height, pixelSize: pixelSize, frame: i)
                 normalized = frame
-                found = atoms.map { FrameAtom(frame: i, x: $0.x, y: $0.y, classIndex: $0.classIndex, score: $0.score, border: $0.border) }
+                found = atoms.map { FrameAtom(frame: i, $0) }
             } catch let e as LocalizationError {
                 FileHandle.standardError.write(Data("\nwarning: frame \(i) skipped: \(e)\n".utf8))
                 firstSkip = firstSkip ?? e

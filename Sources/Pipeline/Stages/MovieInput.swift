@@ -18,7 +18,7 @@ public struct MovieInput {
     public init(path: String, finder: AtomFinder, pixelSize flag: Double?, signal: String? = nil) throws {
         movie = try Movie.open(URL(fileURLWithPath: path), signal: signal)
         self.finder = finder
-        calibration = try Calibration.resolve(for: movie, card: finder.model.card, pixelSizeFlag: flag,
+        calibration = try Calibration.resolve(for: movie, finder: finder, pixelSizeFlag: flag,
                                               frameTimeFlag: nil, usesFrameTime: false)
     }
 

@@ -60,7 +60,7 @@ struct BenchFrame: ParsableCommand {
             _ = try time("locate") { try plain.locate(maps, frame: image.pixels) }
             let atoms = try time("locate+refine") { try withRefinement.locate(maps, frame: image.pixels) }
             _ = time("rows") {
-                table.rows(atoms.map { FrameAtom(frame: i, x: $0.x, y: $0.y, classIndex: $0.classIndex, score: $0.score, border: $0.border) })
+                table.rows(atoms.map { FrameAtom(frame: i, $0) })
             }
         }
         let n = range.count

@@ -1,0 +1,35 @@
+import Core
+import Localization
+import XCTest
+
+/// Z-contrast splitting of a merged two-element class (W+Mo → W and Mo).
+final class ContrastSplitTests: XCTestCase {
+    /// A lattice of Gaussian columns, every seventh 0.4× as bright (Mo among W), Poisson noise at
+    /// a low and a high dose: exactly the dim columns are relabelled.
+    func testDimColumnsOfAMergedClassBecomeTheLightClass() throws {
+        let width = 128, height = 128
+        for dose in [50.0, 1000.0] {
+            var rng = SeededGenerator(seed: 31)
+            let sites = jitteredLattice(width: width, height: height, spacing: 10, margin: 6, rng: &rng)
+            let light = Set(stride(from: 3, to: sites.count, by: 7))
+            var clean = [Double](repeating: 0.05 * dose, count: width * height)
+            for (k, s) in sites.enumerated() {
+                let one = renderAtoms([s], width: width, height: height, sigma: 1.5, amplitude: light.contains(k) ? 0.4 * dose : dose)
+                for i in clean.indices { clean[i] += one[i] }
+            }
+            let raw = clean.map { Float(rng.poisson($0)) }
+            var atoms = sites.map { Atom(x: $0.x, y: $0.y, classIndex: 0, score: 1) }
+            let split = try ContrastSplit(classIndex: 0, lightClassIndex: 2, ratio: 0.4, radius: 3)
+            XCTAssertEqual(split.apply(&atoms, frame: raw, width: width, height: height), light.count, "dose \(dose)")
+            XCTAssertEqual(Set(atoms.indices.filter { atoms[$0].classIndex == 2 }), light, "dose \(dose)")
+        }
+    }
+
+    func testTooFewAtomsOrBadSettings() throws {
+        var atoms = [Atom(x: 5, y: 5, classIndex: 0, score: 1)]
+        let split = try ContrastSplit(classIndex: 0, lightClassIndex: 1, ratio: 0.4, radius: 3)
+        XCTAssertEqual(split.apply(&atoms, frame: [Float](repeating: 1, count: 100), width: 10, height: 10), 0)
+        XCTAssertThrowsError(try ContrastSplit(classIndex: 0, lightClassIndex: 1, ratio: 1.2, radius: 3))
+        XCTAssertThrowsError(try ContrastSplit(classIndex: 0, lightClassIndex: 1, ratio: 0.4, radius: .nan))
+    }
+}
