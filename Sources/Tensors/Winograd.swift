@@ -82,74 +82,103 @@ extension Conv2D {
 
     /// V[e, c, tile] = (Bᵀ d B)_e, Bᵀ = [1 0 −1 0; 0 1 1 0; 0 −1 1 0; 0 1 0 −1], for the 4×4
     /// patches d (zero outside the image) of the output tiles in `tileRows`. Parallel over channels.
+    /// Each input row is split into its even and odd padded columns (padded column q = image
+    /// column q − 1), so that tile t reads E[t], O[t], E[t+1], O[t+1]: unit-stride SIMD loops.
     static func winogradInput(_ x: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ g: Geometry,
                               tileRows: Range<Int>, parallel: Bool) {
-        let count = tileRows.count * g.tilesX, tx = g.tilesX
-        let pw = 2 * tx + 2   // padded row: image columns −1 … 2·tilesX
+        let count = tileRows.count * g.tilesX, tx = g.tilesX, half = tx + 1, row = 2 * half
         parallelFor(g.cin, work: parallel ? 16 * count : 0) { c in
-            let rows = UnsafeMutablePointer<Float>.allocate(capacity: 8 * pw)
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: 8 * row)   // 4 input rows, then Bᵀ d
             defer { rows.deallocate() }
-            let s = rows + 4 * pw, plane = x + c * g.hw
+            let s = rows + 4 * row, plane = x + c * g.hw
             for ty in tileRows {
                 for k in 0..<4 {
-                    let row = rows + k * pw, sy = 2 * ty - 1 + k
-                    row.update(repeating: 0, count: pw)
-                    if sy >= 0 && sy < g.h { (row + 1).update(from: plane + sy * g.w, count: g.w) }
+                    let even = rows + k * row, odd = even + half, sy = 2 * ty - 1 + k
+                    even.update(repeating: 0, count: row)
+                    guard sy >= 0 && sy < g.h else { continue }
+                    let src = plane + sy * g.w
+                    for j in 0..<half where 2 * j < g.w { odd[j] = src[2 * j] }
+                    for j in 1..<half where 2 * j - 1 < g.w { even[j] = src[2 * j - 1] }
                 }
-                // Bᵀ d down the columns, then B along the rows tile by tile.
-                let r0 = rows, r1 = rows + pw, r2 = rows + 2 * pw, r3 = rows + 3 * pw
-                let s0 = s, s1 = s + pw, s2 = s + 2 * pw, s3 = s + 3 * pw
-                for j in 0..<pw {
-                    s0[j] = r0[j] - r2[j]; s1[j] = r1[j] + r2[j]; s2[j] = r2[j] - r1[j]; s3[j] = r1[j] - r3[j]
+                // Bᵀ d down the columns ...
+                simdMap(row, rows, rows + row, rows + 2 * row, rows + 3 * row, s, s + row, s + 2 * row, s + 3 * row) {
+                    ($0 - $2, $1 + $2, $2 - $1, $1 - $3)
                 }
-                let base = (ty - tileRows.lowerBound) * tx
+                // ... then B along the rows.
+                let base = (ty - tileRows.lowerBound) * tx, step = g.cin * count
                 for i in 0..<4 {
-                    let si = s + i * pw, o = v + (4 * i * g.cin + c) * count + base, step = g.cin * count
-                    for t in 0..<tx {
-                        let p = 2 * t
-                        o[t] = si[p] - si[p + 2]
-                        o[step + t] = si[p + 1] + si[p + 2]
-                        o[2 * step + t] = si[p + 2] - si[p + 1]
-                        o[3 * step + t] = si[p + 1] - si[p + 3]
+                    let even = s + i * row, odd = even + half, o = v + (4 * i * g.cin + c) * count + base
+                    simdMap(tx, even, odd, even + 1, odd + 1, o, o + step, o + 2 * step, o + 3 * step) {
+                        ($0 - $2, $1 + $2, $2 - $1, $1 - $3)
                     }
                 }
             }
         }
     }
 
+    /// (d0, d1, d2, d3)[j] = f(a[j], b[j], c[j], d[j]) for j < n, 16 lanes at a time.
+    @inline(__always)
+    static func simdMap(_ n: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafePointer<Float>,
+                        _ d: UnsafePointer<Float>, _ d0: UnsafeMutablePointer<Float>, _ d1: UnsafeMutablePointer<Float>,
+                        _ d2: UnsafeMutablePointer<Float>, _ d3: UnsafeMutablePointer<Float>,
+                        _ f: (Vec, Vec, Vec, Vec) -> (Vec, Vec, Vec, Vec)) {
+        var j = 0
+        while j + Vec.scalarCount <= n {
+            let r = f(load(a + j), load(b + j), load(c + j), load(d + j))
+            store(r.0, d0 + j); store(r.1, d1 + j); store(r.2, d2 + j); store(r.3, d3 + j)
+            j += Vec.scalarCount
+        }
+        while j < n {
+            let r = f(Vec(repeating: a[j]), Vec(repeating: b[j]), Vec(repeating: c[j]), Vec(repeating: d[j]))
+            d0[j] = r.0[0]; d1[j] = r.1[0]; d2[j] = r.2[0]; d3[j] = r.3[0]
+            j += 1
+        }
+    }
+
+    typealias Vec = SIMD16<Float>
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
+    @inline(__always) static func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self) }
+
     /// Y tile = Aᵀ m A, Aᵀ = [1 1 1 0; 0 1 −1 −1], of M[e, co, tile] for the tiles in `tileRows`,
-    /// then the bias and epilogue, written to the image rows (clipped at odd sizes). Parallel over
-    /// output channels.
+    /// then the bias and epilogue (identity without one: (v < 0 ? v·1 : v)·1 + 0 = v exactly),
+    /// written to the image rows (clipped at odd sizes). Parallel over output channels.
     static func winogradOutput(_ m: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ g: Geometry,
                                _ pass: OutputPass, tileRows: Range<Int>, parallel: Bool) {
-        let count = tileRows.count * g.tilesX, tx = g.tilesX, pw = 2 * tx
+        let count = tileRows.count * g.tilesX, tx = g.tilesX
         parallelFor(g.cout, work: parallel ? 16 * count : 0) { co in
-            let out = UnsafeMutablePointer<Float>.allocate(capacity: 2 * pw)
+            let out = UnsafeMutablePointer<Float>.allocate(capacity: 4 * tx)   // y00, y01, y10, y11 of each tile
             defer { out.deallocate() }
-            let b = pass.bias?[co] ?? 0
+            let b = Vec(repeating: pass.bias?[co] ?? 0)
             let (slope, scale, shift) = pass.epilogue.map { ($0.slope, $0.scale[co], $0.shift[co]) } ?? (1, 1, 0)
+            @inline(__always) func finish(_ y: Vec) -> Vec {
+                let v = y + b
+                return v.replacing(with: v * slope, where: v .< 0) * scale + shift
+            }
             let step = g.cout * count
             for ty in tileRows {
-                let base = m + co * count + (ty - tileRows.lowerBound) * tx
-                for t in 0..<tx {
-                    let m0 = base[t], m1 = base[step + t], m2 = base[2 * step + t], m3 = base[3 * step + t]
-                    let m4 = base[4 * step + t], m5 = base[5 * step + t], m6 = base[6 * step + t], m7 = base[7 * step + t]
-                    let m8 = base[8 * step + t], m9 = base[9 * step + t], m10 = base[10 * step + t], m11 = base[11 * step + t]
-                    let m12 = base[12 * step + t], m13 = base[13 * step + t], m14 = base[14 * step + t], m15 = base[15 * step + t]
-                    // Aᵀ down the columns (rows of m are e = 4r + c) ...
-                    let a0 = m0 + m4 + m8, a1 = m1 + m5 + m9, a2 = m2 + m6 + m10, a3 = m3 + m7 + m11
-                    let b0 = m4 - m8 - m12, b1 = m5 - m9 - m13, b2 = m6 - m10 - m14, b3 = m7 - m11 - m15
+                let mt = m + co * count + (ty - tileRows.lowerBound) * tx
+                var t = 0
+                func tiles(_ e: (Int) -> Vec) -> (Vec, Vec, Vec, Vec) {
+                    // Aᵀ down the columns (m's rows are e = 4r + c) ...
+                    let a0 = e(0) + e(4) + e(8), a1 = e(1) + e(5) + e(9), a2 = e(2) + e(6) + e(10), a3 = e(3) + e(7) + e(11)
+                    let b0 = e(4) - e(8) - e(12), b1 = e(5) - e(9) - e(13), b2 = e(6) - e(10) - e(14), b3 = e(7) - e(11) - e(15)
                     // ... then A along the rows.
-                    out[2 * t] = a0 + a1 + a2; out[2 * t + 1] = a1 - a2 - a3
-                    out[pw + 2 * t] = b0 + b1 + b2; out[pw + 2 * t + 1] = b1 - b2 - b3
+                    return (finish(a0 + a1 + a2), finish(a1 - a2 - a3), finish(b0 + b1 + b2), finish(b1 - b2 - b3))
+                }
+                while t + Vec.scalarCount <= tx {
+                    let r = tiles { load(mt + $0 * step + t) }
+                    store(r.0, out + t); store(r.1, out + tx + t); store(r.2, out + 2 * tx + t); store(r.3, out + 3 * tx + t)
+                    t += Vec.scalarCount
+                }
+                while t < tx {
+                    let r = tiles { Vec(repeating: mt[$0 * step + t]) }
+                    out[t] = r.0[0]; out[tx + t] = r.1[0]; out[2 * tx + t] = r.2[0]; out[3 * tx + t] = r.3[0]
+                    t += 1
                 }
                 for r in 0..<2 where 2 * ty + r < g.h {
-                    let src = out + r * pw, dst = y + co * g.hw + (2 * ty + r) * g.w
-                    if pass.epilogue != nil {
-                        for j in 0..<g.w { let v = src[j] + b; dst[j] = (v < 0 ? v * slope : v) * scale + shift }
-                    } else {
-                        for j in 0..<g.w { dst[j] = src[j] + b }
-                    }
+                    let even = out + 2 * r * tx, odd = even + tx, dst = y + co * g.hw + (2 * ty + r) * g.w
+                    for j in 0..<g.w / 2 { dst[2 * j] = even[j]; dst[2 * j + 1] = odd[j] }
+                    if g.w % 2 == 1 { dst[g.w - 1] = even[tx - 1] }
                 }
             }
         }
