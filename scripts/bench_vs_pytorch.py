@@ -99,9 +99,17 @@ def main():
             torch.softmax(net(x), dim=1)
 
     n_params = sum(p.numel() for p in net.parameters())
-    tt = median_time(step, a.repeats)
+    cpu = []
+
+    def timed_step():
+        c0 = time.process_time()
+        step()
+        cpu.append(time.process_time() - c0)
+
+    tt = median_time(timed_step, a.repeats)
     ti = median_time(infer, a.repeats)
-    print(f"\nU-Net ({n_params} parameters) train step, batch {a.batch}: {tt:.3f} s  ({1000 * tt / a.batch:.1f} ms per image)")
+    print(f"\nU-Net ({n_params} parameters) train step, batch {a.batch}: {tt:.3f} s  ({1000 * tt / a.batch:.1f} ms per image); "
+          f"CPU least {min(cpu):.3f} s")
     print(f"U-Net inference (softmax probabilities), batch {a.batch}: {1000 * ti / a.batch:.1f} ms per image")
 
 

@@ -6,8 +6,9 @@ import Foundation
 /// 2-D convolution, stride 1, "same" zero padding (odd square kernels), dilation ≥ 1, with bias.
 ///
 /// Weights are `[Cout, Cin, k, k]` (PyTorch layout). The forward pass and both gradients
-/// are im2col/col2im plus one `cblas_sgemm` per image; a 1×1 kernel skips im2col and
-/// multiplies the image planes directly.
+/// are im2col/col2im plus one `cblas_sgemm` per band; a 1×1 kernel skips im2col and
+/// multiplies the image planes directly; undilated 3×3 kernels go forward by Winograd
+/// F(2×2, 3×3) (Winograd.swift), few-tap ones (the 1-channel first layer) directly.
 public enum Conv2D {
     /// What an inference pass applies to every output value right after its GEMM band, while
     /// the band is still in cache: y ← scale[c]·act(y + bias[c]) + shift[c] with act =
@@ -35,6 +36,7 @@ public enum Conv2D {
         weight.data.withUnsafeBufferPointer { wp in
         out.data.withUnsafeMutableBufferPointer { yp in
             let x = xp.baseAddress!, wt = wp.baseAddress!, y = yp.baseAddress!
+            if g.isWinograd { return winogradForward(x, wt, y, g, pass) }
             guard g.isPointwise || g.isDirect else { return bandedForward(x, wt, y, g, pass) }
             for i in 0..<g.n {
                 let xi = x + i * g.cin * g.hw, yi = y + i * g.cout * g.hw
@@ -161,9 +163,13 @@ public enum Conv2D {
         precondition(gradOutput.shape == [g.n, g.cout, g.h, g.w], "conv backward: gradient shape \(gradOutput.shape)")
         var dW = Tensor(shape: weight.shape)
         var dB = Tensor(shape: [g.cout])
-        var dXdata = needInputGrad ? [Float](repeating: 0, count: input.count) : []
+        // The input gradient of an undilated 3×3 convolution is one too (the flipped, transposed
+        // kernel over dY), so it goes by Winograd instead of sgemm + col2im.
+        let byWinograd = needInputGrad && g.isWinograd
+        let bandwise = needInputGrad && !byWinograd
+        var dXdata = bandwise ? [Float](repeating: 0, count: input.count) : []
         var col = g.isPointwise ? [] : [Float](repeating: 0, count: g.kdim * g.bandRows * g.w)
-        var dcol = (g.isPointwise || !needInputGrad) ? [] : [Float](repeating: 0, count: g.kdim * g.bandRows * g.w)
+        var dcol = (g.isPointwise || !bandwise) ? [] : [Float](repeating: 0, count: g.kdim * g.bandRows * g.w)
         input.data.withUnsafeBufferPointer { x in
         weight.data.withUnsafeBufferPointer { wt in
         gradOutput.data.withUnsafeBufferPointer { dy in
@@ -181,7 +187,7 @@ public enum Conv2D {
                     for j in 0..<g.hw { s += row[j] }
                     db[co] += s
                 }
-                let dxi = needInputGrad ? dx.baseAddress! + i * g.cin * g.hw : nil
+                let dxi = bandwise ? dx.baseAddress! + i * g.cin * g.hw : nil
                 if g.isPointwise {
                     // dW[Cout, Cin] += dY[Cout, HW] · X[Cin, HW]ᵀ;  dX[Cin, HW] = Wᵀ · dY
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(g.cout), Int32(g.kdim), Int32(g.hw),
@@ -206,8 +212,19 @@ public enum Conv2D {
                 }
             }
         }}}}}}}}
-        let dX = needInputGrad ? Tensor(uncheckedShape: input.shape, data: dXdata) : nil
+        let dX = byWinograd ? forward(gradOutput, weight: flippedTransposed(weight), bias: nil)
+            : needInputGrad ? Tensor(uncheckedShape: input.shape, data: dXdata) : nil
         return (dX, dW, dB)
+    }
+
+    /// W'[ci, co, ky, kx] = W[co, ci, k−1−ky, k−1−kx]: convolving dY with W' gives dX.
+    static func flippedTransposed(_ w: Tensor) -> Tensor {
+        let (cout, cin, k) = (w.shape[0], w.shape[1], w.shape[2]), kk = k * k
+        var out = [Float](repeating: 0, count: w.count)
+        for co in 0..<cout { for ci in 0..<cin { for t in 0..<kk {
+            out[(ci * cout + co) * kk + kk - 1 - t] = w.data[(co * cin + ci) * kk + t]
+        }}}
+        return Tensor(uncheckedShape: [cin, cout, k, k], data: out)
     }
 
     /// Floats in one im2col band (default 2^19 = 2 MiB): large enough for efficient sgemm
@@ -227,6 +244,11 @@ public enum Conv2D {
         let bandRows: Int
         var isPointwise: Bool { k == 1 }
         var isDirect: Bool { !isPointwise && kdim <= Conv2D.directTaps }
+        /// Undilated 3×3 with more taps than the direct kernel takes (read once per call).
+        let isWinograd: Bool
+        /// Winograd's 2×2 output tiles across and down (the last ones clipped at odd sizes).
+        var tilesX: Int { (w + 1) / 2 }
+        var tilesY: Int { (h + 1) / 2 }
 
         init(input: Tensor, weight: Tensor, dilation: Int) {
             let (n, c, h, w) = input.nchw
@@ -238,6 +260,7 @@ public enum Conv2D {
             self.pad = dilation * (k - 1) / 2
             self.kdim = c * k * k
             self.bandRows = max(1, min(h, Conv2D.columnBudget / max(1, kdim * w)))
+            self.isWinograd = Conv2D.winograd && k == 3 && dilation == 1 && kdim > Conv2D.directTaps
         }
     }
 

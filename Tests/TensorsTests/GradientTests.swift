@@ -58,7 +58,9 @@ final class GradientTests: XCTestCase {
     func testConvolutionMatchesDirectSum() {
         // im2col + sgemm (3 channels), the direct kernel for few taps (1 channel, Cin·k² ≤ 9),
         // with and without dilation.
-        for (n, cin, cout, h, w, k, d) in [(2, 3, 2, 6, 5, 3, 2), (2, 1, 3, 7, 6, 3, 1), (1, 1, 2, 5, 9, 3, 2), (1, 1, 2, 4, 4, 3, 3)] {
+        // Winograd (3×3, undilated, Cin ≥ 2) at even and odd sizes, down to one pixel.
+        for (n, cin, cout, h, w, k, d) in [(2, 3, 2, 6, 5, 3, 2), (2, 1, 3, 7, 6, 3, 1), (1, 1, 2, 5, 9, 3, 2), (1, 1, 2, 4, 4, 3, 3),
+                                           (2, 3, 4, 6, 8, 3, 1), (1, 2, 3, 7, 5, 3, 1), (1, 4, 2, 1, 1, 3, 1), (1, 2, 2, 3, 2, 3, 1)] {
             checkAgainstDirectSum(n: n, cin: cin, cout: cout, h: h, w: w, k: k, d: d)
         }
     }
@@ -85,6 +87,32 @@ final class GradientTests: XCTestCase {
             XCTAssertEqual(fused.shape, separate.shape)
             let worst = zip(fused.data, separate.data).map { abs($0 - $1) }.max() ?? .infinity
             XCTAssertLessThan(worst, 1e-5, "Cin \(cin), k \(k), band budget \(budget)")
+        }
+    }
+
+    /// Winograd F(2×2, 3×3) against im2col + sgemm at the U-Net's channel counts (odd sizes,
+    /// several images, bands of one tile row, with and without the epilogue): the largest
+    /// difference is float rounding, relative to the output's scale.
+    func testWinogradMatchesIm2col() {
+        let saved = (Conv2D.winograd, Conv2D.columnBudget)
+        defer { (Conv2D.winograd, Conv2D.columnBudget) = saved }
+        for (n, cin, cout, h, w, budget) in [(1, 32, 16, 64, 64, 1 << 19), (2, 16, 32, 33, 19, 1 << 19),
+                                             (1, 128, 64, 17, 15, 1), (3, 64, 128, 8, 8, 1 << 19)] {
+            let x = Tensor.randomNormal(shape: [n, cin, h, w], generator: &rng)
+            let wt = Tensor.randomNormal(shape: [cout, cin, 3, 3], std: 0.1, generator: &rng)
+            let b = Tensor.randomNormal(shape: [cout], generator: &rng)
+            let e = Conv2D.Epilogue(slope: 0.01, scale: (0..<cout).map { _ in Float.random(in: 0.5...2, using: &rng) },
+                                    shift: (0..<cout).map { _ in Float.random(in: -1...1, using: &rng) })
+            for epilogue in [nil, e] {
+                Conv2D.columnBudget = budget
+                Conv2D.winograd = true
+                let fast = Conv2D.forward(x, weight: wt, bias: b, epilogue: epilogue)
+                Conv2D.winograd = false
+                let reference = Conv2D.forward(x, weight: wt, bias: b, epilogue: epilogue)
+                let scale = reference.data.map(abs).max()!
+                let worst = zip(fast.data, reference.data).map { abs($0 - $1) }.max()!
+                XCTAssertLessThan(worst / scale, 2e-6, "\(n)×\(cin)→\(cout) \(h)×\(w), epilogue \(epilogue != nil)")
+            }
         }
     }
 

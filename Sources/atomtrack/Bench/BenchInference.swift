@@ -23,6 +23,7 @@ struct BenchInference: ParsableCommand {
     @Option(help: "Timed runs per measurement.") var repeats = 5
     @Flag(help: "Also time each layer alone.") var layers = false
     @Option(help: "Floats per im2col band (Conv2D.columnBudget).") var columnBudget = Conv2D.columnBudget
+    @Flag(help: "Run the 3×3 convolutions by im2col + sgemm instead of Winograd F(2×2, 3×3) (for comparison).") var noWinograd = false
 
     func run() throws {
         guard sizes.allSatisfy({ $0 >= 8 && $0 % 8 == 0 }), threads >= 1, repeats >= 1 else {
@@ -30,9 +31,10 @@ struct BenchInference: ParsableCommand {
         }
         BLASThreads.set(threads)
         Conv2D.columnBudget = max(1, columnBudget)
+        Conv2D.winograd = !noWinograd
         let model = try SegmentationModel(ModelDescription(classNames: ["background", "atom", "defect"]))
         print("AtomTrack bench inference — OpenBLAS core \(BLASThreads.coreName), \(BLASThreads.current) BLAS threads, "
-              + "U-Net \(model.parameterCount) parameters, batch 1, im2col band \(Conv2D.columnBudget) floats")
+              + "U-Net \(model.parameterCount) parameters, batch 1, band \(Conv2D.columnBudget) floats, 3×3 by \(Conv2D.winograd ? "Winograd" : "im2col")")
         var rng = SeededGenerator(seed: 1)
         for s in sizes {
             let x = Tensor.randomNormal(shape: [1, 1, s, s], generator: &rng)

@@ -27,6 +27,7 @@ struct BenchKernels: ParsableCommand {
     @Flag(help: "Skip the per-layer table (only sgemm and the whole network).") var networkOnly = false
     @Flag(help: "Let glibc unmap freed large blocks (default: recycle them, see MemoryTuning).") var noRecycle = false
     @Option(help: "Floats per im2col band (Conv2D.columnBudget).") var columnBudget = Conv2D.columnBudget
+    @Flag(help: "Run the 3×3 convolutions by im2col + sgemm instead of Winograd F(2×2, 3×3) (for comparison).") var noWinograd = false
     @Option(help: "Also save the trained benchmark model and Adam state here (safetensors; check it with scripts/check_safetensors.py).")
     var saveCheckpoint: String?
 
@@ -37,8 +38,9 @@ struct BenchKernels: ParsableCommand {
         BLASThreads.set(threads)
         if !noRecycle { MemoryTuning.recycleLargeAllocations() }
         Conv2D.columnBudget = max(1, columnBudget)
+        Conv2D.winograd = !noWinograd
         print("AtomTrack bench kernels — OpenBLAS core \(BLASThreads.coreName), \(BLASThreads.current) BLAS threads, "
-              + "image \(size)×\(size), batch \(batch), median of \(repeats), im2col band \(Conv2D.columnBudget) floats, "
+              + "image \(size)×\(size), batch \(batch), median of \(repeats), band \(Conv2D.columnBudget) floats, 3×3 by \(Conv2D.winograd ? "Winograd" : "im2col"), "
               + (noRecycle ? "malloc default" : "large allocations recycled"))
         let peak = sgemmRate()
         print(String(format: "sgemm 1024×1024×1024: %.1f GFLOP/s (reference rate below)", peak))
@@ -73,10 +75,15 @@ struct BenchKernels: ParsableCommand {
         let labels = try LabelMaps(n: batch, height: size, width: size,
                                    labels: (0..<(batch * size * size)).map { _ in Int32(rng.next() % 3) })
         try trainer.step(images: x, labels: labels)   // warm-up
-        let tTrain = try median { try trainer.step(images: x, labels: labels) }
+        var trainCPU: [Double] = []   // CPU time (all threads): wall time on a shared box is mostly waiting
+        let tTrain = try median {
+            let c0 = processCPUSeconds()
+            try trainer.step(images: x, labels: labels)
+            trainCPU.append(processCPUSeconds() - c0)
+        }
         let tInfer = try median { _ = try model.probabilities(x, batchSize: batch) }
-        print(String(format: "\nU-Net (%d parameters) train step, batch %d: %.3f s  (%.1f ms per image)",
-                     model.parameterCount, batch, tTrain, 1000 * tTrain / Double(batch)))
+        print(String(format: "\nU-Net (%d parameters) train step, batch %d: %.3f s  (%.1f ms per image); CPU least %.3f s",
+                     model.parameterCount, batch, tTrain, 1000 * tTrain / Double(batch), trainCPU.min()!))
         // Where a step's time goes.
         var logits = x, grad = x
         let tFwd = try median { logits = try model.forward(x, training: true) }
