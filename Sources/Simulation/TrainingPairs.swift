@@ -181,6 +181,19 @@ public struct TrainingSetGenerator: Sendable {
         return (recipe.augmentation ?? Augmentation()).pair(from: frame, classNames: classNames,
                                                             labelRadius: recipe.labelRadius ?? 0.5, rng: &rng)
     }
+
+    static func drawDiscs(_ mask: inout [UInt8], width w: Int, height h: Int, points: [LabelledPoint], radius: Double) {
+        let r2 = radius * radius
+        for pt in points {
+            let x0 = max(0, Int(floor(pt.x - radius))), x1 = min(w - 1, Int(ceil(pt.x + radius)))
+            let y0 = max(0, Int(floor(pt.y - radius))), y1 = min(h - 1, Int(ceil(pt.y + radius)))
+            if x0 > x1 || y0 > y1 { continue }
+            for y in y0...y1 { for x in x0...x1 {
+                let dx = Double(x) - pt.x, dy = Double(y) - pt.y
+                if dx * dx + dy * dy <= r2 { mask[y * w + x] = UInt8(pt.label) }
+            } }
+        }
+    }
 }
 
 /// A frame with its labelled columns, before augmentation: a simulated frame with its truth, or a
@@ -209,7 +222,7 @@ extension Augmentation {
         let radius = max(1.0, labelRadius / f.pixelSize)
         var pts = f.points
         var mask = [UInt8](repeating: bgClass, count: w * h)
-        Augment.drawDiscs(&mask, width: w, height: h, points: pts, radius: radius)
+        TrainingSetGenerator.drawDiscs(&mask, width: w, height: h, points: pts, radius: radius)
         var img = normalised(f.image)
         let a = self
         var zoom = 1.0
@@ -270,19 +283,6 @@ func normalised(_ a: [Float]) -> [Float] {
 
 /// Geometric and filtering augmentations on image + mask (+ labelled points).
 enum Augment {
-    static func drawDiscs(_ mask: inout [UInt8], width w: Int, height h: Int, points: [LabelledPoint], radius: Double) {
-        let r2 = radius * radius
-        for pt in points {
-            let x0 = max(0, Int(floor(pt.x - radius))), x1 = min(w - 1, Int(ceil(pt.x + radius)))
-            let y0 = max(0, Int(floor(pt.y - radius))), y1 = min(h - 1, Int(ceil(pt.y + radius)))
-            if x0 > x1 || y0 > y1 { continue }
-            for y in y0...y1 { for x in x0...x1 {
-                let dx = Double(x) - pt.x, dy = Double(y) - pt.y
-                if dx * dx + dy * dy <= r2 { mask[y * w + x] = UInt8(pt.label) }
-            } }
-        }
-    }
-
     static func flip(_ img: [Float], _ mask: [UInt8], _ pts: [LabelledPoint], width w: Int, height h: Int)
         -> ([Float], [UInt8], [LabelledPoint]) {
         var i2 = img, m2 = mask
