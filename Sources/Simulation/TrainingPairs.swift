@@ -40,6 +40,7 @@ public struct SimulatedFrame: Sendable {
 public struct LabelledPoint: Sendable, Equatable {
     public var x: Double, y: Double
     public var label: Int
+    public init(x: Double, y: Double, label: Int) { self.x = x; self.y = y; self.label = label }
 }
 
 /// An image and its per-pixel class mask (background = last class), ready for training.
@@ -180,7 +181,7 @@ public struct TrainingSetGenerator: Sendable {
         let radius = max(1.0, (recipe.labelRadius ?? 0.5) / f.geometry.pixelSize)
         var pts = points(of: f)
         var mask = [UInt8](repeating: bgClass, count: w * h)
-        drawDiscs(&mask, width: w, height: h, points: pts, radius: radius)
+        Self.drawDiscs(&mask, width: w, height: h, points: pts, radius: radius)
         var img = normalised(f.image)
         let a = recipe.augmentation ?? Augmentation()
         var zoom = 1.0
@@ -231,7 +232,7 @@ public struct TrainingSetGenerator: Sendable {
                             pixelSize: f.geometry.pixelSize / zoom, dose: f.dose)
     }
 
-    func drawDiscs(_ mask: inout [UInt8], width w: Int, height h: Int, points: [LabelledPoint], radius: Double) {
+    static func drawDiscs(_ mask: inout [UInt8], width w: Int, height h: Int, points: [LabelledPoint], radius: Double) {
         let r2 = radius * radius
         for pt in points {
             let x0 = max(0, Int(floor(pt.x - radius))), x1 = min(w - 1, Int(ceil(pt.x + radius)))
