@@ -126,7 +126,7 @@ struct Analyze: ParsableCommand {
 struct FinetuneFirstFrameOptions: ParsableArguments {
     @Flag(help: "Fine-tune the model on the first analysed frame first (into OUT/finetuned-model, see `finetune`) and analyse with it.")
     var finetuneFirstFrame = false
-    @Option(name: .customLong("finetune-labels"), help: "With --finetune-first-frame: the labels, a frame,x,y,class table (see `finetune --labels`).")
+    @Option(name: .customLong("finetune-labels"), help: "With --finetune-first-frame: labels from a frame,x,y,class table instead of the Fourier lattice's (see `finetune --labels`).")
     var labels: String?
     @Option(name: .customLong("finetune-steps"), help: "With --finetune-first-frame: optimizer steps.") var steps = 200
 
@@ -137,10 +137,9 @@ struct FinetuneFirstFrameOptions: ParsableArguments {
             return nil
         }
         if shard != nil { throw InputError("--finetune-first-frame cannot be sharded: run finetune once, then analyze --model with each shard") }
-        guard let labels else { throw InputError("--finetune-first-frame needs --finetune-labels TABLE") }
         var o = ModelFinetuning.Options()
         o.steps = steps
-        return try Analysis.finetuningFirstFrame(of: c, output: output, options: o) { try FrameLabels.table(labels, card: $0) }
+        return try Analysis.finetuningFirstFrame(of: c, output: output, options: o) { try FrameLabels.make(table: labels, card: $0) }
     }
 
     /// Writes the tuned model into OUT/finetuned-model (kept when resuming) and returns the

@@ -7,8 +7,9 @@ struct Finetune: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fine-tune a trained model on labelled frames of the movie it is to read.",
         discussion: """
-        Labels the chosen frames (--labels TABLE: a frame,x,y,class table such as a checked atoms.csv), \
-        then trains from the model's weights on augmented crops of them (flips, rotations, scale, contrast, \
+        Labels the chosen frames from themselves (Fourier lattice: every site of the reconstructed periodic \
+        lattice that holds a column, in the class of what it holds; see `lattice`), or from --labels TABLE \
+        (a frame,x,y,class table such as a checked atoms.csv), then trains from the model's weights on augmented crops of them (flips, rotations, scale, contrast, \
         gamma, blur, noise). The rightmost --hold-out of each frame's columns is never trained on: the model \
         is scored on it before the first step and every --validate-every steps, and the best weights are \
         kept (step 0, the model as given, when no step beats it). OUT is a normal model directory \
@@ -19,7 +20,8 @@ struct Finetune: ParsableCommand {
     @OptionGroup var modelChoice: ModelChoice
     @Option(help: "Movie whose frames to learn from.") var movie: String
     @Option(help: "Frames to label and train on, comma-separated (e.g. 0 or 0,1,2).") var frames = "0"
-    @Option(help: "Labels: a frame,x,y,class table (atoms.csv, truth_atoms.csv) in the movie's frame numbers.") var labels: String
+    @Option(help: "Labels from a frame,x,y,class table (atoms.csv, truth_atoms.csv) in the movie's frame numbers, instead of the Fourier lattice labels.")
+    var labels: String?
     @OptionGroup var pixelSize: PixelSizeOption
     @OptionGroup var signal: SignalOption
     @Option(help: "Optimizer steps.") var steps = 200
@@ -45,7 +47,7 @@ struct Finetune: ParsableCommand {
                                               pixelSize: pixelSize.checked(), signal: signal.signal, options: options,
                                               out: output.directory)
             try output.prepare(markers: ModelFinetuning.markers,
-                               inputs: [.init(movie, streamed: true), .init(labels),
+                               inputs: [.init(movie, streamed: true)] + (labels.map { [.init($0)] } ?? []) + [
                                         .init(finetuning.base.directory.appendingPathComponent(TrainedModel.weightsFile).path)])
             if output.overwrite { ModelTraining.discardEarlierRun(in: output.directory) }
             let card = try finetuning.run(progress: output.progress)
@@ -54,13 +56,13 @@ struct Finetune: ParsableCommand {
     }
 
     /// Everything checked and loaded (model, movie, frames, labels, options) before OUT is made.
-    static func prepare(model: ModelChoice, movie: String, frames: [Int], labels: String, pixelSize: Double?,
+    static func prepare(model: ModelChoice, movie: String, frames: [Int], labels: String?, pixelSize: Double?,
                         signal: String?, options: ModelFinetuning.Options, out: URL) throws -> ModelFinetuning {
         try options.validate()
         let base = try TrainedModel(at: ShippedModels.resolve(model: model.model, material: model.material))
         let (labelled, source) = try ModelFinetuning.labelledFrames(
             movie: movie, signal: signal, frames: frames, pixelSize: pixelSize, card: base.card,
-            labels: FrameLabels.table(labels, card: base.card))
+            labels: FrameLabels.make(table: labels, card: base.card))
         return try ModelFinetuning(base: base, frames: labelled, source: source, options: options, outputDirectory: out)
     }
 
@@ -72,6 +74,13 @@ struct Finetune: ParsableCommand {
             throw InputError("--frames \(text) is invalid: expected distinct frame numbers separated by commas, e.g. 0 or 0,1,2")
         }
         return numbers
+    }
+}
+
+extension FrameLabels {
+    /// The table's labels when one is given, else the Fourier lattice's.
+    static func make(table: String?, card: ModelCard) throws -> FrameLabels {
+        try table.map { try .table($0, card: card) } ?? .lattice(card: card)
     }
 }
 

@@ -1,4 +1,5 @@
 import Core
+import FourierLattice
 import Foundation
 import MicroscopyIO
 import Simulation
@@ -34,6 +35,22 @@ public struct FrameLabels {
         return FrameLabels(description: "table \(path)") { _, index, _ in
             guard let points = byFrame[index] else { throw InputError("\(path): no labels of the model's classes for frame \(index)") }
             return points
+        }
+    }
+}
+
+extension FrameLabels {
+    /// Labels read off each frame itself by its Fourier lattice (`LatticeLabeler`: every site of the
+    /// reconstructed lattice that holds a column, in the class of what it holds), for a model whose
+    /// classes are those of one of the labeler's materials (ws2, graphene).
+    public static func lattice(card: ModelCard) throws -> FrameLabels {
+        let names = card.classes.map(\.name)
+        guard let material = try ["ws2", "graphene"].map({ try LatticeMaterial.named($0) }).first(where: { $0.classNames == names }) else {
+            throw InputError("the model's classes \(names) match no material of the Fourier lattice labeler (ws2, graphene); give --labels TABLE")
+        }
+        return FrameLabels(description: "Fourier lattice labels (\(material.name))") { frame, _, pixelSize in
+            try LatticeLabeler.label(frame: frame.pixels, width: frame.width, height: frame.height, material: material,
+                                     pixelSize: pixelSize).points
         }
     }
 }
