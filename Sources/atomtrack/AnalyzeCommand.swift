@@ -33,6 +33,7 @@ struct Analyze: ParsableCommand {
         try reportingErrors {
             let c = try configuration()
             let shard = try sharding.spec()
+            try finetune.checkFlags(shard: shard)
             try checkResumeAndOverwrite(finishedMarker: shard == nil ? "summary.json" : ShardManifest.fileName)
             let markers = shard == nil ? Analysis.resultMarkers : Analysis.shardMarkers
             var analysis = try Analysis(config: c, output: output.directory)  // movie and model checked before OUT exists
@@ -130,13 +131,18 @@ struct FinetuneFirstFrameOptions: ParsableArguments {
     var labels: String?
     @Option(name: .customLong("finetune-steps"), help: "With --finetune-first-frame: optimizer steps.") var steps = 200
 
+    /// The flags' combinations, refused before the movie is opened.
+    func checkFlags(shard: ShardSpec?) throws {
+        if !finetuneFirstFrame && labels != nil { throw InputError("--finetune-labels needs --finetune-first-frame") }
+        if finetuneFirstFrame && shard != nil {
+            throw InputError("--finetune-first-frame cannot be sharded: run finetune once, then analyze --model with each shard")
+        }
+    }
+
     /// The fine-tuning, with its frame labelled and every setting checked, before OUT is made.
     func prepare(_ c: AnalysisConfig, shard: ShardSpec?, output: URL) throws -> ModelFinetuning? {
-        guard finetuneFirstFrame else {
-            if labels != nil { throw InputError("--finetune-labels needs --finetune-first-frame") }
-            return nil
-        }
-        if shard != nil { throw InputError("--finetune-first-frame cannot be sharded: run finetune once, then analyze --model with each shard") }
+        guard finetuneFirstFrame else { return nil }
+        try InputError.require((1...100_000).contains(steps), "--finetune-steps", steps, "expected 1–10⁵")
         var o = ModelFinetuning.Options()
         o.steps = steps
         return try Analysis.finetuningFirstFrame(of: c, output: output, options: o) { try FrameLabels.make(table: labels, card: $0) }

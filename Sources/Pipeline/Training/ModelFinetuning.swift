@@ -76,6 +76,9 @@ public struct ModelFinetuning {
                 options: Options, outputDirectory: URL) throws {
         try options.validate()
         guard let first = frames.first else { throw InputError("no frames to fine-tune on") }
+        guard outputDirectory.standardizedFileURL.resolvingSymlinksInPath() != base.directory.standardizedFileURL.resolvingSymlinksInPath() else {
+            throw InputError("\(outputDirectory.path): is the model being tuned; give another --out")
+        }
         let m = 1 << base.network.modelDescription.depth
         let trainWidth = frames.map { Self.trainingWidth($0.width, holdOut: options.holdOutFraction) }.min() ?? 0
         let fits = min(trainWidth, frames.map(\.height).min() ?? first.height) / m * m
