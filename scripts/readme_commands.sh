@@ -19,6 +19,7 @@ movie="$work/demo/movie/movie.tif"
 "$bin" --generate-completion-script bash > /dev/null
 "$bin" track "$work/library/defects.csv" --max-distance 22 --pixel-size 0.2 --frame-time 1 --out "$work/tracks"
 "$bin" markov "$work/tracks/trajectories.csv" --lag 1 --out "$work/markov"
+"$bin" lattice "$movie" --frame 0 --material ws2 --out "$work/lattice"
 "$bin" simulate --recipe TrainingData/tmd-ws2.json --out "$work/sample" --count 2 --quiet
 "$bin" train --recipe TrainingData/tmd-ws2.json --out "$work/my-ws2" --steps 4 --batch-size 2 --tile 64 \
   --validate-every 2 --validation-frames 2 --base-filters 4 --quiet

@@ -97,7 +97,8 @@ public struct LatticeAnalysis: Sendable {
             let cell = Double(i) * fit.a1 + Double(j) * fit.a2
             let corner = hollow + cell
             for b in lattice.basis.indices {
-                let p = refinedMaximum(anchor + cell + offset(lattice.basis[b].fractional, sign))
+                let ideal = anchor + cell + offset(lattice.basis[b].fractional, sign)
+                let p = isFarFromEdges(ideal) ? refinedMaximum(ideal) : ideal
                 guard p.x >= margin, p.y >= margin, p.x <= Double(width - 1) - margin, p.y <= Double(height - 1) - margin else { continue }
                 // The local hollow level: the mean of the three hollows around the site.
                 var hollows: [Vec2] = []
@@ -142,6 +143,13 @@ public struct LatticeAnalysis: Sendable {
         let q = Vec2(Double(bx) + offset(v(bx - 1, by), v(bx, by), v(bx + 1, by)),
                      Double(by) + offset(v(bx, by - 1), v(bx, by), v(bx, by + 1)))
         return length(q - p) <= Double(reach) ? q : p
+    }
+
+    /// Whether `p` lies more than 1.5 lattice constants inside the frame: nearer the edges the reconstruction
+    /// mixes in the opposite edge (the FFT is periodic), so sites there keep their ideal-lattice positions.
+    func isFarFromEdges(_ p: Vec2) -> Bool {
+        let m = 1.5 * length(fit.a1)
+        return p.x > m && p.y > m && p.x < Double(width - 1) - m && p.y < Double(height - 1) - m
     }
 
     /// The brightest pixel of the reconstruction within one lattice constant of `p`, refined.

@@ -72,7 +72,9 @@ public struct LatticeFit: Sendable {
     }
 
     /// Locates every order n1·g1 + n2·g2 below 0.45 cycles/pixel (and within five times |g1|) and refits
-    /// g1, g2 by least squares to those at least 5× their background.
+    /// g1, g2 by least squares to those at least 5× their background, each weighted by its prominence
+    /// (power over background ≈ SNR², to which a peak position's precision is proportional): unweighted,
+    /// the weak high orders, whose leverage grows as n², scattered the pixel size by ±0.5 %.
     static func refined(_ fit: LatticeFit, _ s: Spectrum, background: [Double], latticeConstant: Double) -> LatticeFit {
         let limit = min(0.45, 5 * length(fit.g1))
         let reach = Int(ceil(limit / min(length(fit.g1), length(fit.g2)))) + 1
@@ -90,12 +92,12 @@ public struct LatticeFit: Sendable {
         // Normal equations of q_k ≈ n1_k·g1 + n2_k·g2, one 2×2 system shared by both components.
         var s11 = 0.0, s12 = 0.0, s22 = 0.0, b1 = Vec2.zero, b2 = Vec2.zero
         for p in peaks {
-            let n1 = Double(p.n1), n2 = Double(p.n2)
-            s11 += n1 * n1; s12 += n1 * n2; s22 += n2 * n2
-            b1 += n1 * p.frequency; b2 += n2 * p.frequency
+            let n1 = Double(p.n1), n2 = Double(p.n2), w = p.prominence
+            s11 += w * n1 * n1; s12 += w * n1 * n2; s22 += w * n2 * n2
+            b1 += w * n1 * p.frequency; b2 += w * n2 * p.frequency
         }
         let det = s11 * s22 - s12 * s12
-        guard abs(det) > 1e-9 else { return LatticeFit(g1: fit.g1, g2: fit.g2, peaks: peaks, latticeConstant: latticeConstant) }
+        guard abs(det) > 1e-9 * s11 * s22 else { return LatticeFit(g1: fit.g1, g2: fit.g2, peaks: peaks, latticeConstant: latticeConstant) }
         let g1 = (s22 * b1 - s12 * b2) / det, g2 = (s11 * b2 - s12 * b1) / det
         return LatticeFit(g1: g1, g2: g2, peaks: peaks, latticeConstant: latticeConstant)
     }

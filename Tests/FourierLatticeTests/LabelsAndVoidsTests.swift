@@ -47,14 +47,14 @@ final class LabelsAndVoidsTests: XCTestCase {
         let spec = MovieSpec(frames: 8, frameTime: 1, host: "W", count: 0, states: [state], transitionMatrix: [[1]],
                              dose: 1e5, pixelSize: 0.2, drift: [0.1, -0.05], driftNoise: 0.02,
                              holes: HoleGrowth(count: 2, initialRadius: 6, growthPerFrame: 0.75))
-        let recipe = Recipe(name: "holes", seed: 7, lattice: "WS2", width: 320, height: 320, pixelSize: [0.2, 0.2],
+        let recipe = Recipe(name: "holes", seed: 7, lattice: "WS2", width: 384, height: 384, pixelSize: [0.2, 0.2],
                             microscope: m, distortions: d, movie: spec)
         let material = try LatticeMaterial.named("ws2")
         var worst = 0.0, lines: [String] = []
         _ = try MovieSimulator(recipe: recipe).run { frame in
             XCTAssertEqual(frame.holes.count, 2)
             let truth = frame.holes.reduce(0) { $0 + $1.areaA2 }
-            let voids = FrameVoids(try LatticeAnalysis(frame: frame.image, width: 320, height: 320, material: material))
+            let voids = FrameVoids(try LatticeAnalysis(frame: frame.image, width: 384, height: 384, material: material))
             let error = abs(voids.vacuumAreaA2 - truth) / truth
             worst = max(worst, error)
             lines.append("\(frame.index): \(String(format: "%.0f", voids.vacuumAreaA2)) vs \(String(format: "%.0f", truth)) Å² (\(voids.vacuum.count) regions)")
