@@ -31,10 +31,12 @@ let package = Package(
         .target(name: "Localization", dependencies: ["Core"]),
         .target(name: "DefectLibrary", dependencies: ["Core", "CBLAS"]),
         .target(name: "Tracking", dependencies: ["Core"]),
+        // Bragg peaks, periodic reconstruction, lattice-site defects, labels and voids from a frame itself.
+        .target(name: "FourierLattice", dependencies: ["Core", "Simulation"]),
         .target(name: "Dynamics", dependencies: ["Core", "CBLAS"]),
         .target(name: "Pipeline", dependencies: [
             "Core", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
-            "DefectLibrary", "Tracking", "Dynamics",
+            "DefectLibrary", "Tracking", "Dynamics", "FourierLattice",
         ]),
         // The commands reach the modules through Pipeline; the lower modules (and CBLAS) are
         // here for the benchmarks (Bench/), which time the kernels themselves.
@@ -50,6 +52,7 @@ let package = Package(
         .testTarget(name: "MicroscopyIOTests", dependencies: ["Core", "MicroscopyIO"], exclude: ["Fixtures"]),
         .testTarget(name: "LocalizationTests", dependencies: ["Core", "Localization"]),
         .testTarget(name: "DefectLibraryTests", dependencies: ["Core", "DefectLibrary"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "FourierLatticeTests", dependencies: ["Core", "Simulation", "FourierLattice"]),
         .testTarget(name: "TrackingTests", dependencies: ["Core", "Tracking"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Core", "Dynamics"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: [

@@ -19,12 +19,16 @@ movie="$work/demo/movie/movie.tif"
 "$bin" --generate-completion-script bash > /dev/null
 "$bin" track "$work/library/defects.csv" --max-distance 22 --pixel-size 0.2 --frame-time 1 --out "$work/tracks"
 "$bin" markov "$work/tracks/trajectories.csv" --lag 1 --out "$work/markov"
+"$bin" lattice "$movie" --frame 0 --material ws2 --out "$work/lattice"
 "$bin" simulate --recipe TrainingData/tmd-ws2.json --out "$work/sample" --count 2 --quiet
 "$bin" train --recipe TrainingData/tmd-ws2.json --out "$work/my-ws2" --steps 4 --batch-size 2 --tile 64 \
   --validate-every 2 --validation-frames 2 --base-filters 4 --quiet
 "$bin" train --recipe TrainingData/tmd-ws2.json --out "$work/my-ws2" --steps 6 --batch-size 2 --tile 64 \
   --validate-every 2 --validation-frames 2 --base-filters 4 --quiet --resume
 "$bin" evaluate --model Models/tmd-ws2 --truth "$work/demo/movie"
+"$bin" finetune --model Models/tmd-ws2 --movie "$movie" --frames 0 --steps 2 --batch-size 1 --tile 64 --out "$work/my-movie" --quiet
+"$bin" analyze "$movie" --model "$work/my-movie" --frame-time 1 --count 5 --out "$work/tuned" --quiet > /dev/null
+"$bin" analyze "$movie" --material ws2 --frame-time 1 --count 5 --finetune-first-frame --finetune-steps 2 --out "$work/tuned-inline" --quiet > /dev/null
 "$bin" convert "$movie" "$work/movie.npy"
 # Bad input gives one line and a non-zero exit.
 if "$bin" info "$work/nonexistent.tif" 2> "$work/err"; then echo "expected a failure"; exit 1; fi

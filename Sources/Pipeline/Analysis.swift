@@ -73,6 +73,9 @@ public struct Analysis {
         try kinetics.write(result, names: names, to: output)
         clock.lap("track+diffusion+markov")
 
+        try writeVoids(inputs)
+        clock.lap("voids")
+
         var summary = AnalysisSummary(config: config, inputs: inputs, totals: totals, skippedAtBorder: collector.skippedAtBorder,
                                       library: library, names: names, kinetics: result, seconds: clock.seconds)
         summary.partialResult = partialResult

@@ -106,6 +106,7 @@ public enum OutputDirectory {
         "markov.json", "markov.png", "summary.json", "config.json", "report.html", "probabilities.tif",
         "movie.tif", "movie.json", "truth_atoms.csv", "truth_defects.csv", "truth.json", "images.tif", "masks.tif", "points.csv",
         "classes.json", "evaluation.json", "evaluation.csv",
+        "voids.csv", "truth_voids.csv", "lattice.json", "departures.csv", "sites.csv", "spectrum.png", "reconstruction.png", "departures.png",
     ]
     static let outputFolders = ["library", ".resume"]
 

@@ -23,6 +23,8 @@ public struct MovieFrame: Sendable {
     public var image: [Float]
     public var columns: [Column]
     public var defects: [DefectFrame]
+    /// The holes' truth in this frame (movies with `holes`).
+    public var holes: [HoleTruth] = []
 }
 
 /// The diffusion truth of one state: D = Γ·d²/4 for hops of length d at total rate Γ on a 2-D lattice.
@@ -44,12 +46,15 @@ public struct MovieTruth: Sendable {
     public var summary: MovieSummary
     public var atomRows: [String] = []
     public var defectRows: [String] = []
+    public var holeRows: [String] = []
 
     /// `truth_atoms.csv`: frame,x,y,class,defect_id — one row per atom (an S2 column gives two rows at the same
     /// position, as in the validation truth); defect_id is -1 for lattice atoms. Positions in pixels.
     public var atomsCSV: String { "frame,x,y,class,defect_id\n" + atomRows.joined() }
     /// `truth_defects.csv`: frame,defect_id,x,y,state — every defect inside the frame, in pixels.
     public var defectsCSV: String { "frame,defect_id,x,y,state\n" + defectRows.joined() }
+    /// `truth_voids.csv`: frame,hole,x,y,radius_A,sites,area_A2 — each hole in each frame (movies with holes).
+    public var voidsCSV: String? { holeRows.isEmpty ? nil : HoleTruth.header + holeRows.joined() }
     /// `truth.json`: calibration, microscope, classes, true D per state, transition matrix, seed.
     public func json() throws -> Data {
         let e = JSONEncoder()
@@ -133,6 +138,7 @@ public struct MovieSimulator: Sendable {
         var fixed: [StaticDefect]
         var fixedPositions: [Vec2]
         var contamination: [Float]
+        var holeCentres: [Vec2] = []
     }
 
     /// Runs the movie, handing each frame to `onFrame` (frames are not kept), and returns the truth.
@@ -145,7 +151,9 @@ public struct MovieSimulator: Sendable {
         var walkers = placeWalkers(on: startSites(base), rng: &rng)
         let fixed = placeStaticDefects(base, avoiding: walkers.map(\.site), rng: &rng)
         let scene = Scene(base: base, fixed: fixed, fixedPositions: fixed.map { lattice.position($0.site) },
-                          contamination: Noise.contamination(geometry: geometry, meanSignal: 1, level: 1, rng: &rng))
+                          contamination: Noise.contamination(geometry: geometry, meanSignal: 1, level: 1, rng: &rng),
+                          holeCentres: spec.holes?.centres(frames: spec.frames, width: geometry.fieldWidth,
+                                                           height: geometry.fieldHeight, base: base, seed: recipe.seed) ?? [])
         var truth = MovieTruth(summary: summary(rotation: rotation))
         var drift = Vec2.zero
         for f in 0..<spec.frames {
@@ -223,11 +231,12 @@ public struct MovieSimulator: Sendable {
         let sites = lattice.sites(covering: g.fieldWidth, g.fieldHeight, margin: renderer.probe.cutoff + 1, transform: placement)
         var map = SiteMap(lattice: lattice, sites: sites)
         let defects = try applyDefects(to: &map, frame: f, placement: placement, walkers: walkers, fixed: scene.fixed)
+        let holes = spec.holes?.carve(&map, centres: scene.holeCentres, frame: f, placement: placement, pixelSize: g.pixelSize) ?? []
         var columns = map.placed(placement)
         addThermalJitter(to: &columns, rng: &rng)
         let scan = scanDistortion(rng: &rng)
         let image = renderImage(columns, scan: scan, contamination: scene.contamination, rng: &rng)
-        return (MovieFrame(index: f, image: image, columns: columns, defects: defects), scan)
+        return (MovieFrame(index: f, image: image, columns: columns, defects: defects, holes: holes), scan)
     }
 
     /// Applies the static, then the mobile defects to the site map and returns each one's truth record.
@@ -307,6 +316,7 @@ public struct MovieSimulator: Sendable {
         for r in frame.defects where r.visible {
             truth.defectRows.append("\(frame.index),\(r.id),\(fmt(r.x)),\(fmt(r.y)),\(r.stateName)\n")
         }
+        truth.holeRows += frame.holes.map(\.row)
     }
 
     // MARK: Dynamics between frames

@@ -22,13 +22,15 @@ public struct MovieSpec: Codable, Sendable, Equatable {
     public var driftNoise: Double?
     /// Scan rotation (degrees) of the whole movie; absent = random.
     public var rotationDegrees: Double?
+    /// Holes that open and grow during the movie (HoleGrowth.swift); absent = none.
+    public var holes: HoleGrowth?
 
     public init(frames: Int, frameTime: Double, host: String, count: Int, states: [MovieState],
                 transitionMatrix: [[Double]], dose: Double? = nil, pixelSize: Double,
-                drift: [Double]? = nil, driftNoise: Double? = nil, rotationDegrees: Double? = nil) {
+                drift: [Double]? = nil, driftNoise: Double? = nil, rotationDegrees: Double? = nil, holes: HoleGrowth? = nil) {
         self.frames = frames; self.frameTime = frameTime; self.host = host; self.count = count
         self.states = states; self.transitionMatrix = transitionMatrix; self.dose = dose; self.pixelSize = pixelSize
-        self.drift = drift; self.driftNoise = driftNoise; self.rotationDegrees = rotationDegrees
+        self.drift = drift; self.driftNoise = driftNoise; self.rotationDegrees = rotationDegrees; self.holes = holes
     }
 
     /// The largest dose a movie may ask for (e/Å²); real STEM doses stay below 10⁸.
@@ -51,6 +53,7 @@ public struct MovieSpec: Codable, Sendable, Equatable {
                 throw SimulationError.invalidRecipe("transition matrix row \(i) must be non-negative and sum to 1")
             }
         }
+        try holes?.validate(frames: frames)
         for s in states where s.hopRate < 0 { throw SimulationError.invalidRecipe("state '\(s.defect.label)': negative hop rate") }
     }
 }

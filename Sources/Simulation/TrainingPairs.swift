@@ -40,6 +40,7 @@ public struct SimulatedFrame: Sendable {
 public struct LabelledPoint: Sendable, Equatable {
     public var x: Double, y: Double
     public var label: Int
+    public init(x: Double, y: Double, label: Int) { self.x = x; self.y = y; self.label = label }
 }
 
 /// An image and its per-pixel class mask (background = last class), ready for training.
@@ -175,14 +176,55 @@ public struct TrainingSetGenerator: Sendable {
     public func pair(index: Int) throws -> TrainingPair {
         let f = try frame(index: index)
         var rng = SeededGenerator(seed: recipe.seed ^ 0xA5A5_5A5A_F00D_CAFE, index: index)
-        let w = f.geometry.width, h = f.geometry.height
+        let frame = LabelledFrame(image: f.image, width: f.geometry.width, height: f.geometry.height,
+                                  pixelSize: f.geometry.pixelSize, points: points(of: f), dose: f.dose)
+        return (recipe.augmentation ?? Augmentation()).pair(from: frame, classNames: classNames,
+                                                            labelRadius: recipe.labelRadius ?? 0.5, rng: &rng)
+    }
+
+    static func drawDiscs(_ mask: inout [UInt8], width w: Int, height h: Int, points: [LabelledPoint], radius: Double) {
+        let r2 = radius * radius
+        for pt in points {
+            let x0 = max(0, Int(floor(pt.x - radius))), x1 = min(w - 1, Int(ceil(pt.x + radius)))
+            let y0 = max(0, Int(floor(pt.y - radius))), y1 = min(h - 1, Int(ceil(pt.y + radius)))
+            if x0 > x1 || y0 > y1 { continue }
+            for y in y0...y1 { for x in x0...x1 {
+                let dx = Double(x) - pt.x, dy = Double(y) - pt.y
+                if dx * dx + dy * dy <= r2 { mask[y * w + x] = UInt8(pt.label) }
+            } }
+        }
+    }
+}
+
+/// A frame with its labelled columns, before augmentation: a simulated frame with its truth, or a
+/// recorded frame with labels made from it (fine-tuning).
+public struct LabelledFrame: Sendable {
+    /// The recorded frame (counts or any linear intensity), row-major.
+    public var image: [Float]
+    public var width: Int, height: Int
+    public var pixelSize: Double
+    /// Labelled columns in this frame's pixels (class indices; background is not listed).
+    public var points: [LabelledPoint]
+    public var dose: Double?
+    public init(image: [Float], width: Int, height: Int, pixelSize: Double, points: [LabelledPoint], dose: Double? = nil) {
+        self.image = image; self.width = width; self.height = height; self.pixelSize = pixelSize
+        self.points = points; self.dose = dose
+    }
+}
+
+extension Augmentation {
+    /// A training pair from a labelled frame: discs of `labelRadius` Å (at least one pixel) drawn
+    /// into the mask, then these augmentations, each drawn from `rng` in a fixed order.
+    public func pair(from f: LabelledFrame, classNames: [String], labelRadius: Double,
+                     rng: inout SeededGenerator) -> TrainingPair {
+        let w = f.width, h = f.height
         let bgClass = UInt8(classNames.count - 1)
-        let radius = max(1.0, (recipe.labelRadius ?? 0.5) / f.geometry.pixelSize)
-        var pts = points(of: f)
+        let radius = max(1.0, labelRadius / f.pixelSize)
+        var pts = f.points
         var mask = [UInt8](repeating: bgClass, count: w * h)
-        drawDiscs(&mask, width: w, height: h, points: pts, radius: radius)
+        TrainingSetGenerator.drawDiscs(&mask, width: w, height: h, points: pts, radius: radius)
         var img = normalised(f.image)
-        let a = recipe.augmentation ?? Augmentation()
+        let a = self
         var zoom = 1.0
         if let z = a.zoom, z.count == 2, z[1] > 1 {
             zoom = rng.uniform(max(1, z[0]), z[1])
@@ -228,20 +270,7 @@ public struct TrainingSetGenerator: Sendable {
         }
         return TrainingPair(image: normalised(img), mask: mask, width: W, height: H, classNames: classNames,
                             points: pts, rotation: k, flipped: flip, zoom: zoom,
-                            pixelSize: f.geometry.pixelSize / zoom, dose: f.dose)
-    }
-
-    func drawDiscs(_ mask: inout [UInt8], width w: Int, height h: Int, points: [LabelledPoint], radius: Double) {
-        let r2 = radius * radius
-        for pt in points {
-            let x0 = max(0, Int(floor(pt.x - radius))), x1 = min(w - 1, Int(ceil(pt.x + radius)))
-            let y0 = max(0, Int(floor(pt.y - radius))), y1 = min(h - 1, Int(ceil(pt.y + radius)))
-            if x0 > x1 || y0 > y1 { continue }
-            for y in y0...y1 { for x in x0...x1 {
-                let dx = Double(x) - pt.x, dy = Double(y) - pt.y
-                if dx * dx + dy * dy <= r2 { mask[y * w + x] = UInt8(pt.label) }
-            } }
-        }
+                            pixelSize: f.pixelSize / zoom, dose: f.dose)
     }
 }
 

@@ -27,16 +27,24 @@ struct Analyze: ParsableCommand {
     @OptionGroup var output: OutputOptions
     @Flag(help: "Continue an interrupted run in OUT from its last finished frame (same settings, movie and model).") var resume = false
     @OptionGroup var sharding: ShardOption
+    @OptionGroup var finetune: FinetuneFirstFrameOptions
 
     func run() throws {
         try reportingErrors {
             let c = try configuration()
             let shard = try sharding.spec()
+            try finetune.checkFlags(shard: shard)
             try checkResumeAndOverwrite(finishedMarker: shard == nil ? "summary.json" : ShardManifest.fileName)
             let markers = shard == nil ? Analysis.resultMarkers : Analysis.shardMarkers
             var analysis = try Analysis(config: c, output: output.directory)  // movie and model checked before OUT exists
+            let finetuning = try finetune.prepare(c, shard: shard, output: output.directory)
             try output.prepare(markers: markers, resuming: resume,
-                               inputs: [.init(c.movie, streamed: true)] + (config.map { [.init($0)] } ?? []))
+                               inputs: [.init(c.movie, streamed: true)] + (config.map { [.init($0)] } ?? [])
+                                   + (finetune.labels.map { [.init($0)] } ?? []))
+            if let finetuning {
+                analysis = try Analysis(config: finetune.run(finetuning, config: c, resume: resume, progress: output.progress),
+                                        output: output.directory)
+            }
             Interruption.resumeHint = "continue from the last finished frame: " + Self.resumeCommand()
             analysis.progress = output.progress
             if let shard {
@@ -112,6 +120,47 @@ struct Analyze: ParsableCommand {
         if interrupted && !resume && !output.overwrite {
             throw InputError("\(out): holds an interrupted analysis; pass --resume to continue it or --overwrite to start over")
         }
+    }
+}
+
+/// `analyze --finetune-first-frame`: tune the model on the first analysed frame, then analyse with it.
+struct FinetuneFirstFrameOptions: ParsableArguments {
+    @Flag(help: "Fine-tune the model on the first analysed frame first (into OUT/finetuned-model, see `finetune`) and analyse with it.")
+    var finetuneFirstFrame = false
+    @Option(name: .customLong("finetune-labels"), help: "With --finetune-first-frame: labels from a frame,x,y,class table instead of the Fourier lattice's (see `finetune --labels`).")
+    var labels: String?
+    @Option(name: .customLong("finetune-steps"), help: "With --finetune-first-frame: optimizer steps.") var steps = 200
+
+    /// The flags' combinations, refused before the movie is opened.
+    func checkFlags(shard: ShardSpec?) throws {
+        if !finetuneFirstFrame && labels != nil { throw InputError("--finetune-labels needs --finetune-first-frame") }
+        if finetuneFirstFrame && shard != nil {
+            throw InputError("--finetune-first-frame cannot be sharded: run finetune once, then analyze --model with each shard")
+        }
+    }
+
+    /// The fine-tuning, with its frame labelled and every setting checked, before OUT is made.
+    func prepare(_ c: AnalysisConfig, shard: ShardSpec?, output: URL) throws -> ModelFinetuning? {
+        guard finetuneFirstFrame else { return nil }
+        try InputError.require((1...100_000).contains(steps), "--finetune-steps", steps, "expected 1–10⁵")
+        var o = ModelFinetuning.Options()
+        o.steps = steps
+        return try Analysis.finetuningFirstFrame(of: c, output: output, options: o) { try FrameLabels.make(table: labels, card: $0) }
+    }
+
+    /// Writes the tuned model into OUT/finetuned-model (kept when resuming) and returns the
+    /// configuration that analyses with it.
+    func run(_ f: ModelFinetuning, config: AnalysisConfig, resume: Bool, progress: Bool) throws -> AnalysisConfig {
+        let dir = f.outputDirectory
+        let done = FileManager.default.fileExists(atPath: dir.appendingPathComponent(TrainedModel.cardFile).path)
+        if !(resume && done) {
+            try OutputDirectory.prepare(dir, markers: ModelFinetuning.markers, allowExisting: true)
+            printFinetuned(try f.run(progress: progress), dir: dir)
+        }
+        var c = config
+        c.model = dir.path
+        c.material = nil
+        return c
     }
 }
 

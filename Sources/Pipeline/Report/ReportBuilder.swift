@@ -43,6 +43,7 @@ struct ReportBuilder {
         report.add(section: "Movie", body: try movieViewer(input))
         report.add(section: "Detection quality", body: detectionQuality(input))
         report.add(section: "Lattice FFT", body: try latticeFFT(first))
+        if let voids = try voidsSection() { report.add(section: "Voids and holes", body: voids) }
         report.add(section: "Defect library", body: try libraryFigure(input.library, names: input.names))
         report.add(section: "Trajectories", body: try trajectoriesFigure(first, kinetics: input.kinetics, names: input.names))
         report.add(section: "Diffusion", body: diffusionFigure(input.kinetics, names: input.names, firstAtoms: input.atoms[input.frames.lowerBound]))

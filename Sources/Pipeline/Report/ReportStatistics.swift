@@ -1,3 +1,4 @@
+import Core
 import Dynamics
 import Foundation
 
@@ -92,44 +93,13 @@ public enum ReportStatistics {
         return out
     }
 
-    /// In-place 2-D FFT (rows, then columns) of a square power-of-two array.
+    /// In-place 2-D FFT of a square power-of-two array (`Core.FFT`).
     public static func fft2D(_ re: inout [Double], _ im: inout [Double], size n: Int) {
-        var r = [Double](repeating: 0, count: n), i = r
-        for pass in 0..<2 {
-            for line in 0..<n {
-                let index = { (k: Int) in pass == 0 ? line * n + k : k * n + line }
-                for k in 0..<n { r[k] = re[index(k)]; i[k] = im[index(k)] }
-                fft(&r, &i)
-                for k in 0..<n { re[index(k)] = r[k]; im[index(k)] = i[k] }
-            }
-        }
+        FFT.transform2D(&re, &im, width: n, height: n)
     }
 
-    /// Iterative radix-2 Cooley–Tukey FFT (forward, unnormalized); `re.count` a power of two.
-    public static func fft(_ re: inout [Double], _ im: inout [Double]) {
-        let n = re.count
-        var j = 0
-        for i in 1..<n {
-            var bit = n >> 1
-            while j & bit != 0 { j ^= bit; bit >>= 1 }
-            j |= bit
-            if i < j { re.swapAt(i, j); im.swapAt(i, j) }
-        }
-        var length = 2
-        while length <= n {
-            let angle = -2 * Double.pi / Double(length)
-            for start in stride(from: 0, to: n, by: length) {
-                for k in 0..<(length / 2) {
-                    let wr = cos(angle * Double(k)), wi = sin(angle * Double(k))
-                    let a = start + k, b = a + length / 2
-                    let tr = re[b] * wr - im[b] * wi, ti = re[b] * wi + im[b] * wr
-                    re[b] = re[a] - tr; im[b] = im[a] - ti
-                    re[a] += tr; im[a] += ti
-                }
-            }
-            length <<= 1
-        }
-    }
+    /// Forward, unnormalized radix-2 FFT (`Core.FFT`); `re.count` a power of two.
+    public static func fft(_ re: inout [Double], _ im: inout [Double]) { FFT.transform(&re, &im) }
 
     /// The largest power of two ≤ `n` (≥ 1).
     public static func powerOfTwo(atMost n: Int) -> Int {

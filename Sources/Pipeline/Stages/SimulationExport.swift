@@ -61,6 +61,7 @@ public enum SimulationExport {
         try AtomicFile.write(json, to: dir.appendingPathComponent("movie.json"))
         try AtomicFile.writeText(truth.atomsCSV, to: dir.appendingPathComponent("truth_atoms.csv"))
         try AtomicFile.writeText(truth.defectsCSV, to: dir.appendingPathComponent("truth_defects.csv"))
+        if let voids = truth.voidsCSV { try AtomicFile.writeText(voids, to: dir.appendingPathComponent("truth_voids.csv")) }
         return truth
     }
 

@@ -61,6 +61,53 @@ public struct ModelCard: Codable, Sendable {
     public var columnSpacing: Double
     public var training: Training
     public var evaluations: [Evaluation]
+    /// Present when the model was fine-tuned on frames of a movie (`atomtrack finetune`).
+    public var finetuning: Finetuning? = nil
+
+    /// What a fine-tuned model was tuned on and how, with its held-out scores before and after.
+    public struct Finetuning: Codable, Sendable {
+        /// The labelled frames: their movie, frame numbers, a checksum, and where the labels came from.
+        public struct Source: Codable, Sendable {
+            public var movie: String
+            public var frames: [Int]
+            /// The movie file's fingerprint (size and FNV-1a of its ends), as `analyze` records it.
+            public var movieFingerprint: String
+            /// FNV-1a (hex) of the labelled frames' pixels (float32, little-endian, in frame order).
+            public var framesChecksum: String
+            public var pixelSize: Double
+            /// How the labels were made (e.g. the Fourier lattice labeler, or a table's path).
+            public var labels: String
+            public var labelledAtoms: Int
+            public init(movie: String, frames: [Int], movieFingerprint: String, framesChecksum: String,
+                        pixelSize: Double, labels: String, labelledAtoms: Int) {
+                self.movie = movie; self.frames = frames; self.movieFingerprint = movieFingerprint
+                self.framesChecksum = framesChecksum; self.pixelSize = pixelSize; self.labels = labels
+                self.labelledAtoms = labelledAtoms
+            }
+        }
+        public var baseModel: String
+        public var baseDirectory: String
+        public var source: Source
+        public var steps: Int
+        /// Step of the weights kept (0: no step beat the base model on the held-out strips).
+        public var bestStep: Int
+        public var batchSize: Int
+        public var tileSize: Int
+        public var learningRate: Float
+        public var holdOutFraction: Double
+        public var seed: UInt64
+        public var seconds: Double
+        public var date: String
+        public var atomtrackVersion: String
+        public var heldOutBefore: Evaluation
+        public var heldOutAfter: Evaluation
+    }
+
+    /// The class a table's class name stands for: a symbol (`W+Mo`), a class name (`metal`) or one
+    /// of a class's elements (`Mo`); nil for background and unknown names.
+    public func classIndex(of name: String) -> Int? {
+        classes.indices.dropLast().first { classes[$0].symbol == name || classes[$0].name == name || classes[$0].elements.contains(name) }
+    }
 
     public var backgroundClass: Int { classes.count - 1 }
 

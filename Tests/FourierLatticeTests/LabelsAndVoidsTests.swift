@@ -1,0 +1,102 @@
+import Core
+import FourierLattice
+import Foundation
+import Simulation
+import XCTest
+
+/// Labels from a frame and void areas, against the simulator's truth.
+final class LabelsAndVoidsTests: XCTestCase {
+    /// Every column of a simulated WS2 frame (away from the edges) is labelled, at its true place, in the
+    /// class the simulator's tmd-ws2 recipe would give it; empty sites are background.
+    func testLabelsOfAWS2FrameMatchTheSimulatorsTruth() throws {
+        let recipe = FourierDetectorTests.ws2Recipe()
+        let f = try TrainingSetGenerator(recipe: recipe).frame(index: 1)
+        let p = f.geometry.pixelSize
+        let pair = try LatticeLabeler.label(frame: f.image, width: 256, height: 256, material: .named("ws2"), pixelSize: p)
+        XCTAssertEqual(pair.classNames, ["metal", "S2", "background"])
+        XCTAssertEqual(pair.mask.count, 256 * 256)
+        XCTAssertEqual(pair.image.max(), 1); XCTAssertEqual(pair.image.min(), 0)
+        let inside = { (x: Double, y: Double) in x > 10 && y > 10 && x < 245 && y < 245 }
+        let truth = f.structure.columns.map { (x: $0.position.x / p, y: $0.position.y / p, label: $0.symbol == "S" ? 1 : 0) }
+            .filter { inside($0.x, $0.y) }
+        let labels = pair.points.filter { inside($0.x, $0.y) }
+        let pairs = LinearAssignment.matchPoints(truth.map { (x: $0.x, y: $0.y) }, labels.map { (x: $0.x, y: $0.y) },
+                                                 maxDistance: 0.5 / p, objective: .mostPairs)
+        let sameClass = pairs.filter { truth[$0.0].label == labels[$0.1].label }.count
+        let rmse = (pairs.map { $0.2 * $0.2 }.reduce(0, +) / Double(pairs.count)).squareRoot() * p
+        print("Labels from a WS2 frame: \(pairs.count) of \(truth.count) true columns matched within 0.5 Å "
+              + "(\(labels.count) labels), \(sameClass) in the right class, position RMSE \(String(format: "%.3f", rmse)) Å")
+        XCTAssertGreaterThan(Double(pairs.count), 0.98 * Double(truth.count))
+        XCTAssertGreaterThan(Double(pairs.count), 0.98 * Double(labels.count))
+        XCTAssertGreaterThan(Double(sameClass), 0.99 * Double(pairs.count))
+        XCTAssertLessThan(rmse, 0.15)
+        // The mask holds each label's class at its centre.
+        for pt in pair.points.prefix(50) {
+            XCTAssertEqual(Int(pair.mask[Int(pt.y.rounded()) * 256 + Int(pt.x.rounded())]), pt.label)
+        }
+    }
+
+    /// A WS2 movie at 10⁵ e/Å² in which two holes grow: the vacuum area of every frame within 5 % of the
+    /// simulator's (emptied sites × area per site).
+    func testVoidAreasFollowGrowingHoles() throws {
+        var m = Microscope()
+        m.voltage = 80_000; m.sourceSize = 0.3
+        var d = Distortions()
+        d.thermalJitter = 0.03; d.scanJitter = 0.2; d.contamination = 0.05
+        let state = MovieState(defect: DefectSpec(kind: .vacancy, host: "W", label: "V_W"), hopRate: 0)
+        let spec = MovieSpec(frames: 8, frameTime: 1, host: "W", count: 0, states: [state], transitionMatrix: [[1]],
+                             dose: 1e5, pixelSize: 0.2, drift: [0.1, -0.05], driftNoise: 0.02,
+                             holes: HoleGrowth(count: 2, initialRadius: 6, growthPerFrame: 0.75))
+        let recipe = Recipe(name: "holes", seed: 7, lattice: "WS2", width: 384, height: 384, pixelSize: [0.2, 0.2],
+                            microscope: m, distortions: d, movie: spec)
+        let material = try LatticeMaterial.named("ws2")
+        var worst = 0.0, lines: [String] = []
+        _ = try MovieSimulator(recipe: recipe).run { frame in
+            XCTAssertEqual(frame.holes.count, 2)
+            let truth = frame.holes.reduce(0) { $0 + $1.areaA2 }
+            let voids = FrameVoids(try LatticeAnalysis(frame: frame.image, width: 384, height: 384, material: material))
+            let error = abs(voids.vacuumAreaA2 - truth) / truth
+            worst = max(worst, error)
+            lines.append("\(frame.index): \(String(format: "%.0f", voids.vacuumAreaA2)) vs \(String(format: "%.0f", truth)) Å² (\(voids.vacuum.count) regions)")
+            XCTAssertEqual(voids.vacuum.count, 2)
+        }
+        print("Void areas (measured vs true): " + lines.joined(separator: "; ") + "; worst \(String(format: "%.3f", worst))")
+        XCTAssertLessThan(worst, 0.05)
+    }
+
+    /// A frame without a lattice (pure noise) is refused in one line, as are a tiny and a non-finite frame.
+    func testFramesWithoutALatticeAreRefused() throws {
+        var rng = SeededGenerator(seed: 5)
+        let noise = (0..<(128 * 128)).map { _ in Float(rng.normal()) }
+        let ws2 = try LatticeMaterial.named("ws2")
+        XCTAssertThrowsError(try LatticeAnalysis(frame: noise, width: 128, height: 128, material: ws2)) {
+            XCTAssert("\($0)".hasPrefix("no periodic lattice found"), "\($0)")
+        }
+        XCTAssertThrowsError(try LatticeAnalysis(frame: [Float](repeating: 1, count: 16 * 16), width: 16, height: 16, material: ws2)) {
+            XCTAssertEqual($0 as? FourierLatticeError, .frameTooSmall(16, 16))
+        }
+        var nan = noise; nan[5] = .nan
+        XCTAssertThrowsError(try LatticeAnalysis(frame: nan, width: 128, height: 128, material: ws2)) {
+            XCTAssertEqual($0 as? FourierLatticeError, .nonFinitePixels)
+        }
+        XCTAssertThrowsError(try LatticeMaterial.named("mos3")) { XCTAssertEqual($0 as? FourierLatticeError, .unknownMaterial("mos3")) }
+    }
+
+    /// The FFT against the direct DFT, and forward then inverse returns the input.
+    func testFFTMatchesTheDirectTransformAndInverts() {
+        var rng = SeededGenerator(seed: 9)
+        let x = (0..<16).map { _ in rng.normal() }
+        var re = x, im = [Double](repeating: 0, count: 16)
+        FFT.transform(&re, &im)
+        for k in 0..<16 {
+            var sr = 0.0, si = 0.0
+            for n in 0..<16 { sr += x[n] * cos(-2 * .pi * Double(k * n) / 16); si += x[n] * sin(-2 * .pi * Double(k * n) / 16) }
+            XCTAssertEqual(re[k], sr, accuracy: 1e-9); XCTAssertEqual(im[k], si, accuracy: 1e-9)
+        }
+        let img = (0..<(8 * 4)).map { _ in rng.normal() }
+        var r2 = img, i2 = [Double](repeating: 0, count: 32)
+        FFT.transform2D(&r2, &i2, width: 8, height: 4)
+        FFT.transform2D(&r2, &i2, width: 8, height: 4, inverse: true)
+        for k in 0..<32 { XCTAssertEqual(r2[k], img[k], accuracy: 1e-12); XCTAssertEqual(i2[k], 0, accuracy: 1e-12) }
+    }
+}

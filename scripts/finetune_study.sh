@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Domain-shift study of `atomtrack finetune` (docs/ACCURACY.md, "Fine-tuning on the movie itself").
+# For each microscope the shipped tmd-ws2 model was not trained on (TrainingData/finetune-study/
+# shift-*.json: probe with uncorrected Cs, large source, scan distortion, read-noise detector), it
+# simulates a FRAMES-frame WS2 movie, fine-tunes the shipped model on frame 0 with labels read off
+# frame 0 itself (Fourier lattice labels, the default), and scores the shipped and the tuned model
+# on frames 1… against the simulator's truth (atom F1 and RMSE per class).
+# usage: scripts/finetune_study.sh [WORKDIR] [STEPS] [FRAMES]   (run from the package root)
+set -euo pipefail
+work=${1:-/tmp/atomtrack-finetune-study}; steps=${2:-100}; frames=${3:-4}
+at=${ATOMTRACK:-.build/release/atomtrack}
+mkdir -p "$work"
+printf "%-7s %-5s %-16s %-16s %-16s %-16s %s\n" shift class "F1 shipped" "F1 tuned" "RMSE shipped" "RMSE tuned" "fine-tuning"
+for shift in probe source scan noise; do
+    d=$work/$shift
+    "$at" simulate --recipe TrainingData/finetune-study/shift-$shift.json --frames "$frames" --out "$d/sim" --overwrite --quiet >/dev/null
+    start=$(date +%s.%N)
+    "$at" finetune --model Models/tmd-ws2 --movie "$d/sim/movie.tif" --frames 0 --steps "$steps" --out "$d/tuned" --overwrite --quiet > "$d/finetune.txt"
+    seconds=$(echo "$(date +%s.%N) - $start" | bc)
+    # Frames 1… as a simulator folder of their own (truth renumbered): the frames never tuned on.
+    mkdir -p "$d/later"
+    "$at" convert "$d/sim/movie.tif" "$d/later/movie.tif" --frames "1:$frames" --overwrite >/dev/null
+    awk -F, 'NR == 1 { print; next } $1 >= 1 { $1 = $1 - 1; print }' OFS=, "$d/sim/truth_atoms.csv" > "$d/later/truth_atoms.csv"
+    for m in shipped tuned; do
+        model=Models/tmd-ws2; [ $m = tuned ] && model=$d/tuned
+        "$at" evaluate --model "$model" --truth "$d/later" --out "$d/eval-$m" >/dev/null 2>&1
+    done
+    python3 - "$shift" "$d" "$seconds" <<'PY'
+import csv, json, sys
+shift, d, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+rows = {m: list(csv.DictReader(open(f"{d}/eval-{m}/evaluation.csv"))) for m in ("shipped", "tuned")}
+f = json.load(open(f"{d}/tuned/model.json"))["finetuning"]
+for a, b in zip(rows["shipped"], rows["tuned"]):
+    print("%-7s %-5s %-16s %-16s %-16s %-16s %s" % (shift, a["class"], a["f1"], b["f1"], a["rmse_px"], b["rmse_px"],
+          f"{f['source']['labelledAtoms']} labels, best step {f['bestStep']}/{f['steps']}, {seconds:.0f} s"))
+PY
+done
