@@ -21,12 +21,16 @@ public enum FFT {
             j |= bit
             if i < j { re.swapAt(i, j); im.swapAt(i, j) }
         }
+        // Twiddles e^{∓2πik/n}, k < n/2, computed once; a stage of `length` takes every (n/length)-th.
+        let sign = inverse ? 2.0 : -2.0
+        let cosines = (0..<(n / 2)).map { cos(sign * Double.pi * Double($0) / Double(n)) }
+        let sines = (0..<(n / 2)).map { sin(sign * Double.pi * Double($0) / Double(n)) }
         var length = 2
         while length <= n {
-            let angle = (inverse ? 2 : -2) * Double.pi / Double(length)
+            let step = n / length
             for start in stride(from: 0, to: n, by: length) {
                 for k in 0..<(length / 2) {
-                    let wr = cos(angle * Double(k)), wi = sin(angle * Double(k))
+                    let wr = cosines[k * step], wi = sines[k * step]
                     let a = start + k, b = a + length / 2
                     let tr = re[b] * wr - im[b] * wi, ti = re[b] * wi + im[b] * wr
                     re[b] = re[a] - tr; im[b] = im[a] - ti

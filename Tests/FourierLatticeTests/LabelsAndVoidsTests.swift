@@ -100,3 +100,15 @@ final class LabelsAndVoidsTests: XCTestCase {
         for k in 0..<32 { XCTAssertEqual(r2[k], img[k], accuracy: 1e-12); XCTAssertEqual(i2[k], 0, accuracy: 1e-12) }
     }
 }
+
+extension LabelsAndVoidsTests {
+    func testHoleRecipesAreValidated() throws {
+        let state = MovieState(defect: DefectSpec(kind: .vacancy, host: "W", label: "V_W"), hopRate: 0)
+        for holes in [HoleGrowth(count: -1, initialRadius: 3, growthPerFrame: 1), HoleGrowth(count: 1, initialRadius: -3, growthPerFrame: 1),
+                      HoleGrowth(count: 1, initialRadius: 3, growthPerFrame: -.infinity)] {
+            let spec = MovieSpec(frames: 2, frameTime: 1, host: "W", count: 0, states: [state], transitionMatrix: [[1]],
+                                 pixelSize: 0.2, holes: holes)
+            XCTAssertThrowsError(try spec.validate()) { XCTAssert("\($0)".contains("holes need"), "\($0)") }
+        }
+    }
+}

@@ -17,7 +17,7 @@ extension CommandLineTests {
         assertOneLineError(try atomtrack(["lattice", noise.path, "--material", "ws2", "--out", out.path]), mentioning: "no periodic lattice")
         assertOneLineError(try atomtrack(["lattice", noise.path, "--material", "mos3", "--out", out.path]), mentioning: "unknown material 'mos3'")
         assertOneLineError(try atomtrack(["lattice", noise.path, "--material", "ws2", "--frame", "2", "--out", out.path]), mentioning: "--frame 2")
-        assertOneLineError(try atomtrack(["lattice", noise.path, "--material", "ws2", "--pixel-size", "-1", "--out", out.path]), mentioning: "--pixel-size")
+        assertOneLineError(try atomtrack(["lattice", noise.path, "--material", "ws2", "--pixel-size", "0", "--out", out.path]), mentioning: "--pixel-size")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
 
         var m = Microscope(); m.voltage = 80_000; m.sourceSize = 0.3

@@ -90,8 +90,11 @@ public struct LatticeFrameStage {
 /// and shards are untouched and memory stays flat.
 public enum VoidTable {
     public static let fileName = "voids.csv"
-    public static let header = ["frame", "lattice", "vacuum_regions", "vacuum_area_A2", "vacancy_clusters",
-                                "vacancy_cluster_area_A2", "single_vacancies", "vacuum_growth_A2_per_s"]
+    /// The columns; the growth is per second when the frame time is known, else per frame.
+    public static func header(frameTimeKnown: Bool) -> [String] {
+        ["frame", "lattice", "vacuum_regions", "vacuum_area_A2", "vacancy_clusters", "vacancy_cluster_area_A2",
+         "single_vacancies", frameTimeKnown ? "vacuum_growth_A2_per_s" : "vacuum_growth_A2_per_frame"]
+    }
 
     /// One frame's row; `voids` nil when the frame shows no lattice the analysis can fit.
     public struct Row: Sendable, Equatable {
@@ -116,12 +119,6 @@ public enum VoidTable {
         }
     }
 
-    /// Least-squares slope of the vacuum area (Å² per second) over the frames with a lattice; nil below 2 frames.
-    public static func growthRate(_ rows: [Row], frameTime: Double) -> Double? {
-        let measured = rows.compactMap { r in r.voids.map { (Double(r.frame) * frameTime, $0.vacuumAreaA2) } }
-        return slope(measured.map(\.0), measured.map(\.1))
-    }
-
     /// Least-squares slope of y against x; nil below two distinct x.
     public static func slope(_ x: [Double], _ y: [Double]) -> Double? {
         guard x.count >= 2 else { return nil }
@@ -130,8 +127,10 @@ public enum VoidTable {
         return sxx > 0 ? zip(x, y).reduce(0) { $0 + ($1.0 - mx) * ($1.1 - my) } / sxx : nil
     }
 
-    /// Writes voids.csv; growth per row = vacuum area change since the previous frame with a lattice / elapsed time.
-    public static func write(_ rows: [Row], frameTime: Double, to url: URL) throws {
+    /// Writes voids.csv; growth per row = vacuum area change since the previous frame with a lattice / elapsed
+    /// time (in frames when `frameTime` is nil).
+    public static func write(_ rows: [Row], frameTime known: Double?, to url: URL) throws {
+        let frameTime = known ?? 1
         var previous: (frame: Int, area: Double)?
         let table = rows.map { r -> [String] in
             guard let v = r.voids else { return ["\(r.frame)", "0", "", "", "", "", "", ""] }
@@ -140,7 +139,7 @@ public enum VoidTable {
             return ["\(r.frame)", "1", "\(v.vacuum.count)", String(format: "%.2f", v.vacuumAreaA2), "\(v.clusters.count)",
                     String(format: "%.2f", v.clusterAreaA2), "\(v.singleVacancies)", growth]
         }
-        try AtomicFile.writeCSV(header: header, rows: table, to: url)
+        try AtomicFile.writeCSV(header: header(frameTimeKnown: known != nil), rows: table, to: url)
     }
 }
 
@@ -149,6 +148,7 @@ extension Analysis {
     func writeVoids(_ inputs: Inputs) throws {
         guard let material = VoidTable.material(forElements: inputs.model.card.classes.flatMap(\.elements)) else { return }
         let rows = try VoidTable.measure(inputs.movie, frames: inputs.frames, material: material, pixelSize: inputs.calibration.pixelSize)
-        try VoidTable.write(rows, frameTime: inputs.calibration.frameTime, to: file(VoidTable.fileName))
+        let known = inputs.calibration.frameTimeSource != .assumed
+        try VoidTable.write(rows, frameTime: known ? inputs.calibration.frameTime : nil, to: file(VoidTable.fileName))
     }
 }
