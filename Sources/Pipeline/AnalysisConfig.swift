@@ -20,6 +20,9 @@ public struct AnalysisConfig: Codable, Sendable {
     public var defects = DefectCollector.Options()
     public var kinetics = Kinetics.Options()
     public var overlayFrames: [Int] = [0]
+    /// Measure holes and vacancy clusters per frame (voids.csv) by the Fourier lattice analysis; off by
+    /// default because it re-reads every frame and costs about as much as locating it.
+    public var voids = false
     public init(movie: String) { self.movie = movie }
 
     /// Refuses every setting that is not physical or would trap later (a negative count, NaN,

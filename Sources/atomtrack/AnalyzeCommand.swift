@@ -23,6 +23,7 @@ struct Analyze: ParsableCommand {
     @OptionGroup var selection: FrameSelection
     @Option(help: "Markov lag in frames.") var lag: Int?
     @Option(help: "Existing library.json: assign defects to its classes instead of building a new library.") var library: String?
+    @Flag(help: "Also measure holes and vacancy clusters per frame by the Fourier lattice analysis (voids.csv, WS2 and graphene models; about as costly as locating).") var voids = false
     @Option(help: "Run configuration (JSON, e.g. an earlier run's config.json); flags override it.") var config: String?
     @OptionGroup var output: OutputOptions
     @Flag(help: "Continue an interrupted run in OUT from its last finished frame (same settings, movie and model).") var resume = false
@@ -81,6 +82,7 @@ struct Analyze: ParsableCommand {
             try InputError.require((1...1_000_000).contains(lag), "--lag", lag, "expected 1–10⁶ frames")
             c.kinetics.lag = lag
         }
+        if voids { c.voids = true }
         if let library { c.defects = try c.defects.using(library: library) }
         if c.model == nil && c.material == nil { throw InputError("give --model DIR or --material graphene-si|ws2") }
         try c.validate()  // before OUT is created

@@ -146,6 +146,7 @@ public enum VoidTable {
 extension Analysis {
     /// voids.csv for a movie of a material with a known lattice (WS2, graphene); other models write none.
     func writeVoids(_ inputs: Inputs) throws {
+        guard config.voids else { return }
         guard let material = VoidTable.material(forElements: inputs.model.card.classes.flatMap(\.elements)) else { return }
         let rows = try VoidTable.measure(inputs.movie, frames: inputs.frames, material: material, pixelSize: inputs.calibration.pixelSize)
         let known = inputs.calibration.frameTimeSource != .assumed
