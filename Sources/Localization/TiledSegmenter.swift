@@ -6,8 +6,8 @@ import Foundation
 /// The frame is reflect-padded by `overlap / 2` on every side (so its border pixels sit
 /// inside a tile, not at its edge) and then up to the tile grid (stride `tile − overlap`);
 /// frames smaller than one tile become one padded tile. Tiles go to the segmenter in
-/// batches of at most `batchSize`; only the frame-sized accumulators and one batch are in
-/// memory.
+/// batches of at most `batchSize`; only the accumulators of the rows still being blended
+/// (about one tile row) and one batch are in memory (`segmentRows`).
 ///
 /// Blending: along each axis a tile's outermost `overlap / 4` pixels get weight 0 (the
 /// network's unreliable receptive-field margin), the next `overlap / 2` pixels a
@@ -72,18 +72,32 @@ public struct TiledSegmenter: Sendable {
 
     /// Segments one frame (row-major, row = y).
     ///
+    /// - Parameter bounds: normalize each tile as it is cut (the frame stays raw); nil: as is.
     /// - Throws: size errors for the frame; `LocalizationError.segmenterOutput` if the closure
     ///   returns a buffer that is not `count × classes × tile²` with the same `classes` every
     ///   call, or non-finite values; anything the closure throws.
-    public func segment(_ frame: [Float], width: Int, height: Int, segmenter: Segmenter) throws -> ProbabilityMaps {
+    public func segment(_ frame: [Float], width: Int, height: Int, normalizing bounds: NormalizationBounds? = nil,
+                        segmenter: Segmenter) throws -> ProbabilityMaps {
+        var values: [Float] = [], classes = 0
+        try segmentRows(frame, width: width, height: height, normalizing: bounds, segmenter: segmenter) { first, band in
+            if values.isEmpty { classes = band.classes; values = [Float](repeating: 0, count: classes * width * height) }
+            for c in 0..<classes {
+                values.replaceSubrange((c * height + first) * width..<(c * height + first + band.height) * width, with: band.plane(c))
+            }
+        }
+        return try ProbabilityMaps(classes: classes, width: width, height: height, values: values)
+    }
+
+    /// Segments one frame as `segment` does, handing over its probabilities in consecutive
+    /// bands of finished rows, top to bottom (`rows(firstRow, band)`), so only the rows still
+    /// blended (about one tile row) are held at a time. The values are `segment`'s, bit for bit.
+    public func segmentRows(_ frame: [Float], width: Int, height: Int, normalizing bounds: NormalizationBounds? = nil,
+                            segmenter: Segmenter, rows emit: (_ firstRow: Int, _ band: ProbabilityMaps) throws -> Void) throws {
         try checkImage(frame.count, width: width, height: height, what: "frame")
         let xs = tileOrigins(extent: width), ys = tileOrigins(extent: height)
         let origins = ys.flatMap { oy in xs.map { ox in (ox, oy) } }
-        let w1 = window()
-        let area = tile * tile, n = width * height
-        var classes = 0
-        var sum: [Float] = []
-        var weightSum = [Float](repeating: 0, count: n)
+        let w1 = window(), area = tile * tile
+        var blend = Blend(width: width)
         var batch = [Float](repeating: 0, count: min(batchSize, origins.count) * area)
 
         for start in stride(from: 0, to: origins.count, by: batchSize) {
@@ -91,44 +105,38 @@ public struct TiledSegmenter: Sendable {
             let count = chunk.count
             if batch.count != count * area { batch = [Float](repeating: 0, count: count * area) }
             for (t, (ox, oy)) in chunk.enumerated() {
-                cutTile(frame, width: width, height: height, x0: ox, y0: oy, into: &batch, at: t * area)
+                cutTile(frame, width: width, height: height, x0: ox, y0: oy, normalizing: bounds, into: &batch, at: t * area)
             }
             let out = try segmenter(batch, count)
-            if classes == 0 {
+            if blend.classes == 0 {
                 guard out.count > 0, out.count % (count * area) == 0 else {
                     throw LocalizationError.segmenterOutput(
                         "\(out.count) values for \(count) tile(s) of \(tile)×\(tile) is not a whole number of classes")
                 }
-                classes = out.count / (count * area)
-                sum = [Float](repeating: 0, count: classes * n)
+                blend.classes = out.count / (count * area)
             }
-            guard out.count == count * classes * area else {
-                throw LocalizationError.sizeMismatch(what: "segmenter output for \(count) tile(s) × \(classes) classes",
-                                                     expected: count * classes * area, actual: out.count)
+            guard out.count == count * blend.classes * area else {
+                throw LocalizationError.sizeMismatch(what: "segmenter output for \(count) tile(s) × \(blend.classes) classes",
+                                                     expected: count * blend.classes * area, actual: out.count)
             }
             // Scanned through a buffer pointer: Array.firstIndex keeps an index check per value.
             if let bad = out.withUnsafeBufferPointer({ $0.firstIndex { !$0.isFinite } }) {
                 throw LocalizationError.segmenterOutput("non-finite value at index \(bad)")
             }
             for (t, (ox, oy)) in chunk.enumerated() {
-                accumulate(out, tileIndex: t, classes: classes, x0: ox, y0: oy, width: width, height: height,
-                           window: w1, into: &sum, weights: &weightSum)
+                blend.extend(to: min(height, oy + tile))
+                accumulate(out, tileIndex: t, x0: ox, y0: oy, width: width, height: height, window: w1, into: &blend)
             }
+            // Rows above the next unfinished tile row's first positive weight get nothing more.
+            let doneTileRows = (start + count) / xs.count
+            let finished = doneTileRows < ys.count ? min(height, ys[doneTileRows] + overlap / 4) : height
+            if finished > blend.first { try emit(blend.first, try blend.take(upTo: finished)) }
         }
-        // Every frame pixel lies in some tile's positive-weight region (see the type's comment).
-        sum.withUnsafeMutableBufferPointer { s in
-            weightSum.withUnsafeBufferPointer { w in
-                for c in 0..<classes {
-                    let plane = s.baseAddress! + c * n   // pointer: no overflow check per pixel
-                    for i in 0..<n { plane[i] /= w[i] }
-                }
-            }
-        }
-        return try ProbabilityMaps(classes: classes, width: width, height: height, values: sum)
     }
 
-    /// Copies the tile with top-left frame coordinate (x0, y0) into `buffer`, reflecting outside the frame.
-    private func cutTile(_ frame: [Float], width: Int, height: Int, x0: Int, y0: Int,
+    /// Copies the tile with top-left frame coordinate (x0, y0) into `buffer`, reflecting outside
+    /// the frame and normalizing with `bounds` when given.
+    private func cutTile(_ frame: [Float], width: Int, height: Int, x0: Int, y0: Int, normalizing bounds: NormalizationBounds?,
                          into buffer: inout [Float], at offset: Int) {
         let columns = (0..<tile).map { reflect(x0 + $0, width) }
         // Row pointers keep bounds and overflow checks out of the per-pixel loop (every column
@@ -139,17 +147,21 @@ public struct TiledSegmenter: Sendable {
                     for ty in 0..<tile {
                         let src = f.baseAddress! + reflect(y0 + ty, height) * width
                         let dst = b.baseAddress! + offset + ty * tile
-                        for tx in 0..<tile { dst[tx] = src[cols[tx]] }
+                        if let bounds {
+                            for tx in 0..<tile { dst[tx] = bounds(src[cols[tx]]) }
+                        } else {
+                            for tx in 0..<tile { dst[tx] = src[cols[tx]] }
+                        }
                     }
                 }
             }
         }
     }
 
-    /// Adds one tile's weighted probabilities to the frame accumulators (frame pixels only).
-    private func accumulate(_ out: [Float], tileIndex t: Int, classes: Int, x0: Int, y0: Int, width: Int, height: Int,
-                            window w1: [Float], into sum: inout [Float], weights: inout [Float]) {
-        let area = tile * tile, n = width * height
+    /// Adds one tile's weighted probabilities to the accumulators (frame pixels only).
+    private func accumulate(_ out: [Float], tileIndex t: Int, x0: Int, y0: Int, width: Int, height: Int,
+                            window w1: [Float], into blend: inout Blend) {
+        let area = tile * tile, classes = blend.classes, first = blend.first
         let txs = max(0, -x0)..<min(tile, width - x0)
         let tys = max(0, -y0)..<min(tile, height - y0)
         guard !txs.isEmpty, !tys.isEmpty else { return }
@@ -157,19 +169,19 @@ public struct TiledSegmenter: Sendable {
         // checks out of the per-pixel loops (with `cutTile`, most of the tiler's own cost).
         let x = txs.lowerBound, len = txs.count
         out.withUnsafeBufferPointer { o in
-            sum.withUnsafeMutableBufferPointer { s in
-                weights.withUnsafeMutableBufferPointer { wsum in
+            blend.sum.withUnsafeMutableBufferPointer { s in
+                blend.weights.withUnsafeMutableBufferPointer { wsum in
                     w1.withUnsafeBufferPointer { wp in
                         let wx = wp.baseAddress! + x
                         for ty in tys {
                             let wy = wp[ty]
                             guard wy > 0 else { continue }
-                            let frameRow = (y0 + ty) * width + x0 + x
-                            let wRow = wsum.baseAddress! + frameRow
+                            let row = y0 + ty - first, column = x0 + x
+                            let wRow = wsum.baseAddress! + row * width + column
                             for i in 0..<len { wRow[i] += wy * wx[i] }
                             for c in 0..<classes {
                                 let src = o.baseAddress! + (t * classes + c) * area + ty * tile + x
-                                let dst = s.baseAddress! + c * n + frameRow
+                                let dst = s.baseAddress! + (row * classes + c) * width + column
                                 for i in 0..<len { dst[i] += wy * wx[i] * src[i] }
                             }
                         }
@@ -177,6 +189,52 @@ public struct TiledSegmenter: Sendable {
                 }
             }
         }
+    }
+}
+
+/// The weighted sums of the rows still being blended, `first ..< first + rows`: row-major,
+/// the classes of a row side by side (`sum[(row * classes + c) * width + x]`), so whole rows
+/// are appended and dropped at the ends.
+private struct Blend {
+    let width: Int
+    var classes = 0
+    var first = 0
+    var sum: [Float] = []
+    var weights: [Float] = []
+
+    init(width: Int) { self.width = width }
+
+    var end: Int { first + weights.count / width }
+
+    mutating func extend(to row: Int) {
+        guard row > end else { return }
+        sum += repeatElement(0, count: (row - end) * classes * width)
+        weights += repeatElement(0, count: (row - end) * width)
+    }
+
+    /// The blended probabilities of rows `first ..< row` (every one lies in some tile's
+    /// positive-weight region, see `TiledSegmenter`), dropped from the sums.
+    mutating func take(upTo row: Int) throws -> ProbabilityMaps {
+        extend(to: row)
+        let rows = row - first, n = rows * width
+        var values = [Float](repeating: 0, count: classes * n)
+        values.withUnsafeMutableBufferPointer { v in
+            sum.withUnsafeBufferPointer { s in
+                weights.withUnsafeBufferPointer { w in
+                    for r in 0..<rows {
+                        for c in 0..<classes {
+                            let src = s.baseAddress! + (r * classes + c) * width, wr = w.baseAddress! + r * width
+                            let dst = v.baseAddress! + c * n + r * width
+                            for x in 0..<width { dst[x] = src[x] / wr[x] }
+                        }
+                    }
+                }
+            }
+        }
+        sum.removeFirst(classes * n)
+        weights.removeFirst(n)
+        first = row
+        return try ProbabilityMaps(classes: classes, width: width, height: rows, values: values)
     }
 }
 

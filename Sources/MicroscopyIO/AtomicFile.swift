@@ -61,7 +61,8 @@ public enum AtomicFile {
         for path in Pending.shared.drain() { unlink(path) }
     }
 
-    /// Renames `tmp` over `url`; removes `tmp` when that fails.
+    /// Renames `tmp` over `url`; removes `tmp` when that fails. A file committed into a
+    /// directory given to `listCommits` (or a folder of it) is then listed in its manifest.
     public static func commit(_ tmp: URL, to url: URL) throws {
         defer { Pending.shared.remove(tmp.path) }
         if rename(tmp.path, url.path) != 0 {
@@ -69,6 +70,14 @@ public enum AtomicFile {
             try? FileManager.default.removeItem(at: tmp)
             throw MicroscopyIOError.writeFailed(path: url.path, detail: msg)
         }
+        Manifests.shared.note(url)
+    }
+
+    /// From now on, every file this process commits into `directory` or one of its folders is
+    /// appended (its path relative to `directory`, one a line) to `manifest`, so that a later
+    /// `--overwrite` removes exactly the files AtomTrack wrote there.
+    public static func listCommits(in directory: URL, to manifest: URL) {
+        Manifests.shared.add(directory: directory.standardizedFileURL.path, manifest: manifest.path)
     }
 
     /// Fails when `url` is a directory or its parent directory does not exist.
@@ -92,4 +101,31 @@ private final class Pending: @unchecked Sendable {
     func insert(_ p: String) { lock.lock(); paths.insert(p); lock.unlock() }
     func remove(_ p: String) { lock.lock(); paths.remove(p); lock.unlock() }
     func drain() -> Set<String> { lock.lock(); defer { paths = []; lock.unlock() }; return paths }
+}
+
+/// Directories whose committed files are listed, and their manifests.
+private final class Manifests: @unchecked Sendable {
+    static let shared = Manifests()
+    private var manifests: [String: String] = [:]
+    private let lock = NSLock()
+
+    func add(directory: String, manifest: String) { lock.lock(); manifests[directory] = manifest; lock.unlock() }
+
+    /// Appends `url` to the manifest of its directory or of that directory's parent (OUT/library).
+    func note(_ url: URL) {
+        lock.lock(); defer { lock.unlock() }
+        guard !manifests.isEmpty else { return }
+        let file = url.standardizedFileURL, parent = file.deletingLastPathComponent()
+        for (dir, relative) in [(parent, file.lastPathComponent),
+                                (parent.deletingLastPathComponent(), parent.lastPathComponent + "/" + file.lastPathComponent)] {
+            guard let manifest = manifests[dir.path] else { continue }
+            // Best effort: a file missing from the list is only left behind by a later --overwrite.
+            let fd = open(manifest, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { return }
+            let line = Array((relative + "\n").utf8)
+            _ = line.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+            close(fd)
+            return
+        }
+    }
 }

@@ -243,6 +243,10 @@ final class DMSource: FrameSource {
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws { read(index, into: dst) }
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws { read(index, into: dst) }
 
+    func readBands(_ index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        try readStoredBands(data, start: offset + index * info.width * info.height * info.sampleType.byteCount, bigEndian: !little, body)
+    }
+
     /// Float64 frames decode float64 stacks unrounded (`convert --dtype float64`).
     private func read<F: DecodedSample>(_ index: Int, into dst: UnsafeMutableBufferPointer<F>) {
         let bytes = dst.count * info.sampleType.byteCount

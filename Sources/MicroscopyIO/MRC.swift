@@ -71,6 +71,11 @@ final class MRCSource: FrameSource {
         }
     }
 
+    func readBands(_ index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        try readStoredBands(data, start: dataOffset + index * info.width * info.height * info.sampleType.byteCount,
+                            bigEndian: bigEndian, body)
+    }
+
     /// `key = value` lines of the Direct Electron `<prefix>_info.txt` beside `<prefix>_movie.mrc`
     /// (or `<stem>_info.txt`); nil when there is none.
     static func directElectronInfo(for mrc: URL) -> [String: String]? {

@@ -66,12 +66,35 @@ extension FrameSource {
         for i in 0..<dst.count { dst[i] = Double(narrow[i]) }
     }
 
-    /// One band, the whole frame: readers that map their file (NPY, DM, MRC …) or decode a
-    /// frame in one call (PNG, HDF5) gain nothing from smaller bands.
+    /// One band, the whole frame: for readers that decode a frame in one call (PNG, HDF5,
+    /// TIA's bottom-up rows, Fortran-order NPY); MRC, DM and C-order NPY use `readStoredBands`.
     func readBands(_ index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
         var frame = [Float](repeating: 0, count: info.width * info.height)
         try frame.withUnsafeMutableBufferPointer { try readFrame(index, into: $0) }
         try frame.withUnsafeBufferPointer { try body($0) }
+    }
+}
+
+extension FrameSource {
+    /// Rows per band of the band-by-band scans: about 1 MiB of Float32.
+    var bandRows: Int { max(1, (1 << 18) / max(info.width, 1)) }
+
+    /// Bands of a frame stored contiguously in a mapped file (row-major, top row first,
+    /// starting at byte `start`), decoded ≤ 1 MiB at a time: no Float copy of the frame.
+    func readStoredBands(_ data: Data, start: Int, bigEndian: Bool, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        let (w, h, size) = (info.width, info.height, info.sampleType.byteCount)
+        var band = [Float](repeating: 0, count: min(h, bandRows) * w)
+        try data.withUnsafeBytes { raw in
+            for top in stride(from: 0, to: h, by: bandRows) {
+                let n = min(bandRows, h - top) * w, from = start + top * w * size
+                try band.withUnsafeMutableBufferPointer { b in
+                    let dst = UnsafeMutableBufferPointer(rebasing: b[0..<n])
+                    SampleCodec.decode(UnsafeRawBufferPointer(rebasing: raw[from..<(from + n * size)]), type: info.sampleType,
+                                       bigEndian: bigEndian, into: dst)
+                    try body(UnsafeBufferPointer(dst))
+                }
+            }
+        }
     }
 }
 

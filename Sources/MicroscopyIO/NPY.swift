@@ -130,6 +130,17 @@ final class NPYSource: FrameSource {
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Float>) throws { read(index, into: dst) }
     func readFrame(_ index: Int, into dst: UnsafeMutableBufferPointer<Double>) throws { read(index, into: dst) }
 
+    /// C order: rows are stored contiguously, so bands come straight from the mapped file.
+    func readBands(_ index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
+        guard !header.fortranOrder else {
+            var frame = [Float](repeating: 0, count: info.width * info.height)
+            frame.withUnsafeMutableBufferPointer { read(index, into: $0) }
+            return try frame.withUnsafeBufferPointer(body)
+        }
+        try readStoredBands(data, start: header.dataOffset + index * info.width * info.height * header.sampleType.byteCount,
+                            bigEndian: header.bigEndian, body)
+    }
+
     /// Float64 frames decode float64 arrays unrounded (`convert --dtype float64`), in either order.
     private func read<F: DecodedSample>(_ index: Int, into dst: UnsafeMutableBufferPointer<F>) {
         if header.fortranOrder {

@@ -8,6 +8,7 @@ public enum OutputDirectoryError: Error, CustomStringConvertible {
     case emptyPath
     case busy(String)
     case isInput(String, String)
+    case unrecorded(String, String)
 
     public var description: String {
         switch self {
@@ -17,6 +18,8 @@ public enum OutputDirectoryError: Error, CustomStringConvertible {
         case .emptyPath: return "--out is empty; name an output directory"
         case .busy(let p): return "\(p): another atomtrack run is writing into this directory; wait for it to finish or choose another --out"
         case .isInput(let p, let why): return "\(p): \(why); choose another --out"
+        case .unrecorded(let p, let f):
+            return "\(p): holds \(f) but no list of the files an AtomTrack run wrote there (\(OutputDirectory.manifestFile)), so --overwrite would not know which files are yours; remove them or choose another --out"
         }
     }
 }
@@ -60,7 +63,8 @@ public enum OutputDirectory {
         if !allowExisting, let found = markers.first(where: { fm.fileExists(atPath: url.appendingPathComponent($0).path) }) {
             throw OutputDirectoryError.holdsResults(url.path, found)
         }
-        if replace { removeEarlierRun(in: url, keeping: inputs.map(\.url)) }
+        if replace { try removeEarlierRun(in: url, keeping: inputs.map(\.url)) }
+        AtomicFile.listCommits(in: url, to: url.appendingPathComponent(manifestFile))
     }
 
     /// Removes the temp files of outputs still being written (for a SIGINT/SIGTERM handler):
@@ -127,19 +131,39 @@ public enum OutputDirectory {
         }
     }
 
-    /// Removes every file an earlier run wrote (by name; other files stay), except the inputs.
-    static func removeEarlierRun(in url: URL, keeping inputs: [URL]) {
+    /// The files AtomTrack runs committed into OUT (relative paths, one a line; `AtomicFile.listCommits`).
+    static let manifestFile = ".atomtrack.files"
+
+    /// Removes every file the manifest lists (other files stay, even under AtomTrack's names),
+    /// except the inputs, and the `.resume/` journal. Without a manifest a directory that holds
+    /// files of AtomTrack's names is refused: they may be the user's (a `config.json`).
+    static func removeEarlierRun(in url: URL, keeping inputs: [URL]) throws {
         let fm = FileManager.default
         let keep = Set(inputs.map(\.path))
-        for name in (try? fm.contentsOfDirectory(atPath: url.path)) ?? [] where isOutputName(name) {
-            let file = url.appendingPathComponent(name).standardizedFileURL.resolvingSymlinksInPath()
-            if !keep.contains(file.path) { try? fm.removeItem(at: url.appendingPathComponent(name)) }
+        let manifest = url.appendingPathComponent(manifestFile)
+        guard let listed = try? String(contentsOf: manifest, encoding: .utf8) else {
+            let names = ((try? fm.contentsOfDirectory(atPath: url.path)) ?? []).sorted()
+            if let found = names.first(where: { isOutputName($0) || outputFolders.contains($0) }) {
+                throw OutputDirectoryError.unrecorded(url.path, found)
+            }
+            return
         }
-        for folder in outputFolders {
-            let dir = url.appendingPathComponent(folder)
-            guard !keep.contains(where: { $0.hasPrefix(dir.standardizedFileURL.resolvingSymlinksInPath().path + "/") }) else { continue }
-            try? fm.removeItem(at: dir)
+        let resume = url.appendingPathComponent(".resume").standardizedFileURL.resolvingSymlinksInPath().path + "/"
+        if !keep.contains(where: { $0.hasPrefix(resume) }) { try? fm.removeItem(at: url.appendingPathComponent(".resume")) }
+        for name in Set(listed.split(separator: "\n").map(String.init)) where isListable(name) {
+            let file = url.appendingPathComponent(name)
+            if !keep.contains(file.standardizedFileURL.resolvingSymlinksInPath().path) { try? fm.removeItem(at: file) }
         }
+        for folder in outputFolders where ((try? fm.contentsOfDirectory(atPath: url.appendingPathComponent(folder).path)) ?? ["x"]).isEmpty {
+            try? fm.removeItem(at: url.appendingPathComponent(folder))
+        }
+        try? fm.removeItem(at: manifest)
+    }
+
+    /// A manifest line names a file in OUT or one folder down, never outside it.
+    static func isListable(_ name: String) -> Bool {
+        let parts = name.split(separator: "/", omittingEmptySubsequences: false)
+        return (1...2).contains(parts.count) && parts.allSatisfy { !$0.isEmpty && $0 != "." && $0 != ".." }
     }
 
     /// OUT may not be an input folder (a PNG series would gain files and become unreadable),

@@ -136,16 +136,25 @@ final class CommandLineTests: XCTestCase {
         XCTAssertEqual(try atomtrack(["track", table.path, "--out", out.path]).status, 0)
     }
 
-    /// `--overwrite` leaves no file of the earlier run beside the new one (other files stay); any
-    /// run removes the temp files a killed run left, in OUT and OUT/library.
+    /// `--overwrite` leaves no file of the earlier run beside the new one: it removes what the
+    /// earlier runs' manifest (`.atomtrack.files`) lists, and nothing else, even under AtomTrack's
+    /// names (a user's own `config.json`); any run removes the temp files a killed run left, in
+    /// OUT and OUT/library.
     func testOverwriteRemovesTheEarlierRunAndStaleTempFiles() throws {
         let (dir, _, _, table) = try movieModelAndTable("table.csv", "frame,x,y\n0,1,1\n1,1.5,1\n")
         let out = dir.appendingPathComponent("out"), library = out.appendingPathComponent("library")
         try FileManager.default.createDirectory(at: library, withIntermediateDirectories: true)
         let earlier = ["markov.json", "markov.png", "summary.json", "overlay_0003.png", "trajectories.csv", "library/D1_mean.png"]
         let stale = [".atoms.csv.1a2b3c4d.tmp", "library/.D1_mean.png.5e6f7a8b.tmp"]
-        for name in earlier + stale + ["notes.txt"] { try Data("x".utf8).write(to: out.appendingPathComponent(name)) }
+        for name in earlier + stale + ["notes.txt", "config.json"] { try Data("x".utf8).write(to: out.appendingPathComponent(name)) }
         func exists(_ name: String) -> Bool { FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path) }
+
+        // No manifest: the files may be the user's, so --overwrite is refused and removes nothing.
+        assertOneLineError(try atomtrack(["track", table.path, "--out", out.path, "--overwrite"]), mentioning: ".atomtrack.files")
+        XCTAssertTrue((earlier + ["config.json"]).allSatisfy(exists))
+        // The earlier run's manifest, as AtomicFile writes it (duplicates and a hostile line included).
+        try Data((earlier + ["markov.json", "../table.csv"]).map { $0 + "\n" }.joined().utf8)
+            .write(to: out.appendingPathComponent(".atomtrack.files"))
 
         // Without --overwrite: refused (it holds trajectories.csv), but the stale temp files go.
         assertOneLineError(try atomtrack(["track", table.path, "--out", out.path]), mentioning: "--overwrite")
@@ -157,7 +166,14 @@ final class CommandLineTests: XCTestCase {
         for name in earlier where name != "trajectories.csv" { XCTAssertFalse(exists(name), "\(name) of the earlier run survived") }
         XCTAssertFalse(exists("library"))
         XCTAssertTrue(exists("notes.txt"), "a file AtomTrack does not write is left alone")
+        XCTAssertTrue(exists("config.json"), "a file of an AtomTrack name that no run wrote is left alone")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: table.path), "a manifest line outside OUT is ignored")
         XCTAssertEqual(try String(contentsOf: out.appendingPathComponent("trajectories.csv"), encoding: .utf8).prefix(5), "track")
+        // The new run's manifest lists exactly what it wrote.
+        let listed = try String(contentsOf: out.appendingPathComponent(".atomtrack.files"), encoding: .utf8).split(separator: "\n")
+        let present = try FileManager.default.contentsOfDirectory(atPath: out.path).filter { !$0.hasPrefix(".") }
+        XCTAssertEqual(Set(listed.map(String.init)), Set(present).subtracting(["notes.txt", "config.json"]))
+        XCTAssertTrue(listed.contains("trajectories.csv"))
     }
 
     /// OUT may not be an input's folder or replace an input; `--out ""` is not the current directory.

@@ -39,6 +39,10 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     // Decode at most 8 frames (first and last included) so one input stays fast.
     let n = movie.frameCount
     let picks = n <= 8 ? Array(0..<n) : Array(0..<4) + Array((n - 4)..<n)
-    for k in picks { _ = try? movie.frame(k) }
+    // Both paths: the whole frame and `info`'s band-by-band scan (TIFF scanlines, mapped rows).
+    for k in picks {
+        _ = try? movie.frame(k)
+        try? movie.forEachBand(ofFrame: k) { _ in }
+    }
     return 0
 }

@@ -88,11 +88,20 @@ public struct AtomFinder {
 
     /// The network's class probabilities of a normalized frame, tiled and blended.
     func segment(_ normalized: NormalizedFrame) throws -> ProbabilityMaps {
-        let (width, height) = (normalized.width, normalized.height)
+        let tiler = try tiler(width: normalized.width, height: normalized.height)
+        return try tiler.segment(normalized.pixels, width: normalized.width, height: normalized.height, segmenter: segmenter(tiler))
+    }
+
+    /// The tiling of a frame of this size.
+    func tiler(width: Int, height: Int) throws -> TiledSegmenter {
         let (tile, overlap) = tiling(width: width, height: height)
-        let tiler = try TiledSegmenter(tile: tile, overlap: overlap, batchSize: options.batchSize, multiple: multiple)
-        let network = model.network
-        return try tiler.segment(normalized.pixels, width: width, height: height) { tiles, count in
+        return try TiledSegmenter(tile: tile, overlap: overlap, batchSize: options.batchSize, multiple: multiple)
+    }
+
+    /// The network as the tiler calls it.
+    func segmenter(_ tiler: TiledSegmenter) -> TiledSegmenter.Segmenter {
+        let network = model.network, tile = tiler.tile
+        return { tiles, count in
             let input = try Tensor(shape: [count, 1, tile, tile], data: tiles)
             return try network.probabilities(input, batchSize: count).data
         }
@@ -108,6 +117,15 @@ public struct AtomFinder {
     /// stages (the defect crops) reuse the normalization instead of repeating it.
     public func locate(in pixels: [Float], width: Int, height: Int, pixelSize: Double?,
                        frame: Int = 0) throws -> (atoms: [Atom], normalized: NormalizedFrame) {
+        let (atoms, bounds) = try locateAtoms(in: pixels, width: width, height: height, pixelSize: pixelSize, frame: frame)
+        return (atoms, bounds.apply(pixels, width: width, height: height))
+    }
+
+    /// Atoms of one frame (as `atoms(in:…)`) and its normalization, holding no normalized copy
+    /// of the frame and no whole-frame probability maps: tiles are normalized as they are cut
+    /// and the frame is segmented and localized in bands of `bandRows` rows (`BandedLocation`).
+    public func locateAtoms(in pixels: [Float], width: Int, height: Int, pixelSize: Double?, frame: Int = 0,
+                            bandRows: Int = BandedLocation.defaultBandRows) throws -> (atoms: [Atom], bounds: NormalizationBounds) {
         if let p = pixelSize {
             // A calibration 20× outside the trained range is a wrong calibration, not a frame to
             // resample (1000 Å/px would mean a 10⁶-pixel-wide resampled frame).
@@ -116,27 +134,28 @@ public struct AtomFinder {
                 throw ModelError.mismatch("frame \(frame): pixel size \(p) Å is far outside the model's \(r[0])–\(r[1]) Å; check the calibration or pass --pixel-size")
             }
         }
-        let normalized = try normalization.normalize(pixels, width: width, height: height, frame: frame)
+        let bounds = try normalization.bounds(pixels, width: width, height: height, frame: frame)
         // A frame without contrast (blank, all zeros) carries no atoms. The network would see an
         // all-zero input and may still report a few (3 S "atoms" in a blank 256² WS2 frame).
-        guard !normalized.isConstant else { return ([], normalized) }
-        var image = pixels, working = normalized, scale = 1.0, effectivePixelSize = pixelSize
+        guard !bounds.isConstant else { return ([], bounds) }
+        var image = pixels, size = (width, height), working = bounds, scale = 1.0, effectivePixelSize = pixelSize
         if let target = workingPixelSize(for: pixelSize), let p = pixelSize {
             scale = p / target   // > 1 enlarges the frame
             let (resampled, w, h) = Resample.bilinear(pixels, width: width, height: height, scale: scale)
-            image = resampled
-            working = try normalization.normalize(image, width: w, height: h, frame: frame)
+            (image, size) = (resampled, (w, h))
+            working = try normalization.bounds(image, width: w, height: h, frame: frame)
             effectivePixelSize = target
         }
-        let locator = try makeLocator(pixelSize: effectivePixelSize)
-        var atoms = try locator.locate(try segment(working), frame: image)
-        guard scale != 1 else { return (atoms, normalized) }
+        let tiler = try tiler(width: size.0, height: size.1)
+        let bands = try BandedLocation(tiler: tiler, locator: try makeLocator(pixelSize: effectivePixelSize), bandRows: bandRows)
+        var atoms = try bands.atoms(in: image, width: size.0, height: size.1, normalizing: working, segmenter: segmenter(tiler))
+        guard scale != 1 else { return (atoms, bounds) }
         // Resampled pixel centres map back as x = (x' + 0.5) / scale − 0.5.
         for i in atoms.indices {
             atoms[i].x = (atoms[i].x + 0.5) / scale - 0.5
             atoms[i].y = (atoms[i].y + 0.5) / scale - 0.5
         }
-        return (atoms, normalized)
+        return (atoms, bounds)
     }
 
     /// Localizer settings scaled to the lattice: separation 0.55 × the column spacing, a

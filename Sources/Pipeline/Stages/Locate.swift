@@ -58,12 +58,15 @@ public struct MovieLocator {
     public func run(movie: Movie, frames: Range<Int>, to dir: URL, table: TextSink? = nil, progress: Bool = true,
                     alreadyDone: Int = 0, onFrame: (Int, GrayImage, [FrameAtom]) throws -> Void = { _, _, _ in }) throws -> [[FrameAtom]] {
         try run(movie: movie, frames: frames, to: dir, table: table, progress: progress, alreadyDone: alreadyDone,
-                onNormalizedFrame: { i, image, atoms, _ in try onFrame(i, image, atoms) })
+                keepNormalized: false, onNormalizedFrame: { i, image, atoms, _ in try onFrame(i, image, atoms) })
     }
 
     /// As `run(…onFrame:)`, also handing over the frame as the finder normalized it (nil for a
     /// skipped frame), so later stages need not normalize it again.
+    /// - Parameter keepNormalized: false hands over nil instead, so that no normalized copy of
+    ///   a frame is made (`locate` alone holds one raw frame and the maps of one band).
     public func run(movie: Movie, frames: Range<Int>, to dir: URL, table: TextSink? = nil, progress: Bool = true, alreadyDone: Int = 0,
+                    keepNormalized: Bool = true,
                     onNormalizedFrame onFrame: (Int, GrayImage, [FrameAtom], NormalizedFrame?) throws -> Void) throws -> [[FrameAtom]] {
         let ownTable = table == nil ? try StreamingTextFile(dir.appendingPathComponent(Self.atomsFile)) : nil
         let sink: TextSink = table ?? ownTable!
@@ -77,8 +80,9 @@ public struct MovieLocator {
             var found: [FrameAtom] = []
             var normalized: NormalizedFrame?
             do {
-                let (atoms, frame) = try finder.locate(in: image.pixels, width: image.width, height: image.height, pixelSize: pixelSize, frame: i)
-                normalized = frame
+                let (atoms, bounds) = try finder.locateAtoms(in: image.pixels, width: image.width, height: image.height,
+                                                             pixelSize: pixelSize, frame: i)
+                if keepNormalized { normalized = bounds.apply(image.pixels, width: image.width, height: image.height) }
                 found = atoms.map { FrameAtom(frame: i, $0) }
             } catch let e as LocalizationError {
                 FileHandle.standardError.write(Data("\nwarning: frame \(i) skipped: \(e)\n".utf8))
@@ -140,9 +144,12 @@ public enum Overlay {
 
     /// The frame with 1st–99.9th percentile contrast, as gray RGB.
     public static func gray(_ pixels: [Float], width: Int, height: Int) -> RGBImage {
-        let finite = pixels.filter(\.isFinite).sorted()
-        let lo = finite.isEmpty ? 0 : finite[Int(Double(finite.count - 1) * 0.01)]
-        let hi = finite.isEmpty ? 1 : finite[Int(Double(finite.count - 1) * 0.999)]
+        // Order statistics in place: no sorted copy of the frame (only a frame with NaN/Inf is filtered).
+        let finite = pixels.allSatisfy(\.isFinite) ? pixels : pixels.filter(\.isFinite)
+        let (lo, hi): (Float, Float) = finite.isEmpty ? (0, 1) : finite.withUnsafeBufferPointer { f in
+            let range = OrderStatistics.smallest(f, ranks: [Int(Double(f.count - 1) * 0.01), Int(Double(f.count - 1) * 0.999)])
+            return (range[0], range[1])
+        }
         var image = RGBImage(width: width, height: height)
         let span = hi > lo ? hi - lo : 1
         for y in 0..<height { for x in 0..<width {
