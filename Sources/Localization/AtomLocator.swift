@@ -53,6 +53,27 @@ public struct AtomLocator: Sendable {
     /// - Returns: atoms ordered by class, then by the raster position of their blob.
     /// - Throws: `LocalizationError.sizeMismatch` if `frame` does not match the maps.
     public func locate(_ maps: ProbabilityMaps, frame: [Float]? = nil) throws -> [Atom] {
+        weigh(try candidates(maps, frame: frame), width: maps.width, height: maps.height)
+    }
+
+    /// Atoms found on the maps and, with a frame and refinement, their Gaussian fits — before
+    /// the fits are weighed against the centroids. `BandedLocation` gathers these band by band
+    /// and weighs them once, so the weighing's error estimates come from the whole frame.
+    public struct Candidates: Sendable {
+        public var atoms: [Atom]
+        /// One per atom; nil where no fit was attempted.
+        public var fits: [GaussianFit?]
+
+        /// Moves every atom and fit by `dy` rows (band coordinates → frame coordinates).
+        public mutating func shift(rows dy: Double) {
+            for i in atoms.indices { atoms[i].y += dy }
+            for i in fits.indices { fits[i]?.y += dy }
+        }
+    }
+
+    /// The atoms of every (non-background) class and their fits (see `Candidates`).
+    /// - Throws: `LocalizationError.sizeMismatch` if `frame` does not match the maps.
+    public func candidates(_ maps: ProbabilityMaps, frame: [Float]? = nil) throws -> Candidates {
         if let frame { try checkImage(frame.count, width: maps.width, height: maps.height, what: "raw frame") }
         var atoms: [Atom] = []
         for c in 0..<maps.classes where c != backgroundClass {
@@ -63,8 +84,8 @@ public struct AtomLocator: Sendable {
         }
         // Before refinement, so that a duplicate does not enter its twin's fit as a neighbour.
         atoms = Self.keepingApart(atoms, minDistance: minSeparation)
-        if let frame, let refinement { refine(&atoms, frame: frame, width: maps.width, height: maps.height, with: refinement) }
-        return atoms
+        guard let frame, let refinement else { return Candidates(atoms: atoms, fits: atoms.map { _ in nil }) }
+        return Candidates(atoms: atoms, fits: fits(atoms, frame: frame, width: maps.width, height: maps.height, with: refinement))
     }
 
     /// Drops every atom closer than `minDistance` to a more probable one (any class; ties by
@@ -187,7 +208,7 @@ public struct AtomLocator: Sendable {
         x < borderMargin || y < borderMargin || x > Double(width - 1) - borderMargin || y > Double(height - 1) - borderMargin
     }
 
-    /// Gaussian refinement of every atom, in parallel; rejected fits keep the centroid.
+    /// Gaussian fit of every atom, in parallel.
     ///
     /// Atoms close enough to spill into each other's windows (any class) are fitted with
     /// their neighbours' Gaussians subtracted: the first round uses the neighbours' centroids
@@ -195,9 +216,9 @@ public struct AtomLocator: Sendable {
     /// their fits from the round before. An atom is refitted only while a neighbour still moves
     /// (by > 10⁻³ px, or its amplitude by > 0.1 %); on dense lattices (3.3σ spacing) most
     /// atoms still move after all rounds, hence the cap.
-    private func refine(_ atoms: inout [Atom], frame: [Float], width: Int, height: Int, with refinement: GaussianRefinement) {
+    private func fits(_ atoms: [Atom], frame: [Float], width: Int, height: Int, with refinement: GaussianRefinement) -> [GaussianFit?] {
         let starts = atoms.map { (x: $0.x, y: $0.y) }
-        guard !starts.isEmpty else { return }
+        guard !starts.isEmpty else { return [] }
         let reach = 1.5 * Double(refinement.halfWindow) + 3 * refinement.initialSigma
         let neighbours = refinement.neighbourRounds > 0
             ? neighbourLists(starts, within: reach) : [[Int]](repeating: [], count: starts.count)
@@ -242,6 +263,16 @@ public struct AtomLocator: Sendable {
                 todo = crowded.filter { i in neighbours[i].contains { moved.contains($0) } }
             }
         }
+        return fits
+    }
+
+    /// The atoms at their final positions: each accepted fit weighed against its centroid by
+    /// their estimated errors (rejected fits keep the centroid), the centroid errors estimated
+    /// from all the given candidates. `width` × `height`: the frame, for the border flag.
+    public func weigh(_ candidates: Candidates, width: Int, height: Int) -> [Atom] {
+        var atoms = candidates.atoms
+        let fits = candidates.fits
+        guard let refinement else { return atoms }
         let centroidVariance = Self.centroidVariances(atoms, fits, fitVarianceScale: refinement.fitVarianceScale)
         for i in atoms.indices {
             guard let fit = fits[i] else { continue }
@@ -266,6 +297,7 @@ public struct AtomLocator: Sendable {
             }
             atoms[i].border = atoms[i].border || nearEdge(atoms[i].x, atoms[i].y, width: width, height: height)
         }
+        return atoms
     }
 
     /// Per class (and pooled, key −1), the centroid's error variance per axis, estimated from

@@ -6,7 +6,8 @@
 /// the atoms whose position falls in the core are kept. The halo covers what an atom's result
 /// depends on: its blob (≈ 2 × the minimum separation), the border margin and, with
 /// refinement, every neighbour that can reach it through the rounds of neighbour-subtracted
-/// fits. So the atoms equal those of `AtomLocator.locate` on the whole frame's maps; rows of
+/// fits. The fits are weighed against the centroids once, over the whole frame's candidates
+/// (`AtomLocator.weigh`). So the atoms equal those of `AtomLocator.locate` on the whole frame's maps; rows of
 /// atoms within one class can come in another order where a blob crosses a band boundary.
 /// A frame of at most `bandRows + halo` rows is one band: the whole-frame computation.
 public struct BandedLocation: Sendable {
@@ -42,7 +43,8 @@ public struct BandedLocation: Sendable {
         try tiler.segmentRows(frame, width: width, height: height, normalizing: bounds, segmenter: segmenter) { first, maps in
             try bands.add(maps, at: first)
         }
-        return bands.byClass.flatMap { $0 }
+        let all = AtomLocator.Candidates(atoms: bands.byClass.flatMap { $0.map(\.atom) }, fits: bands.byClass.flatMap { $0.map(\.fit) })
+        return locator.weigh(all, width: width, height: height)
     }
 }
 
@@ -54,7 +56,7 @@ private struct Bands {
     var first = 0
     /// First row of the next core.
     var core = 0
-    var byClass: [[Atom]] = []
+    var byClass: [[(atom: Atom, fit: GaussianFit?)]] = []
 
     init(frame: [Float], width: Int, height: Int, bandRows: Int, halo: Int, locator: AtomLocator) {
         self.frame = frame; self.width = width; self.height = height
@@ -77,12 +79,11 @@ private struct Bands {
         let offset = (top - first) * width
         let values = planes.flatMap { $0[offset..<(offset + n)] }
         let maps = try ProbabilityMaps(classes: planes.count, width: width, height: bottom - top, values: values)
-        let atoms = try locator.locate(maps, frame: Array(frame[(top * width)..<(bottom * width)]))
-        for var atom in atoms {
-            atom.y += Double(top)
-            if (core == 0 || atom.y >= Double(core)) && (coreEnd == height || atom.y < Double(coreEnd)) {
-                byClass[atom.classIndex].append(atom)
-            }
+        var found = try locator.candidates(maps, frame: Array(frame[(top * width)..<(bottom * width)]))
+        found.shift(rows: Double(top))
+        for (atom, fit) in zip(found.atoms, found.fits)
+        where (core == 0 || atom.y >= Double(core)) && (coreEnd == height || atom.y < Double(coreEnd)) {
+            byClass[atom.classIndex].append((atom, fit))
         }
         core = coreEnd
         let drop = max(0, core - halo - first)
