@@ -12,14 +12,23 @@ public struct DetectionMetrics: Sendable, Equatable {
     public let rmse: Double?
 
     /// TP / (TP + FP). Ratios 0/0 are 1 when nothing was expected and nothing found, else 0.
-    public var precision: Double { ratio(truePositives, truePositives + falsePositives) }
+    public var precision: Double { scores.precision }
     /// TP / (TP + FN).
-    public var recall: Double { ratio(truePositives, truePositives + falseNegatives) }
+    public var recall: Double { scores.recall }
     /// Harmonic mean of precision and recall: 2TP / (2TP + FP + FN).
-    public var f1: Double { ratio(2 * truePositives, 2 * truePositives + falsePositives + falseNegatives) }
+    public var f1: Double { scores.f1 }
 
-    private func ratio(_ a: Int, _ b: Int) -> Double {
-        b > 0 ? Double(a) / Double(b) : (truePositives + falsePositives + falseNegatives == 0 ? 1 : 0)
+    private var scores: (precision: Double, recall: Double, f1: Double) {
+        Self.scores(truePositives: truePositives, falsePositives: falsePositives, falseNegatives: falseNegatives)
+    }
+
+    /// Precision, recall and F1 of these counts; a class with nothing expected and nothing found
+    /// scores 1 (a perfect empty answer), so summed tables agree with the per-frame metric.
+    public static func scores(truePositives tp: Int, falsePositives fp: Int, falseNegatives fn: Int)
+        -> (precision: Double, recall: Double, f1: Double) {
+        let empty = tp + fp + fn == 0
+        let ratio = { (a: Int, b: Int) in b > 0 ? Double(a) / Double(b) : (empty ? 1 : 0) }
+        return (ratio(tp, tp + fp), ratio(tp, tp + fn), ratio(2 * tp, 2 * tp + fp + fn))
     }
 
     /// Header of `csvRow`.

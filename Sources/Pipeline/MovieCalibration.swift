@@ -32,8 +32,8 @@ extension Calibration {
         case .model:
             warn("\(name) has no pixel calibration and too little lattice to measure one; assuming \(size(c.pixelSize)) Å/px (the model's); pass --pixel-size")
         default:
-            if let m = measured, abs(m / c.pixelSize - 1) > latticeTolerance {
-                warn("\(name): the pixel size \(size(c.pixelSize)) Å (\(c.pixelSizeSource.summaryText)) disagrees with the lattice's \(size(m)) Å by \(String(format: "%+.1f", 100 * (m / c.pixelSize - 1))) %; check the calibration")
+            if let m = measured, let w = latticeMismatch(name: name, pixelSize: c.pixelSize, source: c.pixelSizeSource, lattice: m) {
+                warn(w)
             }
         }
         if usesFrameTime && c.frameTimeSource == .assumed {
@@ -44,6 +44,13 @@ extension Calibration {
 
     /// A given pixel size further than this (relative) from the lattice's is warned about.
     public static let latticeTolerance = 0.03
+
+    /// The warning for a given pixel size more than `latticeTolerance` from the lattice's; nil within it.
+    static func latticeMismatch(name: String, pixelSize: Double, source: Calibration.Source, lattice m: Double) -> String? {
+        guard abs(m / pixelSize - 1) > latticeTolerance else { return nil }
+        let size = { (v: Double) in String(format: "%.4f", v) }
+        return "\(name): the pixel size \(size(pixelSize)) Å (\(source.summaryText)) disagrees with the lattice's \(size(m)) Å by \(String(format: "%+.1f", 100 * (m / pixelSize - 1))) %; check the calibration"
+    }
 
     /// Å per pixel from the first frame's lattice: the material's nearest column distance over the
     /// median first-shell bond length of the atoms found there (`LatticeSpacing`) (run at `assumed`, else the

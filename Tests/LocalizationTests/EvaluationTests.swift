@@ -58,6 +58,19 @@ final class EvaluationTests: XCTestCase {
         XCTAssertEqual(missed.total.f1, 0)
     }
 
+    /// Summed counts (evaluate's table) score like the per-frame metric: an empty class is a
+    /// perfect 1, a class with only false positives or only misses is 0, and F1 = 2TP/(2TP+FP+FN).
+    func testScoresOfCountsMatchTheMetric() {
+        let empty = DetectionMetrics.scores(truePositives: 0, falsePositives: 0, falseNegatives: 0)
+        XCTAssertEqual([empty.precision, empty.recall, empty.f1], [1, 1, 1])
+        let phantoms = DetectionMetrics.scores(truePositives: 0, falsePositives: 3, falseNegatives: 0)
+        XCTAssertEqual([phantoms.precision, phantoms.recall, phantoms.f1], [0, 0, 0])
+        let mixed = DetectionMetrics.scores(truePositives: 6, falsePositives: 2, falseNegatives: 4)
+        XCTAssertEqual(mixed.precision, 0.75, accuracy: 1e-12)
+        XCTAssertEqual(mixed.recall, 0.6, accuracy: 1e-12)
+        XCTAssertEqual(mixed.f1, 2 * 0.75 * 0.6 / 1.35, accuracy: 1e-12)
+    }
+
     /// Against brute force over all one-to-one matchings on random dense clusters:
     /// same number of matches and the same minimal summed distance.
     func testMatchesBruteForceOnRandomClusters() throws {

@@ -1,6 +1,7 @@
 import Foundation
 import MicroscopyIO
 import Pipeline
+import Simulation
 import XCTest
 
 /// The shared options of the `atomtrack` commands, run as a user would (the executable built
@@ -201,6 +202,28 @@ final class CommandLineTests: XCTestCase {
 
     /// A movie the user may not read is named as such, not called corrupt. As root (who reads
     /// anything) the command runs as `nobody` through setpriv.
+    /// A `--pixel-size` 15 % off the simulated frame's true 0.2 Å/px (either way) is warned about,
+    /// naming the lattice's measurement; the true one passes without a word.
+    func testPixelSizeThatDisagreesWithTheLatticeIsWarnedAbout() throws {
+        let dir = try temporaryDirectory("pixel-mismatch")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let model = repositoryRoot.appendingPathComponent("Models/tmd-ws2")
+        guard FileManager.default.fileExists(atPath: model.appendingPathComponent("model.safetensors").path) else {
+            throw XCTSkip("shipped model tmd-ws2 not present")
+        }
+        var recipe = try Recipe.decode(Data(contentsOf: repositoryRoot.appendingPathComponent("TrainingData/movie-ws2.json")))
+        recipe.width = 128; recipe.height = 128
+        recipe.movie?.frames = 1
+        _ = try SimulationExport.writeMovie(recipe: recipe, to: dir, progress: false)
+        let movie = dir.appendingPathComponent(SimulationExport.movieFile).path
+        for (size, warned) in [("0.2", false), ("0.23", true), ("0.17", true)] {
+            let run = try atomtrack(["locate", movie, "--model", model.path, "--pixel-size", size,
+                                     "--out", dir.appendingPathComponent("out-\(size)").path, "--quiet"])
+            XCTAssertEqual(run.status, 0, run.stderr)
+            XCTAssertEqual(run.stderr.contains("disagrees with the lattice"), warned, "--pixel-size \(size): \(run.stderr)")
+        }
+    }
+
     func testUnreadableMovieIsNotCalledCorrupt() throws {
         let dir = try reliabilityTempDir(self)
         let movie = try smallMovie(in: dir)

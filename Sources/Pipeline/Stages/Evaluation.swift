@@ -183,11 +183,11 @@ public struct ModelEvaluation {
         }
         bar.finish()
         return (0..<classes).map { c in
-            let p = tp[c] + fp[c] > 0 ? Double(tp[c]) / Double(tp[c] + fp[c]) : 0
-            let r = tp[c] + fn[c] > 0 ? Double(tp[c]) / Double(tp[c] + fn[c]) : 0
+            // The core metric's rule: nothing expected and nothing found scores 1, not 0.
+            let s = DetectionMetrics.scores(truePositives: tp[c], falsePositives: fp[c], falseNegatives: fn[c])
             return Row(dataset: dataset, dose: dose, className: names[c],
                        truePositives: tp[c], falsePositives: fp[c], falseNegatives: fn[c],
-                       precision: p, recall: r, f1: p + r > 0 ? 2 * p * r / (p + r) : 0,
+                       precision: s.precision, recall: s.recall, f1: s.f1,
                        rmsePx: tp[c] > 0 ? (squared[c] / Double(tp[c])).squareRoot() : nil)
         }
     }
