@@ -59,13 +59,13 @@ extension ModelFinetuning {
     /// Reads `frames` of a movie at its pixel size (the flag's, else the file's, else the base
     /// model's, warned about) and labels them; refuses frames outside the movie first.
     public static func labelledFrames(movie path: String, signal: String? = nil, frames: [Int], pixelSize flag: Double?,
-                                      card: ModelCard, labels: FrameLabels) throws -> ([LabelledFrame], ModelCard.Finetuning.Source) {
+                                      model: TrainedModel, labels: FrameLabels) throws -> ([LabelledFrame], ModelCard.Finetuning.Source) {
         let movie = try Movie.open(URL(fileURLWithPath: path), signal: signal)
         guard !frames.isEmpty else { throw InputError("--frames: give at least one frame") }
         for i in frames where i < 0 || i >= movie.frameCount {
             throw InputError("--frames \(i) is outside the movie's \(movie.frameCount) frames")
         }
-        let pixelSize = try Calibration.resolve(for: movie, card: card, pixelSizeFlag: flag, frameTimeFlag: nil,
+        let pixelSize = try Calibration.resolve(for: movie, finder: AtomFinder(model: model), pixelSizeFlag: flag, frameTimeFlag: nil,
                                                 usesFrameTime: false).pixelSize
         var checksumBytes = Data(), out: [LabelledFrame] = []
         for i in frames {
@@ -94,7 +94,7 @@ extension Analysis {
         let base = try TrainedModel(at: ShippedModels.resolve(model: config.model, material: config.material))
         let (frames, source) = try ModelFinetuning.labelledFrames(
             movie: config.movie, signal: config.signal, frames: [config.firstFrame], pixelSize: config.pixelSize,
-            card: base.card, labels: labels(base.card))
+            model: base, labels: labels(base.card))
         return try ModelFinetuning(base: base, frames: frames, source: source, options: options,
                                    outputDirectory: output.appendingPathComponent(finetunedModelFolder))
     }
