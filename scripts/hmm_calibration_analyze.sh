@@ -4,7 +4,7 @@
 # size, number of Mo dopants, dose, length, per-state hop rates and transition matrix), each
 # run through `atomtrack demo` (simulate → analyze with the shipped tmd-ws2 model → truth).
 # Resumable: a movie whose CSV exists is skipped, so the study can be stopped and restarted.
-# Small movies, niced: the box is shared. Needs jq.
+# Small movies, niced (NICE, default 5: at 19 a loaded box starves it): the box is shared. Needs jq.
 # Usage: scripts/hmm_calibration_analyze.sh [MOVIES=100] [SEED=1] [OUT=$TMPDIR/hmm_analyze] [WORKERS=2]
 # Writes OUT/movie_NNN.csv (one row per quantity: truth, estimate, 95 % interval, covered)
 # and OUT/summary.txt (coverage per quantity, bias of D for states with ≥ 300 steps,
@@ -33,7 +33,7 @@ run_movie() {
         | .movie.states[0].hopRate=$h0 | .movie.states[1].hopRate=$h1
         | .movie.transitionMatrix=[[$a, 1-$a], [1-$b, $b]]' TrainingData/movie-ws2.json > "$dir/recipe.json"
     local start=$SECONDS
-    if ! nice -n 19 "$bin" demo --recipe "$dir/recipe.json" --frames "$frames" --out "$dir/run" --quiet > "$dir/demo.txt" 2>&1; then
+    if ! nice -n "${NICE:-5}" "$bin" demo --recipe "$dir/recipe.json" --frames "$frames" --out "$dir/run" --quiet > "$dir/demo.txt" 2>&1; then
         echo "movie $i failed: $(tail -1 "$dir/demo.txt")" >&2; rm -rf "$dir"; return 0
     fi
     local params="$i,$size,$count,$dose,$frames,$h0,$h1,$t00,$t11"
@@ -65,7 +65,7 @@ run_movie() {
 }
 
 export -f run_movie
-export out seed bin
+export out seed bin NICE
 seq 1 "$movies" | xargs -P "$workers" -I{} bash -c 'run_movie {}'
 
 # Summary over every movie finished so far.
