@@ -71,7 +71,10 @@ public struct DefectClassLibrary: Sendable {
     /// `names` (`D<k>`, as in every other file) or `none`; `kind` = `atom:<symbol>` (a dopant or an
     /// intensity outlier of that atom class, symbols from `atomClasses`) or `vacancy:<sublattice>`.
     public func defectsCSV(names: [String], atomClasses: [String]) -> String {
-        var s = "frame,x,y,class,probability,kind\n"
+        // loglik_<class>: the mixture's log p(crop | class) up to a per-crop constant, the
+        // evidence `track`/`markov` weigh frame by frame in the joint HMM.
+        let classCount = classification.classLogLikelihoods.first?.count ?? 0
+        var s = "frame,x,y,class,probability,kind" + (0..<classCount).map { ",loglik_" + (names.indices.contains($0) ? names[$0] : "\($0)") }.joined() + "\n"
         for (i, d) in defects.enumerated() {
             let kind: String
             switch d.kind {
@@ -80,7 +83,8 @@ public struct DefectClassLibrary: Sendable {
             }
             let label = classification.labels[i]
             let name = names.indices.contains(label) ? names[label] : "none"
-            s += "\(d.frame),\(fmt(d.x)),\(fmt(d.y)),\(name),\(fmt(classification.probabilities[i])),\(kind)\n"
+            s += "\(d.frame),\(fmt(d.x)),\(fmt(d.y)),\(name),\(fmt(classification.probabilities[i])),\(kind)"
+            s += classification.classLogLikelihoods[i].map { "," + ($0.isFinite ? fmt($0) : "-inf") }.joined() + "\n"
         }
         return s
     }

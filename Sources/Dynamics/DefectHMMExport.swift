@@ -82,7 +82,7 @@ public struct HMMReport: Encodable, Sendable {
             Candidate(states: row.groups.map { $0.map { Diffusion.name($0, classNames) }.joined(separator: "+") },
                       logLikelihood: row.logLikelihood, parameters: row.parameters, bic: row.bic, minOccupancy: row.minOccupancy)
         }
-        ciMethod = ci.map { _ in "percentile bootstrap over track blocks, HMM refitted per resample" }
+        ciMethod = ci.map { "\($0.method.rawValue) bootstrap over track blocks, HMM refitted per resample" }
         samples = ci?.samples; level = ci?.confidence; blockLength = ci?.blockLength; seed = ci?.seed
         tracks = fit.tracks; frames = fit.observedFrames
     }

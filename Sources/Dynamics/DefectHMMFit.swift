@@ -24,9 +24,14 @@ public struct DefectHMMOptions: Sendable, Equatable {
     /// frames first, so a movie with few long tracks still has many resampling units.
     public var bootstrapSamples = 200
     public var blockLength = 20
-    /// EM iterations of each bootstrap refit (from the warm start).
+    /// EM iterations of each bootstrap refit (from the warm start), and the relative change of
+    /// the log-likelihood that ends one: tighter than `tolerance`, because EM creeps slowly
+    /// towards the resample's optimum and a refit stopped early is too close to the estimate
+    /// (intervals too narrow; the table-level study measured it, docs/ACCURACY.md).
     public var bootstrapIterations = 200
+    public var bootstrapTolerance = 1e-8
     public var confidence = 0.95
+    public var intervalMethod = HMMIntervalMethod.percentile
     public var seed: UInt64 = 1
     public init() {}
 }
@@ -52,7 +57,7 @@ public struct HMMSelectionRow: Sendable, Equatable {
     public var minOccupancy: Double
 }
 
-/// Percentile bootstrap intervals (nil entries: undefined in too many resamples).
+/// Bootstrap intervals (nil entries: undefined in too many resamples).
 public struct HMMIntervals: Sendable, Equatable {
     public var D: [(low: Double, high: Double)?]
     public var hopRate: [(low: Double, high: Double)?]
@@ -60,6 +65,9 @@ public struct HMMIntervals: Sendable, Equatable {
     public var transitionLow: [[Double]], transitionHigh: [[Double]]
     public var timescales: [(low: Double, high: Double)?]
     public var samples: Int, confidence: Double, blockLength: Int, seed: UInt64
+    public var method: HMMIntervalMethod
+    /// The refitted models the intervals come from (for studies of the intervals themselves).
+    public var replicates: [DefectHMMFit] = []
 
     public static func == (a: HMMIntervals, b: HMMIntervals) -> Bool {
         func same(_ x: [(low: Double, high: Double)?], _ y: [(low: Double, high: Double)?]) -> Bool {
@@ -67,7 +75,7 @@ public struct HMMIntervals: Sendable, Equatable {
         }
         return same(a.D, b.D) && same(a.hopRate, b.hopRate) && same(a.dwellFrames, b.dwellFrames)
             && same(a.timescales, b.timescales) && a.transitionLow == b.transitionLow
-            && a.transitionHigh == b.transitionHigh && a.samples == b.samples && a.seed == b.seed
+            && a.transitionHigh == b.transitionHigh && a.samples == b.samples && a.seed == b.seed && a.method == b.method
     }
 }
 
@@ -119,14 +127,14 @@ public enum DefectHMMFitter {
         result.logLikelihood = best.row.logLikelihood; result.parameters = best.row.parameters; result.bic = best.row.bic
         result.iterations = best.iterations; result.converged = best.converged
         result.selection = selection; result.tracks = tracks.count
-        if o.bootstrapSamples > 0 { result.intervals = bootstrap(best.model, groups: groups, prepared, o) }
+        if o.bootstrapSamples > 0 { result.intervals = bootstrap(result, groups: groups, prepared, o) }
         return result
     }
 
     static func validate(_ tracks: [HMMTrack], classCount m: Int, options o: DefectHMMOptions) throws {
         guard m >= 1 else { throw MarkovError.invalidArgument("the HMM needs at least one class") }
         guard !tracks.isEmpty else { throw MarkovError.invalidArgument("the HMM needs at least one track") }
-        guard o.starts >= 1, o.maxIterations >= 1, o.bootstrapIterations >= 1, o.blockLength >= 2, o.bootstrapSamples >= 0,
+        guard o.starts >= 1, o.maxIterations >= 1, o.bootstrapIterations >= 1, o.bootstrapTolerance > 0, o.blockLength >= 2, o.bootstrapSamples >= 0,
               o.confidence > 0, o.confidence < 1, o.minOccupancy >= 0 else {
             throw MarkovError.invalidArgument("HMM options out of range")
         }
@@ -244,11 +252,11 @@ public enum DefectHMMFitter {
 
     /// Baum–Welch from `initial` until the log-likelihood stops rising.
     static func em(_ initial: DefectHMM, _ tracks: [PreparedTrack], _ o: DefectHMMOptions,
-                   maxIterations: Int) -> (DefectHMM, Sufficient, Int, Bool) {
+                   maxIterations: Int, tolerance: Double? = nil) -> (DefectHMM, Sufficient, Int, Bool) {
         var model = initial, previous = -Double.infinity
         for iteration in 1...maxIterations {
             let s = expectation(model, tracks)
-            if abs(s.logL - previous) <= o.tolerance * abs(s.logL) + 1e-9 { return (model, s, iteration, true) }
+            if abs(s.logL - previous) <= (tolerance ?? o.tolerance) * abs(s.logL) + 1e-9 { return (model, s, iteration, true) }
             previous = s.logL
             model = maximization(model, s, o, sigma2: s.sigma2(model))
         }
@@ -370,7 +378,7 @@ public enum DefectHMMFitter {
     }
 
     /// −1/ln|λᵢ| for every eigenvalue of T but the largest (frames).
-    static func timescales(_ t: [[Double]]) -> [Double] {
+    public static func timescales(_ t: [[Double]]) -> [Double] {
         guard t.count > 1, let values = try? MarkovMatrix(rows: t).eigenvalues() else { return [] }
         return values.dropFirst().map { v in v.magnitude >= 1 ? .infinity : -1 / log(v.magnitude) }
     }

@@ -30,10 +30,12 @@ final class LibraryExportTests: XCTestCase {
 
         let names = library.classes.map { "D\($0.id)" }
         let csv = library.defectsCSV(names: names, atomClasses: ["W+Mo", "S", "Si"]).split(separator: "\n")
-        XCTAssertEqual(csv.first, "frame,x,y,class,probability,kind")
+        let k = classification.classLogLikelihoods[0].count
+        XCTAssertEqual(csv.first.map(String.init), "frame,x,y,class,probability,kind" + names.prefix(k).map { ",loglik_" + $0 }.joined())
         XCTAssertEqual(csv.count, crops.count + 1)
-        XCTAssertEqual(csv[1].split(separator: ",").last, "atom:Si")
-        XCTAssertEqual(csv[2], "1,1.0000,2.5000,D\(classification.labels[1]),\(String(format: "%.4f", classification.probabilities[1])),vacancy:1")
+        XCTAssertEqual(csv[1].split(separator: ",")[5], "atom:Si")
+        func loglik(_ i: Int) -> String { classification.classLogLikelihoods[i].map { "," + ($0.isFinite ? String(format: "%.4f", $0) : "-inf") }.joined() }
+        XCTAssertEqual(String(csv[2]), "1,1.0000,2.5000,D\(classification.labels[1]),\(String(format: "%.4f", classification.probabilities[1])),vacancy:1" + loglik(1))
 
         let json = try JSONSerialization.jsonObject(with: Data(library.libraryJSON(names: names, source: nil).utf8)) as! [String: Any]
         XCTAssertEqual(json["components"] as? Int, classification.model.components)

@@ -303,7 +303,8 @@ struct ReportBuilder {
 
     func markovFigure(_ k: Kinetics.Result, names: [String]) -> String {
         let tracks = k.longTracks(minLength: config.kinetics.minTrackLength)
-        let dwell = dwellFigure(tracks, names: names) + timescalesFigure(tracks, names: names)
+        let dwell = dwellFigure(tracks, names: names) + hmmDwellFigure(k, tracks: tracks, names: names)
+            + timescalesFigure(tracks, names: names, hmm: k.hmm)
         guard let m = k.markov else { return "<p>\(SVGPlot.escape(k.markovNote ?? "No Markov model."))</p><div class=\"row\">\(dwell)</div>" }
         let active = m.activeStateNames
         let t = m.transitionMatrix.rows, c = m.counts.rows
@@ -342,8 +343,32 @@ struct ReportBuilder {
                       caption: "Frames a defect stays in a class before it changes class (runs ended by the track's end are censored and left out); dashed: the exponential with the same mean.")
     }
 
-    /// Implied timescales against lag: flat where the Markov model is valid.
-    func timescalesFigure(_ tracks: [Track], names: [String]) -> String {
+    /// Dwell times of the joint HMM's Viterbi states against the fitted exponential (geometric:
+    /// P(dwell = n) = (1 − T_kk)·T_kkⁿ⁻¹, scaled to the observed runs).
+    func hmmDwellFigure(_ k: Kinetics.Result, tracks: [Track], names: [String]) -> String {
+        guard let fit = k.hmm else { return "" }
+        let viterbi = tracks.compactMap { t in k.hmmPaths[t.id].map { DiffusionTrack(frames: t.points.map(\.frame), x: [], y: [], classes: $0) } }
+        let dwell = ReportStatistics.dwellTimes(viterbi)
+        guard let longest = dwell.values.flatMap({ $0 }).max() else { return "" }
+        let hidden = HMMReport.stateNames(fit, classNames: names)
+        let width = max(1, (longest + 29) / 30), bins = (longest + width) / width
+        let edges = (0...bins).map { time(frames: Double($0 * width) + 0.5) }
+        var groups: [(label: String, counts: [Int], color: String)] = [], curves: [SVGPlot.Series] = []
+        for (s, d) in dwell.sorted(by: { $0.key < $1.key }) {
+            let stay = fit.model.transition[s][s], q = 1 - stay, x = (1...(bins * width)).map(Double.init)
+            let name = hidden.indices.contains(s) ? hidden[s] : "state \(s)"
+            groups.append((name + " (\(d.count))", ReportStatistics.histogram(d.map { Double($0) }, low: 0.5, high: Double(bins * width) + 0.5, bins: bins), stateColor(s)))
+            curves.append(.init(label: String(format: "%@ fitted, τ = %.3g %@", name, time(frames: fit.states[s].dwellFrames), timeUnit),
+                                x: x.map { time(frames: $0) }, y: x.map { Double(d.count) * Double(width) * q * pow(stay, $0 - 1) },
+                                color: stateColor(s), dashed: true, markers: false))
+        }
+        return figure(SVGPlot.histogram(edges: edges, groups: groups, curves: curves, title: "Dwell times, joint HMM", xLabel: "time in a hidden state (\(timeUnit))"),
+                      caption: "Runs of the Viterbi state sequence (censored runs at track ends left out); dashed: the exponential the HMM fitted, mean 1/(1 − T_kk) (markov.json \"hmm\" has its interval). Short tracks censor long runs, so the histogram falls faster than the fit when tracks are short.")
+    }
+
+    /// Implied timescales against lag: flat where the Markov model is valid; the joint HMM's
+    /// timescales (lag 1, with their bootstrap interval) as horizontal lines to compare.
+    func timescalesFigure(_ tracks: [Track], names: [String], hmm: DefectHMMFit? = nil) -> String {
         let maxLag = min(10, (tracks.map(\.points.count).max() ?? 0) / 2)
         guard maxLag >= 2, let trajectories = try? tracks.map({ try StateTrajectory(frames: $0.points.map(\.frame), states: $0.points.map(\.classLabel)) }),
               let points = try? MarkovEstimator(reversible: config.kinetics.reversible)
@@ -355,10 +380,23 @@ struct ReportBuilder {
             return SVGPlot.Series(label: "t\(i + 1)", x: at.map { time(frames: Double($0.lag)) }, y: at.map { time(frames: $0.timescales[i]) },
                                   color: SVGPlot.palette[i % SVGPlot.palette.count])
         }
+        if let fit = hmm {
+            let lags = [1.0, Double(maxLag)].map { time(frames: $0) }
+            for (i, t) in fit.timescales.enumerated() where t.isFinite {
+                let color = SVGPlot.palette[i % SVGPlot.palette.count]
+                series.append(.init(label: String(format: "HMM t%d = %.3g %@", i + 1, time(frames: t), timeUnit), x: lags, y: [t, t].map { time(frames: $0) },
+                                    color: color, dashed: true, markers: false))
+                if let ci = fit.intervals?.timescales[i] {
+                    for (edge, v) in [("low", ci.low), ("high", ci.high)] where v.isFinite {
+                        series.append(.init(label: "HMM t\(i + 1) 95 % CI \(edge)", x: lags, y: [v, v].map { time(frames: $0) }, color: color, dashed: true, markers: false))
+                    }
+                }
+            }
+        }
         series.append(.init(label: "t = lag (unresolved below)", x: (1...maxLag).map { time(frames: Double($0)) }, y: (1...maxLag).map { time(frames: Double($0)) },
                             color: "#999", dashed: true, markers: false))
         return figure(SVGPlot.lineChart(series, title: "Implied timescales", xLabel: "lag τ (\(timeUnit))", yLabel: "implied timescale (\(timeUnit))"),
-                      caption: "−τ / ln|λᵢ(τ)| of the model estimated at each lag; a Markovian model gives a flat line.")
+                      caption: "−τ / ln|λᵢ(τ)| of the counting model on the per-frame classes at each lag; a Markovian model gives a flat line. Dashed: the joint HMM's implied timescales at lag 1 and their 95 % bootstrap interval (misclassified frames pull the counting estimate down at short lags).")
     }
 
     func driftFigure(_ k: Kinetics.Result) -> String {

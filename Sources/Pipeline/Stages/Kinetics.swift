@@ -39,6 +39,8 @@ public struct Kinetics {
         /// Viterbi hidden state of every point, by track id.
         public var hmmPaths: [Int: [Int]] = [:]
         public var stateNames: [String]
+        /// Per linked defect, the classifier's log-likelihood of each class (trajectories.csv's loglik_ columns).
+        public var evidence: [[Double]]?
 
         /// The defect tracks long enough to report (`Options.minTrackLength`).
         public func longTracks(minLength: Int) -> [Track] { defectTracks.tracks.filter { $0.points.count >= minLength } }
@@ -86,7 +88,7 @@ public struct Kinetics {
         let defectTracks = try Tracker.track(detections, options: TrackingOptions(
             maxDistance: options.maxStepColumns * columnSpacingPixels, maxGap: options.maxGap), drift: lattice.drift)
         var result = Result(atomTracks: lattice, defectTracks: defectTracks, diffusion: [],
-                            markov: nil, markovUncertainty: nil, markovNote: nil, stateNames: stateNames)
+                            markov: nil, markovUncertainty: nil, markovNote: nil, stateNames: stateNames, evidence: logLikelihoods)
         let long = result.longTracks(minLength: options.minTrackLength)
         result.diffusion = try diffusion(of: long)
         try estimateMarkovModel(of: long, into: &result)
@@ -148,11 +150,14 @@ public struct Kinetics {
     /// Links the library's defects (class = library class, score = its probability).
     public func run(atoms: [[FrameAtom]], library: DefectClassLibrary, stateNames: [String]) throws -> Result {
         let labels = library.classification.labels, probabilities = library.classification.probabilities
-        let defects = library.defects.indices.filter { labels[$0] != DefectClassification.none }.map { i in
+        let kept = library.defects.indices.filter { labels[$0] != DefectClassification.none }
+        let defects = kept.map { i in
             (frame: library.defects[i].frame, x: library.defects[i].x, y: library.defects[i].y,
              state: labels[i], probability: probabilities[i])
         }
-        return try run(atoms: atoms, defects: defects, logLikelihoods: library.classification.classLogLikelihoods, stateNames: stateNames)
+        // Evidence indexed like `defects` (the "none" members are left out of both).
+        let evidence = kept.map { library.classification.classLogLikelihoods[$0] }
+        return try run(atoms: atoms, defects: defects, logLikelihoods: evidence, stateNames: stateNames)
     }
 
     /// trajectories.csv (tracks of ≥ `minTrackLength` frames), drift.csv, diffusion.csv and,
@@ -160,7 +165,8 @@ public struct Kinetics {
     public func write(_ r: Result, names: [String], to output: URL) throws {
         func file(_ name: String) -> URL { output.appendingPathComponent(name) }
         try AtomicFile.writeText(TableStages.trajectoriesCSV(r.longTracks(minLength: options.minTrackLength), classes: names,
-                                                             pixelSize: calibration.pixelSize, hmm: r.hmm.map { ($0, r.hmmPaths) }),
+                                                             pixelSize: calibration.pixelSize, hmm: r.hmm.map { ($0, r.hmmPaths) },
+                                                             evidence: r.evidence),
                                  to: file("trajectories.csv"))
         try AtomicFile.writeText(TrackingCSV.drift(r.atomTracks), to: file("drift.csv"))
         let units = DiffusionCalibration(pixelSize: calibration.pixelSize, frameTime: calibration.knownFrameTime)

@@ -32,12 +32,14 @@ public struct MarkovTable {
     public let options: Options
     let tracks: [StateTrajectory]
     let states: [String]
+    /// Per track and point, the table's loglik_<state> values (nil: hard labels).
+    let evidence: [[[Double]]]?
 
     /// Reads the table now, so a bad one is refused before anything is written.
     public init(table: URL, options: Options) throws {
         try options.validate()
         self.options = options
-        (tracks, states) = try TableStages.stateTrajectories(CSVTable(url: table))
+        (tracks, states, evidence) = try TableStages.stateTrajectories(CSVTable(url: table))
     }
 
     public struct Result: Sendable {
@@ -63,12 +65,15 @@ public struct MarkovTable {
                       excluded: model.excludedStates.map { model.stateNames[$0] }, hmm: hmm, hmmNote: note)
     }
 
-    /// The joint HMM on the class labels alone (a learned confusion matrix absorbs misclassified
-    /// frames), at lag 1; the counting estimate above is its cross-check.
+    /// The joint HMM on the classifier's evidence (loglik_ columns) or else the class labels (a
+    /// learned confusion matrix absorbs misclassified frames), at lag 1; the counting estimate
+    /// above is its cross-check.
     func fitHMM() -> (HMMReport?, String?) {
         var o = DefectHMMOptions()
         o.reversible = options.reversible; o.bootstrapSamples = options.samples; o.seed = options.seed
-        let input = tracks.map { HMMTrack(frames: $0.frames, labels: $0.states, classCount: states.count) }
+        let input = tracks.enumerated().map { i, t in
+            evidence.map { HMMTrack(frames: t.frames, classEvidence: $0[i]) } ?? HMMTrack(frames: t.frames, labels: t.states, classCount: states.count)
+        }
         do {
             let fit = try DefectHMMFitter.fit(input, classCount: states.count, options: o)
             return (HMMReport(fit, classNames: states, calibration: options.frameTime.map { DiffusionCalibration(pixelSize: 1, frameTime: $0) }), nil)

@@ -46,12 +46,14 @@ public struct TrackTable {
     public let options: Options
     let detections: [Detection]
     let classes: [String]
+    /// Per detection, the table's loglik_<class> values (nil: the HMM weighs the hard labels).
+    let evidence: [[Double]]?
 
     /// Reads the table now, so a bad one is refused before anything is written.
     public init(table: URL, options: Options) throws {
         try options.validate()
         self.options = options
-        (detections, classes) = try TableStages.detections(CSVTable(url: table), only: options.classes)
+        (detections, classes, evidence) = try TableStages.detections(CSVTable(url: table), only: options.classes)
     }
 
     public struct ClassDiffusion: Sendable {
@@ -77,7 +79,7 @@ public struct TrackTable {
         let long = result.tracks.filter { $0.points.count >= options.minLength }
         let (hmm, paths, note) = fitHMM(long)
         try AtomicFile.writeText(TableStages.trajectoriesCSV(long, classes: classes, pixelSize: options.pixelSize,
-                                                             hmm: hmm.map { ($0, paths) }),
+                                                             hmm: hmm.map { ($0, paths) }, evidence: evidence),
                                  to: dir.appendingPathComponent("trajectories.csv"))
         try AtomicFile.writeText(TrackingCSV.drift(result), to: dir.appendingPathComponent("drift.csv"))
         let tracks = long.map(DiffusionTrack.init)
@@ -90,13 +92,16 @@ public struct TrackTable {
         options.pixelSize.flatMap { p in options.frameTime.map { DiffusionCalibration(pixelSize: p, frameTime: $0) } }
     }
 
-    /// The joint HMM on the class labels (through a learned confusion matrix) and the lattice
-    /// hops of the drift-corrected steps (a hop: a step longer than the hop threshold).
+    /// The joint HMM on the classifier's evidence (the table's loglik_ columns; without them the
+    /// labels, through a learned confusion matrix) and the lattice hops of the drift-corrected
+    /// steps (a hop: a step longer than the hop threshold).
     func fitHMM(_ tracks: [Track]) -> (DefectHMMFit?, [Int: [Int]], String?) {
         var o = DefectHMMOptions()
         o.motion = .lattice(hopThreshold: options.hopThreshold ?? options.maxDistance / 2); o.seed = options.seed
         let n = classes.count
-        return Kinetics.fitHMM(tracks, classCount: n, options: o) { p in (0..<n).map { $0 == p.classLabel ? 0 : -.infinity } }
+        return Kinetics.fitHMM(tracks, classCount: n, options: o) { p in
+            evidence?[p.detection] ?? (0..<n).map { $0 == p.classLabel ? 0 : -.infinity }
+        }
     }
 
     /// diffusion.csv and hops.csv, classes by name.

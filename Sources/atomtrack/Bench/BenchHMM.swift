@@ -22,11 +22,14 @@ struct BenchHMM: ParsableCommand {
     @Option(help: "Number of simulated movies.") var movies = 120
     @Option(help: "Bootstrap samples per fit.") var samples = 200
     @Option(help: "EM iterations of each bootstrap refit.") var refitIterations = DefectHMMOptions().bootstrapIterations
+    @Option(help: "Relative log-likelihood change that ends a bootstrap refit.") var refitTolerance = DefectHMMOptions().bootstrapTolerance
     @Option(help: "Seed of the study.") var seed: UInt64 = 1
     @Option(help: "Per-movie results as CSV (optional).") var csv: String?
 
     func validate() throws {
-        guard movies >= 1, samples >= 20, refitIterations >= 1 else { throw ValidationError("need --movies ≥ 1, --samples ≥ 20, --refit-iterations ≥ 1") }
+        guard movies >= 1, samples >= 20, refitIterations >= 1, refitTolerance > 0 else {
+            throw ValidationError("need --movies ≥ 1, --samples ≥ 20, --refit-iterations ≥ 1, --refit-tolerance > 0")
+        }
     }
 
     struct Tally {
@@ -35,12 +38,19 @@ struct BenchHMM: ParsableCommand {
         var text: String { total > 0 ? String(format: "%5.1f %% (%d/%d)", 100 * Double(hit) / Double(total), hit, total) : "    –" }
     }
 
+    /// Coverage of every interval method, read from the same bootstrap replicates.
+    struct MethodTallies {
+        var D = Tally(), dwell = Tally(), timescale = Tally(), T: [String: Tally] = [:]
+    }
+
     func run() throws {
         let hopLength = 15.8
+        var byMethod = Dictionary(uniqueKeysWithValues: HMMIntervalMethod.allCases.map { ($0, MethodTallies()) })
         var rng = SeededGenerator(seed: seed)
         var dHMM = Tally(), dCVE = Tally(), tHMM: [String: Tally] = [:], tMLE: [String: Tally] = [:]
         var statesRight = 0, negativeOrNaN = 0, bias: [Double] = [], biasCVE: [Double] = []
-        var rows = "movie,true_states,classes,chosen_states,frames,tracks,dose,D_true,D_hmm,D_low,D_high,steps\n"
+        var dwell = Tally(), timescale = Tally()
+        var rows = "movie,true_states,classes,chosen_states,frames,tracks,dose,tenfold,quantity,truth,estimate,low,high,steps\n"
         let start = Date()
         for movie in 0..<movies {
             let n = rng.uniform() < 0.25 ? 3 : 2
@@ -61,26 +71,55 @@ struct BenchHMM: ParsableCommand {
             let (tracks, _) = HMMSynthetic.generate(spec, seed: seed &* 1000 &+ UInt64(movie))
             var o = DefectHMMOptions()
             o.motion = .lattice(hopThreshold: hopLength / 2); o.bootstrapSamples = samples; o.seed = UInt64(movie + 1); o.bootstrapIterations = refitIterations
+            o.bootstrapTolerance = refitTolerance
             let fit = try DefectHMMFitter.fit(tracks, classCount: spec.classCount, options: o)
             if fit.states.contains(where: { $0.D.map { !$0.isFinite || $0 < 0 } ?? false }) { negativeOrNaN += 1 }
             // Hidden state of true state j: the one holding class j.
             let of = (0..<n).map { j in fit.states.firstIndex { $0.classes.contains(j) } }
             let oneToOne = fit.states.count == n && Set(of.compactMap { $0 }).count == n
             if oneToOne { statesRight += 1 }
+            let prefix = "\(movie),\(n),\(spec.classCount),\(fit.states.count),\(spec.frames),\(spec.tracks),\(String(format: "%.3g", dose)),\(tenfold),"
+            func row(_ quantity: String, _ values: Double...) {
+                rows += prefix + quantity + "," + values.map { String(format: "%.5g", $0) }.joined(separator: ",") + "\n"
+            }
+            func inside(_ ci: (low: Double, high: Double)?, _ truth: Double) -> Bool { ci.map { $0.low <= truth && truth <= $0.high } ?? false }
             for j in 0..<n {
                 guard let k = of[j] else { continue }
                 let s = fit.states[k]
-                if oneToOne, let ci = fit.intervals?.D[k] { dHMM.add(ci.low <= D[j] && D[j] <= ci.high) }
+                if oneToOne, let ci = fit.intervals?.D[k] { dHMM.add(inside(ci, D[j])) }
                 if oneToOne, let d = s.D, s.steps >= 300 { bias.append(d / D[j] - 1) }
-                rows += "\(movie),\(n),\(spec.classCount),\(fit.states.count),\(spec.frames),\(spec.tracks),\(String(format: "%.3g", dose)),"
-                rows += [D[j], s.D ?? .nan, fit.intervals?.D[k]?.low ?? .nan, fit.intervals?.D[k]?.high ?? .nan, s.steps]
-                    .map { String(format: "%.5g", $0) }.joined(separator: ",") + "\n"
+                row("D\(j)", D[j], s.D ?? .nan, fit.intervals?.D[k]?.low ?? .nan, fit.intervals?.D[k]?.high ?? .nan, s.steps)
+                guard oneToOne, let ci = fit.intervals else { continue }
+                let trueDwell = 1 / (1 - transition[j][j])
+                dwell.add(inside(ci.dwellFrames[k], trueDwell))
+                row("dwell\(j)", trueDwell, s.dwellFrames, ci.dwellFrames[k]?.low ?? .nan, ci.dwellFrames[k]?.high ?? .nan, s.frames)
             }
             if oneToOne, let ci = fit.intervals {
+                for method in HMMIntervalMethod.allCases {
+                    let c = HMMIntervals(point: fit, replicates: ci.replicates, method: method, confidence: ci.confidence, blockLength: ci.blockLength, seed: ci.seed)
+                    for j in 0..<n {
+                        let k = of[j]!
+                        if let d = c.D[k] { byMethod[method]!.D.add(inside(d, D[j])) }
+                        byMethod[method]!.dwell.add(inside(c.dwellFrames[k], 1 / (1 - transition[j][j])))
+                        for i in 0..<n {
+                            let key = n == 2 ? "T\(i)\(j)" : (i == j ? "T_ii (3 states)" : "T_ij (3 states)"), (a, b) = (of[i]!, k)
+                            byMethod[method]!.T[key, default: Tally()].add(c.transitionLow[a][b] <= transition[i][j] && transition[i][j] <= c.transitionHigh[a][b])
+                        }
+                    }
+                    for (i, t) in DefectHMMFitter.timescales(transition).enumerated() where i < c.timescales.count {
+                        byMethod[method]!.timescale.add(inside(c.timescales[i], t))
+                    }
+                }
                 for i in 0..<n { for j in 0..<n {
                     let (a, b) = (of[i]!, of[j]!), key = n == 2 ? "T\(i)\(j)" : (i == j ? "T_ii (3 states)" : "T_ij (3 states)")
                     tHMM[key, default: Tally()].add(ci.transitionLow[a][b] <= transition[i][j] && transition[i][j] <= ci.transitionHigh[a][b])
+                    row("T\(i)\(j)", transition[i][j], fit.model.transition[a][b], ci.transitionLow[a][b], ci.transitionHigh[a][b], fit.states[a].frames)
                 } }
+                // Implied timescales are invariant under relabelling the states.
+                for (i, t) in DefectHMMFitter.timescales(transition).enumerated() where i < ci.timescales.count {
+                    timescale.add(inside(ci.timescales[i], t))
+                    row("timescale\(i + 1)", t, fit.timescales[i], ci.timescales[i]?.low ?? .nan, ci.timescales[i]?.high ?? .nan, 0)
+                }
             }
             crossChecks(tracks, spec: spec, D: D, seed: UInt64(movie + 1), dCVE: &dCVE, tMLE: &tMLE, bias: &biasCVE)
             if movie % 10 == 9 { FileHandle.standardError.write("\(movie + 1)/\(movies) movies, \(Int(Date().timeIntervalSince(start))) s\n".data(using: .utf8)!) }
@@ -91,13 +130,21 @@ struct BenchHMM: ParsableCommand {
             let m = v.reduce(0, +) / Double(v.count), sd = (v.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(v.count - 1)).squareRoot()
             return String(format: "%+.1f %% ± %.1f %% (mean ± s.e., %d states)", 100 * m, 100 * sd / Double(v.count).squareRoot(), v.count)
         }
-        print("movies \(movies), bootstrap \(samples) samples, seed \(seed), \(Int(Date().timeIntervalSince(start))) s")
+        print("movies \(movies), bootstrap \(samples) samples, refits ≤ \(refitIterations) iterations to \(refitTolerance), seed \(seed), \(Int(Date().timeIntervalSince(start))) s")
         print("true number of states chosen (BIC + occupancy): \(statesRight)/\(movies)")
         print("negative or NaN D: \(negativeOrNaN) movies")
         print("coverage of nominal 95 % intervals     joint HMM              cross-check")
         print("  D                                   \(dHMM.text)   \(dCVE.text) (CVE on class-cut runs)")
         for key in Set(tHMM.keys).union(tMLE.keys).sorted() {
             print("  \(key.padding(toLength: 34, withPad: " ", startingAt: 0))  \((tHMM[key] ?? Tally()).text)   \((tMLE[key] ?? Tally()).text) (counting MLE)")
+        }
+        print("  dwell times                         \(dwell.text)")
+        print("  implied timescales                  \(timescale.text)")
+        print("coverage by interval method (same replicates):")
+        for method in HMMIntervalMethod.allCases {
+            let m = byMethod[method]!
+            print("  \(method.rawValue): D \(m.D.text); " + m.T.keys.sorted().map { "\($0) \(m.T[$0]!.text)" }.joined(separator: "; ")
+                  + "; dwell \(m.dwell.text); timescales \(m.timescale.text)")
         }
         print("bias of D, states with ≥ 300 steps: HMM \(meanSE(bias)); CVE \(meanSE(biasCVE))")
     }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Calibration of the joint defect HMM through the whole chain (docs/ACCURACY.md, "Calibration
+# study (full analyze)"): movies from our simulator (TrainingData/movie-ws2.json with drawn
+# size, number of Mo dopants, dose, length, per-state hop rates and transition matrix), each
+# run through `atomtrack demo` (simulate → analyze with the shipped tmd-ws2 model → truth).
+# Resumable: a movie whose CSV exists is skipped, so the study can be stopped and restarted.
+# Small movies, niced (NICE, default 5: at 19 a loaded box starves it): the box is shared. Needs jq.
+# Usage: scripts/hmm_calibration_analyze.sh [MOVIES=100] [SEED=1] [OUT=$TMPDIR/hmm_analyze] [WORKERS=2]
+# Writes OUT/movie_NNN.csv (one row per quantity: truth, estimate, 95 % interval, covered)
+# and OUT/summary.txt (coverage per quantity, bias of D for states with ≥ 300 steps,
+# states chosen, negative/NaN D).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+movies=${1:-100} seed=${2:-1} out=${3:-${TMPDIR:-/tmp}/hmm_analyze} workers=${4:-2}
+bin=${ATOMTRACK:-.build/release/atomtrack}   # ATOMTRACK: a copy, so rebuilding does not disturb a running study
+[ -x "$bin" ] || [ -n "${ATOMTRACK:-}" ] || swift build -c release --product atomtrack >/dev/null
+mkdir -p "$out"
+
+# One movie: draw its parameters (awk's generator, seeded per movie), simulate, analyze, compare.
+run_movie() {
+    local i=$1 csv; csv=$(printf '%s/movie_%03d.csv' "$out" "$i")
+    [ -s "$csv" ] && return 0
+    local dir; dir=$(mktemp -d "$out/work_$i.XXXX")
+    read -r size count dose frames h0 h1 t00 t11 < <(awk -v s=$((seed * 100003 + i)) 'BEGIN { srand(s)
+        size = (rand() < 0.5) ? 160 : 192; count = 4 + int(rand() * 5)
+        dose = 10 ^ (4 + 2 * rand()); frames = int(30 * 10 ^ rand())
+        h = 0.1 + 0.3 * rand(); r = rand()
+        h0 = h; h1 = h; if (r < 1/3) h1 = h / 10; else if (r < 2/3) h0 = h / 10
+        printf "%d %d %.0f %d %.4f %.4f %.3f %.3f\n", size, count, dose, frames, h0, h1, 0.8 + 0.15 * rand(), 0.75 + 0.2 * rand() }')
+    jq --argjson w "$size" --argjson c "$count" --argjson d "$dose" --argjson s "$((seed * 1000 + i))" \
+       --argjson h0 "$h0" --argjson h1 "$h1" --argjson a "$t00" --argjson b "$t11" \
+       '.width=$w | .height=$w | .seed=$s | .movie.count=$c | .movie.dose=$d
+        | .movie.states[0].hopRate=$h0 | .movie.states[1].hopRate=$h1
+        | .movie.transitionMatrix=[[$a, 1-$a], [1-$b, $b]]' TrainingData/movie-ws2.json > "$dir/recipe.json"
+    local start=$SECONDS
+    if ! nice -n "${NICE:-5}" "$bin" demo --recipe "$dir/recipe.json" --frames "$frames" --out "$dir/run" --quiet > "$dir/demo.txt" 2>&1; then
+        echo "movie $i failed: $(tail -1 "$dir/demo.txt")" >&2; rm -rf "$dir"; return 0
+    fi
+    local params="$i,$size,$count,$dose,$frames,$h0,$h1,$t00,$t11"
+    {
+        echo "movie,size,defects,dose,frames,hop0,hop1,T00,T11,quantity,truth,estimate,low,high,covered,steps"
+        # D per true state, from the demo's side-by-side table; steps from summary.json.
+        awk -v p="$params" -v classes="$(jq -r '[.hmmStates[]? | "\(.name)=\(.steps)"] | join(" ")' "$dir/run/analysis/summary.json")" '
+            BEGIN { n = split(classes, kv, " "); for (k = 1; k <= n; k++) { split(kv[k], a, "="); steps[a[1]] = a[2] } }
+            /defect classes → true states:/ { for (k = 1; k <= NF; k++) if ($k ~ /→/) { split($k, a, "→"); sub(/,$/, "", a[2]); cls[a[2]] = cls[a[2]] " " a[1] } }
+            /^  [^ ]+ +true [0-9.]+ +recovered/ {
+                st = $1; t = $3; est = $5; lo = $6; hi = $7; gsub(/[\[,\]]/, "", lo); gsub(/[\[,\]]/, "", hi)
+                if (est == "not") { est = "nan"; lo = "nan"; hi = "nan" }
+                s = 0; split(cls[st], c, " "); for (k in c) if (c[k] in steps) s += steps[c[k]]
+                cov = (est != "nan" && lo + 0 <= t + 0 && t + 0 <= hi + 0) ? 1 : 0
+                printf "%s,D_%s,%s,%s,%s,%s,%d,%.1f\n", p, st, t, est, lo, hi, cov, s }
+            /^transition matrix/ { tsrc = ($0 ~ /joint HMM/) ? "" : "_counting" }
+            /^  true [0-9.]+ [0-9.]+ +recovered/ {
+                row++; for (j = 1; j <= 2; j++) {
+                    t = $(1 + j); est = (NF >= 5) ? $(4 + j) : "nan"; lo = "nan"; hi = "nan"
+                    if (NF >= 11) { lo = $(8 + 2 * j); hi = $(9 + 2 * j); gsub(/[\[,\]]/, "", lo); gsub(/[\[,\]]/, "", hi) }
+                    if (est == "-" || est == "") est = "nan"
+                    cov = (lo != "nan" && lo + 0 <= t + 0 && t + 0 <= hi + 0) ? 1 : 0
+                    printf "%s,T%d%d%s,%s,%s,%s,%s,%d,\n", p, row - 1, j - 1, tsrc, t, est, lo, hi, cov } }' "$dir/demo.txt"
+        echo "$params,hmm_states,2,$(jq '.hmmStates | length' "$dir/run/analysis/summary.json"),,,,"
+        echo "$params,library_classes,2,$(jq '.defectClasses | length' "$dir/run/analysis/summary.json"),,,,"
+        echo "$params,seconds,,$((SECONDS - start)),,,,"
+    } > "$csv.tmp" && mv "$csv.tmp" "$csv"
+    rm -rf "$dir"
+}
+
+export -f run_movie
+export out seed bin NICE
+seq 1 "$movies" | xargs -P "$workers" -I{} bash -c 'run_movie {}'
+
+# Summary over every movie finished so far.
+cat "$out"/movie_*.csv | awk -F, '
+    $1 == "movie" { next }
+    $10 ~ /^(D_|T)/ { n[$10]++; if ($12 == "nan") missing[$10]++; else { cov[$10] += $15; if ($12 < 0) neg++ } }
+    $10 ~ /^D_/ && $12 != "nan" && $16 >= 300 { b = ($12 - $11) / $11; bias += b; bias2 += b * b; nb++ }
+    $10 == "hmm_states" { movies++; if ($12 == 2) right++ }
+    $10 == "library_classes" { if ($12 == 2) lib++ }
+    END {
+        printf "movies %d; HMM chose 2 states in %d (library found 2 classes in %d); negative D %d\n", movies, right, lib, neg
+        for (q in n) printf "%-12s coverage %d/%d = %.1f %%  (not estimated: %d)\n", q, cov[q], n[q] - missing[q], 100 * cov[q] / (n[q] - missing[q] > 0 ? n[q] - missing[q] : 1), missing[q]
+        if (nb) { m = bias / nb; printf "bias of D, states with >= 300 steps: %+.1f %% +- %.1f %% (%d states)\n", 100 * m, 100 * sqrt((bias2 / nb - m * m) / nb), nb }
+    }' | sort | tee "$out/summary.txt"
