@@ -61,7 +61,7 @@ struct Finetune: ParsableCommand {
         try options.validate()
         let base = try TrainedModel(at: ShippedModels.resolve(model: model.model, material: model.material))
         let (labelled, source) = try ModelFinetuning.labelledFrames(
-            movie: movie, signal: signal, frames: frames, pixelSize: pixelSize, card: base.card,
+            movie: movie, signal: signal, frames: frames, pixelSize: pixelSize, model: base,
             labels: FrameLabels.make(table: labels, card: base.card))
         return try ModelFinetuning(base: base, frames: labelled, source: source, options: options, outputDirectory: out)
     }

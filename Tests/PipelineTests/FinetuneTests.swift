@@ -58,7 +58,7 @@ final class FinetuneTests: XCTestCase {
         let sim = try shiftedMovie("noise", in: dir)
         let base = try TrainedModel(at: shipped)
         let (frames, source) = try ModelFinetuning.labelledFrames(
-            movie: sim.appendingPathComponent("movie.tif").path, frames: [0], pixelSize: nil, card: base.card,
+            movie: sim.appendingPathComponent("movie.tif").path, frames: [0], pixelSize: nil, model: base,
             labels: FrameLabels.table(sim.appendingPathComponent("truth_atoms.csv").path, card: base.card))
         let out = dir.appendingPathComponent("tuned")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
@@ -83,7 +83,7 @@ final class FinetuneTests: XCTestCase {
         let sim = try shiftedMovie("scan", in: dir)
         let base = try TrainedModel(at: shipped)
         let (frames, source) = try ModelFinetuning.labelledFrames(
-            movie: sim.appendingPathComponent("movie.tif").path, frames: [0], pixelSize: nil, card: base.card,
+            movie: sim.appendingPathComponent("movie.tif").path, frames: [0], pixelSize: nil, model: base,
             labels: FrameLabels.table(sim.appendingPathComponent("truth_atoms.csv").path, card: base.card))
         var o = options(steps: 2)
         o.learningRate = 1; o.validateEvery = 1
