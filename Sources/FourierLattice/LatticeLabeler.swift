@@ -42,37 +42,62 @@ public enum LatticeLabeler {
     }
 
     /// Labels for fine-tuning: every site of the fitted lattice is a position; its class is taken only
-    /// where the contrast decides it. Each sublattice's contrasts scatter around its kinds' expected
-    /// contrasts by σ (1.4826 × their median absolute deviation: the host columns dominate); a site's
-    /// class posterior sums the Gaussian likelihoods of the kinds of each class (equal priors).
+    /// where the contrast decides it. Each sublattice's contrasts are a mixture of Gaussians at its kinds'
+    /// expected contrasts with one σ; σ and the kinds' fractions (host columns dominate, departures are
+    /// rare) are fitted by EM, and a site's class posterior sums its kinds' responsibilities.
+    /// - Throws: also when `pixelSize` is given and the fitted lattice disagrees with it by more than
+    ///   `pixelSizeTolerance`: the periodic pattern found is not the material's, and its sites are no labels.
     public static func labels(frame: [Float], width: Int, height: Int, material: LatticeMaterial,
                               pixelSize: Double? = nil) throws -> Labels {
         let analysis = try LatticeAnalysis(frame: frame, width: width, height: height, material: material, pixelSize: pixelSize)
+        if let p = pixelSize, abs(analysis.fit.pixelSize / p - 1) > pixelSizeTolerance {
+            throw FourierLatticeError.noLattice(String(format: "the strongest periodic pattern gives %.4f Å/px against %@'s lattice constant, not the frame's %.4f Å/px, so its sites are not %@ columns; give labels from a table",
+                                                      analysis.fit.pixelSize, material.name, p, material.name))
+        }
         return labels(from: analysis)
     }
 
+    /// Relative disagreement of the fitted lattice with a given pixel size beyond which it is not the material's.
+    public static let pixelSizeTolerance = 0.05
+
     public static func labels(from analysis: LatticeAnalysis) -> Labels {
         var out = Labels(points: [], undecided: [])
-        let spread = analysis.material.siteKinds.indices.map { b -> Double in
-            let c = analysis.sites.filter { $0.basis == b }.map(\.contrast)
-            guard !c.isEmpty else { return 1 }
-            let m = Statistics.median(c)
-            return max(0.02, 1.4826 * Statistics.median(c.map { abs($0 - m) }))
-        }
-        for s in analysis.sites {
-            let kinds = analysis.material.siteKinds[s.basis], sigma = spread[s.basis]
-            let exponents = kinds.map { -pow(($0.contrast - s.contrast) / sigma, 2) / 2 }
-            let top = exponents.max() ?? 0   // shifted so that a contrast far beyond every kind does not underflow
-            let likelihood = exponents.map { exp($0 - top) }, total = likelihood.reduce(0, +)
-            // Posterior of each class (nil: empty) over the kinds that carry it.
-            var posterior: [Int?: Double] = [:]
-            for (k, l) in zip(kinds, likelihood) { posterior[k.label, default: 0] += l / total }
-            let point = LabelledPoint(x: s.x, y: s.y, label: analysis.kind(of: s).label ?? -1)
-            guard let best = posterior.max(by: { $0.value < $1.value }), best.value >= confidence else {
-                out.undecided.append(point); continue
+        for b in analysis.material.siteKinds.indices {
+            let kinds = analysis.material.siteKinds[b], sites = analysis.sites.filter { $0.basis == b }
+            let responsibilities = mixture(sites.map(\.contrast), means: kinds.map(\.contrast))
+            for (s, r) in zip(sites, responsibilities) {
+                var posterior: [Int?: Double] = [:]   // per training class (nil: empty site)
+                for (k, rk) in zip(kinds, r) { posterior[k.label, default: 0] += rk }
+                guard let best = posterior.max(by: { $0.value < $1.value }), best.value >= confidence else {
+                    out.undecided.append(LabelledPoint(x: s.x, y: s.y, label: -1)); continue
+                }
+                if let label = best.key { out.points.append(LabelledPoint(x: s.x, y: s.y, label: label)) }
             }
-            if let label = best.key { out.points.append(LabelledPoint(x: s.x, y: s.y, label: label)) }
         }
         return out
+    }
+
+    /// Responsibilities of a 1-D Gaussian mixture with fixed `means` (the first the host's) and one
+    /// shared σ, fitted by EM from weights 0.9 (host) / rest shared and σ = 1.4826 × MAD.
+    static func mixture(_ x: [Double], means: [Double], iterations: Int = 30) -> [[Double]] {
+        guard !x.isEmpty else { return [] }
+        let k = means.count
+        var weights = (0..<k).map { $0 == 0 ? 0.9 : 0.1 / Double(max(1, k - 1)) }
+        let m = Statistics.median(x)
+        var sigma = max(0.02, 1.4826 * Statistics.median(x.map { abs($0 - m) }))
+        var r = [[Double]]()
+        for _ in 0..<iterations {
+            r = x.map { c in
+                let e = (0..<k).map { log(weights[$0]) - pow((c - means[$0]) / sigma, 2) / 2 }
+                let top = e.max()!   // shifted: a contrast far beyond every kind must not underflow
+                let l = e.map { exp($0 - top) }, total = l.reduce(0, +)
+                return l.map { $0 / total }
+            }
+            weights = (0..<k).map { j in max(1e-3, r.reduce(0) { $0 + $1[j] } / Double(x.count)) }
+            var ss = 0.0
+            for (c, ri) in zip(x, r) { for j in 0..<k { ss += ri[j] * pow(c - means[j], 2) } }
+            sigma = max(0.02, (ss / Double(x.count)).squareRoot())
+        }
+        return r
     }
 }
