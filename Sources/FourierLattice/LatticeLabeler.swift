@@ -46,7 +46,9 @@ public enum LatticeLabeler {
     /// expected contrasts with one σ; σ and the kinds' fractions (host columns dominate, departures are
     /// rare) are fitted by EM, and a site's class posterior sums its kinds' responsibilities.
     /// - Throws: also when `pixelSize` is given and the fitted lattice disagrees with it by more than
-    ///   `pixelSizeTolerance`: the periodic pattern found is not the material's, and its sites are no labels.
+    ///   `pixelSizeTolerance` (the periodic pattern found is not the material's), and when the brightest
+    ///   sublattice's contrasts scatter by more than `maxHostScatter` (its sites do not sit on the columns,
+    ///   or the frame is too noisy to tell a column from an empty site): either way its sites are no labels.
     public static func labels(frame: [Float], width: Int, height: Int, material: LatticeMaterial,
                               pixelSize: Double? = nil) throws -> Labels {
         let analysis = try LatticeAnalysis(frame: frame, width: width, height: height, material: material, pixelSize: pixelSize)
@@ -54,7 +56,23 @@ public enum LatticeLabeler {
             throw FourierLatticeError.noLattice(String(format: "the strongest periodic pattern gives %.4f Å/px against %@'s lattice constant, not the frame's %.4f Å/px, so its sites are not %@ columns; give labels from a table",
                                                       analysis.fit.pixelSize, material.name, p, material.name))
         }
+        let host = analysis.sites.filter { $0.basis == material.brightestBasis }.map(\.contrast)
+        let scatter = robustSigma(host)
+        guard scatter <= maxHostScatter else {
+            throw FourierLatticeError.noLattice(String(format: "the brightest columns' contrasts scatter by %.2f of their median (at most %.2f for labels): the lattice sites do not sit on the columns, or the frame is too noisy; give labels from a table",
+                                                      scatter, maxHostScatter))
+        }
         return labels(from: analysis)
+    }
+
+    /// Contrast scatter (σ) of the brightest sublattice beyond which its sites are no labels (host 1, empty 0).
+    public static let maxHostScatter = 0.3
+
+    /// 1.4826 × the median absolute deviation: σ of the bulk, blind to the rare departures.
+    static func robustSigma(_ x: [Double]) -> Double {
+        guard !x.isEmpty else { return .infinity }
+        let m = Statistics.median(x)
+        return 1.4826 * Statistics.median(x.map { abs($0 - m) })
     }
 
     /// Relative disagreement of the fitted lattice with a given pixel size beyond which it is not the material's.
@@ -83,8 +101,7 @@ public enum LatticeLabeler {
         guard !x.isEmpty else { return [] }
         let k = means.count
         var weights = (0..<k).map { $0 == 0 ? 0.9 : 0.1 / Double(max(1, k - 1)) }
-        let m = Statistics.median(x)
-        var sigma = max(0.02, 1.4826 * Statistics.median(x.map { abs($0 - m) }))
+        var sigma = max(0.02, robustSigma(x))
         var r = [[Double]]()
         for _ in 0..<iterations {
             r = x.map { c in

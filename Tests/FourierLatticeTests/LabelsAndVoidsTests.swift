@@ -148,5 +148,10 @@ final class DecidedLabelsTests: XCTestCase {
         XCTAssertThrowsError(try LatticeLabeler.labels(frame: f.image, width: 256, height: 256, material: .named("ws2"), pixelSize: 1.2 * p)) {
             XCTAssertTrue("\($0)".contains("not the frame's"), "\($0)")
         }
+        // Noise as strong as the frame's contrast: the columns cannot be told from empty sites.
+        let drowned = f.image.map { $0 + Float(rng.normal() * spread) }
+        XCTAssertThrowsError(try LatticeLabeler.labels(frame: drowned, width: 256, height: 256, material: .named("ws2"), pixelSize: p)) {
+            print("drowned frame: \($0)")
+        }
     }
 }
