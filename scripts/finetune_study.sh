@@ -15,23 +15,32 @@ for shift in probe source scan noise; do
     d=$work/$shift
     "$at" simulate --recipe TrainingData/finetune-study/shift-$shift.json --frames "$frames" --out "$d/sim" --overwrite --quiet >/dev/null
     start=$(date +%s.%N)
-    "$at" finetune --model Models/tmd-ws2 --movie "$d/sim/movie.tif" --frames 0 --steps "$steps" --out "$d/tuned" --overwrite --quiet > "$d/finetune.txt"
+    # A frame the labeler refuses (no lattice of the material) gives no tuned model: the shipped one stays.
+    tuned=$d/tuned
+    if ! "$at" finetune --model Models/tmd-ws2 --movie "$d/sim/movie.tif" --frames 0 --steps "$steps" --out "$d/tuned" --overwrite --quiet > "$d/finetune.txt" 2>&1; then
+        tuned=Models/tmd-ws2
+    fi
     seconds=$(echo "$(date +%s.%N) - $start" | bc)
     # Frames 1… as a simulator folder of their own (truth renumbered): the frames never tuned on.
     mkdir -p "$d/later"
     "$at" convert "$d/sim/movie.tif" "$d/later/movie.tif" --frames "1:$frames" --overwrite >/dev/null
     awk -F, 'NR == 1 { print; next } $1 >= 1 { $1 = $1 - 1; print }' OFS=, "$d/sim/truth_atoms.csv" > "$d/later/truth_atoms.csv"
     for m in shipped tuned; do
-        model=Models/tmd-ws2; [ $m = tuned ] && model=$d/tuned
+        model=Models/tmd-ws2; [ $m = tuned ] && model=$tuned
         "$at" evaluate --model "$model" --truth "$d/later" --out "$d/eval-$m" >/dev/null 2>&1
     done
-    python3 - "$shift" "$d" "$seconds" <<'PY'
+    python3 - "$shift" "$d" "$seconds" "$tuned" <<'PY'
 import csv, json, sys
-shift, d, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+shift, d, seconds, tuned = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
 rows = {m: list(csv.DictReader(open(f"{d}/eval-{m}/evaluation.csv"))) for m in ("shipped", "tuned")}
-f = json.load(open(f"{d}/tuned/model.json"))["finetuning"]
+if tuned.endswith("tuned"):
+    f = json.load(open(f"{tuned}/model.json"))["finetuning"]
+    s = f["source"]
+    note = f"{s['labelledAtoms']} labels + {s.get('undecidedSites', 0)} undecided, best step {f['bestStep']}/{f['steps']}"
+else:
+    note = "refused: " + open(f"{d}/finetune.txt").read().strip().splitlines()[-1][:110]
 for a, b in zip(rows["shipped"], rows["tuned"]):
     print("%-7s %-5s %-16s %-16s %-16s %-16s %s" % (shift, a["class"], a["f1"], b["f1"], a["rmse_px"], b["rmse_px"],
-          f"{f['source']['labelledAtoms']} labels, best step {f['bestStep']}/{f['steps']}, {seconds:.0f} s"))
+          f"{note}, {seconds:.0f} s"))
 PY
 done

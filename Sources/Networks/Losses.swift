@@ -1,10 +1,17 @@
 import Foundation
 import Tensors
 
-/// Integer label maps `[N, H, W]` (row-major), one class index per pixel.
+/// Integer label maps `[N, H, W]` (row-major), one class index per pixel, or `ignore`.
 public struct LabelMaps: Equatable, Sendable {
     public let n, height, width: Int
     public var labels: [Int32]
+
+    /// A pixel whose class is unknown (labels read off a frame that could not decide it): it adds
+    /// nothing to any loss, its gradient or the pixel accuracy.
+    public static let ignore: Int32 = -1
+
+    /// Pixels that count (not `ignore`): the denominator of a per-pixel mean.
+    public var countedPixels: Int { labels.reduce(0) { $0 + ($1 == Self.ignore ? 0 : 1) } }
 
     public init(n: Int, height: Int, width: Int, labels: [Int32]) throws {
         guard n * height * width == labels.count else {
@@ -20,7 +27,7 @@ public enum Loss: Codable, Equatable, Sendable {
     case crossEntropy(classWeights: [Float]?)
     /// Focal loss −w_y (1 − p_y)^γ log p_y, averaged over pixels.
     case focal(gamma: Float, classWeights: [Float]?)
-    /// Soft dice: 1 − mean over classes of (2 Σ p·g + ε) / (Σ p + Σ g + ε), ε = 1.
+    /// Soft dice: 1 − mean over classes of (2 Σ p·g + ε) / (Σ p + Σ g + ε), ε = 1, over the counted pixels.
     case dice
 
     /// A plain mean over pixels (so a batch split into parts has the parts' pixel-weighted mean):
@@ -38,7 +45,7 @@ public enum Loss: Codable, Equatable, Sendable {
         guard labels.n == n, labels.height == h, labels.width == w else {
             throw NetworkError.badInput("labels \(labels.n)×\(labels.height)×\(labels.width) do not match logits \(logits.shape)")
         }
-        if let bad = labels.labels.first(where: { $0 < 0 || Int($0) >= c }) {
+        if let bad = labels.labels.first(where: { ($0 < 0 && $0 != LabelMaps.ignore) || Int($0) >= c }) {
             throw NetworkError.badInput("label \(bad) is outside 0..<\(c)")
         }
         let probs = ChannelSoftmax.forward(logits)
@@ -63,16 +70,18 @@ public enum Loss: Codable, Equatable, Sendable {
     }
 
     /// Focal loss (γ = 0 is cross-entropy). d/dz_k of −(1−p)^γ log p with p = p_y:
-    /// [γ(1−p)^(γ−1) log p − (1−p)^γ / p] · p (δ_yk − p_k).
+    /// [γ(1−p)^(γ−1) log p − (1−p)^γ / p] · p (δ_yk − p_k). Ignored pixels are left out of the sum
+    /// and of the mean's denominator (their gradient stays zero).
     private static func focal(_ probs: Tensor, _ labels: LabelMaps, gamma: Float, weights: [Float]?,
                               normalizeByWeight: Bool) -> (Double, Tensor) {
         let (n, c, h, w) = probs.nchw
         let hw = h * w
         var grad = Tensor(shape: probs.shape)
-        var total = 0.0, weightSum = 0.0
+        var total = 0.0, weightSum = 0.0, counted = 0
         let tiny: Float = 1e-12
         for i in 0..<n {
-            for j in 0..<hw {
+            for j in 0..<hw where labels.labels[i * hw + j] != LabelMaps.ignore {
+                counted += 1
                 let y = Int(labels.labels[i * hw + j])
                 let wy = weights?[y] ?? 1
                 let p = max(probs.data[(i * c + y) * hw + j], tiny)
@@ -90,7 +99,7 @@ public enum Loss: Codable, Equatable, Sendable {
                 }
             }
         }
-        let denom = normalizeByWeight ? max(weightSum, 1e-12) : Double(n * hw)
+        let denom = normalizeByWeight ? max(weightSum, 1e-12) : Double(max(counted, 1))
         let scale = Float(1 / denom)
         for i in 0..<grad.count { grad.data[i] *= scale }
         return (total / denom, grad)
@@ -102,7 +111,7 @@ public enum Loss: Codable, Equatable, Sendable {
         var inter = [Double](repeating: 0, count: c), psum = inter, gsum = inter
         for i in 0..<n {
             for k in 0..<c {
-                for j in 0..<hw {
+                for j in 0..<hw where labels.labels[i * hw + j] != LabelMaps.ignore {
                     let p = Double(probs.data[(i * c + k) * hw + j])
                     let g = labels.labels[i * hw + j] == k ? 1.0 : 0.0
                     inter[k] += p * g; psum[k] += p; gsum[k] += g
@@ -121,7 +130,7 @@ public enum Loss: Codable, Equatable, Sendable {
         var gp = Tensor(shape: probs.shape)
         for i in 0..<n {
             for k in 0..<c {
-                for j in 0..<hw {
+                for j in 0..<hw where labels.labels[i * hw + j] != LabelMaps.ignore {
                     let isK = labels.labels[i * hw + j] == k
                     gp.data[(i * c + k) * hw + j] = Float(isK ? dLdp[2 * k] : dLdp[2 * k + 1])
                 }
@@ -131,17 +140,17 @@ public enum Loss: Codable, Equatable, Sendable {
     }
 }
 
-/// Fraction of pixels whose arg-max class equals the label.
+/// Fraction of the counted (not ignored) pixels whose arg-max class equals the label.
 public func pixelAccuracy(logits: Tensor, labels: LabelMaps) -> Double {
     let (n, c, h, w) = logits.nchw
     let hw = h * w
     var correct = 0
     for i in 0..<n {
-        for j in 0..<hw {
+        for j in 0..<hw where labels.labels[i * hw + j] != LabelMaps.ignore {
             var best = 0
             for k in 1..<max(c, 1) where logits.data[(i * c + k) * hw + j] > logits.data[(i * c + best) * hw + j] { best = k }
             if best == Int(labels.labels[i * hw + j]) { correct += 1 }
         }
     }
-    return Double(correct) / Double(max(1, n * hw))
+    return Double(correct) / Double(max(1, labels.countedPixels))
 }

@@ -53,7 +53,7 @@ public final class Trainer {
             guard loss.isPixelMean else {
                 throw NetworkError.badInput("data-parallel training needs a per-pixel mean loss (cross-entropy or focal, unweighted)")
             }
-            let pixels = Double(labels.labels.count)
+            let pixels = Double(labels.countedPixels)
             var totals = [value * pixels, accuracy * pixels, pixels]
             totals.withUnsafeMutableBufferPointer { replicas.sumDoubles($0) }
             (value, accuracy) = (totals[0] / totals[2], totals[1] / totals[2])

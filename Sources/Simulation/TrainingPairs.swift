@@ -47,8 +47,10 @@ public struct LabelledPoint: Sendable, Equatable {
 public struct TrainingPair: Sendable {
     /// Image, min–max normalised to [0, 1], row-major.
     public var image: [Float]
-    /// Class index per pixel; `classNames.count - 1` is background.
+    /// Class index per pixel; `classNames.count - 1` is background, `ignoreClass` undecided.
     public var mask: [UInt8]
+    /// Mask value of pixels to leave out of the loss (`LabelMaps.ignore` once batched).
+    public static let ignoreClass: UInt8 = 255
     public var width: Int, height: Int
     public var classNames: [String]
     /// Every labelled column's position in this pair's pixels and its class.
@@ -205,24 +207,31 @@ public struct LabelledFrame: Sendable {
     public var pixelSize: Double
     /// Labelled columns in this frame's pixels (class indices; background is not listed).
     public var points: [LabelledPoint]
+    /// Columns whose class the labels could not decide (their `label` is not used): the pixels
+    /// around them are `TrainingPair.ignoreClass` in the mask, neither atom nor background.
+    public var ignored: [LabelledPoint]
     public var dose: Double?
-    public init(image: [Float], width: Int, height: Int, pixelSize: Double, points: [LabelledPoint], dose: Double? = nil) {
+    public init(image: [Float], width: Int, height: Int, pixelSize: Double, points: [LabelledPoint],
+                ignored: [LabelledPoint] = [], dose: Double? = nil) {
         self.image = image; self.width = width; self.height = height; self.pixelSize = pixelSize
-        self.points = points; self.dose = dose
+        self.points = points; self.ignored = ignored; self.dose = dose
     }
 }
 
 extension Augmentation {
     /// A training pair from a labelled frame: discs of `labelRadius` Å (at least one pixel) drawn
-    /// into the mask, then these augmentations, each drawn from `rng` in a fixed order.
+    /// into the mask over discs of `ignoreRadius` Å of `ignoreClass` around its undecided columns,
+    /// then these augmentations, each drawn from `rng` in a fixed order (the ignored columns move
+    /// with the image and leave the pair's `points`).
     public func pair(from f: LabelledFrame, classNames: [String], labelRadius: Double,
-                     rng: inout SeededGenerator) -> TrainingPair {
+                     ignoreRadius: Double = 1, rng: inout SeededGenerator) -> TrainingPair {
         let w = f.width, h = f.height
-        let bgClass = UInt8(classNames.count - 1)
-        let radius = max(1.0, labelRadius / f.pixelSize)
-        var pts = f.points
+        let bgClass = UInt8(classNames.count - 1), ignore = Int(TrainingPair.ignoreClass)
+        let undecided = f.ignored.map { LabelledPoint(x: $0.x, y: $0.y, label: ignore) }
         var mask = [UInt8](repeating: bgClass, count: w * h)
-        TrainingSetGenerator.drawDiscs(&mask, width: w, height: h, points: pts, radius: radius)
+        TrainingSetGenerator.drawDiscs(&mask, width: w, height: h, points: undecided, radius: max(1.0, ignoreRadius / f.pixelSize))
+        TrainingSetGenerator.drawDiscs(&mask, width: w, height: h, points: f.points, radius: max(1.0, labelRadius / f.pixelSize))
+        var pts = f.points + undecided
         var img = normalised(f.image)
         let a = self
         var zoom = 1.0
@@ -269,7 +278,7 @@ extension Augmentation {
             for _ in 0..<k { (img, mask, pts, W, H) = Augment.rot90(img, mask, pts, width: W, height: H) }
         }
         return TrainingPair(image: normalised(img), mask: mask, width: W, height: H, classNames: classNames,
-                            points: pts, rotation: k, flipped: flip, zoom: zoom,
+                            points: pts.filter { $0.label != ignore }, rotation: k, flipped: flip, zoom: zoom,
                             pixelSize: f.pixelSize / zoom, dose: f.dose)
     }
 }

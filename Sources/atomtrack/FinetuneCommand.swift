@@ -87,7 +87,7 @@ extension FrameLabels {
 /// The fine-tuned model and its held-out scores before and after.
 func printFinetuned(_ card: ModelCard, dir: URL) {
     guard let f = card.finetuning else { return }
-    print("model: \(dir.path)/\(TrainedModel.weightsFile) (best step \(f.bestStep) of \(f.steps), \(f.source.labelledAtoms) labelled atoms, \(String(format: "%.0f", f.seconds)) s)")
+    print("model: \(dir.path)/\(TrainedModel.weightsFile) (best step \(f.bestStep) of \(f.steps), \(f.source.labelledAtoms) labelled atoms\(f.source.undecidedSites.map { ", \($0) undecided sites" } ?? ""), \(String(format: "%.0f", f.seconds)) s)")
     print("held-out strip, before → after:")
     for (b, a) in zip(f.heldOutBefore.perClass, f.heldOutAfter.perClass) {
         print(String(format: "  %-6@ F1 %.4f → %.4f  RMSE %.3f → %.3f px", a.className as NSString, b.f1, a.f1,

@@ -112,3 +112,46 @@ extension LabelsAndVoidsTests {
         }
     }
 }
+
+/// Fine-tuning labels: the classes the labeler decides are right, the sites it cannot decide are
+/// still positions (left out of the loss), and noise moves sites from decided to undecided, not into
+/// wrong classes.
+final class DecidedLabelsTests: XCTestCase {
+    func testDecidedLabelsAreRightAndUndecidedSitesAreColumns() throws {
+        let f = try TrainingSetGenerator(recipe: FourierDetectorTests.ws2Recipe()).frame(index: 1)
+        let p = f.geometry.pixelSize
+        let inside = { (x: Double, y: Double) in x > 10 && y > 10 && x < 245 && y < 245 }
+        let truth = f.structure.columns.map { (x: $0.position.x / p, y: $0.position.y / p, label: $0.symbol == "S" ? 1 : 0) }
+            .filter { inside($0.x, $0.y) }
+        var rng = SeededGenerator(seed: 3)
+        let spread = Double(f.image.max()! - f.image.min()!)
+        for noise in [0.0, 0.15] {
+            let frame = f.image.map { $0 + Float(rng.normal() * noise * spread) }
+            let l = try LatticeLabeler.labels(frame: frame, width: 256, height: 256, material: .named("ws2"), pixelSize: p)
+            let decided = l.points.filter { inside($0.x, $0.y) }, undecided = l.undecided.filter { inside($0.x, $0.y) }
+            // Within 0.7 Å (under half the 1.84 Å metal–S distance): noise moves the refined site maxima.
+            let match = { (points: [LabelledPoint]) in
+                LinearAssignment.matchPoints(truth.map { (x: $0.x, y: $0.y) }, points.map { (x: $0.x, y: $0.y) },
+                                             maxDistance: 0.7 / p, objective: .mostPairs)
+            }
+            let hits = match(decided), right = hits.filter { truth[$0.0].label == decided[$0.1].label }.count
+            let covered = match(decided + undecided).count
+            print("decided labels at noise \(noise): \(decided.count) decided (\(right) of \(hits.count) matched in the right class), "
+                  + "\(undecided.count) undecided, \(covered) of \(truth.count) true columns covered")
+            XCTAssertGreaterThan(Double(hits.count), 0.99 * Double(decided.count), "decided columns are columns")
+            XCTAssertGreaterThan(Double(right), 0.99 * Double(hits.count), "decided classes are right")
+            XCTAssertGreaterThan(Double(covered), 0.98 * Double(truth.count), "every column is decided or left undecided")
+            if noise == 0 { XCTAssertGreaterThan(Double(decided.count), 0.95 * Double(truth.count)) }
+            else { XCTAssertFalse(undecided.isEmpty, "noise leaves some sites undecided") }
+        }
+        // A pixel size the lattice disagrees with: the sites are not WS2 columns, so no labels.
+        XCTAssertThrowsError(try LatticeLabeler.labels(frame: f.image, width: 256, height: 256, material: .named("ws2"), pixelSize: 1.2 * p)) {
+            XCTAssertTrue("\($0)".contains("not the frame's"), "\($0)")
+        }
+        // Noise as strong as the frame's contrast: the columns cannot be told from empty sites.
+        let drowned = f.image.map { $0 + Float(rng.normal() * spread) }
+        XCTAssertThrowsError(try LatticeLabeler.labels(frame: drowned, width: 256, height: 256, material: .named("ws2"), pixelSize: p)) {
+            print("drowned frame: \($0)")
+        }
+    }
+}

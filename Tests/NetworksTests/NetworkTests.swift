@@ -43,6 +43,48 @@ final class NetworkTests: XCTestCase {
         XCTAssertEqual(pixelAccuracy(logits: perfect, labels: labels), 1)
     }
 
+    /// Ignored pixels add nothing: every loss's gradient still matches finite differences, is zero
+    /// at the ignored pixels, and the logits there do not change the loss; cross-entropy is the
+    /// mean −log p_y over the counted pixels alone.
+    func testIgnoredPixelsAddNothingToTheLoss() throws {
+        var logits = Tensor.randomNormal(shape: [2, 3, 4, 5], generator: &rng)
+        var labels = randomLabels(n: 2, h: 4, w: 5, classes: 3)
+        let ignored = Set(stride(from: 1, to: 40, by: 3))
+        for j in ignored { labels.labels[j] = LabelMaps.ignore }
+        XCTAssertEqual(labels.countedPixels, 40 - ignored.count)
+        for loss in [Loss.crossEntropy(classWeights: nil), .crossEntropy(classWeights: [0.5, 1, 2]),
+                     .focal(gamma: 2, classWeights: nil), .dice] {
+            let (value, g) = try loss.evaluate(logits: logits, labels: labels)
+            let err = try relativeError(logits, g, eps: 1e-2, samples: 120) { try loss.evaluate(logits: $0, labels: labels).loss }
+            XCTAssertLessThan(err, 1e-3, "\(loss)")
+            var moved = logits
+            for j in ignored {
+                let (i, p) = (j / 20, j % 20)
+                for k in 0..<3 {
+                    XCTAssertEqual(g.data[(i * 3 + k) * 20 + p], 0, "\(loss)")
+                    moved.data[(i * 3 + k) * 20 + p] += Float(k + 1) * 3
+                }
+            }
+            XCTAssertEqual(try loss.evaluate(logits: moved, labels: labels).loss, value, accuracy: 1e-9, "\(loss)")
+        }
+        var manual = 0.0
+        for j in 0..<40 where !ignored.contains(j) {
+            let (i, p) = (j / 20, j % 20)
+            let z = (0..<3).map { Double(logits.data[(i * 3 + $0) * 20 + p]) }
+            manual += log(z.map(exp).reduce(0, +)) - z[Int(labels.labels[j])]
+        }
+        let ce = try Loss.crossEntropy(classWeights: nil).evaluate(logits: logits, labels: labels).loss
+        XCTAssertEqual(ce, manual / Double(40 - ignored.count), accuracy: 1e-5)
+        // Accuracy counts only the decided pixels: logits set to the labels score 1.
+        for j in 0..<40 where !ignored.contains(j) {
+            let (i, p) = (j / 20, j % 20)
+            for k in 0..<3 { logits.data[(i * 3 + k) * 20 + p] = k == Int(labels.labels[j]) ? 9 : -9 }
+        }
+        XCTAssertEqual(pixelAccuracy(logits: logits, labels: labels), 1)
+        XCTAssertThrowsError(try Loss.dice.evaluate(logits: logits, labels: LabelMaps(n: 2, height: 4, width: 5,
+                                                                                       labels: [Int32](repeating: -2, count: 40))))
+    }
+
     /// Whole-network backward pass against finite differences of the loss along a random unit
     /// direction v per parameter tensor: (L(θ+εv) − L(θ−εv)) / 2ε vs ⟨∇L, v⟩. Float round-off
     /// and max-pool kinks limit this to a coarse wiring check (slope 1 removes the LeakyReLU kink; (a wrong or missing

@@ -35,6 +35,21 @@ extension CommandLineTests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "nothing written")
     }
 
+    /// Fourier labels of a frame whose lattice sites do not sit on its columns (the study's probe
+    /// with uncorrected Cs: host contrasts scatter by 0.5) are refused, in one line, before OUT is made.
+    func testFinetuneRefusesAFrameItCannotLabel() throws {
+        let dir = try reliabilityTempDir(self)
+        let sim = dir.appendingPathComponent("sim")
+        let run = try atomtrack(["simulate", "--recipe", packageRoot.appendingPathComponent("TrainingData/finetune-study/shift-probe.json").path,
+                                 "--frames", "1", "--out", sim.path, "--quiet"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let out = dir.appendingPathComponent("out")
+        assertOneLineError(try atomtrack(["finetune", "--model", packageRoot.appendingPathComponent("Models/tmd-ws2").path,
+                                          "--movie", sim.appendingPathComponent("movie.tif").path, "--out", out.path]),
+                           mentioning: "give labels from a table")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "nothing written")
+    }
+
     /// A tuned model directory is a normal model (evaluate reads it) whose card names the movie and
     /// frame; `analyze --finetune-first-frame` writes one into OUT and analyses with it.
     func testFinetuneWritesAModelAndAnalyzeUsesIt() throws {

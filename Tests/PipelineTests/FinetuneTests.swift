@@ -116,9 +116,10 @@ final class FinetuneTests: XCTestCase {
         let card = try TrainedModel(at: shipped).card
         let labels = try FrameLabels.table(table.path, card: card)
         let frame = try GrayImage(width: 64, height: 64, pixels: [Float](repeating: 0, count: 64 * 64))
-        let points = try labels.label(frame, 0, 0.2)
+        let (points, undecided) = try labels.label(frame, 0, 0.2)
         XCTAssertEqual(points.map(\.label), [0, 0, 0, 1])
-        XCTAssertEqual(try labels.label(frame, 1, 0.2).count, 1)
+        XCTAssertTrue(undecided.isEmpty, "a table decides every row")
+        XCTAssertEqual(try labels.label(frame, 1, 0.2).points.count, 1)
         XCTAssertThrowsError(try labels.label(frame, 2, 0.2))
     }
 

@@ -103,6 +103,39 @@ final class TrainingTests: XCTestCase {
         XCTAssertEqual(flips, [false, true])
     }
 
+    /// Undecided columns travel with the image through zoom, flips and rotations: their discs are
+    /// `ignoreClass` wherever the same column, labelled, lands; they are not among the pair's points,
+    /// the labelled discs are drawn over them, and without any the pair is what it was.
+    func testIgnoredColumnsFollowTheAugmentation() throws {
+        var a = Augmentation()
+        a.flipsAndRotations = true; a.zoom = [1, 1.3]; a.gaussianNoise = [0, 0.03]
+        var rng = SeededGenerator(seed: 11)
+        let image = (0..<(48 * 48)).map { _ in Float(rng.uniform()) }
+        let labelled = [LabelledPoint(x: 20, y: 22, label: 0), LabelledPoint(x: 23, y: 22, label: 1)]
+        let undecided = [LabelledPoint(x: 30.3, y: 17.6, label: 0), LabelledPoint(x: 14.8, y: 31.2, label: 1)]
+        let names = ["metal", "S2", "background"]
+        for index in 0..<12 {
+            let pair = { (points: [LabelledPoint], ignored: [LabelledPoint]) -> TrainingPair in
+                var r = SeededGenerator(seed: 5, index: index)
+                return a.pair(from: LabelledFrame(image: image, width: 48, height: 48, pixelSize: 0.2, points: points, ignored: ignored),
+                              classNames: names, labelRadius: 0.5, rng: &r)
+            }
+            let withIgnored = pair(labelled, undecided), moved = pair(labelled + undecided, [])
+            XCTAssertEqual(withIgnored.points, Array(moved.points.prefix(withIgnored.points.count)))
+            for q in moved.points.dropFirst(labelled.count) {
+                XCTAssertEqual(withIgnored.mask[Int(q.y.rounded()) * 48 + Int(q.x.rounded())], TrainingPair.ignoreClass, "pair \(index)")
+            }
+            for q in withIgnored.points {
+                XCTAssertEqual(Int(withIgnored.mask[Int(q.y.rounded()) * 48 + Int(q.x.rounded())]), q.label)
+            }
+            let plain = pair(labelled, [])
+            XCTAssertEqual(plain.mask, pair(labelled, []).mask)
+            XCTAssertFalse(plain.mask.contains(TrainingPair.ignoreClass))
+            XCTAssertEqual(plain.image, withIgnored.image)
+            XCTAssertEqual(plain.mask.filter { $0 != 2 }.count, withIgnored.mask.filter { $0 < 2 }.count)
+        }
+    }
+
     func testDefectsCarryClassesAndConfigurations() throws {
         var rng = SeededGenerator(seed: 11)
         let specs = [

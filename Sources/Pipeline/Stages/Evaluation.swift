@@ -26,6 +26,8 @@ public struct ModelEvaluation {
         var width: Int, height: Int
         var pixelSize: Double?
         var truth: [ReferencePoint]
+        /// Places (x, y) whose truth is unknown: atoms found within the match radius of one are not scored.
+        var unscored: [(x: Double, y: Double)] = []
     }
 
     public let finder: AtomFinder
@@ -162,12 +164,14 @@ public struct ModelEvaluation {
                 split.radius = max(1, 0.4 * card.columnSpacingPixels(pixelSize: item.pixelSize))
                 split.apply(&all, frame: item.pixels, width: item.width, height: item.height)
             }
-            let atoms = all.filter { inside($0.x, $0.y) }
+            let radius = radiusFraction * card.columnSpacingPixels(pixelSize: item.pixelSize)
+            let atoms = all.filter { a in
+                inside(a.x, a.y) && !item.unscored.contains { pow($0.x - a.x, 2) + pow($0.y - a.y, 2) <= radius * radius }
+            }
             // Truth just outside the margin may be found just inside it: keep a one-pixel band of
             // truth so such atoms are not counted as false positives.
             let truth = item.truth.filter { $0.x >= borderMargin - 1 && $0.y >= borderMargin - 1
                 && $0.x <= Double(item.width) - borderMargin && $0.y <= Double(item.height) - borderMargin }
-            let radius = radiusFraction * card.columnSpacingPixels(pixelSize: item.pixelSize)
             let result = try evaluateDetections(atoms, reference: truth, radius: radius)
             for m in result.perClass {
                 guard let k = m.classIndex, let c = (0..<classes).first(where: { index($0) == k }) else { continue }

@@ -5,14 +5,14 @@ import MicroscopyIO
 import Simulation
 
 /// Where the labels of the frames to fine-tune on come from: a function of the frame and its
-/// pixel size returning labelled columns in the model's class indices, with a line naming it
-/// for the model card.
+/// pixel size returning labelled columns in the model's class indices (and the columns it could
+/// not decide, left out of the loss), with a line naming it for the model card.
 public struct FrameLabels {
     public let description: String
-    /// Labelled columns of frame `index` (its image and pixel size) in the model's class indices.
-    public let label: (_ frame: GrayImage, _ index: Int, _ pixelSize: Double) throws -> [LabelledPoint]
+    /// Labelled and undecided columns of frame `index` (its image and pixel size), classes in the model's indices.
+    public let label: (_ frame: GrayImage, _ index: Int, _ pixelSize: Double) throws -> (points: [LabelledPoint], undecided: [LabelledPoint])
 
-    public init(description: String, label: @escaping (GrayImage, Int, Double) throws -> [LabelledPoint]) {
+    public init(description: String, label: @escaping (GrayImage, Int, Double) throws -> (points: [LabelledPoint], undecided: [LabelledPoint])) {
         self.description = description; self.label = label
     }
 
@@ -34,30 +34,33 @@ public struct FrameLabels {
         }
         return FrameLabels(description: "table \(path)") { _, index, _ in
             guard let points = byFrame[index] else { throw InputError("\(path): no labels of the model's classes for frame \(index)") }
-            return points
+            return (points, [])
         }
     }
 }
 
 extension FrameLabels {
-    /// Labels read off each frame itself by its Fourier lattice (`LatticeLabeler`: every site of the
-    /// reconstructed lattice that holds a column, in the class of what it holds), for a model whose
-    /// classes are those of one of the labeler's materials (ws2, graphene).
+    /// Labels read off each frame itself by its Fourier lattice (`LatticeLabeler.labels`: every site of
+    /// the reconstructed lattice whose contrast decides it holds a column, in the class of what it holds;
+    /// the sites it cannot decide are left out of the loss), for a model whose classes are those of one
+    /// of the labeler's materials (ws2, graphene).
     public static func lattice(card: ModelCard) throws -> FrameLabels {
         let names = card.classes.map(\.name)
         guard let material = try ["ws2", "graphene"].map({ try LatticeMaterial.named($0) }).first(where: { $0.classNames == names }) else {
             throw InputError("the model's classes \(names) match no material of the Fourier lattice labeler (ws2, graphene); give --labels TABLE")
         }
         return FrameLabels(description: "Fourier lattice labels (\(material.name))") { frame, _, pixelSize in
-            try LatticeLabeler.label(frame: frame.pixels, width: frame.width, height: frame.height, material: material,
-                                     pixelSize: pixelSize).points
+            let l = try LatticeLabeler.labels(frame: frame.pixels, width: frame.width, height: frame.height, material: material,
+                                              pixelSize: pixelSize)
+            return (l.points, l.undecided)
         }
     }
 }
 
 extension ModelFinetuning {
-    /// Reads `frames` of a movie at its pixel size (the flag's, else the file's, else the base
-    /// model's, warned about) and labels them; refuses frames outside the movie first.
+    /// Reads `frames` of a movie at its pixel size (the flag's, else the file's, else the lattice's
+    /// or the base model's, warned about: the pipeline's one movie calibration) and labels them;
+    /// refuses frames outside the movie first.
     public static func labelledFrames(movie path: String, signal: String? = nil, frames: [Int], pixelSize flag: Double?,
                                       model: TrainedModel, labels: FrameLabels) throws -> ([LabelledFrame], ModelCard.Finetuning.Source) {
         let movie = try Movie.open(URL(fileURLWithPath: path), signal: signal)
@@ -71,13 +74,15 @@ extension ModelFinetuning {
         for i in frames {
             let image = try movie.frame(i)
             image.pixels.withUnsafeBytes { checksumBytes.append(contentsOf: $0) }
+            let (points, undecided) = try labels.label(image, i, pixelSize)
             out.append(LabelledFrame(image: image.pixels, width: image.width, height: image.height, pixelSize: pixelSize,
-                                     points: try labels.label(image, i, pixelSize)))
+                                     points: points, ignored: undecided))
         }
         let source = ModelCard.Finetuning.Source(
             movie: path, frames: frames, movieFingerprint: Analysis.fingerprint(of: movie.url),
             framesChecksum: String(Checksum.fnv1a(checksumBytes), radix: 16), pixelSize: pixelSize,
-            labels: labels.description, labelledAtoms: out.map(\.points.count).reduce(0, +))
+            labels: labels.description, labelledAtoms: out.map(\.points.count).reduce(0, +),
+            undecidedSites: out.map(\.ignored.count).reduce(0, +))
         return (out, source)
     }
 }

@@ -78,11 +78,13 @@ public struct ModelCard: Codable, Sendable {
             /// How the labels were made (e.g. the Fourier lattice labeler, or a table's path).
             public var labels: String
             public var labelledAtoms: Int
+            /// Sites whose class the labels could not decide, left out of the loss and the held-out score.
+            public var undecidedSites: Int?
             public init(movie: String, frames: [Int], movieFingerprint: String, framesChecksum: String,
-                        pixelSize: Double, labels: String, labelledAtoms: Int) {
+                        pixelSize: Double, labels: String, labelledAtoms: Int, undecidedSites: Int? = nil) {
                 self.movie = movie; self.frames = frames; self.movieFingerprint = movieFingerprint
                 self.framesChecksum = framesChecksum; self.pixelSize = pixelSize; self.labels = labels
-                self.labelledAtoms = labelledAtoms
+                self.labelledAtoms = labelledAtoms; self.undecidedSites = undecidedSites
             }
         }
         public var baseModel: String

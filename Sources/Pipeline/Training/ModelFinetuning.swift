@@ -153,7 +153,7 @@ public struct ModelFinetuning {
         images.reserveCapacity(n * t * t); labels.reserveCapacity(n * t * t)
         for p in pairs {
             images += try normalization.normalize(p.image, width: p.width, height: p.height).pixels
-            labels += p.mask.map { Int32($0) }
+            labels += p.mask.map { $0 == TrainingPair.ignoreClass ? LabelMaps.ignore : Int32($0) }
         }
         return (try Tensor(shape: [n, 1, t, t], data: images), try LabelMaps(n: n, height: t, width: t, labels: labels))
     }
@@ -169,14 +169,16 @@ public struct ModelFinetuning {
                                       labelRadius: options.labelRadius, rng: &rng)
     }
 
-    /// Each frame's held-out strip (its rightmost columns) with its labels.
+    /// Each frame's held-out strip (its rightmost columns) with its labels; atoms found at its
+    /// undecided sites are not scored (neither hits nor false positives).
     func heldOutItems() -> [ModelEvaluation.Item] {
         frames.enumerated().map { i, f in
             let w = Self.heldOutWidth(f.width, holdOut: options.holdOutFraction)
             let strip = f.crop(x: f.width - w, y: 0, width: w, height: f.height)
             return ModelEvaluation.Item(name: "held-out strip \(i)", pixels: strip.image, width: w, height: f.height,
                                         pixelSize: f.pixelSize,
-                                        truth: strip.points.map { ReferencePoint(x: $0.x, y: $0.y, classIndex: $0.label) })
+                                        truth: strip.points.map { ReferencePoint(x: $0.x, y: $0.y, classIndex: $0.label) },
+                                        unscored: strip.ignored.map { ($0.x, $0.y) })
         }
     }
 
@@ -219,15 +221,18 @@ public struct ModelFinetuning {
 }
 
 extension LabelledFrame {
-    /// The window (x, y, width, height) of this frame, with the labels inside it in its pixels.
+    /// The window (x, y, width, height) of this frame, with the labelled and undecided columns inside it in its pixels.
     func crop(x x0: Int, y y0: Int, width w: Int, height h: Int) -> LabelledFrame {
         var pixels = [Float](repeating: 0, count: w * h)
         for y in 0..<h {
             let row = (y0 + y) * width + x0
             pixels.replaceSubrange(y * w..<(y + 1) * w, with: image[row..<row + w])
         }
-        let inside = points.map { LabelledPoint(x: $0.x - Double(x0), y: $0.y - Double(y0), label: $0.label) }
-            .filter { $0.x > -0.5 && $0.y > -0.5 && $0.x < Double(w) - 0.5 && $0.y < Double(h) - 0.5 }
-        return LabelledFrame(image: pixels, width: w, height: h, pixelSize: pixelSize, points: inside, dose: dose)
+        let inside = { (points: [LabelledPoint]) in
+            points.map { LabelledPoint(x: $0.x - Double(x0), y: $0.y - Double(y0), label: $0.label) }
+                .filter { $0.x > -0.5 && $0.y > -0.5 && $0.x < Double(w) - 0.5 && $0.y < Double(h) - 0.5 }
+        }
+        return LabelledFrame(image: pixels, width: w, height: h, pixelSize: pixelSize, points: inside(points),
+                             ignored: inside(ignored), dose: dose)
     }
 }
