@@ -53,13 +53,13 @@ public enum LatticeLabeler {
                               pixelSize: Double? = nil) throws -> Labels {
         let analysis = try LatticeAnalysis(frame: frame, width: width, height: height, material: material, pixelSize: pixelSize)
         if let p = pixelSize, abs(analysis.fit.pixelSize / p - 1) > pixelSizeTolerance {
-            throw FourierLatticeError.noLattice(String(format: "the strongest periodic pattern gives %.4f Å/px against %@'s lattice constant, not the frame's %.4f Å/px, so its sites are not %@ columns; give labels from a table",
+            throw FourierLatticeError.noLabels(String(format: "the strongest periodic pattern gives %.4f Å/px against %@'s lattice constant, not the frame's %.4f Å/px, so its sites are not %@ columns; give labels from a table",
                                                       analysis.fit.pixelSize, material.name, p, material.name))
         }
         let host = analysis.sites.filter { $0.basis == material.brightestBasis }.map(\.contrast)
         let scatter = robustSigma(host)
         guard scatter <= maxHostScatter else {
-            throw FourierLatticeError.noLattice(String(format: "the brightest columns' contrasts scatter by %.2f of their median (at most %.2f for labels): the lattice sites do not sit on the columns, or the frame is too noisy; give labels from a table",
+            throw FourierLatticeError.noLabels(String(format: "the brightest columns' contrasts scatter by %.2f of their median (at most %.2f for labels): the lattice sites do not sit on the columns, or the frame is too noisy; give labels from a table",
                                                       scatter, maxHostScatter))
         }
         return labels(from: analysis)

@@ -64,6 +64,8 @@ public enum FourierLatticeError: Error, CustomStringConvertible, Equatable {
     case frameTooSmall(Int, Int)
     case nonFinitePixels
     case noLattice(String)
+    /// A lattice was found, but its sites cannot serve as training labels.
+    case noLabels(String)
 
     public var description: String {
         switch self {
@@ -71,6 +73,7 @@ public enum FourierLatticeError: Error, CustomStringConvertible, Equatable {
         case .frameTooSmall(let w, let h): return "frame \(w)×\(h) is too small for a lattice FFT (at least 32×32 pixels)"
         case .nonFinitePixels: return "frame has NaN or infinite pixels; the lattice FFT needs a finite frame"
         case .noLattice(let why): return "no periodic lattice found: \(why)"
+        case .noLabels(let why): return "no labels from the frame's lattice: \(why)"
         }
     }
 }
