@@ -177,20 +177,22 @@ public final class Movie {
 
     /// Decodes frame `index` (0-based) as Float32, with the pixel size when known.
     public func frame(_ index: Int) throws -> GrayImage {
-        guard index >= 0, index < info.frameCount else {
-            throw MicroscopyIOError.frameOutOfRange(path: url.path, index: index, count: info.frameCount)
-        }
+        try checkFrame(index)
         var pixels = [Float](repeating: 0, count: info.width * info.height)
         try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
         return try GrayImage(width: info.width, height: info.height, pixels: pixels, pixelSizeA: pixelSizeA)
     }
 
-    /// Decodes frame `index` into `pixels`, resized to `width * height`; reusing one
-    /// buffer across frames avoids an allocation per frame.
-    public func readFrame(_ index: Int, into pixels: inout [Float]) throws {
+    private func checkFrame(_ index: Int) throws {
         guard index >= 0, index < info.frameCount else {
             throw MicroscopyIOError.frameOutOfRange(path: url.path, index: index, count: info.frameCount)
         }
+    }
+
+    /// Decodes frame `index` into `pixels`, resized to `width * height`; reusing one
+    /// buffer across frames avoids an allocation per frame.
+    public func readFrame(_ index: Int, into pixels: inout [Float]) throws {
+        try checkFrame(index)
         let n = info.width * info.height
         if pixels.count != n { pixels = [Float](repeating: 0, count: n) }
         try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
@@ -198,9 +200,7 @@ public final class Movie {
 
     /// Decodes frame `index` as Float64 (`convert --dtype float64`: float64 values unrounded).
     public func readFrame(_ index: Int, into pixels: inout [Double]) throws {
-        guard index >= 0, index < info.frameCount else {
-            throw MicroscopyIOError.frameOutOfRange(path: url.path, index: index, count: info.frameCount)
-        }
+        try checkFrame(index)
         let n = info.width * info.height
         if pixels.count != n { pixels = [Double](repeating: 0, count: n) }
         try pixels.withUnsafeMutableBufferPointer { try source.readFrame(index, into: $0) }
@@ -210,9 +210,7 @@ public final class Movie {
     /// or row of tiles; other formats give the whole frame as one band). Memory stays at one
     /// band for statistics such as `info`'s value range.
     public func forEachBand(ofFrame index: Int, _ body: (UnsafeBufferPointer<Float>) throws -> Void) throws {
-        guard index >= 0, index < info.frameCount else {
-            throw MicroscopyIOError.frameOutOfRange(path: url.path, index: index, count: info.frameCount)
-        }
+        try checkFrame(index)
         try source.readBands(index, body)
     }
 

@@ -147,15 +147,7 @@ public struct ModelFinetuning {
     /// Batch `step`: random training crops of random frames, augmented, normalized as inference normalizes.
     func batch(step: Int) throws -> (Tensor, LabelMaps) {
         let n = options.batchSize, t = tile
-        let pairs = parallelMap(n) { i in trainingPair(index: step * n + i) }
-        let normalization = try FrameNormalization()
-        var images = [Float](), labels = [Int32]()
-        images.reserveCapacity(n * t * t); labels.reserveCapacity(n * t * t)
-        for p in pairs {
-            images += try normalization.normalize(p.image, width: p.width, height: p.height).pixels
-            labels += p.mask.map { $0 == TrainingPair.ignoreClass ? LabelMaps.ignore : Int32($0) }
-        }
-        return (try Tensor(shape: [n, 1, t, t], data: images), try LabelMaps(n: n, height: t, width: t, labels: labels))
+        return try TrainingPair.batch(parallelMap(n) { i in trainingPair(index: step * n + i) }, width: t, height: t)
     }
 
     /// Item `index`: a crop from the training part of a frame, then the augmentation; depends only on (seed, index).

@@ -171,14 +171,7 @@ public struct ModelTraining {
         let generator = self.generator
         let mine = dataParallel.map { ($0.rank * n / $0.size)..<(($0.rank + 1) * n / $0.size) } ?? 0..<n
         let pairs = try parallelMap(mine.count) { i in try generator.pair(index: step * n + mine.lowerBound + i) }
-        let normalization = try FrameNormalization()
-        var images = [Float](), labels = [Int32]()
-        images.reserveCapacity(n * w * h); labels.reserveCapacity(n * w * h)
-        for p in pairs {
-            images += try normalization.normalize(p.image, width: p.width, height: p.height).pixels
-            labels += p.mask.map { Int32($0) }
-        }
-        return (try Tensor(shape: [mine.count, 1, h, w], data: images), try LabelMaps(n: mine.count, height: h, width: w, labels: labels))
+        return try TrainingPair.batch(pairs, width: w, height: h)
     }
 
     struct ValidationItem {
@@ -311,5 +304,21 @@ extension Lattice {
     /// Shortest projected distance between two distinct columns (Å).
     var nearestColumnDistance: Double {
         (0..<basis.count).map { b in nearest(to: b) { _ in true }.distance }.min() ?? a
+    }
+}
+
+extension TrainingPair {
+    /// Pairs of one size as the network's input and targets: each image normalized exactly as
+    /// inference normalizes frames; the ignore class (undecided fine-tuning labels) as `LabelMaps.ignore`.
+    static func batch(_ pairs: [TrainingPair], width: Int, height: Int) throws -> (Tensor, LabelMaps) {
+        let normalization = try FrameNormalization()
+        var images = [Float](), labels = [Int32]()
+        images.reserveCapacity(pairs.count * width * height); labels.reserveCapacity(pairs.count * width * height)
+        for p in pairs {
+            images += try normalization.normalize(p.image, width: p.width, height: p.height).pixels
+            labels += p.mask.map { $0 == ignoreClass ? LabelMaps.ignore : Int32($0) }
+        }
+        return (try Tensor(shape: [pairs.count, 1, height, width], data: images),
+                try LabelMaps(n: pairs.count, height: height, width: width, labels: labels))
     }
 }
