@@ -39,9 +39,20 @@ enum World {
     }
 
     /// One line on stderr and the whole job stops (the other ranks would wait forever).
+    /// MPI_Abort tears mpirun's output forwarding down at once, so the line is given a moment to get out.
     static func fail(_ message: String) -> Never {
         FileHandle.standardError.write(Data("atomtrack-mpi: error: \(message)\n".utf8))
+        usleep(300_000)
         MPI_Abort(CMPI_COMM_WORLD, 1)
+        exit(1)
+    }
+
+    /// A refusal every rank reaches alike (it depends only on the options and the world's size):
+    /// rank 0 says it in one line and all ranks leave together through MPI_Finalize, so the line
+    /// always reaches mpirun's stderr (on a loaded CI box an MPI_Abort once lost it).
+    static func refuse(_ message: String, rank: Int) -> Never {
+        if rank == 0 { FileHandle.standardError.write(Data("atomtrack-mpi: error: \(message)\n".utf8)) }
+        MPI_Finalize()
         exit(1)
     }
 }
@@ -90,7 +101,11 @@ struct TrainMPI: ParsableCommand {
     func run() throws {
         let world = World.start()
         if let expectRanks, expectRanks != world.size {
-            World.fail("expected \(expectRanks) MPI ranks, the world has \(world.size) (srun needs --mpi=pmi2)")
+            World.refuse("expected \(expectRanks) MPI ranks, the world has \(world.size) (srun needs --mpi=pmi2)", rank: world.rank)
+        }
+        if batchSize < world.size {
+            World.refuse("a global batch of \(batchSize) cannot be split over \(world.size) processes; give --batch-size ≥ \(world.size)",
+                         rank: world.rank)
         }
         do {
             var o = ModelTraining.Options()
