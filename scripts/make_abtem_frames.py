@@ -11,6 +11,14 @@ Variations: defocus, Cs, pixel size, vacancies, dopants (Mo in WS2, Si in graphe
 Never train on these frames.
 
   /work/venv/bin/python scripts/make_abtem_frames.py --out /work/validation-extra [--only NAME] [--cells N]
+
+With --movie N it writes instead a small WS2 movie for the fine-tuning study (issue 23): N frames of
+one microscope, each its own structure (dopants, S vacancies, 0.05 Å random displacements drawn from
+seed + frame), with shot noise at --dose, as a simulator folder (movie.tif, truth_atoms.csv
+`frame,x,y,class,defect_id`, movie.json), so that `atomtrack finetune` tunes on frame 0 and
+`atomtrack evaluate --truth` scores the later ones (scripts/finetune_study.sh, ABTEM=DIR).
+
+  /work/venv/bin/python scripts/make_abtem_frames.py --movie 4 --out /tmp/abtem-movie [--cells 6]
 """
 import argparse, json, os, time
 import numpy as np
@@ -28,11 +36,12 @@ VARIANTS = {
 }
 
 
-def structure(material, cells, rng):
-    """Orthogonal periodic cell with vacancies and dopants placed by `rng`."""
+def structure(material, cells, rng, rows=None):
+    """Orthogonal periodic cell (`cells` × `rows` orthogonal cells) with vacancies and dopants placed by `rng`."""
+    rows = rows or round(cells / 3 ** 0.5)
     if material == "ws2":
         atoms = mx2("WS2", kind="2H", a=3.18, thickness=3.14, vacuum=2.0)
-        atoms = abtem.orthogonalize_cell(atoms) * (cells, round(cells / 3 ** 0.5), 1)
+        atoms = abtem.orthogonalize_cell(atoms) * (cells, rows, 1)
         metal = [a.index for a in atoms if a.symbol == "W"]
         for i in rng.choice(metal, size=max(1, len(metal) // 30), replace=False):
             atoms[i].symbol = "Mo"
@@ -40,7 +49,7 @@ def structure(material, cells, rng):
         drop = rng.choice(sulfur, size=max(1, len(sulfur) // 40), replace=False)
     else:
         atoms = graphene(a=2.46, vacuum=2.0)
-        atoms = abtem.orthogonalize_cell(atoms) * (cells, round(cells / 3 ** 0.5), 1)
+        atoms = abtem.orthogonalize_cell(atoms) * (cells, rows, 1)
         carbon = [a.index for a in atoms]
         picks = rng.choice(carbon, size=max(2, len(carbon) // 50), replace=False)
         for i in picks[1:]:
@@ -79,14 +88,47 @@ def make(name, out, cells):
     print(f"{name}: {array.shape[1]}×{array.shape[0]} px at {np.mean(px):.4f} Å, {len(atoms)} atoms, {meta['seconds']} s")
 
 
+def movie(out, frames, cells, dose, seed=31, pixel=0.2, defocus=0.0, cs=-2e4):
+    """A WS2 movie of `frames` independent multislice frames with shot noise, as a simulator folder."""
+    import tifffile
+    stack, truth, t0 = [], ["frame,x,y,class,defect_id"], time.time()
+    for f in range(frames):
+        rng = np.random.default_rng(seed + f)
+        atoms = structure("ws2", cells, rng, rows=round(1.15 * cells / 3 ** 0.5))
+        atoms.positions[:, :2] += rng.normal(0, 0.05, (len(atoms), 2))
+        potential = abtem.Potential(atoms, sampling=0.08, parametrization="lobato", slice_thickness=2, projection="infinite")
+        probe = abtem.Probe(energy=80e3, semiangle_cutoff=30, defocus=defocus, Cs=cs)
+        scan = abtem.GridScan(start=(0, 0), end=potential.extent[:2], sampling=pixel, potential=potential)
+        image = probe.scan(potential, scan=scan, detectors=abtem.AnnularDetector(inner=80, outer=170)).compute()
+        clean = np.asarray(image.array, dtype=np.float64).T
+        px = (potential.extent[0] / clean.shape[1], potential.extent[1] / clean.shape[0])
+        stack.append(rng.poisson(np.clip(clean, 0, None) * dose * px[0] * px[1]).astype(np.float32))
+        truth += [f"{f},{a.position[0] / px[0]:.3f},{a.position[1] / px[1]:.3f},{a.symbol},-1" for a in atoms]
+        print(f"frame {f}: {clean.shape[1]}×{clean.shape[0]} px at {np.mean(px):.4f} Å, {len(atoms)} atoms, {time.time() - t0:.0f} s", flush=True)
+    # The pixel size as AtomTrack's TIFF writer stores it (ImageDescription JSON), so `evaluate` reads it.
+    tifffile.imwrite(os.path.join(out, "movie.tif"), np.stack(stack), metadata=None,
+                     description=json.dumps({"pixel_size_A": float(np.mean(px))}))
+    open(os.path.join(out, "truth_atoms.csv"), "w").write("\n".join(truth) + "\n")
+    meta = dict(source="abTEM multislice", abtem=abtem.__version__, lattice="WS2", frames=frames, seed=seed, dose_e_per_A2=dose,
+                pixel_size_A=float(np.mean(px)), energy_eV=80e3, semiangle_mrad=30, defocus_A=defocus, Cs_A=cs,
+                detector_mrad=[80, 170], potential_sampling_A=0.08, slice_thickness_A=2, seconds=round(time.time() - t0, 1),
+                note="each frame its own structure (seed + frame); detector outer angle 170 mrad (the 0.08 Å potential's limit)")
+    json.dump(meta, open(os.path.join(out, "movie.json"), "w"), indent=1)
+
+
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", required=True)
     p.add_argument("--only", action="append", choices=sorted(VARIANTS))
     p.add_argument("--cells", type=int, default=6, help="orthogonal cells along x (keep small: CPU is shared)")
+    p.add_argument("--movie", type=int, metavar="N", help="write an N-frame noisy WS2 movie (simulator folder) instead")
+    p.add_argument("--dose", type=float, default=1e5, help="e/Å² of the --movie frames")
     args = p.parse_args()
     if os.path.realpath(args.out).startswith(os.path.realpath(os.path.dirname(os.path.dirname(__file__)))):
         raise SystemExit("make_abtem_frames.py: error: write the frames outside the repository")
     os.makedirs(args.out, exist_ok=True)
+    if args.movie:
+        movie(args.out, args.movie, args.cells, args.dose)
+        raise SystemExit(0)
     for name in args.only or sorted(VARIANTS):
         make(name, args.out, args.cells)

@@ -23,6 +23,9 @@ public struct LatticeAnalysis: Sendable {
     public var reconstruction: [Float]
     /// Sites at least `margin` pixels inside the frame.
     public var sites: [LatticeSite]
+    /// How clearly the folded frame tells the other basis sites' side (S in WS2) from the empty hollows:
+    /// their brightness difference over its noise (σ). Below 3 the sublattice is a guess.
+    public var sublatticeSignificance = 0.0
 
     /// The sites that depart from the perfect lattice (substitutions, column thinning, vacancies).
     public var departures: [LatticeSite] { sites.filter { $0.kind != 0 } }
@@ -30,20 +33,21 @@ public struct LatticeAnalysis: Sendable {
     public func kind(of site: LatticeSite) -> ColumnKind { material.siteKinds[site.basis][site.kind] }
 
     /// Analyzes a frame (row-major, `width` × `height`, at least 32 × 32, finite).
-    /// - Parameter pixelSize: the frame's pixel size (Å) if known; else the Fourier estimate is used to size
-    ///   the intensity windows (the fitted lattice itself never depends on it).
+    /// - Parameter pixelSize: the frame's pixel size (Å) if known: the first-order Bragg peaks are then looked
+    ///   for where the material's lattice constant puts them (`LatticeFit.hexagonOnRing`), and it sizes the
+    ///   intensity windows; else the Fourier estimate sizes them.
     public init(frame pixels: [Float], width: Int, height: Int, material: LatticeMaterial, pixelSize: Double? = nil) throws {
         guard width >= 32, height >= 32, pixels.count == width * height else { throw FourierLatticeError.frameTooSmall(width, height) }
         guard pixels.allSatisfy(\.isFinite) else { throw FourierLatticeError.nonFinitePixels }
         self.material = material; self.width = width; self.height = height
         let mean = pixels.reduce(0.0) { $0 + Double($1) } / Double(pixels.count)
         fit = try LatticeFit.fit(Spectrum(pixels, width: width, height: height, mean: mean, hann: true),
-                                 latticeConstant: material.lattice.a, minPeriod: 2.5)
+                                 latticeConstant: material.lattice.a, minPeriod: 2.5, pixelSize: pixelSize)
         var raw = Spectrum(pixels, width: width, height: height, mean: mean, hann: false)
         Self.keepBraggWindows(&raw, fit: fit)
         reconstruction = raw.inverse(croppedTo: width, height).map { Float($0 + mean) }
         sites = []
-        sites = classifiedSites(frame: pixels, pixelSize: pixelSize ?? fit.pixelSize)
+        (sites, sublatticeSignificance) = classifiedSites(frame: pixels, pixelSize: pixelSize ?? fit.pixelSize)
     }
 
     /// Multiplies the spectrum by a Gaussian window (σ = max(1.5 bins, |g1|/8)) around every reciprocal
@@ -65,25 +69,38 @@ public struct LatticeAnalysis: Sendable {
 
     // MARK: Sites
 
-    /// Anchor: the brightest maximum of the reconstruction near the frame centre is the brightest basis site.
-    /// The other basis sites sit at ±(their offset) from it (the sign fixed by which side is bright: the
-    /// other side is the empty hollow), the hollows at the cell corners.
-    func classifiedSites(frame: [Float], pixelSize: Double) -> [LatticeSite] {
+    /// Sites on the fitted lattice, at their ideal places (the least-squares lattice from every Bragg
+    /// peak: on the study's frames 0.3–0.6 px rms from the true columns, where the reconstruction's local
+    /// maxima scattered by 1.1 px). Anchor: the frame folded into one unit cell (`CellAverage`); of its
+    /// centres of symmetry the brightest is the brightest basis site, and of the two places ± the other
+    /// basis sites' offset the brighter holds them, the other is the empty hollow. Averaging over every
+    /// cell keeps this right where single columns drown in noise or the probe's tails.
+    /// Returns the sites and `sublatticeSignificance`.
+    func classifiedSites(frame: [Float], pixelSize: Double) -> ([LatticeSite], Double) {
         let lattice = material.lattice, anchorBasis = material.brightestBasis
-        let anchor = brightestNear(Vec2(Double(width - 1) / 2, Double(height - 1) / 2))
+        let centre = Vec2(Double(width - 1) / 2, Double(height - 1) / 2)
+        let cell = CellAverage(frame, width: width, height: height, fit: fit, origin: centre)
         let f0 = lattice.basis[anchorBasis].fractional
+        // The hollow and the basis sites are the cell's centres of 3-fold symmetry: found as such (a probe
+        // with a dark core or bright rings shifts the folded cell's maximum off the column, not its
+        // symmetry), then the brightest is the anchor basis site.
+        let points = [Vec2.zero] + lattice.basis.map(\.fractional)
+        let origin = cell.mostSymmetricOrigin(points: points, fit: fit)
+        let top = points.map { origin + $0 }.max { cell.value(at: $0) < cell.value(at: $1) }!
+        let wrapped = top - (top + Vec2(0.5, 0.5)).rounded(.down)   // the copy nearest the frame centre
+        let anchor = centre + wrapped.x * fit.a1 + wrapped.y * fit.a2
         let (a1, a2) = (fit.a1, fit.a2)
         let offset = { (frac: Vec2, sign: Double) -> Vec2 in
             let d: Vec2 = frac - f0
             return sign * (d.x * a1 + d.y * a2)
         }
         let others = lattice.basis.indices.filter { $0 != anchorBasis }
-        func brightness(_ sign: Double) -> Double {
-            var sum = 0.0
-            for b in others { sum += Double(sample(reconstruction, at: anchor + offset(lattice.basis[b].fractional, sign))) }
-            return sum
+        // Mean of the folded frame at the other basis sites on one side (fractional offsets from the anchor).
+        func side(_ sign: Double) -> Double {
+            others.map { cell.value(at: top + sign * (lattice.basis[$0].fractional - f0)) }.reduce(0, +) / Double(max(1, others.count))
         }
-        let sign = brightness(1) >= brightness(-1) ? 1.0 : -1.0
+        let sign = side(1) >= side(-1) ? 1.0 : -1.0
+        let significance = others.isEmpty ? .infinity : abs(side(1) - side(-1)) / (2.0.squareRoot() * cell.noise)
         let hollow = anchor + offset(.zero, sign)
         let sigma = 0.3 / pixelSize, margin = 3 * sigma + 1
         // Every cell (i, j) whose sites may fall inside the frame.
@@ -94,11 +111,10 @@ public struct LatticeAnalysis: Sendable {
         let jRange = (Int(floor(vs.min()!)) - 1)...(Int(ceil(vs.max()!)) + 1)
         var raw: [(site: LatticeSite, level: Double)] = []
         for j in jRange { for i in iRange {
-            let cell = Double(i) * fit.a1 + Double(j) * fit.a2
-            let corner = hollow + cell
+            let shift = Double(i) * fit.a1 + Double(j) * fit.a2
+            let corner = hollow + shift
             for b in lattice.basis.indices {
-                let ideal = anchor + cell + offset(lattice.basis[b].fractional, sign)
-                let p = isFarFromEdges(ideal) ? refinedMaximum(ideal) : ideal
+                let p = anchor + shift + offset(lattice.basis[b].fractional, sign)
                 guard p.x >= margin, p.y >= margin, p.x <= Double(width - 1) - margin, p.y <= Double(height - 1) - margin else { continue }
                 // The local hollow level: the mean of the three hollows around the site.
                 var hollows: [Vec2] = []
@@ -108,7 +124,7 @@ public struct LatticeAnalysis: Sendable {
                 raw.append((LatticeSite(x: p.x, y: p.y, basis: b, kind: 0, contrast: 0), weightedMean(frame, at: p, sigma: sigma) - background))
             }
         } }
-        return lattice.basis.indices.flatMap { b -> [LatticeSite] in
+        let sites = lattice.basis.indices.flatMap { b -> [LatticeSite] in
             let mine = raw.filter { $0.site.basis == b }
             guard !mine.isEmpty else { return [] }
             let scale = max(Statistics.median(mine.map(\.level)), 1e-12)
@@ -120,52 +136,7 @@ public struct LatticeAnalysis: Sendable {
                 return s
             }
         }.sorted { ($0.y, $0.x) < ($1.y, $1.x) }
-    }
-
-    /// The reconstruction's maximum within half a bond of `p` (sub-pixel, parabolic), or `p` if there is none
-    /// inside the frame: sites follow the lattice's slow distortions instead of the ideal grid.
-    func refinedMaximum(_ p: Vec2) -> Vec2 {
-        let reach = max(1, Int(0.2 * length(fit.a1)))
-        let cx = Int(p.x.rounded()), cy = Int(p.y.rounded())
-        var best = (cx, cy), bestV = -Float.infinity
-        for y in (cy - reach)...(cy + reach) where y >= 1 && y < height - 1 {
-            for x in (cx - reach)...(cx + reach) where x >= 1 && x < width - 1 {
-                if reconstruction[y * width + x] > bestV { bestV = reconstruction[y * width + x]; best = (x, y) }
-            }
-        }
-        guard bestV > -Float.infinity else { return p }
-        let (bx, by) = best
-        let v = { (x: Int, y: Int) in Double(reconstruction[y * width + x]) }
-        func offset(_ m: Double, _ c: Double, _ n: Double) -> Double {
-            let den = m - 2 * c + n
-            return den < 0 ? min(0.5, max(-0.5, 0.5 * (m - n) / den)) : 0
-        }
-        let q = Vec2(Double(bx) + offset(v(bx - 1, by), v(bx, by), v(bx + 1, by)),
-                     Double(by) + offset(v(bx, by - 1), v(bx, by), v(bx, by + 1)))
-        return length(q - p) <= Double(reach) ? q : p
-    }
-
-    /// Whether `p` lies more than 1.5 lattice constants inside the frame: nearer the edges the reconstruction
-    /// mixes in the opposite edge (the FFT is periodic), so sites there keep their ideal-lattice positions.
-    func isFarFromEdges(_ p: Vec2) -> Bool {
-        let m = 1.5 * length(fit.a1)
-        return p.x > m && p.y > m && p.x < Double(width - 1) - m && p.y < Double(height - 1) - m
-    }
-
-    /// The brightest pixel of the reconstruction within one lattice constant of `p`, refined.
-    func brightestNear(_ p: Vec2) -> Vec2 {
-        let r = Int(ceil(length(fit.a1)))
-        var best = p, bestV = -Float.infinity
-        for y in max(0, Int(p.y) - r)...min(height - 1, Int(p.y) + r) { for x in max(0, Int(p.x) - r)...min(width - 1, Int(p.x) + r) {
-            if reconstruction[y * width + x] > bestV { bestV = reconstruction[y * width + x]; best = Vec2(Double(x), Double(y)) }
-        } }
-        return refinedMaximum(best)
-    }
-
-    /// Nearest-pixel value (clamped to the frame).
-    func sample(_ image: [Float], at p: Vec2) -> Float {
-        let x = min(max(Int(p.x.rounded()), 0), width - 1), y = min(max(Int(p.y.rounded()), 0), height - 1)
-        return image[y * width + x]
+        return (sites, significance)
     }
 
     /// Gaussian-weighted mean (σ pixels, over 2σ) of the image around `p`: a column's brightness with the
@@ -181,5 +152,91 @@ public struct LatticeAnalysis: Sendable {
             }
         }
         return weight > 0 ? sum / weight : 0
+    }
+}
+
+/// The frame folded into one unit cell: every pixel averaged into `bins` × `bins` bins by its fractional
+/// lattice coordinates, then smoothed (periodic Gaussian, σ = 2 bins). Over the ~10² cells of a frame its
+/// noise is ~10× below a single column's.
+struct CellAverage {
+    let bins: Int
+    var mean: [Double]
+    /// σ of a smoothed bin's value from the pixels' scatter (an upper bound: the scatter within a bin
+    /// includes the lattice's own variation across it).
+    var noise: Double
+
+    init(_ frame: [Float], width: Int, height: Int, fit: LatticeFit, origin: Vec2, bins: Int = 32, sigma: Double = 2) {
+        self.bins = bins
+        var sum = [Double](repeating: 0, count: bins * bins), sum2 = sum, count = sum
+        for y in 0..<height { for x in 0..<width {
+            let f = fit.fractional(Vec2(Double(x), Double(y)) - origin)
+            let i = Self.wrap(Int(floor((f.x - floor(f.x)) * Double(bins))), bins) + bins * Self.wrap(Int(floor((f.y - floor(f.y)) * Double(bins))), bins)
+            let v = Double(frame[y * width + x])
+            sum[i] += v; sum2[i] += v * v; count[i] += 1
+        } }
+        let raw = zip(sum, count).map { $1 > 0 ? $0 / $1 : 0 }
+        let variance = (0..<sum.count).filter { count[$0] > 1 }.map { sum2[$0] / count[$0] - raw[$0] * raw[$0] }
+        let meanCount = count.reduce(0, +) / Double(count.count)
+        noise = (max(0, variance.reduce(0, +) / Double(max(1, variance.count))) / (meanCount * 4 * Double.pi * sigma * sigma)).squareRoot()
+        // Separable periodic Gaussian smoothing (empty bins, in frames of a few cells, weigh nothing).
+        let r = Int(ceil(3 * sigma))
+        let kernel = (-r...r).map { exp(-Double($0 * $0) / (2 * sigma * sigma)) }
+        func smooth(_ values: [Double], _ weights: [Double], along stride: (Int, Int) -> Int) -> ([Double], [Double]) {
+            var v = [Double](repeating: 0, count: values.count), w = v
+            for j in 0..<bins { for i in 0..<bins {
+                for (k, g) in zip(-r...r, kernel) {
+                    let src = stride(Self.wrap(i + k, bins), j)
+                    v[stride(i, j)] += g * values[src]; w[stride(i, j)] += g * weights[src]
+                }
+            } }
+            return (v, w)
+        }
+        let (vx, wx) = smooth(sum, count) { u, v in u + bins * v }
+        let (vy, wy) = smooth(vx, wx) { v, u in u + bins * v }
+        mean = zip(vy, wy).map { $1 > 0 ? $0 / $1 : 0 }
+    }
+
+    static func wrap(_ i: Int, _ n: Int) -> Int { ((i % n) + n) % n }
+
+    /// Bilinear, periodic value at fractional coordinates `f`.
+    func value(at f: Vec2) -> Double {
+        let u = (f.x - floor(f.x)) * Double(bins) - 0.5, v = (f.y - floor(f.y)) * Double(bins) - 0.5
+        let i = Int(floor(u)), j = Int(floor(v)), du = u - floor(u), dv = v - floor(v)
+        let at = { (i: Int, j: Int) in mean[Self.wrap(i, bins) + bins * Self.wrap(j, bins)] }
+        return (1 - dv) * ((1 - du) * at(i, j) + du * at(i + 1, j)) + dv * ((1 - du) * at(i, j + 1) + du * at(i + 1, j + 1))
+    }
+
+    /// The origin o (fractional) about which the cell is most nearly 3-fold symmetric at every o + `points`
+    /// (for a hexagonal cell: the hollow and the basis sites): the least summed variance of the values at
+    /// x, x turned by 120° and by 240° about each point, x on rings of 0.12 and 0.22 lattice constants.
+    /// A grid of a quarter bin, then a tenth of a bin around the best.
+    func mostSymmetricOrigin(points: [Vec2], fit: LatticeFit) -> Vec2 {
+        let a = (length(fit.a1) + length(fit.a2)) / 2
+        let ring = [0.12, 0.22].flatMap { r in (0..<8).map { k -> [Vec2] in
+            (0..<3).map { turn in
+                let t = Double(k) * Double.pi / 12 + Double(turn) * 2 * Double.pi / 3
+                return fit.fractional(Vec2(r * a * cos(t), r * a * sin(t)))
+            }
+        } }
+        func asymmetry(_ o: Vec2) -> Double {
+            points.reduce(0) { sum, q in
+                sum + ring.reduce(0) { s, triple in
+                    let v = triple.map { value(at: o + q + $0) }
+                    let m = v.reduce(0, +) / 3
+                    return s + v.reduce(0) { $0 + ($1 - m) * ($1 - m) }
+                }
+            }
+        }
+        func best(around c: Vec2, step: Double, reach: Int) -> Vec2 {
+            var out = c, least = Double.infinity
+            for j in -reach...reach { for i in -reach...reach {
+                let o = c + step * Vec2(Double(i), Double(j))
+                let e = asymmetry(o)
+                if e < least { least = e; out = o }
+            } }
+            return out
+        }
+        let coarse = best(around: Vec2(0.5, 0.5), step: 0.25 / Double(bins), reach: 2 * bins)
+        return best(around: coarse, step: 0.025 / Double(bins), reach: 10)
     }
 }

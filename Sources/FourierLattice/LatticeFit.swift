@@ -34,11 +34,19 @@ public struct LatticeFit: Sendable {
     /// Fractional lattice coordinates (u, v) of a pixel position r: r = u·a1 + v·a2.
     public func fractional(_ r: Vec2) -> Vec2 { Vec2((r * g1).sum(), (r * g2).sum()) }
 
-    /// Fits the lattice of a frame from its windowed spectrum: the fundamental is the shortest strongly
-    /// prominent peak (so a second-order spot is never taken for it), its partner the peak nearest 120°
-    /// away; then every order up to `maxOrderFrequency` is located and g1, g2 refitted to all of them.
-    static func fit(_ spectrum: Spectrum, latticeConstant: Double, minPeriod: Double) throws -> LatticeFit {
+    /// Fits the lattice of a frame from its windowed spectrum. With a known pixel size the first-order
+    /// peaks are looked for on the ring the lattice constant predicts, as the hexagon of peaks 60° apart
+    /// that stands out most (`hexagonOnRing`); without one (or when no hexagon stands out there) the
+    /// fundamental is the shortest strongly prominent peak (so a second-order spot is never taken for it),
+    /// its partner the peak nearest 120° away. Then every order up to 0.45 cycles/pixel is located and g1,
+    /// g2 refitted to all of them.
+    static func fit(_ spectrum: Spectrum, latticeConstant: Double, minPeriod: Double, pixelSize: Double? = nil) throws -> LatticeFit {
         let background = spectrum.radialMedian()
+        if let p = pixelSize, let (g1, g2) = hexagonOnRing(spectrum, background: background, radius: 2 * p / (3.0.squareRoot() * latticeConstant)) {
+            var fit = LatticeFit(g1: g1, g2: g2, peaks: [], latticeConstant: latticeConstant)
+            for _ in 0..<2 { fit = refined(fit, spectrum, background: background, latticeConstant: latticeConstant) }
+            if fit.peaks.count >= 4 { return fit }
+        }
         let candidates = prominentPeaks(spectrum, background: background, minPeriod: minPeriod)
         guard let top = candidates.map(\.prominence).max(), top > 50 else {
             throw FourierLatticeError.noLattice("no Bragg peak stands out of the spectrum (best \(Int(candidates.map(\.prominence).max() ?? 0))× its background)")
@@ -54,6 +62,35 @@ public struct LatticeFit: Sendable {
             throw FourierLatticeError.noLattice("only \(fit.peaks.count) Bragg peaks fit a hexagonal lattice")
         }
         return fit
+    }
+
+    /// Least prominence of each of the three first-order peaks (their ± partners have the same power) for a
+    /// hexagon to count as the lattice's.
+    static let minHexagonProminence = 8.0
+
+    /// The three first-order peaks g, g turned by 60° and by 120° on a ring of `radius` ± 7 % (cycles/pixel)
+    /// whose weakest is the most prominent (a hexagonal lattice shows all six; noise or a superstructure
+    /// rarely shows six at 60° on the predicted ring): returns g and its partner at 120°, or nil when the
+    /// weakest of the best hexagon is below `minHexagonProminence`.
+    static func hexagonOnRing(_ s: Spectrum, background: [Double], radius: Double) -> (Vec2, Vec2)? {
+        let n = Double(max(s.width, s.height))
+        guard radius * n >= 4, radius < 0.45 else { return nil }
+        var best: (score: Double, peaks: [Vec2]) = (0, [])
+        for r in stride(from: 0.93 * radius, through: 1.07 * radius, by: 0.25 / n) {
+            let step = 0.5 / (r * n)   // half a bin of arc
+            for theta in stride(from: 0, to: Double.pi / 3, by: step) {
+                let peaks = (0..<3).map { k -> (frequency: Vec2, prominence: Double) in
+                    let t = theta + Double(k) * Double.pi / 3
+                    let (kx, ky) = s.bin(Vec2(r * cos(t), r * sin(t)))
+                    return s.refinePeak(near: kx, ky, radius: 1, background: background)
+                }
+                let score = peaks.map(\.prominence).min()!
+                if score > best.score { best = (score, peaks.map(\.frequency)) }
+            }
+        }
+        guard best.score >= minHexagonProminence else { return nil }
+        let unwrap = { (f: Vec2) in f - Vec2(f.x.rounded(), f.y.rounded()) }   // bins past Nyquist back to ±½
+        return (unwrap(best.peaks[0]), unwrap(best.peaks[2]))
     }
 
     /// Local maxima of the power within the band of periods ≥ `minPeriod` pixels and ≤ a quarter of the frame.

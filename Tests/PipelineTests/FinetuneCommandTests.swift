@@ -35,8 +35,8 @@ extension CommandLineTests {
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "nothing written")
     }
 
-    /// Fourier labels of a frame whose lattice sites do not sit on its columns (the study's probe
-    /// with uncorrected Cs: host contrasts scatter by 0.5) are refused, in one line, before OUT is made.
+    /// Fourier labels of a frame whose lattice is not the material's at the given pixel size (the study's
+    /// probe frame at --pixel-size 0.3 Å, 1.5× its own) are refused, in one line, before OUT is made.
     func testFinetuneRefusesAFrameItCannotLabel() throws {
         let dir = try reliabilityTempDir(self)
         let sim = dir.appendingPathComponent("sim")
@@ -45,7 +45,7 @@ extension CommandLineTests {
         XCTAssertEqual(run.status, 0, run.stderr)
         let out = dir.appendingPathComponent("out")
         assertOneLineError(try atomtrack(["finetune", "--model", packageRoot.appendingPathComponent("Models/tmd-ws2").path,
-                                          "--movie", sim.appendingPathComponent("movie.tif").path, "--out", out.path]),
+                                          "--movie", sim.appendingPathComponent("movie.tif").path, "--pixel-size", "0.3", "--out", out.path]),
                            mentioning: "give labels from a table")
         XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "nothing written")
     }

@@ -28,6 +28,8 @@ public struct LatticeFrameStage {
         public var pixelSizeA: Double
         public var pixelSizeSource: String
         public var braggPeaks: Int
+        /// How clearly the second sublattice (S in WS2) stands out of the hollows in the frame folded into one cell (σ).
+        public var sublatticeSignificance: Double
         public var sites: Int
         /// Number of departing sites per kind (e.g. "Mo_W": 3).
         public var departures: [String: Int]
@@ -51,7 +53,7 @@ public struct LatticeFrameStage {
                           angleDegrees: fit.angleDegrees, latticeConstantA: material.lattice.a,
                           pixelSizeEstimateA: fit.pixelSize, pixelSizeA: calibration.pixelSize,
                           pixelSizeSource: calibration.pixelSizeSource.rawValue, braggPeaks: fit.peaks.count,
-                          sites: analysis.sites.count, departures: departures)
+                          sublatticeSignificance: analysis.sublatticeSignificance, sites: analysis.sites.count, departures: departures)
     }
 
     /// Writes lattice.json, departures.csv and sites.csv (`x,y,site,kind,contrast,x_A,y_A`), the log power
