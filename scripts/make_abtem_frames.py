@@ -106,7 +106,7 @@ def movie(out, frames, cells, dose, seed=31, pixel=0.2, defocus=0.0, cs=-2e4):
         truth += [f"{f},{a.position[0] / px[0]:.3f},{a.position[1] / px[1]:.3f},{a.symbol},-1" for a in atoms]
         print(f"frame {f}: {clean.shape[1]}×{clean.shape[0]} px at {np.mean(px):.4f} Å, {len(atoms)} atoms, {time.time() - t0:.0f} s", flush=True)
     # The pixel size as AtomTrack's TIFF writer stores it (ImageDescription JSON), so `evaluate` reads it.
-    tifffile.imwrite(os.path.join(out, "movie.tif"), np.stack(stack), metadata=None,
+    tifffile.imwrite(os.path.join(out, "movie.tif"), np.stack(stack), photometric="minisblack", metadata=None,
                      description=json.dumps({"pixel_size_A": float(np.mean(px))}))
     open(os.path.join(out, "truth_atoms.csv"), "w").write("\n".join(truth) + "\n")
     meta = dict(source="abTEM multislice", abtem=abtem.__version__, lattice="WS2", frames=frames, seed=seed, dose_e_per_A2=dose,
