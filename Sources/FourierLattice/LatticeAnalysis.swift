@@ -70,7 +70,7 @@ public struct LatticeAnalysis: Sendable {
     // MARK: Sites
 
     /// Sites on the fitted lattice, at their ideal places (the least-squares lattice from every Bragg
-    /// peak: on the study's frames 0.3–0.6 px rms from the true columns, where the reconstruction's local
+    /// peak: on the study's frames 0.3–0.45 px rms from the true columns, where the reconstruction's local
     /// maxima scattered by 1.1 px). Anchor: the frame folded into one unit cell (`CellAverage`); of its
     /// centres of symmetry the brightest is the brightest basis site, and of the two places ± the other
     /// basis sites' offset the brighter holds them, the other is the empty hollow. Averaging over every
