@@ -152,6 +152,7 @@ final class DecidedLabelsTests: XCTestCase {
         let drowned = f.image.map { $0 + Float(rng.normal() * spread) }
         XCTAssertThrowsError(try LatticeLabeler.labels(frame: drowned, width: 256, height: 256, material: .named("ws2"), pixelSize: p)) {
             print("drowned frame: \($0)")
+            XCTAssertTrue("\($0)".hasPrefix("no labels from the frame's lattice"), "\($0)")
         }
     }
 }
