@@ -7,8 +7,9 @@ import Foundation
 ///
 /// Weights are `[Cout, Cin, k, k]` (PyTorch layout). The forward pass and both gradients
 /// are im2col/col2im plus one `cblas_sgemm` per band; a 1×1 kernel skips im2col and
-/// multiplies the image planes directly; undilated 3×3 kernels go forward by Winograd
-/// F(2×2, 3×3) (Winograd.swift), few-tap ones (the 1-channel first layer) directly.
+/// multiplies the image planes directly; undilated 3×3 kernels go by Winograd F(2×2, 3×3)
+/// (Winograd.swift) forward and in both gradients, few-tap ones (the 1-channel first layer)
+/// forward directly.
 public enum Conv2D {
     /// What an inference pass applies to every output value right after its GEMM band, while
     /// the band is still in cache: y ← scale[c]·act(y + bias[c]) + shift[c] with act =
