@@ -55,6 +55,16 @@ public final class Conv2DLayer: Layer {
         Conv2D.forward(x, weight: weight.value, bias: bias.value, dilation: dilation, epilogue: epilogue)
     }
 
+    /// Training: LeakyReLU(`slope`) of the convolution, applied in the convolution's output pass.
+    /// `backward` then needs the gradient with respect to the convolution's output (the
+    /// activation's backward is left to the caller, see `BatchNormLayer.backward(_:leakySlope:)`).
+    public func forwardTraining(_ x: Tensor, leakySlope slope: Float) -> Tensor {
+        input = x
+        let identity = (scale: [Float](repeating: 1, count: outChannels), shift: [Float](repeating: 0, count: outChannels))
+        return Conv2D.forward(x, weight: weight.value, bias: bias.value, dilation: dilation,
+                              epilogue: .init(slope: slope, scale: identity.scale, shift: identity.shift))
+    }
+
     public var outChannels: Int { weight.value.shape[0] }
 
     public func backward(_ g: Tensor) -> Tensor {
@@ -90,9 +100,14 @@ public final class BatchNormLayer: Layer {
         return r.output
     }
 
-    public func backward(_ g: Tensor) -> Tensor {
+    public func backward(_ g: Tensor) -> Tensor { backward(g, leakySlope: 1) }
+
+    /// The input gradient taken on through the LeakyReLU (`slope` > 0) that produced this layer's
+    /// input, in the same pass.
+    public func backward(_ g: Tensor, leakySlope: Float) -> Tensor {
         guard let c = cache else { preconditionFailure("\(gamma.name): backward without a training forward pass") }
-        let r = BatchNorm.backward(c.x, gradOutput: g, gamma: gamma.value, cache: c.cache, replicaSum: replicaSum)
+        let r = BatchNorm.backward(c.x, gradOutput: g, gamma: gamma.value, cache: c.cache, replicaSum: replicaSum,
+                                   leakySlope: leakySlope)
         gamma.grad.add(r.gamma)
         beta.grad.add(r.beta)
         cache = nil
@@ -150,7 +165,7 @@ public final class Sequential: Layer {
     public init(_ layers: [Layer]) { self.layers = layers }
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        guard !training else { return layers.reduce(x) { $1.forward($0, training: true) } }
+        guard !training else { return trainingForward(x) }
         var h = x, i = 0
         while i < layers.count {
             if let (fused, used) = fusedConvolution(at: i) {
@@ -183,8 +198,43 @@ public final class Sequential: Layer {
         return ({ conv.forward($0, epilogue: epilogue) }, j - i)
     }
 
-    public func backward(_ g: Tensor) -> Tensor {
-        layers.reversed().reduce(g) { $1.backward($0) }
+    /// Training: conv → LeakyReLU (slope > 0) → BatchNorm runs as the convolution with the
+    /// activation in its output pass, then batch norm, whose backward takes the gradient on
+    /// through the activation (`backward`): two passes over the activation and two of its
+    /// tensors fewer each way. Other layers run one by one.
+    private func trainingForward(_ x: Tensor) -> Tensor {
+        var h = x, i = 0
+        while i < layers.count {
+            if let (conv, act, bn) = convActivationNorm(at: i) {
+                h = bn.forward(conv.forwardTraining(h, leakySlope: act.slope), training: true)
+                i += 3
+            } else {
+                h = layers[i].forward(h, training: true)
+                i += 1
+            }
+        }
+        return h
+    }
+
+    /// conv → LeakyReLU (slope > 0) → BatchNorm at `layers[i...]`, the triple `trainingForward` fuses.
+    private func convActivationNorm(at i: Int) -> (Conv2DLayer, LeakyReLULayer, BatchNormLayer)? {
+        guard i >= 0, i + 2 < layers.count, let conv = layers[i] as? Conv2DLayer,
+              let act = layers[i + 1] as? LeakyReLULayer, act.slope > 0, let bn = layers[i + 2] as? BatchNormLayer else { return nil }
+        return (conv, act, bn)
+    }
+
+    public func backward(_ gradient: Tensor) -> Tensor {
+        var g = gradient, i = layers.count - 1
+        while i >= 0 {
+            if let (conv, act, bn) = convActivationNorm(at: i - 2) {
+                g = conv.backward(bn.backward(g, leakySlope: act.slope))
+                i -= 3
+            } else {
+                g = layers[i].backward(g)
+                i -= 1
+            }
+        }
+        return g
     }
 
     public var parameters: [Parameter] { layers.flatMap(\.parameters) }

@@ -7,8 +7,9 @@ import Foundation
 ///
 /// Weights are `[Cout, Cin, k, k]` (PyTorch layout). The forward pass and both gradients
 /// are im2col/col2im plus one `cblas_sgemm` per band; a 1×1 kernel skips im2col and
-/// multiplies the image planes directly; undilated 3×3 kernels go forward by Winograd
-/// F(2×2, 3×3) (Winograd.swift), few-tap ones (the 1-channel first layer) directly.
+/// multiplies the image planes directly; undilated 3×3 kernels go by Winograd F(2×2, 3×3)
+/// (Winograd.swift) forward and in both gradients, few-tap ones (the 1-channel first layer)
+/// forward directly.
 public enum Conv2D {
     /// What an inference pass applies to every output value right after its GEMM band, while
     /// the band is still in cache: y ← scale[c]·act(y + bias[c]) + shift[c] with act =
@@ -162,32 +163,32 @@ public enum Conv2D {
         let g = Geometry(input: input, weight: weight, dilation: dilation)
         precondition(gradOutput.shape == [g.n, g.cout, g.h, g.w], "conv backward: gradient shape \(gradOutput.shape)")
         var dW = Tensor(shape: weight.shape)
-        var dB = Tensor(shape: [g.cout])
-        // The input gradient of an undilated 3×3 convolution is one too (the flipped, transposed
-        // kernel over dY), so it goes by Winograd instead of sgemm + col2im.
-        let byWinograd = needInputGrad && g.isWinograd
-        let bandwise = needInputGrad && !byWinograd
-        var dXdata = bandwise ? [Float](repeating: 0, count: input.count) : []
+        let dB = biasGradient(gradOutput, g)
+        if g.isWinograd {
+            // The adjoint of the Winograd forward gives dW; the input gradient of an undilated
+            // 3×3 convolution is one too (the flipped, transposed kernel over dY).
+            input.data.withUnsafeBufferPointer { x in
+            gradOutput.data.withUnsafeBufferPointer { dy in
+            dW.data.withUnsafeMutableBufferPointer { dw in
+                winogradWeightGradient(x.baseAddress!, dy.baseAddress!, dw.baseAddress!, g)
+            }}}
+            let dX = needInputGrad ? forward(gradOutput, weight: flippedTransposed(weight), bias: nil) : nil
+            return (dX, dW, dB)
+        }
+        var dXdata = needInputGrad ? [Float](repeating: 0, count: input.count) : []
         var col = g.isPointwise ? [] : [Float](repeating: 0, count: g.kdim * g.bandRows * g.w)
-        var dcol = (g.isPointwise || !bandwise) ? [] : [Float](repeating: 0, count: g.kdim * g.bandRows * g.w)
+        var dcol = (g.isPointwise || !needInputGrad) ? [] : [Float](repeating: 0, count: g.kdim * g.bandRows * g.w)
         input.data.withUnsafeBufferPointer { x in
         weight.data.withUnsafeBufferPointer { wt in
         gradOutput.data.withUnsafeBufferPointer { dy in
         dW.data.withUnsafeMutableBufferPointer { dw in
-        dB.data.withUnsafeMutableBufferPointer { db in
         dXdata.withUnsafeMutableBufferPointer { dx in
         col.withUnsafeMutableBufferPointer { colp in
         dcol.withUnsafeMutableBufferPointer { dcolp in
             for i in 0..<g.n {
                 let xi = x.baseAddress! + i * g.cin * g.hw
                 let dyi = dy.baseAddress! + i * g.cout * g.hw
-                for co in 0..<g.cout {
-                    var s: Float = 0
-                    let row = dyi + co * g.hw
-                    for j in 0..<g.hw { s += row[j] }
-                    db[co] += s
-                }
-                let dxi = bandwise ? dx.baseAddress! + i * g.cin * g.hw : nil
+                let dxi = needInputGrad ? dx.baseAddress! + i * g.cin * g.hw : nil
                 if g.isPointwise {
                     // dW[Cout, Cin] += dY[Cout, HW] · X[Cin, HW]ᵀ;  dX[Cin, HW] = Wᵀ · dY
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(g.cout), Int32(g.kdim), Int32(g.hw),
@@ -211,10 +212,17 @@ public enum Conv2D {
                     col2im(UnsafePointer(dcolp.baseAddress!), dxi, g, rows: y0..<y1)
                 }
             }
-        }}}}}}}}
-        let dX = byWinograd ? forward(gradOutput, weight: flippedTransposed(weight), bias: nil)
-            : needInputGrad ? Tensor(uncheckedShape: input.shape, data: dXdata) : nil
-        return (dX, dW, dB)
+        }}}}}}}
+        return (needInputGrad ? Tensor(uncheckedShape: input.shape, data: dXdata) : nil, dW, dB)
+    }
+
+    /// dB[co] = Σ over images and pixels of dY[·, co].
+    static func biasGradient(_ dy: Tensor, _ g: Geometry) -> Tensor {
+        var dB = Tensor(shape: [g.cout])
+        dy.data.withUnsafeBufferPointer { p in
+            for i in 0..<g.n { for co in 0..<g.cout { dB.data[co] += PlaneReduce.sum(p.baseAddress! + (i * g.cout + co) * g.hw, g.hw) } }
+        }
+        return dB
     }
 
     /// W'[ci, co, ky, kx] = W[co, ci, k−1−ky, k−1−kx]: convolving dY with W' gives dX.

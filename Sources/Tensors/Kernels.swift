@@ -168,22 +168,17 @@ public enum BatchNorm {
         let (n, c, h, w) = x.nchw
         let hw = h * w
         var mean = [Float](repeating: 0, count: c), invStd = [Float](repeating: 0, count: c)
-        var out = Tensor(shape: x.shape)
+        var out = Tensor(uninitializedShape: x.shape)   // every element written below
         if training {
             // Σx per channel (and the count), then Σ(x − μ)² around the batch mean: two passes.
             var sums = [Double](repeating: 0, count: c + 1)
             sums[c] = Double(n * hw)
-            channelSums(x, into: &sums) { p, _ in var a: Float = 0; for j in 0..<hw { a += p[j] }; return a }
+            channelSums(x, into: &sums) { p, _ in PlaneReduce.sum(p, hw) }
             sums.withUnsafeMutableBufferPointer { replicaSum?($0) }
             let m = sums[c]
             for ch in 0..<c { mean[ch] = Float(sums[ch] / m) }
             var squares = [Double](repeating: 0, count: c)
-            channelSums(x, into: &squares) { p, ch in
-                var a: Float = 0
-                let mu = mean[ch]
-                for j in 0..<hw { let d = p[j] - mu; a += d * d }
-                return a
-            }
+            channelSums(x, into: &squares) { p, ch in PlaneReduce.centredSquares(p, hw, mean[ch]) }
             squares.withUnsafeMutableBufferPointer { replicaSum?($0) }
             let unbias = m > 1 ? Float(m) / Float(m - 1) : 1
             for ch in 0..<c {
@@ -244,11 +239,14 @@ public enum BatchNorm {
     /// Gradients with respect to the input, gamma and beta. With `replicaSum` (as in the
     /// forward pass) the input gradient is that of the global batch; gamma's and beta's stay
     /// this replica's share (they are summed with the other parameters' gradients).
-    public static func backward(_ x: Tensor, gradOutput: Tensor, gamma: Tensor, cache: Cache, replicaSum: ReplicaSum? = nil)
-        -> (input: Tensor, gamma: Tensor, beta: Tensor) {
+    /// `leakySlope` > 0 takes the input gradient on through the LeakyReLU whose output `x` is,
+    /// in the same pass (x < 0 exactly where that LeakyReLU's input was; 1 leaves it alone).
+    public static func backward(_ x: Tensor, gradOutput: Tensor, gamma: Tensor, cache: Cache, replicaSum: ReplicaSum? = nil,
+                                leakySlope: Float = 1) -> (input: Tensor, gamma: Tensor, beta: Tensor) {
+        precondition(leakySlope > 0, "batch norm backward: a fused LeakyReLU needs a positive slope")
         let (n, c, h, w) = x.nchw
         let hw = h * w
-        var dx = Tensor(shape: x.shape)
+        var dx = Tensor(uninitializedShape: x.shape)   // every element written below
         // Σdy and Σdy·x̂ per channel (then the count).
         var sums = [Double](repeating: 0, count: 2 * c + 1)
         sums[2 * c] = Double(n * hw)
@@ -261,9 +259,8 @@ public enum BatchNorm {
                 var sumG = 0.0, sumGX = 0.0
                 for i in 0..<n {
                     let xs = xb + (i * c + ch) * hw, gs = gb + (i * c + ch) * hw
-                    var a: Float = 0, b: Float = 0
-                    for j in 0..<hw { a += gs[j]; b += gs[j] * (xs[j] - mu) * istd }
-                    sumG += Double(a); sumGX += Double(b)
+                    let (a, b) = PlaneReduce.sumAndCentredDot(gs, xs, hw, mu)
+                    sumG += Double(a); sumGX += Double(b) * Double(istd)
                 }
                 sp[ch] = sumG; sp[c + ch] = sumGX
             }
@@ -284,8 +281,8 @@ public enum BatchNorm {
                 for i in 0..<n {
                     let xs = xb + (i * c + ch) * hw, gs = gb + (i * c + ch) * hw, ds = db + (i * c + ch) * hw
                     for j in 0..<hw {
-                        let xhat = (xs[j] - mu) * istd
-                        ds[j] = g * istd * (gs[j] - k1 - xhat * k2)
+                        let xhat = (xs[j] - mu) * istd, v = g * istd * (gs[j] - k1 - xhat * k2)
+                        ds[j] = xs[j] < 0 ? v * leakySlope : v
                     }
                 }
             }
@@ -298,7 +295,7 @@ public enum BatchNorm {
 public enum Activation {
     /// max(x, 0) + slope·min(x, 0).
     public static func leakyReLU(_ x: Tensor, slope: Float) -> Tensor {
-        var y = Tensor(shape: x.shape)
+        var y = Tensor(uninitializedShape: x.shape)   // every element written below
         x.data.withUnsafeBufferPointer { xp in
         y.data.withUnsafeMutableBufferPointer { yp in
             let xb = xp.baseAddress!, yb = yp.baseAddress!
@@ -311,7 +308,7 @@ public enum Activation {
 
     /// The gradient of `leakyReLU` at input `x` (the sign of the output is that of the input).
     public static func leakyReLUBackward(_ x: Tensor, gradOutput: Tensor, slope: Float) -> Tensor {
-        var dx = Tensor(shape: x.shape)
+        var dx = Tensor(uninitializedShape: x.shape)   // every element written below
         x.data.withUnsafeBufferPointer { xp in
         gradOutput.data.withUnsafeBufferPointer { gp in
         dx.data.withUnsafeMutableBufferPointer { dp in
@@ -427,5 +424,43 @@ public enum ChannelSoftmax {
             }
         }
         return dx
+    }
+}
+
+/// Per-plane reductions in sixteen interleaved partial sums (SIMD lanes): vectorised (a single
+/// running Float sum is a serial dependency chain), and each partial sum holds 1/16 of the terms,
+/// so it rounds no worse than one running sum.
+enum PlaneReduce {
+    typealias Vec = SIMD16<Float>
+    @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
+
+    /// Σ p[j].
+    @inline(__always)
+    static func sum(_ p: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = Vec(), j = 0
+        while j + 16 <= n { acc += load(p + j); j += 16 }
+        var s = acc.sum()
+        while j < n { s += p[j]; j += 1 }
+        return s
+    }
+
+    /// Σ (p[j] − mu)².
+    @inline(__always)
+    static func centredSquares(_ p: UnsafePointer<Float>, _ n: Int, _ mu: Float) -> Float {
+        var acc = Vec(), j = 0
+        while j + 16 <= n { let d = load(p + j) - mu; acc += d * d; j += 16 }
+        var s = acc.sum()
+        while j < n { let d = p[j] - mu; s += d * d; j += 1 }
+        return s
+    }
+
+    /// (Σ g[j], Σ g[j]·(x[j] − mu)).
+    @inline(__always)
+    static func sumAndCentredDot(_ g: UnsafePointer<Float>, _ x: UnsafePointer<Float>, _ n: Int, _ mu: Float) -> (Float, Float) {
+        var a = Vec(), b = Vec(), j = 0
+        while j + 16 <= n { let gv = load(g + j); a += gv; b += gv * (load(x + j) - mu); j += 16 }
+        var sa = a.sum(), sb = b.sum()
+        while j < n { sa += g[j]; sb += g[j] * (x[j] - mu); j += 1 }
+        return (sa, sb)
     }
 }

@@ -57,6 +57,112 @@ extension Conv2D {
         }
     }
 
+    /// Weight gradient of all images, accumulated into `dw` `[Cout, Cin, 3, 3]`: the adjoint of
+    /// the forward pass. Per band, V = Bᵀ d B (the forward's input transform, recomputed rather
+    /// than kept) and dM = A dY Aᵀ (the adjoint of the output transform); then 16 GEMMs
+    /// dU_e[Cout, Cin] += dM_e[Cout, tiles] · V_e[Cin, tiles]ᵀ (16 multiplies a tile instead of
+    /// im2col's 36) and dW += Gᵀ dU G. With more than one BLAS thread the bands are shared out
+    /// as in `winogradForward`, each worker summing into its own dU.
+    static func winogradWeightGradient(_ x: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>,
+                                       _ g: Geometry) {
+        let bandRows = winogradBandTileRows(g), bandsPerImage = (g.tilesY + bandRows - 1) / bandRows
+        let tasks = g.n * bandsPerImage, pairs = g.cout * g.cin
+        let workers = BLASThreads.current > 1 ? min(tasks, BLASThreads.current) : 1
+        let scratch = 16 * (g.cin + g.cout) * bandRows * g.tilesX
+        // One dU (16 · pairs) per worker, then its scratch (V, dM).
+        let stride = 16 * pairs + scratch
+        let buffer = UnsafeMutablePointer<Float>.allocate(capacity: workers * stride)
+        defer { buffer.deallocate() }
+        func accumulate(_ range: Range<Int>, _ du: UnsafeMutablePointer<Float>, parallel: Bool) {
+            du.update(repeating: 0, count: 16 * pairs)
+            let v = du + 16 * pairs
+            for t in range {
+                let i = t / bandsPerImage, ty0 = (t % bandsPerImage) * bandRows
+                let tileRows = ty0..<min(g.tilesY, ty0 + bandRows), count = tileRows.count * g.tilesX
+                let dm = v + 16 * g.cin * count
+                winogradInput(x + i * g.cin * g.hw, v, g, tileRows: tileRows, parallel: parallel)
+                winogradOutputAdjoint(dy + i * g.cout * g.hw, dm, g, tileRows: tileRows, parallel: parallel)
+                for e in 0..<16 {
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(g.cout), Int32(g.cin), Int32(count),
+                                1, dm + e * g.cout * count, Int32(count), v + e * g.cin * count, Int32(count),
+                                1, du + e * pairs, Int32(g.cin))
+                }
+            }
+        }
+        if workers == 1 {
+            accumulate(0..<tasks, buffer, parallel: true)
+        } else {
+            BLASThreads.withOneThread {
+                parallelFor(workers) { k in
+                    accumulate((k * tasks / workers)..<((k + 1) * tasks / workers), buffer + k * stride, parallel: false)
+                }
+            }
+            for k in 1..<workers { cblas_saxpy(Int32(16 * pairs), 1, buffer + k * stride, 1, buffer, 1) }
+        }
+        winogradWeightsAdjoint(buffer, dw, pairs: pairs)
+    }
+
+    /// dW[p] += Gᵀ dU_p G (3×3 from 4×4) for every kernel p = (co, ci): the adjoint of `winogradWeights`.
+    /// Gᵀ = [1 ½ ½ 0; 0 ½ −½ 0; 0 ½ ½ 1].
+    static func winogradWeightsAdjoint(_ du: UnsafePointer<Float>, _ dw: UnsafeMutablePointer<Float>, pairs: Int) {
+        @inline(__always) func gt(_ a: Float, _ b: Float, _ c: Float, _ d: Float) -> (Float, Float, Float) {
+            (a + (b + c) / 2, (b - c) / 2, (b + c) / 2 + d)
+        }
+        for p in 0..<pairs {
+            @inline(__always) func column(_ c: Int) -> (Float, Float, Float) {
+                gt(du[c * pairs + p], du[(4 + c) * pairs + p], du[(8 + c) * pairs + p], du[(12 + c) * pairs + p])
+            }
+            // Gᵀ down the columns of dU, then G along the rows.
+            let (s0, s1, s2, s3) = (column(0), column(1), column(2), column(3))
+            let r0 = gt(s0.0, s1.0, s2.0, s3.0), r1 = gt(s0.1, s1.1, s2.1, s3.1), r2 = gt(s0.2, s1.2, s2.2, s3.2)
+            let k = dw + 9 * p
+            k[0] += r0.0; k[1] += r0.1; k[2] += r0.2
+            k[3] += r1.0; k[4] += r1.1; k[5] += r1.2
+            k[6] += r2.0; k[7] += r2.1; k[8] += r2.2
+        }
+    }
+
+    /// dM[e, co, tile] = (A dy Aᵀ)_e, A = [1 0; 1 1; 1 −1; 0 −1], for the 2×2 tiles dy of dY (zero
+    /// outside the image) in `tileRows`: the adjoint of `winogradOutput`. Parallel over channels.
+    static func winogradOutputAdjoint(_ dy: UnsafePointer<Float>, _ dm: UnsafeMutablePointer<Float>, _ g: Geometry,
+                                      tileRows: Range<Int>, parallel: Bool) {
+        let count = tileRows.count * g.tilesX, tx = g.tilesX
+        parallelFor(g.cout, work: parallel ? 16 * count : 0) { co in
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: 4 * tx)   // even, odd columns of the tile's two rows
+            defer { rows.deallocate() }
+            let plane = dy + co * g.hw, step = g.cout * count
+            for ty in tileRows {
+                for r in 0..<2 {
+                    let even = rows + 2 * r * tx, odd = even + tx, sy = 2 * ty + r
+                    guard sy < g.h else { even.update(repeating: 0, count: 2 * tx); continue }
+                    let src = plane + sy * g.w
+                    for j in 0..<g.w / 2 { even[j] = src[2 * j]; odd[j] = src[2 * j + 1] }
+                    if g.w % 2 == 1 { even[tx - 1] = src[g.w - 1]; odd[tx - 1] = 0 }
+                }
+                let o = dm + co * count + (ty - tileRows.lowerBound) * tx
+                let (e0, o0, e1, o1) = (rows, rows + tx, rows + 2 * tx, rows + 3 * tx)
+                @inline(__always) func tile(_ store: (Int, Vec) -> Void, _ a: Vec, _ b: Vec, _ c: Vec, _ d: Vec) {
+                    // A down the columns: row r of A·dy is (p, q) = (a, b), (a + c, b + d), (a − c, b − d), (−c, −d) ...
+                    @inline(__always) func row(_ r: Int, _ p: Vec, _ q: Vec) {
+                        // ... then Aᵀ along it: (p, p + q, p − q, −q).
+                        store(4 * r, p); store(4 * r + 1, p + q); store(4 * r + 2, p - q); store(4 * r + 3, -q)
+                    }
+                    row(0, a, b); row(1, a + c, b + d); row(2, a - c, b - d); row(3, -c, -d)
+                }
+                var t = 0
+                while t + Vec.scalarCount <= tx {
+                    tile({ e, v in Self.store(v, o + e * step + t) }, load(e0 + t), load(o0 + t), load(e1 + t), load(o1 + t))
+                    t += Vec.scalarCount
+                }
+                while t < tx {
+                    tile({ e, v in o[e * step + t] = v[0] },
+                         Vec(repeating: e0[t]), Vec(repeating: o0[t]), Vec(repeating: e1[t]), Vec(repeating: o1[t]))
+                    t += 1
+                }
+            }
+        }
+    }
+
     /// U[e, co, ci] = (G g Gᵀ)_e for each 3×3 kernel g = W[co, ci], G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1].
     static func winogradWeights(_ wt: UnsafePointer<Float>, _ g: Geometry) -> UnsafeMutablePointer<Float> {
         let pairs = g.cout * g.cin

@@ -116,6 +116,35 @@ final class GradientTests: XCTestCase {
         }
     }
 
+    /// The Winograd backward pass (weight gradient as the adjoint of F(2×2, 3×3), input gradient by
+    /// the flipped kernel) against im2col's at the U-Net's channel counts: odd sizes, several
+    /// images, bands of one tile row, one BLAS thread and two (bands shared out, one dU per
+    /// worker). The finite-difference checks above cover the same paths at small sizes.
+    func testWinogradBackwardMatchesIm2col() {
+        let saved = (Conv2D.winograd, Conv2D.columnBudget, BLASThreads.current)
+        defer { (Conv2D.winograd, Conv2D.columnBudget) = (saved.0, saved.1); BLASThreads.set(saved.2) }
+        for (n, cin, cout, h, w, budget) in [(2, 32, 16, 64, 64, 1 << 19), (3, 16, 32, 33, 19, 1 << 19),
+                                             (2, 128, 64, 17, 15, 1), (1, 64, 128, 8, 8, 1 << 19)] {
+            let x = Tensor.randomNormal(shape: [n, cin, h, w], generator: &rng)
+            let wt = Tensor.randomNormal(shape: [cout, cin, 3, 3], std: 0.1, generator: &rng)
+            let dy = Tensor.randomNormal(shape: [n, cout, h, w], generator: &rng)
+            Conv2D.columnBudget = budget
+            Conv2D.winograd = false
+            let reference = Conv2D.backward(x, weight: wt, gradOutput: dy)
+            Conv2D.winograd = true
+            for threads in [1, 2] {
+                BLASThreads.set(threads)
+                let fast = Conv2D.backward(x, weight: wt, gradOutput: dy)
+                for (name, a, b) in [("input", fast.input!, reference.input!), ("weight", fast.weight, reference.weight),
+                                     ("bias", fast.bias, reference.bias)] {
+                    let scale = b.data.map(abs).max()!
+                    let worst = zip(a.data, b.data).map { abs($0 - $1) }.max()!
+                    XCTAssertLessThan(worst / scale, 2e-6, "\(name) gradient, \(n)×\(cin)→\(cout) \(h)×\(w), \(threads) threads")
+                }
+            }
+        }
+    }
+
     func testMaxPoolValuesEqualTheArgmaxPass() {
         let x = Tensor.randomNormal(shape: [2, 3, 7, 10], generator: &rng)
         XCTAssertEqual(MaxPool2x2.forwardValues(x), MaxPool2x2.forward(x).output)
@@ -190,6 +219,22 @@ final class GradientTests: XCTestCase {
             checkGradient(gamma, g.gamma) { dot(f(x, $0, beta), r) }
             checkGradient(beta, g.beta) { dot(f(x, gamma, $0), r) }
         }
+    }
+
+    /// Batch norm's backward taken on through the LeakyReLU that produced its input (the training
+    /// fusion of conv → LeakyReLU → BatchNorm) against finite differences of BN(LeakyReLU(v)).
+    func testBatchNormGradientThroughLeakyReLU() {
+        var v = Tensor.randomNormal(shape: [3, 2, 5, 3], generator: &rng)
+        for i in 0..<v.count where abs(v.data[i]) < 0.05 { v.data[i] = -0.3 }   // stay off the kink
+        let gamma = Tensor.randomNormal(shape: [2], generator: &rng), beta = Tensor.randomNormal(shape: [2], generator: &rng)
+        let r = Tensor.randomNormal(shape: v.shape, generator: &rng)
+        func bn(_ a: Tensor) -> (output: Tensor, cache: BatchNorm.Cache) {
+            var m = Tensor(shape: [2]), s = Tensor(shape: [2], repeating: 1)
+            return BatchNorm.forward(a, gamma: gamma, beta: beta, runningMean: &m, runningVar: &s, training: true)
+        }
+        let a = Activation.leakyReLU(v, slope: 0.1)
+        let g = BatchNorm.backward(a, gradOutput: r, gamma: gamma, cache: bn(a).cache, leakySlope: 0.1)
+        checkGradient(v, g.input) { dot(bn(Activation.leakyReLU($0, slope: 0.1)).output, r) }
     }
 
     func testBatchNormStatistics() {

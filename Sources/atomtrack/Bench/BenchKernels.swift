@@ -22,9 +22,10 @@ struct BenchKernels: ParsableCommand {
 
     @Option(help: "Image height and width.") var size = 256
     @Option(help: "Batch size.") var batch = 8
-    @Option(help: "OpenBLAS (and GCD work) threads.") var threads = 2
     @Option(help: "Timed repetitions per measurement (the median is reported).") var repeats = 3
     @Flag(help: "Skip the per-layer table (only sgemm and the whole network).") var networkOnly = false
+    @Flag(help: "Time every figure by the process's CPU seconds (all threads), the least of the runs, instead of the median wall time (for a loaded, shared machine).")
+    var cpuTime = false
     @Flag(help: "Let glibc unmap freed large blocks (default: recycle them, see MemoryTuning).") var noRecycle = false
     @Option(help: "Floats per im2col band (Conv2D.columnBudget).") var columnBudget = Conv2D.columnBudget
     @Flag(help: "Run the 3×3 convolutions by im2col + sgemm instead of Winograd F(2×2, 3×3) (for comparison).") var noWinograd = false
@@ -32,15 +33,15 @@ struct BenchKernels: ParsableCommand {
     var saveCheckpoint: String?
 
     func run() throws {
-        guard size >= 8, size % 8 == 0, batch >= 1, threads >= 1, repeats >= 1 else {
-            throw ValidationError("size must be a positive multiple of 8; batch, threads and repeats ≥ 1")
+        // Threads: the global `--threads N` (ThreadsOption), which sets OpenBLAS and the parallel loops alike.
+        guard size >= 8, size % 8 == 0, batch >= 1, repeats >= 1 else {
+            throw ValidationError("size must be a positive multiple of 8; batch and repeats ≥ 1")
         }
-        BLASThreads.set(threads)
         if !noRecycle { MemoryTuning.recycleLargeAllocations() }
         Conv2D.columnBudget = max(1, columnBudget)
         Conv2D.winograd = !noWinograd
         print("AtomTrack bench kernels — OpenBLAS core \(BLASThreads.coreName), \(BLASThreads.current) BLAS threads, "
-              + "image \(size)×\(size), batch \(batch), median of \(repeats), band \(Conv2D.columnBudget) floats, 3×3 by \(Conv2D.winograd ? "Winograd" : "im2col"), "
+              + "image \(size)×\(size), batch \(batch), \(cpuTime ? "least CPU time" : "median") of \(repeats), band \(Conv2D.columnBudget) floats, 3×3 by \(Conv2D.winograd ? "Winograd" : "im2col"), "
               + (noRecycle ? "malloc default" : "large allocations recycled"))
         let peak = sgemmRate()
         print(String(format: "sgemm 1024×1024×1024: %.1f GFLOP/s (reference rate below)", peak))
@@ -145,6 +146,14 @@ struct BenchKernels: ParsableCommand {
         return 2 * Double(n * n * n) / t / 1e9
     }
 
-    /// Median seconds of `repeats` runs after a warm-up.
-    func median(_ body: () throws -> Void) rethrows -> Double { Statistics.median(try timedRuns(repeats, warmUp: true, body)) / 1000 }
+    /// Median seconds of `repeats` runs after a warm-up (with `--cpu-time`: the least CPU seconds).
+    func median(_ body: () throws -> Void) rethrows -> Double {
+        guard cpuTime else { return Statistics.median(try timedRuns(repeats, warmUp: true, body)) / 1000 }
+        try body()
+        return try (0..<repeats).map { _ in
+            let c0 = processCPUSeconds()
+            try body()
+            return processCPUSeconds() - c0
+        }.min()!
+    }
 }
