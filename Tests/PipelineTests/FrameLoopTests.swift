@@ -4,9 +4,9 @@ import MicroscopyIO
 import Pipeline
 import XCTest
 
-/// `MovieLocator.run` locates frame k + 1 on another thread while frame k's rows and `onFrame`
-/// run: the table, the frames `onFrame` sees and their order must be those of the loop that
-/// takes one frame at a time (one thread allowed), and an error must stop it cleanly.
+/// `MovieLocator.run` (the frame loop of `locate` and `analyze`): the atoms do not depend on the
+/// threads allowed (the refinement fits atoms in parallel runs), `onFrame` sees every frame in
+/// order with its own pixels, and an error from `onFrame` stops the loop at that frame.
 final class FrameLoopTests: XCTestCase {
     private func ws2Movie() throws -> (MovieInput, URL) {
         let root = try reliabilityTempDir(self)
@@ -33,10 +33,10 @@ final class FrameLoopTests: XCTestCase {
         return (try String(contentsOf: out.appendingPathComponent(MovieLocator.atomsFile), encoding: .utf8), seen)
     }
 
-    func testPipelinedLoopWritesWhatTheSerialLoopWrites() throws {
+    func testOneThreadAndTwoWriteTheSameTable() throws {
         let (input, root) = try ws2Movie()
         let (serialTable, serialSeen) = try locate(input, in: root, threads: 1, name: "serial")
-        let (table, seen) = try locate(input, in: root, threads: max(2, activeProcessors), name: "pipelined")
+        let (table, seen) = try locate(input, in: root, threads: max(2, activeProcessors), name: "parallel")
         XCTAssertEqual(seen.map { $0[0] }, Array(0..<5))
         XCTAssertGreaterThan(seen.map { $0[1] }.min() ?? 0, 50, "every frame has atoms")
         XCTAssertEqual(seen, serialSeen)
@@ -44,7 +44,7 @@ final class FrameLoopTests: XCTestCase {
     }
 
     /// An error from `onFrame` (analyze's stop after N frames, a full disk) ends the run at that
-    /// frame: the frame located ahead is finished and dropped, no later frame is handed over.
+    /// frame: no later frame is handed over.
     func testErrorInOnFrameStopsTheLoop() throws {
         struct Stop: Error {}
         let (input, root) = try ws2Movie()

@@ -75,25 +75,16 @@ public struct MovieLocator {
         let bar = ProgressBar("locate", total: frames.count + alreadyDone, quiet: !progress)
         if alreadyDone > 0 { bar.advance(by: alreadyDone, status: "resumed after \(alreadyDone) frames") }
         var firstSkip: LocalizationError?, skipped = 0, overlays: [URL] = []
-        // Frame k + 1 is read and located on another thread while frame k's rows, overlay and
-        // `onFrame` (analyze: defect crops, journal) run here: both sides have serial stretches
-        // (decoding, thresholding, text, crops) that would leave the other core idle. At most
-        // two frames are in memory; with one thread allowed, frames run one after the other.
-        func locating(_ i: Int) -> InFlight<LocatedFrame> {
-            InFlight(concurrently: parallelThreadLimit > 1) { try self.locate(movie, frame: i, keepNormalized: keepNormalized) }
-        }
-        var ahead = frames.first.map(locating)
-        defer { _ = ahead?.result() }   // never return while a frame is being located
         for i in frames {
-            let located = try ahead!.result().get()
-            ahead = i + 1 < frames.upperBound ? locating(i + 1) : nil
-            let image = located.image
+            let image = try movie.frame(i)
             var found: [FrameAtom] = []
             var normalized: NormalizedFrame?
-            switch located.atoms {
-            case .success(let (atoms, frame)):
-                (found, normalized) = (atoms, frame)
-            case .failure(let e):
+            do {
+                let (atoms, bounds) = try finder.locateAtoms(in: image.pixels, width: image.width, height: image.height,
+                                                             pixelSize: pixelSize, frame: i)
+                if keepNormalized { normalized = bounds.apply(image.pixels, width: image.width, height: image.height) }
+                found = atoms.map { FrameAtom(frame: i, $0) }
+            } catch let e as LocalizationError {
                 FileHandle.standardError.write(Data("\nwarning: frame \(i) skipped: \(e)\n".utf8))
                 firstSkip = firstSkip ?? e
                 skipped += 1
@@ -120,26 +111,6 @@ public struct MovieLocator {
         return all
     }
 
-    /// A frame read and located: its image, and its atoms (with the frame normalized, when
-    /// asked) or why it was skipped.
-    struct LocatedFrame {
-        var image: GrayImage
-        var atoms: Result<([FrameAtom], NormalizedFrame?), LocalizationError>
-    }
-
-    /// Reads frame `i` and locates its atoms. Errors other than a skipped frame's are thrown.
-    func locate(_ movie: Movie, frame i: Int, keepNormalized: Bool) throws -> LocatedFrame {
-        let image = try movie.frame(i)
-        do {
-            let (atoms, bounds) = try finder.locateAtoms(in: image.pixels, width: image.width, height: image.height,
-                                                         pixelSize: pixelSize, frame: i)
-            let normalized = keepNormalized ? bounds.apply(image.pixels, width: image.width, height: image.height) : nil
-            return LocatedFrame(image: image, atoms: .success((atoms.map { FrameAtom(frame: i, $0) }, normalized)))
-        } catch let e as LocalizationError {
-            return LocatedFrame(image: image, atoms: .failure(e))
-        }
-    }
-
     /// `locate`: the atoms of `frames` into `dir/atoms.csv` and overlays of the frames in
     /// `overlays`, without keeping them; returns how many atoms were found.
     public static func locate(_ input: MovieInput, frames: Range<Int>, overlays: Set<Int>, to dir: URL, progress: Bool) throws -> Int {
@@ -153,36 +124,6 @@ public struct MovieLocator {
 
     var overlayRadius: Double {
         max(1.5, 0.3 * finder.model.card.columnSpacingPixels(pixelSize: pixelSize))
-    }
-}
-
-/// Work started on a thread of its own (8 MiB of stack, as the main thread has), or run at
-/// once when not `concurrently`; `result()` waits for it.
-final class InFlight<T>: @unchecked Sendable {
-    private let finished = DispatchSemaphore(value: 0)
-    private var outcome: Result<T, Error>?
-    /// Touched only by the thread that calls `result()`.
-    private var waited = false
-
-    init(concurrently: Bool, _ work: @escaping () throws -> T) {
-        guard concurrently else {
-            outcome = Result { try work() }
-            waited = true
-            return
-        }
-        let body = UncheckedSendable(work)
-        let thread = Thread { [self] in
-            outcome = Result { try body.value() }
-            finished.signal()
-        }
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
-
-    /// The work's result, once it has finished.
-    func result() -> Result<T, Error> {
-        if !waited { finished.wait(); waited = true }
-        return outcome!
     }
 }
 
