@@ -233,34 +233,34 @@ public struct AtomLocator: Sendable {
             // amplitudes); damping the neighbour updates converges further in the same rounds.
             let relaxation = 0.7
             for round in 0..<rounds where !todo.isEmpty {
-                let current = spots, previous = fits, batch = todo
-                let chunks = min(batch.count, 4 * ProcessInfo.processInfo.activeProcessorCount)
-                fits.withUnsafeMutableBufferPointer { buffer in
-                    // Each index is written by exactly one iteration.
-                    let source = Shared(f), out = Shared(buffer)
-                    parallelFor(chunks) { chunk in
-                        for k in stride(from: chunk, to: batch.count, by: chunks) {
-                            let i = batch[k]
-                            out.value[i] = refinement.fit(source.value, width: width, height: height,
-                                                          x: starts[i].x, y: starts[i].y,
-                                                          near: neighbours[i].lazy.map { current[$0] }, guess: previous[i])
+                let previous = fits, batch = todo
+                // The neighbours as they stand after the last round, sampled once for every window they reach.
+                SpotProfiles(spots, width: width, height: height).withSpans { profiles in
+                    fits.withUnsafeMutableBufferPointer { buffer in
+                        // Each index is written by exactly one iteration.
+                        let source = UncheckedSendable(f), out = UncheckedSendable(buffer)
+                        // Contiguous runs of atoms (raster order within a class), so that consecutive fits
+                        // share their neighbours' profiles and frame rows in the cache.
+                        parallelChunks(batch.count, minChunk: 64, maxChunks: 8 * activeProcessors) { range in
+                            for i in batch[range] {
+                                out.value[i] = refinement.fit(source.value, width: width, height: height, x: starts[i].x, y: starts[i].y,
+                                                              subtracting: profiles, neighbours[i], guess: previous[i])
+                            }
                         }
                     }
                 }
                 // Refit next round only the atoms next to one that moved.
-                var moved = Set<Int>()
+                var moved = [Bool](repeating: false, count: starts.count)
                 for i in batch where !neighbours[i].isEmpty {
                     guard let fit = fits[i], fit.outcome == .refined else { continue }
                     let change = max(abs(fit.x - spots[i].x), abs(fit.y - spots[i].y),
                                      abs(fit.amplitude - spots[i].amplitude) / max(fit.amplitude, 1e-12))
-                    if change > 1e-3 {
-                        moved.insert(i)
-                    }
+                    moved[i] = change > 1e-3
                     let w = round == 0 ? 1.0 : relaxation
                     spots[i] = GaussianSpot(x: spots[i].x + w * (fit.x - spots[i].x), y: spots[i].y + w * (fit.y - spots[i].y),
                                             amplitude: max(0, spots[i].amplitude + w * (fit.amplitude - spots[i].amplitude)), sigma: fit.sigma)
                 }
-                todo = crowded.filter { i in neighbours[i].contains { moved.contains($0) } }
+                todo = crowded.filter { i in neighbours[i].contains { moved[$0] } }
             }
         }
         return fits
@@ -348,12 +348,6 @@ public struct AtomLocator: Sendable {
             return found
         }
     }
-}
-
-/// Hands a buffer pointer to parallel iterations that touch disjoint elements.
-struct Shared<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
 
 /// A class's centroid error variance per axis, and whether its fits are precise enough to help.

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// Sub-pixel refinement of one atom position by a least-squares fit of a symmetric 2-D
@@ -44,24 +45,26 @@ public struct GaussianRefinement: Sendable, Equatable {
     ///   - guess: a converged earlier fit to start from (same window and shift check, fewer iterations).
     public func fit(_ frame: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Double, y: Double,
                     neighbours: [GaussianSpot] = [], guess: GaussianFit? = nil) -> GaussianFit {
-        fit(frame, width: width, height: height, x: x, y: y, near: neighbours, guess: guess)
+        let profiles = SpotProfiles(neighbours, width: width, height: height)
+        return profiles.withSpans { fit(frame, width: width, height: height, x: x, y: y, subtracting: $0, neighbours.indices, guess: guess) }
     }
 
-    /// `fit` for any sequence of neighbours (the locator passes a lazy view: no array per fit).
+    /// `fit` with the neighbours given as indices into spots sampled once for every window they
+    /// reach (the locator's path: no array, no exp per neighbour and fit).
     ///
     /// It runs for every atom in every neighbour round, so it allocates nothing on the heap: the
-    /// window, the per-row and per-column Gaussian factors and the 5×5 solver share one stack
-    /// buffer, and the parameters, JᵀJ and Jᵀr live in SIMD registers.
-    func fit<Spots: Sequence<GaussianSpot>>(_ frame: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Double, y: Double,
-                                            near neighbours: Spots, guess: GaussianFit?) -> GaussianFit {
+    /// window, its row and column factors share one stack buffer; the parameters, JᵀJ, Jᵀr and
+    /// the 5×5 factorization are SIMD values in registers.
+    func fit<Indices: Sequence<Int>>(_ frame: UnsafeBufferPointer<Float>, width: Int, height: Int, x: Double, y: Double,
+                                     subtracting spots: SpotProfiles.Spans, _ neighbours: Indices, guess: GaussianFit?) -> GaussianFit {
         let cx = Int(x.rounded()), cy = Int(y.rounded())
         let xr = max(0, cx - halfWindow)...min(width - 1, cx + halfWindow)
         let yr = max(0, cy - halfWindow)...min(height - 1, cy + halfWindow)
         guard halfWindow >= 1, xr.count >= 3, yr.count >= 3 else { return GaussianFit(start: (x, y), outcome: .windowTooSmall) }
         let window = Window(x0: xr.lowerBound, y0: yr.lowerBound, columns: xr.count, rows: yr.count)
-        return withUnsafeTemporaryAllocation(of: Double.self, capacity: window.scratchCount) { buffer in
+        return withUnsafeTemporaryAllocation(byteCount: window.scratchBytes, alignment: MemoryLayout<RowWeights>.alignment) { buffer in
             let scratch = window.carve(buffer.baseAddress!)
-            window.load(frame, width: width, into: scratch, subtracting: neighbours)
+            window.load(frame, width: width, into: scratch, subtracting: spots, neighbours)
             return levenbergMarquardt(window, scratch, start: (x, y), centre: (cx, cy), guess: guess)
         }
     }
@@ -69,14 +72,16 @@ public struct GaussianRefinement: Sendable, Equatable {
     /// The Levenberg–Marquardt loop on a loaded window; the outcome checks of `fit`.
     private func levenbergMarquardt(_ w: Window, _ s: Scratch, start: (x: Double, y: Double), centre: (x: Int, y: Int),
                                     guess: GaussianFit?) -> GaussianFit {
-        let count = w.columns * w.rows
         let inside = (w.x0..<(w.x0 + w.columns)).contains(centre.x) && (w.y0..<(w.y0 + w.rows)).contains(centre.y)
-        var peak = inside ? s.data[(centre.y - w.y0) * w.columns + (centre.x - w.x0)] : -Double.infinity
-        // Same comparisons as Array.min() / max(), so the start (and so the fit) is unchanged.
+        var peak = inside ? s.data[(centre.y - w.y0) * w.stride + (centre.x - w.x0)] : -Double.infinity
+        // Same comparisons as Array.min() / max() in raster order, so the start is the one it always was.
         var background = s.data[0], highest = s.data[0]
-        for i in 1..<count {
-            if s.data[i] < background { background = s.data[i] }
-            if highest < s.data[i] { highest = s.data[i] }
+        for row in 0..<w.rows {
+            for col in 0..<w.columns {
+                let v = s.data[row * w.stride + col]
+                if v < background { background = v }
+                if highest < v { highest = v }
+            }
         }
         if !peak.isFinite { peak = highest }
         var p = SIMD8<Double>(max(peak - background, 1e-6 * (abs(background) + 1)), start.x, start.y, initialSigma, background, 0, 0, 0)
@@ -87,7 +92,7 @@ public struct GaussianRefinement: Sendable, Equatable {
         var iterations = 0
         while iterations < maxIterations {
             iterations += 1
-            guard let step = solveDamped(current.jtj, current.jtr, lambda: lambda, s) else {
+            guard let step = Factorization(current.jtj, damping: lambda)?.solve(current.jtr) else {
                 lambda *= 10
                 if lambda > 1e12 { break } else { continue }
             }
@@ -112,7 +117,7 @@ public struct GaussianRefinement: Sendable, Equatable {
         result.iterations = iterations
         result.amplitude = p[0]; result.x = p[1]; result.y = p[2]; result.sigma = p[3]; result.offset = p[4]
         if outcome == .refined {
-            result.positionSigma = positionStandardError(current, pixels: count, s)
+            result.positionSigma = positionStandardError(current, pixels: w.columns * w.rows)
             let shift = ((p[1] - start.x) * (p[1] - start.x) + (p[2] - start.y) * (p[2] - start.y)).squareRoot()
             let finite = (0..<5).allSatisfy { p[$0].isFinite }
             if !(p[0] > 0) || !(p[3] > 0.3 && p[3] < Double(2 * halfWindow + 1)) || !finite {
@@ -125,49 +130,48 @@ public struct GaussianRefinement: Sendable, Equatable {
     }
 }
 
-/// The fit window: `columns` × `rows` pixels from (x0, y0), inside the frame.
+/// The fit window: `columns` × `rows` pixels from (x0, y0), inside the frame, stored in rows of
+/// `stride` values: the columns rounded up to whole vectors (`V`) for the pixel pass.
 private struct Window {
     let x0: Int, y0: Int, columns: Int, rows: Int
+    var stride: Int { (columns + V.scalarCount - 1) / V.scalarCount * V.scalarCount }
 
-    /// Doubles of scratch one fit needs: window, column and row factors, and the 5×5 solver's A, L, y.
-    var scratchCount: Int { columns * rows + columns + rows + 25 + 25 + 5 }
+    /// Scratch bytes one fit needs: the row weights, then the window, the column factors
+    /// (padded) and the row factors as Doubles.
+    var scratchBytes: Int { rows * MemoryLayout<RowWeights>.stride + (rows * stride + stride + rows) * MemoryLayout<Double>.stride }
 
-    func carve(_ base: UnsafeMutablePointer<Double>) -> Scratch {
-        let ex = base + columns * rows, ey = ex + columns, a = ey + rows, l = a + 25
-        return Scratch(data: base, ex: ex, ey: ey, a: a, l: l, y: l + 25)
+    func carve(_ base: UnsafeMutableRawPointer) -> Scratch {
+        let weights = base.bindMemory(to: RowWeights.self, capacity: rows)
+        let data = (base + rows * MemoryLayout<RowWeights>.stride).bindMemory(to: Double.self, capacity: rows * stride + stride + rows)
+        let ex = data + rows * stride
+        return Scratch(data: data, ex: ex, ey: ex + stride, rowWeights: weights)
     }
 
     /// Copies the window out of the frame and subtracts the neighbours' Gaussians.
-    /// The Gaussian factorises over the grid: exp(−(dx² + dy²)/2σ²) = exp(−dx²/2σ²)·exp(−dy²/2σ²),
-    /// so one exp per row and per column serves every pixel.
-    func load<Spots: Sequence<GaussianSpot>>(_ frame: UnsafeBufferPointer<Float>, width: Int, into s: Scratch,
-                                             subtracting neighbours: Spots) {
+    func load<Indices: Sequence<Int>>(_ frame: UnsafeBufferPointer<Float>, width: Int, into s: Scratch,
+                                      subtracting spots: SpotProfiles.Spans, _ neighbours: Indices) {
         for r in 0..<rows {
-            let src = frame.baseAddress! + (y0 + r) * width + x0, dst = s.data + r * columns
+            let src = frame.baseAddress! + (y0 + r) * width + x0, dst = s.data + r * stride
             for c in 0..<columns { dst[c] = Double(src[c]) }
         }
-        for n in neighbours {
-            // Each neighbour reaches 4σ (as a box); beyond that it is not subtracted.
-            let reach = 4 * n.sigma, inv = 1 / (2 * n.sigma * n.sigma)
-            for c in 0..<columns {
-                let d = Double(x0 + c) - n.x
-                s.ex[c] = abs(d) < reach ? exp(-d * d * inv) : 0
-            }
-            for r in 0..<rows {
-                let d = Double(y0 + r) - n.y
-                let a = abs(d) < reach ? n.amplitude * exp(-d * d * inv) : 0
-                guard a != 0 else { continue }
-                let row = s.data + r * columns
-                for c in 0..<columns { row[c] -= a * s.ex[c] }
-            }
-        }
+        for c in columns..<stride { s.ex[c] = 0 }
+        for j in neighbours { spots.subtract(j, from: s.data, x0: x0, y0: y0, columns: columns, rows: rows, stride: stride) }
     }
 }
 
-/// Pointers into one fit's stack buffer (see `Window.carve`).
+/// The pixel pass's vectors: two lanes of Double.
+private typealias V = SIMD2<Double>
+
+/// A row's factors in the pixel pass, in every lane: A·e_y, e_y, e_y·dy, e_y·dy².
+private struct RowWeights {
+    var aey: V, ey: V, eyDy: V, eyDy2: V
+}
+
+/// Pointers into one fit's stack buffer (see `Window.carve`): the window, the column factors
+/// eₓ, the row factors e_y and the rows' weights.
 private struct Scratch {
     let data: UnsafeMutablePointer<Double>, ex: UnsafeMutablePointer<Double>, ey: UnsafeMutablePointer<Double>
-    let a: UnsafeMutablePointer<Double>, l: UnsafeMutablePointer<Double>, y: UnsafeMutablePointer<Double>
+    let rowWeights: UnsafeMutablePointer<RowWeights>
 }
 
 /// χ², the upper triangle of JᵀJ (row by row, 15 of 16 lanes) and Jᵀr (5 of 8 lanes).
@@ -185,6 +189,80 @@ public struct GaussianSpot: Sendable, Equatable {
     @inlinable public func value(atX px: Double, y py: Double) -> Double {
         let dx = px - x, dy = py - y
         return amplitude * exp(-(dx * dx + dy * dy) / (2 * sigma * sigma))
+    }
+}
+
+/// Fixed Gaussian spots (the neighbours a fit subtracts) sampled once on the pixel grid, so that
+/// each window a spot reaches subtracts it with one multiply per pixel: per spot, the column
+/// factors exp(−dx²/2σ²) and the row factors A·exp(−dy²/2σ²) of the pixels within 4σ (beyond,
+/// a spot is not subtracted). A dense lattice has ≈ 12 neighbours per window, refitted every
+/// round: sampled per window, their exp calls cost more than the fit.
+struct SpotProfiles {
+    /// Spot j's factors: columns x0..<x0+columns, then rows y0..<y0+rows, from `offset`.
+    struct Span { var x0 = 0, columns = 0, y0 = 0, rows = 0, offset = 0 }
+    private let spans: [Span]
+    private let factors: [Double]
+
+    init(_ spots: [GaussianSpot], width: Int, height: Int) {
+        var spans: [Span] = [], total = 0
+        spans.reserveCapacity(spots.count)
+        for n in spots {
+            var span = Span(offset: total)
+            let reach = 4 * n.sigma
+            if reach > 0, let xs = Self.pixels(near: n.x, within: reach, size: width), let ys = Self.pixels(near: n.y, within: reach, size: height) {
+                (span.x0, span.columns, span.y0, span.rows) = (xs.lowerBound, xs.count, ys.lowerBound, ys.count)
+            }
+            spans.append(span)
+            total += span.columns + span.rows
+        }
+        var factors = [Double](repeating: 0, count: total)
+        factors.withUnsafeMutableBufferPointer { buffer in
+            let out = UncheckedSendable(buffer)
+            parallelChunks(spots.count, minChunk: 256) { range in
+                for j in range { Self.sample(spots[j], spans[j], into: out.value.baseAddress! + spans[j].offset) }
+            }
+        }
+        self.spans = spans; self.factors = factors
+    }
+
+    /// The pixels of 0..<size within `reach` of `centre`, padded to whole pixels (their factors are
+    /// 0); nil if none or the spot is not finite.
+    private static func pixels(near centre: Double, within reach: Double, size: Int) -> ClosedRange<Int>? {
+        let low = max((centre - reach).rounded(.down), 0), high = min((centre + reach).rounded(.up), Double(size - 1))
+        return low <= high ? Int(low)...Int(high) : nil
+    }
+
+    private static func sample(_ n: GaussianSpot, _ span: Span, into ex: UnsafeMutablePointer<Double>) {
+        let reach = 4 * n.sigma, inv = 1 / (2 * n.sigma * n.sigma), ey = ex + span.columns
+        gaussianFactors(first: span.x0, count: span.columns, centre: n.x, inv: inv, into: ex)
+        gaussianFactors(first: span.y0, count: span.rows, centre: n.y, inv: inv, into: ey)
+        for c in 0..<span.columns where !(abs(Double(span.x0 + c) - n.x) < reach) { ex[c] = 0 }
+        for r in 0..<span.rows { ey[r] = abs(Double(span.y0 + r) - n.y) < reach ? n.amplitude * ey[r] : 0 }
+    }
+
+    /// Runs `body` with a read-only view that parallel fits share.
+    func withSpans<R>(_ body: (Spans) -> R) -> R {
+        spans.withUnsafeBufferPointer { s in factors.withUnsafeBufferPointer { f in body(Spans(spans: s, factors: f)) } }
+    }
+
+    /// The spots as the fits read them (valid inside `withSpans`).
+    struct Spans: @unchecked Sendable {
+        let spans: UnsafeBufferPointer<Span>, factors: UnsafeBufferPointer<Double>
+
+        /// Subtracts spot j from the window (`columns` × `rows` pixels from (x0, y0), rows `stride` apart).
+        func subtract(_ j: Int, from data: UnsafeMutablePointer<Double>, x0: Int, y0: Int, columns: Int, rows: Int, stride: Int) {
+            let span = spans[j]
+            let c0 = max(x0, span.x0), c1 = min(x0 + columns, span.x0 + span.columns)
+            let r0 = max(y0, span.y0), r1 = min(y0 + rows, span.y0 + span.rows)
+            guard c0 < c1, r0 < r1 else { return }
+            let ex = factors.baseAddress! + span.offset + (c0 - span.x0), ey = factors.baseAddress! + span.offset + span.columns
+            for y in r0..<r1 {
+                let a = ey[y - span.y0]
+                guard a != 0 else { continue }
+                let row = data + (y - y0) * stride + (c0 - x0)
+                for c in 0..<(c1 - c0) { row[c] -= a * ex[c] }
+            }
+        }
     }
 }
 
@@ -237,26 +315,34 @@ public struct GaussianFit: Sendable, Equatable {
 ///
 /// The Gaussian factorises over the grid (e = eₓ(col)·e_y(row)), and so does every entry of
 /// JᵀJ: each is a product of a column sum and a row sum (Σ e²dx = Σeₓ²dx · Σe_y², …), so only
-/// the residual sums (χ², Jᵀr) need a pass over the pixels, and that pass is five additions.
+/// χ² and Jᵀr need a pass over the pixels. That pass runs down the columns, two at a time, and
+/// keeps per column Σ r, Σ r², Σ e_y·r, Σ e_y·dy·r and Σ e_y·dy²·r; the column factors eₓ and
+/// dx weigh them into Jᵀr at the end.
 private func evaluate(_ p: SIMD8<Double>, _ w: Window, _ s: Scratch) -> Evaluation {
     let (a, x0, y0, sg, b) = (p[0], p[1], p[2], p[3], p[4])
     let s2 = sg * sg, inv = 1 / (2 * s2), invS2 = 1 / s2, invS3 = 1 / (s2 * sg)
     let x = axisSums(first: w.x0, count: w.columns, centre: x0, inv: inv, into: s.ex)
     let y = axisSums(first: w.y0, count: w.rows, centre: y0, inv: inv, into: s.ey)
-    var chi2 = 0.0, sumR = 0.0, sumER = 0.0, sumERdx = 0.0, sumERdy = 0.0, sumERr2 = 0.0
     for row in 0..<w.rows {
-        let dy = Double(w.y0 + row) - y0, data = s.data + row * w.columns, aey = a * s.ey[row]
-        var rowR = 0.0, rowE = 0.0, rowEdx = 0.0, rowEdx2 = 0.0
-        for col in 0..<w.columns {
-            let dx = Double(w.x0 + col) - x0, ex = s.ex[col]
-            let r = data[col] - (aey * ex + b)
-            chi2 += r * r
-            let t = ex * r
-            rowR += r; rowE += t; rowEdx += t * dx; rowEdx2 += t * dx * dx
+        let ey = s.ey[row], dy = Double(w.y0 + row) - y0, eyDy = ey * dy
+        s.rowWeights[row] = RowWeights(aey: V(repeating: a * ey), ey: V(repeating: ey), eyDy: V(repeating: eyDy), eyDy2: V(repeating: eyDy * dy))
+        // Padding lanes (eₓ = 0) hold the background, so their residual is exactly 0.
+        for c in w.columns..<w.stride { s.data[row * w.stride + c] = b }
+    }
+    func load(_ p: UnsafeMutablePointer<Double>) -> V { UnsafeRawPointer(p).loadUnaligned(as: V.self) }
+    var chi2 = 0.0, sumR = 0.0, sumER = 0.0, sumERdx = 0.0, sumERdy = 0.0, sumERr2 = 0.0
+    for col in stride(from: 0, to: w.stride, by: V.scalarCount) {
+        let ex = load(s.ex + col), dx = V(0, 1) + (Double(w.x0 + col) - x0)
+        var rr = V(), r1 = V(), u0 = V(), u1 = V(), u2 = V()
+        for row in 0..<w.rows {
+            let q = s.rowWeights[row]
+            let r = load(s.data + row * w.stride + col) - (q.aey * ex + b)
+            rr += r * r; r1 += r
+            u0 += q.ey * r; u1 += q.eyDy * r; u2 += q.eyDy2 * r
         }
-        let ey = s.ey[row]
-        sumR += rowR; sumER += ey * rowE; sumERdx += ey * rowEdx; sumERdy += ey * dy * rowE
-        sumERr2 += ey * (rowEdx2 + dy * dy * rowE)
+        chi2 += rr.sum(); sumR += r1.sum()
+        let exU0 = ex * u0
+        sumER += exU0.sum(); sumERdx += (exU0 * dx).sum(); sumERdy += (ex * u1).sum(); sumERr2 += (exU0 * dx * dx + ex * u2).sum()
     }
     let a2 = a * a, aS2 = a * invS2, aS3 = a * invS3
     let h = SIMD16<Double>(
@@ -276,63 +362,80 @@ private func evaluate(_ p: SIMD8<Double>, _ w: Window, _ s: Scratch) -> Evaluati
 /// into `factors`, and the moments Σ e·dᵏ (k < 3) and Σ e²·dᵏ (k < 5).
 private func axisSums(first: Int, count: Int, centre: Double, inv: Double, into factors: UnsafeMutablePointer<Double>)
     -> (e: SIMD4<Double>, e2: SIMD8<Double>) {
-    var e = SIMD4<Double>(), e2 = SIMD8<Double>()
+    gaussianFactors(first: first, count: count, centre: centre, inv: inv, into: factors)
+    var e0 = 0.0, e1 = 0.0, e2 = 0.0, f0 = 0.0, f1 = 0.0, f2 = 0.0, f3 = 0.0, f4 = 0.0
     for i in 0..<count {
-        let d = Double(first + i) - centre, f = exp(-d * d * inv), d2 = d * d
-        factors[i] = f
-        e += SIMD4(f, f * d, f * d2, 0)
-        let f2 = f * f
-        e2 += SIMD8(f2, f2 * d, f2 * d2, f2 * d2 * d, f2 * d2 * d2, 0, 0, 0)
+        let d = Double(first + i) - centre, f = factors[i], d2 = d * d, ff = f * f
+        e0 += f; e1 += f * d; e2 += f * d2
+        f0 += ff; f1 += ff * d; f2 += ff * d2; f3 += ff * d2 * d; f4 += ff * d2 * d2
     }
-    return (e, e2)
+    return (SIMD4(e0, e1, e2, 0), SIMD8(f0, f1, f2, f3, f4, 0, 0, 0))
+}
+
+/// exp(−(first + i − centre)²·inv) for i < count, with three exp calls instead of one per pixel:
+/// from the pixel nearest the centre outwards, each factor is its neighbour's times a ratio
+/// exp(−(2|d| + 1)·inv) that itself shrinks by exp(−2·inv) per step (all ratios ≤ 1, so nothing
+/// overflows; a few ulp of rounding over a window).
+func gaussianFactors(first: Int, count: Int, centre: Double, inv: Double, into f: UnsafeMutablePointer<Double>) {
+    guard count > 0 else { return }
+    let offset = (centre - Double(first)).rounded()
+    let nearest = offset.isNaN ? 0 : Int(min(max(offset, 0), Double(count - 1)))
+    let d0 = Double(first + nearest) - centre, shrink = exp(-2 * inv)
+    f[nearest] = exp(-d0 * d0 * inv)
+    var ratio = exp(-(2 * d0 + 1) * inv)
+    let upward = ratio
+    for i in (nearest + 1)..<count { f[i] = f[i - 1] * ratio; ratio *= shrink }
+    // Downward, the first ratio is exp((2d₀ − 1)·inv) = shrink / upward one (when that is > 0).
+    ratio = upward > 0 ? shrink / upward : exp((2 * d0 - 1) * inv)
+    for i in Swift.stride(from: nearest - 1, through: 0, by: -1) { f[i] = f[i + 1] * ratio; ratio *= shrink }
 }
 
 /// √(½(Var x₀ + Var y₀)) of a converged fit: diagonal entries 1 and 2 of s²·(JᵀJ)⁻¹, s² = χ²/(n − 5);
 /// infinity when JᵀJ is singular or no degree of freedom is left.
-private func positionStandardError(_ e: Evaluation, pixels: Int, _ s: Scratch) -> Double {
-    guard pixels > 5, let cx = solveDamped(e.jtj, SIMD8(0, 1, 0, 0, 0, 0, 0, 0), lambda: 0, s),
-          let cy = solveDamped(e.jtj, SIMD8(0, 0, 1, 0, 0, 0, 0, 0), lambda: 0, s) else { return .infinity }
+private func positionStandardError(_ e: Evaluation, pixels: Int) -> Double {
+    guard pixels > 5, let f = Factorization(e.jtj, damping: 0) else { return .infinity }
+    let cx = f.solve(SIMD8(0, 1, 0, 0, 0, 0, 0, 0)), cy = f.solve(SIMD8(0, 0, 1, 0, 0, 0, 0, 0))
     let variance = e.chi2 / Double(pixels - 5) * (cx[1] + cy[2]) / 2
     return variance >= 0 ? variance.squareRoot() : .infinity
 }
 
-/// Solves (JᵀJ + λ·diag(JᵀJ)) x = Jᵀr (Marquardt's scaling, diagonal floored at 10⁻¹²) by
-/// Cholesky in the scratch's A, L and y; nil if the damped matrix is not positive definite.
-private func solveDamped(_ h: SIMD16<Double>, _ g: SIMD8<Double>, lambda: Double, _ s: Scratch) -> SIMD8<Double>? {
-    var k = 0
-    for row in 0..<5 {
-        for col in row..<5 { s.a[row * 5 + col] = h[k]; s.a[col * 5 + row] = h[k]; k += 1 }
-    }
-    for i in 0..<5 { s.a[i * 5 + i] += lambda * max(s.a[i * 5 + i], 1e-12) }
-    for i in 0..<25 { s.l[i] = 0 }
-    for i in 0..<5 { s.y[i] = g[i] }
-    guard solveSPD5(s.a, s.l, s.y) else { return nil }
-    return SIMD8(s.y[0], s.y[1], s.y[2], s.y[3], s.y[4], 0, 0, 0)
-}
+/// LDLᵀ factorization of H + λ·diag(H) (Marquardt's scaling, diagonal floored at 10⁻¹²) for the
+/// 5×5 symmetric H given as its upper triangle row by row; nil unless positive definite. Written
+/// out entry by entry so that it stays in registers: one division per pivot, no square root.
+private struct Factorization {
+    /// L's strict lower triangle (lᵢₖ, k < i) and the pivots' reciprocals.
+    let l10, l20, l21, l30, l31, l32, l40, l41, l42, l43: Double
+    let inversePivot: SIMD8<Double>
 
-/// Solves the 5×5 symmetric positive definite system A x = b by Cholesky on raw pointers
-/// (A: 25 values, L: 25 zeros, y: b on entry, x on return); false if A is not SPD.
-private func solveSPD5(_ a: UnsafePointer<Double>, _ l: UnsafeMutablePointer<Double>, _ y: UnsafeMutablePointer<Double>) -> Bool {
-    let n = 5
-    for i in 0..<n {
-        for k in 0...i {
-            var s = a[i * n + k]
-            for m in 0..<k { s -= l[i * n + m] * l[k * n + m] }
-            if i == k {
-                guard s > 0, s.isFinite else { return false }
-                l[i * n + i] = s.squareRoot()
-            } else {
-                l[i * n + k] = s / l[k * n + k]
-            }
-        }
+    init?(_ h: SIMD16<Double>, damping lambda: Double) {
+        func damped(_ d: Double) -> Double { d + lambda * max(d, 1e-12) }
+        func pivot(_ s: Double) -> Double? { s > 0 && s.isFinite ? s : nil }
+        guard let d0 = pivot(damped(h[0])) else { return nil }
+        let i0 = 1 / d0
+        l10 = h[1] * i0; l20 = h[2] * i0; l30 = h[3] * i0; l40 = h[4] * i0
+        guard let d1 = pivot(damped(h[5]) - l10 * l10 * d0) else { return nil }
+        let i1 = 1 / d1
+        l21 = (h[6] - l20 * d0 * l10) * i1
+        l31 = (h[7] - l30 * d0 * l10) * i1
+        l41 = (h[8] - l40 * d0 * l10) * i1
+        guard let d2 = pivot(damped(h[9]) - l20 * l20 * d0 - l21 * l21 * d1) else { return nil }
+        let i2 = 1 / d2
+        l32 = (h[10] - l30 * d0 * l20 - l31 * d1 * l21) * i2
+        l42 = (h[11] - l40 * d0 * l20 - l41 * d1 * l21) * i2
+        guard let d3 = pivot(damped(h[12]) - l30 * l30 * d0 - l31 * l31 * d1 - l32 * l32 * d2) else { return nil }
+        let i3 = 1 / d3
+        l43 = (h[13] - l40 * d0 * l30 - l41 * d1 * l31 - l42 * d2 * l32) * i3
+        guard let d4 = pivot(damped(h[14]) - l40 * l40 * d0 - l41 * l41 * d1 - l42 * l42 * d2 - l43 * l43 * d3) else { return nil }
+        inversePivot = SIMD8(i0, i1, i2, i3, 1 / d4, 0, 0, 0)
     }
-    for i in 0..<n {
-        for m in 0..<i { y[i] -= l[i * n + m] * y[m] }
-        y[i] /= l[i * n + i]
+
+    /// x with (H + λ·diag(H)) x = g (lanes 0–4): L z = g, then Lᵀ x = D⁻¹ z.
+    func solve(_ g: SIMD8<Double>) -> SIMD8<Double> {
+        let z0 = g[0], z1 = g[1] - l10 * z0, z2 = g[2] - l20 * z0 - l21 * z1
+        let z3 = g[3] - l30 * z0 - l31 * z1 - l32 * z2, z4 = g[4] - l40 * z0 - l41 * z1 - l42 * z2 - l43 * z3
+        let y = SIMD8(z0, z1, z2, z3, z4, 0, 0, 0) * inversePivot
+        let x4 = y[4], x3 = y[3] - l43 * x4, x2 = y[2] - l32 * x3 - l42 * x4
+        let x1 = y[1] - l21 * x2 - l31 * x3 - l41 * x4, x0 = y[0] - l10 * x1 - l20 * x2 - l30 * x3 - l40 * x4
+        return SIMD8(x0, x1, x2, x3, x4, 0, 0, 0)
     }
-    for i in stride(from: n - 1, through: 0, by: -1) {
-        for m in (i + 1)..<n { y[i] -= l[m * n + i] * y[m] }
-        y[i] /= l[i * n + i]
-    }
-    return true
 }

@@ -13,10 +13,27 @@ func timedRuns(_ repeats: Int, warmUp: Bool = false, _ body: () throws -> Void) 
     }
 }
 
-/// One benchmark line: the name, the median and the fastest of the runs.
-func printTiming(_ name: String, _ ms: [Double]) {
+/// Wall-clock and CPU (all threads) times in ms of `repeats` runs of `body`.
+func timedRunsWithCPU(_ repeats: Int, _ body: () throws -> Void) rethrows -> (wall: [Double], cpu: [Double]) {
+    var cpu: [Double] = []
+    let wall = try timedRuns(repeats) {
+        let c0 = processCPUSeconds()
+        try body()
+        cpu.append(1000 * (processCPUSeconds() - c0))
+    }
+    return (wall, cpu)
+}
+
+/// One benchmark line: the name, the median and the fastest of the runs (and of their CPU times).
+func printTiming(_ name: String, _ ms: [Double], cpu: [Double]? = nil) {
     print(name.padding(toLength: 44, withPad: " ", startingAt: 0)
-          + String(format: " median %8.2f ms  fastest %8.2f ms  (%d runs)", Statistics.median(ms), ms.min() ?? .nan, ms.count))
+          + String(format: " median %8.2f ms  fastest %8.2f ms  (%d runs)", Statistics.median(ms), ms.min() ?? .nan, ms.count)
+          + (cpu.map { String(format: "  CPU median %8.2f ms  least %8.2f ms", Statistics.median($0), $0.min() ?? .nan) } ?? ""))
+}
+
+/// `printTiming` of `timedRunsWithCPU`.
+func printTiming(_ name: String, _ times: (wall: [Double], cpu: [Double])) {
+    printTiming(name, times.wall, cpu: times.cpu)
 }
 
 /// CPU seconds (user + system, all threads) this process has used: on a shared machine the
