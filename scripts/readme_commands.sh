@@ -12,6 +12,7 @@ movie="$work/demo/movie/movie.tif"
 "$bin" analyze "$movie" --material ws2 --frame-time 1 --count 20 --out "$work/results" --quiet
 "$bin" analyze --config "$work/results/config.json" --out "$work/again" --quiet > /dev/null
 "$bin" locate "$movie" --material ws2 --count 20 --out "$work/atoms" --quiet
+"$bin" locate "$movie" --material ws2 --count 2 --tta --out "$work/atoms-tta" --quiet
 "$bin" classify "$movie" --atoms "$work/atoms/atoms.csv" --material ws2 --out "$work/library"
 "$bin" analyze "$movie" --material ws2 --frame-time 1 --count 20 --library "$work/results/library.json" --out "$work/next" --quiet > /dev/null
 "$bin" library compare "$work/results/library.json" "$work/library/library.json"
@@ -25,6 +26,8 @@ movie="$work/demo/movie/movie.tif"
   --validate-every 2 --validation-frames 2 --base-filters 4 --quiet
 "$bin" train --recipe TrainingData/tmd-ws2.json --out "$work/my-ws2" --steps 6 --batch-size 2 --tile 64 \
   --validate-every 2 --validation-frames 2 --base-filters 4 --quiet --resume
+"$bin" train --recipe TrainingData/graphene-si-lowdose.json --from Models/graphene-si --out "$work/warm" --steps 2 \
+  --batch-size 2 --tile 64 --validate-every 2 --validation-frames 2 --quiet
 "$bin" evaluate --model Models/tmd-ws2 --truth "$work/demo/movie"
 "$bin" finetune --model Models/tmd-ws2 --movie "$movie" --frames 0 --steps 2 --batch-size 1 --tile 64 --out "$work/my-movie" --quiet
 "$bin" analyze "$movie" --model "$work/my-movie" --frame-time 1 --count 5 --out "$work/tuned" --quiet > /dev/null

@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// A recipe: everything that makes a training set or a movie, reproducibly from its seed.
@@ -14,6 +15,12 @@ public struct Recipe: Codable, Sendable, Equatable {
     public var pixelSize: [Double]
     /// Dose range (e/Å²) [min, max], drawn log-uniformly; absent means noiseless frames.
     public var dose: [Double]?
+    /// Low-dose weighting: the dose's fraction t of the log range is drawn as u^doseBias (u uniform),
+    /// so P(t < f) = f^(1/doseBias). 1 (default) is log-uniform; 2 puts half the frames in the
+    /// lowest quarter of the log range (10⁴–10^4.5 for [10⁴, 10⁶]).
+    public var doseBias: Double?
+    /// A fraction of the training items are frames without a lattice, labelled all background.
+    public var negatives: Negatives?
     public var microscope: Microscope
     /// Relative spread of defocus (Å, ±) and source size (Å, 0…) drawn per training image.
     public var defocusSpread: Double?
@@ -73,9 +80,23 @@ public struct Recipe: Codable, Sendable, Equatable {
         for d in defects where (d.density ?? 0) < 0 || (d.kind != .vacancy && d.kind != .divacancy && d.kind != .columnVacancy && atomicNumbers[d.element ?? ""] == nil) {
             throw SimulationError.invalidRecipe("defect '\(d.label)': negative density or unknown element '\(d.element ?? "")'")
         }
+        if let b = doseBias, !(b.isFinite && b >= 0.1 && b <= 10) {
+            throw SimulationError.invalidRecipe("doseBias must be 0.1–10 (1 = log-uniform, > 1 favours low doses)")
+        }
+        try negatives?.validate()
         if let r = labelRadius, !(r > 0) { throw SimulationError.invalidRecipe("labelRadius must be > 0 Å") }
         if let c = classes, c.count > 254 { throw SimulationError.invalidRecipe("at most 254 label classes") }
         if let m = movie { try m.validate() }
+    }
+}
+
+extension Recipe {
+    /// A dose (e/Å²) from the recipe's range and `doseBias`; nil for noiseless frames. One draw
+    /// from `rng` whatever the bias, so the rest of a frame's stream does not depend on it.
+    public func drawDose(rng: inout SeededGenerator) -> Double? {
+        guard let range = dose else { return nil }
+        let t = pow(rng.uniform(), doseBias ?? 1)
+        return exp(log(range[0]) + t * (log(range[1]) - log(range[0])))
     }
 }
 

@@ -131,6 +131,9 @@ public struct TrainingSetGenerator: Sendable {
             shift: Vec2(rng.uniform(0, lattice.a), rng.uniform(0, lattice.a)),
             strain: SIMD3(rng.uniform(-e, e), rng.uniform(-e, e), rng.uniform(-e, e)))
         let renderer = renderers[rng.int(renderers.count)]
+        if let kind = recipe.negatives?.kind(seed: seed, index: index) {
+            return negativeFrame(kind, geometry: g, renderer: renderer, rng: &rng)
+        }
         let structure = try buildStructure(lattice: lattice, width: g.fieldWidth, height: g.fieldHeight,
                                            margin: renderer.probe.cutoff + 1, placement: placement,
                                            defects: recipe.defects, thermalJitter: d.thermalJitter ?? 0, rng: &rng)
@@ -139,19 +142,37 @@ public struct TrainingSetGenerator: Sendable {
         scan.flybackLength = d.flybackLength ?? 10
         let n = recipe.zExponentRange.map { rng.uniform($0[0], $0[1]) }
         let signal = renderer.render(structure.columns, geometry: g, scan: scan, zExponent: n)
+        let (image, dose) = record(signal, geometry: g, rng: &rng)
+        return SimulatedFrame(image: image, signal: signal, geometry: g, structure: structure,
+                              dose: dose, scan: scan, seed: seed)
+    }
+
+    /// The recorded frame of a noiseless signal: the recipe's contamination (up to its level ×
+    /// the mean signal), then shot noise at a dose from the recipe and read noise.
+    func record(_ signal: [Float], geometry g: FrameGeometry, readNoise: Double? = nil,
+                rng: inout SeededGenerator) -> (image: [Float], dose: Double?) {
+        let d = recipe.distortions ?? Distortions()
         var image = signal
         let mean = signal.reduce(0.0) { $0 + Double($1) } / Double(signal.count)
         let bg = Noise.contamination(geometry: g, meanSignal: mean, level: rng.uniform(0, d.contamination ?? 0), rng: &rng)
         for i in image.indices { image[i] += bg[i] }
-        var dose: Double?
-        if let range = recipe.dose {
-            let D = rng.logUniform(range[0], range[1])
-            dose = D
-            image = Noise.poisson(image, dose: D, pixelSize: p, rng: &rng)
-            Noise.addGaussian(&image, sigma: rng.uniform(0, d.readNoise ?? 0), rng: &rng)
-        }
-        return SimulatedFrame(image: image, signal: signal, geometry: g, structure: structure,
-                              dose: dose, scan: scan, seed: seed)
+        guard let dose = recipe.drawDose(rng: &rng) else { return (image, nil) }
+        image = Noise.poisson(image, dose: dose, pixelSize: g.pixelSize, rng: &rng)
+        Noise.addGaussian(&image, sigma: readNoise ?? rng.uniform(0, d.readNoise ?? 0), rng: &rng)
+        return (image, dose)
+    }
+
+    /// A frame without a lattice (no columns in its structure, so no labels and no truth atoms).
+    /// A blank frame stays all zero; vacuum always carries some read noise (0.2–1 counts).
+    func negativeFrame(_ kind: NegativeKind, geometry g: FrameGeometry, renderer: Renderer,
+                       rng: inout SeededGenerator) -> SimulatedFrame {
+        let n = recipe.zExponentRange.map { rng.uniform($0[0], $0[1]) }
+        let signal = NegativeSpecimen.signal(kind, geometry: g, renderer: renderer, zExponent: n, rng: &rng)
+        let readNoise = kind == .vacuum ? rng.uniform(0.2, 1) : nil
+        let (image, dose) = kind == .blank ? (signal, recipe.drawDose(rng: &rng))
+                                           : record(signal, geometry: g, readNoise: readNoise, rng: &rng)
+        return SimulatedFrame(image: image, signal: signal, geometry: g, structure: Structure(columns: [], defects: []),
+                              dose: dose, scan: ScanDistortion(), seed: recipe.seed)
     }
 
     /// Class index of a column, or nil if it is not labelled (background).

@@ -24,6 +24,8 @@ struct Analyze: ParsableCommand {
     @Option(help: "Markov lag in frames.") var lag: Int?
     @Option(help: "Existing library.json: assign defects to its classes instead of building a new library.") var library: String?
     @Flag(help: "Also measure holes and vacancy clusters per frame by the Fourier lattice analysis (voids.csv, WS2 and graphene models; about as costly as locating).") var voids = false
+    @Flag(help: "Test-time augmentation: average the network's probabilities over the 8 flips/rotations of each tile (8× the network time).")
+    var tta = false
     @Option(help: "Run configuration (JSON, e.g. an earlier run's config.json); flags override it.") var config: String?
     @OptionGroup var output: OutputOptions
     @Flag(help: "Continue an interrupted run in OUT from its last finished frame (same settings, movie and model).") var resume = false
@@ -83,6 +85,7 @@ struct Analyze: ParsableCommand {
             c.kinetics.lag = lag
         }
         if voids { c.voids = true }
+        if tta { c.finder.tta = true }
         if let library { c.defects = try c.defects.using(library: library) }
         if c.model == nil && c.material == nil { throw InputError("give --model DIR or --material graphene-si|ws2") }
         try c.validate()  // before OUT is created

@@ -41,12 +41,15 @@ struct ModelOptions: ParsableArguments {
     @OptionGroup var choice: ModelChoice
     @Option(help: "Class probability threshold for atoms.") var threshold: Float = 0.5
     @Flag(help: "Skip the 2-D Gaussian refinement (plain probability-weighted centroids).") var noRefine = false
+    @Flag(help: "Test-time augmentation: average the network's probabilities over the 8 flips/rotations of each tile (8× the network time).")
+    var tta = false
 
     func finder() throws -> AtomFinder {
         try InputError.require(threshold > 0 && threshold < 1, "--threshold", threshold, "expected 0 < threshold < 1")
         var options = AtomFinder.Options()
         options.threshold = threshold
         options.refine = !noRefine
+        options.tta = tta
         let directory = try ShippedModels.resolve(model: choice.model, material: choice.material)
         return try AtomFinder(model: TrainedModel(at: directory), options: options)
     }

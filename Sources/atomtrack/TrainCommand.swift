@@ -30,23 +30,26 @@ struct Train: ParsableCommand {
     @Option(help: "Seed of the weight initialisation.") var seed: UInt64 = 1
     @Option(help: "Threads (BLAS and simulation).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @Flag(help: "Continue from OUT/checkpoint.safetensors.") var resume = false
+    @Option(help: ArgumentHelp("Warm start: begin from this model's weights (e.g. Models/graphene-si; same classes as the recipe), recorded in the card.",
+                               valueName: "MODEL-DIR")) var from: String?
 
     var options: ModelTraining.Options {
         var o = ModelTraining.Options()
         o.steps = steps; o.batchSize = batchSize; o.tileSize = tile
         o.learningRate = learningRate; o.optimizer = optimizer == .adam ? nil : optimizer; o.baseFilters = baseFilters; o.depth = depth
         o.validateEvery = validateEvery; o.validationFrames = validationFrames
-        o.patience = patience; o.seed = seed; o.threads = threads
+        o.patience = patience; o.seed = seed; o.threads = threads; o.initialModel = from
         return o
     }
 
     func run() throws {
         try reportingErrors {
             let r = try SimulationExport.recipe(at: recipe)
-            try options.validate()  // before OUT is made
-            let dir = try output.prepare(markers: ModelTraining.markers, resuming: resume)
+            let training = try ModelTraining(recipe: r, options: options, outputDirectory: output.directory)  // checked before OUT is made
+            let dir = try output.prepare(markers: ModelTraining.markers, resuming: resume,
+                                         inputs: from.map { [.init($0)] } ?? [])
             if output.overwrite && !resume { ModelTraining.discardEarlierRun(in: dir) }
-            let card = try ModelTraining(recipe: r, options: options, outputDirectory: dir).run(resume: resume, progress: output.progress)
+            let card = try training.run(resume: resume, progress: output.progress)
             print("model: \(dir.path)/model.safetensors (best step \(card.training.bestStep))")
             for e in card.evaluations {
                 print("validation (\(e.dataset)), match radius \(String(format: "%.2f", e.matchRadiusPx)) px:")

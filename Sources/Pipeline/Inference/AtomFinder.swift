@@ -21,6 +21,9 @@ public struct AtomFinder {
         public var refine = true
         /// Relative tolerance on the pixel size before resampling (0.25 = ±25 % beyond the trained range).
         public var pixelSizeTolerance = 0.25
+        /// Test-time augmentation: average the class probabilities over the 8 dihedral views of
+        /// every tile (`TestTimeAugmentation`; 8× the network time).
+        public var tta = false
         public init() {}
 
         /// Refuses settings that would skip every frame or silently change the tiling (a tile
@@ -98,13 +101,14 @@ public struct AtomFinder {
         return try TiledSegmenter(tile: tile, overlap: overlap, batchSize: options.batchSize, multiple: multiple)
     }
 
-    /// The network as the tiler calls it.
+    /// The network as the tiler calls it (over the 8 dihedral views of each tile with `tta`).
     func segmenter(_ tiler: TiledSegmenter) -> TiledSegmenter.Segmenter {
         let network = model.network, tile = tiler.tile
-        return { tiles, count in
+        let plain: TiledSegmenter.Segmenter = { tiles, count in
             let input = try Tensor(shape: [count, 1, tile, tile], data: tiles)
             return try network.probabilities(input, batchSize: count).data
         }
+        return options.tta ? TestTimeAugmentation.dihedral(plain, tile: tile) : plain
     }
 
     /// Atoms of one frame, in the frame's pixel coordinates.

@@ -28,6 +28,8 @@ public struct ModelCard: Codable, Sendable {
         public var bestStep: Int
         public var date: String
         public var atomtrackVersion: String
+        /// Warm start (`train --from`): the model whose weights training began with; nil for a fresh start.
+        public var startedFrom: String? = nil
     }
 
     /// Validation metrics of one class on a held-out set.

@@ -35,6 +35,9 @@ public struct ModelTraining {
         public var threads = ProcessInfo.processInfo.activeProcessorCount
         /// Stop after this step as if interrupted (checkpoint written); `--resume` continues.
         public var stopAtStep: Int?
+        /// Warm start: a model directory whose weights (and architecture) are the starting point
+        /// instead of a fresh initialisation; its classes must be the recipe's.
+        public var initialModel: String?
         public init() {}
 
         /// Refuses settings that would trap, hang or fail after the output directory is made,
@@ -75,6 +78,8 @@ public struct ModelTraining {
     var isRoot: Bool { (dataParallel?.rank ?? 0) == 0 }
     let generator: TrainingSetGenerator
     let columnSpacing: Double
+    /// The warm start's model (`Options.initialModel`), loaded and checked when training is set up.
+    let initialModel: TrainedModel?
 
     public static let checkpointFile = "checkpoint.safetensors"
     public static let logFile = "training_log.csv"
@@ -93,14 +98,28 @@ public struct ModelTraining {
         var r = recipe
         if let t = options.tileSize { r.width = t; r.height = t }
         self.recipe = r
-        self.options = options
         self.outputDirectory = outputDirectory
-        generator = try TrainingSetGenerator(recipe: r)
+        let generator = try TrainingSetGenerator(recipe: r)
+        self.generator = generator
         columnSpacing = try Lattice.named(r.lattice).nearestColumnDistance
-        let m = 1 << options.depth
+        initialModel = try options.initialModel.map { try Self.warmStart(from: $0, classNames: generator.classNames) }
+        var o = options
+        if let base = initialModel?.network.modelDescription { o.baseFilters = base.baseFilters; o.depth = base.depth; o.seed = base.seed }
+        self.options = o
+        let m = 1 << o.depth
         guard r.width % m == 0, r.height % m == 0 else {
-            throw ModelError.mismatch("training tiles \(r.width)×\(r.height) must be multiples of \(m) for a depth-\(options.depth) U-Net")
+            throw ModelError.mismatch("training tiles \(r.width)×\(r.height) must be multiples of \(m) for a depth-\(o.depth) U-Net")
         }
+    }
+
+    /// The model at `path`, refused unless it segments the recipe's classes (in its order).
+    static func warmStart(from path: String, classNames: [String]) throws -> TrainedModel {
+        let model = try TrainedModel(at: URL(fileURLWithPath: path))
+        let classes = model.network.modelDescription.classNames
+        guard classes == classNames else {
+            throw ModelError.mismatch("--from \(path): the model's classes \(classes) are not the recipe's \(classNames)")
+        }
+        return model
     }
 
     /// Runs (or resumes) training; returns the card of the best model written.
@@ -247,7 +266,7 @@ public struct ModelTraining {
                                                                : .adam(learningRate: options.learningRate)
         let optimizer = Optimizer(config,
                                   schedule: .cosine(totalSteps: options.steps, minimum: options.learningRate * 0.02))
-        return State(model: try SegmentationModel(description), optimizer: optimizer)
+        return State(model: try initialModel?.network ?? SegmentationModel(description), optimizer: optimizer)
     }
 
     func loadCheckpoint() throws -> State {
@@ -291,10 +310,15 @@ public struct ModelTraining {
             recipe: recipe.name, recipeSeed: recipe.seed, steps: options.steps, batchSize: options.batchSize,
             tileSize: recipe.width, learningRate: options.learningRate, loss: "cross-entropy",
             seconds: seconds, threads: options.threads, bestStep: bestStep,
-            date: ISO8601DateFormatter().string(from: Date()), atomtrackVersion: atomTrackVersion)
+            date: ISO8601DateFormatter().string(from: Date()), atomtrackVersion: atomTrackVersion,
+            startedFrom: initialModel.map { base in
+                let t = base.card.training
+                return "\(options.initialModel ?? base.directory.path) (\(base.card.name): recipe \(t.recipe) seed \(t.recipeSeed), \(t.steps) steps, best step \(t.bestStep), \(t.date))"
+            })
         return ModelCard(name: recipe.name, description: "U-Net segmenter trained on AtomTrack's simulated \(recipe.lattice) frames",
-                         architecture: ModelDescription(classNames: classes.map(\.name), baseFilters: options.baseFilters,
-                                                        depth: options.depth, seed: options.seed),
+                         architecture: initialModel?.network.modelDescription
+                             ?? ModelDescription(classNames: classes.map(\.name), baseFilters: options.baseFilters,
+                                                 depth: options.depth, seed: options.seed),
                          classes: classes, pixelSizeRange: recipe.pixelSize, doseRange: recipe.dose,
                          columnSpacing: columnSpacing, training: training, evaluations: evaluation.map { [$0] } ?? [])
     }
