@@ -6,9 +6,13 @@
 # Resumable: a movie whose CSV exists is skipped, so the study can be stopped and restarted.
 # Small movies, niced (NICE, default 5: at 19 a loaded box starves it): the box is shared. Needs jq.
 # Usage: scripts/hmm_calibration_analyze.sh [MOVIES=100] [SEED=1] [OUT=$TMPDIR/hmm_analyze] [WORKERS=2]
-# Writes OUT/movie_NNN.csv (one row per quantity: truth, estimate, 95 % interval, covered)
-# and OUT/summary.txt (coverage per quantity, bias of D for states with ≥ 300 steps,
-# states chosen, negative/NaN D).
+# Writes OUT/movie_NNN.csv (one row per quantity: truth, estimate, 95 % interval, covered),
+# OUT/demo_NNN.txt, OUT/truth_NNN.json and truth_NNN_defects.csv (the demo's table, the
+# simulator's truth; scripts/hmm_calibration_retruth.sh adds the realized D from them), and
+# OUT/summary.txt (coverage per quantity, bias of D for states with ≥ 300 step frames,
+# states chosen, negative/NaN D; all movies and the movies where the HMM chose 2 states).
+# True D: D_<state> is the D the defects really had, Γd²/4 less the hops the simulator refused
+# because another defect was near (truth.json blocked_hop_share); Dnom_<state> is Γd²/4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 movies=${1:-100} seed=${2:-1} out=${3:-${TMPDIR:-/tmp}/hmm_analyze} workers=${4:-2}
@@ -48,7 +52,10 @@ run_movie() {
                 if (est == "not") { est = "nan"; lo = "nan"; hi = "nan" }
                 s = 0; split(cls[st], c, " "); for (k in c) if (c[k] in steps) s += steps[c[k]]
                 cov = (est != "nan" && lo + 0 <= t + 0 && t + 0 <= hi + 0) ? 1 : 0
-                printf "%s,D_%s,%s,%s,%s,%s,%d,%.1f\n", p, st, t, est, lo, hi, cov, s }
+                printf "%s,D_%s,%s,%s,%s,%s,%d,%.1f\n", p, st, t, est, lo, hi, cov, s
+                if (split($0, parts, "= ") == 2) { t = parts[2] + 0
+                    cov = (est != "nan" && lo + 0 <= t + 0 && t + 0 <= hi + 0) ? 1 : 0
+                    printf "%s,Dnom_%s,%s,%s,%s,%s,%d,%.1f\n", p, st, t, est, lo, hi, cov, s } }
             /^transition matrix/ { tsrc = ($0 ~ /joint HMM/) ? "" : "_counting" }
             /^  true [0-9.]+ [0-9.]+ +recovered/ {
                 row++; for (j = 1; j <= 2; j++) {
@@ -61,6 +68,9 @@ run_movie() {
         echo "$params,library_classes,2,$(jq '.defectClasses | length' "$dir/run/analysis/summary.json"),,,,"
         echo "$params,seconds,,$((SECONDS - start)),,,,"
     } > "$csv.tmp" && mv "$csv.tmp" "$csv"
+    cp "$dir/demo.txt" "$(printf '%s/demo_%03d.txt' "$out" "$i")"
+    cp "$dir/run/movie/truth.json" "$(printf '%s/truth_%03d.json' "$out" "$i")"
+    cp "$dir/run/movie/truth_defects.csv" "$(printf '%s/truth_%03d_defects.csv' "$out" "$i")"
     rm -rf "$dir"
 }
 
@@ -68,15 +78,25 @@ export -f run_movie
 export out seed bin NICE
 seq 1 "$movies" | xargs -P "$workers" -I{} bash -c 'run_movie {}'
 
-# Summary over every movie finished so far.
-cat "$out"/movie_*.csv | awk -F, '
+# Summary over every movie finished so far: all movies, then those where the HMM chose 2 states.
+summarize() {
+    awk -F, -v only2="$1" '
     $1 == "movie" { next }
-    $10 ~ /^(D_|T)/ { n[$10]++; if ($12 == "nan") missing[$10]++; else { cov[$10] += $15; if ($12 < 0) neg++ } }
-    $10 ~ /^D_/ && $12 != "nan" && $16 >= 300 { b = ($12 - $11) / $11; bias += b; bias2 += b * b; nb++ }
-    $10 == "hmm_states" { movies++; if ($12 == 2) right++ }
-    $10 == "library_classes" { if ($12 == 2) lib++ }
+    { row[NR] = $0; if ($10 == "hmm_states") states[$1] = $12 }
     END {
-        printf "movies %d; HMM chose 2 states in %d (library found 2 classes in %d); negative D %d\n", movies, right, lib, neg
-        for (q in n) printf "%-12s coverage %d/%d = %.1f %%  (not estimated: %d)\n", q, cov[q], n[q] - missing[q], 100 * cov[q] / (n[q] - missing[q] > 0 ? n[q] - missing[q] : 1), missing[q]
-        if (nb) { m = bias / nb; printf "bias of D, states with >= 300 steps: %+.1f %% +- %.1f %% (%d states)\n", 100 * m, 100 * sqrt((bias2 / nb - m * m) / nb), nb }
-    }' | sort | tee "$out/summary.txt"
+        for (r in row) {
+            split(row[r], f, ","); q = f[10]; m = f[1]
+            if (only2 && states[m] != 2) continue
+            if (q ~ /^(D_|Dnom_|Dreal_|T)/) { n[q]++; if (f[12] == "nan") missing[q]++; else { cov[q] += f[15]; if (q ~ /^D_/ && f[12] < 0) neg++ } }
+            fam = (q ~ /^D_/) ? "D" : (q ~ /^Dnom_/) ? "Dnom" : (q ~ /^Dreal_/) ? "Dreal" : ""
+            if (fam != "" && f[12] != "nan" && f[16] >= 300) { b = (f[12] - f[11]) / f[11]; bias[fam] += b; bias2[fam] += b * b; nb[fam]++ }
+            if (q == "hmm_states") { movies++; if (f[12] == 2) right++ }
+            if (q == "library_classes" && f[12] == 2) lib++
+        }
+        # A sort key before a tab keeps the headline first.
+        printf "0\t%s: movies %d; HMM chose 2 states in %d (library found 2 classes in %d); negative D %d\n", only2 ? "2-state movies" : "all movies", movies, right, lib, neg
+        for (q in n) printf "1\t  %-14s coverage %d/%d = %.1f %%  (not estimated: %d)\n", q, cov[q], n[q] - missing[q], 100 * cov[q] / (n[q] - missing[q] > 0 ? n[q] - missing[q] : 1), missing[q]
+        for (fam in nb) { mb = bias[fam] / nb[fam]; printf "2\t  bias of %s, states with >= 300 step frames: %+.1f %% +- %.1f %% (%d states)\n", fam, 100 * mb, 100 * sqrt((bias2[fam] / nb[fam] - mb * mb) / nb[fam]), nb[fam] }
+    }' "$out"/movie_*.csv | sort | cut -f2-
+}
+{ summarize 0; summarize 1; } | tee "$out/summary.txt"

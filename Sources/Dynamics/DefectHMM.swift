@@ -17,6 +17,15 @@ public enum HMMMotionModel: Sendable, Equatable {
     case lattice(hopThreshold: Double)
 }
 
+/// The displacement between two observed frames of a track, `frames` apart (> 1 across a gap).
+/// A k-frame step is k one-frame steps of the state it starts in, convolved: Gaussian variance
+/// k·2D + 2σ² per axis, hop within k frames with probability 1 − (1 − p)ᵏ. So a frame missed
+/// at a hop still counts its hop (dropping the step would bias D low: misses happen at hops).
+struct HMMStep: Sendable {
+    var dx: Double, dy: Double, frames: Int
+    var squaredLength: Double { dx * dx + dy * dy }
+}
+
 /// One defect track as the HMM sees it.
 public struct HMMTrack: Sendable, Equatable {
     /// Frame numbers, strictly increasing (gaps allowed: no evidence there).
@@ -52,13 +61,18 @@ public struct DefectHMM: Sendable, Equatable {
     /// n × m: weight of observed class c in hidden state k's class evidence (with hard
     /// labels: P(label c | state k)).
     public var classWeights: [[Double]]
-    /// Per state: step variance per axis (px², `.gaussian`) or hop probability per frame (`.lattice`).
+    /// Per state: one-frame step variance per axis 2D + 2σ² (px², `.gaussian`) or hop
+    /// probability per frame (`.lattice`).
     public var motion: [Double]
     public var motionModel: HMMMotionModel
+    /// σ² per axis (px²): the part of a Gaussian step's variance that does not grow with the
+    /// frames a step spans.
+    public var localizationVariance: Double
 
-    public init(transition: [[Double]], initial: [Double], classWeights: [[Double]], motion: [Double], motionModel: HMMMotionModel) {
+    public init(transition: [[Double]], initial: [Double], classWeights: [[Double]], motion: [Double], motionModel: HMMMotionModel,
+                localizationVariance: Double = 0) {
         self.transition = transition; self.initial = initial; self.classWeights = classWeights
-        self.motion = motion; self.motionModel = motionModel
+        self.motion = motion; self.motionModel = motionModel; self.localizationVariance = localizationVariance
     }
 
     public var stateCount: Int { transition.count }
@@ -71,21 +85,21 @@ struct PreparedTrack: Sendable {
     let classLikelihood: [[Double]?]
     /// Σ over observed frames of the scale removed (log), so log-likelihoods stay exact.
     let logScale: Double
-    /// Per frame: the step to the next frame (nil without positions in both frames).
-    let steps: [(dx: Double, dy: Double)?]
+    /// Per frame: the step to the next observed frame of the track (nil without positions).
+    let steps: [HMMStep?]
     let observedFrames: Int
 
     init(_ t: HMMTrack) {
         let first = t.frames.first ?? 0
         span = (t.frames.last ?? first) - first + 1
         var lik = [[Double]?](repeating: nil, count: span), scale = 0.0
-        var steps = [(dx: Double, dy: Double)?](repeating: nil, count: span)
+        var steps = [HMMStep?](repeating: nil, count: span)
         for (i, f) in t.frames.enumerated() {
             let e = t.classEvidence[i], top = e.max() ?? 0
             lik[f - first] = e.map { exp($0 - top) }
             scale += top
-            if t.hasPositions, i + 1 < t.frames.count, t.frames[i + 1] == f + 1 {
-                steps[f - first] = (t.x[i + 1] - t.x[i], t.y[i + 1] - t.y[i])
+            if t.hasPositions, i + 1 < t.frames.count {
+                steps[f - first] = HMMStep(dx: t.x[i + 1] - t.x[i], dy: t.y[i + 1] - t.y[i], frames: t.frames[i + 1] - f)
             }
         }
         classLikelihood = lik; logScale = scale; self.steps = steps; observedFrames = t.frames.count
@@ -95,8 +109,8 @@ struct PreparedTrack: Sendable {
     func blocks(length: Int) -> [PreparedTrack] {
         stride(from: 0, to: span, by: length).compactMap { start in
             let r = start..<min(start + length, span)
-            var steps = Array(self.steps[r])
-            steps[steps.count - 1] = nil
+            // A step ending past the block belongs to no block.
+            let steps = r.map { t in self.steps[t].flatMap { t + $0.frames < r.upperBound ? $0 : nil } }
             let lik = Array(classLikelihood[r])
             let observed = lik.filter { $0 != nil }.count
             guard observed > 0 else { return nil }
@@ -104,7 +118,7 @@ struct PreparedTrack: Sendable {
         }
     }
 
-    init(span: Int, classLikelihood: [[Double]?], logScale: Double, steps: [(dx: Double, dy: Double)?], observedFrames: Int) {
+    init(span: Int, classLikelihood: [[Double]?], logScale: Double, steps: [HMMStep?], observedFrames: Int) {
         self.span = span; self.classLikelihood = classLikelihood; self.logScale = logScale
         self.steps = steps; self.observedFrames = observedFrames
     }
@@ -125,15 +139,26 @@ extension DefectHMM {
         }
     }
 
-    func logStep(_ s: (dx: Double, dy: Double), state k: Int) -> Double {
+    func logStep(_ s: HMMStep, state k: Int) -> Double {
         switch motionModel {
         case .gaussian:
-            let v = motion[k]
-            return -(s.dx * s.dx + s.dy * s.dy) / (2 * v) - log(2 * Double.pi * v)
+            let v = stepVariance(k, frames: s.frames)
+            return -s.squaredLength / (2 * v) - log(2 * Double.pi * v)
         case .lattice(let threshold):
-            let hop = s.dx * s.dx + s.dy * s.dy > threshold * threshold
-            return log(hop ? motion[k] : 1 - motion[k])
+            let p = hopProbability(k, frames: s.frames)
+            return log(s.squaredLength > threshold * threshold ? p : 1 - p)
         }
+    }
+
+    /// Per-axis variance of a `frames`-frame Gaussian step in state k: frames·2D + 2σ².
+    func stepVariance(_ k: Int, frames: Int) -> Double {
+        let noise = 2 * localizationVariance
+        return Double(frames) * (motion[k] - noise) + noise
+    }
+
+    /// Probability of at least one hop in `frames` frames of state k.
+    func hopProbability(_ k: Int, frames: Int) -> Double {
+        frames == 1 ? motion[k] : 1 - pow(1 - motion[k], Double(frames))
     }
 
     /// Emission rows scaled to max 1 per frame, and the log of the scales removed.

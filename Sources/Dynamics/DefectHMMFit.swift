@@ -40,9 +40,11 @@ public struct DefectHMMOptions: Sendable, Equatable {
 public struct HMMStateEstimate: Sendable, Equatable {
     /// The observed classes this hidden state stands for (one, or several merged).
     public var classes: [Int]
-    /// Expected number of frames and of one-frame steps spent in the state.
+    /// Expected number of frames in the state, and of frames its steps span (a step across
+    /// a k-frame gap counts k).
     public var frames: Double, steps: Double
-    /// D (px²/frame): posterior-weighted ⟨Δx²⟩/2 − σ², clamped at 0; nil with fewer than `minSteps` steps.
+    /// D (px²/frame): posterior-weighted (⟨Δr²⟩ − 4σ²)/(4k) over k-frame steps, clamped at 0;
+    /// nil with fewer than `minSteps` step frames.
     public var D: Double?
     /// Hop probability per frame and Poisson hop rate −ln(1 − p) (`.lattice` only).
     public var hopProbability: Double?, hopRate: Double?
@@ -183,7 +185,8 @@ public enum DefectHMMFitter {
     /// Expected sufficient statistics of one E-step.
     struct Sufficient {
         var start: [Double], xi: [[Double]], weights: [[Double]]
-        var stepWeight: [Double], stepSquares: [Double], hops: [Double], frames: [Double]
+        /// Per state: Σγ over steps, Σγ·k (frames spanned), Σγ·Δr², Σγ·E[frames with a hop].
+        var stepWeight: [Double], stepFrames: [Double], stepSquares: [Double], hops: [Double], frames: [Double]
         /// Per state: Σ γₜγₜ₊₁·(Δrₜ·Δrₜ₊₁) and Σ γₜγₜ₊₁ over successive steps (σ², Gaussian model).
         var products: [Double], productWeight: [Double]
         /// Squared length and number of the steps shorter than the hop threshold (σ², lattice model).
@@ -193,11 +196,13 @@ public enum DefectHMMFitter {
         init(n: Int, m: Int) {
             start = [Double](repeating: 0, count: n); xi = [[Double]](repeating: start, count: n)
             weights = [[Double]](repeating: [Double](repeating: 0, count: m), count: n)
-            stepWeight = start; stepSquares = start; hops = start; frames = start; products = start; productWeight = start
+            stepWeight = start; stepFrames = start; stepSquares = start; hops = start; frames = start
+            products = start; productWeight = start
         }
 
         /// Localization variance per axis (≥ 0). Lattice: steps without a hop are pure noise,
-        /// ⟨Δr²⟩ = 4σ². Gaussian: ⟨ΔxₙΔxₙ₊₁⟩ = −σ² (Vestergaard et al. 2014) within each state,
+        /// ⟨Δr²⟩ = 4σ². Gaussian: ⟨ΔxₙΔxₙ₊₁⟩ = −σ² for steps sharing a point, whatever frames they
+        /// span (Vestergaard et al. 2014), within each state,
         /// the states combined by inverse variance (weight W_k / v_k²): a fast state's steps
         /// would swamp the covariance otherwise.
         func sigma2(_ model: DefectHMM) -> Double {
@@ -232,16 +237,19 @@ public enum DefectHMMFitter {
                     }
                 }
                 guard let step = p.steps[t] else { continue }
-                let r2 = step.dx * step.dx + step.dy * step.dy
+                let r2 = step.squaredLength, frames = Double(step.frames)
                 for k in 0..<n {
-                    s.stepWeight[k] += g[k]; s.stepSquares[k] += g[k] * r2
-                    if let h = threshold, r2 > h * h { s.hops[k] += g[k] }
+                    s.stepWeight[k] += g[k]; s.stepFrames[k] += g[k] * frames; s.stepSquares[k] += g[k] * r2
+                    // EM for the per-frame hop probability: a hop seen over k frames holds
+                    // k·p / (1 − (1 − p)ᵏ) hopping frames on average.
+                    if let h = threshold, r2 > h * h { s.hops[k] += g[k] * frames * model.motion[k] / model.hopProbability(k, frames: step.frames) }
                 }
                 if let h = threshold, r2 <= h * h { s.staySquares += r2; s.stays += 1 }
-                if t + 1 < p.span, let next = p.steps[t + 1] {
+                let after = t + step.frames
+                if after < p.span, let next = p.steps[after] {
                     let product = step.dx * next.dx + step.dy * next.dy
                     for k in 0..<n {
-                        let w = g[k] * r.gamma[t + 1][k]
+                        let w = g[k] * r.gamma[after][k]
                         s.products[k] += w * product; s.productWeight[k] += w
                     }
                 }
@@ -264,7 +272,8 @@ public enum DefectHMMFitter {
     }
 
     /// New parameters from expected counts; every constraint holds by construction
-    /// (rows sum to 1, variance ≥ 2σ² so D ≥ 0, hop probability inside (0, 1)).
+    /// (rows sum to 1, variance ≥ 2σ² so D ≥ 0, hop probability inside (0, 1)). The Gaussian
+    /// variance is the moment estimate over k-frame steps: 2D = Σγ(Δr²/2 − 2σ²) / Σγk.
     static func maximization(_ old: DefectHMM, _ s: Sufficient, _ o: DefectHMMOptions, sigma2: Double) -> DefectHMM {
         var m = old
         let n = old.stateCount
@@ -276,10 +285,13 @@ public enum DefectHMMFitter {
         m.motion = (0..<n).map { k in
             guard s.stepWeight[k] > 1e-9 else { return old.motion[k] }
             switch old.motionModel {
-            case .gaussian: return max(s.stepSquares[k] / (2 * s.stepWeight[k]), 2 * sigma2 + 1e-9)
-            case .lattice: return min(max(s.hops[k] / s.stepWeight[k], 1e-4), 1 - 1e-4)
+            case .gaussian:
+                let twoD = (s.stepSquares[k] / 2 - 2 * sigma2 * s.stepWeight[k]) / s.stepFrames[k]
+                return max(twoD + 2 * sigma2, 2 * sigma2 + 1e-9)
+            case .lattice: return min(max(s.hops[k] / s.stepFrames[k], 1e-4), 1 - 1e-4)
             }
         }
+        m.localizationVariance = sigma2
         return m
     }
 
@@ -293,8 +305,8 @@ public enum DefectHMMFitter {
     static func localizationVariance(_ tracks: [PreparedTrack]) -> Double {
         var sum = 0.0, pairs = 0
         for p in tracks {
-            for t in 0..<max(p.span - 1, 0) {
-                guard let a = p.steps[t], let b = p.steps[t + 1] else { continue }
+            for t in 0..<p.span {
+                guard let a = p.steps[t], t + a.frames < p.span, let b = p.steps[t + a.frames] else { continue }
                 sum += a.dx * b.dx + a.dy * b.dy; pairs += 1
             }
         }
@@ -318,8 +330,8 @@ public enum DefectHMMFitter {
                 if let i = previous { counts[i][k] += 1 }
                 previous = k
                 if let s = p.steps[t] {
-                    let r2 = s.dx * s.dx + s.dy * s.dy
-                    stepWeight[k] += 1; squares[k] += r2
+                    let r2 = s.squaredLength
+                    stepWeight[k] += Double(s.frames); squares[k] += r2
                     if let h = threshold, r2 > h * h { hops[k] += 1 }
                 }
             }
@@ -331,7 +343,7 @@ public enum DefectHMMFitter {
                 threshold == nil ? max(squares[k] / (2 * stepWeight[k]), 2 * sigma2 + 1e-6)
                                  : min(max(hops[k] / stepWeight[k], 0.01), 0.99)
             },
-            motionModel: o.motion)
+            motionModel: o.motion, localizationVariance: sigma2)
         if var rng = perturb {
             model.transition = model.transition.map { row in
                 let noise = (0..<n).map { _ in rng.exponential(rate: 1) }
@@ -352,11 +364,11 @@ public enum DefectHMMFitter {
         let s = expectation(model, tracks), sigma2 = s.sigma2(model)
         let groups = classesOf(model, frames: s.frames, fallback: groups)
         let states = groups.indices.map { k -> HMMStateEstimate in
-            let enough = s.stepWeight[k] >= o.minSteps
-            let d = enough ? max(s.stepSquares[k] / (4 * s.stepWeight[k]) - sigma2, 0) : nil
+            let enough = s.stepFrames[k] >= o.minSteps
+            let d = enough ? max((s.stepSquares[k] / 4 - sigma2 * s.stepWeight[k]) / s.stepFrames[k], 0) : nil
             var p: Double?
             if case .lattice = model.motionModel, enough { p = model.motion[k] }
-            return HMMStateEstimate(classes: groups[k], frames: s.frames[k], steps: s.stepWeight[k], D: d,
+            return HMMStateEstimate(classes: groups[k], frames: s.frames[k], steps: s.stepFrames[k], D: d,
                                     hopProbability: p, hopRate: p.map { -log(1 - $0) },
                                     dwellFrames: 1 / max(1 - model.transition[k][k], 1e-300))
         }

@@ -1,7 +1,8 @@
 // Defect tracks with known kinetics at the table level, for the HMM's tests and its
 // calibration study: lattice hops (Poisson number per frame, six directions), Gaussian
 // localization noise, and a classifier whose per-class log-likelihoods come from a
-// Gaussian feature space (with confidently wrong outliers and, optionally, a spurious class).
+// Gaussian feature space (with confidently wrong outliers and, optionally, a spurious class);
+// optionally frames missed right after hops.
 
 import Core
 import Foundation
@@ -22,6 +23,9 @@ public struct HMMSyntheticSpec: Sendable {
     /// Fraction of state-0 frames that look like an extra class (one more observed class than states; 0: none).
     public var spurious = 0.0
     public var tracks = 8, frames = 60
+    /// Probability that a defect goes unseen in the frame after a hop (a tracker's gap exactly
+    /// where the motion is; the last frame is always seen).
+    public var missedAfterHop = 0.0
     public init(transition: [[Double]], D: [Double]) { self.transition = transition; self.D = D }
 
     /// Observed classes: one per state, plus the spurious one.
@@ -38,15 +42,18 @@ public enum HMMSynthetic {
         var tracks: [HMMTrack] = [], truth: [[Int]] = []
         for _ in 0..<spec.tracks {
             var state = draw(stationary, &rng), x = 0.0, y = 0.0
-            var t = HMMTrack(frames: [], classEvidence: []), states: [Int] = []
+            var t = HMMTrack(frames: [], classEvidence: []), states: [Int] = [], hopped = false
             for f in 0..<spec.frames {
-                t.frames.append(f); states.append(state)
-                t.x.append(x + spec.sigma * rng.normal()); t.y.append(y + spec.sigma * rng.normal())
-                var shown = state
-                if spec.spurious > 0, state == 0, rng.uniform() < spec.spurious { shown = m - 1 }
-                if rng.uniform() < spec.outliers { shown = (shown + 1 + rng.int(m - 1)) % m }
-                let feature = means[shown].map { $0 + rng.normal() }
-                t.classEvidence.append(means.map { mu in -zip(feature, mu).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / 2 })
+                let missed = hopped && f + 1 < spec.frames && spec.missedAfterHop > 0 && rng.uniform() < spec.missedAfterHop
+                if !missed {
+                    t.frames.append(f); states.append(state)
+                    t.x.append(x + spec.sigma * rng.normal()); t.y.append(y + spec.sigma * rng.normal())
+                    var shown = state
+                    if spec.spurious > 0, state == 0, rng.uniform() < spec.spurious { shown = m - 1 }
+                    if rng.uniform() < spec.outliers { shown = (shown + 1 + rng.int(m - 1)) % m }
+                    let feature = means[shown].map { $0 + rng.normal() }
+                    t.classEvidence.append(means.map { mu in -zip(feature, mu).reduce(0) { $0 + ($1.0 - $1.1) * ($1.0 - $1.1) } / 2 })
+                }
                 // Step with the state of this frame, then switch (as the movie simulator does).
                 let hops = spec.continuous ? 0 : rng.poisson(4 * spec.D[state] / (spec.hopLength * spec.hopLength))
                 if spec.continuous {
@@ -56,6 +63,7 @@ public enum HMMSynthetic {
                     let angle = Double(rng.int(6)) * Double.pi / 3
                     x += spec.hopLength * cos(angle); y += spec.hopLength * sin(angle)
                 }
+                hopped = hops > 0
                 state = draw(spec.transition[state], &rng)
             }
             tracks.append(t); truth.append(states)

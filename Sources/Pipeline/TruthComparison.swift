@@ -10,7 +10,10 @@ public struct TruthComparison {
     public struct StateRow: Codable, Sendable {
         public var state: String
         public var libraryClasses: [String]
+        /// The D the movie's defects really had: Γ·d²/4 less the hops crowding refused
+        /// (`StateDiffusion.effectiveDA2PerSecond`); `nominalDA2PerS` is Γ·d²/4 itself.
         public var trueDA2PerS: Double
+        public var nominalDA2PerS: Double
         public var recoveredDA2PerS: Double?
         public var ciLowA2PerS: Double?, ciHighA2PerS: Double?
     }
@@ -64,13 +67,13 @@ public struct TruthComparison {
         states = truth.diffusion.map { d in
             let classes = mapping.filter { $0.value == d.state }.map(\.key).sorted()
             if let h = hidden.indices.filter({ hiddenToState[$0] == d.state }).max(by: { hidden[$0].frames < hidden[$1].frames }) {
-                return StateRow(state: d.state, libraryClasses: hidden[h].classes, trueDA2PerS: d.diffusionA2PerSecond,
-                                recoveredDA2PerS: hidden[h].D, ciLowA2PerS: hidden[h].DLow, ciHighA2PerS: hidden[h].DHigh)
+                return StateRow(state: d.state, libraryClasses: hidden[h].classes, trueDA2PerS: d.effectiveDA2PerSecond,
+                                nominalDA2PerS: d.diffusionA2PerSecond, recoveredDA2PerS: hidden[h].D, ciLowA2PerS: hidden[h].DLow, ciHighA2PerS: hidden[h].DHigh)
             }
             // Without the HMM, the best-populated class of the state carries its D (CVE).
             let best = summary.diffusion.filter { classes.contains($0.state) }.max { $0.steps < $1.steps }
-            return StateRow(state: d.state, libraryClasses: classes, trueDA2PerS: d.diffusionA2PerSecond,
-                            recoveredDA2PerS: best?.dA2PerS, ciLowA2PerS: best?.ciLowA2PerS, ciHighA2PerS: best?.ciHighA2PerS)
+            return StateRow(state: d.state, libraryClasses: classes, trueDA2PerS: d.effectiveDA2PerSecond,
+                            nominalDA2PerS: d.diffusionA2PerSecond, recoveredDA2PerS: best?.dA2PerS, ciLowA2PerS: best?.ciLowA2PerS, ciHighA2PerS: best?.ciHighA2PerS)
         }
         fromHMM = !hidden.isEmpty
         let order = truth.states.map { s in hiddenToState.firstIndex(of: s) }
@@ -116,7 +119,9 @@ public struct TruthComparison {
         s += "diffusion coefficient D (Å²/s)\(fromHMM ? ", joint HMM" : ""):\n"
         for r in states {
             let rec = r.recoveredDA2PerS.map { String(format: "%.3f  [%.3f, %.3f]", $0, r.ciLowA2PerS ?? .nan, r.ciHighA2PerS ?? .nan) } ?? "not recovered"
-            s += "  \(r.state.padding(toLength: 10, withPad: " ", startingAt: 0))  true \(String(format: "%.3f", r.trueDA2PerS))   recovered \(rec)\n"
+            s += "  \(r.state.padding(toLength: 10, withPad: " ", startingAt: 0))  true \(String(format: "%.3f", r.trueDA2PerS))   recovered \(rec)"
+            s += r.nominalDA2PerS > 0 ? String(format: "   (Γd²/4 = %.3f; crowding refused %.0f %% of hops)\n",
+                                               r.nominalDA2PerS, 100 * (1 - r.trueDA2PerS / r.nominalDA2PerS)) : "\n"
         }
         s += "transition matrix per frame (rows: from, columns: to; \(truth.states.joined(separator: ", "))\(transitionsFromHMM ? "; joint HMM" : "")):\n"
         for (i, row) in truth.transitionMatrix.enumerated() {

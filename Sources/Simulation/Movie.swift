@@ -34,10 +34,18 @@ public struct StateDiffusion: Codable, Sendable, Equatable {
     public var hopDistanceA: Double
     public var diffusionA2PerSecond: Double
     public var diffusionPx2PerFrame: Double
+    /// Share of hop targets refused because another defect is near (`isBlocked`), averaged over the
+    /// frames defects spent in this state; the movie's D is lower by this share: D·(1 − blocked).
+    /// nil in truth files written before it was recorded.
+    public var blockedHopShare: Double?
+
+    /// The D the movie's defects in this state really diffuse with (Å²/s): Γ·d²/4 less the hops crowding refused.
+    public var effectiveDA2PerSecond: Double { diffusionA2PerSecond * (1 - (blockedHopShare ?? 0)) }
 
     enum CodingKeys: String, CodingKey {
         case state, hopRatePerSecond = "hop_rate_per_s", hopDistanceA = "hop_distance_A"
         case diffusionA2PerSecond = "D_A2_per_s", diffusionPx2PerFrame = "D_px2_per_frame"
+        case blockedHopShare = "blocked_hop_share"
     }
 }
 
@@ -156,16 +164,31 @@ public struct MovieSimulator: Sendable {
                                                            height: geometry.fieldHeight, base: base, seed: recipe.seed) ?? [])
         var truth = MovieTruth(summary: summary(rotation: rotation))
         var drift = Vec2.zero
+        var blocked = [Double](repeating: 0, count: spec.states.count), frames = blocked
         for f in 0..<spec.frames {
             var placement = base
             placement.shift += drift
             let (frame, scan) = try makeFrame(f, placement: placement, walkers: walkers, scene: scene, rng: &rng)
             record(frame, scan: scan, in: &truth)
             try onFrame(frame)
+            if f + 1 < spec.frames {
+                for n in walkers.indices {
+                    blocked[walkers[n].state] += blockedShare(n, walkers: walkers, fixedPositions: scene.fixedPositions)
+                    frames[walkers[n].state] += 1
+                }
+            }
             advanceOneFrame(&walkers, fixedPositions: scene.fixedPositions, rng: &rng)
             drift += driftStep(rng: &rng)
         }
+        for s in truth.summary.diffusion.indices where frames[s] > 0 { truth.summary.diffusion[s].blockedHopShare = blocked[s] / frames[s] }
         return truth
+    }
+
+    /// Share of defect n's hop targets that `isBlocked` refuses now (no random draws: the movie is unchanged).
+    func blockedShare(_ n: Int, walkers: [Walker], fixedPositions: [Vec2]) -> Double {
+        let here = walkers[n].site, choices = hopOffsets[here.b]
+        let refused = choices.filter { isBlocked(SiteKey(here.i, here.j, 0) + $0, for: n, walkers: walkers, fixedPositions: fixedPositions) }
+        return Double(refused.count) / Double(max(choices.count, 1))
     }
 
     // MARK: Defect placement

@@ -6,7 +6,8 @@ import XCTest
 final class DefectHMMTests: XCTestCase {
     /// A two-state model with Gaussian steps: small enough to enumerate every hidden path.
     private let toy = DefectHMM(transition: [[0.9, 0.1], [0.3, 0.7]], initial: [0.6, 0.4],
-                                classWeights: [[0.95, 0.05], [0.2, 0.8]], motion: [0.5, 4.0], motionModel: .gaussian)
+                                classWeights: [[0.95, 0.05], [0.2, 0.8]], motion: [0.5, 4.0], motionModel: .gaussian,
+                                localizationVariance: 0.1)
 
     private let toyTrack = HMMTrack(frames: [3, 4, 5, 7], x: [0, 0.3, 2.5, 1], y: [0, -0.2, 1.0, 0],
                                     classEvidence: [[-1, -3], [-2, -0.5], [0, -4], [-1, -1.2]])
@@ -17,7 +18,8 @@ final class DefectHMMTests: XCTestCase {
         return s
     }
 
-    /// log P(evidence, path) summed over paths by brute force; frame 6 is missing (no evidence).
+    /// log P(evidence, path) summed over paths by brute force; frame 6 is missing (no evidence),
+    /// the step 5 → 7 spans two frames of the state at 5: per-axis variance 2·(v − 2σ²) + 2σ².
     private func bruteForce(_ h: DefectHMM, _ t: HMMTrack) -> (logL: Double, best: [Int]) {
         let span = Array(t.frames[0]...t.frames.last!)
         var total = 0.0, best = -Double.infinity, arg: [Int] = []
@@ -28,8 +30,9 @@ final class DefectHMMTests: XCTestCase {
                 if i > 0 { p *= h.transition[path[i - 1]][path[i]] }
                 guard let o = t.frames.firstIndex(of: span[i]) else { continue }
                 p *= classLikelihood(h.classWeights[path[i]], t.classEvidence[o])
-                if o + 1 < t.frames.count, t.frames[o + 1] == span[i] + 1 {
-                    let dx = t.x[o + 1] - t.x[o], dy = t.y[o + 1] - t.y[o], v = h.motion[path[i]]
+                if o + 1 < t.frames.count {
+                    let k = Double(t.frames[o + 1] - span[i]), noise = 2 * h.localizationVariance
+                    let dx = t.x[o + 1] - t.x[o], dy = t.y[o + 1] - t.y[o], v = k * (h.motion[path[i]] - noise) + noise
                     p *= exp(-(dx * dx + dy * dy) / (2 * v)) / (2 * Double.pi * v)
                 }
             }
@@ -44,8 +47,9 @@ final class DefectHMMTests: XCTestCase {
         XCTAssertEqual(toy.logLikelihood(toyTrack), logL, accuracy: 1e-10)
         var lattice = toy
         lattice.motionModel = HMMMotionModel.lattice(hopThreshold: 1); lattice.motion = [0.1, 0.6]
-        // Lattice steps: P(hop) = motion[k] when the step is longer than the threshold.
-        let hops = [false, true, false]
+        // Lattice steps: P(hop) = motion[k] when the step is longer than the threshold, and
+        // 1 − (1 − motion[k])² over the two frames 5 → 7.
+        let hops = [false, true, true]
         var expected = 0.0
         for code in 0..<32 {
             let path = (0..<5).map { (code >> $0) & 1 }
@@ -54,8 +58,8 @@ final class DefectHMMTests: XCTestCase {
                 if i > 0 { p *= toy.transition[path[i - 1]][path[i]] }
                 guard let o = toyTrack.frames.firstIndex(of: i + 3) else { continue }
                 p *= classLikelihood(toy.classWeights[path[i]], toyTrack.classEvidence[o])
-                if o < 3, toyTrack.frames[o + 1] == i + 4 {
-                    let hop: Double = lattice.motion[path[i]]
+                if o < 3 {
+                    let hop = 1 - pow(1 - lattice.motion[path[i]], Double(toyTrack.frames[o + 1] - toyTrack.frames[o]))
                     p *= hops[o] ? hop : 1 - hop
                 }
             }
@@ -104,6 +108,48 @@ final class DefectHMMTests: XCTestCase {
         let labels = try tracks.map { t in try StateTrajectory(frames: t.frames, states: t.classEvidence.map { $0[0] > $0[1] ? 0 : 1 }) }
         let raw = try MarkovEstimator(reversible: false).fit(labels, options: MarkovCountingOptions(lag: 1))
         XCTAssertGreaterThan(raw.transitionMatrix[0, 1], 0.08 + 0.02)
+    }
+
+    /// A defect missed in the frame after a hop leaves a gap exactly where the motion is: the
+    /// step across it must count as a k-frame step (hop within k frames, variance k·2D + 2σ²).
+    /// Dropping it (the tracks cut at every gap, as the fitter did before) loses hops, so D is low.
+    func testStepsAcrossGapsKeepTheirHops() throws {
+        var spec = HMMSyntheticSpec(transition: [[0.92, 0.08], [0.12, 0.88]], D: [8, 0.8])
+        spec.tracks = 40; spec.frames = 150; spec.missedAfterHop = 0.5
+        let (tracks, _) = HMMSynthetic.generate(spec, seed: 12)
+        let gaps = tracks.reduce(0) { n, t in n + zip(t.frames, t.frames.dropFirst()).filter { $1 - $0 > 1 }.count }
+        XCTAssertGreaterThan(gaps, 500)
+        let cut = tracks.flatMap { t -> [HMMTrack] in
+            var pieces: [HMMTrack] = [], start = 0
+            for i in t.frames.indices where i + 1 == t.frames.count || t.frames[i + 1] > t.frames[i] + 1 {
+                let r = start...i
+                pieces.append(HMMTrack(frames: Array(t.frames[r]), x: Array(t.x[r]), y: Array(t.y[r]), classEvidence: Array(t.classEvidence[r])))
+                start = i + 1
+            }
+            return pieces
+        }
+        let motion = HMMMotionModel.lattice(hopThreshold: 4.5)
+        let joined = try DefectHMMFitter.fit(tracks, classCount: 2, options: options(motion))
+        let dropped = try DefectHMMFitter.fit(cut, classCount: 2, options: options(motion))
+        XCTAssertLessThan(dropped.states[0].D!, 0.85 * spec.D[0], "dropping gap steps loses hops")
+        for k in 0..<2 {
+            XCTAssertEqual(joined.states[k].D!, spec.D[k], accuracy: 0.12 * spec.D[k], "D[\(k)]")
+            for j in 0..<2 { XCTAssertEqual(joined.model.transition[k][j], spec.transition[k][j], accuracy: 0.025, "T[\(k)][\(j)]") }
+        }
+        XCTAssertEqual(joined.sigma, spec.sigma, accuracy: 0.02)
+        // Gaussian steps across random gaps (30 % of frames): variance k·2D + 2σ², so D holds there
+        // too, to 15 %: a switch inside a gap is charged to the state the step starts in (the slow
+        // state's D came out +13 % here, its gap steps holding some fast frames).
+        spec.continuous = true; spec.missedAfterHop = 0
+        var (smooth, _) = HMMSynthetic.generate(spec, seed: 13)
+        var rng = SeededGenerator(seed: 5)
+        smooth = smooth.map { t in
+            let kept = t.frames.indices.filter { $0 == 0 || $0 + 1 == t.frames.count || rng.uniform() > 0.3 }
+            return HMMTrack(frames: kept.map { t.frames[$0] }, x: kept.map { t.x[$0] }, y: kept.map { t.y[$0] },
+                            classEvidence: kept.map { t.classEvidence[$0] })
+        }
+        let gaussian = try DefectHMMFitter.fit(smooth, classCount: 2, options: options(.gaussian))
+        for k in 0..<2 { XCTAssertEqual(gaussian.states[k].D!, spec.D[k], accuracy: 0.15 * spec.D[k], "Gaussian D[\(k)]") }
     }
 
     func testSpuriousThirteenFrameClassIsMergedNeverNegativeD() throws {

@@ -52,6 +52,31 @@ final class MovieTests: XCTestCase {
         }
     }
 
+    /// Crowded defects: a hop onto a site next to another defect is refused, so the walk is slower
+    /// than Γd²/4. The truth records the refused share, and the mean squared step follows it.
+    func testCrowdingLowersTheRecordedD() throws {
+        let states = """
+        [{"defect": {"kind": "substitution", "host": "W", "element": "Mo", "label": "Mo_W"}, "hopRate": 0.6}]
+        """
+        var r = try recipe(lattice: "WS2", host: "W", states: states, matrix: "[[1.0]]", frames: 200, size: 80)
+        r.movie!.count = 30  // as many as fit 2.5 lattice constants apart in 40 Å × 40 Å; 0.3 hops per frame
+        let sim = try MovieSimulator(recipe: r)
+        var frames: [[DefectFrame]] = []
+        let truth = try sim.run { frames.append($0.defects) }
+        let d = truth.summary.diffusion[0], blocked = try XCTUnwrap(d.blockedHopShare)
+        XCTAssertGreaterThan(blocked, 0.05)
+        XCTAssertEqual(d.effectiveDA2PerSecond, d.diffusionA2PerSecond * (1 - blocked), accuracy: 1e-12)
+        var sq: [Double] = []
+        for (a, b) in zip(frames, frames.dropFirst()) {
+            for (p, q) in zip(a, b) { let s = q.latticePosition - p.latticePosition; sq.append((s * s).sum()) }
+        }
+        let n = Double(sq.count), mean = sq.reduce(0, +) / n
+        let sd = (sq.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / (n - 1)).squareRoot()
+        // ⟨Δr²⟩ per frame = 4·D·Δt.
+        XCTAssertEqual(mean, 4 * d.effectiveDA2PerSecond * 0.5, accuracy: 4 * sd / n.squareRoot())
+        XCTAssertLessThan(abs(mean - 4 * d.effectiveDA2PerSecond * 0.5), abs(mean - 4 * d.diffusionA2PerSecond * 0.5))
+    }
+
     func testMetalDefectHopsOnMetalSublattice() throws {
         let states = """
         [{"defect": {"kind": "substitution", "host": "W", "element": "Mo", "label": "Mo_W+V_S", "adjacentColumnVacancy": "S"}, "hopRate": 1.0}]
