@@ -41,12 +41,14 @@ struct ModelOptions: ParsableArguments {
     @OptionGroup var choice: ModelChoice
     @Option(help: "Class probability threshold for atoms.") var threshold: Float = 0.5
     @Flag(help: "Skip the 2-D Gaussian refinement (plain probability-weighted centroids).") var noRefine = false
+    @Flag(help: "Keep a two-element class merged (W+Mo) instead of splitting Mo off W by Z-contrast.") var mergeDopants = false
 
     func finder() throws -> AtomFinder {
         try InputError.require(threshold > 0 && threshold < 1, "--threshold", threshold, "expected 0 < threshold < 1")
         var options = AtomFinder.Options()
         options.threshold = threshold
         options.refine = !noRefine
+        options.mergeDopants = mergeDopants
         let directory = try ShippedModels.resolve(model: choice.model, material: choice.material)
         return try AtomFinder(model: TrainedModel(at: directory), options: options)
     }
