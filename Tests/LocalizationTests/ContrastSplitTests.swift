@@ -40,8 +40,12 @@ final class ContrastSplitTests: XCTestCase {
         }
         let raw = clean.map { Float(rng.poisson($0)) }
         var atoms = sites.map { Atom(x: $0.x, y: $0.y, classIndex: 0, score: 1) }
+        // A column found half a pixel inside where it is cut off: flagged border, never split.
+        atoms.append(Atom(x: 50.3, y: 0.5, classIndex: 0, score: 1, border: true))
+        var shifted = raw
+        for (i, v) in renderAtoms([(50.3, -1.5)], width: width, height: height, sigma: 1.5, amplitude: dose).enumerated() { shifted[i] += Float(v) }
         let split = try ContrastSplit(classIndex: 0, lightClassIndex: 2, ratio: 0.4, radius: 3)
-        split.apply(&atoms, frame: raw, width: width, height: height)
+        split.apply(&atoms, frame: shifted, width: width, height: height)
         XCTAssertEqual(Set(atoms.indices.filter { atoms[$0].classIndex == 2 }), light)
     }
 
