@@ -290,6 +290,7 @@ public struct AtomLocator: Sendable {
         let fits = candidates.fits
         guard let refinement else { return atoms }
         let centroidVariance = Self.centroidVariances(atoms, fits, fitVarianceScale: refinement.fitVarianceScale)
+        let centroidBound = candidates.fitVariances.map { FitUncertainty.centroidVarianceBounds(atoms, fits, fitVariances: $0) }
         for i in atoms.indices {
             guard let fit = fits[i] else { continue }
             atoms[i].refinement = fit.outcome
@@ -306,7 +307,9 @@ public struct AtomLocator: Sendable {
             if let vc { w = vf.isFinite ? vc / (vc + vf) : 0 } else { w = 1 }
             atoms[i].x += w * (fit.x - atoms[i].x); atoms[i].y += w * (fit.y - atoms[i].y)
             atoms[i].sigma = fit.sigma
-            if let vs = candidates.fitVariances?[i], let vc {
+            if let vs = candidates.fitVariances?[i], var vc {
+                // σ's centroid part: the weighing's estimate, or the bound from the measured fits if larger.
+                vc = max(vc, centroidBound?[atoms[i].classIndex] ?? centroidBound?[-1] ?? 0)
                 // The variance of w·fit + (1 − w)·centroid, the fit's from its residuals (not the
                 // weighing's scaled s²·(JᵀJ)⁻¹). Decomposing the spread with the sandwich instead
                 // left S σ 2–3× too small: the network's centroid and the fit err together.

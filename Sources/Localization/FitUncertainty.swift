@@ -1,3 +1,4 @@
+import Core
 import Foundation
 
 /// The position error of each accepted Gaussian fit from its own residuals, robust to their
@@ -31,6 +32,26 @@ public enum FitUncertainty {
             } }
             return variance(of: fit, near: near, frame: frame, width: width, height: height, halfWindow: halfWindow)
         }
+    }
+
+    /// Per class (and pooled, key −1) a lower bound on the centroid's error variance per axis:
+    /// centroid − fit has variance v_c + v_f − 2·cov, and a 2-D Gaussian's |d|² has median
+    /// 2 ln 2 · v, so v_c ≥ median|d|²/(2 ln 2) − median v_f when the two err together (cov ≥ 0,
+    /// as the network's centroid and the fit see the same noisy pixels). Floored at 0; a class with
+    /// fewer than `minimumFits` measured fits takes the pooled value.
+    public static func centroidVarianceBounds(_ atoms: [Atom], _ fits: [GaussianFit?], fitVariances: [Double?],
+                                              minimumFits: Int = 8) -> [Int: Double] {
+        var d2: [Int: [Double]] = [:], vf: [Int: [Double]] = [:]
+        for i in atoms.indices {
+            guard let fit = fits[i], fit.outcome == .refined, let v = fitVariances[i] else { continue }
+            let d = (fit.x - atoms[i].x) * (fit.x - atoms[i].x) + (fit.y - atoms[i].y) * (fit.y - atoms[i].y)
+            for key in [atoms[i].classIndex, -1] { d2[key, default: []].append(d); vf[key, default: []].append(v) }
+        }
+        var result: [Int: Double] = [:]
+        for (key, values) in d2 where values.count >= minimumFits {
+            result[key] = max(Statistics.median(values) / (2 * log(2.0)) - Statistics.median(vf[key] ?? []), 0)
+        }
+        return result
     }
 
     /// The sandwich position variance of one fit; nil when its window is too small or JᵀJ singular.
