@@ -61,16 +61,26 @@ public enum FitUncertainty {
         let xs = max(0, cx - h)...min(width - 1, cx + h), ys = max(0, cy - h)...min(height - 1, cy + h)
         guard xs.count >= 3, ys.count >= 3 else { return nil }
         let (a, s2) = (fit.amplitude, fit.sigma * fit.sigma)
+        // The neighbours' spots over the window, each only within 4σ of its centre (beyond: < e⁻⁸ of its peak).
+        var neighbours = [Double](repeating: 0, count: xs.count * ys.count)
+        for s in near {
+            let reach = 4 * s.sigma
+            let x0 = max(xs.lowerBound, Int((s.x - reach).rounded(.up))), x1 = min(xs.upperBound, Int((s.x + reach).rounded(.down)))
+            let y0 = max(ys.lowerBound, Int((s.y - reach).rounded(.up))), y1 = min(ys.upperBound, Int((s.y + reach).rounded(.down)))
+            guard x0 <= x1, y0 <= y1 else { continue }
+            for y in y0...y1 { for x in x0...x1 {
+                neighbours[(y - ys.lowerBound) * xs.count + x - xs.lowerBound] += s.value(atX: Double(x), y: Double(y))
+            } }
+        }
         var bread = [Double](repeating: 0, count: 25), meat = bread
         var n = 0
         for y in ys {
             for x in xs {
                 let dx = Double(x) - fit.x, dy = Double(y) - fit.y, r2 = dx * dx + dy * dy
                 let e = exp(-r2 / (2 * s2))
-                var model = a * e + fit.offset
-                for s in near { model += s.value(atX: Double(x), y: Double(y)) }
+                let model = a * e + fit.offset + neighbours[(y - ys.lowerBound) * xs.count + x - xs.lowerBound]
                 let r = Double(frame[y * width + x]) - model
-                let j = [e, a * e * dx / s2, a * e * dy / s2, a * e * r2 / (s2 * fit.sigma), 1]
+                let j = SIMD8<Double>(e, a * e * dx / s2, a * e * dy / s2, a * e * r2 / (s2 * fit.sigma), 1, 0, 0, 0)
                 for p in 0..<5 { for q in 0..<5 {
                     bread[p * 5 + q] += j[p] * j[q]
                     meat[p * 5 + q] += r * r * j[p] * j[q]
