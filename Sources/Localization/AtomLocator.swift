@@ -53,7 +53,20 @@ public struct AtomLocator: Sendable {
     /// - Returns: atoms ordered by class, then by the raster position of their blob.
     /// - Throws: `LocalizationError.sizeMismatch` if `frame` does not match the maps.
     public func locate(_ maps: ProbabilityMaps, frame: [Float]? = nil) throws -> [Atom] {
-        weigh(try candidates(maps, frame: frame), width: maps.width, height: maps.height)
+        let found = try candidates(maps, frame: frame)
+        guard let frame else { return weigh(found, width: maps.width, height: maps.height) }
+        return weigh(measuringFits(found, frame: frame, width: maps.width, height: maps.height), width: maps.width, height: maps.height)
+    }
+
+    /// `candidates` with each accepted fit's position variance measured from its residuals
+    /// (`FitUncertainty`), from which `weigh` reports σ.
+    public func measuringFits(_ candidates: Candidates, frame: [Float], width: Int, height: Int) -> Candidates {
+        guard let refinement, frame.count == width * height else { return candidates }
+        var out = candidates
+        out.fitVariances = frame.withUnsafeBufferPointer {
+            FitUncertainty.positionVariances(candidates, frame: $0, width: width, height: height, halfWindow: refinement.halfWindow)
+        }
+        return out
     }
 
     /// Atoms found on the maps and, with a frame and refinement, their Gaussian fits — before
@@ -63,6 +76,9 @@ public struct AtomLocator: Sendable {
         public var atoms: [Atom]
         /// One per atom; nil where no fit was attempted.
         public var fits: [GaussianFit?]
+        /// One per atom when measured (`FitUncertainty`): the fit's sandwich position variance,
+        /// from which `weigh` reports σ; nil: σ from the fits' s²·(JᵀJ)⁻¹ as they are weighed.
+        public var fitVariances: [Double?]?
 
         /// Moves every atom and fit by `dy` rows (band coordinates → frame coordinates).
         public mutating func shift(rows dy: Double) {
@@ -274,6 +290,7 @@ public struct AtomLocator: Sendable {
         let fits = candidates.fits
         guard let refinement else { return atoms }
         let centroidVariance = Self.centroidVariances(atoms, fits, fitVarianceScale: refinement.fitVarianceScale)
+        let centroidBound = candidates.fitVariances.map { FitUncertainty.centroidVarianceBounds(atoms, fits, fitVariances: $0) }
         for i in atoms.indices {
             guard let fit = fits[i] else { continue }
             atoms[i].refinement = fit.outcome
@@ -290,7 +307,14 @@ public struct AtomLocator: Sendable {
             if let vc { w = vf.isFinite ? vc / (vc + vf) : 0 } else { w = 1 }
             atoms[i].x += w * (fit.x - atoms[i].x); atoms[i].y += w * (fit.y - atoms[i].y)
             atoms[i].sigma = fit.sigma
-            if let vc {
+            if let vs = candidates.fitVariances?[i], var vc {
+                // σ's centroid part: the weighing's estimate, or the bound from the measured fits if larger.
+                vc = max(vc, centroidBound?[atoms[i].classIndex] ?? centroidBound?[-1] ?? 0)
+                // The variance of w·fit + (1 − w)·centroid, the fit's from its residuals (not the
+                // weighing's scaled s²·(JᵀJ)⁻¹). Decomposing the spread with the sandwich instead
+                // left S σ 2–3× too small: the network's centroid and the fit err together.
+                atoms[i].positionSigma = (w * w * vs + (1 - w) * (1 - w) * vc).squareRoot()
+            } else if let vc {
                 atoms[i].positionSigma = vf.isFinite ? (vc * vf / (vc + vf)).squareRoot() : vc.squareRoot()
             } else {
                 atoms[i].positionSigma = fit.positionSigma

@@ -44,7 +44,7 @@ public struct BandedLocation: Sendable {
             try bands.add(maps, at: first)
         }
         let all = AtomLocator.Candidates(atoms: bands.byClass.flatMap { $0.map(\.atom) }, fits: bands.byClass.flatMap { $0.map(\.fit) })
-        return locator.weigh(all, width: width, height: height)
+        return locator.weigh(locator.measuringFits(all, frame: frame, width: width, height: height), width: width, height: height)
     }
 }
 

@@ -29,31 +29,39 @@ public struct ContrastSplit: Sendable, Equatable {
         self.classIndex = classIndex; self.lightClassIndex = lightClassIndex; self.ratio = ratio; self.radius = radius
     }
 
-    /// Each atom's integrated intensity over the disc, less the frame's 5th-percentile level
-    /// per pixel (the vacuum/background between columns); pixels outside the frame are skipped.
+    /// Each atom's integrated intensity over the disc, less `background` per pixel (the frame's
+    /// 5th percentile: the vacuum between columns). A disc the frame edge cuts is scaled up by
+    /// its full pixel count over the pixels inside: a column cut in half would otherwise look
+    /// half as bright as a W, i.e. like a Mo (53 of 76 "Mo" on four 256² frames were such).
     public func integratedIntensity(of atom: Atom, frame: UnsafeBufferPointer<Float>, width: Int, height: Int,
                                     background: Double) -> Double {
         let r = Int(radius.rounded(.up)), r2 = radius * radius
         let cx = Int(atom.x.rounded()), cy = Int(atom.y.rounded())
-        var sum = 0.0
-        for y in max(0, cy - r)...min(height - 1, cy + r) {
-            for x in max(0, cx - r)...min(width - 1, cx + r) {
+        var sum = 0.0, inside = 0, all = 0
+        for y in (cy - r)...(cy + r) {
+            for x in (cx - r)...(cx + r) {
                 let dx = Double(x) - atom.x, dy = Double(y) - atom.y
-                if dx * dx + dy * dy <= r2 { sum += Double(frame[y * width + x]) - background }
+                guard dx * dx + dy * dy <= r2 else { continue }
+                all += 1
+                guard x >= 0, y >= 0, x < width, y < height else { continue }
+                sum += Double(frame[y * width + x]) - background
+                inside += 1
             }
         }
-        return sum
+        return inside > 0 ? sum * Double(all) / Double(inside) : 0
     }
 
-    /// Relabels the light atoms of `classIndex` as `lightClassIndex`; returns how many.
+    /// Relabels the light atoms of `classIndex` as `lightClassIndex`; returns how many. The
+    /// background level is the frame's 5th percentile, taken without copying the frame. Atoms
+    /// flagged `border` are left as they are: a column the edge cuts is found shifted inwards and
+    /// its disc holds only part of it (41 of 65 "Mo" on four simulated 256² frames were such W).
     @discardableResult
     public func apply(_ atoms: inout [Atom], frame: [Float], width: Int, height: Int) -> Int {
-        let members = atoms.indices.filter { atoms[$0].classIndex == classIndex }
+        let members = atoms.indices.filter { atoms[$0].classIndex == classIndex && !atoms[$0].border }
         guard members.count >= minimumAtoms, frame.count == width * height, !frame.isEmpty else { return 0 }
-        var copy = frame
-        let background = Double(Statistics.percentile(&copy, 5))
         let intensities = frame.withUnsafeBufferPointer { f in
-            members.map { integratedIntensity(of: atoms[$0], frame: f, width: width, height: height, background: background) }
+            let background = Double(OrderStatistics.percentiles(f, [5])[0])
+            return members.map { integratedIntensity(of: atoms[$0], frame: f, width: width, height: height, background: background) }
         }
         let reference = Statistics.median(intensities)
         guard reference > 0 else { return 0 }

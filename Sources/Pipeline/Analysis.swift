@@ -54,7 +54,8 @@ public struct Analysis {
     /// The stages that need every frame: the defect library (one mixture over all crops) and
     /// the kinetics (drift, tracks, diffusion, Markov). They are fed frame by frame.
     func movieWideStages(_ inputs: Inputs) -> (DefectCollector, Kinetics) {
-        let collector = DefectCollector(options: config.defects, calibration: inputs.calibration, card: inputs.model.card)
+        let collector = DefectCollector(options: config.defects, calibration: inputs.calibration, card: inputs.model.card,
+                                        classSymbols: inputs.symbols)
         let kinetics = Kinetics(options: config.kinetics, calibration: inputs.calibration,
                                 columnSpacingPixels: inputs.model.card.columnSpacingPixels(pixelSize: inputs.calibration.pixelSize))
         return (collector, kinetics)
@@ -80,7 +81,8 @@ public struct Analysis {
                                       library: library, names: names, kinetics: result, seconds: clock.seconds)
         summary.partialResult = partialResult
         try AtomicFile.writeJSON(summary, to: file("summary.json"))
-        try ReportBuilder(output: output, summary: summary, config: config, card: inputs.model.card, calibration: inputs.calibration)
+        try ReportBuilder(output: output, summary: summary, config: config, card: inputs.model.card, classes: inputs.finder.outputClasses,
+                          calibration: inputs.calibration)
             .write(movie: inputs.movie, frames: inputs.frames, library: library, names: names, kinetics: result)
         return summary
     }
@@ -95,7 +97,8 @@ public struct Analysis {
         /// Resolved once; every stage takes its pixel size and frame time from here.
         let calibration: Calibration
         let frames: Range<Int>
-        var symbols: [String] { model.card.classes.map(\.symbol) }
+        /// The classes atoms carry (`OutputClasses`), background last.
+        var symbols: [String] { finder.outputClasses.symbols }
 
         init(_ config: AnalysisConfig) throws {
             movie = try Movie.open(URL(fileURLWithPath: config.movie), signal: config.signal)
@@ -104,7 +107,7 @@ public struct Analysis {
             calibration = try Calibration.resolve(for: movie, finder: finder, pixelSizeFlag: config.pixelSize,
                                                   frameTimeFlag: config.frameTime)
             frames = try movie.frames(first: config.firstFrame, count: config.frameCount, firstNamed: "first frame")
-            try config.defects.validate(pixelSize: calibration.pixelSize, atomClasses: model.card.classes.map(\.symbol),
+            try config.defects.validate(pixelSize: calibration.pixelSize, atomClasses: symbols,
                                         prefix: "defects.")
         }
     }

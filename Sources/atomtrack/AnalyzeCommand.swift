@@ -17,6 +17,8 @@ struct Analyze: ParsableCommand {
 
     @Argument(help: "Movie: TIFF stack, PNG series (file or folder), NPY, DM3/DM4, EMD, Nion, TIA, MRC (see info --help).") var movie: String?
     @OptionGroup var modelChoice: ModelChoice
+    @Flag(help: "Keep a two-element class merged (W+Mo) instead of splitting Mo off W by Z-contrast (config.json finder.mergeDopants).")
+    var mergeDopants = false
     @OptionGroup var pixelSize: PixelSizeOption
     @OptionGroup var frameTime: FrameTimeOption
     @OptionGroup var signal: SignalOption
@@ -86,6 +88,7 @@ struct Analyze: ParsableCommand {
         }
         if voids { c.voids = true }
         if tta { c.finder.tta = true }
+        if mergeDopants { c.finder.mergeDopants = true }
         if let library { c.defects = try c.defects.using(library: library) }
         if c.model == nil && c.material == nil { throw InputError("give --model DIR or --material graphene-si|ws2") }
         try c.validate()  // before OUT is created

@@ -19,14 +19,11 @@ struct Evaluate: ParsableCommand {
     @Option(parsing: .upToNextOption, help: "Doses (e/Å²) for noiseless validation frames.")
     var dose: [Double] = [1e3, 1e4, 1e5, 1e6]
     @Option(help: "Write evaluation.json and evaluation.csv here.") var out: String?
-    @Flag(help: "Score the light dopant of a two-element class (Mo in W+Mo) as its own class, split off by Z-contrast.")
-    var splitDopants = false
 
     func run() throws {
         try reportingErrors {
             for d in dose { try InputError.require(d > 0 && d <= 1e9, "--dose", d, "expected 0 < dose ≤ 10⁹ e/Å²") }
-            var evaluation = ModelEvaluation(finder: try modelOptions.finder())
-            evaluation.splitDopants = splitDopants
+            let evaluation = ModelEvaluation(finder: try modelOptions.finder())
             let rows = try evaluation.evaluate(directory: URL(fileURLWithPath: truth), doses: dose)
             let report = EvaluationReport(rows)
             print(report.text)

@@ -43,6 +43,7 @@ struct ModelOptions: ParsableArguments {
     @Flag(help: "Skip the 2-D Gaussian refinement (plain probability-weighted centroids).") var noRefine = false
     @Flag(help: "Test-time augmentation: average the network's probabilities over the 8 flips/rotations of each tile (8× the network time).")
     var tta = false
+    @Flag(help: "Keep a two-element class merged (W+Mo) instead of splitting Mo off W by Z-contrast.") var mergeDopants = false
 
     func finder() throws -> AtomFinder {
         try InputError.require(threshold > 0 && threshold < 1, "--threshold", threshold, "expected 0 < threshold < 1")
@@ -50,6 +51,7 @@ struct ModelOptions: ParsableArguments {
         options.threshold = threshold
         options.refine = !noRefine
         options.tta = tta
+        options.mergeDopants = mergeDopants
         let directory = try ShippedModels.resolve(model: choice.model, material: choice.material)
         return try AtomFinder(model: TrainedModel(at: directory), options: options)
     }

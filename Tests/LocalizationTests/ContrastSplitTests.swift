@@ -25,6 +25,30 @@ final class ContrastSplitTests: XCTestCase {
         }
     }
 
+    /// Columns the frame edge cuts (centres within half a pixel of it) keep the heavy class: their
+    /// disc is scaled to its full size, where a cut W would otherwise read as half a W, a Mo.
+    func testColumnsCutByTheFrameEdgeStayHeavy() throws {
+        let width = 100, height = 100, dose = 1000.0
+        var rng = SeededGenerator(seed: 32)
+        var sites: [(x: Double, y: Double)] = []
+        for gy in stride(from: 0.0, through: 99, by: 11) { for gx in stride(from: 0.0, through: 99, by: 11) { sites.append((gx + 0.3, gy + 0.3)) } }
+        let light = Set([45, 56])
+        var clean = [Double](repeating: 0.05 * dose, count: width * height)
+        for (k, s) in sites.enumerated() {
+            let one = renderAtoms([s], width: width, height: height, sigma: 1.5, amplitude: light.contains(k) ? 0.4 * dose : dose)
+            for i in clean.indices { clean[i] += one[i] }
+        }
+        let raw = clean.map { Float(rng.poisson($0)) }
+        var atoms = sites.map { Atom(x: $0.x, y: $0.y, classIndex: 0, score: 1) }
+        // A column found half a pixel inside where it is cut off: flagged border, never split.
+        atoms.append(Atom(x: 50.3, y: 0.5, classIndex: 0, score: 1, border: true))
+        var shifted = raw
+        for (i, v) in renderAtoms([(50.3, -1.5)], width: width, height: height, sigma: 1.5, amplitude: dose).enumerated() { shifted[i] += Float(v) }
+        let split = try ContrastSplit(classIndex: 0, lightClassIndex: 2, ratio: 0.4, radius: 3)
+        split.apply(&atoms, frame: shifted, width: width, height: height)
+        XCTAssertEqual(Set(atoms.indices.filter { atoms[$0].classIndex == 2 }), light)
+    }
+
     func testTooFewAtomsOrBadSettings() throws {
         var atoms = [Atom(x: 5, y: 5, classIndex: 0, score: 1)]
         let split = try ContrastSplit(classIndex: 0, lightClassIndex: 1, ratio: 0.4, radius: 3)

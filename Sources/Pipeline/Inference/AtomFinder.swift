@@ -24,6 +24,9 @@ public struct AtomFinder {
         /// Test-time augmentation: average the class probabilities over the 8 dihedral views of
         /// every tile (`TestTimeAugmentation`; 8× the network time).
         public var tta = false
+        /// Keep a two-element class (`W+Mo`) merged instead of splitting its light element off by
+        /// Z-contrast (`OutputClasses`).
+        public var mergeDopants = false
         public init() {}
 
         /// Refuses settings that would skip every frame or silently change the tiling (a tile
@@ -44,12 +47,20 @@ public struct AtomFinder {
     public let model: TrainedModel
     public let options: Options
     public let normalization: FrameNormalization
+    /// The classes its atoms carry (the card's, with a dopant split off unless merged).
+    public let outputClasses: OutputClasses
 
+    /// - Throws: `InputError` for invalid options, among them `mergeDopants` for a model with
+    ///   no two-element class to merge.
     public init(model: TrainedModel, options: Options = Options()) throws {
         try options.validate(multiple: 1 << model.network.modelDescription.depth)
+        guard !options.mergeDopants || OutputClasses.hasDopantToMerge(model.card) else {
+            throw InputError("--merge-dopants (finder.mergeDopants) does not apply: model \(model.card.name) has no class of two elements told apart by contrast (classes \(model.card.classes.map(\.symbol).joined(separator: ", ")))")
+        }
         self.model = model
         self.options = options
         normalization = try FrameNormalization()
+        outputClasses = OutputClasses(card: model.card, mergeDopants: options.mergeDopants)
     }
 
     /// The network's size divisor (2^depth).
@@ -153,12 +164,16 @@ public struct AtomFinder {
         let tiler = try tiler(width: size.0, height: size.1)
         let bands = try BandedLocation(tiler: tiler, locator: try makeLocator(pixelSize: effectivePixelSize), bandRows: bandRows)
         var atoms = try bands.atoms(in: image, width: size.0, height: size.1, normalizing: working, segmenter: segmenter(tiler))
-        guard scale != 1 else { return (atoms, bounds) }
-        // Resampled pixel centres map back as x = (x' + 0.5) / scale − 0.5.
-        for i in atoms.indices {
-            atoms[i].x = (atoms[i].x + 0.5) / scale - 0.5
-            atoms[i].y = (atoms[i].y + 0.5) / scale - 0.5
+        if scale != 1 {
+            // Resampled pixel centres map back as x = (x' + 0.5) / scale − 0.5.
+            for i in atoms.indices {
+                atoms[i].x = (atoms[i].x + 0.5) / scale - 0.5
+                atoms[i].y = (atoms[i].y + 0.5) / scale - 0.5
+            }
         }
+        // The dopant by Z-contrast, on the raw frame at its own pixel size.
+        outputClasses.contrastSplit(columnSpacingPixels: model.card.columnSpacingPixels(pixelSize: pixelSize))?
+            .apply(&atoms, frame: pixels, width: width, height: height)
         return (atoms, bounds)
     }
 

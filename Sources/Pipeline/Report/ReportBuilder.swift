@@ -13,6 +13,8 @@ struct ReportBuilder {
     let summary: AnalysisSummary
     let config: AnalysisConfig
     let card: ModelCard
+    /// The classes the atoms carry (`OutputClasses`).
+    let classes: OutputClasses
     let calibration: Calibration
     /// Bytes the embedded movie may take before the viewer shows every k-th frame only.
     var frameBudgetBytes = 12_000_000
@@ -31,7 +33,7 @@ struct ReportBuilder {
     /// Reads the atoms back from OUT/atoms.csv (the analysis streams them and keeps none) and
     /// writes report.html.
     func write(movie: Movie, frames: Range<Int>, library: DefectClassLibrary, names: [String], kinetics: Kinetics.Result) throws {
-        let atoms = try AtomTable(classSymbols: card.classes.map(\.symbol), pixelSize: nil)
+        let atoms = try AtomTable(classSymbols: classes.symbols, pixelSize: nil)
             .read(output.appendingPathComponent(AtomTable.fileName), frameCount: movie.frameCount)
         try write(Input(movie: movie, frames: frames, atoms: atoms, library: library, names: names, kinetics: kinetics))
     }
@@ -74,8 +76,8 @@ struct ReportBuilder {
     func stateColor(_ k: Int) -> String { SVGPlot.palette[k % SVGPlot.palette.count] }
     func atomColor(_ c: Int) -> String { Overlay.hexColors[c % Overlay.hexColors.count] }
     var images: ReportImage { ReportImage(scratch: output) }
-    /// The model's atom classes (its last class is the background).
-    var atomClasses: Range<Int> { 0..<card.backgroundClass }
+    /// The atom classes (the last class is the background).
+    var atomClasses: Range<Int> { classes.atomClasses }
 
     // MARK: - sections
 
@@ -106,7 +108,7 @@ struct ReportBuilder {
         let tracks = input.kinetics.longTracks(minLength: config.kinetics.minTrackLength)
         var viewer = try FrameViewer.make(movie: input.movie, frames: input.frames, atoms: input.atoms, defects: defects,
                                           tracks: tracks, budgetBytes: frameBudgetBytes, image: images)
-        viewer.atomLabels = atomClasses.map { card.classes[$0].symbol }
+        viewer.atomLabels = atomClasses.map { classes.symbols[$0] }
         viewer.atomColors = atomClasses.map(atomColor)
         viewer.stateLabels = input.names
         viewer.stateColors = input.names.indices.map(stateColor)
@@ -123,7 +125,7 @@ struct ReportBuilder {
     func detectionQuality(_ input: Input) -> String {
         let frames = Array(input.frames), x = frames.map(Double.init)
         let perClass = atomClasses.map { c in
-            SVGPlot.Series(label: card.classes[c].symbol, x: x, y: frames.map { f in Double(input.atoms[f].filter { $0.classIndex == c }.count) },
+            SVGPlot.Series(label: classes.symbols[c], x: x, y: frames.map { f in Double(input.atoms[f].filter { $0.classIndex == c }.count) },
                            color: atomColor(c), markers: false)
         }
         let score = SVGPlot.Series(label: "mean score", x: x, y: frames.map { f in
@@ -298,7 +300,7 @@ struct ReportBuilder {
                       caption: "Drift-corrected one-frame step lengths by the class at the step's start: a peak near 0 (localization error) and one near the hop length.")
             + figure(SVGPlot.rose(counts: ReportStatistics.histogram(hops, low: 0, high: 2 * .pi, bins: 36), spokes: spokes,
                                   title: "Hop directions", caption: "0° = image x, 90° = image y (down)", color: SVGPlot.palette[2]),
-                     caption: "Directions of the \(hops.count) steps longer than half a column spacing; gray spokes: the lattice directions (nearest \(card.classes.indices.contains(host) ? card.classes[host].symbol : "") neighbours in the first frame, 6-fold).")
+                     caption: "Directions of the \(hops.count) steps longer than half a column spacing; gray spokes: the lattice directions (nearest \(atomClasses.contains(host) ? classes.symbols[host] : "") neighbours in the first frame, 6-fold).")
     }
 
     func markovFigure(_ k: Kinetics.Result, names: [String]) -> String {

@@ -18,8 +18,8 @@ public struct Classification {
     public init(_ input: MovieInput, atomTable: URL, options: DefectCollector.Options) throws {
         self.input = input
         self.options = options
-        try options.validate(pixelSize: input.calibration.pixelSize, atomClasses: input.classSymbols)
-        atoms = try AtomTable(classSymbols: input.classSymbols, pixelSize: input.pixelSize)
+        try options.validate(pixelSize: input.calibration.pixelSize, atomClasses: input.atomSymbols)
+        atoms = try AtomTable(classSymbols: input.atomSymbols, pixelSize: input.pixelSize)
             .read(atomTable, frameCount: input.movie.frameCount)
     }
 
@@ -36,7 +36,7 @@ public struct Classification {
 
     public func run(to dir: URL, progress: Bool = true) throws -> Result {
         let card = input.card
-        let collector = DefectCollector(options: options, calibration: input.calibration, card: card)
+        let collector = DefectCollector(options: options, calibration: input.calibration, card: card, classSymbols: input.atomSymbols)
         let frames = atoms.indices.filter { !atoms[$0].isEmpty }
         let bar = ProgressBar("classify", total: frames.count, quiet: !progress)
         for i in frames {

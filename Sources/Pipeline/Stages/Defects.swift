@@ -108,11 +108,12 @@ public final class DefectCollector {
     /// What a library built here records about its crops (library.json `source`).
     public private(set) var source: LibrarySource
 
-    /// The collector for frames of `calibration`'s pixel size analysed with `card`'s model.
-    public convenience init(options: Options, calibration: Calibration, card: ModelCard) {
+    /// The collector for frames of `calibration`'s pixel size analysed with `card`'s model, whose
+    /// atoms carry `classSymbols` (`OutputClasses.symbols`: a split-off Mo is a minority class).
+    public convenience init(options: Options, calibration: Calibration, card: ModelCard, classSymbols: [String]) {
         self.init(options: options, pixelSize: calibration.pixelSize,
                   columnSpacingPixels: card.columnSpacingPixels(pixelSize: calibration.pixelSize),
-                  classSymbols: card.classes.map(\.symbol))
+                  classSymbols: classSymbols)
         source.model = card.name
         source.pixelSizeSource = calibration.pixelSizeSource.rawValue
     }

@@ -34,42 +34,15 @@ public struct ModelEvaluation {
     public var borderMargin = 3.0
     /// Match radius as a fraction of the nearest column distance.
     public var radiusFraction = 0.4
-    /// Score the light dopant of a two-element class (Mo in `W+Mo`) as its own class, split off
-    /// by Z-contrast (`ContrastSplit`); the merged class is then named by its heavy element.
-    public var splitDopants = false
-
     public init(finder: AtomFinder) { self.finder = finder }
 
     var card: ModelCard { finder.model.card }
 
-    /// Light/heavy integrated-intensity ratios of the dopants that can be told apart by contrast
-    /// (HAADF, ≈ Z^1.7): Mo/W measured 0.39–0.41 on the 80 kV multislice WS2 frame.
-    public static let dopantContrast: [String: (light: String, ratio: Double)] = ["W+Mo": ("Mo", 0.4)]
+    /// The classes scored: the finder's output classes (Mo apart from W unless merged), less the background.
+    var scoredClassNames: [String] { Array(finder.outputClasses.symbols.dropLast()) }
 
-    /// The split of this model's two-element class, if `splitDopants` and the card has one; the
-    /// light element gets the class index after the background.
-    var dopantSplit: (split: ContrastSplit, heavy: String, light: String)? {
-        guard splitDopants, let k = card.classes.firstIndex(where: { Self.dopantContrast[$0.symbol] != nil }),
-              let d = Self.dopantContrast[card.classes[k].symbol] else { return nil }
-        // Integration radius 0.4 × the column spacing (set per frame in `score`): the column, not its neighbours.
-        guard let split = try? ContrastSplit(classIndex: k, lightClassIndex: card.classes.count, ratio: d.ratio,
-                                             radius: max(1, 0.4 * card.columnSpacingPixels(pixelSize: nil))) else { return nil }
-        return (split, card.classes[k].elements.first { $0 != d.light } ?? card.classes[k].symbol, d.light)
-    }
-
-    /// Class names by scored class index: the card's, less the background, plus the split dopant.
-    var scoredClassNames: [String] {
-        var names = card.classes.map(\.symbol)
-        guard let d = dopantSplit else { return Array(names.dropLast()) }
-        names[d.split.classIndex] = d.heavy
-        return Array(names.dropLast()) + [d.light]
-    }
-
-    /// Model class index for an element symbol of the truth tables (the split dopant's own index).
-    func classIndex(ofElement e: String) -> Int? {
-        if let d = dopantSplit, d.light == e { return d.split.lightClassIndex }
-        return card.classes.firstIndex { $0.elements.contains(e) }
-    }
+    /// Class index for an element symbol of the truth tables.
+    func classIndex(ofElement e: String) -> Int? { finder.outputClasses.classIndex(ofElement: e, card: card) }
 
     /// Evaluates every frame of `dir` (at each dose for noiseless validation frames).
     public func evaluate(directory dir: URL, doses: [Double], seed: UInt64 = 7, progress: Bool = true) throws -> [Row] {
@@ -147,10 +120,7 @@ public struct ModelEvaluation {
     }
 
     func score(_ items: [Item], dataset: String, dose: Double?, progress: Bool) throws -> [Row] {
-        let names = scoredClassNames, split = dopantSplit?.split
-        // Scored index i → the index atoms and truth carry (the split dopant sits after the background).
-        let index = { (i: Int) in split.map { i == names.count - 1 ? $0.lightClassIndex : i } ?? i }
-        let classes = names.count
+        let names = scoredClassNames, classes = names.count
         var tp = [Int](repeating: 0, count: classes), fp = tp, fn = tp
         var squared = [Double](repeating: 0, count: classes)
         let bar = ProgressBar("evaluate \(dataset)", total: items.count, quiet: !progress || items.count < 2)
@@ -159,11 +129,7 @@ public struct ModelEvaluation {
                 x >= self.borderMargin && y >= self.borderMargin
                     && x <= Double(item.width - 1) - self.borderMargin && y <= Double(item.height - 1) - self.borderMargin
             }
-            var all = try finder.atoms(in: item.pixels, width: item.width, height: item.height, pixelSize: item.pixelSize)
-            if var split {
-                split.radius = max(1, 0.4 * card.columnSpacingPixels(pixelSize: item.pixelSize))
-                split.apply(&all, frame: item.pixels, width: item.width, height: item.height)
-            }
+            let all = try finder.atoms(in: item.pixels, width: item.width, height: item.height, pixelSize: item.pixelSize)
             let radius = radiusFraction * card.columnSpacingPixels(pixelSize: item.pixelSize)
             let atoms = all.filter { a in
                 inside(a.x, a.y) && !item.unscored.contains { pow($0.x - a.x, 2) + pow($0.y - a.y, 2) <= radius * radius }
@@ -174,10 +140,10 @@ public struct ModelEvaluation {
                 && $0.x <= Double(item.width) - borderMargin && $0.y <= Double(item.height) - borderMargin }
             let result = try evaluateDetections(atoms, reference: truth, radius: radius)
             for m in result.perClass {
-                guard let k = m.classIndex, let c = (0..<classes).first(where: { index($0) == k }) else { continue }
+                guard let c = m.classIndex, c < classes else { continue }
                 // Truth atoms in the band that were not found are not misses.
                 let bandMisses = truth.indices.filter { i in
-                    truth[i].classIndex == k && !inside(truth[i].x, truth[i].y)
+                    truth[i].classIndex == c && !inside(truth[i].x, truth[i].y)
                         && !result.matches.contains { $0.reference == i }
                 }.count
                 tp[c] += m.truePositives; fp[c] += m.falsePositives; fn[c] += m.falseNegatives - bandMisses

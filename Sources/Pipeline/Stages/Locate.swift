@@ -42,7 +42,7 @@ public struct MovieLocator {
     public static let atomsFile = AtomTable.fileName
 
     /// How this run's atoms are written to `atoms.csv`.
-    public var atomTable: AtomTable { AtomTable(classSymbols: finder.model.card.classes.map(\.symbol), pixelSize: pixelSize) }
+    public var atomTable: AtomTable { AtomTable(classSymbols: finder.outputClasses.symbols, pixelSize: pixelSize) }
 
     /// The header line of `atoms.csv`.
     public var tableHeader: String { atomTable.header }

@@ -23,7 +23,10 @@ public struct MovieInput {
     }
 
     public var card: ModelCard { finder.model.card }
+    /// The network's classes (probability maps).
     public var classSymbols: [String] { card.classes.map(\.symbol) }
+    /// The classes atoms carry (atoms.csv): the network's with a dopant split off (`OutputClasses`).
+    public var atomSymbols: [String] { finder.outputClasses.symbols }
 
     /// `count` frames (default: to the end) from `first`.
     public func frames(first: Int = 0, count: Int? = nil) throws -> Range<Int> {

@@ -37,7 +37,7 @@ struct BenchFrame: ParsableCommand {
         let plain = try AtomLocator(threshold: withRefinement.threshold, minSeparation: withRefinement.minSeparation,
                                     minArea: withRefinement.minArea, backgroundClass: withRefinement.backgroundClass,
                                     borderMargin: withRefinement.borderMargin, refinement: nil)
-        let table = AtomTable(classSymbols: input.classSymbols, pixelSize: input.pixelSize)
+        let table = AtomTable(classSymbols: input.atomSymbols, pixelSize: input.pixelSize)
         var ms: [String: [Double]] = [:], cpu: [String: [Double]] = [:]
         func time<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
             let start = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
