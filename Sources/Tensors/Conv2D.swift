@@ -74,19 +74,25 @@ public enum Conv2D {
                         1, wt, Int32(g.kdim), col, Int32(cols), pass.beta, yi + y0 * g.w, Int32(g.hw))
             pass.apply(yi, rows: rows, parallel: !shared)
         }
-        let colCount = g.kdim * g.bandRows * g.w
+        // Every element of the column buffer is written by im2col before sgemm reads it.
+        forEachBand(tasks, scratch: g.kdim * g.bandRows * g.w, shared: shared, band)
+    }
+
+    /// Runs `band(t, scratch)` for every task t: in order with one scratch buffer, or, when
+    /// `shared`, spread over the cores with single-threaded BLAS, each task with a scratch buffer of
+    /// its own. `band` must write every scratch element it reads (the buffers are not cleared).
+    static func forEachBand(_ tasks: Int, scratch: Int, shared: Bool, _ band: (Int, UnsafeMutablePointer<Float>) -> Void) {
         guard shared else {
-            let col = UnsafeMutablePointer<Float>.allocate(capacity: colCount)
-            defer { col.deallocate() }
-            for t in 0..<tasks { band(t, col) }
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
+            defer { buffer.deallocate() }
+            for t in 0..<tasks { band(t, buffer) }
             return
         }
         BLASThreads.withOneThread {
             parallelFor(tasks) { t in
-                // Every element is written by im2col before sgemm reads it.
-                let col = UnsafeMutablePointer<Float>.allocate(capacity: colCount)
-                defer { col.deallocate() }
-                band(t, col)
+                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
+                defer { buffer.deallocate() }
+                band(t, buffer)
             }
         }
     }

@@ -41,20 +41,8 @@ extension Conv2D {
             }
             winogradOutput(m, y + i * g.cout * g.hw, g, pass, tileRows: tileRows, parallel: !shared)
         }
-        guard shared else {
-            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
-            defer { buffer.deallocate() }
-            for t in 0..<tasks { band(t, buffer) }
-            return
-        }
-        BLASThreads.withOneThread {
-            parallelFor(tasks) { t in
-                // Every element of V is written by the input transform, of M by sgemm.
-                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
-                defer { buffer.deallocate() }
-                band(t, buffer)
-            }
-        }
+        // Every element of V is written by the input transform, of M by sgemm.
+        forEachBand(tasks, scratch: scratch, shared: shared, band)
     }
 
     /// Weight gradient of all images, accumulated into `dw` `[Cout, Cin, 3, 3]`: the adjoint of

@@ -44,6 +44,13 @@ final class FinetuneTests: XCTestCase {
         return rows.map(\.f1).reduce(0, +) / Double(rows.count)
     }
 
+    /// Frame 0 of a simulated movie, labelled from the simulator's truth table.
+    func frameZeroWithTruthLabels(of sim: URL, model: TrainedModel) throws -> ([LabelledFrame], ModelCard.Finetuning.Source) {
+        try ModelFinetuning.labelledFrames(
+            movie: sim.appendingPathComponent("movie.tif").path, frames: [0], pixelSize: nil, model: model,
+            labels: FrameLabels.table(sim.appendingPathComponent("truth_atoms.csv").path, card: model.card))
+    }
+
     func options(steps: Int) -> ModelFinetuning.Options {
         var o = ModelFinetuning.Options()
         o.steps = steps; o.batchSize = 2; o.tileSize = 64; o.validateEvery = 10; o.threads = 2; o.learningRate = 1e-3
@@ -57,9 +64,7 @@ final class FinetuneTests: XCTestCase {
         let dir = try reliabilityTempDir(self)
         let sim = try shiftedMovie("noise", in: dir)
         let base = try TrainedModel(at: shipped)
-        let (frames, source) = try ModelFinetuning.labelledFrames(
-            movie: sim.appendingPathComponent("movie.tif").path, frames: [0], pixelSize: nil, model: base,
-            labels: FrameLabels.table(sim.appendingPathComponent("truth_atoms.csv").path, card: base.card))
+        let (frames, source) = try frameZeroWithTruthLabels(of: sim, model: base)
         let out = dir.appendingPathComponent("tuned")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         let card = try ModelFinetuning(base: base, frames: frames, source: source, options: options(steps: 40), outputDirectory: out)
@@ -82,9 +87,7 @@ final class FinetuneTests: XCTestCase {
         let dir = try reliabilityTempDir(self)
         let sim = try shiftedMovie("scan", in: dir)
         let base = try TrainedModel(at: shipped)
-        let (frames, source) = try ModelFinetuning.labelledFrames(
-            movie: sim.appendingPathComponent("movie.tif").path, frames: [0], pixelSize: nil, model: base,
-            labels: FrameLabels.table(sim.appendingPathComponent("truth_atoms.csv").path, card: base.card))
+        let (frames, source) = try frameZeroWithTruthLabels(of: sim, model: base)
         var o = options(steps: 2)
         o.learningRate = 1; o.validateEvery = 1
         let out = dir.appendingPathComponent("wrecked")
