@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "atomtrack", targets: ["atomtrack"]),
         .library(name: "AtomTrack", targets: ["Pipeline"]),
+        .library(name: "AtomTrackCommandLineOptions", targets: ["CommandLineOptions"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -38,10 +39,14 @@ let package = Package(
             "Core", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization",
             "DefectLibrary", "Tracking", "Dynamics", "FourierLattice",
         ]),
+        // Option groups shared by `atomtrack` and the separate `atomtrack-mpi` package (mpi/).
+        .target(name: "CommandLineOptions", dependencies: [
+            "Pipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         // The commands reach the modules through Pipeline; the lower modules (and CBLAS) are
         // here for the benchmarks (Bench/), which time the kernels themselves.
         .executableTarget(name: "atomtrack", dependencies: [
-            "Core", "Pipeline", "Tensors", "Networks", "Localization", "DefectLibrary", "Tracking", "Dynamics", "CBLAS", "MicroscopyIO",
+            "Core", "Pipeline", "CommandLineOptions", "Tensors", "Networks", "Localization", "DefectLibrary", "Tracking", "Dynamics", "CBLAS", "MicroscopyIO",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -56,7 +61,7 @@ let package = Package(
         .testTarget(name: "TrackingTests", dependencies: ["Core", "Tracking"]),
         .testTarget(name: "DynamicsTests", dependencies: ["Core", "Dynamics"], resources: [.copy("Fixtures")]),
         .testTarget(name: "PipelineTests", dependencies: [
-            "Core", "Pipeline", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization", "Tracking", "Dynamics",
+            "Core", "Pipeline", "CommandLineOptions", "Tensors", "Networks", "Simulation", "MicroscopyIO", "Localization", "Tracking", "Dynamics",
         ], resources: [.copy("Fixtures")]),
     ]
 )

@@ -17,6 +17,7 @@ let package = Package(
         .systemLibrary(name: "CMPI", pkgConfig: "mpich", providers: [.apt(["libmpich-dev"])]),
         .executableTarget(name: "atomtrack-mpi", dependencies: [
             "CMPI", .product(name: "AtomTrack", package: "AtomTrack"),
+            .product(name: "AtomTrackCommandLineOptions", package: "AtomTrack"),
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
     ]

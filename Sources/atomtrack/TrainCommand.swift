@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineOptions
 import Foundation
 import Pipeline
 
@@ -16,29 +17,14 @@ struct Train: ParsableCommand {
 
     @Option(help: "Training recipe (JSON), e.g. TrainingData/graphene-si.json.") var recipe: String
     @OptionGroup var output: OutputOptions
-    @Option(help: "Optimizer steps.") var steps = 2000
-    @Option(help: "Images per step.") var batchSize = 8
-    @Option(help: "Training crop side in px (default: the recipe's frame size).") var tile: Int?
-    @Option(help: "Learning rate (cosine-annealed to 2 % of it).") var learningRate: Float = 2e-3
-    @Option(help: "adam, or sgd (momentum 0.9): two runs that differ only in float rounding stay within rounding of each other under sgd.")
-    var optimizer: ModelTraining.OptimizerChoice = .adam
-    @Option(help: "U-Net filters at the first level.") var baseFilters = 16
-    @Option(help: "U-Net pooling levels.") var depth = 3
-    @Option(help: "Validate and checkpoint every N steps.") var validateEvery = 100
-    @Option(help: "Held-out simulated frames for validation.") var validationFrames = 16
-    @Option(help: "Stop after N validations without improvement.") var patience = 8
-    @Option(help: "Seed of the weight initialisation.") var seed: UInt64 = 1
-    @Option(help: "Threads (BLAS and simulation).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var hyperparameters: TrainingHyperparameters
     @Flag(help: "Continue from OUT/checkpoint.safetensors.") var resume = false
     @Option(help: ArgumentHelp("Warm start: begin from this model's weights (e.g. Models/graphene-si; same classes as the recipe), recorded in the card.",
                                valueName: "MODEL-DIR")) var from: String?
 
     var options: ModelTraining.Options {
-        var o = ModelTraining.Options()
-        o.steps = steps; o.batchSize = batchSize; o.tileSize = tile
-        o.learningRate = learningRate; o.optimizer = optimizer == .adam ? nil : optimizer; o.baseFilters = baseFilters; o.depth = depth
-        o.validateEvery = validateEvery; o.validationFrames = validationFrames
-        o.patience = patience; o.seed = seed; o.threads = threads; o.initialModel = from
+        var o = hyperparameters.options
+        o.initialModel = from
         return o
     }
 
@@ -61,5 +47,3 @@ struct Train: ParsableCommand {
         }
     }
 }
-
-extension ModelTraining.OptimizerChoice: ExpressibleByArgument {}

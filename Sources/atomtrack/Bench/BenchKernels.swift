@@ -90,7 +90,7 @@ struct BenchKernels: ParsableCommand {
         let tFwd = try median { logits = try model.forward(x, training: true) }
         let tLoss = try median { grad = try Loss.crossEntropy(classWeights: nil).evaluate(logits: logits, labels: labels).gradient }
         let tBwd = try median { model.zeroGradients(); model.backward(grad); _ = try model.forward(x, training: true) } - tFwd
-        let tOpt = try median { trainer.optimizer.step(model.parameters) }
+        let tOpt = median { trainer.optimizer.step(model.parameters) }
         print(String(format: "  of which forward %.3f s, loss %.3f s, backward %.3f s, Adam %.3f s", tFwd, tLoss, tBwd, tOpt))
         print(String(format: "U-Net inference (softmax probabilities), batch %d: %.1f ms per image", batch, 1000 * tInfer / Double(batch)))
         if let path = saveCheckpoint {

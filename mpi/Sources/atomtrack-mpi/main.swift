@@ -1,5 +1,6 @@
 import ArgumentParser
 import CMPI
+import CommandLineOptions
 import Foundation
 import Networks
 import Pipeline
@@ -80,19 +81,7 @@ struct TrainMPI: ParsableCommand {
     @Option(help: "Output directory (rank 0 writes).") var out: String
     @Flag(help: "Replace earlier results in OUT.") var overwrite = false
     @Flag(help: "No progress bar.") var quiet = false
-    @Option(help: "Optimizer steps.") var steps = 2000
-    @Option(help: "Images per step, over all ranks.") var batchSize = 8
-    @Option(help: "Training crop side in px (default: the recipe's frame size).") var tile: Int?
-    @Option(help: "Learning rate (cosine-annealed to 2 % of it).") var learningRate: Float = 2e-3
-    @Option(help: "adam, or sgd (momentum 0.9): two runs that differ only in float rounding stay within rounding of each other under sgd.")
-    var optimizer: ModelTraining.OptimizerChoice = .adam
-    @Option(help: "U-Net filters at the first level.") var baseFilters = 16
-    @Option(help: "U-Net pooling levels.") var depth = 3
-    @Option(help: "Validate and checkpoint every N steps.") var validateEvery = 100
-    @Option(help: "Held-out simulated frames for validation.") var validationFrames = 16
-    @Option(help: "Stop after N validations without improvement.") var patience = 8
-    @Option(help: "Seed of the weight initialisation.") var seed: UInt64 = 1
-    @Option(help: "Threads per rank (BLAS and simulation).") var threads = ProcessInfo.processInfo.activeProcessorCount
+    @OptionGroup var hyperparameters: TrainingHyperparameters
     @Option(help: "Stop after this step as if interrupted (checkpoint written; for testing --resume).") var stopAtStep: Int?
     @Option(help: "Exit with an error unless the MPI world has this many ranks (catches a launcher that started singletons).")
     var expectRanks: Int?
@@ -103,16 +92,13 @@ struct TrainMPI: ParsableCommand {
         if let expectRanks, expectRanks != world.size {
             World.refuse("expected \(expectRanks) MPI ranks, the world has \(world.size) (srun needs --mpi=pmi2)", rank: world.rank)
         }
-        if batchSize < world.size {
-            World.refuse("a global batch of \(batchSize) cannot be split over \(world.size) processes; give --batch-size ≥ \(world.size)",
+        if hyperparameters.batchSize < world.size {
+            World.refuse("a global batch of \(hyperparameters.batchSize) cannot be split over \(world.size) processes; give --batch-size ≥ \(world.size)",
                          rank: world.rank)
         }
         do {
-            var o = ModelTraining.Options()
-            o.steps = steps; o.batchSize = batchSize; o.tileSize = tile
-            o.learningRate = learningRate; o.optimizer = optimizer == .adam ? nil : optimizer; o.baseFilters = baseFilters; o.depth = depth
-            o.validateEvery = validateEvery; o.validationFrames = validationFrames
-            o.patience = patience; o.seed = seed; o.threads = threads; o.stopAtStep = stopAtStep
+            var o = hyperparameters.options
+            o.stopAtStep = stopAtStep
             let dir = URL(fileURLWithPath: out)
             if world.rank == 0 {
                 try OutputDirectory.prepare(dir, markers: ModelTraining.markers, allowExisting: overwrite || resume)
@@ -137,5 +123,3 @@ struct TrainMPI: ParsableCommand {
 }
 
 AtomTrackMPI.main()
-
-extension ModelTraining.OptimizerChoice: ExpressibleByArgument {}
