@@ -12,6 +12,23 @@ public struct InputError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+/// A table's header, naming its file in the errors (also for a table streamed row by row).
+public struct CSVColumns: Sendable {
+    public let header: [String]
+    public let path: String
+
+    public init(header: [String], path: String) { self.header = header; self.path = path }
+
+    /// The index of a column, or an error naming the file and the missing column.
+    public func column(_ name: String) throws -> Int {
+        guard let i = header.firstIndex(of: name) else { throw InputError("\(path): no column '\(name)'") }
+        return i
+    }
+
+    /// The index of the first of `names` present (aliases such as `track` / `particle`), or nil.
+    public func column(anyOf names: [String]) -> Int? { names.lazy.compactMap { header.firstIndex(of: $0) }.first }
+}
+
 /// A CSV table read whole: a header row, then rows of the same width. Fields may be quoted
 /// (RFC 4180: `"a,b"`, `""` for a quote); CRLF line ends and blank lines are accepted.
 public struct CSVTable: Sendable {
@@ -40,13 +57,10 @@ public struct CSVTable: Sendable {
     }
 
     /// The index of a column, or an error naming the file and the missing column.
-    public func column(_ name: String) throws -> Int {
-        guard let i = header.firstIndex(of: name) else { throw InputError("\(path): no column '\(name)'") }
-        return i
-    }
+    public func column(_ name: String) throws -> Int { try CSVColumns(header: header, path: path).column(name) }
 
     /// The index of the first of `names` present (aliases such as `track` / `particle`), or nil.
-    public func column(anyOf names: [String]) -> Int? { names.lazy.compactMap { header.firstIndex(of: $0) }.first }
+    public func column(anyOf names: [String]) -> Int? { CSVColumns(header: header, path: path).column(anyOf: names) }
 
     /// One CSV line for `fields`, quoting a field only where it holds a comma, quote or line break.
     public static func line(_ fields: [String]) -> String {
@@ -56,38 +70,84 @@ public struct CSVTable: Sendable {
         }.joined(separator: ",")
     }
 
-    /// Splits text into records of fields with their first line number; blank lines are
-    /// skipped. Works on UTF-8 bytes (a Character loop is several times slower on big tables).
+    /// Calls `body` with each row of the file after the header (its line number and fields), reading
+    /// 4 MiB at a time, so a table of gigabytes is never held (atoms.csv of a long movie). Returns
+    /// the header. The same checks as reading the table whole. (`chunkBytes` is for the tests.)
+    @discardableResult
+    public static func forEachRow(in url: URL, chunkBytes: Int = 1 << 22, _ body: (_ header: [String], _ line: Int, _ fields: [String]) throws -> Void) throws -> [String] {
+        guard let handle = FileHandle(forReadingAtPath: url.path) else { throw InputError("\(url.path): cannot read") }
+        defer { try? handle.close() }
+        var parser = RecordParser(path: url.path)
+        var header: [String]?
+        func take(_ line: Int, _ fields: [String]) throws {
+            guard let names = header else { header = fields; return }
+            guard fields.count == names.count else {
+                throw InputError("\(url.path): line \(line) has \(fields.count) fields, the header has \(names.count)")
+            }
+            try body(names, line, fields)
+        }
+        while true {
+            let chunk: Data?   // nil at the end of the file
+            do { chunk = try handle.read(upToCount: chunkBytes) } catch { throw InputError("\(url.path): cannot read") }
+            guard let chunk, !chunk.isEmpty else { break }
+            try chunk.withUnsafeBytes { try parser.feed($0, take) }
+        }
+        try parser.finish(take)
+        guard let header else { throw InputError("\(url.path): empty table") }
+        return header
+    }
+
+    /// Splits text into records of fields with their first line number; blank lines are skipped.
     static func records(_ text: String, path: String) throws -> [(number: Int, fields: [String])] {
         var out: [(number: Int, fields: [String])] = []
+        var parser = RecordParser(path: path)
+        try parser.feed(text.utf8) { out.append(($0, $1)) }
+        try parser.finish { out.append(($0, $1)) }
+        return out
+    }
+
+    /// The record splitter, fed bytes in pieces (a whole text, or a file chunk by chunk). Works
+    /// on UTF-8 bytes (a Character loop is several times slower on big tables).
+    struct RecordParser {
+        let path: String
         var fields: [String] = [], field: [UInt8] = []
         var quoted = false, afterQuote = false, sawSeparator = false
         var line = 1, recordLine = 1, previous: UInt8 = 0
-        func endField() { fields.append(String(decoding: field, as: UTF8.self)); field.removeAll(keepingCapacity: true); afterQuote = false }
-        func endRecord() {
+
+        init(path: String) { self.path = path }
+
+        mutating func feed<Bytes: Sequence<UInt8>>(_ bytes: Bytes, _ emit: (Int, [String]) throws -> Void) throws {
+            for b in bytes {
+                defer { previous = b }
+                if quoted {
+                    if b == 0x22 { quoted = false; afterQuote = true } else { field.append(b); if b == 0x0A { line += 1 } }
+                    continue
+                }
+                switch b {
+                case 0x22 where afterQuote: field.append(b); quoted = true; afterQuote = false   // "" inside quotes
+                case 0x22 where field.isEmpty: quoted = true; sawSeparator = true
+                case 0x2C: endField(); sawSeparator = true
+                case 0x0A where previous == 0x0D: break                                          // CRLF: ended at CR
+                case 0x0A, 0x0D: try endRecord(emit); line += 1; recordLine = line
+                default:
+                    if afterQuote { throw InputError("\(path): line \(line): text after a closing quote") }
+                    field.append(b)
+                }
+            }
+        }
+
+        /// Ends the last record (a file need not end in a line break).
+        mutating func finish(_ emit: (Int, [String]) throws -> Void) throws {
+            if quoted { throw InputError("\(path): line \(recordLine): unterminated quoted field") }
+            if !field.isEmpty || !fields.isEmpty || sawSeparator { try endRecord(emit) }
+        }
+
+        private mutating func endField() { fields.append(String(decoding: field, as: UTF8.self)); field.removeAll(keepingCapacity: true); afterQuote = false }
+
+        private mutating func endRecord(_ emit: (Int, [String]) throws -> Void) throws {
             endField()
-            if sawSeparator || !(fields.count == 1 && fields[0].isEmpty) { out.append((recordLine, fields)) }
+            if sawSeparator || !(fields.count == 1 && fields[0].isEmpty) { try emit(recordLine, fields) }
             fields = []; sawSeparator = false
         }
-        for b in text.utf8 {
-            defer { previous = b }
-            if quoted {
-                if b == 0x22 { quoted = false; afterQuote = true } else { field.append(b); if b == 0x0A { line += 1 } }
-                continue
-            }
-            switch b {
-            case 0x22 where afterQuote: field.append(b); quoted = true; afterQuote = false   // "" inside quotes
-            case 0x22 where field.isEmpty: quoted = true; sawSeparator = true
-            case 0x2C: endField(); sawSeparator = true
-            case 0x0A where previous == 0x0D: break                                          // CRLF: ended at CR
-            case 0x0A, 0x0D: endRecord(); line += 1; recordLine = line
-            default:
-                if afterQuote { throw InputError("\(path): line \(line): text after a closing quote") }
-                field.append(b)
-            }
-        }
-        if quoted { throw InputError("\(path): line \(recordLine): unterminated quoted field") }
-        if !field.isEmpty || !fields.isEmpty || sawSeparator { endRecord() }
-        return out
     }
 }

@@ -156,6 +156,27 @@ final class CSVTableTests: XCTestCase {
         XCTAssertEqual([t.header] + t.rows, rows)
     }
 
+    /// Read chunk by chunk — chunks that split a CRLF, a quoted field, a doubled quote and a
+    /// multi-byte character — a file gives the rows of the table read whole, and the same errors.
+    func testStreamedRowsEqualTheWholeTable() throws {
+        let text = "frame,name,x\r\n0,\"a, \"\"b\"\"\",1.5\r\n\r\n1,Å ü,2\n2,\"line\nbreak\",3"
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("csv-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data(text.utf8).write(to: url)
+        let whole = try CSVTable(text: text, path: url.path)
+        for chunk in 1...9 {
+            var rows: [[String]] = [], lines: [Int] = []
+            let header = try CSVTable.forEachRow(in: url, chunkBytes: chunk) { _, line, fields in rows.append(fields); lines.append(line) }
+            XCTAssertEqual(header, whole.header, "chunk \(chunk)")
+            XCTAssertEqual(rows, whole.rows, "chunk \(chunk)")
+            XCTAssertEqual(lines, [2, 4, 5], "chunk \(chunk)")
+        }
+        try Data("a,b\n1,2\n3\n".utf8).write(to: url)
+        XCTAssertThrowsError(try CSVTable.forEachRow(in: url, chunkBytes: 3) { _, _, _ in }) {
+            XCTAssertEqual("\($0)", "\(url.path): line 3 has 1 fields, the header has 2")
+        }
+    }
+
     func testBadTablesNameTheFileAndLine() {
         func message(_ text: String) -> String {
             do { _ = try CSVTable(text: text, path: "bad.csv"); return "no error" } catch { return "\(error)" }

@@ -106,8 +106,10 @@ final class ReportTests: XCTestCase {
         let movie = try Movie.open(url)
         let atoms = (0..<1000).map { f in (0..<20).map { FrameAtom(frame: f, x: Double($0 * 3), y: 10, classIndex: $0 % 2, score: 0.9, border: false) } }
         let budget = 1_000_000
-        let viewer = try FrameViewer.make(movie: movie, frames: 0..<1000, atoms: atoms, defects: [(frame: 4, x: 5, y: 6, c: 1)],
-                                          tracks: [], budgetBytes: budget, image: ReportImage(scratch: dir))
+        let image = ReportImage(scratch: dir)
+        let selection = try FrameViewer.Selection(movie: movie, frames: 0..<1000, atomsPerFrame: 20, budgetBytes: budget, image: image)
+        let viewer = try FrameViewer.make(movie: movie, selection: selection, atoms: { atoms[$0] }, defects: [(frame: 4, x: 5, y: 6, c: 1)],
+                                          tracks: [], image: image)
         XCTAssertGreaterThan(viewer.stride, 1)
         XCTAssertEqual(viewer.frames.count, (1000 + viewer.stride - 1) / viewer.stride)
         XCTAssertEqual(viewer.frames.map(\.number), Array(stride(from: 0, to: 1000, by: viewer.stride)))
@@ -119,8 +121,8 @@ final class ReportTests: XCTestCase {
         try assertSelfContained(html)
 
         // A short movie is shown whole.
-        let all = try FrameViewer.make(movie: movie, frames: 10..<60, atoms: atoms, defects: [], tracks: [], budgetBytes: budget,
-                                       image: ReportImage(scratch: dir))
+        let whole = try FrameViewer.Selection(movie: movie, frames: 10..<60, atomsPerFrame: 20, budgetBytes: budget, image: image)
+        let all = try FrameViewer.make(movie: movie, selection: whole, atoms: { atoms[$0] }, defects: [], tracks: [], image: image)
         XCTAssertEqual(all.stride, 1)
         XCTAssertEqual(all.frames.map(\.number), Array(10..<60))
         XCTAssertTrue(all.html.contains("data-frames=\"50\""))

@@ -150,32 +150,44 @@ extension FrameViewer {
     /// Longest side of an embedded frame (px); larger frames are box-averaged by an integer factor.
     public static let maxEmbeddedSide = 384
 
-    /// A viewer of the movie (labels, colours, ring size and scale bar left to the caller):
-    /// frames chosen so the embedded images and overlays stay within `budgetBytes`: every frame
-    /// when they fit, else every `stride`-th (estimated from the first frame's encoded size).
-    /// - Parameters:
-    ///   - atoms: atoms per movie frame number (frames outside `frames` are ignored).
-    ///   - defects: every defect with its movie frame number and class.
-    public static func make(movie: Movie, frames: Range<Int>, atoms: [[FrameAtom]],
-                     defects: [(frame: Int, x: Double, y: Double, c: Int)], tracks: [Track],
-                     budgetBytes: Int, image: ReportImage) throws -> FrameViewer {
-        let factor = (max(movie.width, movie.height) + maxEmbeddedSide - 1) / maxEmbeddedSide
-        func encode(_ f: Int) throws -> Frame {
-            let small = ReportStatistics.downsample(try movie.frame(f).pixels, width: movie.width, height: movie.height, factor: factor)
-            return Frame(number: f, imageURL: try image.gray(small.pixels, width: small.width, height: small.height))
+    /// The frames a viewer shows, chosen before any atom is read (so the report reads atoms.csv
+    /// once, keeping only these frames' atoms): every frame when the embedded images and overlays
+    /// fit `budgetBytes`, else every `stride`-th (estimated from the first frame's encoded size).
+    public struct Selection {
+        public let frames: Range<Int>
+        public let first: Frame
+        public let stride: Int
+        public var shown: [Int] { Array(Swift.stride(from: frames.lowerBound, to: frames.upperBound, by: stride)) }
+
+        public init(movie: Movie, frames: Range<Int>, atomsPerFrame: Double, budgetBytes: Int, image: ReportImage) throws {
+            guard !frames.isEmpty else { throw InputError("report: no frames to show") }
+            self.frames = frames
+            first = try FrameViewer.encode(movie, frame: frames.lowerBound, image: image)
+            let bytesPerFrame = Double(first.imageURL.utf8.count) + 16 * atomsPerFrame
+            stride = max(1, Int((Double(frames.count) * bytesPerFrame / Double(max(budgetBytes, 1))).rounded(.up)))
         }
-        guard !frames.isEmpty else { throw InputError("report: no frames to show") }
-        let first = try encode(frames.lowerBound)
-        let atomsPerFrame = Double(frames.map { atoms.indices.contains($0) ? atoms[$0].count : 0 }.reduce(0, +)) / Double(frames.count)
-        let bytesPerFrame = Double(first.imageURL.utf8.count) + 16 * atomsPerFrame
-        let stride = max(1, Int((Double(frames.count) * bytesPerFrame / Double(max(budgetBytes, 1))).rounded(.up)))
-        let shown = Array(Swift.stride(from: frames.lowerBound, to: frames.upperBound, by: stride))
+    }
+
+    /// A frame box-averaged to at most `maxEmbeddedSide` px, as a PNG data URL.
+    static func encode(_ movie: Movie, frame f: Int, image: ReportImage) throws -> Frame {
+        let factor = (max(movie.width, movie.height) + maxEmbeddedSide - 1) / maxEmbeddedSide
+        let small = ReportStatistics.downsample(try movie.frame(f).pixels, width: movie.width, height: movie.height, factor: factor)
+        return Frame(number: f, imageURL: try image.gray(small.pixels, width: small.width, height: small.height))
+    }
+
+    /// A viewer of the selected frames (labels, colours, ring size and scale bar left to the caller).
+    /// - Parameters:
+    ///   - atoms: the atoms of a shown movie frame number.
+    ///   - defects: every defect with its movie frame number and class.
+    public static func make(movie: Movie, selection: Selection, atoms: (Int) -> [FrameAtom],
+                            defects: [(frame: Int, x: Double, y: Double, c: Int)], tracks: [Track], image: ReportImage) throws -> FrameViewer {
+        let shown = selection.shown
         var byFrame: [Int: [(x: Double, y: Double, c: Int)]] = [:]
         for d in defects { byFrame[d.frame, default: []].append((d.x, d.y, d.c)) }
         return FrameViewer(
-            frames: try [first] + shown.dropFirst().map(encode), width: movie.width, height: movie.height,
-            movieFrames: frames.count, stride: stride,
-            atoms: shown.map { f in atoms.indices.contains(f) ? atoms[f].map { ($0.x, $0.y, $0.classIndex) } : [] },
+            frames: try [selection.first] + shown.dropFirst().map { try encode(movie, frame: $0, image: image) },
+            width: movie.width, height: movie.height, movieFrames: selection.frames.count, stride: selection.stride,
+            atoms: shown.map { f in atoms(f).map { ($0.x, $0.y, $0.classIndex) } },
             defects: shown.map { byFrame[$0] ?? [] }, tracks: tracks,
             atomLabels: [], atomColors: [], stateLabels: [], stateColors: [], atomRadius: 1, scaleBar: nil)
     }

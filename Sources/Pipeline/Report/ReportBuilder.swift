@@ -23,19 +23,23 @@ struct ReportBuilder {
     struct Input {
         let movie: Movie
         let frames: Range<Int>
-        /// Atoms per movie frame number (read back from atoms.csv).
-        let atoms: [[FrameAtom]]
+        /// The frames the movie viewer shows.
+        let selection: FrameViewer.Selection
+        let atoms: ReportAtoms
         let library: DefectClassLibrary
         let names: [String]
         let kinetics: Kinetics.Result
     }
 
-    /// Reads the atoms back from OUT/atoms.csv (the analysis streams them and keeps none) and
-    /// writes report.html.
+    /// Reads what it needs of OUT/atoms.csv in one streamed pass (the analysis keeps no atoms, and
+    /// a long movie's table is gigabytes) and writes report.html.
     func write(movie: Movie, frames: Range<Int>, library: DefectClassLibrary, names: [String], kinetics: Kinetics.Result) throws {
-        let atoms = try AtomTable(classSymbols: classes.symbols, pixelSize: nil)
-            .read(output.appendingPathComponent(AtomTable.fileName), frameCount: movie.frameCount)
-        try write(Input(movie: movie, frames: frames, atoms: atoms, library: library, names: names, kinetics: kinetics))
+        let atomsPerFrame = Double(summary.atomsPerClass.values.reduce(0, +)) / Double(max(frames.count, 1))
+        let selection = try FrameViewer.Selection(movie: movie, frames: frames, atomsPerFrame: atomsPerFrame,
+                                                  budgetBytes: frameBudgetBytes, image: images)
+        let atoms = try ReportAtoms(output.appendingPathComponent(AtomTable.fileName), table: AtomTable(classSymbols: classes.symbols, pixelSize: nil),
+                                    frames: frames, frameCount: movie.frameCount, keeping: Set(selection.shown))
+        try write(Input(movie: movie, frames: frames, selection: selection, atoms: atoms, library: library, names: names, kinetics: kinetics))
     }
 
     func write(_ input: Input) throws {
@@ -48,7 +52,7 @@ struct ReportBuilder {
         if let voids = try voidsSection() { report.add(section: "Voids and holes", body: voids) }
         report.add(section: "Defect library", body: try libraryFigure(input.library, names: input.names))
         report.add(section: "Trajectories", body: try trajectoriesFigure(first, kinetics: input.kinetics, names: input.names))
-        report.add(section: "Diffusion", body: diffusionFigure(input.kinetics, names: input.names, firstAtoms: input.atoms[input.frames.lowerBound]))
+        report.add(section: "Diffusion", body: diffusionFigure(input.kinetics, names: input.names, firstAtoms: input.atoms.atoms(frame: input.frames.lowerBound)))
         report.add(section: "Transitions between defect classes", body: markovFigure(input.kinetics, names: input.names))
         report.add(section: "Drift", body: driftFigure(input.kinetics))
         report.add(section: "Parameters", body: parameters())
@@ -106,8 +110,8 @@ struct ReportBuilder {
             (frame: input.library.defects[i].frame, x: input.library.defects[i].x, y: input.library.defects[i].y, c: labels[i])
         }
         let tracks = input.kinetics.longTracks(minLength: config.kinetics.minTrackLength)
-        var viewer = try FrameViewer.make(movie: input.movie, frames: input.frames, atoms: input.atoms, defects: defects,
-                                          tracks: tracks, budgetBytes: frameBudgetBytes, image: images)
+        var viewer = try FrameViewer.make(movie: input.movie, selection: input.selection, atoms: input.atoms.atoms(frame:), defects: defects,
+                                          tracks: tracks, image: images)
         viewer.atomLabels = atomClasses.map { classes.symbols[$0] }
         viewer.atomColors = atomClasses.map(atomColor)
         viewer.stateLabels = input.names
@@ -125,12 +129,10 @@ struct ReportBuilder {
     func detectionQuality(_ input: Input) -> String {
         let frames = Array(input.frames), x = frames.map(Double.init)
         let perClass = atomClasses.map { c in
-            SVGPlot.Series(label: classes.symbols[c], x: x, y: frames.map { f in Double(input.atoms[f].filter { $0.classIndex == c }.count) },
+            SVGPlot.Series(label: classes.symbols[c], x: x, y: frames.map { Double(input.atoms.count(frame: $0, classIndex: c)) },
                            color: atomColor(c), markers: false)
         }
-        let score = SVGPlot.Series(label: "mean score", x: x, y: frames.map { f in
-            input.atoms[f].isEmpty ? .nan : input.atoms[f].reduce(0) { $0 + Double($1.score) } / Double(input.atoms[f].count)
-        }, color: SVGPlot.palette[0], markers: false)
+        let score = SVGPlot.Series(label: "mean score", x: x, y: frames.map(input.atoms.meanScore(frame:)), color: SVGPlot.palette[0], markers: false)
         let defects = input.library.classes.map { c in
             SVGPlot.Series(label: stateName(c.id, input.names), x: x, y: frames.map { c.countsPerFrame.indices.contains($0) ? Double(c.countsPerFrame[$0]) : 0 },
                            color: stateColor(c.id), markers: false)

@@ -38,23 +38,36 @@ public struct AtomTable: Sendable {
     /// - Throws: `InputError` naming the file and line of a row whose frame is outside the
     ///   movie or whose class is not one of `classSymbols`.
     public func read(_ url: URL, frameCount: Int) throws -> [[FrameAtom]] {
-        let table = try CSVTable(url: url)
-        let f = try table.column("frame"), x = try table.column("x"), y = try table.column("y"), c = try table.column("class")
-        let score = table.column(anyOf: ["score"]), border = table.column(anyOf: ["border"]), sigma = table.column(anyOf: ["sigma_px"])
         var perFrame = [[FrameAtom]](repeating: [], count: frameCount)
-        for (line, r) in table.rows.enumerated() {
+        try forEach(url, frameCount: frameCount) { perFrame[$0.frame].append($0) }
+        return perFrame
+    }
+
+    /// Calls `body` with each atom of the table in file order, streaming it (a long movie's table
+    /// is gigabytes), with `read`'s checks.
+    public func forEach(_ url: URL, frameCount: Int, _ body: (FrameAtom) throws -> Void) throws {
+        typealias Columns = (f: Int, x: Int, y: Int, c: Int, score: Int?, border: Int?, sigma: Int?)
+        func columns(_ header: [String]) throws -> Columns {
+            let table = CSVColumns(header: header, path: url.path)
+            return (try table.column("frame"), try table.column("x"), try table.column("y"), try table.column("class"),
+                    table.column(anyOf: ["score"]), table.column(anyOf: ["border"]), table.column(anyOf: ["sigma_px"]))
+        }
+        var found: Columns?
+        let header = try CSVTable.forEachRow(in: url) { header, line, r in
+            if found == nil { found = try columns(header) }
+            let (f, x, y, c, score, border, sigma) = found!
             guard let frame = Int(r[f]), frame >= 0, frame < frameCount, let px = Double(r[x]), let py = Double(r[y]),
                   let k = classSymbols.firstIndex(of: r[c]) else {
-                throw InputError("\(url.path): line \(line + 2) does not fit the movie's \(frameCount) frames or the model's classes (\(classSymbols.joined(separator: ", ")))")
+                throw InputError("\(url.path): line \(line) does not fit the movie's \(frameCount) frames or the model's classes (\(classSymbols.joined(separator: ", ")))")
             }
             // Double("nan") and Double("inf") parse; such a position would trap in the crops.
             guard px.isFinite, py.isFinite else {
-                throw InputError("\(url.path): line \(line + 2): x and y must be finite numbers, got \(r[x]), \(r[y])")
+                throw InputError("\(url.path): line \(line): x and y must be finite numbers, got \(r[x]), \(r[y])")
             }
             let s = score.flatMap { Float(r[$0]) } ?? 1
-            perFrame[frame].append(FrameAtom(frame: frame, x: px, y: py, classIndex: k, score: s, border: border.map { r[$0] == "1" } ?? false,
-                                             positionSigma: sigma.flatMap { Double(r[$0]) }))
+            try body(FrameAtom(frame: frame, x: px, y: py, classIndex: k, score: s, border: border.map { r[$0] == "1" } ?? false,
+                               positionSigma: sigma.flatMap { Double(r[$0]) }))
         }
-        return perFrame
+        if found == nil { _ = try columns(header) }   // a table of no atoms still needs its columns
     }
 }
