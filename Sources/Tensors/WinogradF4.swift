@@ -14,17 +14,23 @@ extension Conv2D {
     static func winograd4Weights(_ wt: UnsafePointer<Float>, _ g: Geometry) -> UnsafeMutablePointer<Float> {
         let pairs = g.cout * g.cin
         let u = UnsafeMutablePointer<Float>.allocate(capacity: 36 * pairs)
-        func gMul(_ a: Double, _ b: Double, _ c: Double) -> [Double] {
-            [a / 4, -(a + b + c) / 6, -(a - b + c) / 6, a / 24 + b / 12 + c / 6, a / 24 - b / 12 + c / 6, c]
+        typealias Six = (Double, Double, Double, Double, Double, Double)
+        @inline(__always) func gMul(_ a: Double, _ b: Double, _ c: Double) -> Six {
+            (a / 4, -(a + b + c) / 6, -(a - b + c) / 6, a / 24 + b / 12 + c / 6, a / 24 - b / 12 + c / 6, c)
         }
         for p in 0..<pairs {
-            let k = (0..<9).map { Double(wt[9 * p + $0]) }
-            // G·g by columns (6×3), then each of its rows times Gᵀ.
-            let columns = (0..<3).map { c in gMul(k[c], k[3 + c], k[6 + c]) }
-            for r in 0..<6 {
-                let row = gMul(columns[0][r], columns[1][r], columns[2][r])
-                for c in 0..<6 { u[(6 * r + c) * pairs + p] = Float(row[c]) }
+            let k = wt + 9 * p
+            // The columns of G·g (6×3), then each of its rows times Gᵀ: row r of U.
+            let c0 = gMul(Double(k[0]), Double(k[3]), Double(k[6]))
+            let c1 = gMul(Double(k[1]), Double(k[4]), Double(k[7]))
+            let c2 = gMul(Double(k[2]), Double(k[5]), Double(k[8]))
+            @inline(__always) func row(_ r: Int, _ a: Double, _ b: Double, _ c: Double) {
+                let t = gMul(a, b, c), o = u + 6 * r * pairs + p
+                o[0] = Float(t.0); o[pairs] = Float(t.1); o[2 * pairs] = Float(t.2)
+                o[3 * pairs] = Float(t.3); o[4 * pairs] = Float(t.4); o[5 * pairs] = Float(t.5)
             }
+            row(0, c0.0, c1.0, c2.0); row(1, c0.1, c1.1, c2.1); row(2, c0.2, c1.2, c2.2)
+            row(3, c0.3, c1.3, c2.3); row(4, c0.4, c1.4, c2.4); row(5, c0.5, c1.5, c2.5)
         }
         return u
     }
