@@ -7,9 +7,10 @@ imported from scripts/make_nn_fixtures.py, which mirrors Sources/Networks/Model.
 parameter for parameter. Random weights (speed does not depend on them), eval mode,
 torch.no_grad(), batch 1, one 1×H×W frame at a time, torch.set_num_threads(THREADS).
 Times the network only (plus softmax); no file I/O, normalization or atom finding.
-Also times the same work AtomTrack's AtomFinder does: 256² tiles with 32 px overlap (frame
-reflect-padded by 16 px, stride 224) in batches of 4 — 9 tiles for 512², 25 for 1024² —
-so the per-frame network cost can be compared like for like ("tiled" rows).
+Also times the tiling AtomTrack's AtomFinder used before issue #19 (it now runs the fewest
+tiles of at most 1024 px: one 544² tile for 512², 2×2 of 544² for 1024²): 256² tiles with 32 px
+overlap (frame reflect-padded by 16 px, stride 224) in batches of 4 — 9 tiles for 512², 25 for
+1024² ("tiled" rows).
 
 Run:  /work/venv/bin/python scripts/bench_inference_pytorch.py [--threads 2] [--sizes 512 1024] [--repeats 5]
 """

@@ -271,9 +271,13 @@ public final class UpsampleBlock: Layer {
         conv = Conv2DLayer(name: name + ".conv", inChannels: inChannels, outChannels: outChannels, kernel: 1, generator: &generator)
     }
 
+    /// In inference the 1×1 convolution runs first, at a quarter of the pixels, and the
+    /// interpolation on its (fewer) output channels: both are linear and every output pixel's
+    /// interpolation weights sum to 1 (bias included), so the order changes only the rounding.
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        if training { inputShape = x.shape }
-        return conv.forward(Upsample2x.forward(x, mode: mode), training: training)
+        guard training else { return Upsample2x.forward(conv.forward(x, training: false), mode: mode) }
+        inputShape = x.shape
+        return conv.forward(Upsample2x.forward(x, mode: mode), training: true)
     }
 
     public func backward(_ g: Tensor) -> Tensor {

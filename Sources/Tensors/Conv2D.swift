@@ -26,8 +26,14 @@ public enum Conv2D {
 
     /// Output of the convolution of `input` `[N, Cin, H, W]` with `weight` `[Cout, Cin, k, k]`
     /// and `bias` `[Cout]` (or nil), followed by `epilogue` when given. Shape `[N, Cout, H, W]`.
+    /// Undilated 3×3 convolutions go by Winograd with `forwardTile`.
     public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?, dilation: Int = 1,
                                epilogue: Epilogue? = nil) -> Tensor {
+        forward(input, weight: weight, bias: bias, dilation: dilation, epilogue: epilogue, tile: forwardTile)
+    }
+
+    static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?, dilation: Int, epilogue: Epilogue?,
+                        tile: Tile) -> Tensor {
         let g = Geometry(input: input, weight: weight, dilation: dilation)
         precondition(epilogue.map { $0.scale.count == g.cout && $0.shift.count == g.cout } ?? true,
                      "conv: epilogue needs \(g.cout) scales and shifts")
@@ -37,7 +43,7 @@ public enum Conv2D {
         weight.data.withUnsafeBufferPointer { wp in
         out.data.withUnsafeMutableBufferPointer { yp in
             let x = xp.baseAddress!, wt = wp.baseAddress!, y = yp.baseAddress!
-            if g.isWinograd { return winogradForward(x, wt, y, g, pass) }
+            if g.isWinograd { return winogradForward(x, wt, y, g, pass, tile: tile) }
             guard g.isPointwise || g.isDirect else { return bandedForward(x, wt, y, g, pass) }
             for i in 0..<g.n {
                 let xi = x + i * g.cin * g.hw, yi = y + i * g.cout * g.hw
@@ -178,7 +184,9 @@ public enum Conv2D {
             dW.data.withUnsafeMutableBufferPointer { dw in
                 winogradWeightGradient(x.baseAddress!, dy.baseAddress!, dw.baseAddress!, g)
             }}}
-            let dX = needInputGrad ? forward(gradOutput, weight: flippedTransposed(weight), bias: nil) : nil
+            // F(2×2) as the weight gradient: the training step's rounding stays as it was.
+            let dX = needInputGrad ? forward(gradOutput, weight: flippedTransposed(weight), bias: nil, dilation: 1,
+                                             epilogue: nil, tile: .f2) : nil
             return (dX, dW, dB)
         }
         var dXdata = needInputGrad ? [Float](repeating: 0, count: input.count) : []
@@ -261,8 +269,10 @@ public enum Conv2D {
         /// Undilated 3×3 with more taps than the direct kernel takes (read once per call).
         let isWinograd: Bool
         /// Winograd's 2×2 output tiles across and down (the last ones clipped at odd sizes).
-        var tilesX: Int { (w + 1) / 2 }
-        var tilesY: Int { (h + 1) / 2 }
+        var tilesX: Int { tiles(.f2).x }
+        var tilesY: Int { tiles(.f2).y }
+        /// Output tiles of side m across and down (the last ones clipped).
+        func tiles(_ tile: Tile) -> (x: Int, y: Int) { ((w + tile.side - 1) / tile.side, (h + tile.side - 1) / tile.side) }
 
         init(input: Tensor, weight: Tensor, dilation: Int) {
             let (n, c, h, w) = input.nchw

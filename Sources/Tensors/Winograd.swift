@@ -13,33 +13,58 @@ extension Conv2D {
     /// (benchmarks and tests compare against im2col), not while convolving.
     nonisolated(unsafe) public static var winograd = true
 
-    /// Output tile rows per band: V (16·Cin) and M (16·Cout floats a tile) stay near
+    /// Winograd's output tile: F(2×2, 3×3) (16 products a tile, 4 multiplies an output) or
+    /// F(4×4, 3×3) (36 a tile, 2.25 an output; WinogradF4.swift).
+    public enum Tile: Sendable {
+        case f2, f4
+        /// Output tile side m; the input patch is m + 2.
+        var side: Int { self == .f2 ? 2 : 4 }
+        /// Products per tile, (m + 2)².
+        var elements: Int { (side + 2) * (side + 2) }
+    }
+
+    /// The tile of the forward pass (the gradients use F(2×2)). Set once at start-up
+    /// (benchmarks and tests compare the two), not while convolving.
+    nonisolated(unsafe) public static var forwardTile = Tile.f4
+
+    /// Output tile rows per band: V (E·Cin) and M (E·Cout floats a tile, E = (m + 2)²) stay near
     /// `columnBudget`, as im2col's column buffer does.
-    static func winogradBandTileRows(_ g: Geometry) -> Int {
-        max(1, min(g.tilesY, Conv2D.columnBudget / max(1, 16 * (g.cin + g.cout) * g.tilesX)))
+    static func winogradBandTileRows(_ g: Geometry, _ tile: Tile = .f2) -> Int {
+        let (tx, ty) = g.tiles(tile)
+        return max(1, min(ty, Conv2D.columnBudget / max(1, tile.elements * (g.cin + g.cout) * tx)))
     }
 
     /// Forward pass of all images, band by band (bands shared out between cores as in
     /// `bandedForward`, each with single-threaded sgemm); bias and epilogue are applied in the
     /// output transform, while the values are in registers.
     static func winogradForward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                                _ g: Geometry, _ pass: OutputPass) {
-        let u = winogradWeights(wt, g)
+                                _ g: Geometry, _ pass: OutputPass, tile: Tile) {
+        let e = tile.elements, tx = g.tiles(tile).x
+        let u = tile == .f4 ? winograd4Weights(wt, g) : winogradWeights(wt, g)
         defer { u.deallocate() }
-        let bandRows = winogradBandTileRows(g), bandsPerImage = (g.tilesY + bandRows - 1) / bandRows
+        let bandRows = winogradBandTileRows(g, tile), bandsPerImage = (g.tiles(tile).y + bandRows - 1) / bandRows
         let tasks = g.n * bandsPerImage, shared = BLASThreads.current > 1 && tasks > 1
-        let scratch = 16 * (g.cin + g.cout) * bandRows * g.tilesX
+        let scratch = e * (g.cin + g.cout) * bandRows * tx
         func band(_ t: Int, _ buffer: UnsafeMutablePointer<Float>) {
             let i = t / bandsPerImage, ty0 = (t % bandsPerImage) * bandRows
-            let tileRows = ty0..<min(g.tilesY, ty0 + bandRows), count = tileRows.count * g.tilesX
-            let v = buffer, m = buffer + 16 * g.cin * count
-            winogradInput(x + i * g.cin * g.hw, v, g, tileRows: tileRows, parallel: !shared)
-            for e in 0..<16 {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(count), Int32(g.cin),
-                            1, u + e * g.cout * g.cin, Int32(g.cin), v + e * g.cin * count, Int32(count),
-                            0, m + e * g.cout * count, Int32(count))
+            let tileRows = ty0..<min(g.tiles(tile).y, ty0 + bandRows), count = tileRows.count * tx
+            let v = buffer, m = buffer + e * g.cin * count
+            let xi = x + i * g.cin * g.hw, yi = y + i * g.cout * g.hw
+            if tile == .f4 {
+                winograd4Input(xi, v, g, tileRows: tileRows, parallel: !shared)
+            } else {
+                winogradInput(xi, v, g, tileRows: tileRows, parallel: !shared)
             }
-            winogradOutput(m, y + i * g.cout * g.hw, g, pass, tileRows: tileRows, parallel: !shared)
+            for k in 0..<e {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(count), Int32(g.cin),
+                            1, u + k * g.cout * g.cin, Int32(g.cin), v + k * g.cin * count, Int32(count),
+                            0, m + k * g.cout * count, Int32(count))
+            }
+            if tile == .f4 {
+                winograd4Output(m, yi, g, pass, tileRows: tileRows, parallel: !shared)
+            } else {
+                winogradOutput(m, yi, g, pass, tileRows: tileRows, parallel: !shared)
+            }
         }
         // Every element of V is written by the input transform, of M by sgemm.
         forEachBand(tasks, scratch: scratch, shared: shared, band)

@@ -159,6 +159,23 @@ final class NetworkTests: XCTestCase {
         }
     }
 
+    /// Inference runs the upsampling block's 1×1 convolution before the interpolation (a quarter
+    /// of the pixels): the same as the training order, interpolation then convolution, up to
+    /// rounding, for both modes and odd sizes (the border rows clamp their taps).
+    func testUpsampleBlockConvolvesBeforeInterpolatingInInference() {
+        for mode in [Upsample2x.Mode.bilinear, .nearest] {
+            let block = UpsampleBlock(name: "up", inChannels: 6, outChannels: 3, mode: mode, generator: &rng)
+            let x = Tensor.randomNormal(shape: [2, 6, 5, 7], generator: &rng)
+            let reference = Conv2D.forward(Upsample2x.forward(x, mode: mode), weight: block.conv.weight.value,
+                                           bias: block.conv.bias.value)
+            let fast = block.forward(x, training: false)
+            XCTAssertEqual(fast.shape, [2, 3, 10, 14])
+            let scale = reference.data.map(abs).max()!
+            let worst = zip(fast.data, reference.data).map { abs($0 - $1) }.max()!
+            XCTAssertLessThan(worst / scale, 1e-6, "\(mode)")
+        }
+    }
+
     func testSchedules() {
         XCTAssertEqual(LRSchedule.step(every: 10, gamma: 0.5).rate(base: 1, step: 25), 0.25)
         XCTAssertEqual(LRSchedule.cosine(totalSteps: 100, minimum: 0.1).rate(base: 1, step: 0), 1, accuracy: 1e-6)

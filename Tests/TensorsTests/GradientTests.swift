@@ -90,14 +90,15 @@ final class GradientTests: XCTestCase {
         }
     }
 
-    /// Winograd F(2×2, 3×3) against im2col + sgemm at the U-Net's channel counts (odd sizes,
-    /// several images, bands of one tile row, with and without the epilogue): the largest
-    /// difference is float rounding, relative to the output's scale.
+    /// Winograd F(2×2, 3×3) and F(4×4, 3×3) against im2col + sgemm at the U-Net's channel counts
+    /// (sizes that are not multiples of the tile, several images, bands of one tile row, with and
+    /// without the epilogue): the largest difference is float rounding, relative to the output's
+    /// scale (F(4×4)'s transforms, with entries up to 8 and down to 1/24, round a few times more).
     func testWinogradMatchesIm2col() {
-        let saved = (Conv2D.winograd, Conv2D.columnBudget)
-        defer { (Conv2D.winograd, Conv2D.columnBudget) = saved }
+        let saved = (Conv2D.winograd, Conv2D.columnBudget, Conv2D.forwardTile)
+        defer { (Conv2D.winograd, Conv2D.columnBudget, Conv2D.forwardTile) = saved }
         for (n, cin, cout, h, w, budget) in [(1, 32, 16, 64, 64, 1 << 19), (2, 16, 32, 33, 19, 1 << 19),
-                                             (1, 128, 64, 17, 15, 1), (3, 64, 128, 8, 8, 1 << 19)] {
+                                             (1, 128, 64, 17, 15, 1), (3, 64, 128, 8, 8, 1 << 19), (1, 32, 16, 6, 7, 1)] {
             let x = Tensor.randomNormal(shape: [n, cin, h, w], generator: &rng)
             let wt = Tensor.randomNormal(shape: [cout, cin, 3, 3], std: 0.1, generator: &rng)
             let b = Tensor.randomNormal(shape: [cout], generator: &rng)
@@ -105,13 +106,16 @@ final class GradientTests: XCTestCase {
                                     shift: (0..<cout).map { _ in Float.random(in: -1...1, using: &rng) })
             for epilogue in [nil, e] {
                 Conv2D.columnBudget = budget
-                Conv2D.winograd = true
-                let fast = Conv2D.forward(x, weight: wt, bias: b, epilogue: epilogue)
                 Conv2D.winograd = false
                 let reference = Conv2D.forward(x, weight: wt, bias: b, epilogue: epilogue)
                 let scale = reference.data.map(abs).max()!
-                let worst = zip(fast.data, reference.data).map { abs($0 - $1) }.max()!
-                XCTAssertLessThan(worst / scale, 2e-6, "\(n)×\(cin)→\(cout) \(h)×\(w), epilogue \(epilogue != nil)")
+                Conv2D.winograd = true
+                for (tile, tolerance) in [(Conv2D.Tile.f2, 2e-6), (.f4, 1e-5)] as [(Conv2D.Tile, Float)] {
+                    Conv2D.forwardTile = tile
+                    let fast = Conv2D.forward(x, weight: wt, bias: b, epilogue: epilogue)
+                    let worst = zip(fast.data, reference.data).map { abs($0 - $1) }.max()!
+                    XCTAssertLessThan(worst / scale, tolerance, "\(tile) \(n)×\(cin)→\(cout) \(h)×\(w), epilogue \(epilogue != nil)")
+                }
             }
         }
     }

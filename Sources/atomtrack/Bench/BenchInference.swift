@@ -19,22 +19,24 @@ struct BenchInference: ParsableCommand {
         """)
 
     @Option(parsing: .upToNextOption, help: "Frame sides (multiples of 8).") var sizes = [512, 1024]
-    @Option(help: "OpenBLAS (and GCD work) threads.") var threads = 2
     @Option(help: "Timed runs per measurement.") var repeats = 5
     @Flag(help: "Also time each layer alone.") var layers = false
     @Option(help: "Floats per im2col band (Conv2D.columnBudget).") var columnBudget = Conv2D.columnBudget
-    @Flag(help: "Run the 3×3 convolutions by im2col + sgemm instead of Winograd F(2×2, 3×3) (for comparison).") var noWinograd = false
+    @Flag(help: "Run the 3×3 convolutions by im2col + sgemm instead of Winograd (for comparison).") var noWinograd = false
+    @Option(help: "Winograd output tile of the 3×3 convolutions: 4 (F(4×4, 3×3)) or 2 (F(2×2, 3×3), for comparison).")
+    var winogradTile = 4
 
     func run() throws {
-        guard sizes.allSatisfy({ $0 >= 8 && $0 % 8 == 0 }), threads >= 1, repeats >= 1 else {
-            throw ValidationError("sizes must be positive multiples of 8; threads and repeats ≥ 1")
+        guard sizes.allSatisfy({ $0 >= 8 && $0 % 8 == 0 }), repeats >= 1, [2, 4].contains(winogradTile) else {
+            throw ValidationError("sizes must be positive multiples of 8, repeats ≥ 1, --winograd-tile 2 or 4")
         }
-        BLASThreads.set(threads)
+        // Threads: the global `--threads N` (ThreadsOption) sets OpenBLAS and the parallel loops alike.
+        Conv2D.forwardTile = winogradTile == 4 ? .f4 : .f2
         Conv2D.columnBudget = max(1, columnBudget)
         Conv2D.winograd = !noWinograd
         let model = try SegmentationModel(ModelDescription(classNames: ["background", "atom", "defect"]))
         print("AtomTrack bench inference — OpenBLAS core \(BLASThreads.coreName), \(BLASThreads.current) BLAS threads, "
-              + "U-Net \(model.parameterCount) parameters, batch 1, band \(Conv2D.columnBudget) floats, 3×3 by \(Conv2D.winograd ? "Winograd" : "im2col")")
+              + "U-Net \(model.parameterCount) parameters, batch 1, band \(Conv2D.columnBudget) floats, 3×3 by \(Conv2D.winograd ? "Winograd F(\(winogradTile)×\(winogradTile), 3×3)" : "im2col")")
         var rng = SeededGenerator(seed: 1)
         for s in sizes {
             let x = Tensor.randomNormal(shape: [1, 1, s, s], generator: &rng)
@@ -70,11 +72,11 @@ struct BenchInference: ParsableCommand {
             ("c3 conv 32→64 3×3 @\(q)", conv(32, 64, 3, q)), ("c3 conv 64→64 3×3 @\(q)", conv(64, 64, 3, q)), ("pool 64 @\(q)", pool(64, q)),
             ("bn conv 64→128 3×3 @\(e)", conv(64, 128, 3, e)), ("bn conv 128→128 3×3 @\(e) (first)", conv(128, 128, 3, e)),
             ("bn conv 128→128 3×3 @\(e) (second)", conv(128, 128, 3, e)),
-            ("up1 bilinear 128 @\(e)", up(128, e)), ("up1 conv 128→64 1×1 @\(q)", conv(128, 64, 1, q, fused: false)),
+            ("up1 conv 128→64 1×1 @\(e)", conv(128, 64, 1, e, fused: false)), ("up1 bilinear 64 @\(e)", up(64, e)),
             ("concat 64+64 @\(q)", cat(64, q)), ("c5 conv 128→64 3×3 @\(q)", conv(128, 64, 3, q)), ("c5 conv 64→64 3×3 @\(q)", conv(64, 64, 3, q)),
-            ("up2 bilinear 64 @\(q)", up(64, q)), ("up2 conv 64→32 1×1 @\(h)", conv(64, 32, 1, h, fused: false)),
+            ("up2 conv 64→32 1×1 @\(q)", conv(64, 32, 1, q, fused: false)), ("up2 bilinear 32 @\(q)", up(32, q)),
             ("concat 32+32 @\(h)", cat(32, h)), ("c6 conv 64→32 3×3 @\(h)", conv(64, 32, 3, h)), ("c6 conv 32→32 3×3 @\(h)", conv(32, 32, 3, h)),
-            ("up3 bilinear 32 @\(h)", up(32, h)), ("up3 conv 32→16 1×1 @\(s)", conv(32, 16, 1, s, fused: false)),
+            ("up3 conv 32→16 1×1 @\(h)", conv(32, 16, 1, h, fused: false)), ("up3 bilinear 16 @\(h)", up(16, h)),
             ("concat 16+16 @\(s)", cat(16, s)), ("c7 conv 32→16 3×3 @\(s)", conv(32, 16, 3, s)),
             ("head conv 16→3 1×1 @\(s)", conv(16, 3, 1, s, fused: false)),
             ("softmax 3 classes @\(s)", { let x = t(3, s); return { _ = ChannelSoftmax.forward(x) } }()),

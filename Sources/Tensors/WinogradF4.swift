@@ -1,0 +1,193 @@
+import Core
+
+/// Winograd F(4×4, 3×3) (Lavin & Gray 2016) for the forward pass of the 3×3 convolutions.
+///
+/// Each 4×4 output tile is Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A of its 6×6 input patch d: 36 GEMMs
+/// M_e[Cout, tiles] = U_e[Cout, Cin] · V_e[Cin, tiles], 2.25 multiplies an output instead of
+/// F(2×2)'s 4 and im2col's 9, and each input pixel is read 2.25 times. The transforms' entries
+/// go up to 8 (Aᵀ) and down to 1/24 (G), so the rounding is a few times F(2×2)'s, still float
+/// noise at the U-Net's channel counts (`GradientTests.testWinogradMatchesIm2col`). The gradients
+/// keep F(2×2) (Winograd.swift), whose adjoints they are.
+extension Conv2D {
+    /// U[e, co, ci] = (G g Gᵀ)_e, e = 6r + c, for each 3×3 kernel g = W[co, ci], with
+    /// G = [¼ 0 0; −⅙ −⅙ −⅙; −⅙ ⅙ −⅙; 1/24 1/12 ⅙; 1/24 −1/12 ⅙; 0 0 1] (computed in Double).
+    static func winograd4Weights(_ wt: UnsafePointer<Float>, _ g: Geometry) -> UnsafeMutablePointer<Float> {
+        let pairs = g.cout * g.cin
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: 36 * pairs)
+        typealias Six = (Double, Double, Double, Double, Double, Double)
+        @inline(__always) func gMul(_ a: Double, _ b: Double, _ c: Double) -> Six {
+            (a / 4, -(a + b + c) / 6, -(a - b + c) / 6, a / 24 + b / 12 + c / 6, a / 24 - b / 12 + c / 6, c)
+        }
+        for p in 0..<pairs {
+            let k = wt + 9 * p
+            // The columns of G·g (6×3), then each of its rows times Gᵀ: row r of U.
+            let c0 = gMul(Double(k[0]), Double(k[3]), Double(k[6]))
+            let c1 = gMul(Double(k[1]), Double(k[4]), Double(k[7]))
+            let c2 = gMul(Double(k[2]), Double(k[5]), Double(k[8]))
+            @inline(__always) func row(_ r: Int, _ a: Double, _ b: Double, _ c: Double) {
+                let t = gMul(a, b, c), o = u + 6 * r * pairs + p
+                o[0] = Float(t.0); o[pairs] = Float(t.1); o[2 * pairs] = Float(t.2)
+                o[3 * pairs] = Float(t.3); o[4 * pairs] = Float(t.4); o[5 * pairs] = Float(t.5)
+            }
+            row(0, c0.0, c1.0, c2.0); row(1, c0.1, c1.1, c2.1); row(2, c0.2, c1.2, c2.2)
+            row(3, c0.3, c1.3, c2.3); row(4, c0.4, c1.4, c2.4); row(5, c0.5, c1.5, c2.5)
+        }
+        return u
+    }
+
+    /// V[e, c, tile] = (Bᵀ d B)_e for the 6×6 patches d (zero outside the image) of the output
+    /// tiles in `tileRows`, with Bᵀ as in `bt6`. Parallel over channels. Each input row is split
+    /// into the four phases of its padded columns (phase r holds padded columns 4j + r, padded
+    /// column q = image column q − 1), so that tile t reads P0[t], P1[t], P2[t], P3[t], P0[t+1],
+    /// P1[t+1]: unit-stride SIMD loops.
+    static func winograd4Input(_ x: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ g: Geometry,
+                               tileRows: Range<Int>, parallel: Bool) {
+        let tx = g.tiles(.f4).x, count = tileRows.count * tx, quarter = tx + 1, row = 4 * quarter
+        parallelFor(g.cin, work: parallel ? 36 * count : 0) { c in
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: 12 * row)   // 6 input rows, then Bᵀ d
+            defer { rows.deallocate() }
+            let s = rows + 6 * row, plane = x + c * g.hw, full = g.w / 4
+            for ty in tileRows {
+                for k in 0..<6 {
+                    let dst = rows + k * row, sy = 4 * ty - 1 + k
+                    guard sy >= 0 && sy < g.h else { dst.update(repeating: 0, count: row); continue }
+                    // P1, P2, P3 [j] and P0 [j + 1] are image columns 4j … 4j + 3; then the edges.
+                    let src = plane + sy * g.w
+                    deinterleave4(src, full, (dst + quarter, dst + 2 * quarter, dst + 3 * quarter, dst + 1))
+                    dst[0] = 0
+                    for r in 0..<4 {
+                        for j in (r == 0 ? full + 1 : full)..<quarter { let q = 4 * j + r - 1; dst[r * quarter + j] = q < g.w ? src[q] : 0 }
+                    }
+                }
+                // Bᵀ d down the columns ...
+                let d = UnsafePointer(rows)
+                simdMap6(row, (d, d + row, d + 2 * row, d + 3 * row, d + 4 * row, d + 5 * row),
+                         (s, s + row, s + 2 * row, s + 3 * row, s + 4 * row, s + 5 * row), bt6)
+                // ... then B along the rows.
+                let base = (ty - tileRows.lowerBound) * tx, step = g.cin * count
+                for i in 0..<6 {
+                    let p = UnsafePointer(s + i * row), o = v + (6 * i * g.cin + c) * count + base
+                    simdMap6(tx, (p, p + quarter, p + 2 * quarter, p + 3 * quarter, p + 1, p + quarter + 1),
+                             (o, o + step, o + 2 * step, o + 3 * step, o + 4 * step, o + 5 * step), bt6)
+                }
+            }
+        }
+    }
+
+    typealias Four<P> = (P, P, P, P)
+
+    /// p.r[j] = src[4j + r] for j < n (SIMD shuffles, four j at a time).
+    @inline(__always)
+    static func deinterleave4(_ src: UnsafePointer<Float>, _ n: Int, _ p: Four<UnsafeMutablePointer<Float>>) {
+        var j = 0
+        while j + 4 <= n {
+            let v = load(src + 4 * j), even = v.evenHalf, odd = v.oddHalf
+            store4(even.evenHalf, p.0 + j); store4(odd.evenHalf, p.1 + j); store4(even.oddHalf, p.2 + j); store4(odd.oddHalf, p.3 + j)
+            j += 4
+        }
+        while j < n { p.0[j] = src[4 * j]; p.1[j] = src[4 * j + 1]; p.2[j] = src[4 * j + 2]; p.3[j] = src[4 * j + 3]; j += 1 }
+    }
+
+    /// dst[4j + r] = p.r[j] for j < n: the inverse of `deinterleave4`.
+    @inline(__always)
+    static func interleave4(_ p: Four<UnsafePointer<Float>>, _ n: Int, _ dst: UnsafeMutablePointer<Float>) {
+        var j = 0
+        while j + 4 <= n {
+            let a = load4(p.0 + j), b = load4(p.1 + j), c = load4(p.2 + j), d = load4(p.3 + j)
+            store(Vec(a[0], b[0], c[0], d[0], a[1], b[1], c[1], d[1], a[2], b[2], c[2], d[2], a[3], b[3], c[3], d[3]), dst + 4 * j)
+            j += 4
+        }
+        while j < n { dst[4 * j] = p.0[j]; dst[4 * j + 1] = p.1[j]; dst[4 * j + 2] = p.2[j]; dst[4 * j + 3] = p.3[j]; j += 1 }
+    }
+
+    @inline(__always) static func load4(_ p: UnsafePointer<Float>) -> SIMD4<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD4<Float>.self) }
+    @inline(__always) static func store4(_ v: SIMD4<Float>, _ p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD4<Float>.self)
+    }
+
+    typealias Six = (Vec, Vec, Vec, Vec, Vec, Vec)
+
+    /// Bᵀ d for Bᵀ = [4 0 −5 0 1 0; 0 −4 −4 1 1 0; 0 4 −4 −1 1 0; 0 −2 −1 2 1 0; 0 2 −1 −2 1 0; 0 4 0 −5 0 1].
+    @inline(__always)
+    static func bt6(_ d: Six) -> Six {
+        let (d0, d1, d2, d3, d4, d5) = d
+        let p = d4 - 4 * d2, q = d3 - 4 * d1, r = d4 - d2, s = 2 * (d3 - d1)
+        return (4 * d0 - 5 * d2 + d4, p + q, p - q, r + s, r - s, 4 * d1 - 5 * d3 + d5)
+    }
+
+    /// (d0 … d5)[j] = f(a0[j] … a5[j]) for j < n, 16 lanes at a time.
+    @inline(__always)
+    static func simdMap6(_ n: Int, _ a: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                        UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
+                         _ d: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>,
+                               UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>),
+                         _ f: (Six) -> Six) {
+        var j = 0
+        while j + Vec.scalarCount <= n {
+            let r = f((load(a.0 + j), load(a.1 + j), load(a.2 + j), load(a.3 + j), load(a.4 + j), load(a.5 + j)))
+            store(r.0, d.0 + j); store(r.1, d.1 + j); store(r.2, d.2 + j); store(r.3, d.3 + j); store(r.4, d.4 + j); store(r.5, d.5 + j)
+            j += Vec.scalarCount
+        }
+        while j < n {
+            let r = f((Vec(repeating: a.0[j]), Vec(repeating: a.1[j]), Vec(repeating: a.2[j]),
+                       Vec(repeating: a.3[j]), Vec(repeating: a.4[j]), Vec(repeating: a.5[j])))
+            d.0[j] = r.0[0]; d.1[j] = r.1[0]; d.2[j] = r.2[0]; d.3[j] = r.3[0]; d.4[j] = r.4[0]; d.5[j] = r.5[0]
+            j += 1
+        }
+    }
+
+    /// Aᵀ m for Aᵀ = [1 1 1 1 1 0; 0 1 −1 2 −2 0; 0 1 1 4 4 0; 0 1 −1 8 −8 1].
+    @inline(__always)
+    static func at6(_ m0: Vec, _ m1: Vec, _ m2: Vec, _ m3: Vec, _ m4: Vec, _ m5: Vec) -> (Vec, Vec, Vec, Vec) {
+        let s = m1 + m2, t = m1 - m2, u = m3 + m4, w = m3 - m4
+        return (m0 + s + u, t + 2 * w, s + 4 * u, t + 8 * w + m5)
+    }
+
+    /// Y tile = Aᵀ m A of M[e, co, tile] for the tiles in `tileRows`, then the bias and epilogue
+    /// (as `winogradOutput`), written to the image rows (clipped at sizes that are not multiples
+    /// of 4). Parallel over output channels.
+    static func winograd4Output(_ m: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ g: Geometry,
+                                _ pass: OutputPass, tileRows: Range<Int>, parallel: Bool) {
+        let tx = g.tiles(.f4).x, count = tileRows.count * tx
+        parallelFor(g.cout, work: parallel ? 36 * count : 0) { co in
+            let out = UnsafeMutablePointer<Float>.allocate(capacity: 16 * tx)   // out[(4i + j)·tx + t] = tile t's y[i][j]
+            defer { out.deallocate() }
+            let b = Vec(repeating: pass.bias?[co] ?? 0)
+            let (slope, scale, shift) = pass.epilogue.map { ($0.slope, $0.scale[co], $0.shift[co]) } ?? (1, 1, 0)
+            @inline(__always) func finish(_ y: Vec) -> Vec {
+                let v = y + b
+                return v.replacing(with: v * slope, where: v .< 0) * scale + shift
+            }
+            let step = g.cout * count
+            @inline(__always) func tiles(_ e: (Int) -> Vec, _ put: (Int, Vec) -> Void) {
+                // Aᵀ down each column c of m (its rows are e = 6r + c) ...
+                let c0 = at6(e(0), e(6), e(12), e(18), e(24), e(30)), c1 = at6(e(1), e(7), e(13), e(19), e(25), e(31))
+                let c2 = at6(e(2), e(8), e(14), e(20), e(26), e(32)), c3 = at6(e(3), e(9), e(15), e(21), e(27), e(33))
+                let c4 = at6(e(4), e(10), e(16), e(22), e(28), e(34)), c5 = at6(e(5), e(11), e(17), e(23), e(29), e(35))
+                // ... then A along each of the four rows.
+                @inline(__always) func row(_ i: Int, _ r: (Vec, Vec, Vec, Vec)) {
+                    put(4 * i, finish(r.0)); put(4 * i + 1, finish(r.1)); put(4 * i + 2, finish(r.2)); put(4 * i + 3, finish(r.3))
+                }
+                row(0, at6(c0.0, c1.0, c2.0, c3.0, c4.0, c5.0)); row(1, at6(c0.1, c1.1, c2.1, c3.1, c4.1, c5.1))
+                row(2, at6(c0.2, c1.2, c2.2, c3.2, c4.2, c5.2)); row(3, at6(c0.3, c1.3, c2.3, c3.3, c4.3, c5.3))
+            }
+            for ty in tileRows {
+                let mt = m + co * count + (ty - tileRows.lowerBound) * tx
+                var t = 0
+                while t + Vec.scalarCount <= tx {
+                    tiles({ load(mt + $0 * step + t) }, { store($1, out + $0 * tx + t) })
+                    t += Vec.scalarCount
+                }
+                while t < tx {
+                    tiles({ Vec(repeating: mt[$0 * step + t]) }, { out[$0 * tx + t] = $1[0] })
+                    t += 1
+                }
+                for i in 0..<4 where 4 * ty + i < g.h {
+                    let dst = y + co * g.hw + (4 * ty + i) * g.w, p = UnsafePointer(out + 4 * i * tx), full = g.w / 4
+                    interleave4((p, p + tx, p + 2 * tx, p + 3 * tx), full, dst)
+                    for col in 4 * full..<g.w { dst[col] = p[(col & 3) * tx + (col >> 2)] }
+                }
+            }
+        }
+    }
+}
