@@ -251,7 +251,9 @@ public struct ModelFinetuning {
 
     func score(_ network: SegmentationModel, on items: [ModelEvaluation.Item]) throws -> HeldOutScore {
         let model = TrainedModel(directory: outputDirectory, card: base.card, network: network)
-        var evaluation = ModelEvaluation(finder: try AtomFinder(model: model))
+        var finder = AtomFinder.Options()
+        finder.mergeDopants = OutputClasses.hasDopantToMerge(base.card)   // the labels are in the model's own classes
+        var evaluation = ModelEvaluation(finder: try AtomFinder(model: model, options: finder))
         evaluation.borderMargin = Double(Self.contextMargin)
         return (try evaluation.score(items, dataset: "held-out", dose: nil, progress: false),
                 evaluation.radiusFraction * base.card.columnSpacingPixels(pixelSize: frames[0].pixelSize))
