@@ -36,7 +36,7 @@ for shift in ${SHIFTS:-probe source scan noise} ${ABTEM:+abtem}; do
     awk -F, 'NR == 1 { print; next } $1 >= 1 { $1 = $1 - 1; print }' OFS=, "$d/sim/truth_atoms.csv" > "$d/later/truth_atoms.csv"
     for m in shipped tuned; do
         model=Models/tmd-ws2; [ $m = tuned ] && model=$tuned
-        "$at" evaluate --model "$model" --truth "$d/later" --out "$d/eval-$m" >/dev/null 2>&1
+        "$at" evaluate --model "$model" --truth "$d/later" --merge-dopants --out "$d/eval-$m" >/dev/null 2>&1
     done
     python3 - "$shift" "$d" "$seconds" "$tuned" <<'PY'
 import csv, json, sys

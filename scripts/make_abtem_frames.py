@@ -19,6 +19,8 @@ seed + frame), with shot noise at --dose, as a simulator folder (movie.tif, trut
 `atomtrack evaluate --truth` scores the later ones (scripts/finetune_study.sh, ABTEM=DIR).
 
   /work/venv/bin/python scripts/make_abtem_frames.py --movie 4 --out /tmp/abtem-movie [--cells 6]
+
+An interrupted --movie run continues where it stopped (finished frames are kept in OUT/frames/).
 """
 import argparse, json, os, time
 import numpy as np
@@ -89,10 +91,19 @@ def make(name, out, cells):
 
 
 def movie(out, frames, cells, dose, seed=31, pixel=0.2, defocus=0.0, cs=-2e4):
-    """A WS2 movie of `frames` independent multislice frames with shot noise, as a simulator folder."""
+    """A WS2 movie of `frames` independent multislice frames with shot noise, as a simulator folder.
+
+    Resumable: each finished frame is kept as OUT/frames/NNN.npy (noisy image) + NNN.csv (truth rows) + NNN.json
+    (pixel size, seconds) and not computed again; the movie is assembled from them at the end."""
     import tifffile
-    stack, truth, t0 = [], ["frame,x,y,class,defect_id"], time.time()
+    cache = os.path.join(out, "frames")
+    os.makedirs(cache, exist_ok=True)
+    t0 = time.time()
     for f in range(frames):
+        name = os.path.join(cache, f"{f:03d}")
+        if os.path.exists(name + ".json"):
+            continue
+        t = time.time()
         rng = np.random.default_rng(seed + f)
         atoms = structure("ws2", cells, rng, rows=round(1.15 * cells / 3 ** 0.5))
         atoms.positions[:, :2] += rng.normal(0, 0.05, (len(atoms), 2))
@@ -102,18 +113,25 @@ def movie(out, frames, cells, dose, seed=31, pixel=0.2, defocus=0.0, cs=-2e4):
         image = probe.scan(potential, scan=scan, detectors=abtem.AnnularDetector(inner=80, outer=170)).compute()
         clean = np.asarray(image.array, dtype=np.float64).T
         px = (potential.extent[0] / clean.shape[1], potential.extent[1] / clean.shape[0])
-        stack.append(rng.poisson(np.clip(clean, 0, None) * dose * px[0] * px[1]).astype(np.float32))
-        truth += [f"{f},{a.position[0] / px[0]:.3f},{a.position[1] / px[1]:.3f},{a.symbol},-1" for a in atoms]
-        print(f"frame {f}: {clean.shape[1]}×{clean.shape[0]} px at {np.mean(px):.4f} Å, {len(atoms)} atoms, {time.time() - t0:.0f} s", flush=True)
+        np.save(name + ".npy", rng.poisson(np.clip(clean, 0, None) * dose * px[0] * px[1]).astype(np.float32))
+        open(name + ".csv", "w").write("".join(f"{f},{a.position[0] / px[0]:.3f},{a.position[1] / px[1]:.3f},{a.symbol},-1\n" for a in atoms))
+        json.dump(dict(pixel_size_A=float(np.mean(px)), seconds=round(time.time() - t, 1)), open(name + ".json", "w"))
+        print(f"frame {f}: {clean.shape[1]}×{clean.shape[0]} px at {np.mean(px):.4f} Å, {len(atoms)} atoms, {time.time() - t:.0f} s", flush=True)
+    parts = [json.load(open(os.path.join(cache, f"{f:03d}.json"))) for f in range(frames)]
+    stack = np.stack([np.load(os.path.join(cache, f"{f:03d}.npy")) for f in range(frames)])
+    truth = "frame,x,y,class,defect_id\n" + "".join(open(os.path.join(cache, f"{f:03d}.csv")).read() for f in range(frames))
+    pixel_size = parts[0]["pixel_size_A"]
     # The pixel size as AtomTrack's TIFF writer stores it (ImageDescription JSON), so `evaluate` reads it.
-    tifffile.imwrite(os.path.join(out, "movie.tif"), np.stack(stack), photometric="minisblack", metadata=None,
-                     description=json.dumps({"pixel_size_A": float(np.mean(px))}))
-    open(os.path.join(out, "truth_atoms.csv"), "w").write("\n".join(truth) + "\n")
-    meta = dict(source="abTEM multislice", abtem=abtem.__version__, lattice="WS2", frames=frames, seed=seed, dose_e_per_A2=dose,
-                pixel_size_A=float(np.mean(px)), energy_eV=80e3, semiangle_mrad=30, defocus_A=defocus, Cs_A=cs,
-                detector_mrad=[80, 170], potential_sampling_A=0.08, slice_thickness_A=2, seconds=round(time.time() - t0, 1),
+    tifffile.imwrite(os.path.join(out, "movie.tif"), stack, photometric="minisblack", metadata=None,
+                     description=json.dumps({"pixel_size_A": pixel_size}))
+    open(os.path.join(out, "truth_atoms.csv"), "w").write(truth)
+    meta = dict(source="abTEM multislice", abtem=abtem.__version__, lattice="WS2", frames=frames, cells=cells, seed=seed, dose_e_per_A2=dose,
+                pixel_size_A=pixel_size, energy_eV=80e3, semiangle_mrad=30, defocus_A=defocus, Cs_A=cs,
+                detector_mrad=[80, 170], potential_sampling_A=0.08, slice_thickness_A=2,
+                seconds=round(sum(p["seconds"] for p in parts), 1),
                 note="each frame its own structure (seed + frame); detector outer angle 170 mrad (the 0.08 Å potential's limit)")
     json.dump(meta, open(os.path.join(out, "movie.json"), "w"), indent=1)
+    print(f"movie: {frames} frames in {out} ({time.time() - t0:.0f} s this run)")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,9 @@ public struct LatticeAnalysis: Sendable {
     /// How clearly the folded frame tells the other basis sites' side (S in WS2) from the empty hollows:
     /// their brightness difference over its noise (σ). Below 3 the sublattice is a guess.
     public var sublatticeSignificance = 0.0
+    /// The frame folded into one cell about `cellOrigin`: the frame's average column, unfolded by `template(at:)`.
+    var cell: CellAverage
+    var cellOrigin: Vec2
 
     /// The sites that depart from the perfect lattice (substitutions, column thinning, vacancies).
     public var departures: [LatticeSite] { sites.filter { $0.kind != 0 } }
@@ -47,6 +50,8 @@ public struct LatticeAnalysis: Sendable {
         Self.keepBraggWindows(&raw, fit: fit)
         reconstruction = raw.inverse(croppedTo: width, height).map { Float($0 + mean) }
         sites = []
+        cellOrigin = Vec2(Double(width - 1) / 2, Double(height - 1) / 2)
+        cell = CellAverage(pixels, width: width, height: height, fit: fit, origin: cellOrigin)
         (sites, sublatticeSignificance) = classifiedSites(frame: pixels, pixelSize: pixelSize ?? fit.pixelSize)
     }
 
@@ -78,8 +83,7 @@ public struct LatticeAnalysis: Sendable {
     /// Returns the sites and `sublatticeSignificance`.
     func classifiedSites(frame: [Float], pixelSize: Double) -> ([LatticeSite], Double) {
         let lattice = material.lattice, anchorBasis = material.brightestBasis
-        let centre = Vec2(Double(width - 1) / 2, Double(height - 1) / 2)
-        let cell = CellAverage(frame, width: width, height: height, fit: fit, origin: centre)
+        let centre = cellOrigin
         let f0 = lattice.basis[anchorBasis].fractional
         // The hollow and the basis sites are the cell's centres of 3-fold symmetry: found as such (a probe
         // with a dark core or bright rings shifts the folded cell's maximum off the column, not its
@@ -152,6 +156,67 @@ public struct LatticeAnalysis: Sendable {
             }
         }
         return weight > 0 ? sum / weight : 0
+    }
+}
+
+// MARK: Columns where the frame has them
+
+extension LatticeAnalysis {
+    /// The frame's ideal periodic image at `p`: its folded cell (the average column with its neighbours'
+    /// tails) unfolded onto the fitted lattice, so its columns sit on the ideal sites.
+    func template(at p: Vec2) -> Double { cell.value(at: fit.fractional(p - cellOrigin)) }
+
+    /// σ of a pixel about the template: 1.4826 × the median absolute residual (an upper bound where the
+    /// scan distortion itself leaves residuals).
+    func pixelNoise(_ frame: [Float]) -> Double {
+        var residuals = [Double](repeating: 0, count: frame.count)
+        for y in 0..<height { for x in 0..<width {
+            residuals[y * width + x] = abs(Double(frame[y * width + x]) - template(at: Vec2(Double(x), Double(y))))
+        } }
+        return 1.4826 * Statistics.median(residuals)
+    }
+
+    /// Where the frame has the column of the ideal site `p`. Scan distortion (line jitter, flyback, slow-scan
+    /// drift) moves whole scan lines, so the column moves with the line through it: the site moves along x by
+    /// the shift that best aligns the frame's scan line through it with the template (least squares, means
+    /// removed, over ± one bond), then along y likewise with the pixel column through the moved site. A
+    /// shift is taken only when it lies inside `reach` (under half a bond: never the neighbour's column) and
+    /// exceeds twice its noise (σ = pixel noise / √Σ T′², the template-matching bound); otherwise the ideal
+    /// place stays, being the more precise where the frame agrees with the lattice within its noise.
+    public func snapped(_ p: Vec2, frame: [Float], noise: Double) -> Vec2 {
+        let bond = material.lattice.a / 3.0.squareRoot() / fit.pixelSize
+        let reach = Int(0.45 * bond), half = Int(bond.rounded())
+        let row = Int(p.y.rounded()), x0 = Int(p.x.rounded())
+        let dx = Self.lineShift(half: half, reach: reach, noise: noise,
+                                frame: { t in x0 + t >= 0 && x0 + t < width && row >= 0 && row < height ? Double(frame[row * width + x0 + t]) : nil },
+                                model: { s in template(at: Vec2(Double(x0) + s, Double(row))) })
+        let column = Int((p.x + dx).rounded()), y0 = Int(p.y.rounded())
+        let dy = Self.lineShift(half: half, reach: reach, noise: noise,
+                                frame: { t in y0 + t >= 0 && y0 + t < height && column >= 0 && column < width ? Double(frame[(y0 + t) * width + column]) : nil },
+                                model: { s in template(at: Vec2(Double(column) - dx, Double(y0) + s)) })
+        return Vec2(p.x + dx, p.y + dy)
+    }
+
+    /// The shift d that best aligns a line of the frame, `frame(t)` for t in −half…half, with the template along
+    /// it, `model(t − d)`: the least sum of squares (means removed) over integer d in −reach…reach, refined by a
+    /// parabola. 0 when the best is at the edge of the reach or not beyond 2σ.
+    static func lineShift(half: Int, reach: Int, noise: Double, frame: (Int) -> Double?, model: (Double) -> Double) -> Double {
+        let ts = (-half...half).filter { frame($0) != nil }
+        guard reach >= 1, ts.count > 2 * reach + 2 else { return 0 }
+        let f = ts.map { frame($0)! }, fMean = f.reduce(0, +) / Double(f.count)
+        func cost(_ d: Int) -> Double {
+            let m = ts.map { model(Double($0 - d)) }, mMean = m.reduce(0, +) / Double(m.count)
+            return zip(f, m).reduce(0) { $0 + pow(($1.0 - fMean) - ($1.1 - mMean), 2) }
+        }
+        let costs = (-reach...reach).map(cost)
+        let best = costs.indices.min { costs[$0] < costs[$1] }!
+        guard best > 0, best < costs.count - 1 else { return 0 }
+        let (a, b, c) = (costs[best - 1], costs[best], costs[best + 1])
+        let d = Double(best - reach) + (a - c) / (2 * max(a - 2 * b + c, 1e-300))
+        // Σ T′² along the line at the shift found (central differences).
+        let slope2 = ts.reduce(0.0) { $0 + pow((model(Double($1) - d + 0.5) - model(Double($1) - d - 0.5)), 2) }
+        let sigma = noise / max(slope2, 1e-300).squareRoot()
+        return abs(d) > 2 * sigma ? d : 0
     }
 }
 

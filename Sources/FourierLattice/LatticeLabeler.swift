@@ -67,7 +67,7 @@ public enum LatticeLabeler {
             throw FourierLatticeError.noLabels(String(format: "the brightest columns' contrasts scatter by %.2f of their median (at most %.2f for labels): the frame is too noisy to tell a column from an empty site; give labels from a table",
                                                       scatter, maxHostScatter))
         }
-        return labels(from: analysis)
+        return labels(from: analysis, frame: frame)
     }
 
     /// Least significance of the second sublattice's side against the hollows' (`LatticeAnalysis.sublatticeSignificance`).
@@ -88,8 +88,12 @@ public enum LatticeLabeler {
     /// Relative disagreement of the fitted lattice with a given pixel size beyond which it is not the material's.
     public static let pixelSizeTolerance = 0.05
 
-    public static func labels(from analysis: LatticeAnalysis) -> Labels {
+    /// The decided columns are placed where `frame` has them (`LatticeAnalysis.snapped`: scan distortion
+    /// moves the columns off the ideal lattice, and a label must sit on its column); undecided sites stay
+    /// ideal, as do all sites without a frame.
+    public static func labels(from analysis: LatticeAnalysis, frame: [Float]?) -> Labels {
         var out = Labels(points: [], undecided: [])
+        let noise = frame.map(analysis.pixelNoise) ?? 0
         for b in analysis.material.siteKinds.indices {
             let kinds = analysis.material.siteKinds[b], sites = analysis.sites.filter { $0.basis == b }
             let responsibilities = mixture(sites.map(\.contrast), means: kinds.map(\.contrast))
@@ -99,7 +103,10 @@ public enum LatticeLabeler {
                 guard let best = posterior.max(by: { $0.value < $1.value }), best.value >= confidence else {
                     out.undecided.append(LabelledPoint(x: s.x, y: s.y, label: -1)); continue
                 }
-                if let label = best.key { out.points.append(LabelledPoint(x: s.x, y: s.y, label: label)) }
+                if let label = best.key {
+                    let p = frame.map { analysis.snapped(Vec2(s.x, s.y), frame: $0, noise: noise) } ?? Vec2(s.x, s.y)
+                    out.points.append(LabelledPoint(x: p.x, y: p.y, label: label))
+                }
             }
         }
         return out

@@ -10,9 +10,10 @@ struct Finetune: ParsableCommand {
         Labels the chosen frames from themselves (Fourier lattice: every site of the reconstructed periodic \
         lattice that holds a column, in the class of what it holds; see `lattice`), or from --labels TABLE \
         (a frame,x,y,class table such as a checked atoms.csv), then trains from the model's weights on augmented crops of them (flips, rotations, scale, contrast, \
-        gamma, blur, noise). The rightmost --hold-out of each frame's columns is never trained on: the model \
-        is scored on it before the first step and every --validate-every steps, and the best weights are \
-        kept (step 0, the model as given, when no step beats it). OUT is a normal model directory \
+        gamma, blur, noise). --hold-out of each frame, as patches spread over it, is never trained on: the \
+        model is scored on them before the first step and every --validate-every steps, and a step's weights \
+        are kept only when they beat the model as given beyond the noise of the held-out counts (else step 0, \
+        the model as given, is written). OUT is a normal model directory \
         (model.safetensors, model.json, training_log.csv) whose card records the movie, frames, checksum, \
         labels, steps and the held-out scores before and after; use it with --model OUT.
         """)
@@ -28,8 +29,8 @@ struct Finetune: ParsableCommand {
     @Option(help: "Crops per step.") var batchSize = 4
     @Option(help: "Training crop side in px (default: the model's training tile, shrunk to fit).") var tile: Int?
     @Option(help: "Adam learning rate (cosine-annealed to 2 % of it).") var learningRate: Float = 5e-4
-    @Option(help: "Score on the held-out strip every N steps.") var validateEvery = 25
-    @Option(help: "Fraction of each frame's width (its rightmost columns) held out for validation.") var holdOut = 0.25
+    @Option(help: "Score on the held-out patches every N steps.") var validateEvery = 25
+    @Option(help: "Fraction of each frame held out for validation (patches of a 4 × 4 grid spread over it).") var holdOut = 0.25
     @Option(help: "Seed of the crops and augmentation.") var seed: UInt64 = 1
     @Option(help: "Threads (BLAS and crops).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @OptionGroup var output: OutputOptions
@@ -88,7 +89,7 @@ extension FrameLabels {
 func printFinetuned(_ card: ModelCard, dir: URL) {
     guard let f = card.finetuning else { return }
     print("model: \(dir.path)/\(TrainedModel.weightsFile) (best step \(f.bestStep) of \(f.steps), \(f.source.labelledAtoms) labelled atoms\(f.source.undecidedSites.map { ", \($0) undecided sites" } ?? ""), \(String(format: "%.0f", f.seconds)) s)")
-    print("held-out strip, before → after:")
+    print("held-out patches, before → after:")
     for (b, a) in zip(f.heldOutBefore.perClass, f.heldOutAfter.perClass) {
         print(String(format: "  %-6@ F1 %.4f → %.4f  RMSE %.3f → %.3f px", a.className as NSString, b.f1, a.f1,
                      b.rmsePx ?? .nan, a.rmsePx ?? .nan))

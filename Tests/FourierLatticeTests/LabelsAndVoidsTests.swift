@@ -189,3 +189,40 @@ final class ShiftedFrameLabelsTests: XCTestCase {
         }
     }
 }
+
+/// The study's scan-distortion frame (1.5 px rms line jitter, 4 px flyback over 25 px): the ideal lattice's
+/// sites are ~1 px off the columns, which the truth places on the line through each column's centre.
+/// Snapped to the frame's own scan lines (`LatticeAnalysis.snapped`), the decided labels sit on the columns;
+/// on a frame without scan distortion (the source shift) snapping moves them no further from the truth.
+final class SnappedLabelsTests: XCTestCase {
+    func testLabelsFollowTheScanLinesOfTheFrame() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        for shift in ["scan", "source"] {
+            var recipe = try Recipe.decode(Data(contentsOf: root.appendingPathComponent("TrainingData/finetune-study/shift-\(shift).json")))
+            recipe.movie?.frames = 1
+            var frame: MovieFrame?
+            let truthRows = try MovieSimulator(recipe: recipe).run { frame = $0 }.atomRows
+            let f = try XCTUnwrap(frame), p = 0.2
+            // Apparent (scan-shifted) columns; an S2 column is listed once per atom.
+            var truth: [(x: Double, y: Double)] = []
+            for row in truthRows {
+                let v = row.split(separator: ",").map(String.init)
+                let (x, y) = (Double(v[1])!, Double(v[2])!)
+                if !truth.contains(where: { abs($0.x - x) < 0.5 && abs($0.y - y) < 0.5 }) { truth.append((x, y)) }
+            }
+            let analysis = try LatticeAnalysis(frame: f.image, width: 256, height: 256, material: .named("ws2"), pixelSize: p)
+            func medianError(_ labels: LatticeLabeler.Labels) -> (Double, Int) {
+                let points = labels.points.filter { $0.x > 10 && $0.y > 10 && $0.x < 245 && $0.y < 245 }.map { (x: $0.x, y: $0.y) }
+                let pairs = LinearAssignment.matchPoints(points, truth, maxDistance: 0.9 / p, objective: .mostPairs)
+                return (Statistics.median(pairs.map(\.2)), pairs.count)
+            }
+            let (ideal, n0) = medianError(LatticeLabeler.labels(from: analysis, frame: nil))
+            let (snapped, n1) = medianError(LatticeLabeler.labels(from: analysis, frame: f.image))
+            print(String(format: "%@ frame: labels' median distance to the true columns %.3f px (ideal lattice, %d matched) → %.3f px (snapped, %d matched)",
+                         shift, ideal, n0, snapped, n1))
+            XCTAssertGreaterThan(Double(n1), 0.97 * Double(n0), shift)
+            if shift == "scan" { XCTAssertLessThan(snapped, 0.5 * ideal, "the labels follow the jittered lines") }
+            else { XCTAssertLessThan(snapped, ideal + 0.03, "snapping adds no error where the lattice is right") }
+        }
+    }
+}

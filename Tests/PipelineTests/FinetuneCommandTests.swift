@@ -66,7 +66,7 @@ extension CommandLineTests {
         let run = try atomtrack(["finetune", "--model", model, "--movie", movie, "--labels", truth, "--frames", "1",
                                  "--steps", "2", "--batch-size", "1", "--tile", "64", "--out", tuned.path, "--quiet", "--threads", "2"])
         XCTAssertEqual(run.status, 0, run.stderr)
-        XCTAssertTrue(run.stdout.contains("held-out strip, before → after"), run.stdout)
+        XCTAssertTrue(run.stdout.contains("held-out patches, before → after"), run.stdout)
         let card = try ModelCard.load(tuned.appendingPathComponent(TrainedModel.cardFile))
         XCTAssertEqual(card.finetuning?.source.frames, [1])
         XCTAssertEqual(card.finetuning?.source.movie, movie)

@@ -81,7 +81,7 @@ final class FinetuneTests: XCTestCase {
         XCTAssertEqual(try ModelCard.load(out.appendingPathComponent(TrainedModel.cardFile)).finetuning?.bestStep, f.bestStep)
     }
 
-    /// A step that wrecks the weights (learning rate 1) scores worse on the held-out strip than the
+    /// A step that wrecks the weights (learning rate 1) scores worse on the held-out patches than the
     /// model it started from, so the base weights are what is written (best step 0).
     func testKeepsTheBaseWeightsWhenNoStepBeatsThem() throws {
         let dir = try reliabilityTempDir(self)

@@ -93,7 +93,7 @@ public struct ModelCard: Codable, Sendable {
         public var baseDirectory: String
         public var source: Source
         public var steps: Int
-        /// Step of the weights kept (0: no step beat the base model on the held-out strips).
+        /// Step of the weights kept (0: no step beat the base model on the held-out patches beyond their noise).
         public var bestStep: Int
         public var batchSize: Int
         public var tileSize: Int

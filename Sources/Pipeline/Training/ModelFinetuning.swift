@@ -10,11 +10,12 @@ import Tensors
 /// the frames themselves), so that a microscope unlike the simulator's — other probe tails, scan
 /// distortions, noise — is learned from the data in hand.
 ///
-/// Each frame is split in two: the rightmost `holdOutFraction` of its columns is held out for
-/// validation, and training crops (`tileSize`², augmented as in `train`: flips, rotations, scale,
-/// contrast, gamma, blur, noise) are drawn from the rest only. The model is scored on the held-out
-/// strips before the first step and every `validateEvery` steps; the best weights are kept, so
-/// the result is never worse on the held-out strip than the model it started from.
+/// `holdOutFraction` of each frame is held out for validation as patches spread over it (`heldOutPatches`:
+/// a strip at one edge may be atypical and holds few columns): their labels are an ignore region in every
+/// training crop (`tileSize`², drawn anywhere, augmented as in `train`: flips, rotations, scale, contrast,
+/// gamma, blur, noise). The model is scored on the patches before the first step and every `validateEvery`
+/// steps; a step's weights are kept only when they beat the model it started from beyond the noise of the
+/// held-out counts (`Gain`), so a lucky step on a few columns is not taken for an improvement.
 ///
 /// Output directory: `model.safetensors`, `model.json` (the base card plus `finetuning`: what it
 /// was tuned on), `training_log.csv`.
@@ -26,7 +27,7 @@ public struct ModelFinetuning {
         public var tileSize: Int?
         public var learningRate: Float = 5e-4
         public var validateEvery = 25
-        /// Fraction of each frame's width (its rightmost columns) held out for validation.
+        /// Fraction of each frame held out for validation (`heldOutPatches` of a 4 × 4 grid).
         public var holdOutFraction = 0.25
         /// Label disc radius (Å), as the training recipes draw them.
         public var labelRadius = 0.5
@@ -42,7 +43,7 @@ public struct ModelFinetuning {
             if let t = tileSize { try require((16...4096).contains(t), "--tile", t, "expected 16–4096 px") }
             try require(learningRate.isFinite && learningRate > 0 && learningRate <= 1, "--learning-rate", learningRate, "expected 0 < rate ≤ 1")
             try require((1...100_000).contains(validateEvery), "--validate-every", validateEvery, "expected 1–10⁵ steps")
-            try require(holdOutFraction >= 0.1 && holdOutFraction <= 0.5, "--hold-out", holdOutFraction, "expected 0.1–0.5 of the width")
+            try require(holdOutFraction >= 0.1 && holdOutFraction <= 0.5, "--hold-out", holdOutFraction, "expected 0.1–0.5 of the frame")
             try require(labelRadius > 0 && labelRadius <= 5, "--label-radius", labelRadius, "expected 0 < radius ≤ 5 Å")
             try require((1...1024).contains(threads), "--threads", threads, "expected 1–1024")
         }
@@ -67,6 +68,8 @@ public struct ModelFinetuning {
     public let options: Options
     public let outputDirectory: URL
     let tile: Int
+    /// The frames with their held-out patches an ignore region (what the training crops are cut from).
+    let trainingFrames: [LabelledFrame]
 
     public static let logFile = "training_log.csv"
     /// A directory holding one of these holds a model.
@@ -80,28 +83,60 @@ public struct ModelFinetuning {
             throw InputError("\(outputDirectory.path): is the model being tuned; give another --out")
         }
         let m = 1 << base.network.modelDescription.depth
-        let trainWidth = frames.map { Self.trainingWidth($0.width, holdOut: options.holdOutFraction) }.min() ?? 0
-        let fits = min(trainWidth, frames.map(\.height).min() ?? first.height) / m * m
+        let fits = min(frames.map(\.width).min() ?? first.width, frames.map(\.height).min() ?? first.height) / m * m
         let wanted = options.tileSize ?? base.card.training.tileSize
         guard fits >= max(16, m) else {
-            throw InputError("frames of \(first.width)×\(first.height) px are too small to fine-tune on: the training part must be at least \(max(16, m)) px")
+            throw InputError("frames of \(first.width)×\(first.height) px are too small to fine-tune on: at least \(max(16, m)) px")
         }
         guard wanted % m == 0 else { throw InputError("--tile \(wanted) is invalid: expected a multiple of \(m) px") }
         guard wanted <= fits || options.tileSize == nil else {
-            throw InputError("--tile \(wanted) is invalid: the training part of the frames allows at most \(fits) px")
+            throw InputError("--tile \(wanted) is invalid: the frames allow at most \(fits) px")
         }
         guard frames.contains(where: { !$0.points.isEmpty }) else { throw InputError("the labelled frames hold no atoms to learn from") }
         tile = min(wanted, fits)
         self.base = base; self.frames = frames; self.source = source
+        trainingFrames = frames.map { Self.withPatchesIgnored($0, holdOut: options.holdOutFraction, labelRadius: options.labelRadius) }
         self.options = options; self.outputDirectory = outputDirectory
     }
 
-    /// Columns of a frame of `width` px left for training (the rest is held out).
-    static func trainingWidth(_ width: Int, holdOut: Double) -> Int {
-        width - heldOutWidth(width, holdOut: holdOut)
+    /// Grid cells per side of which `heldOutPatches` are held out.
+    static let patchGrid = 4
+
+    /// The held-out patches (x, y, width, height) of a `width` × `height` frame: round(fraction × 16) cells
+    /// of a 4 × 4 grid, at most two per grid row and column, spread over the frame (cell (r, (3r + 1 + 2k) mod 4)
+    /// for the k-th round of rows r), so that the held-out columns are not one edge's.
+    static func heldOutPatches(width: Int, height: Int, holdOut: Double) -> [(x: Int, y: Int, width: Int, height: Int)] {
+        let n = patchGrid, count = min(2 * n, max(1, Int((holdOut * Double(n * n)).rounded())))
+        return (0..<count).map { k in
+            let r = k % n, c = (3 * r + 1 + 2 * (k / n)) % n
+            let x0 = c * width / n, y0 = r * height / n
+            return (x0, y0, (c + 1) * width / n - x0, (r + 1) * height / n - y0)
+        }
     }
 
-    static func heldOutWidth(_ width: Int, holdOut: Double) -> Int { max(1, Int((Double(width) * holdOut).rounded())) }
+    /// The frame for training: its held-out patches, grown by a label disc (`labelRadius` Å) so that no disc of a
+    /// column outside reaches in, lose their labels and are covered by undecided points (ignore discs of
+    /// ≥ 1 px radius on a grid of that spacing): no crop learns what the patches are scored against.
+    static func withPatchesIgnored(_ f: LabelledFrame, holdOut: Double, labelRadius: Double) -> LabelledFrame {
+        let pad = Int((labelRadius / f.pixelSize).rounded(.up)) + 1
+        let regions = heldOutPatches(width: f.width, height: f.height, holdOut: holdOut).map {
+            (x: max(0, $0.x - pad), y: max(0, $0.y - pad), right: min(f.width, $0.x + $0.width + pad), bottom: min(f.height, $0.y + $0.height + pad))
+        }
+        let inside = { (p: LabelledPoint) in
+            regions.contains { Double($0.x) - 0.5 <= p.x && p.x < Double($0.right) - 0.5 && Double($0.y) - 0.5 <= p.y && p.y < Double($0.bottom) - 0.5 }
+        }
+        let spacing = max(1, Int(ignoreRadius / f.pixelSize))   // the ignore discs' radius in px, as `Augmentation.pair` draws them
+        let cover = regions.flatMap { r -> [LabelledPoint] in
+            let xs = Array(stride(from: r.x, to: r.right, by: spacing)) + [r.right - 1]
+            let ys = Array(stride(from: r.y, to: r.bottom, by: spacing)) + [r.bottom - 1]
+            return ys.flatMap { y in xs.map { x in LabelledPoint(x: Double(x), y: Double(y), label: -1) } }
+        }
+        return LabelledFrame(image: f.image, width: f.width, height: f.height, pixelSize: f.pixelSize,
+                             points: f.points.filter { !inside($0) }, ignored: f.ignored.filter { !inside($0) } + cover, dose: f.dose)
+    }
+
+    /// Radius (Å) of the ignore discs `Augmentation.pair` draws (its default).
+    static let ignoreRadius = 1.0
 
     /// Trains from the base weights; returns the card written (with the held-out scores before and after).
     @discardableResult
@@ -113,27 +148,28 @@ public struct ModelFinetuning {
                                   schedule: .cosine(totalSteps: options.steps, minimum: options.learningRate * 0.02))
         let trainer = Trainer(model: network, loss: .crossEntropy(classWeights: nil), optimizer: optimizer)
         let validation = heldOutItems()
-        let before = try evaluate(network, on: validation)
-        var best = (score: meanF1(before), step: 0, evaluation: before)
+        let before = try score(network, on: validation)
+        var best = (score: 0.0, step: 0, evaluation: before)
         try save(network, card: card(best: best, before: before, seconds: 0))
-        var log = "step,loss,pixel_accuracy,learning_rate,val_mean_f1\n0,,,,\(best.score)\n"
+        var log = "step,loss,pixel_accuracy,learning_rate,val_mean_f1,val_gain_sigma,val_worst_sigma\n0,,,,\(meanF1(before)),0,0\n"
         let bar = ProgressBar("finetune \(base.card.name)", total: options.steps, unit: "steps", quiet: !progress)
         var lossAverage: Double?
         for step in 1...options.steps {
             let (images, labels) = try batch(step: step - 1)
             let result = try trainer.step(images: images, labels: labels)
             lossAverage = lossAverage.map { 0.9 * $0 + 0.1 * result.loss } ?? result.loss
-            var score = ""
+            var validationColumns = ",,"
             if step % options.validateEvery == 0 || step == options.steps {
-                let e = try evaluate(network, on: validation)
-                score = "\(meanF1(e))"
-                if meanF1(e) > best.score {
-                    best = (meanF1(e), step, e)
+                let e = try score(network, on: validation)
+                let gain = Gain(before, e)
+                validationColumns = "\(meanF1(e)),\(gain.total),\(gain.worst)"
+                if gain.isBeyondNoise && gain.total > best.score {
+                    best = (gain.total, step, e)
                     try save(network, card: card(best: best, before: before, seconds: Date().timeIntervalSince(start)))
                 }
             }
-            log += "\(step),\(result.loss),\(result.accuracy),\(result.learningRate),\(score)\n"
-            bar.advance(status: String(format: "loss %.4f  held-out F1 %.4f (step %d)", lossAverage ?? 0, best.score, best.step))
+            log += "\(step),\(result.loss),\(result.accuracy),\(result.learningRate),\(validationColumns)\n"
+            bar.advance(status: String(format: "loss %.4f  held-out F1 %.4f (step %d)", lossAverage ?? 0, meanF1(best.evaluation), best.step))
         }
         bar.finish()
         let final = card(best: best, before: before, seconds: Date().timeIntervalSince(start))
@@ -150,44 +186,90 @@ public struct ModelFinetuning {
         return try TrainingPair.batch(parallelMap(n) { i in trainingPair(index: step * n + i) }, width: t, height: t)
     }
 
-    /// Item `index`: a crop from the training part of a frame, then the augmentation; depends only on (seed, index).
+    /// Item `index`: a crop of a frame (its held-out patches an ignore region), then the augmentation;
+    /// depends only on (seed, index).
     func trainingPair(index: Int) -> TrainingPair {
         var rng = SeededGenerator(seed: options.seed, index: index)
-        let f = frames[rng.int(frames.count)]
         let t = tile
-        let x0 = rng.int(Self.trainingWidth(f.width, holdOut: options.holdOutFraction) - t + 1), y0 = rng.int(f.height - t + 1)
+        let f = trainingFrames[rng.int(frames.count)]
+        let x0 = rng.int(f.width - t + 1), y0 = rng.int(f.height - t + 1)
         let crop = f.crop(x: x0, y: y0, width: t, height: t)
         return Self.augmentation.pair(from: crop, classNames: base.card.classes.map(\.name),
                                       labelRadius: options.labelRadius, rng: &rng)
     }
 
-    /// Each frame's held-out strip (its rightmost columns) with its labels; atoms found at its
-    /// undecided sites are not scored (neither hits nor false positives).
+    /// Each frame's held-out patches with their labels, each cut out with `contextMargin` px of the frame
+    /// around it (clipped to the frame) that are seen but not scored; atoms found at their undecided sites are
+    /// not scored either (neither hits nor false positives).
     func heldOutItems() -> [ModelEvaluation.Item] {
-        frames.enumerated().map { i, f in
-            let w = Self.heldOutWidth(f.width, holdOut: options.holdOutFraction)
-            let strip = f.crop(x: f.width - w, y: 0, width: w, height: f.height)
-            return ModelEvaluation.Item(name: "held-out strip \(i)", pixels: strip.image, width: w, height: f.height,
-                                        pixelSize: f.pixelSize,
-                                        truth: strip.points.map { ReferencePoint(x: $0.x, y: $0.y, classIndex: $0.label) },
-                                        unscored: strip.ignored.map { ($0.x, $0.y) })
+        let m = Self.contextMargin
+        return frames.enumerated().flatMap { i, f in
+            Self.heldOutPatches(width: f.width, height: f.height, holdOut: options.holdOutFraction).map { p in
+                let x0 = max(0, p.x - m), y0 = max(0, p.y - m)
+                let w = min(f.width, p.x + p.width + m) - x0, h = min(f.height, p.y + p.height + m) - y0
+                let patch = f.crop(x: x0, y: y0, width: w, height: h)
+                return ModelEvaluation.Item(name: "held-out patch (\(p.x), \(p.y)) of frame \(i)", pixels: patch.image,
+                                            width: w, height: h, pixelSize: f.pixelSize,
+                                            truth: patch.points.map { ReferencePoint(x: $0.x, y: $0.y, classIndex: $0.label) },
+                                            unscored: patch.ignored.map { ($0.x, $0.y) })
+            }
         }
     }
 
-    func evaluate(_ network: SegmentationModel, on items: [ModelEvaluation.Item]) throws -> ModelCard.Evaluation {
+    /// Frame around each held-out patch that the model sees and the score leaves out (the evaluation's border).
+    static let contextMargin = 3
+
+    /// A tuned model's held-out scores against the base model's, per class, in units of their noise: the
+    /// F1 difference over √(Σ p(1 − p)/n) (binomial, n = the class's matched + missed + false atoms / 2,
+    /// p shrunk by half a count so that a perfect score has noise too), the RMSE decrease over
+    /// √(Σ RMSE²/(2·TP)). Beyond noise: some class gains more than 2σ and none loses more than 2σ.
+    struct Gain {
+        var sigmas: [Double] = []
+
+        init(_ base: HeldOutScore, _ tuned: HeldOutScore) {
+            for (a, b) in zip(base.rows, tuned.rows) {
+                let f1Noise = [a, b].map { m -> Double in
+                    let n = max(1, Double(2 * m.truePositives + m.falsePositives + m.falseNegatives) / 2)
+                    let p = (m.f1 * n + 0.5) / (n + 1)
+                    return p * (1 - p) / n
+                }.reduce(0, +).squareRoot()
+                sigmas.append((b.f1 - a.f1) / f1Noise)
+                if let ra = a.rmsePx, let rb = b.rmsePx, a.truePositives > 0, b.truePositives > 0 {
+                    let noise = (ra * ra / Double(2 * a.truePositives) + rb * rb / Double(2 * b.truePositives)).squareRoot()
+                    sigmas.append((ra - rb) / max(noise, 1e-9))
+                }
+            }
+        }
+
+        var total: Double { sigmas.reduce(0, +) }
+        var worst: Double { sigmas.min() ?? 0 }
+        var isBeyondNoise: Bool { (sigmas.max() ?? 0) > 2 && worst >= -2 }
+    }
+
+    /// The network's per-class scores on the held-out patches, with the match radius (px) they used.
+    typealias HeldOutScore = (rows: [ModelEvaluation.Row], radius: Double)
+
+    func score(_ network: SegmentationModel, on items: [ModelEvaluation.Item]) throws -> HeldOutScore {
         let model = TrainedModel(directory: outputDirectory, card: base.card, network: network)
-        let evaluation = ModelEvaluation(finder: try AtomFinder(model: model))
-        let rows = try evaluation.score(items, dataset: "held-out", dose: nil, progress: false)
-        let radius = evaluation.radiusFraction * base.card.columnSpacingPixels(pixelSize: frames[0].pixelSize)
-        return ModelCard.Evaluation(
-            dataset: "held-out strips (rightmost \(Int(options.holdOutFraction * 100)) % of the columns) of the labelled frames, against their labels",
-            matchRadiusPx: radius,
-            perClass: rows.map { ModelCard.ClassMetrics(className: $0.className, pixelIoU: nil, precision: $0.precision,
+        var finder = AtomFinder.Options()
+        finder.mergeDopants = OutputClasses.hasDopantToMerge(base.card)   // the labels are in the model's own classes
+        var evaluation = ModelEvaluation(finder: try AtomFinder(model: model, options: finder))
+        evaluation.borderMargin = Double(Self.contextMargin)
+        return (try evaluation.score(items, dataset: "held-out", dose: nil, progress: false),
+                evaluation.radiusFraction * base.card.columnSpacingPixels(pixelSize: frames[0].pixelSize))
+    }
+
+    /// Held-out scores as the model card records them.
+    func cardEvaluation(_ score: HeldOutScore) -> ModelCard.Evaluation {
+        ModelCard.Evaluation(
+            dataset: "held-out patches (\(Int(options.holdOutFraction * 100)) % of each frame, spread over it) of the labelled frames, against their labels",
+            matchRadiusPx: score.radius,
+            perClass: score.rows.map { ModelCard.ClassMetrics(className: $0.className, pixelIoU: nil, precision: $0.precision,
                                                           recall: $0.recall, f1: $0.f1, rmsePx: $0.rmsePx) },
             note: nil)
     }
 
-    func meanF1(_ e: ModelCard.Evaluation) -> Double { e.perClass.map(\.f1).reduce(0, +) / Double(max(1, e.perClass.count)) }
+    func meanF1(_ score: HeldOutScore) -> Double { score.rows.map(\.f1).reduce(0, +) / Double(max(1, score.rows.count)) }
 
     // MARK: - output
 
@@ -196,18 +278,18 @@ public struct ModelFinetuning {
         try AtomicFile.write(card.jsonData(), to: outputDirectory.appendingPathComponent(TrainedModel.cardFile))
     }
 
-    func card(best: (score: Double, step: Int, evaluation: ModelCard.Evaluation), before: ModelCard.Evaluation,
+    func card(best: (score: Double, step: Int, evaluation: HeldOutScore), before: HeldOutScore,
               seconds: Double) -> ModelCard {
         var c = base.card
         c.name = outputDirectory.lastPathComponent
         c.description = "\(base.card.name) fine-tuned on frame(s) \(source.frames.map(String.init).joined(separator: ", ")) of \(URL(fileURLWithPath: source.movie).lastPathComponent)"
-        c.evaluations = [best.evaluation] + base.card.evaluations
+        c.evaluations = [cardEvaluation(best.evaluation)] + base.card.evaluations
         c.finetuning = ModelCard.Finetuning(
             baseModel: base.card.name, baseDirectory: base.directory.path, source: source,
             steps: options.steps, bestStep: best.step, batchSize: options.batchSize, tileSize: tile,
             learningRate: options.learningRate, holdOutFraction: options.holdOutFraction, seed: options.seed,
             seconds: seconds, date: ISO8601DateFormatter().string(from: Date()), atomtrackVersion: atomTrackVersion,
-            heldOutBefore: before, heldOutAfter: best.evaluation)
+            heldOutBefore: cardEvaluation(before), heldOutAfter: cardEvaluation(best.evaluation))
         return c
     }
 }
