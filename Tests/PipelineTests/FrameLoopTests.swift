@@ -4,11 +4,9 @@ import MicroscopyIO
 import Pipeline
 import XCTest
 
-/// `MovieLocator.run` (the frame loop of `locate` and `analyze`): with two threads allowed frame
-/// k's rows and `onFrame` run on another thread while frame k + 1 is located, with one frame after
-/// frame. The table must not depend on that (nor on the refinement's parallel runs), `onFrame`
-/// sees every frame in order with its own pixels, and an error from `onFrame` stops the loop at
-/// that frame.
+/// `MovieLocator.run` (the frame loop of `locate` and `analyze`): the atoms do not depend on the
+/// threads allowed (the refinement fits atoms in parallel runs), `onFrame` sees every frame in
+/// order with its own pixels, and an error from `onFrame` stops the loop at that frame.
 final class FrameLoopTests: XCTestCase {
     private func ws2Movie() throws -> (MovieInput, URL) {
         let root = try reliabilityTempDir(self)
@@ -46,7 +44,7 @@ final class FrameLoopTests: XCTestCase {
     }
 
     /// An error from `onFrame` (analyze's stop after N frames, a full disk) ends the run at that
-    /// frame: the frame located meanwhile is dropped, no later frame is handed over.
+    /// frame: no later frame is handed over.
     func testErrorInOnFrameStopsTheLoop() throws {
         struct Stop: Error {}
         let (input, root) = try ws2Movie()

@@ -75,41 +75,28 @@ public struct MovieLocator {
         let bar = ProgressBar("locate", total: frames.count + alreadyDone, quiet: !progress)
         if alreadyDone > 0 { bar.advance(by: alreadyDone, status: "resumed after \(alreadyDone) frames") }
         var firstSkip: LocalizationError?, skipped = 0, overlays: [URL] = []
-        // Frame k's rows, overlay and `onFrame` (analyze: defect crops, journal) run on one other
-        // thread, in frame order, while frame k + 1 is read and located here. The network stays
-        // on this thread, so its activations stay in this thread's malloc arena (with
-        // `recycleLargeAllocations` every arena that ran a network pass keeps one). At most two
-        // frames are in memory; with one thread allowed, frames run one after the other.
-        try withoutActuallyEscaping(onFrame) { onFrame in
-            var writing: InFlight<Void>?
-            defer { _ = writing?.result() }   // never return while a frame is being written
-            for i in frames {
-                let image = try movie.frame(i)
-                var found: [FrameAtom] = []
-                var normalized: NormalizedFrame?
-                do {
-                    let (atoms, bounds) = try finder.locateAtoms(in: image.pixels, width: image.width, height: image.height,
-                                                                 pixelSize: pixelSize, frame: i)
-                    if keepNormalized { normalized = bounds.apply(image.pixels, width: image.width, height: image.height) }
-                    found = atoms.map { FrameAtom(frame: i, $0) }
-                } catch let e as LocalizationError {
-                    FileHandle.standardError.write(Data("\nwarning: frame \(i) skipped: \(e)\n".utf8))
-                    firstSkip = firstSkip ?? e
-                    skipped += 1
-                }
-                try writing?.result().get()
-                writing = InFlight(concurrently: parallelThreadLimit > 1) { [found, normalized] in
-                    try sink.write(atomTable.rows(found))
-                    if overlayFrames.contains(i) {
-                        overlays.append(dir.appendingPathComponent(String(format: "overlay_%04d.png", i)))
-                        try writeOverlay(image, found, to: overlays[overlays.count - 1])
-                    }
-                    try onFrame(i, image, found, normalized)
-                    all.append(keepAtoms ? found : [])
-                    bar.advance(status: "\(found.count) atoms")
-                }
+        for i in frames {
+            let image = try movie.frame(i)
+            var found: [FrameAtom] = []
+            var normalized: NormalizedFrame?
+            do {
+                let (atoms, bounds) = try finder.locateAtoms(in: image.pixels, width: image.width, height: image.height,
+                                                             pixelSize: pixelSize, frame: i)
+                if keepNormalized { normalized = bounds.apply(image.pixels, width: image.width, height: image.height) }
+                found = atoms.map { FrameAtom(frame: i, $0) }
+            } catch let e as LocalizationError {
+                FileHandle.standardError.write(Data("\nwarning: frame \(i) skipped: \(e)\n".utf8))
+                firstSkip = firstSkip ?? e
+                skipped += 1
             }
-            try writing?.result().get()
+            try sink.write(atomTable.rows(found))
+            if overlayFrames.contains(i) {
+                overlays.append(dir.appendingPathComponent(String(format: "overlay_%04d.png", i)))
+                try writeOverlay(image, found, to: overlays[overlays.count - 1])
+            }
+            try onFrame(i, image, found, normalized)
+            all.append(keepAtoms ? found : [])
+            bar.advance(status: "\(found.count) atoms")
         }
         // Nothing found because nothing could be read is a failure, not an empty result
         // (the atom table is dropped unfinished, so no header-only atoms.csv appears).
@@ -142,44 +129,6 @@ public struct MovieLocator {
 
     var overlayRadius: Double {
         max(1.5, 0.3 * finder.model.card.columnSpacingPixels(pixelSize: pixelSize))
-    }
-}
-
-/// Work started on a thread of its own (8 MiB of stack, as the main thread has), or run at
-/// once when not `concurrently`; `result()` waits for it.
-final class InFlight<T>: @unchecked Sendable {
-    private let finished = DispatchSemaphore(value: 0)
-    /// Released by the worker before it signals, so that a caller's `withoutActuallyEscaping`
-    /// closure it captured is gone once `result()` returns.
-    private var work: (() throws -> T)?
-    private var outcome: Result<T, Error>?
-    /// Touched only by the thread that calls `result()`.
-    private var waited = false
-
-    init(concurrently: Bool, _ work: @escaping () throws -> T) {
-        guard concurrently else {
-            outcome = Result { try work() }
-            waited = true
-            return
-        }
-        self.work = work
-        let thread = Thread { [self] in
-            outcome = run()
-            finished.signal()
-        }
-        thread.stackSize = 8 << 20
-        thread.start()
-    }
-
-    private func run() -> Result<T, Error> {
-        defer { work = nil }
-        return Result { try work!() }
-    }
-
-    /// The work's result, once it has finished.
-    func result() -> Result<T, Error> {
-        if !waited { finished.wait(); waited = true }
-        return outcome!
     }
 }
 
