@@ -46,8 +46,7 @@ struct BenchFrame: ParsableCommand {
         let defects = DefectCollector(options: .init(), calibration: calibration, card: finder.model.card, classSymbols: input.atomSymbols)
         let kinetics = Kinetics(options: .init(), calibration: calibration,
                                 columnSpacingPixels: finder.model.card.columnSpacingPixels(pixelSize: calibration.pixelSize))
-        var locator = MovieLocator(finder: finder, pixelSize: input.pixelSize)
-        locator.overlayFrames = []
+        let locator = MovieLocator(finder: finder, pixelSize: input.pixelSize)
         let overlay = FileManager.default.temporaryDirectory.appendingPathComponent("atomtrack-bench-overlay-\(getpid()).png")
         defer { try? FileManager.default.removeItem(at: overlay) }
         var ms: [String: [Double]] = [:], cpu: [String: [Double]] = [:]
