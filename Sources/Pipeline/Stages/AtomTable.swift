@@ -20,17 +20,29 @@ public struct AtomTable: Sendable {
     /// The header line.
     public var header: String { "frame,x,y,class,score,border" + (pixelSize != nil ? ",x_A,y_A" : "") + ",sigma_px\n" }
 
-    /// One line per atom: positions to 1/1000 px, score, Å positions and σ to 4 decimals.
+    /// One line per atom: positions to 1/1000 px, score, Å positions and σ to 4 decimals
+    /// (`DecimalText`: the text of `String(format: "%.3f")` etc., built in one byte buffer).
     public func rows(_ atoms: [FrameAtom]) -> String {
-        let symbols = classSymbols.map { CSVTable.line([$0]) }
-        var text = ""
+        let symbols = classSymbols.map { Array(CSVTable.line([$0]).utf8) }
+        let comma = UInt8(ascii: ",")
+        var text: [UInt8] = []
+        text.reserveCapacity(atoms.count * 72)
         for a in atoms {
-            text += "\(a.frame),\(String(format: "%.3f", a.x)),\(String(format: "%.3f", a.y)),\(symbols[a.classIndex]),"
-                + "\(String(format: "%.4f", a.score)),\(a.border ? 1 : 0)"
-            if let p = pixelSize { text += "," + String(format: "%.4f", a.x * p) + "," + String(format: "%.4f", a.y * p) }
-            text += "," + (a.positionSigma.map { String(format: "%.4f", $0) } ?? "") + "\n"
+            DecimalText.append(a.frame, to: &text)
+            text.append(comma); DecimalText.append(a.x, digits: 3, to: &text)
+            text.append(comma); DecimalText.append(a.y, digits: 3, to: &text)
+            text.append(comma); text += symbols[a.classIndex]
+            text.append(comma); DecimalText.append(Double(a.score), digits: 4, to: &text)
+            text.append(comma); text.append(UInt8(ascii: a.border ? "1" : "0"))
+            if let p = pixelSize {
+                text.append(comma); DecimalText.append(a.x * p, digits: 4, to: &text)
+                text.append(comma); DecimalText.append(a.y * p, digits: 4, to: &text)
+            }
+            text.append(comma)
+            if let sigma = a.positionSigma { DecimalText.append(sigma, digits: 4, to: &text) }
+            text.append(UInt8(ascii: "\n"))
         }
-        return text
+        return String(decoding: text, as: UTF8.self)
     }
 
     /// The atoms of each of a movie's `frameCount` frames. `score`, `border` and `sigma_px` are

@@ -91,10 +91,8 @@ public struct MovieLocator {
             }
             try sink.write(atomTable.rows(found))
             if overlayFrames.contains(i) {
-                let png = Overlay.render(image.pixels, width: image.width, height: image.height,
-                                         points: found.map { ($0.x, $0.y, $0.classIndex) }, radius: overlayRadius)
                 overlays.append(dir.appendingPathComponent(String(format: "overlay_%04d.png", i)))
-                try PNGFile.writeRGB(png, to: overlays[overlays.count - 1])
+                try writeOverlay(image, found, to: overlays[overlays.count - 1])
             }
             try onFrame(i, image, found, normalized)
             all.append(keepAtoms ? found : [])
@@ -109,6 +107,13 @@ public struct MovieLocator {
         try ownTable?.finish()
         bar.finish()
         return all
+    }
+
+    /// `overlay_NNNN.png`: the frame with its atoms as rings.
+    public func writeOverlay(_ image: GrayImage, _ atoms: [FrameAtom], to url: URL) throws {
+        let png = Overlay.render(image.pixels, width: image.width, height: image.height,
+                                 points: atoms.map { ($0.x, $0.y, $0.classIndex) }, radius: overlayRadius)
+        try PNGFile.writeRGB(png, to: url)
     }
 
     /// `locate`: the atoms of `frames` into `dir/atoms.csv` and overlays of the frames in

@@ -10,14 +10,17 @@ import Tensors
 struct BenchFrame: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "frame",
-        abstract: "Per-frame time of locate's stages: read, normalize, network (tiled), locate, refine, rows.",
+        abstract: "Per-frame time of locate's and analyze's stages: read, normalize, network (tiled), locate, refine, rows, defects, overlay.",
         discussion: """
         Runs the stages `locate` runs on the first --frames frames of MOVIE, one at a time, with the \
         model's default finder settings, and prints per stage the median and fastest frame, wall and CPU time (all threads). \
         "network" is the tiled, blended segmentation (AtomFinder.probabilities) less the normalization \
         it starts with; "refine" is locate with Gaussian refinement less locate without it; "rows" \
-        formats the atoms.csv rows (the write itself is a buffered append). Frames that would be \
-        resampled to the model's pixel size are refused (time them at the model's size).
+        formats the atoms.csv rows (the write itself is a buffered append). analyze adds per frame \
+        "defects" (defect objects and their crops, DefectCollector.collect with the default \
+        settings, plus the drift sample) and, for its first frame only, "overlay" (render and write \
+        overlay_NNNN.png). Frames that would be resampled to the model's pixel size are refused \
+        (time them at the model's size).
         """)
 
     @Argument(help: "A movie (any readable format).") var movie: String
@@ -38,6 +41,14 @@ struct BenchFrame: ParsableCommand {
                                     minArea: withRefinement.minArea, backgroundClass: withRefinement.backgroundClass,
                                     borderMargin: withRefinement.borderMargin, refinement: nil)
         let table = AtomTable(classSymbols: input.atomSymbols, pixelSize: input.pixelSize)
+        let calibration = try Calibration.resolve(for: input.movie, finder: finder, pixelSizeFlag: input.pixelSize,
+                                                  frameTimeFlag: nil, usesFrameTime: false)
+        let defects = DefectCollector(options: .init(), calibration: calibration, card: finder.model.card, classSymbols: input.atomSymbols)
+        let kinetics = Kinetics(options: .init(), calibration: calibration,
+                                columnSpacingPixels: finder.model.card.columnSpacingPixels(pixelSize: calibration.pixelSize))
+        let locator = MovieLocator(finder: finder, pixelSize: input.pixelSize)
+        let overlay = FileManager.default.temporaryDirectory.appendingPathComponent("atomtrack-bench-overlay-\(getpid()).png")
+        defer { try? FileManager.default.removeItem(at: overlay) }
         var ms: [String: [Double]] = [:], cpu: [String: [Double]] = [:]
         func time<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
             let start = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
@@ -51,7 +62,7 @@ struct BenchFrame: ParsableCommand {
               + "OpenBLAS \(BLASThreads.coreName) × \(BLASThreads.current) threads")
         for i in range {
             let image = try time("read") { try input.movie.frame(i) }
-            _ = try time("normalize") {
+            let normalized = try time("normalize") {
                 try finder.normalization.normalize(image.pixels, width: image.width, height: image.height, frame: i)
             }
             let (maps, _) = try time("segment") {
@@ -59,9 +70,13 @@ struct BenchFrame: ParsableCommand {
             }
             _ = try time("locate") { try plain.locate(maps, frame: image.pixels) }
             let atoms = try time("locate+refine") { try withRefinement.locate(maps, frame: image.pixels) }
-            _ = time("rows") {
-                table.rows(atoms.map { FrameAtom(frame: i, $0) })
+            let found = atoms.map { FrameAtom(frame: i, $0) }
+            _ = time("rows") { table.rows(found) }
+            _ = try time("defects") {
+                (try defects.collect(frame: i, pixels: image.pixels, normalized: normalized.pixels, width: image.width,
+                                     height: image.height, atoms: found), kinetics.driftSample(found, width: image.width, height: image.height))
             }
+            try time("overlay") { try locator.writeOverlay(image, found, to: overlay) }
         }
         let n = range.count
         // Per frame: stage time, network = segment − normalize, refine = (locate+refine) − locate.
@@ -72,6 +87,7 @@ struct BenchFrame: ParsableCommand {
             ("read (decode frame)", "read", nil), ("normalize", "normalize", nil),
             ("network (tile, U-Net, blend)", "segment", "normalize"), ("locate (threshold, peaks, centroids)", "locate", nil),
             ("refine (2-D Gaussian fits)", "locate+refine", "locate"), ("rows (atoms.csv text)", "rows", nil),
+            ("defects (analyze: objects, crops, drift)", "defects", nil), ("overlay (analyze: first frame only)", "overlay", nil),
         ]
         let wall = stages.map { per(ms, $0.1, minus: $0.2) }, work = stages.map { per(cpu, $0.1, minus: $0.2) }
         func total(_ t: [[Double]]) -> [Double] { (0..<n).map { k in t.reduce(0) { $0 + $1[k] } } }
