@@ -80,22 +80,21 @@ enum PNGCodec {
         }
     }
 
-    /// Encodes a buffer with png_image_write_to_memory and writes it atomically.
-    static func write(_ bytes: UnsafeRawBufferPointer, width: Int, height: Int, format: UInt32, to url: URL) throws {
-        try AtomicFile.checkDestination(url)
-        try IOLimits.check(width: width, height: height, frames: 1, path: url.path)
+    /// Encodes a buffer with png_image_write_to_memory (`path` names it in errors).
+    static func encode(_ bytes: UnsafeRawBufferPointer, width: Int, height: Int, format: UInt32, path: String) throws -> Data {
+        try IOLimits.check(width: width, height: height, frames: 1, path: path)
         var img = newImage()
         img.width = UInt32(width)
         img.height = UInt32(height)
         img.format = format
         var size = 0
         guard png_image_write_to_memory(&img, nil, &size, 0, bytes.baseAddress, 0, nil) != 0, size > 0 else {
-            throw MicroscopyIOError.writeFailed(path: url.path, detail: "PNG: \(message(img))")
+            throw MicroscopyIOError.writeFailed(path: path, detail: "PNG: \(message(img))")
         }
         var out = Data(count: size)
         let ok = out.withUnsafeMutableBytes { png_image_write_to_memory(&img, $0.baseAddress, &size, 0, bytes.baseAddress, 0, nil) }
-        guard ok != 0 else { throw MicroscopyIOError.writeFailed(path: url.path, detail: "PNG: \(message(img))") }
-        try AtomicFile.write(out.prefix(size), to: url)
+        guard ok != 0 else { throw MicroscopyIOError.writeFailed(path: path, detail: "PNG: \(message(img))") }
+        return out.prefix(size)
     }
 }
 
@@ -147,26 +146,36 @@ public enum PNGFile {
     /// (`.none` requires values already in range; NaN/Inf are always an error).
     public static func writeGray(_ image: GrayImage, to url: URL, bitDepth: BitDepth = .eight,
                                  scaling: IntensityScaling = .none) throws {
-        let top: Float = bitDepth == .eight ? 255 : 65535
-        let v = try scale(image.pixels, scaling: scaling, top: top, path: url.path)
-        if bitDepth == .eight {
-            let b = v.map { UInt8($0) }
-            try b.withUnsafeBytes { try PNGCodec.write($0, width: image.width, height: image.height, format: 0, to: url) }
-        } else {
-            let b = v.map { UInt16($0) }
-            try b.withUnsafeBytes {
-                try PNGCodec.write($0, width: image.width, height: image.height, format: UInt32(PNG_FORMAT_FLAG_LINEAR), to: url)
-            }
-        }
+        try AtomicFile.checkDestination(url)
+        try AtomicFile.write(grayData(image, bitDepth: bitDepth, scaling: scaling, path: url.path), to: url)
     }
 
     /// Writes an 8-bit RGB PNG.
     public static func writeRGB(_ image: RGBImage, to url: URL) throws {
+        try AtomicFile.checkDestination(url)
+        try AtomicFile.write(rgbData(image, path: url.path), to: url)
+    }
+
+    /// A grayscale PNG file's bytes, as `writeGray` writes them (`path` names it in errors).
+    public static func grayData(_ image: GrayImage, bitDepth: BitDepth = .eight, scaling: IntensityScaling = .none,
+                                path: String = "PNG image") throws -> Data {
+        let top: Float = bitDepth == .eight ? 255 : 65535
+        let v = try scale(image.pixels, scaling: scaling, top: top, path: path)
+        if bitDepth == .eight {
+            return try v.map { UInt8($0) }.withUnsafeBytes { try PNGCodec.encode($0, width: image.width, height: image.height, format: 0, path: path) }
+        }
+        return try v.map { UInt16($0) }.withUnsafeBytes {
+            try PNGCodec.encode($0, width: image.width, height: image.height, format: UInt32(PNG_FORMAT_FLAG_LINEAR), path: path)
+        }
+    }
+
+    /// An 8-bit RGB PNG file's bytes, as `writeRGB` writes them.
+    public static func rgbData(_ image: RGBImage, path: String = "PNG image") throws -> Data {
         guard image.bytes.count == 3 * image.width * image.height else {
             throw MicroscopyIOError.invalidArgument(detail: "RGB image \(image.width)×\(image.height) needs \(3 * image.width * image.height) bytes, has \(image.bytes.count)")
         }
-        try image.bytes.withUnsafeBytes {
-            try PNGCodec.write($0, width: image.width, height: image.height, format: UInt32(PNG_FORMAT_FLAG_COLOR), to: url)
+        return try image.bytes.withUnsafeBytes {
+            try PNGCodec.encode($0, width: image.width, height: image.height, format: UInt32(PNG_FORMAT_FLAG_COLOR), path: path)
         }
     }
 

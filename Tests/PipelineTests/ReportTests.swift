@@ -106,7 +106,7 @@ final class ReportTests: XCTestCase {
         let movie = try Movie.open(url)
         let atoms = (0..<1000).map { f in (0..<20).map { FrameAtom(frame: f, x: Double($0 * 3), y: 10, classIndex: $0 % 2, score: 0.9, border: false) } }
         let budget = 1_000_000
-        let image = ReportImage(scratch: dir)
+        let image = ReportImage()
         let selection = try FrameViewer.Selection(movie: movie, frames: 0..<1000, atomsPerFrame: 20, budgetBytes: budget, image: image)
         let viewer = try FrameViewer.make(movie: movie, selection: selection, atoms: { atoms[$0] }, defects: [(frame: 4, x: 5, y: 6, c: 1)],
                                           tracks: [], image: image)

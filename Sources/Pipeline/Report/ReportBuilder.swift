@@ -79,7 +79,7 @@ struct ReportBuilder {
     func stateName(_ k: Int, _ names: [String]) -> String { names.indices.contains(k) ? names[k] : "D\(k)" }
     func stateColor(_ k: Int) -> String { SVGPlot.palette[k % SVGPlot.palette.count] }
     func atomColor(_ c: Int) -> String { Overlay.hexColors[c % Overlay.hexColors.count] }
-    var images: ReportImage { ReportImage(scratch: output) }
+    var images: ReportImage { ReportImage() }
     /// The atom classes (the last class is the background).
     var atomClasses: Range<Int> { classes.atomClasses }
 
