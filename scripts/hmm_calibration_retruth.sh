@@ -4,8 +4,10 @@
 # CSV (same seed, so the same walk; no analysis), and truth.json's blocked_hop_share (hops refused
 # because another defect was near) turns Γd²/4 into the effective D. For studies run before truth.json
 # recorded it. Rewrites each movie CSV's D_<state> truth and coverage, adds Dnom_<state> rows (Γd²/4),
-# and Dreal_<state> rows (the realized D of the true walk: ⟨Δr²⟩/4 of the true positions over the
-# one-frame steps that start in the state; what a perfect tracker would measure), keeps
+# and Dreal_<state> rows (the in-view walk: ⟨Δr²⟩/4 of the true positions over the one-frame steps
+# that start in the state with both ends in the frame). Dreal_ is not a truth: a hop across the
+# field's edge is never in view at both ends, so it falls short of the walk's D by those hops
+# (testStepsCrossingTheEdgeAreWhatTheInViewWalkMisses); D_ (the effective D) is the walk's D. Keeps
 # truth_NNN.json and truth_NNN_defects.csv, then prints the study's summary.
 # Movies the study already scored against the effective D (Dnom_ rows present) only get Dreal_ rows.
 # Usage: scripts/hmm_calibration_retruth.sh OUT [SEED=1]   (ATOMTRACK: the binary, as for the study)

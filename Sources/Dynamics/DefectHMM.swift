@@ -23,6 +23,8 @@ public enum HMMMotionModel: Sendable, Equatable {
 /// at a hop still counts its hop (dropping the step would bias D low: misses happen at hops).
 struct HMMStep: Sendable {
     var dx: Double, dy: Double, frames: Int
+    /// Edge weight 1/q of the step's statistics (`ObservationWindow`; 1 without a window).
+    var weight = 1.0
     var squaredLength: Double { dx * dx + dy * dy }
 }
 
@@ -35,9 +37,12 @@ public struct HMMTrack: Sendable, Equatable {
     /// Per frame, log evidence for each observed class (e.g. the mixture's per-class
     /// log-likelihood of the crop; any per-frame constant cancels).
     public var classEvidence: [[Double]]
+    /// Per frame, the edge weight of the step to the next frame (`ObservationWindow.stepWeights`);
+    /// empty: every step counts once.
+    public var stepWeights: [Double] = []
 
-    public init(frames: [Int], x: [Double] = [], y: [Double] = [], classEvidence: [[Double]]) {
-        self.frames = frames; self.x = x; self.y = y; self.classEvidence = classEvidence
+    public init(frames: [Int], x: [Double] = [], y: [Double] = [], classEvidence: [[Double]], stepWeights: [Double] = []) {
+        self.frames = frames; self.x = x; self.y = y; self.classEvidence = classEvidence; self.stepWeights = stepWeights
     }
 
     /// Hard labels as evidence (log 1 for the label, log 0 for the others): the fitted
@@ -99,7 +104,8 @@ struct PreparedTrack: Sendable {
             lik[f - first] = e.map { exp($0 - top) }
             scale += top
             if t.hasPositions, i + 1 < t.frames.count {
-                steps[f - first] = HMMStep(dx: t.x[i + 1] - t.x[i], dy: t.y[i + 1] - t.y[i], frames: t.frames[i + 1] - f)
+                steps[f - first] = HMMStep(dx: t.x[i + 1] - t.x[i], dy: t.y[i + 1] - t.y[i], frames: t.frames[i + 1] - f,
+                                           weight: t.stepWeights.isEmpty ? 1 : t.stepWeights[i])
             }
         }
         classLikelihood = lik; logScale = scale; self.steps = steps; observedFrames = t.frames.count

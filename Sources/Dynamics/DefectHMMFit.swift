@@ -43,8 +43,8 @@ public struct HMMStateEstimate: Sendable, Equatable {
     /// Expected number of frames in the state, and of frames its steps span (a step across
     /// a k-frame gap counts k).
     public var frames: Double, steps: Double
-    /// D (px²/frame): posterior-weighted (⟨Δr²⟩ − 4σ²)/(4k) over k-frame steps, clamped at 0;
-    /// nil with fewer than `minSteps` step frames.
+    /// D (px²/frame): posterior- and edge-weighted (⟨Δr²⟩ − 4σ²)/(4k) over k-frame steps (lattice:
+    /// the squares over the hops only), clamped at 0; nil with fewer than `minSteps` step frames.
     public var D: Double?
     /// Hop probability per frame and Poisson hop rate −ln(1 − p) (`.lattice` only).
     public var hopProbability: Double?, hopRate: Double?
@@ -147,6 +147,9 @@ public enum DefectHMMFitter {
                   t.x.allSatisfy(\.isFinite), t.y.allSatisfy(\.isFinite) else {
                 throw MarkovError.invalidArgument("HMM track \(i): frames, positions and class evidence differ in length, or a position is not finite")
             }
+            guard t.stepWeights.isEmpty || (t.stepWeights.count == n && t.stepWeights.allSatisfy { $0 >= 1 && $0.isFinite }) else {
+                throw MarkovError.invalidArgument("HMM track \(i): step weights must be one per frame, each ≥ 1 and finite")
+            }
             guard zip(t.frames, t.frames.dropFirst()).allSatisfy({ $0 < $1 }), t.frames[0] >= 0 else {
                 throw MarkovError.invalidArgument("HMM track \(i): frames must increase strictly from ≥ 0")
             }
@@ -185,8 +188,12 @@ public enum DefectHMMFitter {
     /// Expected sufficient statistics of one E-step.
     struct Sufficient {
         var start: [Double], xi: [[Double]], weights: [[Double]]
-        /// Per state: Σγ over steps, Σγ·k (frames spanned), Σγ·Δr², Σγ·E[frames with a hop].
+        /// Per state: Σγw over steps, Σγw·k (frames spanned), Σγw·Δr², Σγw·E[frames with a hop]
+        /// (w: the step's edge weight), Σγ over frames, Σγ·k unweighted (the step frames seen).
         var stepWeight: [Double], stepFrames: [Double], stepSquares: [Double], hops: [Double], frames: [Double]
+        var observedStepFrames: [Double]
+        /// Per state: Σγw·Δr² and Σγw over the steps longer than the hop threshold (lattice D).
+        var hopSquares: [Double], hopSteps: [Double]
         /// Per state: Σ γₜγₜ₊₁·(Δrₜ·Δrₜ₊₁) and Σ γₜγₜ₊₁ over successive steps (σ², Gaussian model).
         var products: [Double], productWeight: [Double]
         /// Squared length and number of the steps shorter than the hop threshold (σ², lattice model).
@@ -197,6 +204,7 @@ public enum DefectHMMFitter {
             start = [Double](repeating: 0, count: n); xi = [[Double]](repeating: start, count: n)
             weights = [[Double]](repeating: [Double](repeating: 0, count: m), count: n)
             stepWeight = start; stepFrames = start; stepSquares = start; hops = start; frames = start
+            observedStepFrames = start; hopSquares = start; hopSteps = start
             products = start; productWeight = start
         }
 
@@ -239,10 +247,16 @@ public enum DefectHMMFitter {
                 guard let step = p.steps[t] else { continue }
                 let r2 = step.squaredLength, frames = Double(step.frames)
                 for k in 0..<n {
-                    s.stepWeight[k] += g[k]; s.stepFrames[k] += g[k] * frames; s.stepSquares[k] += g[k] * r2
+                    // Edge-weighted (`ObservationWindow`): the steps the field's edge hid are counted back.
+                    let gw = g[k] * step.weight
+                    s.stepWeight[k] += gw; s.stepFrames[k] += gw * frames; s.stepSquares[k] += gw * r2
+                    s.observedStepFrames[k] += g[k] * frames
                     // EM for the per-frame hop probability: a hop seen over k frames holds
                     // k·p / (1 − (1 − p)ᵏ) hopping frames on average.
-                    if let h = threshold, r2 > h * h { s.hops[k] += g[k] * frames * model.motion[k] / model.hopProbability(k, frames: step.frames) }
+                    if let h = threshold, r2 > h * h {
+                        s.hops[k] += gw * frames * model.motion[k] / model.hopProbability(k, frames: step.frames)
+                        s.hopSquares[k] += gw * r2; s.hopSteps[k] += gw
+                    }
                 }
                 if let h = threshold, r2 <= h * h { s.staySquares += r2; s.stays += 1 }
                 let after = t + step.frames
@@ -364,11 +378,11 @@ public enum DefectHMMFitter {
         let s = expectation(model, tracks), sigma2 = s.sigma2(model)
         let groups = classesOf(model, frames: s.frames, fallback: groups)
         let states = groups.indices.map { k -> HMMStateEstimate in
-            let enough = s.stepFrames[k] >= o.minSteps
-            let d = enough ? max((s.stepSquares[k] / 4 - sigma2 * s.stepWeight[k]) / s.stepFrames[k], 0) : nil
+            let enough = s.observedStepFrames[k] >= o.minSteps
+            let d = enough ? diffusion(model.motionModel, s, state: k, sigma2: sigma2) : nil
             var p: Double?
             if case .lattice = model.motionModel, enough { p = model.motion[k] }
-            return HMMStateEstimate(classes: groups[k], frames: s.frames[k], steps: s.stepFrames[k], D: d,
+            return HMMStateEstimate(classes: groups[k], frames: s.frames[k], steps: s.observedStepFrames[k], D: d,
                                     hopProbability: p, hopRate: p.map { -log(1 - $0) },
                                     dwellFrames: 1 / max(1 - model.transition[k][k], 1e-300))
         }
@@ -376,6 +390,15 @@ public enum DefectHMMFitter {
                             logLikelihood: s.logL, parameters: 0, bic: 0, iterations: 0, converged: true, selection: [],
                             intervals: nil, tracks: 0, observedFrames: tracks.reduce(0) { $0 + $1.observedFrames },
                             reversible: o.reversible)
+    }
+
+    /// D (px²/frame) of state k: Σγw(Δr²/4 − σ²) / Σγw·k. Lattice: over the hops only — a step
+    /// without a hop is localization noise alone, so it adds nothing to D but noise, and a bias
+    /// wherever that state's noise differs from the σ² pooled over all states (a slow state's
+    /// hundreds of stays against its few hops: −16 % in `testSlowStateDIsFreeOfTheOtherStatesNoise`).
+    static func diffusion(_ motion: HMMMotionModel, _ s: Sufficient, state k: Int, sigma2: Double) -> Double {
+        let (squares, steps) = motion == .gaussian ? (s.stepSquares[k], s.stepWeight[k]) : (s.hopSquares[k], s.hopSteps[k])
+        return max((squares / 4 - sigma2 * steps) / s.stepFrames[k], 0)
     }
 
     /// The observed classes each hidden state stands for, read from the fit (EM may move a state

@@ -2,7 +2,7 @@
 // calibration study: lattice hops (Poisson number per frame, six directions), Gaussian
 // localization noise, and a classifier whose per-class log-likelihoods come from a
 // Gaussian feature space (with confidently wrong outliers and, optionally, a spurious class);
-// optionally frames missed right after hops.
+// optionally frames missed right after hops, and a bounded field the defects walk out of.
 
 import Core
 import Foundation
@@ -14,6 +14,9 @@ public struct HMMSyntheticSpec: Sendable {
     public var D: [Double]
     /// Hop length ℓ (px) and localization error per axis (px).
     public var hopLength = 9.0, sigma = 0.15
+    /// Localization error per axis of each state (px; nil: `sigma` for all): defect classes look
+    /// different, so they are located with different errors.
+    public var stateSigma: [Double]?
     /// Off-lattice instead: Gaussian steps of variance 2D per axis.
     public var continuous = false
     /// Distance between class means in the classifier's feature space (3 dimensions, unit variance).
@@ -26,6 +29,9 @@ public struct HMMSyntheticSpec: Sendable {
     /// Probability that a defect goes unseen in the frame after a hop (a tracker's gap exactly
     /// where the motion is; the last frame is always seen).
     public var missedAfterHop = 0.0
+    /// Side (px) of a square field the defects start in, uniformly, and are seen in only: a track
+    /// ends when its defect first leaves (nil: an unbounded field, every frame seen).
+    public var field: Double?
     public init(transition: [[Double]], D: [Double]) { self.transition = transition; self.D = D }
 
     /// Observed classes: one per state, plus the spurious one.
@@ -42,12 +48,15 @@ public enum HMMSynthetic {
         var tracks: [HMMTrack] = [], truth: [[Int]] = []
         for _ in 0..<spec.tracks {
             var state = draw(stationary, &rng), x = 0.0, y = 0.0
+            if let side = spec.field { x = rng.uniform(0, side); y = rng.uniform(0, side) }
             var t = HMMTrack(frames: [], classEvidence: []), states: [Int] = [], hopped = false
             for f in 0..<spec.frames {
+                if let side = spec.field, !(0...side).contains(x) || !(0...side).contains(y) { break }
                 let missed = hopped && f + 1 < spec.frames && spec.missedAfterHop > 0 && rng.uniform() < spec.missedAfterHop
                 if !missed {
                     t.frames.append(f); states.append(state)
-                    t.x.append(x + spec.sigma * rng.normal()); t.y.append(y + spec.sigma * rng.normal())
+                    let sigma = spec.stateSigma?[state] ?? spec.sigma
+                    t.x.append(x + sigma * rng.normal()); t.y.append(y + sigma * rng.normal())
                     var shown = state
                     if spec.spurious > 0, state == 0, rng.uniform() < spec.spurious { shown = m - 1 }
                     if rng.uniform() < spec.outliers { shown = (shown + 1 + rng.int(m - 1)) % m }

@@ -152,6 +152,52 @@ final class DefectHMMTests: XCTestCase {
         for k in 0..<2 { XCTAssertEqual(gaussian.states[k].D!, spec.D[k], accuracy: 0.15 * spec.D[k], "Gaussian D[\(k)]") }
     }
 
+    /// Defects seen only inside a 50 px field with 9 px hops: a step that would leave is never seen
+    /// (its track ends), so the observed steps hold too few hops and D comes out low. The edge
+    /// weights (`ObservationWindow`, the field read from the positions alone) count them back.
+    /// Both states pooled (equal D), against the same tracks with every frame seen.
+    func testStepsThatLeaveTheFieldAreCountedBack() throws {
+        var spec = HMMSyntheticSpec(transition: [[0.92, 0.08], [0.12, 0.88]], D: [4, 4])
+        spec.tracks = 600; spec.frames = 40; spec.field = 50
+        let (tracks, _) = HMMSynthetic.generate(spec, seed: 21)
+        let window = try XCTUnwrap(ObservationWindow(boundingX: tracks.flatMap(\.x), y: tracks.flatMap(\.y)))
+        XCTAssertEqual(window.maxX - window.minX, 50, accuracy: 1)
+        let weighted = tracks.map { t in
+            HMMTrack(frames: t.frames, x: t.x, y: t.y, classEvidence: t.classEvidence, stepWeights: window.stepWeights(x: t.x, y: t.y))
+        }
+        let motion = HMMMotionModel.lattice(hopThreshold: 4.5)
+        func pooledD(_ tracks: [HMMTrack]) throws -> Double {
+            let fit = try DefectHMMFitter.fit(tracks, classCount: 2, options: options(motion))
+            return fit.states.reduce(0) { $0 + $1.D! * $1.steps } / fit.states.reduce(0) { $0 + $1.steps }
+        }
+        spec.field = nil
+        let (plain, corrected, open) = try (pooledD(tracks), pooledD(weighted), pooledD(HMMSynthetic.generate(spec, seed: 21).tracks))
+        print("field: plain \(plain) corrected \(corrected) open \(open), \(tracks.filter { $0.frames.count < 40 }.count) tracks left")
+        XCTAssertLessThan(plain, 0.94 * open, "unweighted D is low")
+        XCTAssertEqual(corrected, open, accuracy: 0.05 * open, "edge-weighted D")
+        // A step of length r from the centre always stays; from a corner a quarter of the directions do.
+        XCTAssertEqual(window.keepProbability(x: 25, y: 25, length: 9), 1)
+        XCTAssertEqual(window.keepProbability(x: window.minX, y: window.minY, length: 9), 0.25, accuracy: 1e-3)
+        XCTAssertEqual(window.keepProbability(x: window.minX + 4.5, y: 25, length: 9), 2.0 / 3, accuracy: 2e-3)
+    }
+
+    /// Tenfold different D, the classes located with different errors (0.6 px for the fast state,
+    /// 0.15 px for the slow one), as two defect classes are. The lattice model's σ² is pooled over
+    /// every step without a hop; a D summed over all steps took that pooled σ² off each of the slow
+    /// state's many stays and came out low ((σ²_pooled − σ²_slow)/D ≈ −20 % here). D from the hops
+    /// alone holds for both states.
+    func testSlowStateDIsFreeOfTheOtherStatesNoise() throws {
+        var spec = HMMSyntheticSpec(transition: [[0.92, 0.08], [0.12, 0.88]], D: [8, 0.8])
+        spec.tracks = 300; spec.frames = 200; spec.stateSigma = [0.6, 0.15]
+        let (tracks, truth) = HMMSynthetic.generate(spec, seed: 31)
+        let fit = try DefectHMMFitter.fit(tracks, classCount: 2, options: options(.lattice(hopThreshold: 4.5)))
+        // The truth's own hops (~950 in the slow state): the tolerance is 2.5 standard errors.
+        let slowSteps = truth.reduce(0) { $0 + $1.dropLast().filter { $0 == 1 }.count }
+        let hops = Double(slowSteps) * 4 * spec.D[1] / (spec.hopLength * spec.hopLength)
+        XCTAssertGreaterThan(hops, 600)
+        for k in 0..<2 { XCTAssertEqual(fit.states[k].D!, spec.D[k], accuracy: 2.5 / hops.squareRoot() * spec.D[k], "D[\(k)]") }
+    }
+
     func testSpuriousThirteenFrameClassIsMergedNeverNegativeD() throws {
         var spec = HMMSyntheticSpec(transition: [[0.9, 0.1], [0.1, 0.9]], D: [2, 2])
         spec.tracks = 8; spec.frames = 60; spec.spurious = 0.05

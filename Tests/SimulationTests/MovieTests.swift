@@ -77,6 +77,39 @@ final class MovieTests: XCTestCase {
         XCTAssertLessThan(abs(mean - 4 * d.effectiveDA2PerSecond * 0.5), abs(mean - 4 * d.diffusionA2PerSecond * 0.5))
     }
 
+    /// Why the "realized walk" of the calibration study (⟨Δr²⟩ of truth_defects.csv, i.e. of steps
+    /// whose two ends are both in view) came out below Γd²/4·(1 − blocked): the walk itself has
+    /// the recorded D — every step, in view or not — but a step that crosses the field's edge is
+    /// never in view at both ends, so the in-view steps hold too few hops.
+    func testStepsCrossingTheEdgeAreWhatTheInViewWalkMisses() throws {
+        let states = """
+        [{"defect": {"kind": "substitution", "host": "W", "element": "Mo", "label": "Mo_W"}, "hopRate": 0.6}]
+        """
+        var r = try recipe(lattice: "WS2", host: "W", states: states, matrix: "[[1.0]]", frames: 600, size: 64)
+        r.movie!.count = 6  // a 32 Å field, as the study's 160–192 px at 0.2 Å; 0.3 hops per frame
+        var frames: [[DefectFrame]] = []
+        let truth = try MovieSimulator(recipe: r).run { frames.append($0.defects) }
+        let d = truth.summary.diffusion[0]
+        var all: [Double] = [], inView: [Double] = []
+        for (a, b) in zip(frames, frames.dropFirst()) {
+            for (p, q) in zip(a, b) {
+                let s = q.latticePosition - p.latticePosition, r2 = (s * s).sum()
+                all.append(r2)
+                if p.visible && q.visible { inView.append(r2) }
+            }
+        }
+        func meanAndError(_ v: [Double]) -> (Double, Double) {
+            let n = Double(v.count), m = v.reduce(0, +) / n
+            return (m, (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / (n - 1) / n).squareRoot())
+        }
+        let (mAll, eAll) = meanAndError(all), (mView, eView) = meanAndError(inView)
+        let effective = 4 * d.effectiveDA2PerSecond * 0.5
+        XCTAssertEqual(mAll, effective, accuracy: 3 * eAll, "every step: the recorded D")
+        XCTAssertGreaterThan(inView.count, 1000)
+        print("edge: every step \(mAll) ± \(eAll), in view \(mView) ± \(eView), effective \(effective), n \(all.count) / \(inView.count)")
+        XCTAssertLessThan(mView, 0.95 * mAll, "steps in view at both ends: too few hops")
+    }
+
     func testMetalDefectHopsOnMetalSublattice() throws {
         let states = """
         [{"defect": {"kind": "substitution", "host": "W", "element": "Mo", "label": "Mo_W+V_S", "adjacentColumnVacancy": "S"}, "hopRate": 1.0}]

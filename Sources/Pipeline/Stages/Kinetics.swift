@@ -106,13 +106,18 @@ public struct Kinetics {
 
     /// The joint HMM over whole tracks (never cut at a class change: a class switch is what it
     /// models) on drift-corrected positions; `evidence` gives a point's per-class log-likelihoods
-    /// (`positions` false: steps are not evidence). Returns the fit and each track's
+    /// (`positions` false: steps are not evidence). Each step carries its edge weight in the
+    /// field the defects were seen in (their bounding box in the frame's own pixels): steps that
+    /// left the field are never seen, which would bias D low. Returns the fit and each track's
     /// Viterbi states, or why there is no fit.
     static func fitHMM(_ tracks: [Track], classCount: Int, options: DefectHMMOptions, positions: Bool = true,
                        evidence: (TrackPoint) -> [Double]) -> (DefectHMMFit?, [Int: [Int]], String?) {
+        let points = tracks.flatMap(\.points)
+        let window = positions ? ObservationWindow(boundingX: points.map(\.x), y: points.map(\.y)) : nil
         let input = tracks.map { t in
             HMMTrack(frames: t.points.map(\.frame), x: positions ? t.points.map(\.xCorrected) : [],
-                     y: positions ? t.points.map(\.yCorrected) : [], classEvidence: t.points.map(evidence))
+                     y: positions ? t.points.map(\.yCorrected) : [], classEvidence: t.points.map(evidence),
+                     stepWeights: window?.stepWeights(x: t.points.map(\.x), y: t.points.map(\.y)) ?? [])
         }
         do {
             guard !input.isEmpty else { throw MarkovError.invalidArgument("no tracks") }
