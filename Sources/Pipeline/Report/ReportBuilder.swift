@@ -201,7 +201,9 @@ struct ReportBuilder {
         guard f.columns >= 2, f.rows == labels.count else { return "<p>Fewer than two PCA components: no scatter.</p>" }
         let explained = library.classification.pca.explainedVarianceRatio
         func axis(_ k: Int) -> String {
-            explained.indices.contains(k) ? String(format: "PC%d (%.0f %% of variance)", k + 1, 100 * explained[k]) : "PC\(k + 1)"
+            // Site-intensity features: the centre, then the sites from the weakest up.
+            if library.classification.sites != nil { return k == 0 ? "centre intensity" : "weakest neighbour site" }
+            return explained.indices.contains(k) ? String(format: "PC%d (%.0f %% of variance)", k + 1, 100 * explained[k]) : "PC\(k + 1)"
         }
         let groups = library.classes.map { c in
             let rows = labels.indices.filter { labels[$0] == c.id }
