@@ -209,6 +209,10 @@ struct ReportBuilder {
             let rows = labels.indices.filter { labels[$0] == c.id }
             return (label: stateName(c.id, names), x: rows.map { f.values[$0 * f.columns] }, y: rows.map { f.values[$0 * f.columns + 1] }, color: stateColor(c.id))
         }
+        if library.classification.sites != nil {
+            return figure(SVGPlot.scatter(groups, title: "Defect crops by site intensity", xLabel: axis(0), yLabel: axis(1)),
+                          caption: "Every defect crop's intensity at its centre and at its weakest neighbouring lattice site (two of the library's features), coloured by its class.")
+        }
         return figure(SVGPlot.scatter(groups, title: "Defect crops in PCA space", xLabel: axis(0), yLabel: axis(1)),
                       caption: "Every defect crop (aligned to its class's orientation) on the first two principal components, coloured by its class.")
     }
