@@ -13,6 +13,12 @@ public struct ClassifierConfiguration: Sendable {
     public var pcaFitRows: Int = 20000
     /// Mixture settings (its `components` is overridden by `componentRange`).
     public var mixture = GMMConfiguration(components: 1)
+    /// Distance between neighbouring columns in pixels: when set (single-channel crops) and the
+    /// mean crop shows lattice sites around the centre, the mixture sees the intensities at those
+    /// sites (`SiteProbe`) instead of PCA coordinates. At 2·10⁴ e/Å² a WS2 Mo_W and Mo_W+V_S
+    /// differ by about 3 noise σ in the weakest site, while three PCA axes of the whole crops
+    /// carry mostly noise and shifts, and BIC then finds one class (docs/ACCURACY.md).
+    public var siteSpacing: Double?
 
     public init() { mixture.restarts = 3 }
 }
@@ -36,9 +42,11 @@ public struct DefectClassification: Sendable {
     public let views: [Int]
     /// Each crop in its canonical orientation (the chosen view).
     public let alignedCrops: [[Float]]
-    /// PCA coordinates of each aligned crop, n × pcaComponents.
+    /// Features of each aligned crop: its site intensities (`sites`), else its PCA coordinates.
     public let features: FeatureMatrix
     public let symmetry: CropSymmetry
+    /// The lattice sites whose intensities are features; nil when crops enter by PCA alone.
+    public let sites: SiteProbe?
 
     /// The label of a crop that fits none of a library's classes.
     public static let none = -1
@@ -65,13 +73,14 @@ public enum DefectClassifier {
             for r in Swift.stride(from: firstRow, to: g * t + t, by: stride) { fitRows.append(v[r - g * t]) }
         }
         let pca = try PCA(fitting: try FeatureMatrix(samples: fitRows), components: min(c.pcaComponents, pixels, max(fitRows.count - 1, 1)))
-        let features = try project(crops, size: size, channels: channels, symmetry: c.symmetry, pca: pca)
+        let sites = channels == 1 ? c.siteSpacing.flatMap { SiteProbe.find(meanCrop: mean(of: crops), size: size, spacing: $0) } : nil
+        let features = try project(crops, size: size, channels: channels, symmetry: c.symmetry, pca: pca, sites: sites)
         let selection = try GaussianMixture.selectComponents(features, range: c.componentRange,
                                                              configuration: c.mixture, groupSize: t) {
             try GaussianMixture.fitGrouped(features, groupSize: t, configuration: $0)
         }
         return try assign(crops, size: size, channels: channels, features: features, symmetry: c.symmetry,
-                          pca: pca, selection: selection, noneBelow: -.infinity)
+                          pca: pca, sites: sites, selection: selection, noneBelow: -.infinity)
     }
 
     /// Assigns new crops to the classes of an existing library (its PCA and mixture, unchanged);
@@ -79,9 +88,9 @@ public enum DefectClassifier {
     public static func classify(crops: [[Float]], with library: DefectLibraryModel) throws -> DefectClassification {
         try check(crops, size: library.cropSize, channels: library.channels)
         let features = try project(crops, size: library.cropSize, channels: library.channels,
-                                   symmetry: library.symmetry, pca: library.pca)
+                                   symmetry: library.symmetry, pca: library.pca, sites: library.sites)
         return try assign(crops, size: library.cropSize, channels: library.channels, features: features,
-                          symmetry: library.symmetry, pca: library.pca,
+                          symmetry: library.symmetry, pca: library.pca, sites: library.sites,
                           selection: ModelSelection(rows: library.selection, best: library.mixture),
                           noneBelow: library.noneLogLikelihood)
     }
@@ -93,24 +102,42 @@ public enum DefectClassifier {
         }
     }
 
-    /// PCA coordinates of every view of every crop (crop-major), projected in chunks.
-    private static func project(_ crops: [[Float]], size: Int, channels: Int, symmetry: CropSymmetry,
-                                pca: PCA) throws -> FeatureMatrix {
-        var projected: [Double] = []
-        let chunk = 1024
-        for start in Swift.stride(from: 0, to: crops.count, by: chunk) {
-            let block = crops[start..<min(start + chunk, crops.count)].flatMap { symmetry.allViews(of: $0, size: size, channels: channels) }
-            projected += try pca.transform(try FeatureMatrix(samples: block)).values
+    /// Features of every view of every crop (crop-major), projected in chunks: the crop's site
+    /// intensities (sorted, so the same for every view) when there are sites, else the view's
+    /// PCA coordinates.
+    static func project(_ crops: [[Float]], size: Int, channels: Int, symmetry: CropSymmetry,
+                        pca: PCA, sites: SiteProbe?) throws -> FeatureMatrix {
+        let t = symmetry.viewCount
+        if let sites {
+            let values = crops.flatMap { crop in
+                let f = sites.features(of: crop, size: size)
+                return (0..<t).flatMap { _ in f }
+            }
+            return try FeatureMatrix(rows: crops.count * t, columns: sites.featureCount, values: values)
         }
-        return try FeatureMatrix(rows: crops.count * symmetry.viewCount, columns: pca.componentCount, values: projected)
+        var projected: [Double] = []
+        let chunk = 1024, m = pca.componentCount
+        for start in Swift.stride(from: 0, to: crops.count, by: chunk) {
+            let block = crops[start..<min(start + chunk, crops.count)]
+            let coordinates = try pca.transform(try FeatureMatrix(samples: block.flatMap { symmetry.allViews(of: $0, size: size, channels: channels) })).values
+            projected += coordinates
+        }
+        return try FeatureMatrix(rows: crops.count * t, columns: m, values: projected)
+    }
+
+    /// The pixel-wise mean of equally long crops.
+    static func mean(of crops: [[Float]]) -> [Double] {
+        var sum = [Double](repeating: 0, count: crops.first?.count ?? 0)
+        for crop in crops { for (p, v) in crop.enumerated() { sum[p] += Double(v) } }
+        return sum.map { $0 / Double(max(crops.count, 1)) }
     }
 
     /// Each crop's class (summed over its views), the view that best fits it, and its log-likelihood.
     private static func assign(_ crops: [[Float]], size: Int, channels: Int, features: FeatureMatrix,
-                               symmetry: CropSymmetry, pca: PCA, selection: ModelSelection,
+                               symmetry: CropSymmetry, pca: PCA, sites: SiteProbe?, selection: ModelSelection,
                                noneBelow threshold: Double) throws -> DefectClassification {
         let model = selection.best, t = symmetry.viewCount
-        let k = model.components, m = pca.componentCount
+        let k = model.components, m = features.columns
         let engine = try MixtureEngine(data: features, groupSize: t, model: model)
         let (logLikelihoods, resp) = engine.groupLikelihoods()
         var labels = [Int](), probs = [Double](), chosen = [Int](), aligned = [[Float]](), feats = [Double]()
@@ -129,7 +156,7 @@ public enum DefectClassifier {
         return DefectClassification(pca: pca, selection: selection, labels: labels, probabilities: probs,
                                     logLikelihoods: logLikelihoods, classLogLikelihoods: classLogLikelihoods, views: chosen, alignedCrops: aligned,
                                     features: try FeatureMatrix(rows: crops.count, columns: m, values: feats),
-                                    symmetry: symmetry)
+                                    symmetry: symmetry, sites: sites)
     }
 }
 

@@ -107,10 +107,11 @@ public struct DefectClassLibrary: Sendable {
                     ? (0..<m).map { r in Array(model.covariances[(k.id * m * m + r * m)..<(k.id * m * m + (r + 1) * m)]) }
                     : [Array(model.covariances[(k.id * m)..<((k.id + 1) * m)])]
                 return .init(id: k.id, name: names[k.id], size: k.count, weight: k.weight, centroid: k.centroid,
-                             covariance: covariance, countsPerFrame: k.countsPerFrame)
+                             covariance: covariance, countsPerFrame: k.countsPerFrame,
+                             meanCrop: c.sites == nil ? nil : k.meanCrop.map(Double.init))
             },
             noneLogLikelihood: ll.isEmpty ? nil : Statistics.quantile(ll, DefectLibraryModel.noneQuantile),
-            noneQuantile: DefectLibraryModel.noneQuantile, source: source)
+            noneQuantile: DefectLibraryModel.noneQuantile, source: source, sites: c.sites)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         encoder.allowNonFiniteFloats()

@@ -43,6 +43,9 @@ public struct LibraryFile: Codable, Sendable {
         /// Full: the m × m matrix; diagonal: one row of m variances.
         public var covariance: [[Double]]?
         public var countsPerFrame: [Int]
+        /// Mean of the members' aligned crops: written when the mixture is in site space, where
+        /// it cannot be mapped back to pixels.
+        public var meanCrop: [Double]?
     }
 
     public var cropSize: Int
@@ -62,6 +65,8 @@ public struct LibraryFile: Codable, Sendable {
     public var noneLogLikelihood: Double?
     public var noneQuantile: Double?
     public var source: LibrarySource?
+    /// The lattice sites whose intensities are the mixture's features (nil: PCA coordinates).
+    public var sites: SiteProbe?
 }
 
 /// A library ready to classify new crops: read from library.json, or made from a fitted library.
@@ -76,6 +81,10 @@ public struct DefectLibraryModel: Sendable {
     public let classNames: [String]
     public let noneLogLikelihood: Double
     public let source: LibrarySource?
+    /// The lattice sites whose intensities are the mixture's features (nil: PCA coordinates).
+    public let sites: SiteProbe?
+    /// Each class's mean crop as written (site-space libraries), else nil.
+    let storedMeanCrops: [[Double]]?
 
     /// The share of a library's own crops that its threshold calls "none".
     public static let noneQuantile = 0.005
@@ -97,7 +106,12 @@ public struct DefectLibraryModel: Sendable {
                                                means: classes.flatMap(\.centroid),
                                                covariances: covariances.flatMap { $0.flatMap { $0 } })
         } catch { throw InputError("\(path): \(error)") }
-        guard mixture.dimension == pca.componentCount, pca.dimension == file.channels * file.cropSize * file.cropSize else {
+        let pixels = file.channels * file.cropSize * file.cropSize
+        let meanCrops = classes.compactMap(\.meanCrop)
+        guard file.sites == nil || (meanCrops.count == classes.count && meanCrops.allSatisfy { $0.count == pixels }) else {
+            throw InputError("\(path): a library with site features needs every class's mean crop")
+        }
+        guard mixture.dimension == file.sites?.featureCount ?? pca.componentCount, pca.dimension == file.channels * file.cropSize * file.cropSize else {
             throw InputError("\(path): PCA basis, mixture and crop size disagree")
         }
         cropSize = file.cropSize; channels = file.channels; symmetry = file.symmetry
@@ -105,6 +119,8 @@ public struct DefectLibraryModel: Sendable {
         classNames = classes.map { $0.name ?? "D\($0.id)" }
         noneLogLikelihood = threshold
         source = file.source
+        sites = file.sites
+        storedMeanCrops = file.sites == nil ? nil : meanCrops
     }
 
     /// library.json at `url`.
@@ -117,8 +133,10 @@ public struct DefectLibraryModel: Sendable {
         try self.init(file, path: url.path)
     }
 
-    /// The mean crop of each class: the component mean mapped back from PCA space (crop pixels).
+    /// The mean crop of each class: as stored (site-space libraries), else the component mean
+    /// mapped back from PCA space to crop pixels.
     public func classMeanCrops() throws -> [[Double]] {
+        if let storedMeanCrops { return storedMeanCrops }
         let m = mixture.dimension
         let back = try pca.inverseTransform(try FeatureMatrix(rows: mixture.components, columns: m, values: mixture.means))
         return (0..<mixture.components).map { back.row($0) }
@@ -174,9 +192,9 @@ public struct LibraryComparison: Sendable {
     /// d[i][j]: Mahalanobis distance of crop j (best of its views) from `library`'s component i.
     static func distances(of crops: [[Double]], from library: DefectLibraryModel, views symmetry: CropSymmetry) throws -> [[Double]] {
         let mixture = library.mixture, m = mixture.dimension
-        let projected = try crops.map { crop in
-            try library.pca.transform(try FeatureMatrix(samples: symmetry.allViews(of: crop.map(Float.init), size: library.cropSize,
-                                                                                    channels: library.channels)))
+        let projected = try crops.map {
+            try DefectClassifier.project([$0.map(Float.init)], size: library.cropSize, channels: library.channels,
+                                         symmetry: symmetry, pca: library.pca, sites: library.sites)
         }
         return try (0..<mixture.components).map { c in
             let mean = Array(mixture.means[(c * m)..<((c + 1) * m)])

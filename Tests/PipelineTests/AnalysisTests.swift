@@ -76,7 +76,7 @@ final class AnalysisTests: XCTestCase {
         let plots: [(String, [String])] = [
             ("Atoms per frame", ["frame", "atoms"]), ("Detection score per frame", ["mean class probability (0–1)"]),
             ("Defects per frame", ["defects"]), ("Model choice", ["mixture components k"]),
-            ("Defect crops in PCA space", ["PC1 (", "PC2 ("]), ("trajectories", []),
+            ("Defect crops by site intensity", ["centre intensity", "weakest neighbour site"]), ("trajectories", []),
             ("Mean squared displacement", ["lag (s)", "MSD (Å²)"]), ("Step sizes (one frame)", ["step length (Å)", "count"]),
             ("Hop directions", ["0° = image x, 90° = image y (down)"]), ("Transition matrix at lag 1 frame(s)", ["from D0", "to D1"]),
             ("Dwell times", ["time in a class before changing (s)"]), ("Implied timescales", ["lag τ (s)", "implied timescale (s)"]),

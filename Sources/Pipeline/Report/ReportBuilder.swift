@@ -203,11 +203,17 @@ struct ReportBuilder {
         guard f.columns >= 2, f.rows == labels.count else { return "<p>Fewer than two PCA components: no scatter.</p>" }
         let explained = library.classification.pca.explainedVarianceRatio
         func axis(_ k: Int) -> String {
-            explained.indices.contains(k) ? String(format: "PC%d (%.0f %% of variance)", k + 1, 100 * explained[k]) : "PC\(k + 1)"
+            // Site-intensity features: the centre, then the sites from the weakest up.
+            if library.classification.sites != nil { return k == 0 ? "centre intensity" : "weakest neighbour site" }
+            return explained.indices.contains(k) ? String(format: "PC%d (%.0f %% of variance)", k + 1, 100 * explained[k]) : "PC\(k + 1)"
         }
         let groups = library.classes.map { c in
             let rows = labels.indices.filter { labels[$0] == c.id }
             return (label: stateName(c.id, names), x: rows.map { f.values[$0 * f.columns] }, y: rows.map { f.values[$0 * f.columns + 1] }, color: stateColor(c.id))
+        }
+        if library.classification.sites != nil {
+            return figure(SVGPlot.scatter(groups, title: "Defect crops by site intensity", xLabel: axis(0), yLabel: axis(1)),
+                          caption: "Every defect crop's intensity at its centre and at its weakest neighbouring lattice site (two of the library's features), coloured by its class.")
         }
         return figure(SVGPlot.scatter(groups, title: "Defect crops in PCA space", xLabel: axis(0), yLabel: axis(1)),
                       caption: "Every defect crop (aligned to its class's orientation) on the first two principal components, coloured by its class.")

@@ -249,6 +249,7 @@ public final class DefectCollector {
         c.pcaComponents = min(options.pcaComponents, crops.count - 1)
         c.mixture.covarianceType = options.diagonalCovariance ? .diagonal : .full
         c.mixture.seed = options.seed
+        c.siteSpacing = columnSpacingPixels
         let classification = try DefectClassifier.classify(crops: crops, size: cropSize, configuration: c)
         return try DefectClassLibrary(defects: defects, classification: classification, cropSize: cropSize, frameCount: frames)
     }
