@@ -193,7 +193,8 @@ struct ReportBuilder {
             .init(label: "AIC", x: rows.map { Double($0.components) }, y: rows.map(\.aic), color: SVGPlot.palette[1], dashed: true),
         ], title: "Model choice", xLabel: "mixture components k", yLabel: "criterion (lower is better)")
         return "<div class=\"row\">\(cells)</div><div class=\"row\">"
-            + figure(bic, caption: String(format: "Gaussian mixture on PCA features of the defect crops (%.1f Å wide; rotation-aware: %@); k = %d by BIC.",
+            + figure(bic, caption: String(format: "Gaussian mixture on %@ of the defect crops (%.1f Å wide; rotation-aware: %@); k = %d by BIC.",
+                                          library.classification.sites != nil ? "the intensities at the centre and the neighbouring lattice sites" : "PCA features",
                                           Double(library.cropSize) * pixelSize, "\(config.defects.rotationAware)", library.classification.selection.bestByBIC))
             + pcaScatter(library, names: names) + "</div>"
     }
