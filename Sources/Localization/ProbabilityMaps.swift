@@ -1,3 +1,5 @@
+import Foundation
+
 /// Per-class probability maps of one frame: `classes` planes of `height` rows of `width`
 /// values, class-major (`values[(c * height + y) * width + x]`), as a segmenter emits them.
 public struct ProbabilityMaps: Sendable, Equatable {
@@ -43,4 +45,22 @@ public struct ProbabilityMaps: Sendable, Equatable {
         }
         return best
     }
+
+    /// The class evidence at (x, y): per class, the mean of log p over the 3 × 3 pixels around the
+    /// nearest pixel (cut by the edge). Softmax of it (over a temperature) is the class probability
+    /// there: a geometric mean of the pixels' softmax outputs, so one stray pixel cannot dominate.
+    public func logEvidence(x: Double, y: Double) -> [Float] {
+        let cx = min(max(Int(x.rounded()), 0), width - 1), cy = min(max(Int(y.rounded()), 0), height - 1)
+        var sums = [Float](repeating: 0, count: classes), n: Float = 0
+        for py in max(0, cy - 1)...min(height - 1, cy + 1) {
+            for px in max(0, cx - 1)...min(width - 1, cx + 1) {
+                for c in 0..<classes { sums[c] += log(max(self[c, px, py], Self.floor)) }
+                n += 1
+            }
+        }
+        return sums.map { $0 / n }
+    }
+
+    /// The smallest probability taken into a logarithm (softmax outputs can underflow to 0).
+    static let floor: Float = 1e-12
 }
