@@ -25,7 +25,7 @@ atoms, truth, m = list(csv.DictReader(open(a.atoms))), list(csv.DictReader(open(
 def inside(P, lo, dx, dy):
     return (P[:, 0] >= lo) & (P[:, 1] >= lo) & (P[:, 0] <= a.width - 1 - dx) & (P[:, 1] <= a.height - 1 - dy) if len(P) else np.zeros(0, bool)
 
-conf, right = [], []
+conf, right, cls = [], [], []
 for f in sorted({int(r.get("frame", 0)) for r in truth}):
     rows = [r for r in atoms if int(r["frame"]) == f]
     P = np.array([(float(r["x"]), float(r["y"])) for r in rows]).reshape(-1, 2)
@@ -43,15 +43,21 @@ for f in sorted({int(r.get("frame", 0)) for r in truth}):
         i, j = linear_sum_assignment(np.where(D < a.radius, D, 1e6))
         match = {int(ii): int(jj) for ii, jj in zip(i, j) if D[ii, jj] < a.radius}
     for k, r in enumerate(rows):
-        conf.append(float(r["class_prob"]))
+        conf.append(float(r["class_prob"])); cls.append(r["class"])
         right.append(k in match and T[match[k]][2] in r["class"].split("+"))
 
-conf, right = np.array(conf), np.array(right, float)
-order = np.argsort(conf, kind="stable"); n = len(conf); k = max(1, min(a.bins, n))
-ece, diagram = 0.0, []
-for b in range(k):
-    s = order[b * n // k:(b + 1) * n // k]
-    ece += len(s) / n * abs(conf[s].mean() - right[s].mean()); diagram.append((len(s), conf[s].mean(), right[s].mean()))
-print(f"atoms {n}  accuracy {right.mean():.4f}  mean class_prob {conf.mean():.4f}  ECE {ece:.4f} ({k} equal-mass bins)")
+conf, right, cls = np.array(conf), np.array(right, float), np.array(cls)
+
+def ece(conf, right):
+    order = np.argsort(conf, kind="stable"); n = len(conf); k = max(1, min(a.bins, n)); e, diagram = 0.0, []
+    for b in range(k):
+        s = order[b * n // k:(b + 1) * n // k]
+        e += len(s) / n * abs(conf[s].mean() - right[s].mean()); diagram.append((len(s), conf[s].mean(), right[s].mean()))
+    return e, diagram
+
+e, diagram = ece(conf, right)
+print(f"atoms {len(conf)}  accuracy {right.mean():.4f}  mean class_prob {conf.mean():.4f}  ECE {e:.4f} ({len(diagram)} equal-mass bins)"
+      + "".join(f"  | {c}: {int((cls == c).sum())} atoms, accuracy {right[cls == c].mean():.4f}, ECE {ece(conf[cls == c], right[cls == c])[0]:.4f}"
+                for c in sorted(set(cls))))
 if a.diagram:
     for c, x, y in diagram: print(f"  bin of {c}: confidence {x:.4f} accuracy {y:.4f}")

@@ -32,8 +32,8 @@ public struct Atom: Sendable, Equatable, ClassifiedPoint {
     /// combination of the fit's and the centroid's errors, see `AtomLocator`); nil without refinement.
     public var positionSigma: Double?
 
-    /// The network's class evidence: the mean log-probability of each map class (background
-    /// last) over the 3 × 3 pixels at the centroid (`ProbabilityMaps.logEvidence`); nil when not measured.
+    /// The network's class evidence: the log-probability of each map class (background last) where
+    /// its class peaks next to the centroid (`ProbabilityMaps.logEvidence`); nil when not measured.
     public var classEvidence: [Float]? = nil
     /// The calibrated probability that `classIndex` is right (set by the model's `ClassProbability`); nil when unknown.
     public var classProbability: Float? = nil

@@ -6,12 +6,12 @@ import Pipeline
 
 struct Calibrate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fit a model's class-probability temperatures on simulated frames and store them in its card.",
+        abstract: "Fit a model's class-probability calibration on simulated frames and store it in its card.",
         discussion: """
         Simulates --frames frames of --recipe (the model's training recipe) at each --dose, finds their \
         atoms, matches them to the truth, and fits by maximum likelihood the temperature that divides \
-        the network's class evidence (and, for a class split by Z-contrast such as W/Mo, the temperature \
-        of the contrast log-odds). The expected calibration error is measured before and after on as \
+        the network's class evidence and a bias on its background class (and, for a class split by \
+        Z-contrast such as W/Mo, the temperature of the contrast log-odds). The expected calibration error is measured before and after on as \
         many other frames per dose. Writes MODEL/model.json (classCalibration; the weights are not \
         touched), atomically; locate and analyze then report the calibrated class_prob per atom.
         """)
@@ -35,10 +35,14 @@ struct Calibrate: ParsableCommand {
             var card = model.card
             card.classCalibration = calibration
             try AtomicFile.write(card.jsonData(), to: model.directory.appendingPathComponent(TrainedModel.cardFile))
-            print("temperature \(String(format: "%.4f", calibration.temperature)) (\(calibration.atoms) atoms)"
-                  + (calibration.contrastTemperature.map { String(format: ", contrast temperature %.4f", $0) } ?? ""))
+            let contrast = calibration.contrastAtoms.map { n in
+                calibration.contrastTemperature.map { String(format: "; contrast temperature %.4f (%d atoms)", $0, n) }
+                    ?? "; contrast temperature not determined by \(n) atoms (none on the wrong side of the contrast decision): 1"
+            } ?? ""
+            print(String(format: "temperature %.4f, background bias %.4f (%d atoms)", calibration.temperature, calibration.backgroundBias, calibration.atoms) + contrast)
             for c in calibration.heldOut {
-                print(String(format: "dose %g: %d held-out atoms, accuracy %.4f, ECE %.4f → %.4f", c.dose ?? 0, c.atoms, c.accuracy, c.eceBefore, c.eceAfter))
+                print(String(format: "dose %g: %d held-out atoms, accuracy %.4f; mean class_prob %.4f → %.4f, ECE %.4f → %.4f",
+                             c.dose ?? 0, c.atoms, c.accuracy, c.meanBefore, c.meanAfter, c.eceBefore, c.eceAfter))
             }
         }
     }

@@ -9,13 +9,13 @@ import XCTest
 /// known miscalibration is its analytic value, and the contrast posterior is calibrated on
 /// Gaussian ratios.
 final class ClassProbabilityTests: XCTestCase {
-    /// Logits z ~ N(0, 3²) over 3 classes; labels drawn from softmax(z / T).
-    func syntheticLabels(temperature: Double, count: Int, seed: UInt64) -> (evidence: [[Float]], truth: [Int]) {
+    /// Logits z ~ N(0, 3²) over 3 classes (background last); labels drawn from softmax(z / T + b·[background]).
+    func syntheticLabels(temperature: Double, bias: Double, count: Int, seed: UInt64) -> (evidence: [[Float]], truth: [Int]) {
         var rng = SeededGenerator(seed: seed)
         var evidence: [[Float]] = [], truth: [Int] = []
         for _ in 0..<count {
             let z = (0..<3).map { _ in Float(3 * rng.normal()) }
-            let p = ClassProbability.softmax(z, temperature: temperature)
+            let p = ClassProbability.softmax(z, temperature: temperature, backgroundBias: bias)
             let u = rng.uniform()
             truth.append(u < p[0] ? 0 : u < p[0] + p[1] ? 1 : 2)
             evidence.append(z)
@@ -23,16 +23,23 @@ final class ClassProbabilityTests: XCTestCase {
         return (evidence, truth)
     }
 
-    func testTemperatureScalingRecoversAKnownTemperature() {
+    func testTemperatureScalingRecoversAKnownTemperatureAndBias() {
         for t in [0.5, 1.0, 2.5] {
-            let (evidence, truth) = syntheticLabels(temperature: t, count: 20_000, seed: 7)
-            XCTAssertEqual(TemperatureScaling.fit(evidence: evidence, truth: truth), t, accuracy: 0.05 * t, "T = \(t)")
+            let (evidence, truth) = syntheticLabels(temperature: t, bias: 0, count: 20_000, seed: 7)
+            XCTAssertEqual(TemperatureScaling.fit(evidence: evidence, truth: truth, fitBias: false).temperature, t, accuracy: 0.05 * t, "T = \(t)")
         }
+        let (evidence, truth) = syntheticLabels(temperature: 1.6, bias: -1.5, count: 10_000, seed: 9)
+        let fitted = TemperatureScaling.fit(evidence: evidence, truth: truth)
+        XCTAssertEqual(fitted.temperature, 1.6, accuracy: 0.1)
+        XCTAssertEqual(fitted.backgroundBias, -1.5, accuracy: 0.15)
         // Binary log-odds: outcomes drawn from σ(L / 1.8).
         var rng = SeededGenerator(seed: 3)
         let logOdds = (0..<20_000).map { _ in 4 * rng.normal() }
         let outcome = logOdds.map { rng.uniform() < 1 / (1 + exp(-$0 / 1.8)) }
         XCTAssertEqual(TemperatureScaling.fit(logOdds: logOdds, outcome: outcome), 1.8, accuracy: 0.09)
+        XCTAssertEqual(try XCTUnwrap(TemperatureScaling.fitWithinRange(logOdds: logOdds, outcome: outcome)), 1.8, accuracy: 0.09)
+        // Every outcome on the side of its log-odds' sign: no temperature is determined.
+        XCTAssertNil(TemperatureScaling.fitWithinRange(logOdds: logOdds, outcome: logOdds.map { $0 > 0 }))
     }
 
     func testSoftmaxOverATemperatureIsThePowerOfTheProbabilities() {

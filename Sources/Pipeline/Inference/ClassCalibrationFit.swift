@@ -3,7 +3,7 @@ import Foundation
 import Localization
 import Simulation
 
-/// Fits a model's class-probability temperatures (`ClassCalibration`) on simulated frames of a
+/// Fits a model's class-probability temperature and background bias (`ClassCalibration`) on simulated frames of a
 /// training recipe with truth, and measures the expected calibration error before and after on
 /// other frames of the same recipe: fit frames are items 2^41 + …, held-out frames 2^42 + …,
 /// both disjoint from training (items from 0) and validation (2^40 + …). Every frame is drawn at
@@ -58,30 +58,41 @@ public struct ClassCalibrationFit {
     public func run(progress: Bool = false) throws -> ClassCalibration {
         let bar = ProgressBar("calibrate", total: 2 * options.framesPerDose * options.doses.count, quiet: !progress)
         let fit = try options.doses.indices.flatMap { try samples(dose: $0, offset: Self.fitOffset, bar: bar) }
-        let t = TemperatureScaling.fit(evidence: fit.map(\.evidence), truth: fit.map { modelTruth($0) })
+        let scaling = TemperatureScaling.fit(evidence: fit.map(\.evidence), truth: fit.map { modelTruth($0) })
+        guard let t = TemperatureScaling.determined(scaling.temperature), abs(scaling.backgroundBias) < 9.99 else {
+            throw InputError("the \(fit.count) atoms of the fit frames do not determine a temperature (every one right, or none): use more --frames or lower doses")
+        }
+        // The contrast temperature: from the split class's matched atoms. Where the fit frames hold
+        // no atom on the wrong side of the contrast decision the likelihood falls without end as
+        // T → 0 (separable data): T is not determined, and the Gaussian log-odds stand as they are.
         let contrast = fit.filter { $0.contrastLogOdds != nil && isMerged($0.truth) }
         let tc = contrast.count >= 10 && finder.outputClasses.dopant != nil
-            ? TemperatureScaling.fit(logOdds: contrast.map { $0.contrastLogOdds! }, outcome: contrast.map { $0.truth == finder.outputClasses.dopant!.lightClass })
+            ? TemperatureScaling.fitWithinRange(logOdds: contrast.map { $0.contrastLogOdds! },
+                                                outcome: contrast.map { $0.truth == finder.outputClasses.dopant!.lightClass })
             : nil
-        let calibrated = ClassProbability(outputClasses: finder.outputClasses, temperature: t, contrastTemperature: tc ?? 1)
-        let uncalibrated = ClassProbability(outputClasses: finder.outputClasses, temperature: 1, contrastTemperature: 1)
+        let calibrated = ClassProbability(outputClasses: finder.outputClasses, temperature: t, backgroundBias: scaling.backgroundBias,
+                                          contrastTemperature: tc ?? 1)
+        let uncalibrated = ClassProbability(outputClasses: finder.outputClasses, temperature: 1)
         let checks = try options.doses.indices.map { k -> CalibrationCheck in
             let held = try samples(dose: k, offset: Self.heldOutOffset, bar: bar)
             let correct = held.map { $0.reported == $0.truth }
-            func ece(_ p: ClassProbability) -> Double {
-                ReliabilityBins(confidences: held.map { p.probability(evidence: $0.evidence, reportedClass: $0.reported, contrastLogOdds: $0.contrastLogOdds) },
-                                correct: correct, count: options.bins).expectedCalibrationError
+            func confidences(_ p: ClassProbability) -> [Double] {
+                held.map { p.probability(evidence: $0.evidence, reportedClass: $0.reported, contrastLogOdds: $0.contrastLogOdds) }
             }
+            let before = confidences(uncalibrated), after = confidences(calibrated)
+            func ece(_ c: [Double]) -> Double { ReliabilityBins(confidences: c, correct: correct, count: options.bins).expectedCalibrationError }
+            func mean(_ c: [Double]) -> Double { c.reduce(0, +) / Double(max(1, c.count)) }
             return CalibrationCheck(dataset: "held-out simulated frames (\(options.framesPerDose), recipe \(recipe.name), items from index 2^42)",
                                     dose: options.doses[k], atoms: held.count,
                                     accuracy: Double(correct.filter { $0 }.count) / Double(max(1, held.count)),
-                                    eceBefore: ece(uncalibrated), eceAfter: ece(calibrated), bins: options.bins)
+                                    meanBefore: mean(before), meanAfter: mean(after),
+                                    eceBefore: ece(before), eceAfter: ece(after), bins: options.bins)
         }
         bar.finish()
         return ClassCalibration(
-            temperature: t, contrastTemperature: tc,
+            temperature: t, backgroundBias: scaling.backgroundBias, contrastTemperature: tc,
             fittedOn: "recipe \(recipe.name) (seed \(recipe.seed)), \(options.framesPerDose) frames per dose (items from index 2^41) at doses \(options.doses.map { String(format: "%g", $0) }.joined(separator: ", ")) e/Å²",
-            atoms: fit.count, contrastAtoms: tc == nil ? nil : contrast.count, heldOut: checks,
+            atoms: fit.count, contrastAtoms: finder.outputClasses.dopant == nil ? nil : contrast.count, heldOut: checks,
             date: ISO8601DateFormatter().string(from: Date()), atomtrackVersion: atomTrackVersion)
     }
 
