@@ -4,14 +4,15 @@
 # seeds and pixel size than the training frames `calibrate` fits on) and on the shared multislice
 # validation frames (../shared/validation; N shot-noise realisations per dose, evaluation only),
 # scored by the independent reader scripts/class_prob_ece.py (15 equal-mass bins).
-# Usage: scripts/class_prob_study.sh WORKDIR [FRAMES=4] [REALISATIONS=8]   (ATOMTRACK=binary)
+# Usage: scripts/class_prob_study.sh WORKDIR [FRAMES=4] [REALISATIONS=8]   (ATOMTRACK=binary, MODELS=Models)
 set -euo pipefail
 work=$1 frames=${2:-4} reps=${3:-8}
 bin=${ATOMTRACK:-.build/release/atomtrack}
 validation=${VALIDATION:-../shared/validation}
+models=${MODELS:-Models}
 py=${PYTHON:-python3}
 mkdir -p "$work"
-spacing() { "$py" -c "import json; print(json.load(open('Models/$1/model.json'))['columnSpacing'])"; }
+spacing() { "$py" -c "import json; print(json.load(open('$models/$1/model.json'))['columnSpacing'])"; }
 for pair in "graphene-si movie-graphene-si graphene-si-0" "tmd-ws2 movie-ws2 ws2-0"; do
   set -- $pair; model=$1 recipe=$2 frame=$3
   s=$(spacing "$model")
@@ -19,7 +20,7 @@ for pair in "graphene-si movie-graphene-si graphene-si-0" "tmd-ws2 movie-ws2 ws2
     sim=$work/$recipe-$dose loc=$work/$model-sim-$dose
     [ -f "$sim/truth_atoms.csv" ] || "$bin" simulate --recipe "TrainingData/$recipe.json" --out "$sim" --frames "$frames" \
                                        --dose "$dose" --seed 777 --quiet --overwrite > /dev/null
-    [ -f "$loc/atoms.csv" ] || "$bin" locate "$sim/movie.tif" --model "Models/$model" --out "$loc" --quiet --overwrite > /dev/null
+    [ -f "$loc/atoms.csv" ] || "$bin" locate "$sim/movie.tif" --model "$models/$model" --out "$loc" --quiet --overwrite > /dev/null
     echo -n "$model simulated ($frames frames of $recipe) dose $dose: "
     "$py" scripts/class_prob_ece.py "$loc/atoms.csv" "$sim/truth_atoms.csv" --width 256 --height 256 \
           --radius "$("$py" -c "print(0.4 * $s / 0.2)")" --diagram
@@ -40,7 +41,7 @@ with open(f"{out}/truth.csv", "w") as f:
 open(f"{out}/pixel_size", "w").write(str(p)); open(f"{out}/shape", "w").write(" ".join(map(str, image.shape)))
 PY
     p=$(cat "$ms/pixel_size"); read -r h w < "$ms/shape"
-    [ -f "$msl/atoms.csv" ] || "$bin" locate "$ms/noisy.npy" --model "Models/$model" --pixel-size "$p" --out "$msl" --quiet --overwrite > /dev/null
+    [ -f "$msl/atoms.csv" ] || "$bin" locate "$ms/noisy.npy" --model "$models/$model" --pixel-size "$p" --out "$msl" --quiet --overwrite > /dev/null
     echo -n "$model multislice $frame ($reps realisations) dose $dose: "
     "$py" scripts/class_prob_ece.py "$msl/atoms.csv" "$ms/truth.csv" --width "$w" --height "$h" \
           --radius "$("$py" -c "print(0.4 * $s / $p)")"
