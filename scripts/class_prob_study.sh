@@ -40,7 +40,7 @@ with open(f"{out}/truth.csv", "w") as f:
     for k in range(reps): f.writelines(f"{k},{r}\n" for r in rows[1:])
 open(f"{out}/pixel_size", "w").write(str(p)); open(f"{out}/shape", "w").write(" ".join(map(str, image.shape)))
 PY
-    p=$(cat "$ms/pixel_size"); read -r h w < "$ms/shape"
+    p=$(cat "$ms/pixel_size"); read -r h w < "$ms/shape" || true   # the file has no final newline
     [ -f "$msl/atoms.csv" ] || "$bin" locate "$ms/noisy.npy" --model "$models/$model" --pixel-size "$p" --out "$msl" --quiet --overwrite > /dev/null
     echo -n "$model multislice $frame ($reps realisations) dose $dose: "
     "$py" scripts/class_prob_ece.py "$msl/atoms.csv" "$ms/truth.csv" --width "$w" --height "$h" \
