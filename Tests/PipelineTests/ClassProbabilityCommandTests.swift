@@ -27,7 +27,7 @@ extension CommandLineTests {
         let recipe = repositoryRoot.appendingPathComponent("TrainingData/tmd-ws2.json").path
         let runs: [([String], String)] = [
             (["--frames", "0"], "--frames"),
-            (["--dose", "-1"], "--dose"),
+            (["--dose=-1"], "--dose"),
             (["--dose", "nan"], "--dose"),
             (["--bins", "0"], "--bins"),
         ]
