@@ -80,7 +80,6 @@ private struct Bands {
         let values = planes.flatMap { $0[offset..<(offset + n)] }
         let maps = try ProbabilityMaps(classes: planes.count, width: width, height: bottom - top, values: values)
         var found = try locator.candidates(maps, frame: Array(frame[(top * width)..<(bottom * width)]))
-        for i in found.atoms.indices { found.atoms[i].classEvidence = maps.logEvidence(x: found.atoms[i].x, y: found.atoms[i].y, classIndex: found.atoms[i].classIndex) }
         found.shift(rows: Double(top))
         for (atom, fit) in zip(found.atoms, found.fits)
         where (core == 0 || atom.y >= Double(core)) && (coreEnd == height || atom.y < Double(coreEnd)) {
