@@ -28,6 +28,8 @@ movie="$work/demo/movie/movie.tif"
   --validate-every 2 --validation-frames 2 --base-filters 4 --quiet --resume
 "$bin" train --recipe TrainingData/graphene-si-lowdose.json --from Models/graphene-si --out "$work/warm" --steps 2 \
   --batch-size 2 --tile 64 --validate-every 2 --validation-frames 2 --quiet
+cp -r Models/graphene-si "$work/calibrated"   # calibrate rewrites the card: a copy, one frame at 10⁴ e/Å²
+"$bin" calibrate --model "$work/calibrated" --recipe TrainingData/graphene-si.json --frames 1 --dose 1e4 --quiet
 "$bin" evaluate --model Models/tmd-ws2 --truth "$work/demo/movie"
 "$bin" finetune --model Models/tmd-ws2 --movie "$movie" --frames 0 --steps 2 --batch-size 1 --tile 64 --out "$work/my-movie" --quiet
 "$bin" analyze "$movie" --model "$work/my-movie" --frame-time 1 --count 5 --out "$work/tuned" --quiet > /dev/null

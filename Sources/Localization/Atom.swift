@@ -32,6 +32,12 @@ public struct Atom: Sendable, Equatable, ClassifiedPoint {
     /// combination of the fit's and the centroid's errors, see `AtomLocator`); nil without refinement.
     public var positionSigma: Double?
 
+    /// The network's class evidence: the log-probability of each map class (background last) where
+    /// its class peaks next to the centroid (`ProbabilityMaps.logEvidence`); nil when not measured.
+    public var classEvidence: [Float]? = nil
+    /// The calibrated probability that `classIndex` is right (set by the model's `ClassProbability`); nil when unknown.
+    public var classProbability: Float? = nil
+
     /// True when the position comes from an accepted Gaussian fit.
     public var refined: Bool { refinement == .refined }
 

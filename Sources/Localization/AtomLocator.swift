@@ -100,6 +100,7 @@ public struct AtomLocator: Sendable {
         }
         // Before refinement, so that a duplicate does not enter its twin's fit as a neighbour.
         atoms = Self.keepingApart(atoms, minDistance: minSeparation)
+        for i in atoms.indices { atoms[i].classEvidence = maps.logEvidence(x: atoms[i].x, y: atoms[i].y, classIndex: atoms[i].classIndex) }
         guard let frame, let refinement else { return Candidates(atoms: atoms, fits: atoms.map { _ in nil }) }
         return Candidates(atoms: atoms, fits: fits(atoms, frame: frame, width: maps.width, height: maps.height, with: refinement))
     }

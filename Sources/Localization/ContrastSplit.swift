@@ -51,25 +51,39 @@ public struct ContrastSplit: Sendable, Equatable {
         return inside > 0 ? sum * Double(all) / Double(inside) : 0
     }
 
-    /// Relabels the light atoms of `classIndex` as `lightClassIndex`; returns how many. The
-    /// background level is the frame's 5th percentile, taken without copying the frame. Atoms
-    /// flagged `border` are left as they are: a column the edge cuts is found shifted inwards and
-    /// its disc holds only part of it (41 of 65 "Mo" on four simulated 256² frames were such W).
-    @discardableResult
-    public func apply(_ atoms: inout [Atom], frame: [Float], width: Int, height: Int) -> Int {
+    /// Each unflagged atom of `classIndex` (index into `atoms`) with its intensity over the class's
+    /// median in this frame (the majority element's level); empty when the class has fewer than
+    /// `minimumAtoms` such atoms or no positive median. The background level is the frame's 5th
+    /// percentile, taken without copying the frame. Atoms flagged `border` are left out: a column
+    /// the edge cuts is found shifted inwards and its disc holds only part of it (41 of 65 "Mo"
+    /// on four simulated 256² frames were such W).
+    public func ratios(_ atoms: [Atom], frame: [Float], width: Int, height: Int) -> [(index: Int, ratio: Double)] {
         let members = atoms.indices.filter { atoms[$0].classIndex == classIndex && !atoms[$0].border }
-        guard members.count >= minimumAtoms, frame.count == width * height, !frame.isEmpty else { return 0 }
+        guard members.count >= minimumAtoms, frame.count == width * height, !frame.isEmpty else { return [] }
         let intensities = frame.withUnsafeBufferPointer { f in
             let background = Double(OrderStatistics.percentiles(f, [5])[0])
             return members.map { integratedIntensity(of: atoms[$0], frame: f, width: width, height: height, background: background) }
         }
         let reference = Statistics.median(intensities)
-        guard reference > 0 else { return 0 }
-        var count = 0
-        for (i, intensity) in zip(members, intensities) where intensity < ratio.squareRoot() * reference {
-            atoms[i].classIndex = lightClassIndex
-            count += 1
-        }
-        return count
+        guard reference > 0 else { return [] }
+        return zip(members, intensities).map { ($0, $1 / reference) }
+    }
+
+    /// Whether a ratio (`ratios`) is the light element's: below √`ratio`.
+    public func isLight(_ r: Double) -> Bool { r < ratio.squareRoot() }
+
+    /// Relabels the light atoms of `classIndex` as `lightClassIndex` (`ratios`, `isLight`) and
+    /// returns the ratios measured, so that callers can weigh the evidence (`ClassProbability`).
+    @discardableResult
+    public func split(_ atoms: inout [Atom], frame: [Float], width: Int, height: Int) -> [(index: Int, ratio: Double)] {
+        let measured = ratios(atoms, frame: frame, width: width, height: height)
+        for (i, r) in measured where isLight(r) { atoms[i].classIndex = lightClassIndex }
+        return measured
+    }
+
+    /// `split`, returning how many atoms were relabelled.
+    @discardableResult
+    public func apply(_ atoms: inout [Atom], frame: [Float], width: Int, height: Int) -> Int {
+        split(&atoms, frame: frame, width: width, height: height).filter { isLight($0.ratio) }.count
     }
 }

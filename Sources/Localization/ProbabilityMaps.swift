@@ -1,3 +1,5 @@
+import Foundation
+
 /// Per-class probability maps of one frame: `classes` planes of `height` rows of `width`
 /// values, class-major (`values[(c * height + y) * width + x]`), as a segmenter emits them.
 public struct ProbabilityMaps: Sendable, Equatable {
@@ -43,4 +45,22 @@ public struct ProbabilityMaps: Sendable, Equatable {
         }
         return best
     }
+
+    /// The class evidence of an atom of class `k` at (x, y): the log-probability of every class at
+    /// the pixel where class `k` peaks within the 3 × 3 pixels around (x, y). Softmax of it over a
+    /// temperature is the class probability. The peak, not a window mean: the mean mixes in the
+    /// blob's flanks, whose probabilities fall with the blob's width (on graphene the mean made
+    /// 10⁶ e/Å² frames look less certain than 10⁵; a temperature fitted on the peak serves every
+    /// dose, docs/ACCURACY.md).
+    public func logEvidence(x: Double, y: Double, classIndex k: Int) -> [Float] {
+        let cx = min(max(Int(x.rounded()), 0), width - 1), cy = min(max(Int(y.rounded()), 0), height - 1)
+        var best = (cx, cy)
+        for py in max(0, cy - 1)...min(height - 1, cy + 1) {
+            for px in max(0, cx - 1)...min(width - 1, cx + 1) where self[k, px, py] > self[k, best.0, best.1] { best = (px, py) }
+        }
+        return (0..<classes).map { log(max(self[$0, best.0, best.1], Self.floor)) }
+    }
+
+    /// The smallest probability taken into a logarithm (softmax outputs can underflow to 0).
+    static let floor: Float = 1e-12
 }

@@ -16,12 +16,19 @@ public struct SimulatedFrame: Sendable {
     /// `truth_atoms.csv` for this frame (frame 0): one row per atom at its apparent pixel position.
     public var truthAtomsCSV: String {
         var out = "frame,x,y,class,defect_id\n"
-        for c in structure.columns {
-            let p = apparentPixel(c.position, scan: scan, pixelSize: geometry.pixelSize)
-            guard p.x >= -0.5, p.y >= -0.5, p.x < Double(geometry.width) - 0.5, p.y < Double(geometry.height) - 0.5 else { continue }
+        for (c, p) in truthColumns {
             for _ in 0..<c.count { out += "0,\(fmt(p.x)),\(fmt(p.y)),\(c.symbol),\(c.defectID)\n" }
         }
         return out
+    }
+
+    /// The columns inside the frame with their apparent pixel positions (scan shifts included).
+    public var truthColumns: [(column: Column, pixel: Vec2)] {
+        structure.columns.compactMap { c in
+            let p = apparentPixel(c.position, scan: scan, pixelSize: geometry.pixelSize)
+            guard p.x >= -0.5, p.y >= -0.5, p.x < Double(geometry.width) - 0.5, p.y < Double(geometry.height) - 0.5 else { return nil }
+            return (c, p)
+        }
     }
 
     /// `truth_defects.csv` for this frame (frame 0): defect centres and their configuration.

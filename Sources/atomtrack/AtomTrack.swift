@@ -10,6 +10,6 @@ struct AtomTrack: ParsableCommand {
         AtomTrack's parallel loops and OpenBLAS; all cores by default.
         """,
         version: atomTrackVersionWithCommit,
-        subcommands: [InfoCommand.self, ConvertCommand.self, Simulate.self, Train.self, Finetune.self, Evaluate.self, Segment.self, Locate.self, Classify.self, LibraryCommand.self, LatticeCommand.self, TrackCommand.self, MarkovCommand.self, Analyze.self, Merge.self, Demo.self, Bench.self]
+        subcommands: [InfoCommand.self, ConvertCommand.self, Simulate.self, Train.self, Finetune.self, Calibrate.self, Evaluate.self, Segment.self, Locate.self, Classify.self, LibraryCommand.self, LatticeCommand.self, TrackCommand.self, MarkovCommand.self, Analyze.self, Merge.self, Demo.self, Bench.self]
     )
 }

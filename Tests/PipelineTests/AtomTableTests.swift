@@ -7,10 +7,11 @@ import XCTest
 final class AtomTableTests: XCTestCase {
     func testRowsReadBackAsWritten() throws {
         let table = AtomTable(classSymbols: ["W+Mo", "S"], pixelSize: 0.2)
-        let atoms = [FrameAtom(frame: 0, x: 1.25, y: 2.5, classIndex: 0, score: 0.75, border: true, positionSigma: 0.0625),
+        let atoms = [FrameAtom(frame: 0, x: 1.25, y: 2.5, classIndex: 0, score: 0.75, border: true, positionSigma: 0.0625,
+                               classProbability: 0.875),
                      FrameAtom(frame: 2, x: 10, y: 0, classIndex: 1, score: 0.5, border: false)]
-        XCTAssertEqual(table.header, "frame,x,y,class,score,border,x_A,y_A,sigma_px\n")
-        XCTAssertEqual(table.rows(atoms), "0,1.250,2.500,W+Mo,0.7500,1,0.2500,0.5000,0.0625\n2,10.000,0.000,S,0.5000,0,2.0000,0.0000,\n")
+        XCTAssertEqual(table.header, "frame,x,y,class,score,border,x_A,y_A,sigma_px,class_prob\n")
+        XCTAssertEqual(table.rows(atoms), "0,1.250,2.500,W+Mo,0.7500,1,0.2500,0.5000,0.0625,0.8750\n2,10.000,0.000,S,0.5000,0,2.0000,0.0000,,\n")
         let url = try reliabilityTempDir(self).appendingPathComponent(AtomTable.fileName)
         try Data((table.header + table.rows(atoms)).utf8).write(to: url)
         let read = try table.read(url, frameCount: 3)
@@ -42,6 +43,7 @@ final class AtomTableTests: XCTestCase {
         try Data("frame,x,y,class\n0,1,1,S\n5,1,1,S\n".utf8).write(to: url)
         let table = AtomTable(classSymbols: ["W+Mo", "S"], pixelSize: nil)
         XCTAssertEqual(try table.read(url, frameCount: 6)[5].first?.score, 1, "score and border are optional")
+        XCTAssertNil(try table.read(url, frameCount: 6)[5].first?.classProbability, "class_prob is optional")
         XCTAssertThrowsError(try table.read(url, frameCount: 3)) { XCTAssertTrue("\($0)".contains("line 3"), "\($0)") }
     }
 }

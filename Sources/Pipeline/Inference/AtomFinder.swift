@@ -49,6 +49,8 @@ public struct AtomFinder {
     public let normalization: FrameNormalization
     /// The classes its atoms carry (the card's, with a dopant split off unless merged).
     public let outputClasses: OutputClasses
+    /// Each atom's calibrated class probability (the card's `classCalibration`).
+    public let classProbability: ClassProbability
 
     /// - Throws: `InputError` for invalid options, among them `mergeDopants` for a model with
     ///   no two-element class to merge.
@@ -61,6 +63,7 @@ public struct AtomFinder {
         self.options = options
         normalization = try FrameNormalization()
         outputClasses = OutputClasses(card: model.card, mergeDopants: options.mergeDopants)
+        classProbability = ClassProbability(outputClasses: outputClasses, calibration: model.card.classCalibration)
     }
 
     /// The network's size divisor (2^depth).
@@ -141,6 +144,15 @@ public struct AtomFinder {
     /// and the frame is segmented and localized in bands of `bandRows` rows (`BandedLocation`).
     public func locateAtoms(in pixels: [Float], width: Int, height: Int, pixelSize: Double?, frame: Int = 0,
                             bandRows: Int = BandedLocation.defaultBandRows) throws -> (atoms: [Atom], bounds: NormalizationBounds) {
+        let found = try locateWithEvidence(in: pixels, width: width, height: height, pixelSize: pixelSize, frame: frame, bandRows: bandRows)
+        return (found.atoms, found.bounds)
+    }
+
+    /// `locateAtoms`, also returning each atom's uncalibrated contrast log-odds of being the split-off
+    /// light element (`ClassProbability.contrastLogOdds`; nil where not measured), which `calibrate` fits.
+    func locateWithEvidence(in pixels: [Float], width: Int, height: Int, pixelSize: Double?, frame: Int = 0,
+                            bandRows: Int = BandedLocation.defaultBandRows) throws
+        -> (atoms: [Atom], bounds: NormalizationBounds, contrastLogOdds: [Double?]) {
         if let p = pixelSize {
             // A calibration 20× outside the trained range is a wrong calibration, not a frame to
             // resample (1000 Å/px would mean a 10⁶-pixel-wide resampled frame).
@@ -152,7 +164,7 @@ public struct AtomFinder {
         let bounds = try normalization.bounds(pixels, width: width, height: height, frame: frame)
         // A frame without contrast (blank, all zeros) carries no atoms. The network would see an
         // all-zero input and may still report a few (3 S "atoms" in a blank 256² WS2 frame).
-        guard !bounds.isConstant else { return ([], bounds) }
+        guard !bounds.isConstant else { return ([], bounds, []) }
         var image = pixels, size = (width, height), working = bounds, scale = 1.0, effectivePixelSize = pixelSize
         if let target = workingPixelSize(for: pixelSize), let p = pixelSize {
             scale = p / target   // > 1 enlarges the frame
@@ -172,9 +184,13 @@ public struct AtomFinder {
             }
         }
         // The dopant by Z-contrast, on the raw frame at its own pixel size.
-        outputClasses.contrastSplit(columnSpacingPixels: model.card.columnSpacingPixels(pixelSize: pixelSize))?
-            .apply(&atoms, frame: pixels, width: width, height: height)
-        return (atoms, bounds)
+        var logOdds = [Double?](repeating: nil, count: atoms.count)
+        if let split = outputClasses.contrastSplit(columnSpacingPixels: model.card.columnSpacingPixels(pixelSize: pixelSize)) {
+            let ratios = split.split(&atoms, frame: pixels, width: width, height: height)
+            logOdds = ClassProbability.contrastLogOdds(ratios, count: atoms.count, split: split)
+        }
+        classProbability.assign(&atoms, contrastLogOdds: logOdds)
+        return (atoms, bounds, logOdds)
     }
 
     /// Localizer settings scaled to the lattice: separation 0.55 × the column spacing, a

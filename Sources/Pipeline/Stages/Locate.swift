@@ -12,21 +12,24 @@ public struct FrameAtom: Sendable, Equatable {
     public var border: Bool
     /// Standard error of the position per axis in pixels (`Atom.positionSigma`); nil when unknown.
     public var positionSigma: Double?
+    /// Calibrated probability that `classIndex` is right (`Atom.classProbability`); nil when unknown.
+    public var classProbability: Float?
 
-    public init(frame: Int, x: Double, y: Double, classIndex: Int, score: Float, border: Bool, positionSigma: Double? = nil) {
+    public init(frame: Int, x: Double, y: Double, classIndex: Int, score: Float, border: Bool, positionSigma: Double? = nil,
+                classProbability: Float? = nil) {
         self.frame = frame; self.x = x; self.y = y; self.classIndex = classIndex; self.score = score; self.border = border
-        self.positionSigma = positionSigma
+        self.positionSigma = positionSigma; self.classProbability = classProbability
     }
 
     /// Atom `atom` of frame `frame`.
     public init(frame: Int, _ atom: Atom) {
         self.init(frame: frame, x: atom.x, y: atom.y, classIndex: atom.classIndex, score: atom.score, border: atom.border,
-                  positionSigma: atom.positionSigma)
+                  positionSigma: atom.positionSigma, classProbability: atom.classProbability)
     }
 }
 
 /// Runs the AtomFinder over a movie, one frame at a time, streaming `atoms.csv`
-/// (`frame,x,y,class,score,border` + `x_A,y_A` when calibrated + `sigma_px`) and overlay PNGs.
+/// (`frame,x,y,class,score,border` + `x_A,y_A` when calibrated + `sigma_px,class_prob`) and overlay PNGs.
 public struct MovieLocator {
     public let finder: AtomFinder
     public var pixelSize: Double?

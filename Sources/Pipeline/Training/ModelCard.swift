@@ -65,6 +65,9 @@ public struct ModelCard: Codable, Sendable {
     public var evaluations: [Evaluation]
     /// Present when the model was fine-tuned on frames of a movie (`atomtrack finetune`).
     public var finetuning: Finetuning? = nil
+    /// The temperatures that calibrate the class probability (`atomtrack calibrate`), with what
+    /// they were fitted on; nil: uncalibrated (temperature 1).
+    public var classCalibration: ClassCalibration? = nil
 
     /// What a fine-tuned model was tuned on and how, with its held-out scores before and after.
     public struct Finetuning: Codable, Sendable {

@@ -284,6 +284,8 @@ public struct ModelFinetuning {
         c.name = outputDirectory.lastPathComponent
         c.description = "\(base.card.name) fine-tuned on frame(s) \(source.frames.map(String.init).joined(separator: ", ")) of \(URL(fileURLWithPath: source.movie).lastPathComponent)"
         c.evaluations = [cardEvaluation(best.evaluation)] + base.card.evaluations
+        // Tuned weights void the base model's class-probability calibration (`atomtrack calibrate` refits it).
+        c.classCalibration = best.step == 0 ? base.card.classCalibration : nil
         c.finetuning = ModelCard.Finetuning(
             baseModel: base.card.name, baseDirectory: base.directory.path, source: source,
             steps: options.steps, bestStep: best.step, batchSize: options.batchSize, tileSize: tile,

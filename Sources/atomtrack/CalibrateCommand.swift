@@ -1,0 +1,49 @@
+import ArgumentParser
+import Core
+import Foundation
+import MicroscopyIO
+import Pipeline
+
+struct Calibrate: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Fit a model's class-probability calibration on simulated frames and store it in its card.",
+        discussion: """
+        Simulates --frames frames of --recipe (the model's training recipe) at each --dose, finds their \
+        atoms, matches them to the truth, and fits by maximum likelihood the temperature that divides \
+        the network's class evidence and a bias on its background class (and, for a class split by \
+        Z-contrast such as W/Mo, the temperature of the contrast log-odds). The expected calibration error is measured before and after on as \
+        many other frames per dose. Writes MODEL/model.json (classCalibration; the weights are not \
+        touched), atomically; locate and analyze then report the calibrated class_prob per atom.
+        """)
+
+    @OptionGroup var choice: ModelChoice
+    @Option(help: "Training recipe (JSON) the frames are simulated from, e.g. TrainingData/tmd-ws2.json.") var recipe: String
+    @Option(help: "Frames per dose for the fit (and as many held out for the check).") var frames = 8
+    @Option(parsing: .upToNextOption, help: "Doses (e/Å²) every frame is drawn at.") var dose: [Double] = [1e4, 1e5, 1e6]
+    @Option(help: "Equal-mass bins of the expected calibration error.") var bins = 15
+    @Flag(help: "No progress bar.") var quiet = false
+
+    func run() throws {
+        try reportingErrors {
+            var options = ClassCalibrationFit.Options()
+            options.framesPerDose = frames; options.doses = dose; options.bins = bins
+            try options.validate()
+            let directory = try ShippedModels.resolve(model: choice.model, material: choice.material)
+            let model = try TrainedModel(at: directory)
+            let fit = try ClassCalibrationFit(finder: try AtomFinder(model: model), recipe: try SimulationExport.recipe(at: recipe), options: options)
+            let calibration = try fit.run(progress: !quiet)
+            var card = model.card
+            card.classCalibration = calibration
+            try AtomicFile.write(card.jsonData(), to: model.directory.appendingPathComponent(TrainedModel.cardFile))
+            let contrast = calibration.contrastAtoms.map { n in
+                calibration.contrastTemperature.map { String(format: "; contrast temperature %.4f (%d atoms)", $0, n) }
+                    ?? "; contrast temperature not determined by \(n) atoms (none on the wrong side of the contrast decision): 1"
+            } ?? ""
+            print(String(format: "temperature %.4f, background bias %.4f (%d atoms)", calibration.temperature, calibration.backgroundBias, calibration.atoms) + contrast)
+            for c in calibration.heldOut {
+                print(String(format: "dose %g: %d held-out atoms, accuracy %.4f; mean class_prob %.4f → %.4f, ECE %.4f → %.4f",
+                             c.dose ?? 0, c.atoms, c.accuracy, c.meanBefore, c.meanAfter, c.eceBefore, c.eceAfter))
+            }
+        }
+    }
+}

@@ -1,0 +1,74 @@
+import Core
+import Foundation
+import Pipeline
+import XCTest
+
+/// `class_prob` through the CLI: `calibrate` refuses bad options in one line and leaves the card as
+/// it was, fits into a copy of the shipped WS2 model (card only, weights untouched), and `locate`
+/// writes the column with that model.
+extension CommandLineTests {
+    /// A copy of a shipped model in a temp folder.
+    func modelCopy(_ name: String = "tmd-ws2") throws -> URL {
+        let source = repositoryRoot.appendingPathComponent("Models/\(name)")
+        guard FileManager.default.fileExists(atPath: source.appendingPathComponent(TrainedModel.weightsFile).path) else {
+            throw XCTSkip("shipped model \(name) not present")
+        }
+        let copy = try reliabilityTempDir(self).appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: copy, withIntermediateDirectories: true)
+        for f in [TrainedModel.weightsFile, TrainedModel.cardFile] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(f), to: copy.appendingPathComponent(f))
+        }
+        return copy
+    }
+
+    func testCalibrateRefusesBadOptionsInOneLine() throws {
+        let model = try modelCopy(), card = model.appendingPathComponent(TrainedModel.cardFile)
+        let before = try Data(contentsOf: card)
+        let recipe = repositoryRoot.appendingPathComponent("TrainingData/tmd-ws2.json").path
+        let runs: [([String], String)] = [
+            (["--frames", "0"], "--frames"),
+            (["--dose=-1"], "--dose"),
+            (["--dose", "nan"], "--dose"),
+            (["--bins", "0"], "--bins"),
+        ]
+        for (arguments, text) in runs {
+            assertOneLineError(try atomtrack(["calibrate", "--model", model.path, "--recipe", recipe] + arguments), mentioning: text)
+        }
+        let graphene = repositoryRoot.appendingPathComponent("TrainingData/graphene-si.json").path
+        assertOneLineError(try atomtrack(["calibrate", "--model", model.path, "--recipe", graphene, "--frames", "1"]), mentioning: "classes")
+        assertOneLineError(try atomtrack(["calibrate", "--model", model.path, "--recipe", "/nonexistent.json"]), mentioning: "nonexistent")
+        XCTAssertEqual(try Data(contentsOf: card), before, "a refused calibrate left the card as it was")
+    }
+
+    /// One graphene frame at 10⁴ e/Å² (where some atoms are wrong, so the temperature is
+    /// determined): the fit runs end to end, stores a temperature and its held-out check in the
+    /// card, keeps the weights byte for byte, and `locate` reports class_prob in (0, 1].
+    func testCalibrateWritesTheCardAndLocateWritesClassProbability() throws {
+        let model = try modelCopy("graphene-si")
+        let weights = try Data(contentsOf: model.appendingPathComponent(TrainedModel.weightsFile))
+        let recipe = repositoryRoot.appendingPathComponent("TrainingData/graphene-si.json").path
+        let run = try atomtrack(["calibrate", "--model", model.path, "--recipe", recipe, "--frames", "1", "--dose", "1e4", "--quiet"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let card = try ModelCard.load(model.appendingPathComponent(TrainedModel.cardFile))
+        let calibration = try XCTUnwrap(card.classCalibration)
+        XCTAssertTrue((0.05...20).contains(calibration.temperature), "\(calibration.temperature)")
+        XCTAssertEqual(calibration.heldOut.map(\.dose), [1e4])
+        XCTAssertNil(calibration.contrastAtoms, "graphene has no class split by contrast")
+        XCTAssertGreaterThan(calibration.atoms, 100)
+        XCTAssertEqual(try Data(contentsOf: model.appendingPathComponent(TrainedModel.weightsFile)), weights)
+
+        let dir = model.deletingLastPathComponent(), movie = dir.appendingPathComponent("sim")
+        let simulated = try atomtrack(["simulate", "--recipe", repositoryRoot.appendingPathComponent("TrainingData/movie-graphene-si.json").path,
+                                       "--out", movie.path, "--frames", "1", "--quiet"])
+        XCTAssertEqual(simulated.status, 0, simulated.stderr)
+        let out = dir.appendingPathComponent("located")
+        let located = try atomtrack(["locate", movie.appendingPathComponent("movie.tif").path, "--model", model.path, "--out", out.path, "--quiet"])
+        XCTAssertEqual(located.status, 0, located.stderr)
+        let table = try CSVTable(url: out.appendingPathComponent("atoms.csv"))
+        XCTAssertEqual(table.header.last, "class_prob")
+        let probabilities = table.rows.compactMap { Double($0[table.header.count - 1]) }
+        XCTAssertEqual(probabilities.count, table.rows.count, "every atom has a class_prob")
+        XCTAssertGreaterThan(probabilities.count, 500)
+        XCTAssertTrue(probabilities.allSatisfy { $0 > 0 && $0 <= 1 })
+    }
+}
