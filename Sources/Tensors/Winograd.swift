@@ -258,8 +258,24 @@ extension Conv2D {
     @inline(__always) static func load(_ p: UnsafePointer<Float>) -> Vec { UnsafeRawPointer(p).loadUnaligned(as: Vec.self) }
     @inline(__always) static func store(_ v: Vec, _ p: UnsafeMutablePointer<Float>) { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vec.self) }
 
+    /// The bias and epilogue of output channel `co` on 16 outputs at a time (identity without
+    /// them: (v < 0 ? v·1 : v)·1 + 0 = v exactly); both Winograd output transforms end with it.
+    struct ChannelFinish {
+        let bias: Vec, slope: Float, scale: Float, shift: Float
+
+        init(_ pass: OutputPass, channel co: Int) {
+            bias = Vec(repeating: pass.bias?[co] ?? 0)
+            (slope, scale, shift) = pass.epilogue.map { ($0.slope, $0.scale[co], $0.shift[co]) } ?? (1, 1, 0)
+        }
+
+        @inline(__always) func callAsFunction(_ y: Vec) -> Vec {
+            let v = y + bias
+            return v.replacing(with: v * slope, where: v .< 0) * scale + shift
+        }
+    }
+
     /// Y tile = Aᵀ m A, Aᵀ = [1 1 1 0; 0 1 −1 −1], of M[e, co, tile] for the tiles in `tileRows`,
-    /// then the bias and epilogue (identity without one: (v < 0 ? v·1 : v)·1 + 0 = v exactly),
+    /// then the bias and epilogue (`ChannelFinish`),
     /// written to the image rows (clipped at odd sizes). Parallel over output channels.
     static func winogradOutput(_ m: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ g: Geometry,
                                _ pass: OutputPass, tileRows: Range<Int>, parallel: Bool) {
@@ -267,12 +283,7 @@ extension Conv2D {
         parallelFor(g.cout, work: parallel ? 16 * count : 0) { co in
             let out = UnsafeMutablePointer<Float>.allocate(capacity: 4 * tx)   // y00, y01, y10, y11 of each tile
             defer { out.deallocate() }
-            let b = Vec(repeating: pass.bias?[co] ?? 0)
-            let (slope, scale, shift) = pass.epilogue.map { ($0.slope, $0.scale[co], $0.shift[co]) } ?? (1, 1, 0)
-            @inline(__always) func finish(_ y: Vec) -> Vec {
-                let v = y + b
-                return v.replacing(with: v * slope, where: v .< 0) * scale + shift
-            }
+            let finish = ChannelFinish(pass, channel: co)
             let step = g.cout * count
             for ty in tileRows {
                 let mt = m + co * count + (ty - tileRows.lowerBound) * tx

@@ -152,12 +152,7 @@ extension Conv2D {
         parallelFor(g.cout, work: parallel ? 36 * count : 0) { co in
             let out = UnsafeMutablePointer<Float>.allocate(capacity: 16 * tx)   // out[(4i + j)·tx + t] = tile t's y[i][j]
             defer { out.deallocate() }
-            let b = Vec(repeating: pass.bias?[co] ?? 0)
-            let (slope, scale, shift) = pass.epilogue.map { ($0.slope, $0.scale[co], $0.shift[co]) } ?? (1, 1, 0)
-            @inline(__always) func finish(_ y: Vec) -> Vec {
-                let v = y + b
-                return v.replacing(with: v * slope, where: v .< 0) * scale + shift
-            }
+            let finish = ChannelFinish(pass, channel: co)
             let step = g.cout * count
             @inline(__always) func tiles(_ e: (Int) -> Vec, _ put: (Int, Vec) -> Void) {
                 // Aᵀ down each column c of m (its rows are e = 6r + c) ...

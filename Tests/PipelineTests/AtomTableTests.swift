@@ -24,7 +24,8 @@ final class AtomTableTests: XCTestCase {
         let atoms = (0..<3_000).map { i in
             FrameAtom(frame: i / 100, x: Double.random(in: -2...1030, using: &g), y: Double.random(in: -2...1030, using: &g),
                       classIndex: i % 3, score: Float.random(in: 0...1, using: &g), border: i % 7 == 0,
-                      positionSigma: i % 5 == 0 ? nil : Double.random(in: 0...0.5, using: &g))
+                      positionSigma: i % 5 == 0 ? nil : Double.random(in: 0...0.5, using: &g),
+                      classProbability: i % 4 == 0 ? nil : Float.random(in: 0...1, using: &g))
         }
         let symbols = ["W+Mo", "S", "a,b"]
         for pixelSize in [nil, 0.2, 0.1234567] as [Double?] {
@@ -32,7 +33,8 @@ final class AtomTableTests: XCTestCase {
                 "\(a.frame),\(String(format: "%.3f", a.x)),\(String(format: "%.3f", a.y)),\(CSVTable.line([symbols[a.classIndex]])),"
                     + "\(String(format: "%.4f", a.score)),\(a.border ? 1 : 0)"
                     + (pixelSize.map { "," + String(format: "%.4f", a.x * $0) + "," + String(format: "%.4f", a.y * $0) } ?? "")
-                    + "," + (a.positionSigma.map { String(format: "%.4f", $0) } ?? "") + "\n"
+                    + "," + (a.positionSigma.map { String(format: "%.4f", $0) } ?? "")
+                    + "," + (a.classProbability.map { String(format: "%.4f", $0) } ?? "") + "\n"
             }.joined()
             XCTAssertEqual(AtomTable(classSymbols: symbols, pixelSize: pixelSize).rows(atoms), expected)
         }
