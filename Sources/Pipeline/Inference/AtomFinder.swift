@@ -194,8 +194,9 @@ public struct AtomFinder {
     }
 
     /// Localizer settings scaled to the lattice: separation 0.55 × the column spacing, a
-    /// refinement half-window of 0.6 × the spacing (2–8 px; wider windows measured better on
-    /// graphene at 0.2 Å/px), starting σ 0.3 × the spacing.
+    /// refinement half-window of 1.0 × the spacing (2–8 px; wider windows measured better on
+    /// graphene at 0.2 Å/px, though a light S column next to W fits best in about half of it:
+    /// ACCURACY.md, "Where the C and S error comes from"), starting σ 0.3 × the spacing.
     /// - Parameter pixelSize: nil when unknown (the model's trained pixel size is assumed).
     public func makeLocator(pixelSize: Double?) throws -> AtomLocator {
         let spacingPx = model.card.columnSpacingPixels(pixelSize: pixelSize)
