@@ -44,16 +44,10 @@ public struct CSVTable: Sendable {
 
     public init(text: String, path: String) throws {
         self.path = path
-        var lines = try CSVTable.records(text, path: path)
-        guard !lines.isEmpty else { throw InputError("\(path): empty table") }
-        let names = lines.removeFirst().fields
-        header = names
-        rows = try lines.map { line in
-            guard line.fields.count == names.count else {
-                throw InputError("\(path): line \(line.number) has \(line.fields.count) fields, the header has \(names.count)")
-            }
-            return line.fields
-        }
+        var rows: [[String]] = []
+        var data: Data? = Data(text.utf8)
+        header = try CSVTable.checkedRows(path: path, next: { defer { data = nil }; return data }) { _, _, fields in rows.append(fields) }
+        self.rows = rows
     }
 
     /// The index of a column, or an error naming the file and the missing column.
@@ -77,33 +71,31 @@ public struct CSVTable: Sendable {
     public static func forEachRow(in url: URL, chunkBytes: Int = 1 << 22, _ body: (_ header: [String], _ line: Int, _ fields: [String]) throws -> Void) throws -> [String] {
         guard let handle = FileHandle(forReadingAtPath: url.path) else { throw InputError("\(url.path): cannot read") }
         defer { try? handle.close() }
-        var parser = RecordParser(path: url.path)
+        return try checkedRows(path: url.path, next: {
+            do { return try handle.read(upToCount: chunkBytes) } catch { throw InputError("\(url.path): cannot read") }
+        }, body)
+    }
+
+    /// The records of the bytes `next` hands over piece by piece (nil or empty at the end): the
+    /// first is the header, the others are checked against its width and handed to `body` (the
+    /// one reading of a table, whole or streamed). Returns the header.
+    static func checkedRows(path: String, next: () throws -> Data?,
+                            _ body: (_ header: [String], _ line: Int, _ fields: [String]) throws -> Void) throws -> [String] {
+        var parser = RecordParser(path: path)
         var header: [String]?
         func take(_ line: Int, _ fields: [String]) throws {
             guard let names = header else { header = fields; return }
             guard fields.count == names.count else {
-                throw InputError("\(url.path): line \(line) has \(fields.count) fields, the header has \(names.count)")
+                throw InputError("\(path): line \(line) has \(fields.count) fields, the header has \(names.count)")
             }
             try body(names, line, fields)
         }
-        while true {
-            let chunk: Data?   // nil at the end of the file
-            do { chunk = try handle.read(upToCount: chunkBytes) } catch { throw InputError("\(url.path): cannot read") }
-            guard let chunk, !chunk.isEmpty else { break }
+        while let chunk = try next(), !chunk.isEmpty {
             try chunk.withUnsafeBytes { try parser.feed($0, take) }
         }
         try parser.finish(take)
-        guard let header else { throw InputError("\(url.path): empty table") }
+        guard let header else { throw InputError("\(path): empty table") }
         return header
-    }
-
-    /// Splits text into records of fields with their first line number; blank lines are skipped.
-    static func records(_ text: String, path: String) throws -> [(number: Int, fields: [String])] {
-        var out: [(number: Int, fields: [String])] = []
-        var parser = RecordParser(path: path)
-        try parser.feed(text.utf8) { out.append(($0, $1)) }
-        try parser.finish { out.append(($0, $1)) }
-        return out
     }
 
     /// The record splitter, fed bytes in pieces (a whole text, or a file chunk by chunk). Works
