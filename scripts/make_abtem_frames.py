@@ -138,11 +138,14 @@ def check_prism(out, cells, dose, factors, seed=31, pixel=0.2, defocus=0.0, cs=-
     print(json.dumps(report, indent=1))
 
 
-def movie(out, frames, cells, dose, seed=31, pixel=0.2, defocus=0.0, cs=-2e4, prism=0):
+def movie(out, frames, cells, dose, seed=31, pixel=0.2, defocus=0.0, cs=-2e4, prism=0, source=0.0):
     """A WS2 movie of `frames` independent multislice frames with shot noise, as a simulator folder.
 
     Resumable: each finished frame is kept as OUT/frames/NNN.npy (noisy image) + NNN.csv (truth rows) + NNN.json
-    (pixel size, seconds) and not computed again; the movie is assembled from them at the end."""
+    (pixel size, seconds) and not computed again; the movie is assembled from them at the end. `source` > 0:
+    a Gaussian source of that FWHM (Å), which blurs the noiseless intensity (incoherent) before the shot noise.
+    Truth rows are columns: the atoms of one column (an S2 pair), displaced independently, at their mean."""
+    from scipy.ndimage import gaussian_filter
     import tifffile
     cache = os.path.join(out, "frames")
     os.makedirs(cache, exist_ok=True)
@@ -154,11 +157,20 @@ def movie(out, frames, cells, dose, seed=31, pixel=0.2, defocus=0.0, cs=-2e4, pr
         t = time.time()
         rng = np.random.default_rng(seed + f)
         atoms = structure("ws2", cells, rng, rows=round(1.15 * cells / 3 ** 0.5))
+        column = [(a.symbol == "S", round(a.position[0], 2), round(a.position[1], 2)) for a in atoms]
         atoms.positions[:, :2] += rng.normal(0, 0.05, (len(atoms), 2))
         clean, potential = haadf(atoms, defocus, cs, pixel, prism)
         px = (potential.extent[0] / clean.shape[1], potential.extent[1] / clean.shape[0])
+        if source:
+            sigma = source / (8 * math.log(2)) ** 0.5
+            clean = gaussian_filter(clean, sigma=(sigma / px[1], sigma / px[0]), mode="wrap")   # periodic cell
         np.save(name + ".npy", rng.poisson(np.clip(clean, 0, None) * dose * px[0] * px[1]).astype(np.float32))
-        open(name + ".csv", "w").write("".join(f"{f},{a.position[0] / px[0]:.3f},{a.position[1] / px[1]:.3f},{a.symbol},-1\n" for a in atoms))
+        members = {}
+        for key, a in zip(column, atoms):
+            members.setdefault(key, []).append(a)
+        open(name + ".csv", "w").write("".join(
+            f"{f},{np.mean([a.position[0] for a in c]) / px[0]:.3f},{np.mean([a.position[1] for a in c]) / px[1]:.3f},{c[0].symbol},-1\n"
+            for c in members.values()))
         json.dump(dict(pixel_size_A=float(np.mean(px)), seconds=round(time.time() - t, 1)), open(name + ".json", "w"))
         print(f"frame {f}: {clean.shape[1]}×{clean.shape[0]} px at {np.mean(px):.4f} Å, {len(atoms)} atoms, {time.time() - t:.0f} s", flush=True)
     parts = [json.load(open(os.path.join(cache, f"{f:03d}.json"))) for f in range(frames)]
@@ -170,11 +182,11 @@ def movie(out, frames, cells, dose, seed=31, pixel=0.2, defocus=0.0, cs=-2e4, pr
                      description=json.dumps({"pixel_size_A": pixel_size}))
     open(os.path.join(out, "truth_atoms.csv"), "w").write(truth)
     meta = dict(source="abTEM multislice", abtem=abtem.__version__, lattice="WS2", frames=frames, cells=cells, seed=seed, dose_e_per_A2=dose,
-                pixel_size_A=pixel_size, energy_eV=80e3, semiangle_mrad=30, defocus_A=defocus, Cs_A=cs,
+                pixel_size_A=pixel_size, energy_eV=80e3, semiangle_mrad=30, defocus_A=defocus, Cs_A=cs, source_fwhm_A=source,
                 detector_mrad=[80, 170], potential_sampling_A=0.08, slice_thickness_A=2,
                 algorithm=f"PRISM, interpolation {prism}" if prism else "multislice",
                 seconds=round(sum(p["seconds"] for p in parts), 1),
-                note="each frame its own structure (seed + frame); detector outer angle 170 mrad (the 0.08 Å potential's limit)")
+                note="each frame its own structure (seed + frame); truth: one row per column (mean of its atoms); detector outer angle 170 mrad (the 0.08 Å potential's limit)")
     json.dump(meta, open(os.path.join(out, "movie.json"), "w"), indent=1)
     print(f"movie: {frames} frames in {out} ({time.time() - t0:.0f} s this run)")
 
@@ -186,6 +198,7 @@ if __name__ == "__main__":
     p.add_argument("--cells", type=int, default=6, help="orthogonal cells along x (keep small: CPU is shared)")
     p.add_argument("--movie", type=int, metavar="N", help="write an N-frame noisy WS2 movie (simulator folder) instead")
     p.add_argument("--dose", type=float, default=1e5, help="e/Å² of the --movie frames")
+    p.add_argument("--source-size", type=float, default=0.0, metavar="FWHM", help="--movie: Gaussian source size (Å FWHM) blurring the frames")
     p.add_argument("--prism", type=int, default=0, metavar="F", help="--movie frames by PRISM with interpolation F (0: full multislice)")
     p.add_argument("--check-prism", type=int, nargs="+", metavar="F", help="one --cells frame by multislice and by PRISM at each F; report the difference in shot-noise σ")
     args = p.parse_args()
@@ -196,7 +209,7 @@ if __name__ == "__main__":
         check_prism(args.out, args.cells, args.dose, args.check_prism)
         raise SystemExit(0)
     if args.movie:
-        movie(args.out, args.movie, args.cells, args.dose, prism=args.prism)
+        movie(args.out, args.movie, args.cells, args.dose, prism=args.prism, source=args.source_size)
         raise SystemExit(0)
     for name in args.only or sorted(VARIANTS):
         make(name, args.out, args.cells)
