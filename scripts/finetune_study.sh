@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Domain-shift study of `atomtrack finetune` (docs/ACCURACY.md, "Fine-tuning on the movie itself").
 # For each microscope the shipped tmd-ws2 model was not trained on (TrainingData/finetune-study/
-# shift-*.json: probe with uncorrected Cs, large source, scan distortion, read-noise detector), it
-# simulates a FRAMES-frame WS2 movie, fine-tunes the shipped model on frame 0 with labels read off
-# frame 0 itself (Fourier lattice labels, the default), and scores the shipped and the tuned model
-# on frames 1… against the simulator's truth (atom F1 and RMSE per class).
+# shift-*.json: probe with uncorrected Cs, large source (2.2 Å; source25, source3: 2.5 and 3 Å),
+# scan distortion, read-noise detector), it simulates a FRAMES-frame WS2 movie, fine-tunes the
+# shipped model on frame 0 with labels read off frame 0 itself (Fourier lattice labels, the default),
+# and scores the shipped and the tuned model on frames 1… against the simulator's truth (atom F1 and
+# RMSE per class).
 # usage: scripts/finetune_study.sh [WORKDIR] [STEPS] [FRAMES]   (run from the package root)
 #   SHIFTS="probe noise" picks shifts; ABTEM=DIR adds an abTEM movie folder (scripts/make_abtem_frames.py
 #   --movie N) as the case "abtem": it is tuned and scored like the simulated ones, not simulated here.
@@ -13,7 +14,7 @@ work=${1:-/tmp/atomtrack-finetune-study}; steps=${2:-100}; frames=${3:-4}
 at=${ATOMTRACK:-.build/release/atomtrack}
 mkdir -p "$work"
 printf "%-7s %-5s %-16s %-16s %-16s %-16s %s\n" shift class "F1 shipped" "F1 tuned" "RMSE shipped" "RMSE tuned" "fine-tuning"
-for shift in ${SHIFTS:-probe source scan noise} ${ABTEM:+abtem}; do
+for shift in ${SHIFTS:-probe source source25 source3 scan noise} ${ABTEM:+abtem}; do
     d=$work/$shift
     if [ "$shift" = abtem ]; then
         mkdir -p "$d"; rm -rf "$d/sim"; cp -r "$ABTEM" "$d/sim"
