@@ -87,13 +87,18 @@ extension CommandLineTests {
         // sigma_px: the same atoms as before the calibration, each σ a law of its class applied to the raw σ.
         XCTAssertEqual(table.rows.count, raw.rows.count)
         let s = try XCTUnwrap(table.header.firstIndex(of: "sigma_px")), c = try XCTUnwrap(table.header.firstIndex(of: "class"))
+        let finderClasses = OutputClasses(card: card, mergeDopants: false), applied = PositionSigma(outputClasses: finderClasses, calibration: positions)
         var changed = 0
         for (after, before) in zip(table.rows, raw.rows) {
             guard let r = Double(before[s]) else { XCTAssertEqual(after[s], "", "no σ before, none after"); continue }
             let sigma = try XCTUnwrap(Double(after[s]))
-            let laws = positions.laws.filter { $0.outputClass == after[c] || $0.outputClass == "*" }
+            // The kind is not in the table: either kind's law (none: the raw σ) may apply.
+            let laws = [PositionKind.fit, .centroid].map { applied.law(outputClass: after[c], kind: $0) }
             // Both columns are rounded to 4 decimals: raw within 5e-5, i.e. the law's value within b · 5e-5 / raw of itself.
-            XCTAssertTrue(laws.contains { abs($0.sigma(raw: r) - sigma) <= 1e-4 + 2 * max(1, $0.exponent) * 5e-5 / r * sigma }, "\(after[c]) raw \(r) → \(sigma)")
+            XCTAssertTrue(laws.contains { law in
+                let expected = law?.sigma(raw: r) ?? r
+                return abs(expected - sigma) <= 1e-4 + 2 * max(1, law?.exponent ?? 1) * 5e-5 / r * sigma
+            }, "\(after[c]) raw \(r) → \(sigma)")
             if abs(sigma - r) > 1e-3 { changed += 1 }
         }
         XCTAssertGreaterThan(changed, table.rows.count / 2, "the calibration changes σ")
