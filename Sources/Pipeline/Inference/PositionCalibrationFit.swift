@@ -16,7 +16,8 @@ public struct PositionCalibrationFit {
     public let rawFinder: AtomFinder
     public let recipe: Recipe
     public let options: ClassCalibrationFit.Options
-    public var minimumAtoms = 50
+    /// Fewer atoms give erratic laws (WS2's 189 W `centroid` atoms: exponent −1.4, σ falling as σ_raw grows).
+    public var minimumAtoms = 200
     let frames: CalibrationFrames
 
     /// - Parameter finder: its model's `positionCalibration` is set aside: the laws map the locator's raw σ.
