@@ -6,14 +6,18 @@ import Pipeline
 
 struct Calibrate: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Fit a model's class-probability calibration on simulated frames and store it in its card.",
+        abstract: "Fit a model's class-probability and position-σ calibration on simulated frames and store it in its card.",
         discussion: """
         Simulates --frames frames of --recipe (the model's training recipe) at each --dose, finds their \
         atoms, matches them to the truth, and fits by maximum likelihood the temperature that divides \
-        the network's class evidence and a bias on its background class (and, for a class split by \
-        Z-contrast such as W/Mo, the temperature of the contrast log-odds). The expected calibration error is measured before and after on as \
-        many other frames per dose. Writes MODEL/model.json (classCalibration; the weights are not \
-        touched), atomically; locate and analyze then report the calibrated class_prob per atom.
+        the network's class evidence and a bias on its background class that moves with the frame's \
+        own signal-to-noise (and, for a class split by \
+        Z-contrast such as W/Mo, the temperature of the contrast log-odds), and per class the law \
+        σ = e^a·σ_raw^b that calibrates the position σ (on the same frames without scan jitter and \
+        flyback). The expected calibration error and the variance of error/σ are measured before \
+        and after on as many other frames per dose. Writes MODEL/model.json (classCalibration, \
+        positionCalibration; the weights are not touched), atomically; locate and analyze then \
+        report the calibrated class_prob and sigma_px per atom.
         """)
 
     @OptionGroup var choice: ModelChoice
@@ -30,16 +34,26 @@ struct Calibrate: ParsableCommand {
             try options.validate()
             let directory = try ShippedModels.resolve(model: choice.model, material: choice.material)
             let model = try TrainedModel(at: directory)
-            let fit = try ClassCalibrationFit(finder: try AtomFinder(model: model), recipe: try SimulationExport.recipe(at: recipe), options: options)
+            let finder = try AtomFinder(model: model), recipe = try SimulationExport.recipe(at: recipe)
+            let fit = try ClassCalibrationFit(finder: finder, recipe: recipe, options: options)
+            let positionFit = try PositionCalibrationFit(finder: finder, recipe: recipe, options: options)
             let calibration = try fit.run(progress: !quiet)
+            let positions = try positionFit.run(progress: !quiet)
             var card = model.card
             card.classCalibration = calibration
+            card.positionCalibration = positions
             try AtomicFile.write(card.jsonData(), to: model.directory.appendingPathComponent(TrainedModel.cardFile))
             let contrast = calibration.contrastAtoms.map { n in
                 calibration.contrastTemperature.map { String(format: "; contrast temperature %.4f (%d atoms)", $0, n) }
                     ?? "; contrast temperature not determined by \(n) atoms (none on the wrong side of the contrast decision): 1"
             } ?? ""
-            print(String(format: "temperature %.4f, background bias %.4f (%d atoms)", calibration.temperature, calibration.backgroundBias, calibration.atoms) + contrast)
+            let frameTerm = calibration.frameSignalCoefficient.map { String(format: " + %.4f × (frame signal − %.4f)", $0, calibration.frameSignalReference ?? 0) } ?? ""
+            print(String(format: "temperature %.4f, background bias %.4f", calibration.temperature, calibration.backgroundBias) + frameTerm
+                  + " (\(calibration.atoms) atoms)" + contrast)
+            for c in positions.heldOut {
+                print(String(format: "dose %g, %@: %d held-out atoms, RMSE %.4f px per axis; variance of error/sigma_px %.3f → %.3f",
+                             c.dose ?? 0, c.outputClass, c.atoms, c.rmse, c.varianceBefore, c.varianceAfter))
+            }
             for c in calibration.heldOut {
                 print(String(format: "dose %g: %d held-out atoms, accuracy %.4f; mean class_prob %.4f → %.4f, ECE %.4f → %.4f",
                              c.dose ?? 0, c.atoms, c.accuracy, c.meanBefore, c.meanAfter, c.eceBefore, c.eceAfter))

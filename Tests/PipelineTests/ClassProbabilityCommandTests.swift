@@ -42,10 +42,27 @@ extension CommandLineTests {
 
     /// One graphene frame at 10⁴ e/Å² (where some atoms are wrong, so the temperature is
     /// determined): the fit runs end to end, stores a temperature and its held-out check in the
-    /// card, keeps the weights byte for byte, and `locate` reports class_prob in (0, 1].
+    /// card, and the position-σ laws; keeps the weights byte for byte; `locate` then reports
+    /// class_prob in (0, 1] and a sigma_px that is the raw σ (the same atoms located before the
+    /// calibration) through one of the card's laws for the atom's class.
     func testCalibrateWritesTheCardAndLocateWritesClassProbability() throws {
         let model = try modelCopy("graphene-si")
         let weights = try Data(contentsOf: model.appendingPathComponent(TrainedModel.weightsFile))
+        let dir = model.deletingLastPathComponent(), movie = dir.appendingPathComponent("sim")
+        let simulated = try atomtrack(["simulate", "--recipe", repositoryRoot.appendingPathComponent("TrainingData/movie-graphene-si.json").path,
+                                       "--out", movie.path, "--frames", "1", "--quiet"])
+        XCTAssertEqual(simulated.status, 0, simulated.stderr)
+        func locate(_ name: String) throws -> CSVTable {
+            let out = dir.appendingPathComponent(name)
+            let located = try atomtrack(["locate", movie.appendingPathComponent("movie.tif").path, "--model", model.path, "--out", out.path, "--quiet"])
+            XCTAssertEqual(located.status, 0, located.stderr)
+            return try CSVTable(url: out.appendingPathComponent("atoms.csv"))
+        }
+        var uncalibrated = try ModelCard.load(model.appendingPathComponent(TrainedModel.cardFile))
+        uncalibrated.classCalibration = nil; uncalibrated.positionCalibration = nil
+        try uncalibrated.jsonData().write(to: model.appendingPathComponent(TrainedModel.cardFile))
+        let raw = try locate("raw")
+
         let recipe = repositoryRoot.appendingPathComponent("TrainingData/graphene-si.json").path
         let run = try atomtrack(["calibrate", "--model", model.path, "--recipe", recipe, "--frames", "1", "--dose", "1e4", "--quiet"])
         XCTAssertEqual(run.status, 0, run.stderr)
@@ -55,20 +72,35 @@ extension CommandLineTests {
         XCTAssertEqual(calibration.heldOut.map(\.dose), [1e4])
         XCTAssertNil(calibration.contrastAtoms, "graphene has no class split by contrast")
         XCTAssertGreaterThan(calibration.atoms, 100)
+        let positions = try XCTUnwrap(card.positionCalibration)
+        XCTAssertGreaterThan(positions.atoms, 100)
+        XCTAssertTrue(positions.laws.contains { $0.outputClass == "C" }, "\(positions.laws)")
+        XCTAssertEqual(Set(positions.heldOut.compactMap(\.dose)), [1e4])
         XCTAssertEqual(try Data(contentsOf: model.appendingPathComponent(TrainedModel.weightsFile)), weights)
 
-        let dir = model.deletingLastPathComponent(), movie = dir.appendingPathComponent("sim")
-        let simulated = try atomtrack(["simulate", "--recipe", repositoryRoot.appendingPathComponent("TrainingData/movie-graphene-si.json").path,
-                                       "--out", movie.path, "--frames", "1", "--quiet"])
-        XCTAssertEqual(simulated.status, 0, simulated.stderr)
-        let out = dir.appendingPathComponent("located")
-        let located = try atomtrack(["locate", movie.appendingPathComponent("movie.tif").path, "--model", model.path, "--out", out.path, "--quiet"])
-        XCTAssertEqual(located.status, 0, located.stderr)
-        let table = try CSVTable(url: out.appendingPathComponent("atoms.csv"))
+        let table = try locate("located")
         XCTAssertEqual(table.header.last, "class_prob")
         let probabilities = table.rows.compactMap { Double($0[table.header.count - 1]) }
         XCTAssertEqual(probabilities.count, table.rows.count, "every atom has a class_prob")
         XCTAssertGreaterThan(probabilities.count, 500)
         XCTAssertTrue(probabilities.allSatisfy { $0 > 0 && $0 <= 1 })
+        // sigma_px: the same atoms as before the calibration, each σ a law of its class applied to the raw σ.
+        XCTAssertEqual(table.rows.count, raw.rows.count)
+        let s = try XCTUnwrap(table.header.firstIndex(of: "sigma_px")), c = try XCTUnwrap(table.header.firstIndex(of: "class"))
+        let finderClasses = OutputClasses(card: card, mergeDopants: false), applied = PositionSigma(outputClasses: finderClasses, calibration: positions)
+        var changed = 0
+        for (after, before) in zip(table.rows, raw.rows) {
+            guard let r = Double(before[s]) else { XCTAssertEqual(after[s], "", "no σ before, none after"); continue }
+            let sigma = try XCTUnwrap(Double(after[s]))
+            // The kind is not in the table: either kind's law (none: the raw σ) may apply.
+            let laws = [PositionKind.fit, .centroid].map { applied.law(outputClass: after[c], kind: $0) }
+            // Both columns are rounded to 4 decimals: raw within 5e-5, i.e. the law's value within b · 5e-5 / raw of itself.
+            XCTAssertTrue(laws.contains { law in
+                let expected = law?.sigma(raw: r) ?? r
+                return abs(expected - sigma) <= 1e-4 + 2 * max(1, law?.exponent ?? 1) * 5e-5 / r * sigma
+            }, "\(after[c]) raw \(r) → \(sigma)")
+            if abs(sigma - r) > 1e-3 { changed += 1 }
+        }
+        XCTAssertGreaterThan(changed, table.rows.count / 2, "the calibration changes σ")
     }
 }

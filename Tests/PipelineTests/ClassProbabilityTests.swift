@@ -81,3 +81,60 @@ final class ClassProbabilityTests: XCTestCase {
         XCTAssertEqual(posterior.reduce(0, +) / Double(posterior.count), 0.1, accuracy: 0.01, "mean posterior = light share")
     }
 }
+
+/// The frame term of the class probability: the fit recovers a known slope in the frame signal,
+/// and the signal of a synthetic frame is its analytic value.
+final class FrameSignalTests: XCTestCase {
+    /// Labels drawn from softmax(z / 0.8 + (−0.5 + 1.2·(s − 2))·[background]), s per frame of 200 samples.
+    func testFitRecoversAKnownFrameSlope() throws {
+        var rng = SeededGenerator(seed: 21)
+        var evidence: [[Float]] = [], truth: [Int] = [], signal: [Double] = []
+        for _ in 0..<60 {
+            let s = rng.uniform(1, 3)
+            for _ in 0..<200 {
+                let z = (0..<3).map { _ in Float(3 * rng.normal()) }
+                let p = ClassProbability.softmax(z, temperature: 0.8, backgroundBias: -0.5 + 1.2 * (s - 2))
+                let u = rng.uniform()
+                truth.append(u < p[0] ? 0 : u < p[0] + p[1] ? 1 : 2); evidence.append(z); signal.append(s)
+            }
+        }
+        let fit = TemperatureScaling.fit(evidence: evidence, truth: truth, frameSignal: signal)
+        XCTAssertEqual(fit.temperature, 0.8, accuracy: 0.05)
+        XCTAssertEqual(fit.coefficient, 1.2, accuracy: 0.15)
+        // The bias at the reference (the samples' mean signal) is the generating bias there.
+        XCTAssertEqual(fit.backgroundBias, -0.5 + 1.2 * (fit.reference - 2), accuracy: 0.12)
+        let url = repositoryRoot.appendingPathComponent("Models/graphene-si/\(TrainedModel.cardFile)")
+        guard FileManager.default.fileExists(atPath: url.path) else { throw XCTSkip("shipped graphene-si card not present") }
+        let classes = OutputClasses(card: try ModelCard.load(url), mergeDopants: false)
+        let probability = ClassProbability(outputClasses: classes, temperature: fit.temperature,
+                                           backgroundBias: fit.backgroundBias, frameSignal: (fit.coefficient, fit.reference))
+        XCTAssertEqual(probability.backgroundBias(frameSignal: fit.reference + 1), fit.backgroundBias + fit.coefficient, accuracy: 1e-12)
+        XCTAssertEqual(probability.backgroundBias(frameSignal: nil), fit.backgroundBias, accuracy: 1e-12)
+    }
+
+    /// Gaussian atoms (σ 4 px, amplitude A, 20 px apart) on a background of 100 with white noise of
+    /// σ_n: the signal is log((A + 1.645 σ_n) / σ_n) + log 20 — the centres sit at A above the
+    /// background, the 5th percentile 1.645 σ_n below it, and the neighbour residual of such broad
+    /// atoms is almost pure noise.
+    func testSignalOfASyntheticFrame() throws {
+        let side = 200, spacing = 20
+        for (amplitude, noise) in [(50.0, 5.0), (20.0, 10.0)] {
+            var rng = SeededGenerator(seed: 4)
+            var frame = [Float](repeating: 0, count: side * side), atoms: [Atom] = []
+            for cy in stride(from: 10, to: side, by: spacing) { for cx in stride(from: 10, to: side, by: spacing) {
+                atoms.append(Atom(x: Double(cx), y: Double(cy), classIndex: 0, score: 1))
+            } }
+            for y in 0..<side { for x in 0..<side {
+                let dx = Double((x - 10 + 100 * spacing) % spacing), dy = Double((y - 10 + 100 * spacing) % spacing)
+                let rx = min(dx, Double(spacing) - dx), ry = min(dy, Double(spacing) - dy)
+                frame[y * side + x] = Float(100 + amplitude * exp(-(rx * rx + ry * ry) / 32) + noise * rng.normal())
+            } }
+            let s = try XCTUnwrap(FrameSignal.logSignalToNoise(atoms: atoms, frame: frame, width: side, height: side,
+                                                               columnSpacingPixels: Double(spacing)))
+            XCTAssertEqual(s, log((amplitude + 1.645 * noise) / noise) + log(Double(spacing)), accuracy: 0.06, "A \(amplitude), σ_n \(noise)")
+        }
+        XCTAssertNil(FrameSignal.logSignalToNoise(atoms: [], frame: [Float](repeating: 1, count: 100), width: 10, height: 10, columnSpacingPixels: 5))
+        XCTAssertNil(FrameSignal.logSignalToNoise(atoms: [Atom(x: 5, y: 5, classIndex: 0, score: 1)], frame: [Float](repeating: 1, count: 100),
+                                                  width: 10, height: 10, columnSpacingPixels: 5), "a flat frame has no noise")
+    }
+}

@@ -51,6 +51,8 @@ public struct AtomFinder {
     public let outputClasses: OutputClasses
     /// Each atom's calibrated class probability (the card's `classCalibration`).
     public let classProbability: ClassProbability
+    /// Each atom's calibrated position σ (the card's `positionCalibration`).
+    public let positionSigma: PositionSigma
 
     /// - Throws: `InputError` for invalid options, among them `mergeDopants` for a model with
     ///   no two-element class to merge.
@@ -64,6 +66,7 @@ public struct AtomFinder {
         normalization = try FrameNormalization()
         outputClasses = OutputClasses(card: model.card, mergeDopants: options.mergeDopants)
         classProbability = ClassProbability(outputClasses: outputClasses, calibration: model.card.classCalibration)
+        positionSigma = PositionSigma(outputClasses: outputClasses, calibration: model.card.positionCalibration)
     }
 
     /// The network's size divisor (2^depth).
@@ -149,10 +152,11 @@ public struct AtomFinder {
     }
 
     /// `locateAtoms`, also returning each atom's uncalibrated contrast log-odds of being the split-off
-    /// light element (`ClassProbability.contrastLogOdds`; nil where not measured), which `calibrate` fits.
+    /// light element (`ClassProbability.contrastLogOdds`; nil where not measured) and the frame's
+    /// signal-to-noise (`FrameSignal`), which `calibrate` fits.
     func locateWithEvidence(in pixels: [Float], width: Int, height: Int, pixelSize: Double?, frame: Int = 0,
                             bandRows: Int = BandedLocation.defaultBandRows) throws
-        -> (atoms: [Atom], bounds: NormalizationBounds, contrastLogOdds: [Double?]) {
+        -> (atoms: [Atom], bounds: NormalizationBounds, contrastLogOdds: [Double?], frameSignal: Double?) {
         if let p = pixelSize {
             // A calibration 20× outside the trained range is a wrong calibration, not a frame to
             // resample (1000 Å/px would mean a 10⁶-pixel-wide resampled frame).
@@ -164,7 +168,7 @@ public struct AtomFinder {
         let bounds = try normalization.bounds(pixels, width: width, height: height, frame: frame)
         // A frame without contrast (blank, all zeros) carries no atoms. The network would see an
         // all-zero input and may still report a few (3 S "atoms" in a blank 256² WS2 frame).
-        guard !bounds.isConstant else { return ([], bounds, []) }
+        guard !bounds.isConstant else { return ([], bounds, [], nil) }
         var image = pixels, size = (width, height), working = bounds, scale = 1.0, effectivePixelSize = pixelSize
         if let target = workingPixelSize(for: pixelSize), let p = pixelSize {
             scale = p / target   // > 1 enlarges the frame
@@ -181,6 +185,7 @@ public struct AtomFinder {
             for i in atoms.indices {
                 atoms[i].x = (atoms[i].x + 0.5) / scale - 0.5
                 atoms[i].y = (atoms[i].y + 0.5) / scale - 0.5
+                atoms[i].positionSigma = atoms[i].positionSigma.map { $0 / scale }
             }
         }
         // The dopant by Z-contrast, on the raw frame at its own pixel size.
@@ -189,8 +194,11 @@ public struct AtomFinder {
             let ratios = split.split(&atoms, frame: pixels, width: width, height: height)
             logOdds = ClassProbability.contrastLogOdds(ratios, count: atoms.count, split: split)
         }
-        classProbability.assign(&atoms, contrastLogOdds: logOdds)
-        return (atoms, bounds, logOdds)
+        let signal = FrameSignal.logSignalToNoise(atoms: atoms, frame: pixels, width: width, height: height,
+                                                  columnSpacingPixels: model.card.columnSpacingPixels(pixelSize: pixelSize))
+        classProbability.assign(&atoms, contrastLogOdds: logOdds, frameSignal: signal)
+        positionSigma.apply(&atoms, workingScale: scale)
+        return (atoms, bounds, logOdds, signal)
     }
 
     /// Localizer settings scaled to the lattice: separation 0.55 × the column spacing, a

@@ -14,6 +14,11 @@ public struct ClassCalibration: Codable, Sendable, Equatable {
     /// Divides the contrast log-odds of the light dopant (`W+Mo` split); nil: 1 (none fitted, or
     /// the fit frames did not determine it: `TemperatureScaling.fitWithinRange`).
     public var contrastTemperature: Double?
+    /// The frame term: `frameSignalCoefficient` × (the frame's `FrameSignal` − `frameSignalReference`)
+    /// is added to the background bias, so a clearer frame than the fit frames' typical one gets
+    /// more confident probabilities. nil (cards fitted without it): no frame term.
+    public var frameSignalCoefficient: Double?
+    public var frameSignalReference: Double?
     /// The frames the temperatures were fitted on (recipe, indices, doses, seed).
     public var fittedOn: String
     /// Atoms in the fit, and of them the split class's matched atoms with a contrast ratio.
@@ -24,9 +29,11 @@ public struct ClassCalibration: Codable, Sendable, Equatable {
     public var date: String
     public var atomtrackVersion: String
 
-    public init(temperature: Double, backgroundBias: Double, contrastTemperature: Double?, fittedOn: String, atoms: Int,
+    public init(temperature: Double, backgroundBias: Double, contrastTemperature: Double?, frameSignalCoefficient: Double? = nil,
+                frameSignalReference: Double? = nil, fittedOn: String, atoms: Int,
                 contrastAtoms: Int?, heldOut: [CalibrationCheck], date: String, atomtrackVersion: String) {
-        self.temperature = temperature; self.backgroundBias = backgroundBias; self.contrastTemperature = contrastTemperature; self.fittedOn = fittedOn
+        self.temperature = temperature; self.backgroundBias = backgroundBias; self.contrastTemperature = contrastTemperature
+        self.frameSignalCoefficient = frameSignalCoefficient; self.frameSignalReference = frameSignalReference; self.fittedOn = fittedOn
         self.atoms = atoms; self.contrastAtoms = contrastAtoms; self.heldOut = heldOut
         self.date = date; self.atomtrackVersion = atomtrackVersion
     }
@@ -49,22 +56,31 @@ public struct CalibrationCheck: Codable, Sendable, Equatable {
 
 /// Each atom's probability that its reported class is right: the softmax of the network's class
 /// evidence over a temperature, plus a bias on the background (the evidence includes the background, so a phantom atom is a
-/// wrong class), times, for a class split by Z-contrast (`W` / `Mo`), the posterior of that
+/// wrong class) that moves with the frame's signal-to-noise (`FrameSignal`), times, for a class split by Z-contrast (`W` / `Mo`), the posterior of that
 /// element given the atom's contrast ratio.
 public struct ClassProbability: Sendable {
     public let temperature: Double
     public let backgroundBias: Double
     public let contrastTemperature: Double
+    /// The background bias's slope in the frame signal, and the signal where the bias is `backgroundBias`.
+    public let frameSignal: (coefficient: Double, reference: Double)
     public let outputClasses: OutputClasses
 
     public init(outputClasses: OutputClasses, calibration: ClassCalibration?) {
         self.init(outputClasses: outputClasses, temperature: calibration?.temperature ?? 1,
-                  backgroundBias: calibration?.backgroundBias ?? 0, contrastTemperature: calibration?.contrastTemperature ?? 1)
+                  backgroundBias: calibration?.backgroundBias ?? 0, contrastTemperature: calibration?.contrastTemperature ?? 1,
+                  frameSignal: (calibration?.frameSignalCoefficient ?? 0, calibration?.frameSignalReference ?? 0))
     }
 
-    public init(outputClasses: OutputClasses, temperature: Double, backgroundBias: Double = 0, contrastTemperature: Double = 1) {
+    public init(outputClasses: OutputClasses, temperature: Double, backgroundBias: Double = 0, contrastTemperature: Double = 1,
+                frameSignal: (coefficient: Double, reference: Double) = (0, 0)) {
         self.outputClasses = outputClasses; self.temperature = temperature; self.backgroundBias = backgroundBias
-        self.contrastTemperature = contrastTemperature
+        self.contrastTemperature = contrastTemperature; self.frameSignal = frameSignal
+    }
+
+    /// The background bias in a frame of signal `signal` (`FrameSignal`; nil: unmeasured, the reference's).
+    public func backgroundBias(frameSignal signal: Double?) -> Double {
+        backgroundBias + frameSignal.coefficient * ((signal ?? frameSignal.reference) - frameSignal.reference)
     }
 
     /// The model (card) class of an output class: the split-off light element is its merged class.
@@ -83,18 +99,20 @@ public struct ClassProbability: Sendable {
     }
 
     /// Sets every atom's `classProbability` (nil where it has no evidence). `contrastLogOdds[i]`:
-    /// atom i's uncalibrated light-element log-odds (`contrastLogOdds`), nil where not measured.
-    public func assign(_ atoms: inout [Atom], contrastLogOdds: [Double?]) {
+    /// atom i's uncalibrated light-element log-odds (`contrastLogOdds`), nil where not measured;
+    /// `frameSignal`: the frame's `FrameSignal`.
+    public func assign(_ atoms: inout [Atom], contrastLogOdds: [Double?], frameSignal: Double? = nil) {
         for i in atoms.indices {
             guard let e = atoms[i].classEvidence else { continue }
-            atoms[i].classProbability = Float(probability(evidence: e, reportedClass: atoms[i].classIndex, contrastLogOdds: contrastLogOdds[i]))
+            atoms[i].classProbability = Float(probability(evidence: e, reportedClass: atoms[i].classIndex,
+                                                          contrastLogOdds: contrastLogOdds[i], frameSignal: frameSignal))
         }
     }
 
-    /// The probability that output class `reportedClass` is right, given the network's evidence
-    /// and, for the split class, the contrast log-odds of the light element.
-    public func probability(evidence: [Float], reportedClass: Int, contrastLogOdds: Double?) -> Double {
-        var p = Self.softmax(evidence, temperature: temperature, backgroundBias: backgroundBias)[modelClass(reportedClass)]
+    /// The probability that output class `reportedClass` is right, given the network's evidence,
+    /// the frame's signal-to-noise and, for the split class, the contrast log-odds of the light element.
+    public func probability(evidence: [Float], reportedClass: Int, contrastLogOdds: Double?, frameSignal signal: Double? = nil) -> Double {
+        var p = Self.softmax(evidence, temperature: temperature, backgroundBias: backgroundBias(frameSignal: signal))[modelClass(reportedClass)]
         if let d = outputClasses.dopant, let l = contrastLogOdds {
             let light = 1 / (1 + exp(-l / contrastTemperature))
             p *= reportedClass == d.lightClass ? light : 1 - light
@@ -152,15 +170,49 @@ public struct ReliabilityBins: Sendable {
 /// one-parameter families, unimodal in practice).
 public enum TemperatureScaling {
     /// - Parameters: evidence per sample (classes, background last) and its true class index;
-    ///   `fitBias` false keeps b = 0.
-    public static func fit(evidence: [[Float]], truth: [Int], fitBias: Bool = true) -> (temperature: Double, backgroundBias: Double) {
-        func nll(_ t: Double, _ b: Double) -> Double {
-            zip(evidence, truth).reduce(0) { $0 - log(max(ClassProbability.softmax($1.0, temperature: t, backgroundBias: b)[$1.1], 1e-300)) }
-        }
+    ///   `fitBias` false keeps b = 0; `offsets`: per sample, added to the background bias (none: 0).
+    public static func fit(evidence: [[Float]], truth: [Int], fitBias: Bool = true, offsets: [Double]? = nil) -> (temperature: Double, backgroundBias: Double) {
+        func nll(_ t: Double, _ b: Double) -> Double { negativeLogLikelihood(evidence, truth, temperature: t, bias: b, offsets: offsets) }
         func bestT(_ b: Double) -> Double { exp(minimize(range) { nll(exp($0), b) }) }
         guard fitBias else { return (bestT(0), 0) }
         let b = minimize(biasRange, tolerance: 1e-4) { nll(bestT($0), $0) }
         return (bestT(b), b)
+    }
+
+    /// T, b and the frame term γ of softmax(evidence / T + (b + γ·(s − reference))·[background]), s the
+    /// sample's frame signal and `reference` their mean: alternating the (T, b) fit above with a
+    /// golden-section search on γ (−20…20) until γ moves by < 10⁻³ (at most 12 rounds; the NLL is
+    /// smooth, and with s centred b and γ hardly trade off).
+    public static func fit(evidence: [[Float]], truth: [Int], frameSignal: [Double])
+        -> (temperature: Double, backgroundBias: Double, coefficient: Double, reference: Double) {
+        let reference = frameSignal.reduce(0, +) / Double(max(1, frameSignal.count))
+        let centred = frameSignal.map { $0 - reference }
+        var (t, b) = fit(evidence: evidence, truth: truth), g = 0.0
+        for _ in 0..<12 {
+            let previous = g
+            g = minimize((-20, 20), tolerance: 1e-4) { g in
+                negativeLogLikelihood(evidence, truth, temperature: t, bias: b, offsets: centred.map { g * $0 })
+            }
+            (t, b) = fit(evidence: evidence, truth: truth, offsets: centred.map { g * $0 })
+            if abs(g - previous) < 1e-3 { break }
+        }
+        return (t, b, g, reference)
+    }
+
+    /// −Σ log softmax(evidence / t + (b + offset)·[background])[truth], each term capped at −log 10⁻³⁰⁰
+    /// (the softmax written out: no array per sample, as the fits evaluate it ~10⁴ times).
+    static func negativeLogLikelihood(_ evidence: [[Float]], _ truth: [Int], temperature t: Double, bias b: Double, offsets: [Double]?) -> Double {
+        var sum = 0.0
+        for i in evidence.indices {
+            let e = evidence[i], last = e.count - 1, bias = b + (offsets?[i] ?? 0)
+            func z(_ k: Int) -> Double { Double(e[k]) / t + (k == last ? bias : 0) }
+            var top = -Double.infinity
+            for k in 0...last { top = max(top, z(k)) }
+            var total = 0.0
+            for k in 0...last { total += exp(z(k) - top) }
+            sum -= max(z(truth[i]) - top - log(total), log(1e-300))
+        }
+        return sum
     }
 
     /// The temperature of binary log-odds: minimizes the NLL of `outcome` under σ(logOdds / T).

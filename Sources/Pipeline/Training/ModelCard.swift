@@ -68,6 +68,9 @@ public struct ModelCard: Codable, Sendable {
     /// The temperatures that calibrate the class probability (`atomtrack calibrate`), with what
     /// they were fitted on; nil: uncalibrated (temperature 1).
     public var classCalibration: ClassCalibration? = nil
+    /// The laws that calibrate atoms.csv's `sigma_px` (`atomtrack calibrate`), with what they were
+    /// fitted on; nil: the locator's raw σ.
+    public var positionCalibration: PositionCalibration? = nil
 
     /// What a fine-tuned model was tuned on and how, with its held-out scores before and after.
     public struct Finetuning: Codable, Sendable {

@@ -284,8 +284,9 @@ public struct ModelFinetuning {
         c.name = outputDirectory.lastPathComponent
         c.description = "\(base.card.name) fine-tuned on frame(s) \(source.frames.map(String.init).joined(separator: ", ")) of \(URL(fileURLWithPath: source.movie).lastPathComponent)"
         c.evaluations = [cardEvaluation(best.evaluation)] + base.card.evaluations
-        // Tuned weights void the base model's class-probability calibration (`atomtrack calibrate` refits it).
+        // Tuned weights void the base model's class-probability and position-σ calibration (`atomtrack calibrate` refits them).
         c.classCalibration = best.step == 0 ? base.card.classCalibration : nil
+        c.positionCalibration = best.step == 0 ? base.card.positionCalibration : nil
         c.finetuning = ModelCard.Finetuning(
             baseModel: base.card.name, baseDirectory: base.directory.path, source: source,
             steps: options.steps, bestStep: best.step, batchSize: options.batchSize, tileSize: tile,
