@@ -26,7 +26,8 @@ public struct GaussianRefinement: Sendable, Equatable {
     /// 1 for peaks that are Gaussian over a white background; the sandwich is asymptotic and
     /// underestimates at low counts (W at 10⁴ e/Å²: 2.6×, docs/ACCURACY.md), and the probe's tails
     /// are not Gaussian. 1.5, with the weighing's lower bound on the spread, left no class worse than
-    /// its centroid on five multislice frames × four noise seeds × three doses (1 and 2 did).
+    /// its centroid on five multislice frames × four noise seeds × three doses (without the bound,
+    /// 1 and 2 left 8 and 3 of 27 class/dose cells worse; docs/ACCURACY.md).
     public var fitVarianceScale: Double
 
     public init(halfWindow: Int = 3, initialSigma: Double = 1.5, maxShift: Double = 1, maxIterations: Int = 60,
