@@ -290,7 +290,8 @@ public struct AtomLocator: Sendable {
         var atoms = candidates.atoms
         let fits = candidates.fits
         guard let refinement else { return atoms }
-        let centroidVariance = Self.centroidVariances(atoms, fits, fitVarianceScale: refinement.fitVarianceScale)
+        let fitVariance = Self.fitVariances(candidates, scale: refinement.fitVarianceScale)
+        let centroidVariance = Self.centroidVariances(atoms, fits, fitVariance: fitVariance)
         let centroidBound = candidates.fitVariances.map { FitUncertainty.centroidVarianceBounds(atoms, fits, fitVariances: $0) }
         for i in atoms.indices {
             guard let fit = fits[i] else { continue }
@@ -301,9 +302,9 @@ public struct AtomLocator: Sendable {
                 atoms[i].positionSigma = vc?.squareRoot()
                 continue
             }
-            // Inverse-variance combination: a fit whose residual is large (noise, a peak shape the
+            // Inverse-variance combination: a fit whose residuals are large (noise, a peak shape the
             // Gaussian does not describe) gives way to the centroid; without an estimate, the fit.
-            let vf = refinement.fitVarianceScale * fit.positionSigma * fit.positionSigma
+            let vf = fitVariance[i] ?? .infinity
             let w: Double
             if let vc { w = vf.isFinite ? vc / (vc + vf) : 0 } else { w = 1 }
             atoms[i].x += w * (fit.x - atoms[i].x); atoms[i].y += w * (fit.y - atoms[i].y)
@@ -328,30 +329,46 @@ public struct AtomLocator: Sendable {
     /// Per class (and pooled, key −1), the centroid's error variance per axis, estimated from
     /// the accepted fits: centroid − fit has per-axis variance v_c + v_f when the two errors are
     /// independent, and a 2-D Gaussian's |d|² has median 2 ln 2 · v, so
-    /// v_c = median|d|² / (2 ln 2) − median v_f, v_f being the fits' covariance variances times
-    /// `GaussianRefinement.fitVarianceScale`. When that is not positive the fits are no more
-    /// precise than their disagreement with the centroids: they do not help (`fitsHelp` false;
+    /// v_c = median|d|² / (2 ln 2) · (1 − 3/√n) − median v_f, v_f being the fits' variances
+    /// (`fitVariances`) and the factor a lower bound on the median of n. When that is not positive
+    /// the fits are not clearly more precise than their disagreement with the centroids: they do
+    /// not help (`fitsHelp` false;
     /// the centroids are kept and the whole spread is their variance). Robust to a few bad fits;
     /// a class with fewer than `minimumFits` fits takes the pooled value, and with fewer overall
     /// there is no estimate (the fit is kept as it is).
-    static func centroidVariances(_ atoms: [Atom], _ fits: [GaussianFit?], fitVarianceScale: Double,
+    static func centroidVariances(_ atoms: [Atom], _ fits: [GaussianFit?], fitVariance: [Double?],
                                   minimumFits: Int = 8) -> [Int: CentroidError] {
         var d2: [Int: [Double]] = [:], vf: [Int: [Double]] = [:]
-        for (atom, fit) in zip(atoms, fits) {
-            guard let fit, fit.outcome == .refined, fit.positionSigma.isFinite else { continue }
+        for i in atoms.indices {
+            guard let fit = fits[i], fit.outcome == .refined, let v = fitVariance[i], v.isFinite else { continue }
+            let atom = atoms[i]
             let d = (fit.x - atom.x) * (fit.x - atom.x) + (fit.y - atom.y) * (fit.y - atom.y)
-            for key in [atom.classIndex, -1] {
-                d2[key, default: []].append(d); vf[key, default: []].append(fitVarianceScale * fit.positionSigma * fit.positionSigma)
-            }
+            for key in [atom.classIndex, -1] { d2[key, default: []].append(d); vf[key, default: []].append(v) }
         }
         var result: [Int: CentroidError] = [:]
         for (key, values) in d2 where values.count >= minimumFits {
             let spread: Double = Statistics.median(values) / (2 * log(2.0))
             let total: Double = Swift.max(spread, 1e-8)
-            let centroid: Double = total - Statistics.median(vf[key] ?? [])
+            // The median of n exponential |d|² errs by ≈ 1.44/√n of itself: judged on a bound about two
+            // of those below it, a class with few atoms or a spread barely above its fits' keeps its centroids.
+            let lowSpread: Double = spread * Swift.max(0, 1 - 3 / Double(values.count).squareRoot())
+            let centroid: Double = lowSpread - Statistics.median(vf[key] ?? [])
             result[key] = CentroidError(variance: centroid > 0 ? centroid : total, fitsHelp: centroid > 0)
         }
         return result
+    }
+
+    /// Per candidate, the variance per axis by which the weighing takes its fit: `scale` times the
+    /// fit's sandwich variance where measured (`measuringFits`), else times its s²·(JᵀJ)⁻¹; nil
+    /// where no fit was accepted. The sandwich follows shot noise, largest on the peak; s²·(JᵀJ)⁻¹
+    /// spreads the residual of the whole window evenly, so a light column whose window holds a
+    /// heavy neighbour's misfit tail (S beside W) looked 2× less precise than it is.
+    static func fitVariances(_ candidates: Candidates, scale: Double) -> [Double?] {
+        candidates.fits.indices.map { i in
+            guard let fit = candidates.fits[i], fit.outcome == .refined else { return nil }
+            if let v = candidates.fitVariances?[i] ?? nil { return scale * v }
+            return scale * fit.positionSigma * fit.positionSigma
+        }
     }
 
     /// For each point, the other points within `radius` (uniform-grid search).

@@ -14,24 +14,28 @@ public enum FitUncertainty {
     public static func positionVariances(_ candidates: AtomLocator.Candidates, frame: UnsafeBufferPointer<Float>,
                                          width: Int, height: Int, halfWindow: Int) -> [Double?] {
         let fits = candidates.fits
-        let spots = fits.map { f -> GaussianSpot? in
-            guard let f, f.outcome == .refined else { return nil }
-            return GaussianSpot(x: f.x, y: f.y, amplitude: f.amplitude, sigma: f.sigma)
-        }
+        let refined = fits.indices.filter { fits[$0]?.outcome == .refined }
+        let spots = refined.map { i in fits[i].map { GaussianSpot(x: $0.x, y: $0.y, amplitude: $0.amplitude, sigma: $0.sigma) }! }
         // Neighbours whose spot reaches into a window: within the window's half-diagonal + 4σ.
-        let reach = Double(halfWindow) * 1.5 + 4 * (spots.compactMap { $0?.sigma }.max() ?? 1)
-        var grid: [SIMD2<Int>: [Int]] = [:]
-        func cell(_ x: Double, _ y: Double) -> SIMD2<Int> { SIMD2(Int((x / reach).rounded(.down)), Int((y / reach).rounded(.down))) }
-        for (i, s) in spots.enumerated() { if let s { grid[cell(s.x, s.y), default: []].append(i) } }
-        return fits.indices.map { i in
-            guard let fit = fits[i], let own = spots[i] else { return nil }
-            let c = cell(own.x, own.y)
-            var near: [GaussianSpot] = []
-            for dy in -1...1 { for dx in -1...1 {
-                for j in grid[c &+ SIMD2(dx, dy)] ?? [] where j != i { if let s = spots[j] { near.append(s) } }
-            } }
-            return variance(of: fit, near: near, frame: frame, width: width, height: height, halfWindow: halfWindow)
+        let reach = Double(halfWindow) * 1.5 + 4 * (spots.map(\.sigma).max() ?? 1)
+        let grid = CellGrid(xs: spots.map(\.x), ys: spots.map(\.y), cellSize: reach)
+        var variances = [Double?](repeating: nil, count: fits.count)
+        SpotProfiles(spots, width: width, height: height).withSpans { profiles in
+            variances.withUnsafeMutableBufferPointer { buffer in
+                // Each index is written by exactly one iteration.
+                let out = UncheckedSendable(buffer)
+                parallelChunks(refined.count, minChunk: 64) { range in
+                    var near: [Int] = []
+                    for k in range {
+                        near.removeAll(keepingCapacity: true)
+                        grid.forEachNeighbour(x: spots[k].x, y: spots[k].y) { j in if j != k { near.append(j) } }
+                        out.value[refined[k]] = variance(of: fits[refined[k]]!, subtracting: profiles, near, frame: frame,
+                                                         width: width, height: height, halfWindow: halfWindow)
+                    }
+                }
+            }
         }
+        return variances
     }
 
     /// Per class (and pooled, key −1) a lower bound on the centroid's error variance per axis:
@@ -55,47 +59,50 @@ public enum FitUncertainty {
     }
 
     /// The sandwich position variance of one fit; nil when its window is too small or JᵀJ singular.
-    static func variance(of fit: GaussianFit, near: [GaussianSpot], frame: UnsafeBufferPointer<Float>,
-                         width: Int, height: Int, halfWindow h: Int) -> Double? {
+    /// The window is loaded and the neighbours' spots subtracted as `GaussianRefinement.fit` does
+    /// (sampled once per frame, `SpotProfiles`); the fit's own Gaussian is separable too, so no pixel
+    /// needs an exp.
+    static func variance(of fit: GaussianFit, subtracting spots: SpotProfiles.Spans, _ neighbours: [Int],
+                         frame: UnsafeBufferPointer<Float>, width: Int, height: Int, halfWindow h: Int) -> Double? {
         let cx = Int(fit.x.rounded()), cy = Int(fit.y.rounded())
         let xs = max(0, cx - h)...min(width - 1, cx + h), ys = max(0, cy - h)...min(height - 1, cy + h)
         guard xs.count >= 3, ys.count >= 3 else { return nil }
-        let (a, s2) = (fit.amplitude, fit.sigma * fit.sigma)
-        // The neighbours' spots over the window, each only within 4σ of its centre (beyond: < e⁻⁸ of its peak).
-        var neighbours = [Double](repeating: 0, count: xs.count * ys.count)
-        for s in near {
-            let reach = 4 * s.sigma
-            let x0 = max(xs.lowerBound, Int((s.x - reach).rounded(.up))), x1 = min(xs.upperBound, Int((s.x + reach).rounded(.down)))
-            let y0 = max(ys.lowerBound, Int((s.y - reach).rounded(.up))), y1 = min(ys.upperBound, Int((s.y + reach).rounded(.down)))
-            guard x0 <= x1, y0 <= y1 else { continue }
-            for y in y0...y1 { for x in x0...x1 {
-                neighbours[(y - ys.lowerBound) * xs.count + x - xs.lowerBound] += s.value(atX: Double(x), y: Double(y))
-            } }
-        }
-        var bread = [Double](repeating: 0, count: 25), meat = bread
-        var n = 0
-        for y in ys {
-            for x in xs {
-                let dx = Double(x) - fit.x, dy = Double(y) - fit.y, r2 = dx * dx + dy * dy
-                let e = exp(-r2 / (2 * s2))
-                let model = a * e + fit.offset + neighbours[(y - ys.lowerBound) * xs.count + x - xs.lowerBound]
-                let r = Double(frame[y * width + x]) - model
-                let j = SIMD8<Double>(e, a * e * dx / s2, a * e * dy / s2, a * e * r2 / (s2 * fit.sigma), 1, 0, 0, 0)
-                for p in 0..<5 { for q in 0..<5 {
-                    bread[p * 5 + q] += j[p] * j[q]
-                    meat[p * 5 + q] += r * r * j[p] * j[q]
-                } }
-                n += 1
+        let (columns, rows) = (xs.count, ys.count)
+        return withUnsafeTemporaryAllocation(of: Double.self, capacity: rows * columns + columns + rows) { buffer in
+            let data = buffer.baseAddress!, ex = data + rows * columns, ey = ex + columns
+            for r in 0..<rows {
+                for c in 0..<columns { data[r * columns + c] = Double(frame[(ys.lowerBound + r) * width + xs.lowerBound + c]) }
             }
+            for j in neighbours {
+                spots.subtract(j, from: data, x0: xs.lowerBound, y0: ys.lowerBound, columns: columns, rows: rows, stride: columns)
+            }
+            let (a, sg) = (fit.amplitude, fit.sigma), s2 = sg * sg
+            gaussianFactors(first: xs.lowerBound, count: columns, centre: fit.x, inv: 1 / (2 * s2), into: ex)
+            gaussianFactors(first: ys.lowerBound, count: rows, centre: fit.y, inv: 1 / (2 * s2), into: ey)
+            // Rows of B = Σ J Jᵀ and M = Σ r² J Jᵀ (lanes 0–4), J = ∂model/∂(A, x₀, y₀, σ, b).
+            var b0 = SIMD8<Double>(), b1 = b0, b2 = b0, b3 = b0, b4 = b0, m0 = b0, m1 = b0, m2 = b0, m3 = b0, m4 = b0
+            for r in 0..<rows {
+                let dy = Double(ys.lowerBound + r) - fit.y
+                for c in 0..<columns {
+                    let dx = Double(xs.lowerBound + c) - fit.x, e = ex[c] * ey[r], ae = a * e
+                    let residual = data[r * columns + c] - ae - fit.offset
+                    let j = SIMD8<Double>(e, ae * dx / s2, ae * dy / s2, ae * (dx * dx + dy * dy) / (s2 * sg), 1, 0, 0, 0)
+                    let rj = residual * residual * j
+                    b0 += j[0] * j; b1 += j[1] * j; b2 += j[2] * j; b3 += j[3] * j; b4 += j
+                    m0 += j[0] * rj; m1 += j[1] * rj; m2 += j[2] * rj; m3 += j[3] * rj; m4 += rj
+                }
+            }
+            let n = rows * columns
+            let bread = [b0, b1, b2, b3, b4], meat = [m0, m1, m2, m3, m4]
+            guard n > 5, let inverse = invert5((0..<25).map { bread[$0 / 5][$0 % 5] }) else { return nil }
+            // Only rows 1 and 2 (x0, y0) of B⁻¹ M B⁻¹ are needed.
+            var v = 0.0
+            for k in 1...2 {
+                for p in 0..<5 { for q in 0..<5 { v += inverse[k * 5 + p] * meat[p][q] * inverse[q * 5 + k] } }
+            }
+            let variance = v / 2 * Double(n) / Double(n - 5)
+            return variance.isFinite && variance > 0 ? variance : nil
         }
-        guard n > 5, let inverse = invert5(bread) else { return nil }
-        // Only rows 1 and 2 (x0, y0) of B⁻¹ M B⁻¹ are needed.
-        var v = 0.0
-        for k in 1...2 {
-            for p in 0..<5 { for q in 0..<5 { v += inverse[k * 5 + p] * meat[p * 5 + q] * inverse[q * 5 + k] } }
-        }
-        let variance = v / 2 * Double(n) / Double(n - 5)
-        return variance.isFinite && variance > 0 ? variance : nil
     }
 
     /// The inverse of a symmetric positive definite 5×5 matrix (Gauss–Jordan with partial pivoting).

@@ -21,14 +21,17 @@ public struct GaussianRefinement: Sendable, Equatable {
     /// subtracted from each other's windows); stops early once positions move < 10⁻³ px.
     /// 0 fits every atom alone.
     public var neighbourRounds: Int
-    /// The factor by which a fit's true position variance exceeds its covariance estimate when the
-    /// locator weighs it against the centroid (`AtomLocator`). 1 for peaks that are Gaussian over a
-    /// white background; on the multislice validation frames the observed variance was 1.1–2.8×
-    /// the estimate (median ≈ 2: the probe's tails and the neighbours are not Gaussian).
+    /// The factor by which the locator takes a fit's position variance to exceed its estimate (the
+    /// sandwich of `FitUncertainty`) when it weighs the fit against the centroid (`AtomLocator`).
+    /// 1 for peaks that are Gaussian over a white background; the sandwich is asymptotic and
+    /// underestimates at low counts (W at 10⁴ e/Å²: 2.6×, docs/ACCURACY.md), and the probe's tails
+    /// are not Gaussian. 1.5, with the weighing's lower bound on the spread, left no class worse than
+    /// its centroid on five multislice frames × four noise seeds × three doses (without the bound,
+    /// 1 and 2 left 8 and 3 of 27 class/dose cells worse; docs/ACCURACY.md).
     public var fitVarianceScale: Double
 
     public init(halfWindow: Int = 3, initialSigma: Double = 1.5, maxShift: Double = 1, maxIterations: Int = 60,
-                neighbourRounds: Int = 8, fitVarianceScale: Double = 2) {
+                neighbourRounds: Int = 8, fitVarianceScale: Double = 1.5) {
         self.fitVarianceScale = fitVarianceScale
         self.neighbourRounds = neighbourRounds
         self.halfWindow = halfWindow
