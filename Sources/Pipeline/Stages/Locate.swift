@@ -36,6 +36,9 @@ public struct MovieLocator {
     public var overlayFrames: Set<Int> = [0]
     /// Return every frame's atoms (the analysis needs them; `locate` alone only writes them).
     public var keepAtoms = true
+    /// A frame already located (by the pixel-size check), used instead of locating it again
+    /// when the loop reaches it at the same pixel size.
+    public var located: LocatedFrame?
 
     public init(finder: AtomFinder, pixelSize: Double?) {
         self.finder = finder
@@ -83,8 +86,7 @@ public struct MovieLocator {
             var found: [FrameAtom] = []
             var normalized: NormalizedFrame?
             do {
-                let (atoms, bounds) = try finder.locateAtoms(in: image.pixels, width: image.width, height: image.height,
-                                                             pixelSize: pixelSize, frame: i)
+                let (atoms, bounds) = try locateAtoms(in: image, frame: i)
                 if keepNormalized { normalized = bounds.apply(image.pixels, width: image.width, height: image.height) }
                 found = atoms.map { FrameAtom(frame: i, $0) }
             } catch let e as LocalizationError {
@@ -112,6 +114,12 @@ public struct MovieLocator {
         return all
     }
 
+    /// Frame `i`'s atoms and normalization: `located`'s when it is this frame at this pixel size.
+    func locateAtoms(in image: GrayImage, frame i: Int) throws -> (atoms: [Atom], bounds: NormalizationBounds) {
+        if let f = located, f.index == i, f.pixelSize == pixelSize { return (f.atoms, f.bounds) }
+        return try finder.locateAtoms(in: image.pixels, width: image.width, height: image.height, pixelSize: pixelSize, frame: i)
+    }
+
     /// `overlay_NNNN.png`: the frame with its atoms as rings.
     public func writeOverlay(_ image: GrayImage, _ atoms: [FrameAtom], to url: URL) throws {
         let png = Overlay.render(image.pixels, width: image.width, height: image.height,
@@ -125,6 +133,7 @@ public struct MovieLocator {
         var locator = MovieLocator(finder: input.finder, pixelSize: input.pixelSize)
         locator.overlayFrames = overlays
         locator.keepAtoms = false
+        locator.located = input.frame0
         var total = 0
         _ = try locator.run(movie: input.movie, frames: frames, to: dir, progress: progress) { _, _, atoms in total += atoms.count }
         return total
