@@ -96,6 +96,8 @@ public struct Analysis {
         let finder: AtomFinder
         /// Resolved once; every stage takes its pixel size and frame time from here.
         let calibration: Calibration
+        /// Frame 0 as the pixel-size check located it (the frame loop reuses it).
+        let frame0: LocatedFrame?
         let frames: Range<Int>
         /// The classes atoms carry (`OutputClasses`), background last.
         var symbols: [String] { finder.outputClasses.symbols }
@@ -104,8 +106,8 @@ public struct Analysis {
             movie = try Movie.open(URL(fileURLWithPath: config.movie), signal: config.signal)
             model = try TrainedModel(at: try ShippedModels.resolve(model: config.model, material: config.material))
             finder = try AtomFinder(model: model, options: config.finder)
-            calibration = try Calibration.resolve(for: movie, finder: finder, pixelSizeFlag: config.pixelSize,
-                                                  frameTimeFlag: config.frameTime)
+            (calibration, frame0) = try Calibration.resolveLocating(movie, finder: finder, pixelSizeFlag: config.pixelSize,
+                                                                    frameTimeFlag: config.frameTime)
             frames = try movie.frames(first: config.firstFrame, count: config.frameCount, firstNamed: "first frame")
             try config.defects.validate(pixelSize: calibration.pixelSize, atomClasses: symbols,
                                         prefix: "defects.")

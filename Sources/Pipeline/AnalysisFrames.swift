@@ -67,6 +67,7 @@ extension Analysis {
     func movieLocator(_ inputs: Inputs) -> MovieLocator {
         var locator = MovieLocator(finder: inputs.finder, pixelSize: inputs.calibration.pixelSize)
         locator.keepAtoms = false
+        locator.located = inputs.frame0
         locator.overlayFrames = Set(config.overlayFrames.filter(inputs.frames.contains))
         if locator.overlayFrames.isEmpty { locator.overlayFrames = [inputs.frames.lowerBound] }
         return locator

@@ -117,6 +117,10 @@ public enum MemoryTuning {
         #if canImport(Glibc)
         _ = glibcMallopt(-4, 0)             // M_MMAP_MAX: never serve blocks with mmap
         _ = glibcMallopt(-1, Int32.max)     // M_TRIM_THRESHOLD: never give the heap top back
+        // M_ARENA_MAX: one heap for every thread. A frame located on a second thread
+        // (`MovieLocator`) would otherwise get its own arena, whose heaps glibc shrinks and
+        // page-faults back in every frame, and a second copy of the activations' memory.
+        _ = glibcMallopt(-8, 1)
         #endif
     }
 }

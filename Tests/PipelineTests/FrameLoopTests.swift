@@ -58,4 +58,34 @@ final class FrameLoopTests: XCTestCase {
             }) { XCTAssertTrue($0 is Stop) }
         XCTAssertEqual(seen, [0, 1])
     }
+
+    /// The pixel-size check's frame 0 is the loop's own result (located again here), and the loop
+    /// takes a `located` frame instead of locating it only for that frame at that pixel size.
+    func testFrameZeroFromTheCalibrationCheckIsReused() throws {
+        let (input, root) = try ws2Movie()
+        let frame0 = try XCTUnwrap(input.frame0, "the check located frame 0")
+        XCTAssertEqual(frame0.pixelSize, input.pixelSize)
+        let image = try input.movie.frame(0)
+        let again = try input.finder.locateAtoms(in: image.pixels, width: image.width, height: image.height,
+                                                 pixelSize: input.pixelSize, frame: 0)
+        XCTAssertEqual(frame0.atoms.map { [$0.x, $0.y, Double($0.classIndex)] }, again.atoms.map { [$0.x, $0.y, Double($0.classIndex)] })
+        XCTAssertGreaterThan(frame0.atoms.count, 50)
+
+        // A marker frame 0 (one atom) shows which path the loop took.
+        let marker = LocatedFrame(index: 0, pixelSize: input.pixelSize, atoms: [frame0.atoms[0]], bounds: frame0.bounds)
+        func counts(pixelSize: Double?, name: String) throws -> [Int] {
+            var locator = MovieLocator(finder: input.finder, pixelSize: pixelSize)
+            locator.located = marker
+            let out = root.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            var seen: [Int] = []
+            _ = try locator.run(movie: input.movie, frames: 0..<2, to: out, progress: false) { _, _, atoms in seen.append(atoms.count) }
+            return seen
+        }
+        let reused = try counts(pixelSize: input.pixelSize, name: "reused")
+        XCTAssertEqual(reused[0], 1, "frame 0 taken from `located`")
+        XCTAssertGreaterThan(reused[1], 50, "frame 1 located")
+        let other = try counts(pixelSize: (input.pixelSize ?? input.calibration.pixelSize) * 1.01, name: "other")
+        XCTAssertGreaterThan(other[0], 50, "another pixel size locates frame 0 again")
+    }
 }

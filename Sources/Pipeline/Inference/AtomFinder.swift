@@ -12,7 +12,8 @@ public struct AtomFinder {
     public struct Options: Codable, Sendable, Equatable {
         /// Largest tile side (px) the network sees; a frame is cut into the fewest tiles of at most
         /// this side (rounded to the network's multiple), each only as large as covering it needs.
-        public var tile = 1024
+        /// 1056 = a 1024² frame with its blending margin: one tile, no seams.
+        public var tile = 1056
         public var overlap = 32
         public var batchSize = 4
         /// Class probability above which a pixel belongs to an atom.
@@ -84,8 +85,8 @@ public struct AtomFinder {
     /// Tile side and overlap for a frame: the fewest tiles per axis of at most `options.tile` px
     /// that cover the frame and its blending margin, each just large enough. The network is
     /// fully convolutional, so one large tile costs only its pixels, while small tiles repeat
-    /// the overlaps (a 1024² frame: 2×2 tiles of 544², 1.13× the pixels, instead of 5×5 of 256²,
-    /// 1.56×; a 512² frame: one tile of 544²). Tiles are at least 4 × overlap wide.
+    /// the overlaps (a 1024² frame: one tile of 1056², 1.06× the pixels, instead of 2×2 of 544²,
+    /// 1.13×, or 5×5 of 256², 1.56×; a 512² frame: one tile of 544²). Tiles are at least 4 × overlap wide.
     func tiling(width: Int, height: Int) -> (tile: Int, overlap: Int) {
         let m = multiple
         func roundUp(_ v: Int) -> Int { (v + m - 1) / m * m }
@@ -115,8 +116,13 @@ public struct AtomFinder {
     /// The tiling of a frame of this size.
     func tiler(width: Int, height: Int) throws -> TiledSegmenter {
         let (tile, overlap) = tiling(width: width, height: height)
-        return try TiledSegmenter(tile: tile, overlap: overlap, batchSize: options.batchSize, multiple: multiple)
+        let batch = min(options.batchSize, max(1, Self.batchPixels / (tile * tile)))
+        return try TiledSegmenter(tile: tile, overlap: overlap, batchSize: batch, multiple: multiple)
     }
+
+    /// Most pixels one network call sees (4 tiles of 544², or one of 1056²): the activations of
+    /// a call scale with its pixels, so larger tiles go in smaller batches and peak memory stays put.
+    static let batchPixels = 4 * 544 * 544
 
     /// The network as the tiler calls it (over the 8 dihedral views of each tile with `tta`).
     func segmenter(_ tiler: TiledSegmenter) -> TiledSegmenter.Segmenter {

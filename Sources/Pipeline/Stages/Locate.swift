@@ -36,6 +36,9 @@ public struct MovieLocator {
     public var overlayFrames: Set<Int> = [0]
     /// Return every frame's atoms (the analysis needs them; `locate` alone only writes them).
     public var keepAtoms = true
+    /// A frame already located (by the pixel-size check), used instead of locating it again
+    /// when the loop reaches it at the same pixel size.
+    public var located: LocatedFrame?
 
     public init(finder: AtomFinder, pixelSize: Double?) {
         self.finder = finder
@@ -78,13 +81,25 @@ public struct MovieLocator {
         let bar = ProgressBar("locate", total: frames.count + alreadyDone, quiet: !progress)
         if alreadyDone > 0 { bar.advance(by: alreadyDone, status: "resumed after \(alreadyDone) frames") }
         var firstSkip: LocalizationError?, skipped = 0, overlays: [URL] = []
+        // Frame i + 1 is located on a second thread while frame i finishes: its serial steps
+        // (locate, rows, defects) and the fits' uneven tail leave a core idle that the next
+        // frame's network fills. The movie is read on this thread only, in frame order.
+        var pending: [PendingFrame] = []
+        defer { pending.forEach { _ = $0.result } }   // an error leaves no thread running
+        let inFlight = parallelThreadLimit > 1 ? 2 : 1
+        var next = frames.lowerBound
         for i in frames {
-            let image = try movie.frame(i)
+            while next < frames.upperBound && pending.count < inFlight {
+                pending.append(PendingFrame(read: { try movie.frame(next) }, background: inFlight > 1) { try locateAtoms(in: $0, frame: $1) }
+                    .starting(next))
+                next += 1
+            }
+            let frame = pending.removeFirst()
+            let image = try frame.image.get()
             var found: [FrameAtom] = []
             var normalized: NormalizedFrame?
             do {
-                let (atoms, bounds) = try finder.locateAtoms(in: image.pixels, width: image.width, height: image.height,
-                                                             pixelSize: pixelSize, frame: i)
+                let (atoms, bounds) = try frame.result.get()
                 if keepNormalized { normalized = bounds.apply(image.pixels, width: image.width, height: image.height) }
                 found = atoms.map { FrameAtom(frame: i, $0) }
             } catch let e as LocalizationError {
@@ -112,6 +127,12 @@ public struct MovieLocator {
         return all
     }
 
+    /// Frame `i`'s atoms and normalization: `located`'s when it is this frame at this pixel size.
+    func locateAtoms(in image: GrayImage, frame i: Int) throws -> (atoms: [Atom], bounds: NormalizationBounds) {
+        if let f = located, f.index == i, f.pixelSize == pixelSize { return (f.atoms, f.bounds) }
+        return try finder.locateAtoms(in: image.pixels, width: image.width, height: image.height, pixelSize: pixelSize, frame: i)
+    }
+
     /// `overlay_NNNN.png`: the frame with its atoms as rings.
     public func writeOverlay(_ image: GrayImage, _ atoms: [FrameAtom], to url: URL) throws {
         let png = Overlay.render(image.pixels, width: image.width, height: image.height,
@@ -125,6 +146,7 @@ public struct MovieLocator {
         var locator = MovieLocator(finder: input.finder, pixelSize: input.pixelSize)
         locator.overlayFrames = overlays
         locator.keepAtoms = false
+        locator.located = input.frame0
         var total = 0
         _ = try locator.run(movie: input.movie, frames: frames, to: dir, progress: progress) { _, _, atoms in total += atoms.count }
         return total
@@ -132,6 +154,37 @@ public struct MovieLocator {
 
     var overlayRadius: Double {
         max(1.5, 0.3 * finder.model.card.columnSpacingPixels(pixelSize: pixelSize))
+    }
+}
+
+/// A frame read on the calling thread and located there or on a background thread; `result`
+/// waits for it. A read error is kept for the frame's turn, so errors come in frame order.
+final class PendingFrame: @unchecked Sendable {
+    typealias Located = (atoms: [Atom], bounds: NormalizationBounds)
+    let image: Result<GrayImage, Error>
+    private let background: Bool
+    private let locate: (GrayImage, Int) throws -> Located
+    private let done = DispatchSemaphore(value: 0)
+    private var located: Result<Located, Error>?
+
+    init(read: () throws -> GrayImage, background: Bool, locate: @escaping (GrayImage, Int) throws -> Located) {
+        image = Result { try read() }
+        self.background = background
+        self.locate = locate
+    }
+
+    /// Starts locating frame `index` (at once on this thread unless `background`).
+    func starting(_ index: Int) -> PendingFrame {
+        let work: @Sendable () -> Void = { self.located = Result { try self.locate(self.image.get(), index) }; self.done.signal() }
+        if background { DispatchQueue.global().async(execute: work) } else { work() }
+        return self
+    }
+
+    /// The frame's atoms and normalization, or the error locating (or reading) it threw.
+    var result: Result<Located, Error> {
+        done.wait()
+        done.signal()   // later reads return at once
+        return located!
     }
 }
 

@@ -18,9 +18,12 @@ public struct MovieInput {
     public init(path: String, finder: AtomFinder, pixelSize flag: Double?, signal: String? = nil) throws {
         movie = try Movie.open(URL(fileURLWithPath: path), signal: signal)
         self.finder = finder
-        calibration = try Calibration.resolve(for: movie, finder: finder, pixelSizeFlag: flag,
-                                              frameTimeFlag: nil, usesFrameTime: false)
+        (calibration, frame0) = try Calibration.resolveLocating(movie, finder: finder, pixelSizeFlag: flag,
+                                                                frameTimeFlag: nil, usesFrameTime: false)
     }
+
+    /// Frame 0 as the pixel-size check located it (`MovieLocator.located`).
+    public let frame0: LocatedFrame?
 
     public var card: ModelCard { finder.model.card }
     /// The network's classes (probability maps).

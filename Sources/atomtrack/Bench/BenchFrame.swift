@@ -13,7 +13,8 @@ struct BenchFrame: ParsableCommand {
         abstract: "Per-frame time of locate's and analyze's stages: read, normalize, network (tiled), locate, refine, rows, defects, overlay.",
         discussion: """
         Runs the stages `locate` runs on the first --frames frames of MOVIE, one at a time, with the \
-        model's default finder settings, and prints per stage the median and fastest frame, wall and CPU time (all threads). \
+        model's default finder settings, and prints per stage the median and fastest frame, wall and CPU time (all threads) \
+        and its cores (all threads' CPU over the calling thread's: 1 = serial, 2 = spread over two). \
         "network" is the tiled, blended segmentation (AtomFinder.probabilities) less the normalization \
         it starts with; "refine" is locate with Gaussian refinement less locate without it; "rows" \
         formats the atoms.csv rows (the write itself is a buffered append). analyze adds per frame \
@@ -49,11 +50,12 @@ struct BenchFrame: ParsableCommand {
         let locator = MovieLocator(finder: finder, pixelSize: input.pixelSize)
         let overlay = FileManager.default.temporaryDirectory.appendingPathComponent("atomtrack-bench-overlay-\(getpid()).png")
         defer { try? FileManager.default.removeItem(at: overlay) }
-        var ms: [String: [Double]] = [:], cpu: [String: [Double]] = [:]
+        var ms: [String: [Double]] = [:], cpu: [String: [Double]] = [:], caller: [String: [Double]] = [:]
         func time<T>(_ stage: String, _ body: () throws -> T) rethrows -> T {
-            let start = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds()
+            let start = DispatchTime.now().uptimeNanoseconds, c0 = processCPUSeconds(), t0 = threadCPUSeconds()
             let r = try body()
             cpu[stage, default: []].append(1000 * (processCPUSeconds() - c0))
+            caller[stage, default: []].append(1000 * (threadCPUSeconds() - t0))
             ms[stage, default: []].append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
             return r
         }
@@ -90,13 +92,16 @@ struct BenchFrame: ParsableCommand {
             ("defects (analyze: objects, crops, drift)", "defects", nil), ("overlay (analyze: first frame only)", "overlay", nil),
         ]
         let wall = stages.map { per(ms, $0.1, minus: $0.2) }, work = stages.map { per(cpu, $0.1, minus: $0.2) }
+        let own = stages.map { per(caller, $0.1, minus: $0.2) }
         func total(_ t: [[Double]]) -> [Double] { (0..<n).map { k in t.reduce(0) { $0 + $1[k] } } }
-        print("stage".padding(toLength: 40, withPad: " ", startingAt: 0) + "   wall median / fastest ms    CPU median / least ms   CPU share")
-        for (name, (w, c)) in zip(stages.map(\.0) + ["total"], zip(wall + [total(wall)], work + [total(work)])) {
+        // cores = all threads' CPU / the calling thread's: 1 = serial, 2 = spread evenly over two cores.
+        print("stage".padding(toLength: 40, withPad: " ", startingAt: 0)
+              + "   wall median / fastest ms    CPU median / least ms   CPU share   cores")
+        for (name, (w, (c, o))) in zip(stages.map(\.0) + ["total"], zip(wall + [total(wall)], zip(work + [total(work)], own + [total(own)]))) {
             let share = 100 * Statistics.median(c) / Statistics.median(total(work))
             print(name.padding(toLength: 40, withPad: " ", startingAt: 0)
-                  + String(format: " %10.1f / %-10.1f %10.1f / %-10.1f %6.1f %%", Statistics.median(w), w.min()!,
-                           Statistics.median(c), c.min()!, share))
+                  + String(format: " %10.1f / %-10.1f %10.1f / %-10.1f %6.1f %%   %5.2f", Statistics.median(w), w.min()!,
+                           Statistics.median(c), c.min()!, share, c.reduce(0, +) / max(o.reduce(0, +), 1e-9)))
         }
     }
 }
