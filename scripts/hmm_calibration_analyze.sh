@@ -11,12 +11,13 @@
 # simulator's truth; scripts/hmm_calibration_retruth.sh adds the realized D from them), and
 # OUT/summary.txt (coverage per quantity, bias of D for states with ≥ 300 step frames,
 # states chosen, negative/NaN D; all movies and the movies where the HMM chose 2 states).
-# The table route, scored the same way: each movie's defects.csv and summary.json are kept
-# (OUT/defects_NNN.csv, OUT/summary_NNN.json), `atomtrack track` runs on defects.csv with the
-# settings `analyze` used (max step, gap, shortest track, hop threshold, pixel size, frame time)
-# and `atomtrack markov` on its trajectories.csv; OUT/table_NNN.csv has the same rows (D from
-# track's joint HMM, T from markov's) and OUT/summary_table.txt the same summary. A movie whose
-# table CSV is missing but whose defects.csv is kept is rerun from it (TABLE_ONLY=1: only that).
+# The table route, scored the same way: each movie's defects.csv, summary.json and config.json are
+# kept (OUT/defects_NNN.csv, …; trajectories_NNN.csv too, for scripts/hmm_hop_accounting.py),
+# `atomtrack track` runs on defects.csv with the settings `analyze` used (max step, gap, shortest
+# track, hop threshold, pixel size, frame time) and `atomtrack markov` on its trajectories.csv;
+# OUT/table_NNN.csv has the same rows (D from track's joint HMM, T from markov's) and
+# OUT/summary_table.txt the same summary. A movie whose table CSV is missing but whose defects.csv
+# is kept is rerun from it (TABLE_ONLY=1: only that). By kind of state: scripts/hmm_bykind.py OUT.
 # True D: D_<state> is the D the defects really had, Γd²/4 less the hops the simulator refused
 # because another defect was near (truth.json blocked_hop_share); Dnom_<state> is Γd²/4.
 set -euo pipefail
@@ -80,6 +81,7 @@ run_movie() {
     cp "$dir/run/analysis/defects.csv" "$(printf '%s/defects_%03d.csv' "$out" "$i")"
     cp "$dir/run/analysis/summary.json" "$(printf '%s/summary_%03d.json' "$out" "$i")"
     cp "$dir/run/analysis/config.json" "$(printf '%s/config_%03d.json' "$out" "$i")"
+    cp "$dir/run/analysis/trajectories.csv" "$(printf '%s/trajectories_%03d.csv' "$out" "$i")"   # scripts/hmm_hop_accounting.py
     rm -rf "$dir"
 }
 
@@ -117,6 +119,7 @@ table_movie() {
                 for (k = 1; k <= m; k++) if (c[k] in state) { votes[state[c[k]]]++; if (best == "" || votes[state[c[k]]] > votes[best]) best = state[c[k]] }
                 return best }
             FNR == 1 { next }
+            $10 == "library_classes" { print; next }
             FILENAME ~ /diffusion.csv$/ { if ($12 != "" && !($12 in seen)) { seen[$12] = 1; st = truestate($12)
                     if (st != "" && (!(st in steps) || $23 + 0 > steps[st])) { steps[st] = $23 + 0; d[st] = $13; lo[st] = $14; hi[st] = $15 } }
                 if ($12 != "") hidden[$12] = 1; next }
