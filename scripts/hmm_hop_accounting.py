@@ -11,6 +11,9 @@ saw, and those the HMM gave to the state, with the losses by cause:
   gap      both ends seen, in one track, across a missed frame (the HMM counts it as a k-frame step)
   split    both ends seen, not consecutive in one track (a track ended or a short one was dropped)
   other    seen, but the Viterbi class says the other state.
+And every hop the tracks show, by the state given: explained by a true hop of the defect (true), by two
+defects (swap: the track jumped from one to another), by none (jitter: the defect did not hop;
+unmatched: an end is no true defect).
 yield = (hops given to the state / true hops) / (frames given / true frames): 1 means unbiased
 (before the edge weights), below 1 a D biased low by that much.
 
@@ -73,6 +76,24 @@ def account(n):
                 cause = "split"
             tally[s]["frames"] += 1; tally[s]["hops"] += hop
             tally[s]["frames_" + cause] += 1; tally[s]["hops_" + cause] += hop
+    # The other way round: every hop the tracks show (one-frame steps), by the state the HMM gave it,
+    # and whether a true hop of one defect explains it.
+    def owner(f, x, y):
+        near = [(math.hypot(x - t[0], y - t[1]), i) for i, t in truth.get(f, {}).items()]
+        best = min(near, default=None)
+        return best[1] if best and best[0] < radius else None
+    for pts in order.values():
+        for (f, x, y, c), (g, u, v, _) in zip(pts, pts[1:]):
+            if g != f + 1 or math.hypot(u - x, v - y) <= hop_px:
+                continue
+            i, j = owner(f, x, y), owner(g, u, v)
+            if i is None or j is None:
+                kind = "unmatched"
+            elif i != j:
+                kind = "swap"
+            else:
+                kind = "true" if math.hypot(truth[g][i][0] - truth[f][i][0], truth[g][i][1] - truth[f][i][1]) > hop_px else "jitter"
+            tally[state_of(c)]["track_hops_" + kind] += 1
     return tally
 
 
@@ -109,3 +130,4 @@ for kind in ("equal", "fast", "slow", "all"):
           f"(of them from the other state {c['hops_from_other']} / {c['frames_from_other']}); yield {yield_:.3f}")
     print("      lost hops   " + ", ".join(f"{x} {c['hops_' + x]}" for x in causes[1:]))
     print("      lost frames " + ", ".join(f"{x} {c['frames_' + x]}" for x in causes[1:]))
+    print("      hops in the tracks given to the state: " + ", ".join(f"{x} {c['track_hops_' + x]}" for x in ("true", "swap", "jitter", "unmatched")))
