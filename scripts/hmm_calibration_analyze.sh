@@ -50,14 +50,15 @@ run_movie() {
     local params="$i,$size,$count,$dose,$frames,$h0,$h1,$t00,$t11"
     {
         echo "movie,size,defects,dose,frames,hop0,hop1,T00,T11,quantity,truth,estimate,low,high,covered,steps"
-        # D per true state, from the demo's side-by-side table; steps from summary.json.
-        awk -v p="$params" -v classes="$(jq -r '[.hmmStates[]? | "\(.name)=\(.steps)"] | join(" ")' "$dir/run/analysis/summary.json")" '
+        # D per true state, from the demo's side-by-side table; steps from summary.json: those of the
+        # hidden state holding one of the state's classes (the largest, as the demo picks its D).
+        awk -v p="$params" -v classes="$(jq -r '[.hmmStates[]? | .steps as $s | .classes[] | "\(.)=\($s)"] | join(" ")' "$dir/run/analysis/summary.json")" '
             BEGIN { n = split(classes, kv, " "); for (k = 1; k <= n; k++) { split(kv[k], a, "="); steps[a[1]] = a[2] } }
             /defect classes → true states:/ { for (k = 1; k <= NF; k++) if ($k ~ /→/) { split($k, a, "→"); sub(/,$/, "", a[2]); cls[a[2]] = cls[a[2]] " " a[1] } }
             /^  [^ ]+ +true [0-9.]+ +recovered/ {
                 st = $1; t = $3; est = $5; lo = $6; hi = $7; gsub(/[\[,\]]/, "", lo); gsub(/[\[,\]]/, "", hi)
                 if (est == "not") { est = "nan"; lo = "nan"; hi = "nan" }
-                s = 0; split(cls[st], c, " "); for (k in c) if (c[k] in steps) s += steps[c[k]]
+                s = 0; split(cls[st], c, " "); for (k in c) if (c[k] in steps && steps[c[k]] > s) s = steps[c[k]]
                 cov = (est != "nan" && lo + 0 <= t + 0 && t + 0 <= hi + 0) ? 1 : 0
                 printf "%s,D_%s,%s,%s,%s,%s,%d,%.1f\n", p, st, t, est, lo, hi, cov, s
                 if (split($0, parts, "= ") == 2) { t = parts[2] + 0
