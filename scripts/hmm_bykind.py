@@ -2,14 +2,14 @@
 """Coverage and bias of D by kind of state in a calibration study (scripts/hmm_calibration_analyze.sh):
 equal D, fast or slow state of a tenfold pair; movies where the HMM chose 2 states; bias over states
 with >= 300 step frames (mean +- s.e., median). ROUTE: movie (analyze, default) or table (track +
-markov on the tables). Also the coverage of every T entry and the number of movies.
+markov on the tables), or a variant's name (TABLE= of the study script). Also the coverage of every T entry and the number of movies.
 Usage: scripts/hmm_bykind.py STUDY_OUT [ROUTE=movie]"""
 import csv, glob, statistics as st, sys
 
 out = sys.argv[1]
 route = sys.argv[2] if len(sys.argv) > 2 else "movie"
 rows, T, movies, two = [], {}, 0, 0
-for f in sorted(glob.glob(f"{out}/{route}_*.csv")):
+for f in sorted(glob.glob(f"{out}/{route}_[0-9]*.csv")):
     R = list(csv.DictReader(open(f)))
     movies += 1
     if {r["quantity"]: r for r in R}.get("hmm_states", {}).get("estimate") != "2":

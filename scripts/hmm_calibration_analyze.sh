@@ -17,7 +17,9 @@
 # track, hop threshold, pixel size, frame time) and `atomtrack markov` on its trajectories.csv;
 # OUT/table_NNN.csv has the same rows (D from track's joint HMM, T from markov's) and
 # OUT/summary_table.txt the same summary. A movie whose table CSV is missing but whose defects.csv
-# is kept is rerun from it (TABLE_ONLY=1: only that). By kind of state: scripts/hmm_bykind.py OUT.
+# is kept is rerun from it (TABLE_ONLY=1: only that). TABLE=NAME TRACK_ARGS="…" runs a variant of
+# the route into OUT/NAME_NNN.csv and OUT/summary_NAME.txt (e.g. TABLE=nodrift TRACK_ARGS="--drift-iterations
+# 0": a handful of sparse hopping defects is a poor drift gauge). By kind: scripts/hmm_bykind.py OUT [NAME].
 # True D: D_<state> is the D the defects really had, Γd²/4 less the hops the simulator refused
 # because another defect was near (truth.json blocked_hop_share); Dnom_<state> is Γd²/4.
 set -euo pipefail
@@ -91,8 +93,9 @@ run_movie() {
 table_movie() {
     local i=$1 n; n=$(printf '%03d' "$i")
     local csv=$out/movie_$n.csv defects=$out/defects_$n.csv summary=$out/summary_$n.json config=$out/config_$n.json
-    [ -s "$out/table_$n.csv" ] || [ ! -s "$csv" ] || [ ! -s "$defects" ] && return 0
-    local dir; dir=$(mktemp -d "$out/table_$i.XXXX")
+    local table=$out/${TABLE:-table}_$n.csv
+    [ -s "$table" ] || [ ! -s "$csv" ] || [ ! -s "$defects" ] && return 0
+    local dir; dir=$(mktemp -d "$out/${TABLE:-table}_$i.XXXX")
     # analyze's settings: search distances in column spacings of the model card at the movie's pixel size
     # (Kinetics.Options; the hop threshold is Kinetics.hopThresholdColumns = 0.5 spacings).
     local px dt spacing
@@ -101,7 +104,8 @@ table_movie() {
     local k=(--max-distance "$(jq -n --argjson s "$spacing" --argjson c "$(jq .kinetics.maxStepColumns "$config")" '$s * $c')"
              --max-gap "$(jq .kinetics.maxGap "$config")" --min-length "$(jq .kinetics.minTrackLength "$config")"
              --hop-threshold "$(jq -n --argjson s "$spacing" '$s * 0.5')" --pixel-size "$px" --frame-time "$dt")
-    if ! nice -n "${NICE:-5}" "$bin" track "$defects" "${k[@]}" --out "$dir/track" --quiet > "$dir/log.txt" 2>&1 ||
+    # shellcheck disable=SC2086 # TRACK_ARGS: words
+    if ! nice -n "${NICE:-5}" "$bin" track "$defects" "${k[@]}" ${TRACK_ARGS:-} --out "$dir/track" --quiet > "$dir/log.txt" 2>&1 ||
        ! nice -n "${NICE:-5}" "$bin" markov "$dir/track/trajectories.csv" --frame-time "$dt" --out "$dir/markov" --quiet >> "$dir/log.txt" 2>&1; then
         echo "table route of movie $i failed: $(tail -1 "$dir/log.txt")" >&2; rm -rf "$dir"; return 0
     fi
@@ -146,12 +150,12 @@ table_movie() {
                     printf "%s,T%d%d,%s,%s,%s,%s,%d,\n", params, r, c, truth[r, c], e, l, u, (e != "nan" && l + 0 <= truth[r, c] + 0 && truth[r, c] + 0 <= u + 0) ? 1 : 0 }
                 printf "%s,hmm_states,2,%d,,,,\n", params, length(hidden)
                 printf "%s,markov_hmm_states,2,%d,,,,\n", params, nh }' "$dir/track/diffusion.csv" "$csv"
-    } > "$out/table_$n.csv.tmp" && mv "$out/table_$n.csv.tmp" "$out/table_$n.csv"
+    } > "$table.tmp" && mv "$table.tmp" "$table"
     rm -rf "$dir"
 }
 
 export -f run_movie table_movie
-export out seed bin NICE ATOMTRACK_MODELS
+export out seed bin NICE ATOMTRACK_MODELS TABLE TRACK_ARGS
 [ -n "${TABLE_ONLY:-}" ] || seq 1 "$movies" | xargs -P "$workers" -I{} bash -c 'run_movie {} && table_movie {}'
 seq 1 "$movies" | xargs -P "$workers" -I{} bash -c 'table_movie {}'
 
@@ -174,10 +178,10 @@ summarize() {
         printf "0\t%s: movies %d; HMM chose 2 states in %d (library found 2 classes in %d); negative D %d\n", only2 ? "2-state movies" : "all movies", movies, right, lib, neg
         for (q in n) printf "1\t  %-14s coverage %d/%d = %.1f %%  (not estimated: %d)\n", q, cov[q], n[q] - missing[q], 100 * cov[q] / (n[q] - missing[q] > 0 ? n[q] - missing[q] : 1), missing[q]
         for (fam in nb) { mb = bias[fam] / nb[fam]; printf "2\t  bias of %s, states with >= 300 step frames: %+.1f %% +- %.1f %% (%d states)\n", fam, 100 * mb, 100 * sqrt((bias2[fam] / nb[fam] - mb * mb) / nb[fam]), nb[fam] }
-    }' "$out"/${route:-movie}_*.csv | sort | cut -f2-
+    }' "$out"/${route:-movie}_[0-9]*.csv | sort | cut -f2-
 }
 { summarize 0; summarize 1; } | tee "$out/summary.txt"
-if compgen -G "$out/table_*.csv" > /dev/null; then
+if compgen -G "$out/${TABLE:-table}_[0-9]*.csv" > /dev/null; then
     echo "table route (track + markov on each movie's defects.csv):"
-    { route=table summarize 0; route=table summarize 1; } | tee "$out/summary_table.txt"
+    { route=${TABLE:-table} summarize 0; route=${TABLE:-table} summarize 1; } | tee "$out/summary_${TABLE:-table}.txt"
 fi
