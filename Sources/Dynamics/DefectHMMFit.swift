@@ -48,6 +48,9 @@ public struct HMMStateEstimate: Sendable, Equatable {
     public var D: Double?
     /// Hop probability per frame and Poisson hop rate −ln(1 − p) (`.lattice` only).
     public var hopProbability: Double?, hopRate: Double?
+    /// Expected number of steps with a hop, edge-weighted (`.lattice` only): the count D and the
+    /// hop rate rest on, which sets their Poisson uncertainty (`HMMIntervals`).
+    public var hops: Double?
     /// Mean dwell time 1/(1 − T_kk) in frames.
     public var dwellFrames: Double
 }
@@ -383,7 +386,7 @@ public enum DefectHMMFitter {
             var p: Double?
             if case .lattice = model.motionModel, enough { p = model.motion[k] }
             return HMMStateEstimate(classes: groups[k], frames: s.frames[k], steps: s.observedStepFrames[k], D: d,
-                                    hopProbability: p, hopRate: p.map { -log(1 - $0) },
+                                    hopProbability: p, hopRate: p.map { -log(1 - $0) }, hops: p.map { _ in s.hopSteps[k] },
                                     dwellFrames: 1 / max(1 - model.transition[k][k], 1e-300))
         }
         return DefectHMMFit(model: model, states: states, sigma: sigma2.squareRoot(), timescales: timescales(model.transition),

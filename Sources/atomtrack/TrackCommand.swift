@@ -10,7 +10,8 @@ struct TrackCommand: ParsableCommand {
         Input: a table with frame,x,y (pixels) and optional class and score columns, such as \
         atoms.csv or defects.csv. Linking is an optimal one-to-one assignment per frame pair \
         (squared distances up to --max-distance), gaps of up to --max-gap frames are closed by a \
-        second assignment, and rigid drift is estimated from the links and removed first. \
+        second assignment, and rigid drift is estimated from the links and removed first (a link \
+        longer than --hop-threshold is a hop, not drift). \
         Writes trajectories.csv (track,frame,x,y,class,score[,x_A,y_A]; positions as recorded), \
         drift.csv (cumulative frame,dx,dy in px), diffusion.csv (per class: covariance-estimator D \
         with bootstrap CI over tracks, localization σ, MSD-fit D; px²/frame, or Å²/s when \

@@ -237,6 +237,38 @@ final class DefectHMMTests: XCTestCase {
         }
     }
 
+    /// A state seen hopping only a few times: the bootstrap reads the hop count's spread at the count
+    /// seen, so its percentile interval stops short of the rates that would often give so few hops.
+    /// D and the hop rate must reach at least the exact Poisson interval of the count: here the
+    /// rates at which P(≤ N hops) and P(≥ N hops) are 2.5 %, found by bisection on the Poisson sums.
+    func testFewHopsGiveAtLeastThePoissonIntervalOfTheirCount() throws {
+        var spec = HMMSyntheticSpec(transition: [[1]], D: [0.12])   // 9 px hops: 0.006 per frame
+        spec.tracks = 8; spec.frames = 100; spec.outliers = 0
+        let (tracks, _) = HMMSynthetic.generate(spec, seed: 5)
+        let threshold = 4.5
+        let n = tracks.reduce(0) { c, t in
+            c + zip(zip(t.x, t.y), zip(t.x.dropFirst(), t.y.dropFirst())).filter { a, b in hypot(b.0 - a.0, b.1 - a.1) > threshold }.count
+        }
+        XCTAssertTrue((2...12).contains(n), "\(n) hops: the test wants a handful")
+        let fit = try DefectHMMFitter.fit(tracks, classCount: 1, options: options(.lattice(hopThreshold: threshold), samples: 200))
+        let s = fit.states[0], d = try XCTUnwrap(s.D), ci = try XCTUnwrap(fit.intervals?.D[0]), rate = try XCTUnwrap(fit.intervals?.hopRate[0])
+        XCTAssertEqual(try XCTUnwrap(s.hops), Double(n), accuracy: 1e-9)
+        func poissonCDF(_ k: Int, _ mean: Double) -> Double { (0...k).reduce(0) { $0 + exp(Double($1) * log(mean) - mean - lgamma(Double($1) + 1)) } }
+        func solve(_ f: (Double) -> Double) -> Double {   // f falls from > 0 to < 0 on (0, 100)
+            var lo = 1e-9, hi = 100.0
+            for _ in 0..<100 { let mid = (lo + hi) / 2; if f(mid) > 0 { lo = mid } else { hi = mid } }
+            return lo
+        }
+        let upper = solve { poissonCDF(n, $0) - 0.025 }, lower = solve { 0.975 - poissonCDF(n - 1, $0) }
+        XCTAssertGreaterThanOrEqual(ci.high, d * upper / Double(n) * 0.99, "D \(d) [\(ci.low), \(ci.high)], \(n) hops: Poisson \(lower)–\(upper)")
+        XCTAssertLessThanOrEqual(ci.low, d * lower / Double(n) * 1.08)
+        // The percentile bootstrap alone (the interval before) stops short of it.
+        let alone = try XCTUnwrap(HMMIntervals.interval(d, fit.intervals!.replicates.map { $0.states[0].D }, method: .percentile, confidence: 0.95))
+        XCTAssertLessThan(alone.high, d * upper / Double(n) * 0.99)
+        let r = try XCTUnwrap(s.hopRate)
+        XCTAssertGreaterThanOrEqual(rate.high, r * upper / Double(n) * 0.99)
+    }
+
     func testReportsCarryTheHMMBesideTheCrossChecks() throws {
         var spec = HMMSyntheticSpec(transition: [[0.9, 0.1], [0.2, 0.8]], D: [6, 3])
         spec.tracks = 6; spec.frames = 60

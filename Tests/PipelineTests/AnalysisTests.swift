@@ -92,8 +92,11 @@ final class AnalysisTests: XCTestCase {
         try assertSelfContained(html)
     }
 
-    /// The recovered D of a state is at least this fraction of the true one (bias; see below).
-    static let diffusionShortfall = 0.7
+    /// The recovered D of a state is at least this fraction of the true one (bias; see below). It was
+    /// 0.7 for the estimator before the joint HMM; the HMM's D sits near the truth (seed 2: Mo_W 0.513
+    /// against 0.470), and with its upper end at least the hop count's Poisson bound (h-hmm5: ×1.34 at
+    /// ~45 hops, 0.688) a stretch by 1/0.7 reached 2 × D (0.983 > 0.940).
+    static let diffusionShortfall = 0.8
     /// Spurious switches from misread frames raise an off-diagonal transition probability by up to this.
     static let spuriousSwitches = 0.07
 

@@ -74,8 +74,9 @@ public struct TrackTable {
     }
 
     public func run(to dir: URL) throws -> Result {
-        let result = try Tracker.track(detections, options: TrackingOptions(
-            maxDistance: options.maxDistance, maxGap: options.maxGap, driftIterations: options.driftIterations))
+        var tracking = TrackingOptions(maxDistance: options.maxDistance, maxGap: options.maxGap, driftIterations: options.driftIterations)
+        tracking.driftSegmentBreak = hopThreshold   // a hop is no drift
+        let result = try Tracker.track(detections, options: tracking)
         let long = result.tracks.filter { $0.points.count >= options.minLength }
         let (hmm, paths, note) = fitHMM(long)
         try AtomicFile.writeText(TableStages.trajectoriesCSV(long, classes: classes, pixelSize: options.pixelSize,
@@ -88,6 +89,9 @@ public struct TrackTable {
                       hmm: hmm.map { HMMReport($0, classNames: classes, calibration: calibration).states } ?? [], hmmNote: note)
     }
 
+    /// A step longer than this (px) is a hop.
+    var hopThreshold: Double { options.hopThreshold ?? options.maxDistance / 2 }
+
     var calibration: DiffusionCalibration? {
         options.pixelSize.flatMap { p in options.frameTime.map { DiffusionCalibration(pixelSize: p, frameTime: $0) } }
     }
@@ -97,7 +101,7 @@ public struct TrackTable {
     /// steps (a hop: a step longer than the hop threshold).
     func fitHMM(_ tracks: [Track]) -> (DefectHMMFit?, [Int: [Int]], String?) {
         var o = DefectHMMOptions()
-        o.motion = .lattice(hopThreshold: options.hopThreshold ?? options.maxDistance / 2); o.seed = options.seed
+        o.motion = .lattice(hopThreshold: hopThreshold); o.seed = options.seed
         let n = classes.count
         return Kinetics.fitHMM(tracks, classCount: n, options: o) { p in
             evidence?[p.detection] ?? (0..<n).map { $0 == p.classLabel ? 0 : -.infinity }
@@ -110,7 +114,7 @@ public struct TrackTable {
         let diffusion = try Diffusion.analyze(tracks, options: DiffusionOptions(seed: options.seed))
         try AtomicFile.writeText(Diffusion.csv(diffusion, calibration: calibration, classNames: classes, hmm: hmm),
                                  to: dir.appendingPathComponent("diffusion.csv"))
-        let hops = try Diffusion.hops(tracks, threshold: options.hopThreshold ?? options.maxDistance / 2, binWidth: 0.25)
+        let hops = try Diffusion.hops(tracks, threshold: hopThreshold, binWidth: 0.25)
         try AtomicFile.writeText(Diffusion.hopsCSV(hops, calibration: calibration, classNames: classes),
                                  to: dir.appendingPathComponent("hops.csv"))
         return diffusion.map { d in

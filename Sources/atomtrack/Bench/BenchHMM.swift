@@ -41,6 +41,8 @@ struct BenchHMM: ParsableCommand {
     /// Coverage of every interval method, read from the same bootstrap replicates.
     struct MethodTallies {
         var D = Tally(), dwell = Tally(), timescale = Tally(), T: [String: Tally] = [:]
+        /// D from the bootstrap replicates alone, before the widening to the hop count's Poisson interval.
+        var bootstrapD = Tally()
     }
 
     func run() throws {
@@ -100,6 +102,8 @@ struct BenchHMM: ParsableCommand {
                     for j in 0..<n {
                         let k = of[j]!
                         if let d = c.D[k] { byMethod[method]!.D.add(inside(d, D[j])) }
+                        let alone = HMMIntervals.interval(fit.states[k].D, ci.replicates.map { $0.states[k].D }, method: method, confidence: ci.confidence)
+                        if alone != nil { byMethod[method]!.bootstrapD.add(inside(alone, D[j])) }
                         byMethod[method]!.dwell.add(inside(c.dwellFrames[k], 1 / (1 - transition[j][j])))
                         for i in 0..<n {
                             let key = n == 2 ? "T\(i)\(j)" : (i == j ? "T_ii (3 states)" : "T_ij (3 states)"), (a, b) = (of[i]!, k)
@@ -143,7 +147,7 @@ struct BenchHMM: ParsableCommand {
         print("coverage by interval method (same replicates):")
         for method in HMMIntervalMethod.allCases {
             let m = byMethod[method]!
-            print("  \(method.rawValue): D \(m.D.text); " + m.T.keys.sorted().map { "\($0) \(m.T[$0]!.text)" }.joined(separator: "; ")
+            print("  \(method.rawValue): D \(m.D.text) (bootstrap alone \(m.bootstrapD.text)); " + m.T.keys.sorted().map { "\($0) \(m.T[$0]!.text)" }.joined(separator: "; ")
                   + "; dwell \(m.dwell.text); timescales \(m.timescale.text)")
         }
         print("bias of D, states with ≥ 300 steps: HMM \(meanSE(bias)); CVE \(meanSE(biasCVE))")
