@@ -79,21 +79,30 @@ public enum FitUncertainty {
             let (a, sg) = (fit.amplitude, fit.sigma), s2 = sg * sg
             gaussianFactors(first: xs.lowerBound, count: columns, centre: fit.x, inv: 1 / (2 * s2), into: ex)
             gaussianFactors(first: ys.lowerBound, count: rows, centre: fit.y, inv: 1 / (2 * s2), into: ey)
-            // Rows of B = Σ J Jᵀ and M = Σ r² J Jᵀ (lanes 0–4), J = ∂model/∂(A, x₀, y₀, σ, b).
-            var b0 = SIMD8<Double>(), b1 = b0, b2 = b0, b3 = b0, b4 = b0, m0 = b0, m1 = b0, m2 = b0, m3 = b0, m4 = b0
+            // Rows of B = Σ J Jᵀ and M = Σ r² J Jᵀ, J = ∂model/∂(A, x₀, y₀, σ, b): entries 0–3 of row p
+            // in bp, mp; entry 4 (J₄ = ∂/∂b = 1) of rows 0–3 in the lanes of b4 (B is symmetric) and mLast, of
+            // row 4 in b44, m44. Each entry is summed as it was with 8-lane rows (J₄ = 1 multiplies exactly).
+            var b0 = SIMD4<Double>(), b1 = b0, b2 = b0, b3 = b0, b4 = b0, m0 = b0, m1 = b0, m2 = b0, m3 = b0, m4 = b0
+            var mLast = b0, b44 = 0.0, m44 = 0.0
             for r in 0..<rows {
                 let dy = Double(ys.lowerBound + r) - fit.y
                 for c in 0..<columns {
                     let dx = Double(xs.lowerBound + c) - fit.x, e = ex[c] * ey[r], ae = a * e
                     let residual = data[r * columns + c] - ae - fit.offset
-                    let j = SIMD8<Double>(e, ae * dx / s2, ae * dy / s2, ae * (dx * dx + dy * dy) / (s2 * sg), 1, 0, 0, 0)
-                    let rj = residual * residual * j
-                    b0 += j[0] * j; b1 += j[1] * j; b2 += j[2] * j; b3 += j[3] * j; b4 += j
-                    m0 += j[0] * rj; m1 += j[1] * rj; m2 += j[2] * rj; m3 += j[3] * rj; m4 += rj
+                    let j = SIMD4<Double>(e, ae * dx / s2, ae * dy / s2, ae * (dx * dx + dy * dy) / (s2 * sg))
+                    let r2 = residual * residual, rj = r2 * j
+                    b0 += j[0] * j; b1 += j[1] * j; b2 += j[2] * j; b3 += j[3] * j; b4 += j; b44 += 1
+                    m0 += j[0] * rj; m1 += j[1] * rj; m2 += j[2] * rj; m3 += j[3] * rj; m4 += rj; mLast += j * r2; m44 += r2
                 }
             }
             let n = rows * columns
-            let bread = [b0, b1, b2, b3, b4], meat = [m0, m1, m2, m3, m4]
+            func rows5(_ v: [SIMD4<Double>], _ last: SIMD4<Double>, _ corner: Double) -> [[Double]] {
+                (0..<5).map { p -> [Double] in
+                    let entry4: Double = p < 4 ? last[p] : corner
+                    return [v[p][0], v[p][1], v[p][2], v[p][3], entry4]
+                }
+            }
+            let bread = rows5([b0, b1, b2, b3, b4], b4, b44), meat = rows5([m0, m1, m2, m3, m4], mLast, m44)
             guard n > 5, let inverse = invert5((0..<25).map { bread[$0 / 5][$0 % 5] }) else { return nil }
             // Only rows 1 and 2 (x0, y0) of B⁻¹ M B⁻¹ are needed.
             var v = 0.0

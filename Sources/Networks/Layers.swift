@@ -52,8 +52,17 @@ public final class Conv2DLayer: Layer {
 
     /// Inference only: the convolution followed by `epilogue` in the same pass.
     public func forward(_ x: Tensor, epilogue: Conv2D.Epilogue) -> Tensor {
-        Conv2D.forward(x, weight: weight.value, bias: bias.value, dilation: dilation, epilogue: epilogue)
+        Conv2D.forward(x, weight: weight.value, bias: bias.value, dilation: dilation, epilogue: epilogue, transformed: transformed)
     }
+
+    /// Inference only: `forward(_:epilogue:)` of the channel concatenation of `a` and `b`, read in place.
+    public func forward(concatenating a: Tensor, _ b: Tensor, epilogue: Conv2D.Epilogue) -> Tensor {
+        Conv2D.forward(concatenating: a, b, weight: weight.value, bias: bias.value, dilation: dilation, epilogue: epilogue,
+                       transformed: transformed)
+    }
+
+    /// The Winograd weights of inference, transformed once (again only after the weights change).
+    private let transformed = Conv2D.TransformedWeights()
 
     /// Training: LeakyReLU(`slope`) of the convolution, applied in the convolution's output pass.
     /// `backward` then needs the gradient with respect to the convolution's output (the
@@ -166,10 +175,22 @@ public final class Sequential: Layer {
 
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
         guard !training else { return trainingForward(x) }
-        var h = x, i = 0
+        return inferenceForward(x, from: 0)
+    }
+
+    /// Inference of the channel concatenation of `a` and `b` (a U-Net decoder's input): when the
+    /// first layers fuse into one convolution, it reads the two in place (`Conv2D.forward(concatenating:…)`).
+    public func forward(concatenating a: Tensor, _ b: Tensor) -> Tensor {
+        guard let (conv, epilogue, used) = fusedConvolution(at: 0) else { return forward(ChannelConcat.forward(a, b), training: false) }
+        return inferenceForward(conv.forward(concatenating: a, b, epilogue: epilogue), from: used)
+    }
+
+    /// Inference from `layers[start]` on.
+    private func inferenceForward(_ x: Tensor, from start: Int) -> Tensor {
+        var h = x, i = start
         while i < layers.count {
-            if let (fused, used) = fusedConvolution(at: i) {
-                h = fused(h)
+            if let (conv, epilogue, used) = fusedConvolution(at: i) {
+                h = conv.forward(h, epilogue: epilogue)
                 i += used
             } else {
                 h = layers[i].forward(h, training: false)
@@ -182,7 +203,7 @@ public final class Sequential: Layer {
     /// Inference: conv [→ dropout (identity in eval)] → LeakyReLU [→ BatchNorm] starting at
     /// `layers[i]` as one convolution with an epilogue (one pass over the output instead of
     /// three, no intermediate tensors), and the number of layers it replaces.
-    private func fusedConvolution(at i: Int) -> (((Tensor) -> Tensor), Int)? {
+    private func fusedConvolution(at i: Int) -> (Conv2DLayer, Conv2D.Epilogue, Int)? {
         guard let conv = layers[i] as? Conv2DLayer else { return nil }
         var j = i + 1
         if j < layers.count, layers[j] is DropoutLayer { j += 1 }
@@ -194,8 +215,7 @@ public final class Sequential: Layer {
                                                runningMean: bn.runningMean.value, runningVar: bn.runningVar.value)
             j += 1
         }
-        let epilogue = Conv2D.Epilogue(slope: act.slope, scale: affine.scale, shift: affine.shift)
-        return ({ conv.forward($0, epilogue: epilogue) }, j - i)
+        return (conv, Conv2D.Epilogue(slope: act.slope, scale: affine.scale, shift: affine.shift), j - i)
     }
 
     /// Training: conv → LeakyReLU (slope > 0) → BatchNorm runs as the convolution with the

@@ -195,7 +195,8 @@ public final class SegmentationModel {
         for (up, dec) in zip(ups, decoders) {
             let skip = skips.removeLast()
             skipChannels.append(skip.shape[1])
-            h = dec.forward(ChannelConcat.forward(skip, up.forward(h, training: training)), training: training)
+            let upsampled = up.forward(h, training: training)
+            h = training ? dec.forward(ChannelConcat.forward(skip, upsampled), training: true) : dec.forward(concatenating: skip, upsampled)
         }
         return head.forward(h, training: training)
     }

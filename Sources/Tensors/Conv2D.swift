@@ -26,39 +26,84 @@ public enum Conv2D {
 
     /// Output of the convolution of `input` `[N, Cin, H, W]` with `weight` `[Cout, Cin, k, k]`
     /// and `bias` `[Cout]` (or nil), followed by `epilogue` when given. Shape `[N, Cout, H, W]`.
-    /// Undilated 3×3 convolutions go by Winograd with `forwardTile`.
+    /// Undilated 3×3 convolutions go by Winograd with `forwardTile`; `transformed` keeps their
+    /// transformed weights from call to call (inference), nil transforms them in each call.
     public static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?, dilation: Int = 1,
-                               epilogue: Epilogue? = nil) -> Tensor {
-        forward(input, weight: weight, bias: bias, dilation: dilation, epilogue: epilogue, tile: forwardTile)
+                               epilogue: Epilogue? = nil, transformed: TransformedWeights? = nil) -> Tensor {
+        forward(input, weight: weight, bias: bias, dilation: dilation, epilogue: epilogue, tile: forwardTile, transformed: transformed)
+    }
+
+    /// `forward` of the channel concatenation of `a` `[N, Ca, H, W]` and `b` `[N, Cb, H, W]` (a U-Net's
+    /// skip connection and upsampled path), the same values as `forward(ChannelConcat.forward(a, b), …)`.
+    /// An F(4×4) Winograd convolution reads both in place, without the concatenated copy.
+    public static func forward(concatenating a: Tensor, _ b: Tensor, weight: Tensor, bias: Tensor?, dilation: Int = 1,
+                               epilogue: Epilogue? = nil, transformed: TransformedWeights? = nil) -> Tensor {
+        let (n, ca, h, w) = a.nchw, cb = b.shape[1]
+        precondition(b.shape == [n, cb, h, w], "concat: shapes \(a.shape) and \(b.shape) differ outside channels")
+        let g = Geometry(shape: [n, ca + cb, h, w], weight: weight, dilation: dilation)
+        guard g.isWinograd, forwardTile == .f4 else {
+            return forward(ChannelConcat.forward(a, b), weight: weight, bias: bias, dilation: dilation, epilogue: epilogue,
+                           transformed: transformed)
+        }
+        return a.data.withUnsafeBufferPointer { ap in
+            b.data.withUnsafeBufferPointer { bp in
+                let planes = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: n * g.cin)
+                defer { planes.deallocate() }
+                for i in 0..<n {
+                    for c in 0..<ca { planes[i * g.cin + c] = ap.baseAddress! + (i * ca + c) * g.hw }
+                    for c in 0..<cb { planes[i * g.cin + ca + c] = bp.baseAddress! + (i * cb + c) * g.hw }
+                }
+                return forward(g, weight: weight, bias: bias, epilogue: epilogue, tile: .f4, transformed: transformed) { wt, y, pass, u in
+                    winogradForward(nil, wt, y, g, pass, tile: .f4, planes: planes, transformed: u)
+                }
+            }
+        }
     }
 
     static func forward(_ input: Tensor, weight: Tensor, bias: Tensor?, dilation: Int, epilogue: Epilogue?,
-                        tile: Tile) -> Tensor {
+                        tile: Tile, transformed: TransformedWeights? = nil) -> Tensor {
         let g = Geometry(input: input, weight: weight, dilation: dilation)
+        return input.data.withUnsafeBufferPointer { xp in
+            forward(g, weight: weight, bias: bias, epilogue: epilogue, tile: tile, transformed: transformed) { wt, y, pass, u in
+                forward(xp.baseAddress!, wt, y, g, pass, tile: tile, transformed: u)
+            }
+        }
+    }
+
+    /// The output tensor of geometry `g`, written by `body(weights, output, pass, transformed weights or nil)`.
+    private static func forward(_ g: Geometry, weight: Tensor, bias: Tensor?, epilogue: Epilogue?, tile: Tile,
+                                transformed: TransformedWeights?,
+                                _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, OutputPass, UnsafePointer<Float>?) -> Void) -> Tensor {
         precondition(epilogue.map { $0.scale.count == g.cout && $0.shift.count == g.cout } ?? true,
                      "conv: epilogue needs \(g.cout) scales and shifts")
-        var out = Tensor(uninitializedShape: [g.n, g.cout, g.h, g.w])   // every path below writes all of it
+        var out = Tensor(uninitializedShape: [g.n, g.cout, g.h, g.w])   // every path writes all of it
         let pass = OutputPass(bias: bias?.data, epilogue: epilogue, g: g)
-        input.data.withUnsafeBufferPointer { xp in
+        let u = g.isWinograd && tile == .f4 ? transformed?.winograd4(weight, g) : nil
         weight.data.withUnsafeBufferPointer { wp in
         out.data.withUnsafeMutableBufferPointer { yp in
-            let x = xp.baseAddress!, wt = wp.baseAddress!, y = yp.baseAddress!
-            if g.isWinograd { return winogradForward(x, wt, y, g, pass, tile: tile) }
-            guard g.isPointwise || g.isDirect else { return bandedForward(x, wt, y, g, pass) }
-            for i in 0..<g.n {
-                let xi = x + i * g.cin * g.hw, yi = y + i * g.cout * g.hw
-                if g.isDirect {
-                    directForward(xi, wt, yi, g)
-                } else {
-                    // Y[Cout, HW] = W[Cout, Cin] · X[Cin, HW]
-                    pass.prefill(yi, rows: 0..<g.h)
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(g.hw), Int32(g.kdim),
-                                1, wt, Int32(g.kdim), xi, Int32(g.hw), pass.beta, yi, Int32(g.hw))
-                }
-                pass.apply(yi, rows: 0..<g.h)
-            }
-        }}}
+            guard let u else { return body(wp.baseAddress!, yp.baseAddress!, pass, nil) }
+            u.withUnsafeBufferPointer { body(wp.baseAddress!, yp.baseAddress!, pass, $0.baseAddress!) }
+        }}
         return out
+    }
+
+    /// One forward call on the images at `x`.
+    private static func forward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                _ g: Geometry, _ pass: OutputPass, tile: Tile, transformed u: UnsafePointer<Float>?) {
+        if g.isWinograd { return winogradForward(x, wt, y, g, pass, tile: tile, transformed: u) }
+        guard g.isPointwise || g.isDirect else { return bandedForward(x, wt, y, g, pass) }
+        for i in 0..<g.n {
+            let xi = x + i * g.cin * g.hw, yi = y + i * g.cout * g.hw
+            if g.isDirect {
+                directForward(xi, wt, yi, g)
+            } else {
+                // Y[Cout, HW] = W[Cout, Cin] · X[Cin, HW]
+                pass.prefill(yi, rows: 0..<g.h)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(g.hw), Int32(g.kdim),
+                            1, wt, Int32(g.kdim), xi, Int32(g.hw), pass.beta, yi, Int32(g.hw))
+            }
+            pass.apply(yi, rows: 0..<g.h)
+        }
     }
 
     /// im2col + sgemm (+ epilogue) band by band, over the bands of every image. With more than one
@@ -137,31 +182,66 @@ public enum Conv2D {
 
     /// Direct convolution for few input taps (Cin·k² ≤ `directTaps`, e.g. the 1-channel first
     /// layer): im2col would copy the image k² times for a GEMM with K ≤ 16, which reaches a few
-    /// per cent of the sgemm rate; instead each output row accumulates its shifted input rows.
-    /// Parallel over output channels; every channel plane is written by one task.
+    /// per cent of the sgemm rate; instead each output pixel sums its taps in registers, 16 pixels
+    /// at a time where every tap lies inside the row, in the order (channel, row, column) of the
+    /// taps, those outside the image skipped. Parallel over output channels; every channel plane is
+    /// written by one task.
     static func directForward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                               _ g: Geometry) {
         parallelFor(g.cout, work: g.cout * g.kdim * g.hw) { co in
-            let taps = wt + co * g.kdim
+            let taps = wt + co * g.kdim, reach = (g.k - 1) * g.dilation - g.pad
+            // Per input row inside the image: its pixels (shifted by −pad) and its k taps.
+            var rows: [(source: UnsafePointer<Float>, taps: UnsafePointer<Float>)] = []
             for yy in 0..<g.h {
-                // One output row stays in L1 while every tap adds its shifted input row.
-                let d = y + co * g.hw + yy * g.w
-                d.update(repeating: 0, count: g.w)
+                rows.removeAll(keepingCapacity: true)
                 for c in 0..<g.cin {
-                    for ky in 0..<g.k {
-                        let sy = yy + ky * g.dilation - g.pad
-                        guard sy >= 0 && sy < g.h else { continue }
-                        for kx in 0..<g.k {
-                            let dx = kx * g.dilation - g.pad
-                            let x0 = max(0, -dx), x1 = min(g.w, g.w - dx)
-                            guard x1 > x0 else { continue }
-                            let wv = taps[(c * g.k + ky) * g.k + kx]
-                            let s = x + c * g.hw + sy * g.w + x0 + dx, dst = d + x0
-                            for j in 0..<(x1 - x0) { dst[j] += wv * s[j] }
-                        }
+                    for ky in 0..<g.k where (0..<g.h).contains(yy + ky * g.dilation - g.pad) {
+                        rows.append((x + c * g.hw + (yy + ky * g.dilation - g.pad) * g.w - g.pad, taps + (c * g.k + ky) * g.k))
                     }
                 }
+                let d = y + co * g.hw + yy * g.w
+                func edge(_ j: Int) -> Float {
+                    var sum: Float = 0
+                    for r in rows {
+                        for kx in 0..<g.k where (0..<g.w).contains(j + kx * g.dilation - g.pad) { sum += r.taps[kx] * r.source[j + kx * g.dilation] }
+                    }
+                    return sum
+                }
+                var j = 0
+                while j < min(g.pad, g.w) { d[j] = edge(j); j += 1 }
+                while j + Vec.scalarCount + reach <= g.w {
+                    var sum = Vec()
+                    for r in rows {
+                        for kx in 0..<g.k { sum += r.taps[kx] * load(r.source + j + kx * g.dilation) }
+                    }
+                    store(sum, d + j)
+                    j += Vec.scalarCount
+                }
+                while j < g.w { d[j] = edge(j); j += 1 }
             }
+        }
+    }
+
+    /// The F(4×4) Winograd weights U (`winograd4Weights`) of one convolution, kept for as long as
+    /// its weights stay the same: inference runs the same weights frame after frame, and the
+    /// transform (in Double, with divisions) took ≈ 17 ms of a 1024² frame's network. Thread-safe.
+    public final class TransformedWeights: @unchecked Sendable {
+        private let lock = NSLock()
+        private var source: [Float] = [], u: [Float] = []
+
+        public init() {}
+
+        /// U for `weight`: the kept one if `weight` holds the same values as when it was computed
+        /// (`==` compares value by value unless the two share storage, which copy-on-write keeps unchanged).
+        func winograd4(_ weight: Tensor, _ g: Geometry) -> [Float] {
+            lock.lock(); defer { lock.unlock() }
+            if u.isEmpty || source != weight.data {
+                let computed = weight.data.withUnsafeBufferPointer { winograd4Weights($0.baseAddress!, g) }
+                defer { computed.deallocate() }
+                u = Array(UnsafeBufferPointer(start: computed, count: 36 * g.cout * g.cin))
+                source = weight.data
+            }
+            return u
         }
     }
 
@@ -275,9 +355,15 @@ public enum Conv2D {
         func tiles(_ tile: Tile) -> (x: Int, y: Int) { ((w + tile.side - 1) / tile.side, (h + tile.side - 1) / tile.side) }
 
         init(input: Tensor, weight: Tensor, dilation: Int) {
-            let (n, c, h, w) = input.nchw
+            precondition(input.rank == 4, "expected NCHW, got shape \(input.shape)")
+            self.init(shape: input.shape, weight: weight, dilation: dilation)
+        }
+
+        /// For an input of shape `[N, C, H, W]`.
+        init(shape: [Int], weight: Tensor, dilation: Int) {
+            let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3])
             precondition(weight.rank == 4 && weight.shape[1] == c && weight.shape[2] == weight.shape[3]
-                         && weight.shape[2] % 2 == 1, "conv: weight \(weight.shape) does not fit input \(input.shape)")
+                         && weight.shape[2] % 2 == 1, "conv: weight \(weight.shape) does not fit input \(shape)")
             precondition(dilation >= 1, "conv: dilation must be ≥ 1")
             self.n = n; self.cin = c; self.h = h; self.w = w; self.hw = h * w
             self.cout = weight.shape[0]; self.k = weight.shape[2]; self.dilation = dilation

@@ -36,7 +36,7 @@ public enum MaxPool2x2 {
     public static func forwardValues(_ x: Tensor) -> Tensor {
         let (n, c, h, w) = x.nchw
         let oh = h / 2, ow = w / 2
-        var out = Tensor(shape: [n, c, oh, ow])
+        var out = Tensor(uninitializedShape: [n, c, oh, ow])   // every element is written below
         x.data.withUnsafeBufferPointer { xp in
         out.data.withUnsafeMutableBufferPointer { yp in
             let xb = xp.baseAddress!, yb = yp.baseAddress!

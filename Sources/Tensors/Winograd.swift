@@ -37,11 +37,22 @@ extension Conv2D {
     /// Forward pass of all images, band by band (bands shared out between cores as in
     /// `bandedForward`, each with single-threaded sgemm); bias and epilogue are applied in the
     /// output transform, while the values are in registers.
-    static func winogradForward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
-                                _ g: Geometry, _ pass: OutputPass, tile: Tile) {
+    ///
+    /// - Parameters:
+    ///   - planes: for F(4×4), where each input channel plane of each image lies (`n · cin` pointers, image
+    ///     by image), so that a concatenation is read in place; nil: the planes of `x`, one after the other.
+    ///   - transformed: U of `winograd4Weights` for these weights (F(4×4) only), computed once for as
+    ///     long as they do not change; nil: computed here.
+    static func winogradForward(_ x: UnsafePointer<Float>?, _ wt: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                _ g: Geometry, _ pass: OutputPass, tile: Tile, planes: UnsafePointer<UnsafePointer<Float>>? = nil,
+                                transformed: UnsafePointer<Float>? = nil) {
         let e = tile.elements, tx = g.tiles(tile).x
-        let u = tile == .f4 ? winograd4Weights(wt, g) : winogradWeights(wt, g)
-        defer { u.deallocate() }
+        precondition(tile == .f4 || (planes == nil && transformed == nil), "winograd: planes and transformed weights are F(4×4)'s")
+        let computed = transformed == nil ? (tile == .f4 ? winograd4Weights(wt, g) : winogradWeights(wt, g)) : nil
+        defer { computed?.deallocate() }
+        let u = transformed ?? UnsafePointer(computed!)
+        let inputPlanes = planes ?? UnsafePointer(Self.planes(of: x!, g))
+        defer { if planes == nil { inputPlanes.deallocate() } }
         let bandRows = winogradBandTileRows(g, tile), bandsPerImage = (g.tiles(tile).y + bandRows - 1) / bandRows
         let tasks = g.n * bandsPerImage, shared = BLASThreads.current > 1 && tasks > 1
         let scratch = e * (g.cin + g.cout) * bandRows * tx
@@ -49,11 +60,11 @@ extension Conv2D {
             let i = t / bandsPerImage, ty0 = (t % bandsPerImage) * bandRows
             let tileRows = ty0..<min(g.tiles(tile).y, ty0 + bandRows), count = tileRows.count * tx
             let v = buffer, m = buffer + e * g.cin * count
-            let xi = x + i * g.cin * g.hw, yi = y + i * g.cout * g.hw
+            let yi = y + i * g.cout * g.hw
             if tile == .f4 {
-                winograd4Input(xi, v, g, tileRows: tileRows, parallel: !shared)
+                winograd4Input(inputPlanes + i * g.cin, v, g, tileRows: tileRows, parallel: !shared)
             } else {
-                winogradInput(xi, v, g, tileRows: tileRows, parallel: !shared)
+                winogradInput(x! + i * g.cin * g.hw, v, g, tileRows: tileRows, parallel: !shared)
             }
             for k in 0..<e {
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(g.cout), Int32(count), Int32(g.cin),

@@ -40,13 +40,13 @@ extension Conv2D {
     /// into the four phases of its padded columns (phase r holds padded columns 4j + r, padded
     /// column q = image column q − 1), so that tile t reads P0[t], P1[t], P2[t], P3[t], P0[t+1],
     /// P1[t+1]: unit-stride SIMD loops.
-    static func winograd4Input(_ x: UnsafePointer<Float>, _ v: UnsafeMutablePointer<Float>, _ g: Geometry,
+    static func winograd4Input(_ planes: UnsafePointer<UnsafePointer<Float>>, _ v: UnsafeMutablePointer<Float>, _ g: Geometry,
                                tileRows: Range<Int>, parallel: Bool) {
         let tx = g.tiles(.f4).x, count = tileRows.count * tx, quarter = tx + 1, row = 4 * quarter
         parallelFor(g.cin, work: parallel ? 36 * count : 0) { c in
             let rows = UnsafeMutablePointer<Float>.allocate(capacity: 12 * row)   // 6 input rows, then Bᵀ d
             defer { rows.deallocate() }
-            let s = rows + 6 * row, plane = x + c * g.hw, full = g.w / 4
+            let s = rows + 6 * row, plane = planes[c], full = g.w / 4
             for ty in tileRows {
                 for k in 0..<6 {
                     let dst = rows + k * row, sy = 4 * ty - 1 + k
@@ -72,6 +72,13 @@ extension Conv2D {
                 }
             }
         }
+    }
+
+    /// The `n · cin` channel planes of the images at `x`, one after the other (deallocate when done).
+    static func planes(of x: UnsafePointer<Float>, _ g: Geometry) -> UnsafeMutablePointer<UnsafePointer<Float>> {
+        let planes = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: g.n * g.cin)
+        for p in 0..<(g.n * g.cin) { planes[p] = x + p * g.hw }
+        return planes
     }
 
     typealias Four<P> = (P, P, P, P)
