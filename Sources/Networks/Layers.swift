@@ -55,10 +55,11 @@ public final class Conv2DLayer: Layer {
         Conv2D.forward(x, weight: weight.value, bias: bias.value, dilation: dilation, epilogue: epilogue, transformed: transformed)
     }
 
-    /// Inference only: `forward(_:epilogue:)` of the channel concatenation of `a` and `b`, read in place.
-    public func forward(concatenating a: Tensor, _ b: Tensor, epilogue: Conv2D.Epilogue) -> Tensor {
-        Conv2D.forward(concatenating: a, b, weight: weight.value, bias: bias.value, dilation: dilation, epilogue: epilogue,
-                       transformed: transformed)
+    /// Inference only: `forward(_:epilogue:)` of the channel concatenation of `a` and `b` (`b` upsampled
+    /// ×2 first with `upsampling`), read in place (`Conv2D.forward(concatenating:…)`).
+    public func forward(concatenating a: Tensor, _ b: Tensor, upsampling: Upsample2x.Mode?, epilogue: Conv2D.Epilogue) -> Tensor {
+        Conv2D.forward(concatenating: a, b, upsampling: upsampling, weight: weight.value, bias: bias.value, dilation: dilation,
+                       epilogue: epilogue, transformed: transformed)
     }
 
     /// The Winograd weights of inference, transformed once (again only after the weights change).
@@ -178,11 +179,15 @@ public final class Sequential: Layer {
         return inferenceForward(x, from: 0)
     }
 
-    /// Inference of the channel concatenation of `a` and `b` (a U-Net decoder's input): when the
-    /// first layers fuse into one convolution, it reads the two in place (`Conv2D.forward(concatenating:…)`).
-    public func forward(concatenating a: Tensor, _ b: Tensor) -> Tensor {
-        guard let (conv, epilogue, used) = fusedConvolution(at: 0) else { return forward(ChannelConcat.forward(a, b), training: false) }
-        return inferenceForward(conv.forward(concatenating: a, b, epilogue: epilogue), from: used)
+    /// Inference of the channel concatenation of `a` and `b`, `b` upsampled ×2 first with `upsampling`
+    /// (a U-Net decoder's input): when the first layers fuse into one convolution, it reads the two
+    /// in place (`Conv2D.forward(concatenating:…)`).
+    public func forward(concatenating a: Tensor, _ b: Tensor, upsampling: Upsample2x.Mode? = nil) -> Tensor {
+        guard let (conv, epilogue, used) = fusedConvolution(at: 0) else {
+            let b2 = upsampling.map { Upsample2x.forward(b, mode: $0) } ?? b
+            return forward(ChannelConcat.forward(a, b2), training: false)
+        }
+        return inferenceForward(conv.forward(concatenating: a, b, upsampling: upsampling, epilogue: epilogue), from: used)
     }
 
     /// Inference from `layers[start]` on.
@@ -295,10 +300,14 @@ public final class UpsampleBlock: Layer {
     /// interpolation on its (fewer) output channels: both are linear and every output pixel's
     /// interpolation weights sum to 1 (bias included), so the order changes only the rounding.
     public func forward(_ x: Tensor, training: Bool) -> Tensor {
-        guard training else { return Upsample2x.forward(conv.forward(x, training: false), mode: mode) }
+        guard training else { return Upsample2x.forward(beforeInterpolation(x), mode: mode) }
         inputShape = x.shape
         return conv.forward(Upsample2x.forward(x, mode: mode), training: true)
     }
+
+    /// Inference: the block's output before the interpolation (the 1×1 convolution), for a
+    /// consumer that interpolates as it reads (`Sequential.forward(concatenating:_:upsampling:)`).
+    public func beforeInterpolation(_ x: Tensor) -> Tensor { conv.forward(x, training: false) }
 
     public func backward(_ g: Tensor) -> Tensor {
         defer { inputShape = nil }

@@ -195,8 +195,8 @@ public final class SegmentationModel {
         for (up, dec) in zip(ups, decoders) {
             let skip = skips.removeLast()
             skipChannels.append(skip.shape[1])
-            let upsampled = up.forward(h, training: training)
-            h = training ? dec.forward(ChannelConcat.forward(skip, upsampled), training: true) : dec.forward(concatenating: skip, upsampled)
+            h = training ? dec.forward(ChannelConcat.forward(skip, up.forward(h, training: true)), training: true)
+                : dec.forward(concatenating: skip, up.beforeInterpolation(h), upsampling: up.mode)
         }
         return head.forward(h, training: training)
     }
@@ -224,6 +224,8 @@ public final class SegmentationModel {
     public func probabilities(_ x: Tensor, batchSize: Int = 8) throws -> Tensor {
         try validateInput(x)
         let (n, _, h, w) = x.nchw
+        // One chunk: no copies in or out.
+        if batchSize >= n { return ChannelSoftmax.forward(try forward(x, training: false)) }
         let per = x.count / n, outPer = classCount * h * w
         var out = [Float](); out.reserveCapacity(n * outPer)
         var start = 0

@@ -34,27 +34,42 @@ public enum Conv2D {
     }
 
     /// `forward` of the channel concatenation of `a` `[N, Ca, H, W]` and `b` `[N, Cb, H, W]` (a U-Net's
-    /// skip connection and upsampled path), the same values as `forward(ChannelConcat.forward(a, b), …)`.
-    /// An F(4×4) Winograd convolution reads both in place, without the concatenated copy.
-    public static func forward(concatenating a: Tensor, _ b: Tensor, weight: Tensor, bias: Tensor?, dilation: Int = 1,
-                               epilogue: Epilogue? = nil, transformed: TransformedWeights? = nil) -> Tensor {
-        let (n, ca, h, w) = a.nchw, cb = b.shape[1]
-        precondition(b.shape == [n, cb, h, w], "concat: shapes \(a.shape) and \(b.shape) differ outside channels")
+    /// skip connection and upsampled path), or with `upsampling`, of `a` and `Upsample2x.forward(b)` for
+    /// `b` `[N, Cb, H/2, W/2]`: the same values as `forward(ChannelConcat.forward(a, b′), …)`. An F(4×4)
+    /// Winograd convolution reads `a` in place and upsamples `b` band by band as it reads it, without
+    /// the full-resolution copies.
+    public static func forward(concatenating a: Tensor, _ b: Tensor, upsampling: Upsample2x.Mode? = nil, weight: Tensor,
+                               bias: Tensor?, dilation: Int = 1, epilogue: Epilogue? = nil,
+                               transformed: TransformedWeights? = nil) -> Tensor {
+        let (n, ca, h, w) = a.nchw, cb = b.shape[1], scale = upsampling == nil ? 1 : 2
+        precondition(b.shape == [n, cb, h / scale, w / scale] && h % scale == 0 && w % scale == 0,
+                     "concat: shapes \(a.shape) and \(b.shape) differ outside channels")
         let g = Geometry(shape: [n, ca + cb, h, w], weight: weight, dilation: dilation)
         guard g.isWinograd, forwardTile == .f4 else {
-            return forward(ChannelConcat.forward(a, b), weight: weight, bias: bias, dilation: dilation, epilogue: epilogue,
+            let b2 = upsampling.map { Upsample2x.forward(b, mode: $0) } ?? b
+            return forward(ChannelConcat.forward(a, b2), weight: weight, bias: bias, dilation: dilation, epilogue: epilogue,
                            transformed: transformed)
         }
         return a.data.withUnsafeBufferPointer { ap in
             b.data.withUnsafeBufferPointer { bp in
+                // Every image's planes: a's, then b's (b's at half size when upsampled).
                 let planes = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: n * g.cin)
-                defer { planes.deallocate() }
+                let low = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: n * cb)
+                defer { planes.deallocate(); low.deallocate() }
+                let bPlane = (h / scale) * (w / scale)
                 for i in 0..<n {
                     for c in 0..<ca { planes[i * g.cin + c] = ap.baseAddress! + (i * ca + c) * g.hw }
-                    for c in 0..<cb { planes[i * g.cin + ca + c] = bp.baseAddress! + (i * cb + c) * g.hw }
+                    for c in 0..<cb {
+                        low[i * cb + c] = bp.baseAddress! + (i * cb + c) * bPlane
+                        planes[i * g.cin + ca + c] = low[i * cb + c]   // read only without upsampling
+                    }
+                }
+                let upsampled = upsampling.map {
+                    Upsampled(first: ca, planes: low, height: h / 2, width: w / 2,
+                              ty: Upsample2x.taps(inputSize: h / 2, mode: $0), tx: Upsample2x.taps(inputSize: w / 2, mode: $0))
                 }
                 return forward(g, weight: weight, bias: bias, epilogue: epilogue, tile: .f4, transformed: transformed) { wt, y, pass, u in
-                    winogradForward(nil, wt, y, g, pass, tile: .f4, planes: planes, transformed: u)
+                    winogradForward(nil, wt, y, g, pass, tile: .f4, planes: planes, upsampled: upsampled, transformed: u)
                 }
             }
         }

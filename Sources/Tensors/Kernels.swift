@@ -388,7 +388,7 @@ public enum ChannelSoftmax {
     public static func forward(_ x: Tensor) -> Tensor {
         let (n, c, h, w) = x.nchw
         let hw = h * w
-        var y = Tensor(shape: x.shape)
+        var y = Tensor(uninitializedShape: x.shape)   // every element is written below
         // Whole channel planes at a time (contiguous, vectorisable), in pixel blocks that
         // stay in cache; parallel over (image, block).
         let block = 4096, blocks = (hw + block - 1) / block

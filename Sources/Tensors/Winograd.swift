@@ -41,13 +41,15 @@ extension Conv2D {
     /// - Parameters:
     ///   - planes: for F(4×4), where each input channel plane of each image lies (`n · cin` pointers, image
     ///     by image), so that a concatenation is read in place; nil: the planes of `x`, one after the other.
+    ///   - upsampled: input channels upsampled on the fly (F(4×4) only); their `planes` entries are not read.
     ///   - transformed: U of `winograd4Weights` for these weights (F(4×4) only), computed once for as
     ///     long as they do not change; nil: computed here.
     static func winogradForward(_ x: UnsafePointer<Float>?, _ wt: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                 _ g: Geometry, _ pass: OutputPass, tile: Tile, planes: UnsafePointer<UnsafePointer<Float>>? = nil,
-                                transformed: UnsafePointer<Float>? = nil) {
+                                upsampled: Upsampled? = nil, transformed: UnsafePointer<Float>? = nil) {
         let e = tile.elements, tx = g.tiles(tile).x
-        precondition(tile == .f4 || (planes == nil && transformed == nil), "winograd: planes and transformed weights are F(4×4)'s")
+        precondition(tile == .f4 || (planes == nil && upsampled == nil && transformed == nil),
+                     "winograd: planes, upsampled channels and transformed weights are F(4×4)'s")
         let computed = transformed == nil ? (tile == .f4 ? winograd4Weights(wt, g) : winogradWeights(wt, g)) : nil
         defer { computed?.deallocate() }
         let u = transformed ?? UnsafePointer(computed!)
@@ -62,7 +64,8 @@ extension Conv2D {
             let v = buffer, m = buffer + e * g.cin * count
             let yi = y + i * g.cout * g.hw
             if tile == .f4 {
-                winograd4Input(inputPlanes + i * g.cin, v, g, tileRows: tileRows, parallel: !shared)
+                winograd4Input(inputPlanes + i * g.cin, v, g, tileRows: tileRows, parallel: !shared,
+                               upsampled: upsampled?.image(i, cin: g.cin))
             } else {
                 winogradInput(x! + i * g.cin * g.hw, v, g, tileRows: tileRows, parallel: !shared)
             }

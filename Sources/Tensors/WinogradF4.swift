@@ -40,19 +40,24 @@ extension Conv2D {
     /// into the four phases of its padded columns (phase r holds padded columns 4j + r, padded
     /// column q = image column q − 1), so that tile t reads P0[t], P1[t], P2[t], P3[t], P0[t+1],
     /// P1[t+1]: unit-stride SIMD loops.
+    /// Channels from `upsampled.first` on are not in `planes` but upsampled on the fly (`Upsampled`).
     static func winograd4Input(_ planes: UnsafePointer<UnsafePointer<Float>>, _ v: UnsafeMutablePointer<Float>, _ g: Geometry,
-                               tileRows: Range<Int>, parallel: Bool) {
+                               tileRows: Range<Int>, parallel: Bool, upsampled: Upsampled? = nil) {
         let tx = g.tiles(.f4).x, count = tileRows.count * tx, quarter = tx + 1, row = 4 * quarter
+        // The image rows the band's 6×6 patches read.
+        let imageRows = max(0, 4 * tileRows.lowerBound - 1)..<min(g.h, 4 * tileRows.upperBound + 1)
         parallelFor(g.cin, work: parallel ? 36 * count : 0) { c in
             let rows = UnsafeMutablePointer<Float>.allocate(capacity: 12 * row)   // 6 input rows, then Bᵀ d
             defer { rows.deallocate() }
-            let s = rows + 6 * row, plane = planes[c], full = g.w / 4
+            let lines = upsampled.flatMap { c >= $0.first ? $0.lines(channel: c - $0.first, rows: imageRows) : nil }
+            defer { lines?.deallocate() }
+            let s = rows + 6 * row, full = g.w / 4
             for ty in tileRows {
                 for k in 0..<6 {
                     let dst = rows + k * row, sy = 4 * ty - 1 + k
                     guard sy >= 0 && sy < g.h else { dst.update(repeating: 0, count: row); continue }
                     // P1, P2, P3 [j] and P0 [j + 1] are image columns 4j … 4j + 3; then the edges.
-                    let src = plane + sy * g.w
+                    let src = lines?.row(sy) ?? planes[c] + sy * g.w
                     deinterleave4(src, full, (dst + quarter, dst + 2 * quarter, dst + 3 * quarter, dst + 1))
                     dst[0] = 0
                     for r in 0..<4 {
@@ -71,6 +76,57 @@ extension Conv2D {
                              (o, o + step, o + 2 * step, o + 3 * step, o + 4 * step, o + 5 * step), bt6)
                 }
             }
+        }
+    }
+
+    /// Input channels `first…` of one image as `Upsample2x.forward` would give them from `planes`
+    /// (`height` × `width` each, half the convolution's size), computed band by band as the input
+    /// transform reads them instead of written out whole: a decoder's upsampled path is never
+    /// stored at full resolution. The same products and sums as `Upsample2x.forward`, so the same values.
+    struct Upsampled {
+        let first: Int
+        let planes: UnsafePointer<UnsafePointer<Float>>
+        let height: Int, width: Int
+        let ty: Upsample2x.Taps, tx: Upsample2x.Taps
+
+        /// The same channels of image `i` (`planes` holds `cin − first` planes per image).
+        func image(_ i: Int, cin: Int) -> Upsampled {
+            Upsampled(first: first, planes: planes + i * (cin - first), height: height, width: width, ty: ty, tx: tx)
+        }
+
+        /// Upsampled rows `rows` of channel `first + channel`: its source rows interpolated along x
+        /// once each, then each output row on request (`Lines.row`). Deallocate when done.
+        func lines(channel: Int, rows: Range<Int>) -> Lines {
+            let wide = 2 * width
+            let sources = ty.i0[rows.lowerBound]...ty.i1[rows.upperBound - 1]
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: (sources.count + 1) * wide)
+            let plane = planes[channel]
+            tx.i0.withUnsafeBufferPointer { i0 in tx.i1.withUnsafeBufferPointer { i1 in
+            tx.w0.withUnsafeBufferPointer { w0 in tx.w1.withUnsafeBufferPointer { w1 in
+                for y in sources {
+                    let r = plane + y * width, d = buffer + (y - sources.lowerBound) * wide
+                    for ox in 0..<wide { d[ox] = w0[ox] * r[i0[ox]] + w1[ox] * r[i1[ox]] }
+                }
+            }}}}
+            return Lines(buffer: buffer, first: sources.lowerBound, wide: wide, scratch: buffer + sources.count * wide, ty: ty)
+        }
+
+        /// The x-interpolated source rows of one channel and band, and a row for the output row asked for.
+        struct Lines {
+            let buffer: UnsafeMutablePointer<Float>, first: Int, wide: Int
+            /// Where `row` writes (the last line of `buffer`).
+            let scratch: UnsafeMutablePointer<Float>
+            let ty: Upsample2x.Taps
+
+            /// Output row `y` (valid until the next call): a0·row(i0) + a1·row(i1), as `Upsample2x.forward`.
+            func row(_ y: Int) -> UnsafePointer<Float> {
+                let r0 = buffer + (ty.i0[y] - first) * wide, r1 = buffer + (ty.i1[y] - first) * wide
+                let a0 = ty.w0[y], a1 = ty.w1[y]
+                for ox in 0..<wide { scratch[ox] = a0 * r0[ox] + a1 * r1[ox] }
+                return UnsafePointer(scratch)
+            }
+
+            func deallocate() { buffer.deallocate() }
         }
     }
 
