@@ -245,6 +245,8 @@ public struct AtomLocator: Sendable {
             var spots = crowded.isEmpty
                 ? [] : starts.map { refinement.initialSpot(f, width: width, height: height, x: $0.x, y: $0.y) }
             let rounds = crowded.isEmpty ? 1 : 1 + refinement.neighbourRounds
+            // One memory layout for every round (the spots move by a pixel at most).
+            let layout = SpotProfiles.rasterOrder(spots)
             var todo = Array(starts.indices)
             // Plain Jacobi updates oscillate (a fit's background trades against its neighbours'
             // amplitudes); damping the neighbour updates converges further in the same rounds.
@@ -252,7 +254,7 @@ public struct AtomLocator: Sendable {
             for round in 0..<rounds where !todo.isEmpty {
                 let previous = fits, batch = todo
                 // The neighbours as they stand after the last round, sampled once for every window they reach.
-                SpotProfiles(spots, width: width, height: height).withSpans { profiles in
+                SpotProfiles(spots, width: width, height: height, layout: layout).withSpans { profiles in
                     fits.withUnsafeMutableBufferPointer { buffer in
                         // Each index is written by exactly one iteration.
                         let source = UncheckedSendable(f), out = UncheckedSendable(buffer)

@@ -206,16 +206,19 @@ struct SpotProfiles {
     private let spans: [Span]
     private let factors: [Double]
 
-    init(_ spots: [GaussianSpot], width: Int, height: Int) {
-        var spans: [Span] = [], total = 0
-        spans.reserveCapacity(spots.count)
-        for n in spots {
+    /// - Parameter layout: the order in which the spots' factors lie in memory (a permutation of their
+    ///   indices; nil: `rasterOrder(spots)`). In raster order rather than the order given (by class), a
+    ///   window's neighbours, of every class, sit close together.
+    init(_ spots: [GaussianSpot], width: Int, height: Int, layout: [Int]? = nil) {
+        var spans = [Span](repeating: Span(), count: spots.count), total = 0
+        for j in layout ?? Self.rasterOrder(spots) {
+            let n = spots[j]
             var span = Span(offset: total)
             let reach = 4 * n.sigma
             if reach > 0, let xs = Self.pixels(near: n.x, within: reach, size: width), let ys = Self.pixels(near: n.y, within: reach, size: height) {
                 (span.x0, span.columns, span.y0, span.rows) = (xs.lowerBound, xs.count, ys.lowerBound, ys.count)
             }
-            spans.append(span)
+            spans[j] = span
             total += span.columns + span.rows
         }
         var factors = [Double](repeating: 0, count: total)
@@ -226,6 +229,15 @@ struct SpotProfiles {
             }
         }
         self.spans = spans; self.factors = factors
+    }
+
+    /// Indices of `spots` by 8-pixel row, then x (spots off the frame or not finite last).
+    static func rasterOrder(_ spots: [GaussianSpot]) -> [Int] {
+        func key(_ s: GaussianSpot) -> (Int, Double) {
+            (s.y.isFinite ? Int((min(max(s.y, -1e9), 1e9) / 8).rounded(.down)) : .max, s.x.isFinite ? s.x : .infinity)
+        }
+        let keys = spots.map(key)
+        return spots.indices.sorted { keys[$0] < keys[$1] }
     }
 
     /// The pixels of 0..<size within `reach` of `centre`, padded to whole pixels (their factors are

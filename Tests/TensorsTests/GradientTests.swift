@@ -60,7 +60,9 @@ final class GradientTests: XCTestCase {
         // with and without dilation.
         // Winograd (3×3, undilated, Cin ≥ 2) at even and odd sizes, down to one pixel.
         for (n, cin, cout, h, w, k, d) in [(2, 3, 2, 6, 5, 3, 2), (2, 1, 3, 7, 6, 3, 1), (1, 1, 2, 5, 9, 3, 2), (1, 1, 2, 4, 4, 3, 3),
-                                           (2, 3, 4, 6, 8, 3, 1), (1, 2, 3, 7, 5, 3, 1), (1, 4, 2, 1, 1, 3, 1), (1, 2, 2, 3, 2, 3, 1)] {
+                                           (2, 3, 4, 6, 8, 3, 1), (1, 2, 3, 7, 5, 3, 1), (1, 4, 2, 1, 1, 3, 1), (1, 2, 2, 3, 2, 3, 1),
+                                           // The direct kernel's 16-pixel runs, with their edge columns.
+                                           (2, 1, 3, 5, 40, 3, 1), (1, 1, 2, 6, 37, 3, 2), (1, 1, 2, 3, 19, 3, 1)] {
             checkAgainstDirectSum(n: n, cin: cin, cout: cout, h: h, w: w, k: k, d: d)
         }
     }
