@@ -57,9 +57,11 @@ public final class Conv2DLayer: Layer {
 
     /// Inference only: `forward(_:epilogue:)` of the channel concatenation of `a` and `b` (`b` upsampled
     /// ×2 first with `upsampling`), read in place (`Conv2D.forward(concatenating:…)`).
-    public func forward(concatenating a: Tensor, _ b: Tensor, upsampling: Upsample2x.Mode?, epilogue: Conv2D.Epilogue) -> Tensor {
+    /// With `head`, the head's output on it, band by band.
+    public func forward(concatenating a: Tensor, _ b: Tensor, upsampling: Upsample2x.Mode?, epilogue: Conv2D.Epilogue,
+                        head: Conv2D.Head? = nil) -> Tensor {
         Conv2D.forward(concatenating: a, b, upsampling: upsampling, weight: weight.value, bias: bias.value, dilation: dilation,
-                       epilogue: epilogue, transformed: transformed)
+                       epilogue: epilogue, transformed: transformed, head: head)
     }
 
     /// The Winograd weights of inference, transformed once (again only after the weights change).
@@ -182,12 +184,17 @@ public final class Sequential: Layer {
     /// Inference of the channel concatenation of `a` and `b`, `b` upsampled ×2 first with `upsampling`
     /// (a U-Net decoder's input): when the first layers fuse into one convolution, it reads the two
     /// in place (`Conv2D.forward(concatenating:…)`).
-    public func forward(concatenating a: Tensor, _ b: Tensor, upsampling: Upsample2x.Mode? = nil) -> Tensor {
+    /// With `head`, the head's output on the block's: band by band inside the convolution when that is
+    /// the whole block.
+    public func forward(concatenating a: Tensor, _ b: Tensor, upsampling: Upsample2x.Mode? = nil, head: Conv2D.Head? = nil) -> Tensor {
         guard let (conv, epilogue, used) = fusedConvolution(at: 0) else {
             let b2 = upsampling.map { Upsample2x.forward(b, mode: $0) } ?? b
-            return forward(ChannelConcat.forward(a, b2), training: false)
+            let h = forward(ChannelConcat.forward(a, b2), training: false)
+            return head?.forward(h) ?? h
         }
-        return inferenceForward(conv.forward(concatenating: a, b, upsampling: upsampling, epilogue: epilogue), from: used)
+        if used == layers.count { return conv.forward(concatenating: a, b, upsampling: upsampling, epilogue: epilogue, head: head) }
+        let h = inferenceForward(conv.forward(concatenating: a, b, upsampling: upsampling, epilogue: epilogue), from: used)
+        return head?.forward(h) ?? h
     }
 
     /// Inference from `layers[start]` on.

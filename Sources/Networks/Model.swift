@@ -183,6 +183,7 @@ public final class SegmentationModel {
     /// activations for `backward`; otherwise the pass is pure inference.
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         try validateInput(x)
+        guard training else { return inference(x, probabilities: false) }
         var skips: [Tensor] = []
         var h = x
         for (enc, pool) in zip(encoders, pools) {
@@ -195,10 +196,29 @@ public final class SegmentationModel {
         for (up, dec) in zip(ups, decoders) {
             let skip = skips.removeLast()
             skipChannels.append(skip.shape[1])
-            h = training ? dec.forward(ChannelConcat.forward(skip, up.forward(h, training: true)), training: true)
-                : dec.forward(concatenating: skip, up.beforeInterpolation(h), upsampling: up.mode)
+            h = dec.forward(ChannelConcat.forward(skip, up.forward(h, training: true)), training: true)
         }
         return head.forward(h, training: training)
+    }
+
+    /// Inference: the logits, or with `probabilities` their softmax. Each decoder reads its skip
+    /// connection and the upsampled path in place (`Sequential.forward(concatenating:…)`); for
+    /// probabilities the last one also runs the head and the softmax band by band (`Conv2D.Head`).
+    private func inference(_ x: Tensor, probabilities: Bool) -> Tensor {
+        var skips: [Tensor] = []
+        var h = x
+        for (enc, pool) in zip(encoders, pools) {
+            h = enc.forward(h, training: false)
+            skips.append(h)
+            h = pool.forward(h, training: false)
+        }
+        h = bottleneck.forward(h, training: false)
+        let classes = Conv2D.Head(weight: head.weight.value, bias: head.bias.value, softmax: true)
+        for (k, (up, dec)) in zip(ups, decoders).enumerated() {
+            let last = probabilities && k == decoders.count - 1
+            h = dec.forward(concatenating: skips.removeLast(), up.beforeInterpolation(h), upsampling: up.mode, head: last ? classes : nil)
+        }
+        return probabilities ? h : head.forward(h, training: false)
     }
 
     /// Back-propagates the gradient of the loss with respect to the logits of the last
@@ -225,7 +245,7 @@ public final class SegmentationModel {
         try validateInput(x)
         let (n, _, h, w) = x.nchw
         // One chunk: no copies in or out.
-        if batchSize >= n { return ChannelSoftmax.forward(try forward(x, training: false)) }
+        if batchSize >= n { return inference(x, probabilities: true) }
         let per = x.count / n, outPer = classCount * h * w
         var out = [Float](); out.reserveCapacity(n * outPer)
         var start = 0

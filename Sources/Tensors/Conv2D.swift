@@ -38,17 +38,22 @@ public enum Conv2D {
     /// `b` `[N, Cb, H/2, W/2]`: the same values as `forward(ChannelConcat.forward(a, b′), …)`. An F(4×4)
     /// Winograd convolution reads `a` in place and upsamples `b` band by band as it reads it, without
     /// the full-resolution copies.
+    ///
+    /// With `head`, the result is the head's output on this convolution's (`head.forward`), which the
+    /// F(4×4) path computes band by band, never storing this convolution's output whole.
     public static func forward(concatenating a: Tensor, _ b: Tensor, upsampling: Upsample2x.Mode? = nil, weight: Tensor,
                                bias: Tensor?, dilation: Int = 1, epilogue: Epilogue? = nil,
-                               transformed: TransformedWeights? = nil) -> Tensor {
+                               transformed: TransformedWeights? = nil, head: Head? = nil) -> Tensor {
         let (n, ca, h, w) = a.nchw, cb = b.shape[1], scale = upsampling == nil ? 1 : 2
         precondition(b.shape == [n, cb, h / scale, w / scale] && h % scale == 0 && w % scale == 0,
                      "concat: shapes \(a.shape) and \(b.shape) differ outside channels")
         let g = Geometry(shape: [n, ca + cb, h, w], weight: weight, dilation: dilation)
+        precondition(head.map { $0.weight.shape == [$0.channels, g.cout, 1, 1] } ?? true, "conv: head does not fit \(g.cout) channels")
         guard g.isWinograd, forwardTile == .f4 else {
             let b2 = upsampling.map { Upsample2x.forward(b, mode: $0) } ?? b
-            return forward(ChannelConcat.forward(a, b2), weight: weight, bias: bias, dilation: dilation, epilogue: epilogue,
-                           transformed: transformed)
+            let y = forward(ChannelConcat.forward(a, b2), weight: weight, bias: bias, dilation: dilation, epilogue: epilogue,
+                            transformed: transformed)
+            return head?.forward(y) ?? y
         }
         return a.data.withUnsafeBufferPointer { ap in
             b.data.withUnsafeBufferPointer { bp in
@@ -68,8 +73,9 @@ public enum Conv2D {
                     Upsampled(first: ca, planes: low, height: h / 2, width: w / 2,
                               ty: Upsample2x.taps(inputSize: h / 2, mode: $0), tx: Upsample2x.taps(inputSize: w / 2, mode: $0))
                 }
-                return forward(g, weight: weight, bias: bias, epilogue: epilogue, tile: .f4, transformed: transformed) { wt, y, pass, u in
-                    winogradForward(nil, wt, y, g, pass, tile: .f4, planes: planes, upsampled: upsampled, transformed: u)
+                return forward(g, weight: weight, bias: bias, epilogue: epilogue, tile: .f4, transformed: transformed,
+                               channels: head?.channels) { wt, y, pass, u in
+                    winogradForward(nil, wt, y, g, pass, tile: .f4, planes: planes, upsampled: upsampled, transformed: u, head: head)
                 }
             }
         }
@@ -85,13 +91,14 @@ public enum Conv2D {
         }
     }
 
-    /// The output tensor of geometry `g`, written by `body(weights, output, pass, transformed weights or nil)`.
+    /// The output tensor of geometry `g` (`channels` planes per image if given, else `g.cout`),
+    /// written by `body(weights, output, pass, transformed weights or nil)`.
     private static func forward(_ g: Geometry, weight: Tensor, bias: Tensor?, epilogue: Epilogue?, tile: Tile,
-                                transformed: TransformedWeights?,
+                                transformed: TransformedWeights?, channels: Int? = nil,
                                 _ body: (UnsafePointer<Float>, UnsafeMutablePointer<Float>, OutputPass, UnsafePointer<Float>?) -> Void) -> Tensor {
         precondition(epilogue.map { $0.scale.count == g.cout && $0.shift.count == g.cout } ?? true,
                      "conv: epilogue needs \(g.cout) scales and shifts")
-        var out = Tensor(uninitializedShape: [g.n, g.cout, g.h, g.w])   // every path writes all of it
+        var out = Tensor(uninitializedShape: [g.n, channels ?? g.cout, g.h, g.w])   // every path writes all of it
         let pass = OutputPass(bias: bias?.data, epilogue: epilogue, g: g)
         let u = g.isWinograd && tile == .f4 ? transformed?.winograd4(weight, g) : nil
         weight.data.withUnsafeBufferPointer { wp in
@@ -234,6 +241,39 @@ public enum Conv2D {
                 }
                 while j < g.w { d[j] = edge(j); j += 1 }
             }
+        }
+    }
+
+    /// A 1×1 convolution (weight `[C, Cin, 1, 1]`, bias), optionally followed by a softmax over its C
+    /// channels, that a Winograd convolution runs on each band of its output while the band is in
+    /// cache (`forward(concatenating:…, head:)`): a U-Net's last decoder and its class head, without
+    /// the decoder's full-resolution output. The same values as `forward(_:weight:bias:)` (and
+    /// `ChannelSoftmax.forward`) on the whole output.
+    public struct Head: Sendable {
+        public let weight: Tensor, bias: Tensor?, softmax: Bool
+        public init(weight: Tensor, bias: Tensor?, softmax: Bool) {
+            self.weight = weight; self.bias = bias; self.softmax = softmax
+        }
+
+        var channels: Int { weight.shape[0] }
+
+        /// The head on a whole tensor, kernel by kernel.
+        public func forward(_ x: Tensor) -> Tensor {
+            let y = Conv2D.forward(x, weight: weight, bias: bias)
+            return softmax ? ChannelSoftmax.forward(y) : y
+        }
+
+        /// Image rows `rows` of one image: `band` holds the convolution's `g.cout` planes of those rows
+        /// (rows.count · W each); the head's rows go to its planes at `y` (`g.hw` apart).
+        func apply(_ band: UnsafePointer<Float>, rows: Range<Int>, of g: Geometry, into y: UnsafeMutablePointer<Float>) {
+            let pixels = rows.count * g.w, out = y + rows.lowerBound * g.w
+            // As `Conv2D.forward`'s 1×1 path: the bias written first, the GEMM adding onto it.
+            if let bias { for k in 0..<channels { (out + k * g.hw).update(repeating: bias.data[k], count: pixels) } }
+            weight.data.withUnsafeBufferPointer { wp in
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(channels), Int32(pixels), Int32(g.cout),
+                            1, wp.baseAddress, Int32(g.cout), band, Int32(pixels), bias == nil ? 0 : 1, out, Int32(g.hw))
+            }
+            if softmax { ChannelSoftmax.block(UnsafePointer(out), out, channels: channels, stride: g.hw, count: pixels) }
         }
     }
 

@@ -397,23 +397,29 @@ public enum ChannelSoftmax {
             let xb = xp.baseAddress!, yb = yp.baseAddress!
             parallelFor(n * blocks, work: x.count * 8) { t in
                 let i = t / blocks, j0 = (t % blocks) * block, len = min(block, hw - j0)
-                var mx = [Float](repeating: -.infinity, count: len), sum = [Float](repeating: 0, count: len)
-                for k in 0..<c {
-                    let xs = xb + (i * c + k) * hw + j0
-                    for j in 0..<len { mx[j] = max(mx[j], xs[j]) }
-                }
-                for k in 0..<c {
-                    let xs = xb + (i * c + k) * hw + j0, ys = yb + (i * c + k) * hw + j0
-                    for j in 0..<len { let e = Foundation.exp(xs[j] - mx[j]); ys[j] = e; sum[j] += e }
-                }
-                for j in 0..<len { sum[j] = 1 / sum[j] }
-                for k in 0..<c {
-                    let ys = yb + (i * c + k) * hw + j0
-                    for j in 0..<len { ys[j] *= sum[j] }
-                }
+                Self.block(xb + i * c * hw + j0, yb + i * c * hw + j0, channels: c, stride: hw, count: len)
             }
         }}
         return y
+    }
+
+    /// The softmax of `count` pixels whose `channels` values lie `stride` apart, from x into y (which
+    /// may be x): per pixel, the maximum, exp of the differences, their sum, each times 1/sum.
+    static func block(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, channels c: Int, stride: Int, count len: Int) {
+        var mx = [Float](repeating: -.infinity, count: len), sum = [Float](repeating: 0, count: len)
+        for k in 0..<c {
+            let xs = x + k * stride
+            for j in 0..<len { mx[j] = max(mx[j], xs[j]) }
+        }
+        for k in 0..<c {
+            let xs = x + k * stride, ys = y + k * stride
+            for j in 0..<len { let e = Foundation.exp(xs[j] - mx[j]); ys[j] = e; sum[j] += e }
+        }
+        for j in 0..<len { sum[j] = 1 / sum[j] }
+        for k in 0..<c {
+            let ys = y + k * stride
+            for j in 0..<len { ys[j] *= sum[j] }
+        }
     }
 
     /// dx = y ⊙ (dy − Σ_c dy·y), from the softmax output `y`.

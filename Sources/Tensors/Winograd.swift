@@ -42,13 +42,15 @@ extension Conv2D {
     ///   - planes: for F(4×4), where each input channel plane of each image lies (`n · cin` pointers, image
     ///     by image), so that a concatenation is read in place; nil: the planes of `x`, one after the other.
     ///   - upsampled: input channels upsampled on the fly (F(4×4) only); their `planes` entries are not read.
+    ///   - head: a 1×1 convolution (and softmax) run on each band of the output while it is in cache
+    ///     (F(4×4) only); `y` then receives the head's output, `head.channels` planes per image.
     ///   - transformed: U of `winograd4Weights` for these weights (F(4×4) only), computed once for as
     ///     long as they do not change; nil: computed here.
     static func winogradForward(_ x: UnsafePointer<Float>?, _ wt: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                                 _ g: Geometry, _ pass: OutputPass, tile: Tile, planes: UnsafePointer<UnsafePointer<Float>>? = nil,
-                                upsampled: Upsampled? = nil, transformed: UnsafePointer<Float>? = nil) {
+                                upsampled: Upsampled? = nil, transformed: UnsafePointer<Float>? = nil, head: Head? = nil) {
         let e = tile.elements, tx = g.tiles(tile).x
-        precondition(tile == .f4 || (planes == nil && upsampled == nil && transformed == nil),
+        precondition(tile == .f4 || (planes == nil && upsampled == nil && transformed == nil && head == nil),
                      "winograd: planes, upsampled channels and transformed weights are F(4×4)'s")
         let computed = transformed == nil ? (tile == .f4 ? winograd4Weights(wt, g) : winogradWeights(wt, g)) : nil
         defer { computed?.deallocate() }
@@ -57,7 +59,7 @@ extension Conv2D {
         defer { if planes == nil { inputPlanes.deallocate() } }
         let bandRows = winogradBandTileRows(g, tile), bandsPerImage = (g.tiles(tile).y + bandRows - 1) / bandRows
         let tasks = g.n * bandsPerImage, shared = BLASThreads.current > 1 && tasks > 1
-        let scratch = e * (g.cin + g.cout) * bandRows * tx
+        let bandPixels = 4 * bandRows * g.w, scratch = e * (g.cin + g.cout) * bandRows * tx + (head == nil ? 0 : g.cout * bandPixels)
         func band(_ t: Int, _ buffer: UnsafeMutablePointer<Float>) {
             let i = t / bandsPerImage, ty0 = (t % bandsPerImage) * bandRows
             let tileRows = ty0..<min(g.tiles(tile).y, ty0 + bandRows), count = tileRows.count * tx
@@ -74,7 +76,12 @@ extension Conv2D {
                             1, u + k * g.cout * g.cin, Int32(g.cin), v + k * g.cin * count, Int32(count),
                             0, m + k * g.cout * count, Int32(count))
             }
-            if tile == .f4 {
+            if let head {
+                // The band's output, then the head on it while it is in cache, into the head's rows of y.
+                let band = m + e * g.cout * count, rows = (4 * ty0)..<min(g.h, 4 * tileRows.upperBound)
+                winograd4Output(m, band, g, pass, tileRows: tileRows, parallel: !shared, planeStride: rows.count * g.w, firstRow: rows.lowerBound)
+                head.apply(band, rows: rows, of: g, into: y + i * head.channels * g.hw)
+            } else if tile == .f4 {
                 winograd4Output(m, yi, g, pass, tileRows: tileRows, parallel: !shared)
             } else {
                 winogradOutput(m, yi, g, pass, tileRows: tileRows, parallel: !shared)

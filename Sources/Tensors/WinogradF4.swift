@@ -209,8 +209,9 @@ extension Conv2D {
     /// Y tile = Aᵀ m A of M[e, co, tile] for the tiles in `tileRows`, then the bias and epilogue
     /// (as `winogradOutput`), written to the image rows (clipped at sizes that are not multiples
     /// of 4). Parallel over output channels.
+    /// Channel co's image row r goes to `y + co · planeStride + (r − firstRow) · W` (default: whole planes).
     static func winograd4Output(_ m: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ g: Geometry,
-                                _ pass: OutputPass, tileRows: Range<Int>, parallel: Bool) {
+                                _ pass: OutputPass, tileRows: Range<Int>, parallel: Bool, planeStride: Int? = nil, firstRow: Int = 0) {
         let tx = g.tiles(.f4).x, count = tileRows.count * tx
         parallelFor(g.cout, work: parallel ? 36 * count : 0) { co in
             let out = UnsafeMutablePointer<Float>.allocate(capacity: 16 * tx)   // out[(4i + j)·tx + t] = tile t's y[i][j]
@@ -241,7 +242,7 @@ extension Conv2D {
                     t += 1
                 }
                 for i in 0..<4 where 4 * ty + i < g.h {
-                    let dst = y + co * g.hw + (4 * ty + i) * g.w, p = UnsafePointer(out + 4 * i * tx), full = g.w / 4
+                    let dst = y + co * (planeStride ?? g.hw) + (4 * ty + i - firstRow) * g.w, p = UnsafePointer(out + 4 * i * tx), full = g.w / 4
                     interleave4((p, p + tx, p + 2 * tx, p + 3 * tx), full, dst)
                     for col in 4 * full..<g.w { dst[col] = p[(col & 3) * tx + (col >> 2)] }
                 }

@@ -159,6 +159,22 @@ final class NetworkTests: XCTestCase {
         }
     }
 
+    /// `probabilities` of one chunk runs the class head and the softmax band by band inside the last
+    /// decoder's convolution: the same values, bit for bit, as the softmax of `forward`'s logits and
+    /// as chunks of one image (bands of one tile row and whole images).
+    func testProbabilitiesPerBandEqualSoftmaxOfLogits() throws {
+        let saved = Conv2D.columnBudget
+        defer { Conv2D.columnBudget = saved }
+        let model = try SegmentationModel(ModelDescription(classNames: ["bg", "atom", "defect"]))
+        let x = Tensor.randomNormal(shape: [2, 1, 40, 56], generator: &rng)
+        for budget in [1, 1 << 19] {
+            Conv2D.columnBudget = budget
+            let reference = ChannelSoftmax.forward(try model.forward(x, training: false))
+            XCTAssertEqual(try model.probabilities(x, batchSize: 2).data, reference.data, "band \(budget)")
+            XCTAssertEqual(try model.probabilities(x, batchSize: 1).data, reference.data, "band \(budget), chunks of 1")
+        }
+    }
+
     /// Inference runs the upsampling block's 1×1 convolution before the interpolation (a quarter
     /// of the pixels): the same as the training order, interpolation then convolution, up to
     /// rounding, for both modes and odd sizes (the border rows clamp their taps).

@@ -34,6 +34,29 @@ final class InferencePathTests: XCTestCase {
         }
     }
 
+    /// A class head (1×1 convolution, softmax or not, bias or not) run band by band inside the convolution
+    /// equals the head run on the whole output, bit for bit.
+    func testHeadPerBandEqualsHeadOnTheWholeOutput() {
+        let saved = Conv2D.columnBudget
+        defer { Conv2D.columnBudget = saved }
+        let (n, ca, cb, cout, h, w) = (2, 6, 5, 7, 14, 18)
+        let a = Tensor.randomNormal(shape: [n, ca, h, w], generator: &rng)
+        let b = Tensor.randomNormal(shape: [n, cb, h / 2, w / 2], generator: &rng)
+        let wt = Tensor.randomNormal(shape: [cout, ca + cb, 3, 3], std: 0.3, generator: &rng)
+        let bias = Tensor.randomNormal(shape: [cout], generator: &rng)
+        let epilogue = Conv2D.Epilogue(slope: 0.01, scale: [Float](repeating: 1.5, count: cout), shift: [Float](repeating: 0.1, count: cout))
+        for (softmax, withBias, budget) in [(true, true, 1), (false, true, 1 << 19), (true, false, 1 << 19)] {
+            Conv2D.columnBudget = budget
+            let head = Conv2D.Head(weight: Tensor.randomNormal(shape: [3, cout, 1, 1], generator: &rng),
+                                   bias: withBias ? Tensor.randomNormal(shape: [3], generator: &rng) : nil, softmax: softmax)
+            let whole = Conv2D.forward(concatenating: a, b, upsampling: .bilinear, weight: wt, bias: bias, epilogue: epilogue)
+            let reference = head.forward(whole)
+            let banded = Conv2D.forward(concatenating: a, b, upsampling: .bilinear, weight: wt, bias: bias, epilogue: epilogue, head: head)
+            XCTAssertEqual(banded.shape, [n, 3, h, w])
+            XCTAssertEqual(banded.data, reference.data, "softmax \(softmax), bias \(withBias), band \(budget)")
+        }
+    }
+
     /// Kept Winograd weights give the values of weights transformed in the call, and follow the
     /// weights when they change (in place, as an optimizer step changes them, or replaced).
     func testTransformedWeightsFollowTheWeights() {
