@@ -49,7 +49,8 @@ struct TrackCommand: ParsableCommand {
             }
             for h in r.hmm {
                 let d = h.D.map { String(format: "%.4g %@ [%.4g, %.4g]", $0, h.unitD, h.DLow ?? .nan, h.DHigh ?? .nan) } ?? "insufficient data"
-                print(String(format: "  HMM state %@: D = %@, dwell %.4g %@", h.name, d, h.dwell, h.unitTime))
+                let dwell = h.dwell.map { String(format: "%.4g", $0) } ?? h.dwellLow.map { String(format: "> %.4g", $0) } ?? "unbounded"
+                print(String(format: "  HMM state %@: D = %@, dwell %@ %@", h.name, d, dwell, h.unitTime))
             }
             if let note = r.hmmNote { print(note) }
         }
@@ -89,10 +90,12 @@ struct MarkovCommand: ParsableCommand {
             let r = try stage.run(to: try output.prepare(markers: MarkovTable.markers, inputs: [.init(table)]))
             print("transition matrix at lag \(lag) (\(r.states.joined(separator: ", "))):")
             for row in r.transitionMatrix { print("  " + row.map { String(format: "%.4f", $0) }.joined(separator: "  ")) }
+            if r.states.count == 1 { print("one state (\(r.states[0])): the tracks never change class, T = [[1]]") }
             if !r.excluded.isEmpty { print("left out (not in the largest connected set): " + r.excluded.joined(separator: ", ")) }
             if let h = r.hmm {
                 print("joint HMM at lag 1 (\(h.states.map(\.name).joined(separator: ", "))):")
                 for row in h.transition { print("  " + row.map { String(format: "%.4f", $0) }.joined(separator: "  ")) }
+                if let note = h.note { print(note) }
             }
             if let note = r.hmmNote { print(note) }
         }

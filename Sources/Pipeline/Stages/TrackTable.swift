@@ -68,7 +68,8 @@ public struct TrackTable {
         public var detections: Int
         /// Covariance estimator per class (the cross-check).
         public var diffusion: [ClassDiffusion]
-        /// The joint HMM's hidden states (D in px²/frame, or Å²/s with a calibration), or why there are none.
+        /// The joint HMM's hidden states (D in px²/frame, or Å²/s with a calibration), and why there
+        /// are none or that there is one ("one state: …").
         public var hmm: [HMMReport.State]
         public var hmmNote: String?
     }
@@ -85,8 +86,9 @@ public struct TrackTable {
         try AtomicFile.writeText(TrackingCSV.drift(result), to: dir.appendingPathComponent("drift.csv"))
         let tracks = long.map(DiffusionTrack.init)
         let diffusion = tracks.isEmpty ? [] : try writeDiffusion(tracks, hmm: hmm, to: dir)
+        let report = hmm.map { HMMReport($0, classNames: classes, calibration: calibration) }
         return Result(tracks: long.count, detections: detections.count, diffusion: diffusion,
-                      hmm: hmm.map { HMMReport($0, classNames: classes, calibration: calibration).states } ?? [], hmmNote: note)
+                      hmm: report?.states ?? [], hmmNote: note ?? report?.note)
     }
 
     /// A step longer than this (px) is a hop.
