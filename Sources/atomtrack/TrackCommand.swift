@@ -12,8 +12,11 @@ struct TrackCommand: ParsableCommand {
         (squared distances up to --max-distance), gaps of up to --max-gap frames are closed by a \
         second assignment, and rigid drift is estimated from the links and removed first (a link \
         longer than --hop-threshold is a hop, not drift). \
+        The drift is used only when the detections can gauge it: the drift of half of the tracks must \
+        lower the squared one-frame steps of the other half (a few sparse hopping defects cannot); \
+        track.json and the output say which. \
         Writes trajectories.csv (track,frame,x,y,class,score[,x_A,y_A]; positions as recorded), \
-        drift.csv (cumulative frame,dx,dy in px), diffusion.csv (per class: covariance-estimator D \
+        drift.csv (cumulative frame,dx,dy in px; zeros without drift correction), diffusion.csv (per class: covariance-estimator D \
         with bootstrap CI over tracks, localization σ, MSD-fit D; px²/frame, or Å²/s when \
         --pixel-size and --frame-time are given) and hops.csv (hop probability, rate, jump lengths). \
         The joint hidden Markov model (true class hidden; the class labels through a learned \
@@ -44,6 +47,7 @@ struct TrackCommand: ParsableCommand {
             let stage = try TrackTable(table: URL(fileURLWithPath: table), options: o)
             let r = try stage.run(to: try output.prepare(markers: TrackTable.markers, inputs: [.init(table)]))
             print("\(r.tracks) tracks of ≥ \(minLength) frames from \(r.detections) detections")
+            print(r.driftNote)
             for d in r.diffusion {
                 print(String(format: "  %@: D = %.4g px²/frame [%.4g, %.4g] over %d tracks (covariance estimator)", d.className, d.d, d.ciLow, d.ciHigh, d.tracks))
             }
