@@ -40,16 +40,26 @@ extension HMMIntervals {
         func ci(_ estimate: Double?, _ values: [Double?], range: ClosedRange<Double> = 0...Double.infinity) -> (low: Double, high: Double)? {
             Self.interval(estimate, values, method: method, confidence: confidence, range: range)
         }
-        let t = (0..<n).map { i in (0..<n).map { j in ci(point.model.transition[i][j], replicates.map { $0.model.transition[i][j] }, range: 0...1) } }
+        var t = (0..<n).map { i in (0..<n).map { j in ci(point.model.transition[i][j], replicates.map { $0.model.transition[i][j] }, range: 0...1) } }
         // D and the hop rate of a lattice state are proportional to its hop count: neither interval
         // may be narrower than that count's exact Poisson interval.
         func counted(_ estimate: Double?, _ values: [Double?], hops: Double?) -> (low: Double, high: Double)? {
             Self.widened(ci(estimate, values), estimate: estimate, count: hops, confidence: confidence)
         }
+        // A state never left (one state: T = [[1]]) has no exit to resample; its stay probability and
+        // dwell time get the exact binomial bounds of no exit in its transitions instead.
+        let neverLeft = (0..<n).map { k in point.model.transition[k][k] >= 1 ? Self.noExitStayBound(transitions: point.states[k].transitions, confidence: confidence) : nil }
+        for k in 0..<n {
+            guard let low = neverLeft[k] else { continue }
+            t[k] = (0..<n).map { j -> (low: Double, high: Double)? in j == k ? (low, 1) : (0, 1 - low) }
+        }
         self.init(
             D: (0..<n).map { k in counted(point.states[k].D, replicates.map { $0.states[k].D }, hops: point.states[k].hops) },
             hopRate: (0..<n).map { k in counted(point.states[k].hopRate, replicates.map { $0.states[k].hopRate }, hops: point.states[k].hops) },
-            dwellFrames: (0..<n).map { k in ci(point.states[k].dwellFrames, replicates.map { $0.states[k].dwellFrames }, range: 1...Double.infinity) },
+            dwellFrames: (0..<n).map { k in
+                neverLeft[k].map { (1 / (1 - $0), .infinity) }
+                    ?? ci(point.states[k].dwellFrames, replicates.map { $0.states[k].dwellFrames }, range: 1...Double.infinity)
+            },
             transitionLow: t.map { $0.map { $0?.low ?? .nan } }, transitionHigh: t.map { $0.map { $0?.high ?? .nan } },
             timescales: (0..<max(n - 1, 0)).map { i in
                 ci(point.timescales.indices.contains(i) ? point.timescales[i] : nil,
@@ -95,6 +105,13 @@ extension HMMIntervals {
         guard let ci, let e = estimate, let n = count, n >= 1, e > 0, e.isFinite else { return ci }
         let (low, high) = poissonMeanBounds(count: n, confidence: confidence)
         return (min(ci.low, e * low / n), max(ci.high, e * high / n))
+    }
+
+    /// The lower confidence bound of a stay probability seen in `transitions` one-frame trials with
+    /// no exit: (α/2)^(1/n), the exact (Clopper–Pearson) bound for zero events (Clopper & Pearson,
+    /// Biometrika 26, 404 (1934)); its upper bound is 1. Nil below one transition.
+    static func noExitStayBound(transitions n: Double, confidence: Double) -> Double? {
+        n >= 1 ? pow((1 - confidence) / 2, 1 / n) : nil
     }
 
     /// Garwood bounds of a Poisson mean from an observed count n (real-valued: posterior-weighted):

@@ -10,7 +10,7 @@ public struct HMMReport: Encodable, Sendable {
         public let name: String, classes: [String], frames: Double, steps: Double
         public let D: Double?, DLow: Double?, DHigh: Double?, unitD: String
         public let hopRate: Double?, hopRateLow: Double?, hopRateHigh: Double?, unitRate: String
-        public let dwell: Double, dwellLow: Double?, dwellHigh: Double?, unitTime: String
+        public let dwell: Double?, dwellLow: Double?, dwellHigh: Double?, unitTime: String
         public let note: String?
 
         enum CodingKeys: String, CodingKey {
@@ -28,6 +28,8 @@ public struct HMMReport: Encodable, Sendable {
     }
 
     public let states: [State]
+    /// Said plainly when the model has one state (the tracks never change class).
+    public let note: String?
     public let transition: [[Double]], low: [[Double?]]?, high: [[Double?]]?
     let timescales: [Double?], timescalesLow: [Double?]?, timescalesHigh: [Double?]?
     let sigma: Double, sigmaUnit: String
@@ -38,7 +40,7 @@ public struct HMMReport: Encodable, Sendable {
     let tracks: Int, frames: Int
 
     enum CodingKeys: String, CodingKey {
-        case states, transition = "transition_matrix", low = "ci_low", high = "ci_high"
+        case states, note, transition = "transition_matrix", low = "ci_low", high = "ci_high"
         case timescales, timescalesLow = "timescales_ci_low", timescalesHigh = "timescales_ci_high"
         case sigma, sigmaUnit = "sigma_unit", motion, reversible
         case logLikelihood = "log_likelihood", parameters, bic, iterations, converged, selection
@@ -64,10 +66,11 @@ public struct HMMReport: Encodable, Sendable {
                   D: f(s.D.map { $0 * scaleD }), DLow: f(ci?.D[k].map { $0.low * scaleD }), DHigh: f(ci?.D[k].map { $0.high * scaleD }),
                   unitD: unitD, hopRate: f(s.hopRate.map { $0 / dt }), hopRateLow: f(ci?.hopRate[k].map { $0.low / dt }),
                   hopRateHigh: f(ci?.hopRate[k].map { $0.high / dt }), unitRate: timed ? "1/s" : "1/frame",
-                  dwell: s.dwellFrames * dt, dwellLow: f(ci?.dwellFrames[k].map { $0.low * dt }),
+                  dwell: f(s.dwellFrames * dt), dwellLow: f(ci?.dwellFrames[k].map { $0.low * dt }),
                   dwellHigh: f(ci?.dwellFrames[k].map { $0.high * dt }), unitTime: unitT,
-                  note: s.D == nil ? "insufficient data" : nil)
+                  note: s.D != nil ? nil : s.steps > 0 ? "insufficient data" : "no steps: classes only")
         }
+        note = fit.states.count == 1 ? Self.oneStateNote(fit, low: ci?.transitionLow[0][0], dt: dt, unit: unitT) : nil
         transition = fit.model.transition
         low = ci.map { $0.transitionLow.map { $0.map(f) } }; high = ci.map { $0.transitionHigh.map { $0.map(f) } }
         timescales = fit.timescales.map { f($0 * dt) }
@@ -86,6 +89,14 @@ public struct HMMReport: Encodable, Sendable {
         ciMethod = ci.map { "\($0.method.rawValue) bootstrap over track blocks, HMM refitted per resample" + counted }
         samples = ci?.samples; level = ci?.confidence; blockLength = ci?.blockLength; seed = ci?.seed
         tracks = fit.tracks; frames = fit.observedFrames
+    }
+
+    /// "one state: …": the tracks never change class, so T = [[1]] and the dwell time is longer than
+    /// the exact bound of no exit in the transitions seen.
+    static func oneStateNote(_ fit: DefectHMMFit, low: Double?, dt: Double, unit: String) -> String {
+        let n = fit.states[0].transitions
+        let bound = low.flatMap { $0 < 1 ? String(format: ", so the dwell time is > %.4g %@ (%.0f %% bound)", dt / (1 - $0), unit, 100 * (fit.intervals?.confidence ?? 0.95)) : nil } ?? ""
+        return String(format: "one state: the tracks never change class (no exit in %.0f frame pairs), T = [[1]]", n) + bound
     }
 
     /// The state standing for observed class `label`, if any.

@@ -51,8 +51,11 @@ public struct HMMStateEstimate: Sendable, Equatable {
     /// Expected number of steps with a hop, edge-weighted (`.lattice` only): the count D and the
     /// hop rate rest on, which sets their Poisson uncertainty (`HMMIntervals`).
     public var hops: Double?
-    /// Mean dwell time 1/(1 − T_kk) in frames.
+    /// Mean dwell time 1/(1 − T_kk) in frames; ∞ when the state is never left (T_kk = 1: one state).
     public var dwellFrames: Double
+    /// Expected one-frame transitions from the state, Σⱼ ξₖⱼ (frames a missed frame spans included):
+    /// the trials T's row rests on.
+    public var transitions = 0.0
 }
 
 /// One candidate of the model selection.
@@ -387,7 +390,8 @@ public enum DefectHMMFitter {
             if case .lattice = model.motionModel, enough { p = model.motion[k] }
             return HMMStateEstimate(classes: groups[k], frames: s.frames[k], steps: s.observedStepFrames[k], D: d,
                                     hopProbability: p, hopRate: p.map { -log(1 - $0) }, hops: p.map { _ in s.hopSteps[k] },
-                                    dwellFrames: 1 / max(1 - model.transition[k][k], 1e-300))
+                                    dwellFrames: model.transition[k][k] < 1 ? 1 / (1 - model.transition[k][k]) : .infinity,
+                                    transitions: s.xi[k].reduce(0, +))
         }
         return DefectHMMFit(model: model, states: states, sigma: sigma2.squareRoot(), timescales: timescales(model.transition),
                             logLikelihood: s.logL, parameters: 0, bic: 0, iterations: 0, converged: true, selection: [],

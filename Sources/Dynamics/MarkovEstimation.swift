@@ -26,7 +26,8 @@ public struct MarkovEstimator: Sendable {
 
     /// Estimates a Markov state model from counts. `stateNames` names all declared
     /// states (default "0", "1", …); states outside the largest connected set are
-    /// listed in the model's `excludedStates`.
+    /// listed in the model's `excludedStates`. Tracks that never change state give a
+    /// one-state model, T = [[1]]: a result (no class change seen), not an error.
     public func fit(_ counts: TransitionCounts, stateNames: [String]? = nil) throws -> MarkovStateModel {
         let n = counts.stateCount
         let names = stateNames ?? (0..<n).map(String.init)
@@ -44,7 +45,6 @@ public struct MarkovEstimator: Sendable {
             throw MarkovError.disconnected(components: connectivity.components.map { $0.map { names[$0] } })
         }
         let active = connectivity.largest
-        guard active.count >= 2 else { throw MarkovError.singleState(name: names[active[0]]) }
         let c = counts.matrix.restricted(to: active)
         let fit = try estimate(c, activeNames: active.map { names[$0] })
         return MarkovStateModel(

@@ -50,7 +50,6 @@ public enum MarkovError: Error, CustomStringConvertible, Equatable {
     case invalidLag(Int)
     case invalidArgument(String)
     case noTransitions(lag: Int)
-    case singleState(name: String)
     case disconnected(components: [[String]])
     case emptyRow(name: String)
     case estimationFailed(String)
@@ -76,8 +75,6 @@ public enum MarkovError: Error, CustomStringConvertible, Equatable {
             return m
         case let .noTransitions(l):
             return "no transitions at lag \(l): no track has two observations \(l) frames apart without a gap"
-        case let .singleState(n):
-            return "only one connected state (\(n)): a transition matrix needs at least two states that exchange"
         case let .disconnected(c):
             return "the transition counts split into \(c.count) disconnected sets: "
                 + c.map { "{" + $0.joined(separator: ", ") + "}" }.joined(separator: " ")

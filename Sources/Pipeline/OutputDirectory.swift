@@ -107,7 +107,7 @@ public enum OutputDirectory {
     /// only AtomTrack's files.
     static let outputNames: Set<String> = [
         "atoms.csv", "defects.csv", "library.json", "bic.csv", "trajectories.csv", "drift.csv", "diffusion.csv", "hops.csv",
-        "markov.json", "markov.png", "summary.json", "config.json", "report.html", "probabilities.tif",
+        "markov.json", "markov.png", "track.json", "summary.json", "config.json", "report.html", "probabilities.tif",
         "movie.tif", "movie.json", "truth_atoms.csv", "truth_defects.csv", "truth.json", "images.tif", "masks.tif", "points.csv",
         "classes.json", "evaluation.json", "evaluation.csv",
         "voids.csv", "truth_voids.csv", "lattice.json", "departures.csv", "sites.csv", "spectrum.png", "reconstruction.png", "departures.png",

@@ -12,8 +12,11 @@ struct TrackCommand: ParsableCommand {
         (squared distances up to --max-distance), gaps of up to --max-gap frames are closed by a \
         second assignment, and rigid drift is estimated from the links and removed first (a link \
         longer than --hop-threshold is a hop, not drift). \
+        The drift is used only when the detections can gauge it: the drift of half of the tracks must \
+        lower the squared one-frame steps of the other half (a few sparse hopping defects cannot); \
+        track.json and the output say which. \
         Writes trajectories.csv (track,frame,x,y,class,score[,x_A,y_A]; positions as recorded), \
-        drift.csv (cumulative frame,dx,dy in px), diffusion.csv (per class: covariance-estimator D \
+        drift.csv (cumulative frame,dx,dy in px; zeros without drift correction), diffusion.csv (per class: covariance-estimator D \
         with bootstrap CI over tracks, localization σ, MSD-fit D; px²/frame, or Å²/s when \
         --pixel-size and --frame-time are given) and hops.csv (hop probability, rate, jump lengths). \
         The joint hidden Markov model (true class hidden; the class labels through a learned \
@@ -44,12 +47,14 @@ struct TrackCommand: ParsableCommand {
             let stage = try TrackTable(table: URL(fileURLWithPath: table), options: o)
             let r = try stage.run(to: try output.prepare(markers: TrackTable.markers, inputs: [.init(table)]))
             print("\(r.tracks) tracks of ≥ \(minLength) frames from \(r.detections) detections")
+            print(r.driftNote)
             for d in r.diffusion {
                 print(String(format: "  %@: D = %.4g px²/frame [%.4g, %.4g] over %d tracks (covariance estimator)", d.className, d.d, d.ciLow, d.ciHigh, d.tracks))
             }
             for h in r.hmm {
                 let d = h.D.map { String(format: "%.4g %@ [%.4g, %.4g]", $0, h.unitD, h.DLow ?? .nan, h.DHigh ?? .nan) } ?? "insufficient data"
-                print(String(format: "  HMM state %@: D = %@, dwell %.4g %@", h.name, d, h.dwell, h.unitTime))
+                let dwell = h.dwell.map { String(format: "%.4g", $0) } ?? h.dwellLow.map { String(format: "> %.4g", $0) } ?? "unbounded"
+                print(String(format: "  HMM state %@: D = %@, dwell %@ %@", h.name, d, dwell, h.unitTime))
             }
             if let note = r.hmmNote { print(note) }
         }
@@ -89,10 +94,12 @@ struct MarkovCommand: ParsableCommand {
             let r = try stage.run(to: try output.prepare(markers: MarkovTable.markers, inputs: [.init(table)]))
             print("transition matrix at lag \(lag) (\(r.states.joined(separator: ", "))):")
             for row in r.transitionMatrix { print("  " + row.map { String(format: "%.4f", $0) }.joined(separator: "  ")) }
+            if r.states.count == 1 { print("one state (\(r.states[0])): the tracks never change class, T = [[1]]") }
             if !r.excluded.isEmpty { print("left out (not in the largest connected set): " + r.excluded.joined(separator: ", ")) }
             if let h = r.hmm {
                 print("joint HMM at lag 1 (\(h.states.map(\.name).joined(separator: ", "))):")
                 for row in h.transition { print("  " + row.map { String(format: "%.4f", $0) }.joined(separator: "  ")) }
+                if let note = h.note { print(note) }
             }
             if let note = r.hmmNote { print(note) }
         }

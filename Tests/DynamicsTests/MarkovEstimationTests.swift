@@ -112,11 +112,18 @@ final class MarkovEstimationTests: XCTestCase {
         }
     }
 
-    func testSingleStateIsAnError() throws {
+    /// Tracks that never change state: the one-state model T = [[1]] (was a refusal), the
+    /// declared state never seen left out, no timescale.
+    func testTracksThatNeverChangeGiveOneState() throws {
         let t = try StateTrajectory(states: [1, 1, 1, 1])
-        XCTAssertThrowsError(try MarkovEstimator().fit([t], options: MarkovCountingOptions(lag: 1),
-                                                       stateNames: ["a", "b"])) {
-            XCTAssertEqual($0 as? MarkovError, .singleState(name: "b"))
+        for reversible in [false, true] {
+            let model = try MarkovEstimator(reversible: reversible).fit([t, t], options: MarkovCountingOptions(lag: 1), stateNames: ["a", "b"])
+            XCTAssertEqual(model.activeStateNames, ["b"])
+            XCTAssertEqual(model.excludedStates, [0])
+            XCTAssertEqual(model.transitionMatrix.rows, [[1]])
+            XCTAssertEqual(model.stationary, [1])
+            XCTAssertEqual(try model.timescales(), [])
+            XCTAssertEqual(model.counts.rows, [[6]])
         }
     }
 

@@ -277,7 +277,7 @@ struct ReportBuilder {
             return "<p>Joint HMM: \(SVGPlot.escape(summary.hmmNote ?? "not fitted"))</p>"
         }
         func ci(_ v: Double?, _ lo: Double?, _ hi: Double?) -> String {
-            guard let v else { return "—" }
+            guard let v else { return lo.map { String(format: "> %.4g", $0) } ?? "—" }   // a dwell time never ended: its bound
             return String(format: "%.4g [%.4g, %.4g]", v, lo ?? .nan, hi ?? .nan)
         }
         let rows = states.map { s in

@@ -6,7 +6,8 @@ import Tracking
 
 /// `track`: any detections table (`frame,x,y[,class,score]`, e.g. atoms.csv or defects.csv)
 /// linked into trajectories, with the drift removed first; then diffusion and hop statistics per
-/// class. Writes trajectories.csv, drift.csv, diffusion.csv and hops.csv.
+/// class. Writes trajectories.csv, drift.csv, diffusion.csv, hops.csv and track.json (how the drift
+/// was treated: a few sparse defects cannot gauge it, `DriftGauge`).
 public struct TrackTable {
     public struct Options: Sendable {
         /// Largest move between frames (px).
@@ -43,6 +44,23 @@ public struct TrackTable {
     /// A directory holding this file holds tracks.
     public static let markers = ["trajectories.csv"]
 
+    /// track.json: the run's settings and whether the drift was estimated, and why.
+    struct Metadata: Encodable {
+        struct Drift: Encodable {
+            let estimated: Bool, note: String
+            let heldOutLinks: Int?, meanSquareWithDrift: Double?, meanSquareWithout: Double?, gainError: Double?
+            enum CodingKeys: String, CodingKey {
+                case estimated, note, heldOutLinks = "held_out_links", gainError = "held_out_gain_error_px2"
+                case meanSquareWithDrift = "held_out_mean_square_with_drift_px2", meanSquareWithout = "held_out_mean_square_without_px2"
+            }
+        }
+        let drift: Drift, driftIterations: Int, hopThreshold: Double, maxDistance: Double, maxGap: Int, minLength: Int
+        enum CodingKeys: String, CodingKey {
+            case drift, driftIterations = "drift_iterations", hopThreshold = "hop_threshold_px", maxDistance = "max_distance_px"
+            case maxGap = "max_gap", minLength = "min_length"
+        }
+    }
+
     public let options: Options
     let detections: [Detection]
     let classes: [String]
@@ -68,14 +86,18 @@ public struct TrackTable {
         public var detections: Int
         /// Covariance estimator per class (the cross-check).
         public var diffusion: [ClassDiffusion]
-        /// The joint HMM's hidden states (D in px²/frame, or Å²/s with a calibration), or why there are none.
+        /// The joint HMM's hidden states (D in px²/frame, or Å²/s with a calibration), and why there
+        /// are none or that there is one ("one state: …").
         public var hmm: [HMMReport.State]
         public var hmmNote: String?
+        /// How the drift was treated (estimated from the detections, or not and why).
+        public var driftNote: String
     }
 
     public func run(to dir: URL) throws -> Result {
         var tracking = TrackingOptions(maxDistance: options.maxDistance, maxGap: options.maxGap, driftIterations: options.driftIterations)
         tracking.driftSegmentBreak = hopThreshold   // a hop is no drift
+        tracking.driftCheck = true                  // a few sparse defects cannot gauge it
         let result = try Tracker.track(detections, options: tracking)
         let long = result.tracks.filter { $0.points.count >= options.minLength }
         let (hmm, paths, note) = fitHMM(long)
@@ -83,10 +105,24 @@ public struct TrackTable {
                                                              hmm: hmm.map { ($0, paths) }, evidence: evidence),
                                  to: dir.appendingPathComponent("trajectories.csv"))
         try AtomicFile.writeText(TrackingCSV.drift(result), to: dir.appendingPathComponent("drift.csv"))
+        let driftNote = result.driftGauge?.summary ?? "no drift correction (--drift-iterations 0)"
+        try writeMetadata(result.driftGauge, note: driftNote, to: dir)
         let tracks = long.map(DiffusionTrack.init)
         let diffusion = tracks.isEmpty ? [] : try writeDiffusion(tracks, hmm: hmm, to: dir)
+        let report = hmm.map { HMMReport($0, classNames: classes, calibration: calibration) }
         return Result(tracks: long.count, detections: detections.count, diffusion: diffusion,
-                      hmm: hmm.map { HMMReport($0, classNames: classes, calibration: calibration).states } ?? [], hmmNote: note)
+                      hmm: report?.states ?? [], hmmNote: note ?? report?.note, driftNote: driftNote)
+    }
+
+    func writeMetadata(_ gauge: DriftGauge?, note: String, to dir: URL) throws {
+        let drift = Metadata.Drift(estimated: gauge?.used ?? false, note: note, heldOutLinks: gauge?.links,
+                                   meanSquareWithDrift: gauge.map { $0.meanSquareWithDrift }, meanSquareWithout: gauge.map { $0.meanSquareWithout },
+                                   gainError: gauge.map { $0.gainError })
+        let meta = Metadata(drift: drift, driftIterations: options.driftIterations, hopThreshold: hopThreshold,
+                            maxDistance: options.maxDistance, maxGap: options.maxGap, minLength: options.minLength)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.writeText(String(decoding: try encoder.encode(meta), as: UTF8.self) + "\n", to: dir.appendingPathComponent("track.json"))
     }
 
     /// A step longer than this (px) is a hop.
