@@ -5,7 +5,7 @@ each law is fitted by maximum likelihood (2-D Gaussian errors, log σ = θ·x, N
 `PositionSigma.law`: class × kind, class pooled, kind pooled) and scored on the `held` rows: the
 variance of error/σ per axis per class and dose (target 0.9–1.1).
 
-  scripts/position_sigma_laws.py SAMPLES.csv [--laws raw frame ...]
+  scripts/position_sigma_laws.py SAMPLES.csv [--card MODEL/model.json ...] [--choose-feature] [--laws raw f+sq+p ...]
 
 A law is its terms besides 1 and log σ_raw, joined by "+" (f = the kind's frame feature: a fit's
 class_sigma, a centroid's frame_signal, pooled kinds frame_signal):
@@ -16,7 +16,7 @@ class_sigma, a centroid's frame_signal, pooled kinds frame_signal):
   sq     (f − f̄)² (curvature)                    sc     log(score)
   spline hinges at the 25/50/75 % quantiles of f
 """
-import argparse, csv, math
+import argparse, csv, json, math
 import numpy as np
 
 MIN_ATOMS = 200
@@ -145,12 +145,52 @@ def sigma(d, idx, fitted, law):
     return s
 
 
+def card_sigma(d, idx, card):
+    """σ of samples idx under a model card's laws (`positionCalibration`), read as `PositionSigmaLaw`
+    and `PositionSigma.law` do: an independent check of the Swift code, and the "before" of old cards."""
+    laws = {(l["outputClass"], l["kind"]): l for l in card["positionCalibration"]["laws"]}
+    s = np.full(len(idx), math.nan)
+    for j, i in enumerate(idx):
+        c, k = d["class"][i], d["kind"][i]
+        kinds = [k, "centroid"] if k == "rejected" else [k]
+        law = next((laws[key] for key in [(c, kk) for kk in kinds] + [(c, "any")] + [("*", kk) for kk in kinds] if key in laws), None)
+        if law is None: s[j] = d["raw_px"][i]; continue
+        v = law["logScale"] + law["exponent"] * math.log(d["raw_px"][i])
+        if law.get("frameFeature"):
+            f = d["class_sigma" if law["frameFeature"] == "classSigma" else "frame_signal"][i]
+            if np.isfinite(f):
+                lo, hi = law.get("frameRange", [-math.inf, math.inf])
+                g = min(max(f, lo), hi) - law["frameReference"]
+                v += law.get("frameCoefficient", 0) * g + law.get("frameCurvature", 0) * g * g
+        if law.get("probabilityCoefficient") is not None and np.isfinite(d["class_prob"][i]):
+            q = math.log(max(1e-4, 1 - d["class_prob"][i]))
+            v += law["probabilityCoefficient"] * (q - law["probabilityReference"])
+        s[j] = math.exp(v)
+    return s
+
+
+def table(d, held, s):
+    """Per class 'v/v/v' over the doses and how many cells lie within 0.9–1.1."""
+    classes = sorted(set(d["class"][held])); doses = sorted(set(d["dose"][held]))
+    cells, inside = [], 0
+    for c in classes:
+        vals = []
+        for dose in doses:
+            m = (d["class"][held] == c) & (d["dose"][held] == dose)
+            v = float(np.mean(d["r2"][held][m] / s[m] ** 2) / 2) if m.any() else math.nan
+            inside += 0.9 <= v <= 1.1
+            vals.append(f"{v:.2f}")
+        cells.append(f"{c} {'/'.join(vals)}")
+    return f"{inside:2d} of {len(classes) * len(doses)} within 0.9–1.1 | " + " | ".join(cells)
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("samples", nargs="+")
     p.add_argument("--laws", nargs="+", default=["raw", "f", "cs+fs", "f+p", "f+w", "f+hinge", "f+sp", "f+inter", "f+sp+inter"])
     p.add_argument("--set", default="held", help="rows to score (held, or fit to see the fit's own spread)")
     p.add_argument("--fit-feature", choices=["class_sigma", "frame_signal"], default="class_sigma", help="the fit kind's frame feature")
+    p.add_argument("--card", nargs="*", default=[], help="model.json files whose laws to score too")
     p.add_argument("--choose-feature", action="store_true", help="per law the frame feature whose law is closest to unit variance at every dose of the fit rows")
     a = p.parse_args()
     global CHOOSE
@@ -161,19 +201,10 @@ def main():
         held = np.nonzero(d["set"] == a.set)[0]
         classes = sorted(set(d["class"][held])); doses = sorted(set(d["dose"][held]))
         print(f"{path}: {len(d['set'])} samples; variance of error/σ per axis on the {a.set} rows (class: dose …)")
+        for card in a.card:
+            print(f"  card {card}: " + table(d, held, card_sigma(d, held, json.load(open(card)))))
         for law in a.laws:
-            fitted = laws(d, law)
-            s = sigma(d, held, fitted, law)
-            cells, inside = [], 0
-            for c in classes:
-                vals = []
-                for dose in doses:
-                    m = (d["class"][held] == c) & (d["dose"][held] == dose)
-                    v = float(np.mean(d["r2"][held][m] / s[m] ** 2) / 2) if m.any() else math.nan
-                    inside += 0.9 <= v <= 1.1
-                    vals.append(f"{v:.2f}")
-                cells.append(f"{c} {'/'.join(vals)}")
-            print(f"  {law:6s} {inside:2d} of {len(classes) * len(doses)} within 0.9–1.1 | " + " | ".join(cells))
+            print(f"  {law:6s} " + table(d, held, sigma(d, held, laws(d, law), law)))
 
 
 if __name__ == "__main__":
