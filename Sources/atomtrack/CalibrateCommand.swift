@@ -12,9 +12,11 @@ struct Calibrate: ParsableCommand {
         atoms, matches them to the truth, and fits by maximum likelihood the temperature that divides \
         the network's class evidence and a bias on its background class that moves with the frame's \
         own signal-to-noise (and, for a class split by \
-        Z-contrast such as W/Mo, the temperature of the contrast log-odds), and per class the law \
-        σ = e^a·σ_raw^b that calibrates the position σ (on the same frames without scan jitter and \
-        flyback). The expected calibration error and the variance of error/σ are measured before \
+        Z-contrast such as W/Mo, the temperature of the contrast log-odds), and per class and position kind (fit, centroid, \
+        rejected fit) the law log σ = a + b·log σ_raw + c·g + d·g² + e·(log(1 − class_prob) − q₀) that \
+        calibrates the position σ, g the frame's own noise level (its class's median raw σ over the column \
+        spacing, or the frame's signal-to-noise, whichever calibrates every dose best) less its mean, on the \
+        same frames without scan jitter and flyback. The expected calibration error and the variance of error/σ are measured before \
         and after on as many other frames per dose. Writes MODEL/model.json (classCalibration, \
         positionCalibration; the weights are not touched), atomically; locate and analyze then \
         report the calibrated class_prob and sigma_px per atom.
@@ -25,6 +27,8 @@ struct Calibrate: ParsableCommand {
     @Option(help: "Frames per dose for the fit (and as many held out for the check).") var frames = 8
     @Option(parsing: .upToNextOption, help: "Doses (e/Å²) every frame is drawn at.") var dose: [Double] = [1e4, 1e5, 1e6]
     @Option(help: "Equal-mass bins of the expected calibration error.") var bins = 15
+    @Option(help: "Also write every matched atom of the position-σ frames (fit and held out: class, kind, dose, raw σ, frame features, error) to this CSV, before the card.")
+    var samples: String?
     @Flag(help: "No progress bar.") var quiet = false
 
     func run() throws {
@@ -32,15 +36,25 @@ struct Calibrate: ParsableCommand {
             var options = ClassCalibrationFit.Options()
             options.framesPerDose = frames; options.doses = dose; options.bins = bins
             try options.validate()
+            let samplesFile = samples.map { URL(fileURLWithPath: $0) }
+            if let f = samplesFile {
+                var isDirectory: ObjCBool = false
+                let parent = f.deletingLastPathComponent().path
+                guard FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory), isDirectory.boolValue else {
+                    throw InputError("--samples \(f.path): the directory \(parent) does not exist")
+                }
+            }
             let directory = try ShippedModels.resolve(model: choice.model, material: choice.material)
             let model = try TrainedModel(at: directory)
             let finder = try AtomFinder(model: model), recipe = try SimulationExport.recipe(at: recipe)
             let fit = try ClassCalibrationFit(finder: finder, recipe: recipe, options: options)
-            let positionFit = try PositionCalibrationFit(finder: finder, recipe: recipe, options: options)
             let calibration = try fit.run(progress: !quiet)
-            let positions = try positionFit.run(progress: !quiet)
             var card = model.card
             card.classCalibration = calibration
+            // The σ laws see each atom's class probability as the new class calibration gives it.
+            let calibrated = try AtomFinder(model: TrainedModel(directory: model.directory, card: card, network: model.network))
+            let positions = try PositionCalibrationFit(finder: calibrated, recipe: recipe, options: options)
+                .run(progress: !quiet, samplesFile: samplesFile)
             card.positionCalibration = positions
             try AtomicFile.write(card.jsonData(), to: model.directory.appendingPathComponent(TrainedModel.cardFile))
             let contrast = calibration.contrastAtoms.map { n in

@@ -1,5 +1,6 @@
 import Core
 import Foundation
+import MicroscopyIO
 import Pipeline
 import XCTest
 
@@ -84,21 +85,25 @@ extension CommandLineTests {
         XCTAssertEqual(probabilities.count, table.rows.count, "every atom has a class_prob")
         XCTAssertGreaterThan(probabilities.count, 500)
         XCTAssertTrue(probabilities.allSatisfy { $0 > 0 && $0 <= 1 })
-        // sigma_px: the same atoms as before the calibration, each σ a law of its class applied to the raw σ.
+        // sigma_px: the same atoms as before the calibration, each σ its raw σ through the law of its
+        // class and kind with the frame's features, found here from the uncalibrated finder's atoms in process.
         XCTAssertEqual(table.rows.count, raw.rows.count)
-        let s = try XCTUnwrap(table.header.firstIndex(of: "sigma_px")), c = try XCTUnwrap(table.header.firstIndex(of: "class"))
-        let finderClasses = OutputClasses(card: card, mergeDopants: false), applied = PositionSigma(outputClasses: finderClasses, calibration: positions)
+        let s = try XCTUnwrap(table.header.firstIndex(of: "sigma_px"))
+        var rawCard = card
+        rawCard.positionCalibration = nil
+        let finder = try AtomFinder(model: TrainedModel(directory: model, card: rawCard, network: TrainedModel(at: model).network))
+        let movieFile = try Movie.open(movie.appendingPathComponent("movie.tif")), frame = try movieFile.frame(0)
+        var atoms = try finder.atoms(in: frame.pixels, width: frame.width, height: frame.height, pixelSize: movieFile.pixelSizeA)
+        XCTAssertEqual(atoms.count, table.rows.count)
+        let spacing = card.columnSpacingPixels(pixelSize: movieFile.pixelSizeA)
+        let signal = FrameSignal.logSignalToNoise(atoms: atoms, frame: frame.pixels, width: frame.width, height: frame.height, columnSpacingPixels: spacing)
+        XCTAssertTrue(positions.laws.contains { $0.frameFeature != nil }, "laws with a frame term")
+        PositionSigma(outputClasses: finder.outputClasses, calibration: positions).apply(&atoms, frameSignal: signal, columnSpacingPixels: spacing)
         var changed = 0
-        for (after, before) in zip(table.rows, raw.rows) {
+        for ((after, before), atom) in zip(zip(table.rows, raw.rows), atoms) {
             guard let r = Double(before[s]) else { XCTAssertEqual(after[s], "", "no σ before, none after"); continue }
-            let sigma = try XCTUnwrap(Double(after[s]))
-            // The kind is not in the table: either kind's law (none: the raw σ) may apply.
-            let laws = [PositionKind.fit, .centroid].map { applied.law(outputClass: after[c], kind: $0) }
-            // Both columns are rounded to 4 decimals: raw within 5e-5, i.e. the law's value within b · 5e-5 / raw of itself.
-            XCTAssertTrue(laws.contains { law in
-                let expected = law?.sigma(raw: r) ?? r
-                return abs(expected - sigma) <= 1e-4 + 2 * max(1, law?.exponent ?? 1) * 5e-5 / r * sigma
-            }, "\(after[c]) raw \(r) → \(sigma)")
+            let sigma = try XCTUnwrap(Double(after[s])), expected = try XCTUnwrap(atom.positionSigma)
+            XCTAssertEqual(sigma, expected, accuracy: 5.1e-5, "raw \(r)")
             if abs(sigma - r) > 1e-3 { changed += 1 }
         }
         XCTAssertGreaterThan(changed, table.rows.count / 2, "the calibration changes σ")

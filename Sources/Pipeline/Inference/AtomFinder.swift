@@ -200,10 +200,10 @@ public struct AtomFinder {
             let ratios = split.split(&atoms, frame: pixels, width: width, height: height)
             logOdds = ClassProbability.contrastLogOdds(ratios, count: atoms.count, split: split)
         }
-        let signal = FrameSignal.logSignalToNoise(atoms: atoms, frame: pixels, width: width, height: height,
-                                                  columnSpacingPixels: model.card.columnSpacingPixels(pixelSize: pixelSize))
+        let spacing = model.card.columnSpacingPixels(pixelSize: pixelSize)
+        let signal = FrameSignal.logSignalToNoise(atoms: atoms, frame: pixels, width: width, height: height, columnSpacingPixels: spacing)
         classProbability.assign(&atoms, contrastLogOdds: logOdds, frameSignal: signal)
-        positionSigma.apply(&atoms, workingScale: scale)
+        positionSigma.apply(&atoms, workingScale: scale, frameSignal: signal, columnSpacingPixels: spacing)
         return (atoms, bounds, logOdds, signal)
     }
 

@@ -142,6 +142,10 @@ struct CalibrationFrames {
         var truth: (x: Double, y: Double, classIndex: Int)?
         var contrastLogOdds: Double?
         var frameSignal: Double?
+        /// The frame's `PositionSigma.classSigmaFeatures` of the atom's class (nil: none of its class was fitted).
+        var classSigma: Double? = nil
+        /// The recipe item the frame was drawn from, and its column spacing (px).
+        var item = 0, spacing = 0.0
     }
 
     let finder: AtomFinder
@@ -155,7 +159,7 @@ struct CalibrationFrames {
         let generator = try TrainingSetGenerator(recipe: r)
         return try (0..<count).flatMap { i -> [Match] in
             defer { bar.advance() }
-            return try matched(try generator.frame(index: items + i))
+            return try matched(try generator.frame(index: items + i)).map { var m = $0; m.item = items + i; return m }
         }
     }
 
@@ -174,7 +178,10 @@ struct CalibrationFrames {
         let radius = 0.4 * card.columnSpacingPixels(pixelSize: g.pixelSize)
         let pairs = LinearAssignment.matchPoints(atoms.map { (found.atoms[$0].x, found.atoms[$0].y) }, truth.map { ($0.x, $0.y) },
                                                  maxDistance: radius, objective: .mostPairs)
-        var matches = atoms.map { Match(atom: found.atoms[$0], truth: nil, contrastLogOdds: found.contrastLogOdds[$0], frameSignal: found.frameSignal) }
+        let classSigma = PositionSigma.classSigmaFeatures(found.atoms, columnSpacingPixels: card.columnSpacingPixels(pixelSize: g.pixelSize))
+        var matches = atoms.map { Match(atom: found.atoms[$0], truth: nil, contrastLogOdds: found.contrastLogOdds[$0], frameSignal: found.frameSignal,
+                                        classSigma: classSigma[found.atoms[$0].classIndex],
+                                        spacing: card.columnSpacingPixels(pixelSize: g.pixelSize)) }
         for (i, j, _) in pairs { matches[i].truth = truth[j] }
         return matches
     }
