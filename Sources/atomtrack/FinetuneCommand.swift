@@ -103,4 +103,4 @@ func printFinetuned(_ card: ModelCard, dir: URL) {
     }
 }
 
-extension ModelFinetuning.KeepRule: @retroactive ExpressibleByArgument {}
+extension ModelFinetuning.KeepRule: ExpressibleByArgument {}

@@ -157,9 +157,9 @@ public struct ModelFinetuning {
         var best = (score: options.keepRule == .paired ? -Double.infinity : 0, step: 0, evaluation: before)
         var reason = Reason(rule: options.keepRule, classes: classes, checks: checkCount)
         try save(network, card: card(best: best, before: before, reason: reason.text, seconds: 0))
-        let unpaired = PairedGain(before.columnLosses, before.columnLosses, tests: tests)
+        let itself = PairedGain(before.columnLosses, before.columnLosses, tests: tests)   // step 0: t = 0
         var log = Self.logHeader(classes: classes) + "0,,,,\(meanF1(before)),0,0,0,"
-            + Self.logColumns(unpaired) + "\n"
+            + Self.logColumns(itself) + "\n"
         let bar = ProgressBar("finetune \(base.card.name)", total: options.steps, unit: "steps", quiet: !progress)
         var lossAverage: Double?
         for step in 1...options.steps {

@@ -89,7 +89,9 @@ enum StudentT {
     static func incompleteBeta(_ x: Double, _ a: Double, _ b: Double) -> Double {
         if x <= 0 { return 0 }
         if x >= 1 { return 1 }
-        let front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log(1 - x))
+        let logBeta: Double = lgamma(a) + lgamma(b) - lgamma(a + b)
+        let logPowers: Double = a * log(x) + b * log(1 - x)
+        let front = exp(logPowers - logBeta)
         if x < (a + 1) / (a + b + 2) { return front * continuedFraction(x, a, b) / a }
         return 1 - front * continuedFraction(1 - x, b, a) / b
     }
