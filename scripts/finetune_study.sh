@@ -5,8 +5,8 @@
 # scan distortion, read-noise detector), it simulates a FRAMES-frame WS2 movie, fine-tunes the
 # shipped model on frame 0 with labels read off frame 0 itself (Fourier lattice labels, the default),
 # and scores the shipped and the tuned model on frames 1… against the simulator's truth (atom F1 and
-# RMSE per class). The tuned model is kept by the paired held-out rule (`finetune --keep-rule paired`, the
-# default); the step the independent rule of rounds 4–5 would have kept is read from the same run's
+# RMSE per class). The tuned model is kept by the paired held-out rule (`finetune --keep-rule paired`,
+# session 10's study); the step the independent rule of rounds 4–5 would have kept is read from the same run's
 # training_log.csv, and when it is another tuned step that model is made too (`--keep-rule independent`, the same
 # seed: the same training run) and scored, so the table shows shipped, independent rule and paired rule.
 # usage: scripts/finetune_study.sh [WORKDIR] [STEPS] [FRAMES]   (run from the package root)
@@ -29,7 +29,7 @@ for shift in ${SHIFTS:-probe source source25 source3 scan noise} ${ABTEM:+abtem}
     # A frame the labeler refuses (no lattice of the material) gives no tuned model: the shipped one stays.
     tuned=$d/tuned
     px=$(python3 -c "import json; print(json.load(open('$d/sim/movie.json'))['pixel_size_A'])")
-    if ! "$at" finetune --model Models/tmd-ws2 --movie "$d/sim/movie.tif" --frames 0 --pixel-size "$px" --steps "$steps" --out "$d/tuned" --overwrite --quiet > "$d/finetune.txt" 2>&1; then
+    if ! "$at" finetune --model Models/tmd-ws2 --movie "$d/sim/movie.tif" --frames 0 --pixel-size "$px" --steps "$steps" --keep-rule paired --out "$d/tuned" --overwrite --quiet > "$d/finetune.txt" 2>&1; then
         tuned=Models/tmd-ws2
     fi
     seconds=$(echo "$(date +%s.%N) - $start" | bc)

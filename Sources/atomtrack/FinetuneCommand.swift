@@ -13,10 +13,11 @@ struct Finetune: ParsableCommand {
         gamma, blur, noise). --hold-out of each frame, as patches spread over it, is never trained on: the \
         model is scored on them before the first step and every --validate-every steps, and a step's weights \
         are kept only when they beat the model as given beyond noise (else step 0, the model as given, is \
-        written): by default (--keep-rule paired) when, on the same held-out columns, some class's paired t of \
-        the per-column loss improvement passes a one-sided 2.28 % false-keep threshold shared among the checks \
-        and classes, and no class's t is below −2; training_log.csv lists each check's t and thresholds, the \
-        card which step was kept and why. OUT is a normal model directory \
+        written): by default (--keep-rule independent) when some class's held-out F1 or RMSE is better by > 2σ \
+        of its counts and none worse by > 2σ; with --keep-rule paired when, on the same held-out columns, some \
+        class's paired t of the per-column loss improvement passes a one-sided 2.28 % false-keep threshold \
+        shared among the checks and classes, and no class's t is below −2. training_log.csv lists both rules' \
+        statistics at each check, the card which step was kept and why. OUT is a normal model directory \
         (model.safetensors, model.json, training_log.csv) whose card records the movie, frames, checksum, \
         labels, steps and the held-out scores before and after; use it with --model OUT.
         """)
@@ -35,8 +36,8 @@ struct Finetune: ParsableCommand {
     @Option(help: "Score on the held-out patches every N steps.") var validateEvery = 25
     @Option(help: "Fraction of each frame held out for validation (patches of a 4 × 4 grid spread over it).") var holdOut = 0.25
     @Option(help: "Seed of the crops and augmentation.") var seed: UInt64 = 1
-    @Option(help: "Rule that keeps a step's weights: paired (per-column paired t, the default) or independent (the class scores as independent samples, before session 10).")
-    var keepRule = ModelFinetuning.KeepRule.paired
+    @Option(help: "Rule that keeps a step's weights: independent (class scores beyond 2σ of their counts, the default) or paired (per-column paired t on the same held-out columns).")
+    var keepRule = ModelFinetuning.KeepRule.independent
     @Option(help: "Threads (BLAS and crops).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @OptionGroup var output: OutputOptions
 

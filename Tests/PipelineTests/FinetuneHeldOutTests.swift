@@ -47,15 +47,15 @@ final class FinetuneHeldOutTests: XCTestCase {
     /// worse by more than 2σ is not taken; a lower RMSE over 300 matches is a gain by itself.
     func testOnlyAGainBeyondTheNoiseCounts() {
         typealias Gain = ModelFinetuning.Gain
-        let base = (rows: [row("metal", tp: 90, fp: 5, fn: 10, rmse: 1.0), row("S2", tp: 60, fp: 5, fn: 40, rmse: 1.0)], radius: 3.0)
-        let lucky = (rows: [row("metal", tp: 92, fp: 5, fn: 8, rmse: 0.99), row("S2", tp: 61, fp: 5, fn: 39, rmse: 1.0)], radius: 3.0)
+        let base = (rows: [row("metal", tp: 90, fp: 5, fn: 10, rmse: 1.0), row("S2", tp: 60, fp: 5, fn: 40, rmse: 1.0)], radius: 3.0, columnLosses: [[Double]]())
+        let lucky = (rows: [row("metal", tp: 92, fp: 5, fn: 8, rmse: 0.99), row("S2", tp: 61, fp: 5, fn: 39, rmse: 1.0)], radius: 3.0, columnLosses: [[Double]]())
         XCTAssertFalse(Gain(base, lucky).isBeyondNoise, "\(Gain(base, lucky).sigmas)")
-        let better = (rows: [row("metal", tp: 90, fp: 5, fn: 10, rmse: 0.95), row("S2", tp: 90, fp: 5, fn: 10, rmse: 0.9)], radius: 3.0)
+        let better = (rows: [row("metal", tp: 90, fp: 5, fn: 10, rmse: 0.95), row("S2", tp: 90, fp: 5, fn: 10, rmse: 0.9)], radius: 3.0, columnLosses: [[Double]]())
         XCTAssertTrue(Gain(base, better).isBeyondNoise, "\(Gain(base, better).sigmas)")
-        let traded = (rows: [row("metal", tp: 60, fp: 30, fn: 40, rmse: 1.0), row("S2", tp: 95, fp: 2, fn: 5, rmse: 0.9)], radius: 3.0)
+        let traded = (rows: [row("metal", tp: 60, fp: 30, fn: 40, rmse: 1.0), row("S2", tp: 95, fp: 2, fn: 5, rmse: 0.9)], radius: 3.0, columnLosses: [[Double]]())
         XCTAssertFalse(Gain(base, traded).isBeyondNoise, "\(Gain(base, traded).sigmas)")
-        let sharper = (rows: [row("metal", tp: 300, fp: 0, fn: 0, rmse: 0.8)], radius: 3.0)
-        XCTAssertTrue(Gain((rows: [row("metal", tp: 300, fp: 0, fn: 0, rmse: 1.0)], radius: 3.0), sharper).isBeyondNoise)
+        let sharper = (rows: [row("metal", tp: 300, fp: 0, fn: 0, rmse: 0.8)], radius: 3.0, columnLosses: [[Double]]())
+        XCTAssertTrue(Gain((rows: [row("metal", tp: 300, fp: 0, fn: 0, rmse: 1.0)], radius: 3.0, columnLosses: [[Double]]()), sharper).isBeyondNoise)
         XCTAssertEqual(Gain(base, base).total, 0)
     }
 

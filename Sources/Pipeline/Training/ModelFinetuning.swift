@@ -14,9 +14,9 @@ import Tensors
 /// a strip at one edge may be atypical and holds few columns): their labels are an ignore region in every
 /// training crop (`tileSize`², drawn anywhere, augmented as in `train`: flips, rotations, scale, contrast,
 /// gamma, blur, noise). The model is scored on the patches before the first step and every `validateEvery`
-/// steps; a step's weights are kept only when they beat the model it started from beyond noise, column by
-/// column on the same held-out columns (`PairedGain`; `KeepRule.independent`: `Gain`, the rule of rounds 4–5),
-/// so a lucky step on a few columns is not taken for an improvement.
+/// steps; a step's weights are kept only when they beat the model it started from beyond the noise of the
+/// held-out counts (`Gain`; or, opt-in, column by column on the same held-out columns: `PairedGain`), so a
+/// lucky step on a few columns is not taken for an improvement. The log records both rules' statistics.
 ///
 /// Output directory: `model.safetensors`, `model.json` (the base card plus `finetuning`: what it
 /// was tuned on), `training_log.csv`.
@@ -33,8 +33,8 @@ public struct ModelFinetuning {
         /// Label disc radius (Å), as the training recipes draw them.
         public var labelRadius = 0.5
         public var seed: UInt64 = 1
-        /// The rule that keeps a check step's weights (`PairedGain` or `Gain`).
-        public var keepRule = KeepRule.paired
+        /// The rule that keeps a check step's weights (`Gain`, or `PairedGain`: opt-in, docs/ACCURACY.md "issue #23, session 10").
+        public var keepRule = KeepRule.independent
         public var threads = ProcessInfo.processInfo.activeProcessorCount
         public init() {}
 
