@@ -119,6 +119,7 @@ final class FinetuneHeldOutTests: XCTestCase {
             if ModelFinetuning.PairedGain(base, tuned, tests: 8).isKept { kept += 1 }
             welch += welchT(base[0], tuned[0]) / Double(runs)
         }
+        print("paired rule, 0.17 px gain: kept \(kept) of \(runs); mean unpaired t \(welch)")
         XCTAssertGreaterThanOrEqual(kept, runs * 90 / 100, "kept \(kept) of \(runs)")
         XCTAssertLessThan(welch, 2, "mean unpaired t \(welch)")
     }
@@ -133,8 +134,9 @@ final class FinetuneHeldOutTests: XCTestCase {
     }
 
     /// False keeps without a gain: one check of one class keeps at the nominal one-sided 2.28 % (4000 seeds;
-    /// binomial σ 0.24 %), and a run of 4 checks × 2 classes, its threshold shared among the 8, keeps at ≤ 2.28 %
-    /// too (Bonferroni; here the 8 are independent: 1 − (1 − α/8)⁸ ≈ 2.26 %).
+    /// binomial σ 0.24 %; measured 89 of 4000), and a run of 4 checks × 2 classes, its threshold shared among the
+    /// 8, keeps at most that often (Bonferroni; 1 − (1 − α/8)⁸ ≈ 2.26 % for normal differences; measured 61 of 4000:
+    /// the t test is conservative this far in the tail of these heavy-tailed differences) and not below half of it.
     func testPairedRuleFalselyKeepsAtTheNominalRate() {
         let alpha = ModelFinetuning.PairedGain.falseKeepRate
         var single = 0, family = 0
@@ -147,8 +149,10 @@ final class FinetuneHeldOutTests: XCTestCase {
             if checks.contains(where: { ModelFinetuning.PairedGain($0.base, $0.tuned, tests: 8).isKept }) { family += 1 }
         }
         let sigma = (alpha * (1 - alpha) / Double(runs)).squareRoot()
+        print("paired rule, no gain: one check keeps \(single) of \(runs), 4 checks × 2 classes \(family) of \(runs)")
         XCTAssertEqual(Double(single) / Double(runs), alpha, accuracy: 4 * sigma, "one check: \(single) of \(runs)")
-        XCTAssertEqual(Double(family) / Double(runs), alpha, accuracy: 4 * sigma, "4 checks × 2 classes: \(family) of \(runs)")
+        XCTAssertLessThanOrEqual(Double(family) / Double(runs), alpha + 2 * sigma, "4 checks × 2 classes: \(family) of \(runs)")
+        XCTAssertGreaterThan(Double(family) / Double(runs), alpha / 2, "4 checks × 2 classes: \(family) of \(runs)")
     }
 
     /// Never worse: a tuned model worse on every column (by 0.12 px) is never kept, and a large gain in one class

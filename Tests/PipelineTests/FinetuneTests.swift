@@ -94,22 +94,25 @@ final class FinetuneTests: XCTestCase {
     }
 
     /// A step that wrecks the weights (learning rate 1) scores worse on the held-out patches than the
-    /// model it started from, so the base weights are what is written (best step 0).
+    /// model it started from, so under either keep rule the base weights are what is written (best step 0).
     func testKeepsTheBaseWeightsWhenNoStepBeatsThem() throws {
         let dir = try reliabilityTempDir(self)
         let sim = try shiftedMovie("scan", in: dir)
         let base = try TrainedModel(at: shipped)
         let (frames, source) = try frameZeroWithTruthLabels(of: sim, model: base)
-        var o = options(steps: 2)
-        o.learningRate = 1; o.validateEvery = 1
-        let out = dir.appendingPathComponent("wrecked")
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let card = try ModelFinetuning(base: base, frames: frames, source: source, options: o, outputDirectory: out).run(progress: false)
-        XCTAssertEqual(card.finetuning?.bestStep, 0)
         let a = try SafeTensors.read(shipped.appendingPathComponent(TrainedModel.weightsFile))
-        let b = try SafeTensors.read(out.appendingPathComponent(TrainedModel.weightsFile))
-        XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys))
-        for (name, t) in a.tensors { XCTAssertEqual(t, b.tensors[name], name) }
+        for rule in ModelFinetuning.KeepRule.allCases {
+            var o = options(steps: 2)
+            o.learningRate = 1; o.validateEvery = 1; o.keepRule = rule
+            let out = dir.appendingPathComponent("wrecked-\(rule)")
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            let card = try ModelFinetuning(base: base, frames: frames, source: source, options: o, outputDirectory: out).run(progress: false)
+            XCTAssertEqual(card.finetuning?.bestStep, 0, "\(rule)")
+            XCTAssertTrue(card.finetuning?.keptBecause?.hasPrefix("no step kept") ?? false, "\(rule)")
+            let b = try SafeTensors.read(out.appendingPathComponent(TrainedModel.weightsFile))
+            XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys))
+            for (name, t) in a.tensors { XCTAssertEqual(t, b.tensors[name], "\(rule): \(name)") }
+        }
     }
 
     /// Table labels: symbols, class names and elements map to the model's classes, an S2 column
