@@ -5,7 +5,10 @@
 # scan distortion, read-noise detector), it simulates a FRAMES-frame WS2 movie, fine-tunes the
 # shipped model on frame 0 with labels read off frame 0 itself (Fourier lattice labels, the default),
 # and scores the shipped and the tuned model on frames 1… against the simulator's truth (atom F1 and
-# RMSE per class).
+# RMSE per class). The tuned model is kept by the paired held-out rule (`finetune --keep-rule paired`,
+# session 10's study); the step the independent rule of rounds 4–5 would have kept is read from the same run's
+# training_log.csv, and when it is another tuned step that model is made too (`--keep-rule independent`, the same
+# seed: the same training run) and scored, so the table shows shipped, independent rule and paired rule.
 # usage: scripts/finetune_study.sh [WORKDIR] [STEPS] [FRAMES]   (run from the package root)
 #   SHIFTS="probe noise" picks shifts; ABTEM=DIR adds an abTEM movie folder (scripts/make_abtem_frames.py
 #   --movie N) as the case "abtem": it is tuned and scored like the simulated ones, not simulated here.
@@ -13,7 +16,7 @@ set -euo pipefail
 work=${1:-/tmp/atomtrack-finetune-study}; steps=${2:-100}; frames=${3:-4}
 at=${ATOMTRACK:-.build/release/atomtrack}
 mkdir -p "$work"
-printf "%-7s %-5s %-16s %-16s %-16s %-16s %s\n" shift class "F1 shipped" "F1 tuned" "RMSE shipped" "RMSE tuned" "fine-tuning"
+printf "%-11s %-5s %-8s %-8s %-8s %-8s %-8s %-8s %s\n" shift class "F1 ship" "F1 indep" "F1 pair" "RMSE ship" "RMSE ind" "RMSE pair" "fine-tuning"
 for shift in ${SHIFTS:-probe source source25 source3 scan noise} ${ABTEM:+abtem}; do
     d=$work/$shift
     if [ "$shift" = abtem ]; then
@@ -26,31 +29,48 @@ for shift in ${SHIFTS:-probe source source25 source3 scan noise} ${ABTEM:+abtem}
     # A frame the labeler refuses (no lattice of the material) gives no tuned model: the shipped one stays.
     tuned=$d/tuned
     px=$(python3 -c "import json; print(json.load(open('$d/sim/movie.json'))['pixel_size_A'])")
-    if ! "$at" finetune --model Models/tmd-ws2 --movie "$d/sim/movie.tif" --frames 0 --pixel-size "$px" --steps "$steps" --out "$d/tuned" --overwrite --quiet > "$d/finetune.txt" 2>&1; then
+    if ! "$at" finetune --model Models/tmd-ws2 --movie "$d/sim/movie.tif" --frames 0 --pixel-size "$px" --steps "$steps" --keep-rule paired --out "$d/tuned" --overwrite --quiet > "$d/finetune.txt" 2>&1; then
         tuned=Models/tmd-ws2
     fi
     seconds=$(echo "$(date +%s.%N) - $start" | bc)
+    # The independent rule's step: the first check of largest summed gain among those it keeps (0: none).
+    independent=$tuned
+    if [ "$tuned" != Models/tmd-ws2 ]; then
+        istep=$(python3 -c "
+import csv; best = (0.0, 0)
+for r in csv.DictReader(open('$d/tuned/training_log.csv')):
+    if r['independent_keep'] == '1' and float(r['val_gain_sigma']) > best[0]: best = (float(r['val_gain_sigma']), int(r['step']))
+print(best[1])")
+        pstep=$(python3 -c "import json; print(json.load(open('$d/tuned/model.json'))['finetuning']['bestStep'])")
+        if [ "$istep" = 0 ]; then independent=Models/tmd-ws2
+        elif [ "$istep" != "$pstep" ]; then
+            independent=$d/tuned-independent
+            "$at" finetune --model Models/tmd-ws2 --movie "$d/sim/movie.tif" --frames 0 --pixel-size "$px" --steps "$steps" --keep-rule independent --out "$independent" --overwrite --quiet > "$d/finetune-independent.txt" 2>&1
+        fi
+    fi
     # Frames 1… as a simulator folder of their own (truth renumbered): the frames never tuned on.
     mkdir -p "$d/later"
     "$at" convert "$d/sim/movie.tif" "$d/later/movie.tif" --frames "1:$frames" --overwrite >/dev/null
     cp "$d/sim/movie.json" "$d/later/movie.json"
     awk -F, 'NR == 1 { print; next } $1 >= 1 { $1 = $1 - 1; print }' OFS=, "$d/sim/truth_atoms.csv" > "$d/later/truth_atoms.csv"
-    for m in shipped tuned; do
-        model=Models/tmd-ws2; [ $m = tuned ] && model=$tuned
+    for m in shipped independent tuned; do
+        model=Models/tmd-ws2; [ $m = tuned ] && model=$tuned; [ $m = independent ] && model=$independent
         "$at" evaluate --model "$model" --truth "$d/later" --merge-dopants --out "$d/eval-$m" >/dev/null 2>&1
     done
-    python3 - "$shift" "$d" "$seconds" "$tuned" <<'PY'
+    python3 - "$shift" "$d" "$seconds" "$tuned" "$independent" <<'PY'
 import csv, json, sys
-shift, d, seconds, tuned = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
-rows = {m: list(csv.DictReader(open(f"{d}/eval-{m}/evaluation.csv"))) for m in ("shipped", "tuned")}
+shift, d, seconds, tuned, independent = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], sys.argv[5]
+rows = {m: list(csv.DictReader(open(f"{d}/eval-{m}/evaluation.csv"))) for m in ("shipped", "independent", "tuned")}
 if tuned.endswith("tuned"):
     f = json.load(open(f"{tuned}/model.json"))["finetuning"]
     s = f["source"]
-    note = f"{s['labelledAtoms']} labels + {s.get('undecidedSites', 0)} undecided, best step {f['bestStep']}/{f['steps']}"
+    istep = json.load(open(f"{independent}/model.json")).get("finetuning", {}).get("bestStep", 0)
+    note = f"{s['labelledAtoms']} labels + {s.get('undecidedSites', 0)} undecided, step independent {istep} / paired {f['bestStep']} of {f['steps']}"
 else:
     note = "refused: " + open(f"{d}/finetune.txt").read().strip().splitlines()[-1][:110]
-for a, b in zip(rows["shipped"], rows["tuned"]):
-    print("%-7s %-5s %-16s %-16s %-16s %-16s %s" % (shift, a["class"], a["f1"], b["f1"], a["rmse_px"], b["rmse_px"],
-          f"{note}, {seconds:.0f} s"))
+for a, i, b in zip(rows["shipped"], rows["independent"], rows["tuned"]):
+    f1 = [("%.4f" % float(r["f1"])) for r in (a, i, b)]
+    rmse = [("%.3f" % float(r["rmse_px"])) if r["rmse_px"] else "-" for r in (a, i, b)]
+    print("%-11s %-5s %-8s %-8s %-8s %-8s %-8s %-8s %s" % (shift, a["class"], *f1, *rmse, f"{note}, {seconds:.0f} s"))
 PY
 done

@@ -12,8 +12,12 @@ struct Finetune: ParsableCommand {
         (a frame,x,y,class table such as a checked atoms.csv), then trains from the model's weights on augmented crops of them (flips, rotations, scale, contrast, \
         gamma, blur, noise). --hold-out of each frame, as patches spread over it, is never trained on: the \
         model is scored on them before the first step and every --validate-every steps, and a step's weights \
-        are kept only when they beat the model as given beyond the noise of the held-out counts (else step 0, \
-        the model as given, is written). OUT is a normal model directory \
+        are kept only when they beat the model as given beyond noise (else step 0, the model as given, is \
+        written): by default (--keep-rule independent) when some class's held-out F1 or RMSE is better by > 2σ \
+        of its counts and none worse by > 2σ; with --keep-rule paired when, on the same held-out columns, some \
+        class's paired t of the per-column loss improvement passes a one-sided 2.28 % false-keep threshold \
+        shared among the checks and classes, and no class's t is below −2. training_log.csv lists both rules' \
+        statistics at each check, the card which step was kept and why. OUT is a normal model directory \
         (model.safetensors, model.json, training_log.csv) whose card records the movie, frames, checksum, \
         labels, steps and the held-out scores before and after; use it with --model OUT.
         """)
@@ -32,6 +36,8 @@ struct Finetune: ParsableCommand {
     @Option(help: "Score on the held-out patches every N steps.") var validateEvery = 25
     @Option(help: "Fraction of each frame held out for validation (patches of a 4 × 4 grid spread over it).") var holdOut = 0.25
     @Option(help: "Seed of the crops and augmentation.") var seed: UInt64 = 1
+    @Option(help: "Rule that keeps a step's weights: independent (class scores beyond 2σ of their counts, the default) or paired (per-column paired t on the same held-out columns).")
+    var keepRule = ModelFinetuning.KeepRule.independent
     @Option(help: "Threads (BLAS and crops).") var threads = ProcessInfo.processInfo.activeProcessorCount
     @OptionGroup var output: OutputOptions
 
@@ -39,6 +45,7 @@ struct Finetune: ParsableCommand {
         var o = ModelFinetuning.Options()
         o.steps = steps; o.batchSize = batchSize; o.tileSize = tile; o.learningRate = learningRate
         o.validateEvery = validateEvery; o.holdOutFraction = holdOut; o.seed = seed; o.threads = threads
+        o.keepRule = keepRule
         return o
     }
 
@@ -89,9 +96,12 @@ extension FrameLabels {
 func printFinetuned(_ card: ModelCard, dir: URL) {
     guard let f = card.finetuning else { return }
     print("model: \(dir.path)/\(TrainedModel.weightsFile) (best step \(f.bestStep) of \(f.steps), \(f.source.labelledAtoms) labelled atoms\(f.source.undecidedSites.map { ", \($0) undecided sites" } ?? ""), \(String(format: "%.0f", f.seconds)) s)")
+    if let why = f.keptBecause { print(why) }
     print("held-out patches, before → after:")
     for (b, a) in zip(f.heldOutBefore.perClass, f.heldOutAfter.perClass) {
         print(String(format: "  %-6@ F1 %.4f → %.4f  RMSE %.3f → %.3f px", a.className as NSString, b.f1, a.f1,
                      b.rmsePx ?? .nan, a.rmsePx ?? .nan))
     }
 }
+
+extension ModelFinetuning.KeepRule: ExpressibleByArgument {}

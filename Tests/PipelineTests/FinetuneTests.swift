@@ -72,32 +72,47 @@ final class FinetuneTests: XCTestCase {
 
         let later = try laterFrames(of: sim, from: 1, in: dir)
         let before = try meanF1(model: shipped, truth: later), after = try meanF1(model: out, truth: later)
-        XCTAssertGreaterThan(after, before + 0.1, "mean atom F1 on frames 1–2: shipped \(before), tuned \(after)")
+        let logText = (try? String(contentsOf: out.appendingPathComponent(ModelFinetuning.logFile), encoding: .utf8)) ?? ""
+        XCTAssertGreaterThan(after, before + 0.1, "mean atom F1 on frames 1–2: shipped \(before), tuned \(after); checks:\n"
+            + logText.split(separator: "\n").filter { !$0.contains(",,,,,,") }.joined(separator: "\n"))
         let f = try XCTUnwrap(card.finetuning)
         XCTAssertEqual(f.source.frames, [0])
         XCTAssertEqual(f.source.pixelSize, 0.2, accuracy: 1e-9)
         XCTAssertGreaterThan(f.bestStep, 0)
         XCTAssertEqual(f.source.framesChecksum.count, 16)
         XCTAssertEqual(try ModelCard.load(out.appendingPathComponent(TrainedModel.cardFile)).finetuning?.bestStep, f.bestStep)
+        // The log shows what both rules saw: the kept step passed the (default) independent rule, and the card says so.
+        let log = try CSVTable(url: out.appendingPathComponent(ModelFinetuning.logFile))
+        let step = try log.column("step"), keep = try log.column("independent_keep")
+        let t = try log.column("paired_t_S"), threshold = try log.column("paired_threshold_S")
+        let kept = try XCTUnwrap(log.rows.first { $0[step] == "\(f.bestStep)" })
+        XCTAssertEqual(kept[keep], "1")
+        XCTAssertGreaterThan(Double(kept[threshold]) ?? 0, 2)
+        XCTAssertNotNil(Double(kept[t]))
+        XCTAssertEqual(f.keepRule, "independent")
+        XCTAssertTrue(f.keptBecause?.hasPrefix("step \(f.bestStep) kept (independent rule") ?? false, f.keptBecause ?? "nil")
     }
 
     /// A step that wrecks the weights (learning rate 1) scores worse on the held-out patches than the
-    /// model it started from, so the base weights are what is written (best step 0).
+    /// model it started from, so under either keep rule the base weights are what is written (best step 0).
     func testKeepsTheBaseWeightsWhenNoStepBeatsThem() throws {
         let dir = try reliabilityTempDir(self)
         let sim = try shiftedMovie("scan", in: dir)
         let base = try TrainedModel(at: shipped)
         let (frames, source) = try frameZeroWithTruthLabels(of: sim, model: base)
-        var o = options(steps: 2)
-        o.learningRate = 1; o.validateEvery = 1
-        let out = dir.appendingPathComponent("wrecked")
-        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
-        let card = try ModelFinetuning(base: base, frames: frames, source: source, options: o, outputDirectory: out).run(progress: false)
-        XCTAssertEqual(card.finetuning?.bestStep, 0)
         let a = try SafeTensors.read(shipped.appendingPathComponent(TrainedModel.weightsFile))
-        let b = try SafeTensors.read(out.appendingPathComponent(TrainedModel.weightsFile))
-        XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys))
-        for (name, t) in a.tensors { XCTAssertEqual(t, b.tensors[name], name) }
+        for rule in ModelFinetuning.KeepRule.allCases {
+            var o = options(steps: 2)
+            o.learningRate = 1; o.validateEvery = 1; o.keepRule = rule
+            let out = dir.appendingPathComponent("wrecked-\(rule)")
+            try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+            let card = try ModelFinetuning(base: base, frames: frames, source: source, options: o, outputDirectory: out).run(progress: false)
+            XCTAssertEqual(card.finetuning?.bestStep, 0, "\(rule)")
+            XCTAssertTrue(card.finetuning?.keptBecause?.hasPrefix("no step kept") ?? false, "\(rule)")
+            let b = try SafeTensors.read(out.appendingPathComponent(TrainedModel.weightsFile))
+            XCTAssertEqual(Set(a.tensors.keys), Set(b.tensors.keys))
+            for (name, t) in a.tensors { XCTAssertEqual(t, b.tensors[name], "\(rule): \(name)") }
+        }
     }
 
     /// Table labels: symbols, class names and elements map to the model's classes, an S2 column

@@ -126,9 +126,16 @@ public struct ModelEvaluation {
     }
 
     func score(_ items: [Item], dataset: String, dose: Double?, progress: Bool) throws -> [Row] {
+        try scoreWithColumns(items, dataset: dataset, dose: dose, progress: progress).rows
+    }
+
+    /// The rows, and per class the loss of each scored truth column (`columnLosses`), in item then truth order:
+    /// the same columns for any model scored on the same items, so two models can be compared column by column.
+    func scoreWithColumns(_ items: [Item], dataset: String, dose: Double?, progress: Bool) throws -> (rows: [Row], columnLosses: [[Double]]) {
         let names = scoredClassNames, classes = names.count
         var tp = [Int](repeating: 0, count: classes), fp = tp, fn = tp
         var squared = [Double](repeating: 0, count: classes)
+        var losses = [[Double]](repeating: [], count: classes)
         let bar = ProgressBar("evaluate \(dataset)", total: items.count, quiet: !progress || items.count < 2)
         for item in items {
             let inside = { (x: Double, y: Double) in
@@ -145,6 +152,10 @@ public struct ModelEvaluation {
             let truth = item.truth.filter { $0.x >= borderMargin - 1 && $0.y >= borderMargin - 1
                 && $0.x <= Double(item.width) - borderMargin && $0.y <= Double(item.height) - borderMargin }
             let result = try evaluateDetections(atoms, reference: truth, radius: radius)
+            let scoredColumns = truth.indices.filter { inside(truth[$0].x, truth[$0].y) && truth[$0].classIndex < classes }
+            for (c, loss) in Self.columnLosses(truth: truth, scored: scoredColumns, atoms: atoms, matches: result.matches, radius: radius) {
+                losses[c].append(loss)
+            }
             for m in result.perClass {
                 guard let c = m.classIndex, c < classes else { continue }
                 // Truth atoms in the band that were not found are not misses.
@@ -158,7 +169,7 @@ public struct ModelEvaluation {
             bar.advance()
         }
         bar.finish()
-        return (0..<classes).map { c in
+        let rows = (0..<classes).map { c in
             // The core metric's rule: nothing expected and nothing found scores 1, not 0.
             let s = DetectionMetrics.scores(truePositives: tp[c], falsePositives: fp[c], falseNegatives: fn[c])
             return Row(dataset: dataset, dose: dose, className: names[c],
@@ -166,5 +177,25 @@ public struct ModelEvaluation {
                        precision: s.precision, recall: s.recall, f1: s.f1,
                        rmsePx: tp[c] > 0 ? (squared[c] / Double(tp[c])).squareRoot() : nil)
         }
+        return (rows, losses)
+    }
+
+    /// Per scored truth column (indices `scored` into `truth`), in that order, its class and loss: the distance
+    /// to its matched atom, or the match radius r when missed, plus r for every unmatched atom of its class that
+    /// is nearer to it than to any other scored column of that class. Summed over the columns this is
+    /// Σ min(d, r) + r·(misses + false atoms), the OSPA distance of order 1 with cut-off r before its
+    /// normalization (Schuhmacher, Vo & Vo, IEEE Trans. Signal Process. 56, 3447 (2008)): recall, precision and
+    /// position error in one per-column number. Unmatched atoms of a class with no scored column here are left out.
+    static func columnLosses<A: ClassifiedPoint>(truth: [ReferencePoint], scored: [Int], atoms: [A],
+                                                  matches: [DetectionMatch], radius: Double) -> [(classIndex: Int, loss: Double)] {
+        let matchOf = Dictionary(matches.map { ($0.reference, $0.distance) }, uniquingKeysWith: min)
+        var loss = scored.map { matchOf[$0] ?? radius }
+        let matchedAtoms = Set(matches.map(\.detected))
+        for (i, a) in atoms.enumerated() where !matchedAtoms.contains(i) {
+            let nearest = scored.indices.filter { truth[scored[$0]].classIndex == a.classIndex }
+                .min { hypot(truth[scored[$0]].x - a.x, truth[scored[$0]].y - a.y) < hypot(truth[scored[$1]].x - a.x, truth[scored[$1]].y - a.y) }
+            if let k = nearest { loss[k] += radius }
+        }
+        return zip(scored, loss).map { (truth[$0].classIndex, $1) }
     }
 }

@@ -111,6 +111,10 @@ public struct ModelCard: Codable, Sendable {
         public var atomtrackVersion: String
         public var heldOutBefore: Evaluation
         public var heldOutAfter: Evaluation
+        /// The rule that decided `bestStep` (`ModelFinetuning.KeepRule`; nil on cards before session 10: independent).
+        public var keepRule: String? = nil
+        /// Which step was kept and why: the statistics the rule saw against its thresholds.
+        public var keptBecause: String? = nil
     }
 
     /// The class a table's class name stands for: a symbol (`W+Mo`), a class name (`metal`) or one

@@ -15,7 +15,8 @@ import Tensors
 /// training crop (`tileSize`², drawn anywhere, augmented as in `train`: flips, rotations, scale, contrast,
 /// gamma, blur, noise). The model is scored on the patches before the first step and every `validateEvery`
 /// steps; a step's weights are kept only when they beat the model it started from beyond the noise of the
-/// held-out counts (`Gain`), so a lucky step on a few columns is not taken for an improvement.
+/// held-out counts (`Gain`; or, opt-in, column by column on the same held-out columns: `PairedGain`), so a
+/// lucky step on a few columns is not taken for an improvement. The log records both rules' statistics.
 ///
 /// Output directory: `model.safetensors`, `model.json` (the base card plus `finetuning`: what it
 /// was tuned on), `training_log.csv`.
@@ -32,6 +33,8 @@ public struct ModelFinetuning {
         /// Label disc radius (Å), as the training recipes draw them.
         public var labelRadius = 0.5
         public var seed: UInt64 = 1
+        /// The rule that keeps a check step's weights (`Gain`, or `PairedGain`: opt-in, docs/ACCURACY.md "issue #23, session 10").
+        public var keepRule = KeepRule.independent
         public var threads = ProcessInfo.processInfo.activeProcessorCount
         public init() {}
 
@@ -149,33 +152,83 @@ public struct ModelFinetuning {
         let trainer = Trainer(model: network, loss: .crossEntropy(classWeights: nil), optimizer: optimizer)
         let validation = heldOutItems()
         let before = try score(network, on: validation)
-        var best = (score: 0.0, step: 0, evaluation: before)
-        try save(network, card: card(best: best, before: before, seconds: 0))
-        var log = "step,loss,pixel_accuracy,learning_rate,val_mean_f1,val_gain_sigma,val_worst_sigma\n0,,,,\(meanF1(before)),0,0\n"
+        let classes = before.rows.map(\.className), tests = checkCount * classes.count
+        // The independent rule never kept a step whose summed gain was ≤ 0; the paired rule keeps any that passes.
+        var best = (score: options.keepRule == .paired ? -Double.infinity : 0, step: 0, evaluation: before)
+        var reason = Reason(rule: options.keepRule, classes: classes, checks: checkCount)
+        try save(network, card: card(best: best, before: before, reason: reason.text, seconds: 0))
+        let itself = PairedGain(before.columnLosses, before.columnLosses, tests: tests)   // step 0: t = 0
+        var log = Self.logHeader(classes: classes) + "0,,,,\(meanF1(before)),0,0,0,"
+            + Self.logColumns(itself) + "\n"
         let bar = ProgressBar("finetune \(base.card.name)", total: options.steps, unit: "steps", quiet: !progress)
         var lossAverage: Double?
         for step in 1...options.steps {
             let (images, labels) = try batch(step: step - 1)
             let result = try trainer.step(images: images, labels: labels)
             lossAverage = lossAverage.map { 0.9 * $0 + 0.1 * result.loss } ?? result.loss
-            var validationColumns = ",,"
-            if step % options.validateEvery == 0 || step == options.steps {
+            var validationColumns = String(repeating: ",", count: 4 + 2 * classes.count)
+            if isCheck(step) {
                 let e = try score(network, on: validation)
-                let gain = Gain(before, e)
-                validationColumns = "\(meanF1(e)),\(gain.total),\(gain.worst)"
-                if gain.isBeyondNoise && gain.total > best.score {
-                    best = (gain.total, step, e)
-                    try save(network, card: card(best: best, before: before, seconds: Date().timeIntervalSince(start)))
+                let gain = Gain(before, e), paired = PairedGain(before.columnLosses, e.columnLosses, tests: tests)
+                let independentKeeps = gain.isBeyondNoise && gain.total > 0
+                validationColumns = "\(meanF1(e)),\(gain.total),\(gain.worst),\(independentKeeps ? 1 : 0),"
+                    + Self.logColumns(paired)
+                let (keeps, merit) = options.keepRule == .paired ? (paired.isKept, paired.total) : (independentKeeps, gain.total)
+                reason.record(step: step, paired: paired, gain: gain, kept: keeps && merit > best.score)
+                if keeps && merit > best.score {
+                    best = (merit, step, e)
+                    try save(network, card: card(best: best, before: before, reason: reason.text, seconds: Date().timeIntervalSince(start)))
                 }
             }
             log += "\(step),\(result.loss),\(result.accuracy),\(result.learningRate),\(validationColumns)\n"
             bar.advance(status: String(format: "loss %.4f  held-out F1 %.4f (step %d)", lossAverage ?? 0, meanF1(best.evaluation), best.step))
         }
         bar.finish()
-        let final = card(best: best, before: before, seconds: Date().timeIntervalSince(start))
+        let final = card(best: best, before: before, reason: reason.text, seconds: Date().timeIntervalSince(start))
         try AtomicFile.write(final.jsonData(), to: outputDirectory.appendingPathComponent(TrainedModel.cardFile))
         try AtomicFile.writeText(log, to: outputDirectory.appendingPathComponent(Self.logFile))
         return final
+    }
+
+    /// Steps scored on the held-out patches: every `validateEvery`-th and the last.
+    func isCheck(_ step: Int) -> Bool { step % options.validateEvery == 0 || step == options.steps }
+    var checkCount: Int { (1...options.steps).filter(isCheck).count }
+
+    /// `training_log.csv`'s header: the independent rule's summed and worst gain (σ) and whether it would keep
+    /// the step, the paired t and its threshold per class, and whether the paired rule would keep the step.
+    static func logHeader(classes: [String]) -> String {
+        "step,loss,pixel_accuracy,learning_rate,val_mean_f1,val_gain_sigma,val_worst_sigma,independent_keep,"
+            + classes.map { "paired_t_\($0)" }.joined(separator: ",") + ","
+            + classes.map { "paired_threshold_\($0)" }.joined(separator: ",") + ",paired_keep\n"
+    }
+
+    static func logColumns(_ p: PairedGain) -> String {
+        (p.t + p.thresholds).map { String(format: "%.4f", $0) }.joined(separator: ",") + ",\(p.isKept ? 1 : 0)"
+    }
+
+    /// Why the written step was kept (or why none was), as the card says it.
+    struct Reason {
+        let rule: KeepRule, classes: [String], checks: Int
+        var kept: (step: Int, line: String)?
+        /// The check whose best class came nearest its threshold (paired) or gained most (independent).
+        var closest: (step: Int, line: String, margin: Double)?
+
+        mutating func record(step: Int, paired: PairedGain, gain: Gain, kept isKept: Bool) {
+            let line = rule == .paired ? paired.summary(classes: classes)
+                : String(format: "summed gain %+.2fσ, worst %+.2fσ", gain.total, gain.worst)
+            if isKept { kept = (step, line) }
+            let margin = rule == .paired ? zip(paired.t, paired.thresholds).map { $0 - $1 }.max() ?? -.infinity : gain.total
+            if margin > closest?.margin ?? -.infinity { closest = (step, line, margin) }
+        }
+
+        var text: String {
+            let how = rule == .paired
+                ? String(format: "paired rule: some class's paired t of the per-column loss improvement above the one-sided Student-t quantile at 1 − %.4f/%d (checks × classes), none below %.0f", PairedGain.falseKeepRate, checks * classes.count, PairedGain.veto)
+                : "independent rule: some class score > 2σ better, none > 2σ worse"
+            if let kept { return "step \(kept.step) kept (\(how)): \(kept.line)" }
+            guard let closest else { return "no check yet (\(how))" }
+            return "no step kept, the base weights written (\(how)); nearest: step \(closest.step), \(closest.line)"
+        }
     }
 
     // MARK: - data
@@ -246,8 +299,9 @@ public struct ModelFinetuning {
         var isBeyondNoise: Bool { (sigmas.max() ?? 0) > 2 && worst >= -2 }
     }
 
-    /// The network's per-class scores on the held-out patches, with the match radius (px) they used.
-    typealias HeldOutScore = (rows: [ModelEvaluation.Row], radius: Double)
+    /// The network's per-class scores on the held-out patches, with the match radius (px) they used, and per class
+    /// the loss of each held-out column (`ModelEvaluation.columnLosses`, the same columns for every network).
+    typealias HeldOutScore = (rows: [ModelEvaluation.Row], radius: Double, columnLosses: [[Double]])
 
     func score(_ network: SegmentationModel, on items: [ModelEvaluation.Item]) throws -> HeldOutScore {
         let model = TrainedModel(directory: outputDirectory, card: base.card, network: network)
@@ -255,8 +309,8 @@ public struct ModelFinetuning {
         finder.mergeDopants = OutputClasses.hasDopantToMerge(base.card)   // the labels are in the model's own classes
         var evaluation = ModelEvaluation(finder: try AtomFinder(model: model, options: finder))
         evaluation.borderMargin = Double(Self.contextMargin)
-        return (try evaluation.score(items, dataset: "held-out", dose: nil, progress: false),
-                evaluation.radiusFraction * base.card.columnSpacingPixels(pixelSize: frames[0].pixelSize))
+        let scored = try evaluation.scoreWithColumns(items, dataset: "held-out", dose: nil, progress: false)
+        return (scored.rows, evaluation.radiusFraction * base.card.columnSpacingPixels(pixelSize: frames[0].pixelSize), scored.columnLosses)
     }
 
     /// Held-out scores as the model card records them.
@@ -279,7 +333,7 @@ public struct ModelFinetuning {
     }
 
     func card(best: (score: Double, step: Int, evaluation: HeldOutScore), before: HeldOutScore,
-              seconds: Double) -> ModelCard {
+              reason: String, seconds: Double) -> ModelCard {
         var c = base.card
         c.name = outputDirectory.lastPathComponent
         c.description = "\(base.card.name) fine-tuned on frame(s) \(source.frames.map(String.init).joined(separator: ", ")) of \(URL(fileURLWithPath: source.movie).lastPathComponent)"
@@ -292,7 +346,8 @@ public struct ModelFinetuning {
             steps: options.steps, bestStep: best.step, batchSize: options.batchSize, tileSize: tile,
             learningRate: options.learningRate, holdOutFraction: options.holdOutFraction, seed: options.seed,
             seconds: seconds, date: ISO8601DateFormatter().string(from: Date()), atomtrackVersion: atomTrackVersion,
-            heldOutBefore: cardEvaluation(before), heldOutAfter: cardEvaluation(best.evaluation))
+            heldOutBefore: cardEvaluation(before), heldOutAfter: cardEvaluation(best.evaluation),
+            keepRule: options.keepRule.rawValue, keptBecause: reason)
         return c
     }
 }
