@@ -101,11 +101,14 @@ public enum Conv2D {
         var out = Tensor(uninitializedShape: [g.n, channels ?? g.cout, g.h, g.w])   // every path writes all of it
         let pass = OutputPass(bias: bias?.data, epilogue: epilogue, g: g)
         let u = g.isWinograd && tile == .f4 ? transformed?.winograd4(weight, g) : nil
-        weight.data.withUnsafeBufferPointer { wp in
-        out.data.withUnsafeMutableBufferPointer { yp in
-            guard let u else { return body(wp.baseAddress!, yp.baseAddress!, pass, nil) }
-            u.withUnsafeBufferPointer { body(wp.baseAddress!, yp.baseAddress!, pass, $0.baseAddress!) }
-        }}
+        // One OpenBLAS thread, the cores shared out by band: the same sums whatever the thread count.
+        BLASThreads.withOneThread {
+            weight.data.withUnsafeBufferPointer { wp in
+            out.data.withUnsafeMutableBufferPointer { yp in
+                guard let u else { return body(wp.baseAddress!, yp.baseAddress!, pass, nil) }
+                u.withUnsafeBufferPointer { body(wp.baseAddress!, yp.baseAddress!, pass, $0.baseAddress!) }
+            }}
+        }
         return out
     }
 
@@ -136,7 +139,7 @@ public enum Conv2D {
     static func bandedForward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
                               _ g: Geometry, _ pass: OutputPass) {
         let bandsPerImage = (g.h + g.bandRows - 1) / g.bandRows, tasks = g.n * bandsPerImage
-        let shared = BLASThreads.current > 1 && tasks > 1
+        let shared = parallelThreadLimit > 1 && tasks > 1
         func band(_ t: Int, _ col: UnsafeMutablePointer<Float>) {
             let i = t / bandsPerImage, y0 = (t % bandsPerImage) * g.bandRows, rows = y0..<min(g.h, y0 + g.bandRows)
             let xi = x + i * g.cin * g.hw, yi = y + i * g.cout * g.hw, cols = rows.count * g.w

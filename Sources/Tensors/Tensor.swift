@@ -130,17 +130,40 @@ public enum MemoryTuning {
 @_silgen_name("mallopt") private func glibcMallopt(_ param: Int32, _ value: Int32) -> Int32
 #endif
 
-/// OpenBLAS thread control: call once at start-up (BLAS threads are process-wide).
+/// OpenBLAS thread control (BLAS threads are process-wide).
+///
+/// Every forward convolution runs its GEMMs with OpenBLAS on one thread and takes the cores with
+/// its own band loop (`withOneThread`): OpenBLAS's threaded sgemm splits C between its threads, and
+/// with the Haswell/Zen kernels an element's sum depends on that split, so the same frame gave
+/// scores that differed in the 4th decimal between `--threads 1` and 2, and from run to run while
+/// two frames in flight changed each other's thread count (AMD EPYC, OPENBLAS_CORETYPE=Haswell).
 public enum BLASThreads {
-    /// Sets the number of OpenBLAS threads used by every subsequent sgemm.
-    public static func set(_ n: Int) { openblas_set_num_threads(Int32(max(1, n))) }
-    /// Runs `body` with OpenBLAS on one thread, then restores the count: for callers that run
-    /// several single-threaded sgemms side by side on their own worker threads.
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var oneThreadDepth = 0
+    nonisolated(unsafe) private static var restoreTo = 1
+
+    /// Sets the number of OpenBLAS threads used outside `withOneThread` (training's backward GEMMs).
+    public static func set(_ n: Int) {
+        lock.lock(); defer { lock.unlock() }
+        if oneThreadDepth > 0 { restoreTo = max(1, n) } else { openblas_set_num_threads(Int32(max(1, n))) }
+    }
+
+    /// Runs `body` with OpenBLAS on one thread. Counted across threads: the count is restored only
+    /// when the last caller leaves, so concurrent callers (two frames in flight) never see it change.
     public static func withOneThread<T>(_ body: () throws -> T) rethrows -> T {
-        let n = current
-        guard n > 1 else { return try body() }
-        set(1)
-        defer { set(n) }
+        lock.lock()
+        if oneThreadDepth == 0 {
+            restoreTo = Int(openblas_get_num_threads())
+            if restoreTo > 1 { openblas_set_num_threads(1) }
+        }
+        oneThreadDepth += 1
+        lock.unlock()
+        defer {
+            lock.lock()
+            oneThreadDepth -= 1
+            if oneThreadDepth == 0, restoreTo > 1 { openblas_set_num_threads(Int32(restoreTo)) }
+            lock.unlock()
+        }
         return try body()
     }
     /// The number of threads OpenBLAS currently uses.

@@ -58,7 +58,7 @@ extension Conv2D {
         let inputPlanes = planes ?? UnsafePointer(Self.planes(of: x!, g))
         defer { if planes == nil { inputPlanes.deallocate() } }
         let bandRows = winogradBandTileRows(g, tile), bandsPerImage = (g.tiles(tile).y + bandRows - 1) / bandRows
-        let tasks = g.n * bandsPerImage, shared = BLASThreads.current > 1 && tasks > 1
+        let tasks = g.n * bandsPerImage, shared = parallelThreadLimit > 1 && tasks > 1
         let bandPixels = 4 * bandRows * g.w, scratch = e * (g.cin + g.cout) * bandRows * tx + (head == nil ? 0 : g.cout * bandPixels)
         func band(_ t: Int, _ buffer: UnsafeMutablePointer<Float>) {
             let i = t / bandsPerImage, ty0 = (t % bandsPerImage) * bandRows
