@@ -184,6 +184,18 @@ public final class SegmentationModel {
     public func forward(_ x: Tensor, training: Bool) throws -> Tensor {
         try validateInput(x)
         guard training else { return inference(x, probabilities: false) }
+        var (h, skips) = encode(x, training: true)
+        skipChannels = []
+        for (up, dec) in zip(ups, decoders) {
+            let skip = skips.removeLast()
+            skipChannels.append(skip.shape[1])
+            h = dec.forward(ChannelConcat.forward(skip, up.forward(h, training: true)), training: true)
+        }
+        return head.forward(h, training: true)
+    }
+
+    /// The encoders, pools and bottleneck: the bottleneck's output and each encoder's (the skips).
+    private func encode(_ x: Tensor, training: Bool) -> (Tensor, [Tensor]) {
         var skips: [Tensor] = []
         var h = x
         for (enc, pool) in zip(encoders, pools) {
@@ -191,28 +203,14 @@ public final class SegmentationModel {
             skips.append(h)
             h = pool.forward(h, training: training)
         }
-        h = bottleneck.forward(h, training: training)
-        skipChannels = []
-        for (up, dec) in zip(ups, decoders) {
-            let skip = skips.removeLast()
-            skipChannels.append(skip.shape[1])
-            h = dec.forward(ChannelConcat.forward(skip, up.forward(h, training: true)), training: true)
-        }
-        return head.forward(h, training: training)
+        return (bottleneck.forward(h, training: training), skips)
     }
 
     /// Inference: the logits, or with `probabilities` their softmax. Each decoder reads its skip
     /// connection and the upsampled path in place (`Sequential.forward(concatenating:…)`); for
     /// probabilities the last one also runs the head and the softmax band by band (`Conv2D.Head`).
     private func inference(_ x: Tensor, probabilities: Bool) -> Tensor {
-        var skips: [Tensor] = []
-        var h = x
-        for (enc, pool) in zip(encoders, pools) {
-            h = enc.forward(h, training: false)
-            skips.append(h)
-            h = pool.forward(h, training: false)
-        }
-        h = bottleneck.forward(h, training: false)
+        var (h, skips) = encode(x, training: false)
         let classes = Conv2D.Head(weight: head.weight.value, bias: head.bias.value, softmax: true)
         for (k, (up, dec)) in zip(ups, decoders).enumerated() {
             let last = probabilities && k == decoders.count - 1

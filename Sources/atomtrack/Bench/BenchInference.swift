@@ -14,7 +14,9 @@ struct BenchInference: ParsableCommand {
         Builds the default U-Net (16 base filters, 3 pools, batch norm, bilinear up, 3 classes; \
         594 067 parameters) and times softmax probabilities of one random 1×S×S frame (batch 1, \
         eval mode: fused conv → LeakyReLU → BatchNorm) for each --sizes S, --repeats times after a \
-        warm-up. With --layers, also every layer of that forward pass alone on tensors of its shape \
+        warm-up. With --layers, also every layer of that forward pass alone on tensors of its shape, \
+        as inference runs them (a decoder's first convolution reads its skip connection and the \
+        upsampled path in place; the last one runs the class head and softmax band by band) \
         (least CPU time of the runs; their sum differs from the whole pass by allocation and cache effects).
         """)
 
@@ -56,15 +58,24 @@ struct BenchInference: ParsableCommand {
     /// Each layer of the default U-Net's eval forward pass at frame side `s`, timed alone.
     func layerTable(size s: Int, _ rng: inout SeededGenerator) {
         func t(_ c: Int, _ side: Int) -> Tensor { .randomNormal(shape: [1, c, side, side], generator: &rng) }
+        // As inference runs them: Winograd weights kept between calls, each decoder's first convolution
+        // reading the skip and the upsampled path in place, the last one running the head and softmax per band.
+        func weights(_ cin: Int, _ cout: Int, _ k: Int) -> (Tensor, Tensor, Conv2D.Epilogue, Conv2D.TransformedWeights) {
+            (Tensor.randomNormal(shape: [cout, cin, k, k], std: 0.1, generator: &rng), Tensor(shape: [cout]),
+             Conv2D.Epilogue(slope: 0.01, scale: .init(repeating: 1, count: cout), shift: .init(repeating: 0, count: cout)),
+             Conv2D.TransformedWeights())
+        }
         func conv(_ cin: Int, _ cout: Int, _ k: Int, _ side: Int, fused: Bool = true) -> () -> Void {
-            let x = t(cin, side), w = Tensor.randomNormal(shape: [cout, cin, k, k], std: 0.1, generator: &rng)
-            let b = Tensor(shape: [cout])
-            let e = Conv2D.Epilogue(slope: 0.01, scale: .init(repeating: 1, count: cout), shift: .init(repeating: 0, count: cout))
-            return { _ = Conv2D.forward(x, weight: w, bias: b, epilogue: fused ? e : nil) }
+            let x = t(cin, side), (w, b, e, kept) = weights(cin, cout, k)
+            return { _ = Conv2D.forward(x, weight: w, bias: b, epilogue: fused ? e : nil, transformed: kept) }
+        }
+        func decoder(_ c: Int, _ cout: Int, _ side: Int, head: Bool = false) -> () -> Void {
+            let skip = t(c, side), low = t(c, side / 2), (w, b, e, kept) = weights(2 * c, cout, 3)
+            let classes = Conv2D.Head(weight: .randomNormal(shape: [3, cout, 1, 1], generator: &rng), bias: Tensor(shape: [3]), softmax: true)
+            return { _ = Conv2D.forward(concatenating: skip, low, upsampling: .bilinear, weight: w, bias: b, epilogue: e,
+                                        transformed: kept, head: head ? classes : nil) }
         }
         func pool(_ c: Int, _ side: Int) -> () -> Void { let x = t(c, side); return { _ = MaxPool2x2.forwardValues(x) } }
-        func up(_ c: Int, _ side: Int) -> () -> Void { let x = t(c, side); return { _ = Upsample2x.forward(x, mode: .bilinear) } }
-        func cat(_ c: Int, _ side: Int) -> () -> Void { let a = t(c, side), b = t(c, side); return { _ = ChannelConcat.forward(a, b) } }
         let h = s / 2, q = s / 4, e = s / 8
         let ops: [(String, () -> Void)] = [
             ("c1 conv 1→16 3×3 @\(s)", conv(1, 16, 3, s)), ("pool 16 @\(s)", pool(16, s)),
@@ -72,14 +83,12 @@ struct BenchInference: ParsableCommand {
             ("c3 conv 32→64 3×3 @\(q)", conv(32, 64, 3, q)), ("c3 conv 64→64 3×3 @\(q)", conv(64, 64, 3, q)), ("pool 64 @\(q)", pool(64, q)),
             ("bn conv 64→128 3×3 @\(e)", conv(64, 128, 3, e)), ("bn conv 128→128 3×3 @\(e) (first)", conv(128, 128, 3, e)),
             ("bn conv 128→128 3×3 @\(e) (second)", conv(128, 128, 3, e)),
-            ("up1 conv 128→64 1×1 @\(e)", conv(128, 64, 1, e, fused: false)), ("up1 bilinear 64 @\(e)", up(64, e)),
-            ("concat 64+64 @\(q)", cat(64, q)), ("c5 conv 128→64 3×3 @\(q)", conv(128, 64, 3, q)), ("c5 conv 64→64 3×3 @\(q)", conv(64, 64, 3, q)),
-            ("up2 conv 64→32 1×1 @\(q)", conv(64, 32, 1, q, fused: false)), ("up2 bilinear 32 @\(q)", up(32, q)),
-            ("concat 32+32 @\(h)", cat(32, h)), ("c6 conv 64→32 3×3 @\(h)", conv(64, 32, 3, h)), ("c6 conv 32→32 3×3 @\(h)", conv(32, 32, 3, h)),
-            ("up3 conv 32→16 1×1 @\(h)", conv(32, 16, 1, h, fused: false)), ("up3 bilinear 16 @\(h)", up(16, h)),
-            ("concat 16+16 @\(s)", cat(16, s)), ("c7 conv 32→16 3×3 @\(s)", conv(32, 16, 3, s)),
-            ("head conv 16→3 1×1 @\(s)", conv(16, 3, 1, s, fused: false)),
-            ("softmax 3 classes @\(s)", { let x = t(3, s); return { _ = ChannelSoftmax.forward(x) } }()),
+            ("up1 conv 128→64 1×1 @\(e)", conv(128, 64, 1, e, fused: false)),
+            ("c5 conv (64 + up1 64)→64 3×3 @\(q)", decoder(64, 64, q)), ("c5 conv 64→64 3×3 @\(q)", conv(64, 64, 3, q)),
+            ("up2 conv 64→32 1×1 @\(q)", conv(64, 32, 1, q, fused: false)),
+            ("c6 conv (32 + up2 32)→32 3×3 @\(h)", decoder(32, 32, h)), ("c6 conv 32→32 3×3 @\(h)", conv(32, 32, 3, h)),
+            ("up3 conv 32→16 1×1 @\(h)", conv(32, 16, 1, h, fused: false)),
+            ("c7 (16 + up3 16)→16, head, softmax @\(s)", decoder(16, 16, s, head: true)),
         ]
         var times: [(String, Double)] = []   // least CPU ms of the runs (wall time on a shared box is mostly waiting)
         for (name, body) in ops {
