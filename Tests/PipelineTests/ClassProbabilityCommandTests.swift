@@ -31,6 +31,7 @@ extension CommandLineTests {
             (["--dose=-1"], "--dose"),
             (["--dose", "nan"], "--dose"),
             (["--bins", "0"], "--bins"),
+            (["--samples", "/nonexistent-dir/samples.csv"], "--samples"),
         ]
         for (arguments, text) in runs {
             assertOneLineError(try atomtrack(["calibrate", "--model", model.path, "--recipe", recipe] + arguments), mentioning: text)
@@ -65,8 +66,16 @@ extension CommandLineTests {
         let raw = try locate("raw")
 
         let recipe = repositoryRoot.appendingPathComponent("TrainingData/graphene-si.json").path
-        let run = try atomtrack(["calibrate", "--model", model.path, "--recipe", recipe, "--frames", "1", "--dose", "1e4", "--quiet"])
+        let samples = dir.appendingPathComponent("samples.csv")
+        let run = try atomtrack(["calibrate", "--model", model.path, "--recipe", recipe, "--frames", "1", "--dose", "1e4", "--quiet",
+                                 "--samples", samples.path])
         XCTAssertEqual(run.status, 0, run.stderr)
+        // --samples: every matched atom of the σ fit and check frames, one row each.
+        let dump = try CSVTable(url: samples)
+        XCTAssertEqual(dump.header, ["set", "dose", "item", "class", "kind", "raw_px", "spacing_px", "frame_signal", "class_sigma",
+                                     "score", "class_prob", "fit_sigma_px", "dx", "dy"])
+        XCTAssertEqual(Set(dump.rows.map { $0[0] }), ["fit", "held"])
+        XCTAssertGreaterThan(dump.rows.count, 200)
         let card = try ModelCard.load(model.appendingPathComponent(TrainedModel.cardFile))
         let calibration = try XCTUnwrap(card.classCalibration)
         XCTAssertTrue((0.05...20).contains(calibration.temperature), "\(calibration.temperature)")
@@ -97,7 +106,6 @@ extension CommandLineTests {
         XCTAssertEqual(atoms.count, table.rows.count)
         let spacing = card.columnSpacingPixels(pixelSize: movieFile.pixelSizeA)
         let signal = FrameSignal.logSignalToNoise(atoms: atoms, frame: frame.pixels, width: frame.width, height: frame.height, columnSpacingPixels: spacing)
-        XCTAssertTrue(positions.laws.contains { $0.frameFeature != nil }, "laws with a frame term")
         PositionSigma(outputClasses: finder.outputClasses, calibration: positions).apply(&atoms, frameSignal: signal, columnSpacingPixels: spacing)
         var changed = 0
         for ((after, before), atom) in zip(zip(table.rows, raw.rows), atoms) {

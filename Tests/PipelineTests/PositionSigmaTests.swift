@@ -11,8 +11,9 @@ import XCTest
 /// line shifts move a column's apparent centre by more than its photon error) at 10⁴, 10⁵ and
 /// 10⁶ e/Å²; per class and dose the variance of error/σ per axis over the interior atoms.
 /// The issue's target is 1 ± 0.1; what is reached is in docs/ACCURACY.md (not met for every
-/// class and dose). Asserted: within a factor 6 of 1 in every cell, a guard that catches a σ
-/// model gone wrong by an order of magnitude.
+/// class and dose). Asserted: W and S (≈ 400 axes per dose) within a factor 2 of 1 — the cards
+/// before session 10's frame terms gave S 0.40 at 10⁵ on the study's frames (docs/ACCURACY.md,
+/// "issue #18, position σ, session 10") — and Mo (24 axes) within a factor 6.
 final class PositionSigmaTests: XCTestCase {
     func testNormalizedErrorsOnSimulatedWS2Frames() throws {
         let dir = packageRoot.appendingPathComponent("Models/tmd-ws2")
@@ -57,7 +58,8 @@ final class PositionSigmaTests: XCTestCase {
             for (c, z2) in squares.sorted(by: { $0.key < $1.key }) {
                 let variance = z2.reduce(0, +) / Double(z2.count)
                 print(String(format: "dose %.0e %@: %d axes, variance of error/σ %.3f", dose, classes.symbols[c], z2.count, variance))
-                XCTAssertTrue((1.0 / 6...6).contains(variance), "\(classes.symbols[c]) at \(dose): \(variance)")
+                let factor = z2.count >= 200 ? 2.0 : 6
+                XCTAssertTrue((1 / factor...factor).contains(variance), "\(classes.symbols[c]) at \(dose): \(variance)")
             }
         }
     }

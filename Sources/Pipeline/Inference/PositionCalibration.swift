@@ -35,7 +35,7 @@ public enum PositionKind: String, Codable, Sendable, CaseIterable {
     /// `refinement` is `refined`, but every atom of the class keeps its centroid).
     case centroid
     /// The centroid alone because its own fit was rejected (did not converge, implausible, moved
-    /// too far) while its class's other atoms were fitted: often an atom at a defect or an edge,
+    /// too far): where its class's other atoms were fitted, often an atom at a defect or an edge,
     /// whose error is larger than the class's centroid spread says (graphene C at 10⁶ e/Å²: variance
     /// of error/σ 3–6 under the `centroid` law, docs/ACCURACY.md). Cards without a `rejected` law
     /// use the `centroid` one, as before this kind existed.
