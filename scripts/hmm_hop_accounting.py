@@ -28,8 +28,9 @@ movie_NNN.csv); sums over movies where the HMM chose 2 states, by kind of state 
 slow of a tenfold pair)."""
 import collections, csv, glob, math, os, re, sys
 
-out = sys.argv[1]
-radius = float(sys.argv[2]) if len(sys.argv) > 2 else 7.9  # half a hop at 0.2 Å/px
+# Set by main(), or by a script importing account() (scripts/hmm_miss_diagnosis.py).
+out = None
+radius = 7.9  # half a hop at 0.2 Å/px
 hop_px = 4.6  # analyze's threshold: half a column spacing (9.2 px at 0.2 Å/px)
 causes = ("seen", "outside", "missed", "gap", "split", "other")
 
@@ -123,28 +124,36 @@ def kinds(n):
     return {"Mo_W": kind(h0, h1), "Mo_W+V_S": kind(h1, h0)}
 
 
-total = collections.defaultdict(collections.Counter)
-movies = 0
-for path in sorted(glob.glob(f"{out}/trajectories_*.csv")):
-    n = re.search(r"trajectories_(\d+)\.csv", path).group(1)
-    k = kinds(n) if os.path.exists(f"{out}/movie_{n}.csv") else None
-    if k is None:
-        continue
-    movies += 1
-    for s, c in account(n).items():
-        if s in k:
-            total[k[s]].update(c); total["all"].update(c)
-print(f"{movies} two-state movies, hop = step > {hop_px} px, match radius {radius} px")
-for kind in ("equal", "fast", "slow", "all"):
-    c = total[kind]
-    if not c["frames"]:
-        continue
-    given_h = c["hops_seen"] + c["hops_from_other"]; given_f = c["frames_seen"] + c["frames_from_other"]
-    yield_ = (given_h / c["hops"]) / (given_f / c["frames"]) if c["hops"] and given_f else float("nan")
-    print(f"{kind:5s} true: {c['hops']} hops / {c['frames']} step frames; given to the state: {given_h} / {given_f} "
-          f"(of them from the other state {c['hops_from_other']} / {c['frames_from_other']}); yield {yield_:.3f}")
-    if c["weighted_frames"]:
-        print(f"      with the edge weights 1/q: yield {(c['weighted_hops'] / c['hops']) / (c['weighted_frames'] / c['frames']):.3f}")
-    print("      lost hops   " + ", ".join(f"{x} {c['hops_' + x]}" for x in causes[1:]))
-    print("      lost frames " + ", ".join(f"{x} {c['frames_' + x]}" for x in causes[1:]))
-    print("      hops in the tracks given to the state: " + ", ".join(f"{x} {c['track_hops_' + x]}" for x in ("true", "swap", "jitter", "unmatched")))
+def main():
+    global out, radius
+    out = sys.argv[1]
+    radius = float(sys.argv[2]) if len(sys.argv) > 2 else radius
+    total = collections.defaultdict(collections.Counter)
+    movies = 0
+    for path in sorted(glob.glob(f"{out}/trajectories_*.csv")):
+        n = re.search(r"trajectories_(\d+)\.csv", path).group(1)
+        k = kinds(n) if os.path.exists(f"{out}/movie_{n}.csv") else None
+        if k is None:
+            continue
+        movies += 1
+        for s, c in account(n).items():
+            if s in k:
+                total[k[s]].update(c); total["all"].update(c)
+    print(f"{movies} two-state movies, hop = step > {hop_px} px, match radius {radius} px")
+    for kind in ("equal", "fast", "slow", "all"):
+        c = total[kind]
+        if not c["frames"]:
+            continue
+        given_h = c["hops_seen"] + c["hops_from_other"]; given_f = c["frames_seen"] + c["frames_from_other"]
+        yield_ = (given_h / c["hops"]) / (given_f / c["frames"]) if c["hops"] and given_f else float("nan")
+        print(f"{kind:5s} true: {c['hops']} hops / {c['frames']} step frames; given to the state: {given_h} / {given_f} "
+              f"(of them from the other state {c['hops_from_other']} / {c['frames_from_other']}); yield {yield_:.3f}")
+        if c["weighted_frames"]:
+            print(f"      with the edge weights 1/q: yield {(c['weighted_hops'] / c['hops']) / (c['weighted_frames'] / c['frames']):.3f}")
+        print("      lost hops   " + ", ".join(f"{x} {c['hops_' + x]}" for x in causes[1:]))
+        print("      lost frames " + ", ".join(f"{x} {c['frames_' + x]}" for x in causes[1:]))
+        print("      hops in the tracks given to the state: " + ", ".join(f"{x} {c['track_hops_' + x]}" for x in ("true", "swap", "jitter", "unmatched")))
+
+
+if __name__ == "__main__":
+    main()

@@ -42,9 +42,12 @@ extension HMMIntervals {
         }
         var t = (0..<n).map { i in (0..<n).map { j in ci(point.model.transition[i][j], replicates.map { $0.model.transition[i][j] }, range: 0...1) } }
         // D and the hop rate of a lattice state are proportional to its hop count: neither interval
-        // may be narrower than that count's exact Poisson interval.
-        func counted(_ estimate: Double?, _ values: [Double?], hops: Double?) -> (low: Double, high: Double)? {
-            Self.widened(ci(estimate, values), estimate: estimate, count: hops, confidence: confidence)
+        // may be narrower than that count's exact Poisson interval. Below one hop, what a hop is worth
+        // comes from the movie's hops (D) or the state's step frames (rate).
+        func counted(_ k: Int, _ estimate: Double?, _ values: [Double?], perHop: Double?) -> (low: Double, high: Double)? {
+            let s = point.states[k]
+            let belowOne = s.weightedStepFrames > 0 ? perHop.map { $0 / s.weightedStepFrames } : nil
+            return Self.widened(ci(estimate, values), estimate: estimate, count: s.effectiveHops, perHopBelowOne: belowOne, confidence: confidence)
         }
         // A state never left (one state: T = [[1]]) has no exit to resample; its stay probability and
         // dwell time get the exact binomial bounds of no exit in its transitions instead.
@@ -54,8 +57,8 @@ extension HMMIntervals {
             t[k] = (0..<n).map { j -> (low: Double, high: Double)? in j == k ? (low, 1) : (0, 1 - low) }
         }
         self.init(
-            D: (0..<n).map { k in counted(point.states[k].D, replicates.map { $0.states[k].D }, hops: point.states[k].hops) },
-            hopRate: (0..<n).map { k in counted(point.states[k].hopRate, replicates.map { $0.states[k].hopRate }, hops: point.states[k].hops) },
+            D: (0..<n).map { k in counted(k, point.states[k].D, replicates.map { $0.states[k].D }, perHop: point.hopContribution) },
+            hopRate: (0..<n).map { k in counted(k, point.states[k].hopRate, replicates.map { $0.states[k].hopRate }, perHop: 1) },
             dwellFrames: (0..<n).map { k in
                 neverLeft[k].map { (1 / (1 - $0), .infinity) }
                     ?? ci(point.states[k].dwellFrames, replicates.map { $0.states[k].dwellFrames }, range: 1...Double.infinity)
@@ -100,11 +103,18 @@ extension HMMIntervals {
     /// rate gets an interval too narrow exactly where the truth lies above it (a slow state's 3–12
     /// hops); the Garwood interval is exact for the count (Garwood, Biometrika 28, 437 (1936)).
     /// The bootstrap stays where it is wider: state assignment, multiple hops, noise. Below one
-    /// hop, the bootstrap alone (an estimate of 0 cannot be scaled).
-    static func widened(_ ci: (low: Double, high: Double)?, estimate: Double?, count: Double?, confidence: Double) -> (low: Double, high: Double)? {
-        guard let ci, let e = estimate, let n = count, n >= 1, e > 0, e.isFinite else { return ci }
-        let (low, high) = poissonMeanBounds(count: n, confidence: confidence)
-        return (min(ci.low, e * low / n), max(ci.high, e * high / n))
+    /// hop (a slow state seen not hopping at all: the bootstrap gives [0, 0]) an estimate cannot be
+    /// scaled: each hop is worth `perHopBelowOne`, the lower end 0 and the upper the count's upper
+    /// bound (χ²(2; 1 − α/2)/2 = 3.69 hops for none seen).
+    static func widened(_ ci: (low: Double, high: Double)?, estimate: Double?, count: Double?, perHopBelowOne: Double? = nil,
+                        confidence: Double) -> (low: Double, high: Double)? {
+        guard let ci, let e = estimate, let n = count, n >= 0, e.isFinite else { return ci }
+        if n >= 1, e > 0 {
+            let (low, high) = poissonMeanBounds(count: n, confidence: confidence)
+            return (min(ci.low, e * low / n), max(ci.high, e * high / n))
+        }
+        guard n < 1, let worth = perHopBelowOne, worth > 0, worth.isFinite else { return ci }
+        return (0, max(ci.high, worth * poissonUpperBound(count: n, confidence: confidence)))
     }
 
     /// The lower confidence bound of a stay probability seen in `transitions` one-frame trials with
@@ -123,7 +133,14 @@ extension HMMIntervals {
             let c = 2 / (9 * nu)
             return nu * pow(max(1 - c + z * c.squareRoot(), 0), 3)
         }
-        return (chiSquare(2 * n, -z) / 2, chiSquare(2 * n + 2, z) / 2)
+        return (chiSquare(2 * n, -z) / 2, poissonUpperBound(count: n, confidence: confidence))
+    }
+
+    /// The Garwood upper bound alone, χ²(2n + 2; 1 − α/2)/2 (Wilson–Hilferty; defined from n = 0: 3.67
+    /// against the exact −ln(α/2) = 3.69 at 95 %).
+    static func poissonUpperBound(count n: Double, confidence: Double) -> Double {
+        let z = normalQuantile(1 - (1 - confidence) / 2), nu = 2 * n + 2, c = 2 / (9 * nu)
+        return nu * pow(max(1 - c + z * c.squareRoot(), 0), 3) / 2
     }
 
     static func normalCDF(_ x: Double) -> Double { 0.5 * erfc(-x / 2.squareRoot()) }

@@ -85,7 +85,7 @@ public struct HMMReport: Encodable, Sendable {
             Candidate(states: row.groups.map { $0.map { Diffusion.name($0, classNames) }.joined(separator: "+") },
                       logLikelihood: row.logLikelihood, parameters: row.parameters, bic: row.bic, minOccupancy: row.minOccupancy)
         }
-        let counted = fit.states.contains { $0.hops != nil } ? "; lattice D and hop rate at least as wide as the hop count's Poisson (Garwood) interval" : ""
+        let counted = fit.states.contains { $0.hops != nil } ? "; lattice D and hop rate at least as wide as the hop count's Poisson (Garwood) interval (edge-weighted hops by their effective number; none seen: the upper bound of none)" : ""
         ciMethod = ci.map { "\($0.method.rawValue) bootstrap over track blocks, HMM refitted per resample" + counted }
         samples = ci?.samples; level = ci?.confidence; blockLength = ci?.blockLength; seed = ci?.seed
         tracks = fit.tracks; frames = fit.observedFrames

@@ -51,11 +51,19 @@ public struct HMMStateEstimate: Sendable, Equatable {
     /// Expected number of steps with a hop, edge-weighted (`.lattice` only): the count D and the
     /// hop rate rest on, which sets their Poisson uncertainty (`HMMIntervals`).
     public var hops: Double?
+    /// The number of hops that count carries as a Poisson count, (Σγw)²/Σγw² (Kish's effective
+    /// size over the edge weights w; Σγ, the expected hops, when every w = 1): the weights w ≥ 1 scale
+    /// what the hops seen stand for, not how many were seen, so two hops weighted 2 each are 2 events
+    /// for the interval, not 4 (Kish, Survey Sampling, 1965).
+    public var effectiveHops: Double?
     /// Mean dwell time 1/(1 − T_kk) in frames; ∞ when the state is never left (T_kk = 1: one state).
     public var dwellFrames: Double
     /// Expected one-frame transitions from the state, Σⱼ ξₖⱼ (frames a missed frame spans included):
     /// the trials T's row rests on.
     public var transitions = 0.0
+    /// Edge-weighted step frames Σγw·k: what D and the hop rate are per (a state seen without hops
+    /// still bounds its rate by them, `HMMIntervals`).
+    public var weightedStepFrames = 0.0
 }
 
 /// One candidate of the model selection.
@@ -102,6 +110,9 @@ public struct DefectHMMFit: Sendable, Equatable {
     public var intervals: HMMIntervals?
     public var tracks: Int, observedFrames: Int
     public var reversible: Bool
+    /// What one hop adds to D × step frames (px²): Δr²/4 − σ² over all states' hops (`.lattice`;
+    /// nil without hops). The hops of every state have the lattice's length.
+    public var hopContribution: Double? = nil
 }
 
 public enum DefectHMMFitter {
@@ -200,6 +211,8 @@ public enum DefectHMMFitter {
         var observedStepFrames: [Double]
         /// Per state: Σγw·Δr² and Σγw over the steps longer than the hop threshold (lattice D).
         var hopSquares: [Double], hopSteps: [Double]
+        /// Per state: Σγw² over those steps (the hop count's effective size, `effectiveHops`).
+        var hopWeightSquares: [Double]
         /// Per state: Σ γₜγₜ₊₁·(Δrₜ·Δrₜ₊₁) and Σ γₜγₜ₊₁ over successive steps (σ², Gaussian model).
         var products: [Double], productWeight: [Double]
         /// Squared length and number of the steps shorter than the hop threshold (σ², lattice model).
@@ -210,7 +223,7 @@ public enum DefectHMMFitter {
             start = [Double](repeating: 0, count: n); xi = [[Double]](repeating: start, count: n)
             weights = [[Double]](repeating: [Double](repeating: 0, count: m), count: n)
             stepWeight = start; stepFrames = start; stepSquares = start; hops = start; frames = start
-            observedStepFrames = start; hopSquares = start; hopSteps = start
+            observedStepFrames = start; hopSquares = start; hopSteps = start; hopWeightSquares = start
             products = start; productWeight = start
         }
 
@@ -261,7 +274,7 @@ public enum DefectHMMFitter {
                     // k·p / (1 − (1 − p)ᵏ) hopping frames on average.
                     if let h = threshold, r2 > h * h {
                         s.hops[k] += gw * frames * model.motion[k] / model.hopProbability(k, frames: step.frames)
-                        s.hopSquares[k] += gw * r2; s.hopSteps[k] += gw
+                        s.hopSquares[k] += gw * r2; s.hopSteps[k] += gw; s.hopWeightSquares[k] += gw * step.weight
                     }
                 }
                 if let h = threshold, r2 <= h * h { s.staySquares += r2; s.stays += 1 }
@@ -390,13 +403,17 @@ public enum DefectHMMFitter {
             if case .lattice = model.motionModel, enough { p = model.motion[k] }
             return HMMStateEstimate(classes: groups[k], frames: s.frames[k], steps: s.observedStepFrames[k], D: d,
                                     hopProbability: p, hopRate: p.map { -log(1 - $0) }, hops: p.map { _ in s.hopSteps[k] },
+                                    effectiveHops: p.map { _ in s.hopWeightSquares[k] > 0 ? s.hopSteps[k] * s.hopSteps[k] / s.hopWeightSquares[k] : 0 },
                                     dwellFrames: model.transition[k][k] < 1 ? 1 / (1 - model.transition[k][k]) : .infinity,
-                                    transitions: s.xi[k].reduce(0, +))
+                                    transitions: s.xi[k].reduce(0, +), weightedStepFrames: s.stepFrames[k])
         }
+        let hops = s.hopSteps.reduce(0, +)
+        var hopContribution: Double?
+        if case .lattice = model.motionModel, hops > 0 { hopContribution = max(s.hopSquares.reduce(0, +) / 4 / hops - sigma2, 0) }
         return DefectHMMFit(model: model, states: states, sigma: sigma2.squareRoot(), timescales: timescales(model.transition),
                             logLikelihood: s.logL, parameters: 0, bic: 0, iterations: 0, converged: true, selection: [],
                             intervals: nil, tracks: 0, observedFrames: tracks.reduce(0) { $0 + $1.observedFrames },
-                            reversible: o.reversible)
+                            reversible: o.reversible, hopContribution: hopContribution)
     }
 
     /// D (px²/frame) of state k: Σγw(Δr²/4 − σ²) / Σγw·k. Lattice: over the hops only — a step

@@ -269,6 +269,64 @@ final class DefectHMMTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(rate.high, r * upper / Double(n) * 0.99)
     }
 
+    /// The edge weights scale what the hops seen stand for, not how many were seen: the same tracks with
+    /// every step weighted 2 give the same D and the same interval (the weights cancel in D; the hop
+    /// count's Poisson interval is that of its 2–12 hops, not of twice as many). Movie 15 of the
+    /// session-10 study: a fast state with 2 hops seen, weighted ≈ 2 at the field's edge, got
+    /// [0, 0.347] against a true 0.378; the 2 hops' own Poisson bound reaches 0.49.
+    func testUniformEdgeWeightsLeaveTheIntervalAlone() throws {
+        var spec = HMMSyntheticSpec(transition: [[1]], D: [0.12])   // 9 px hops: 0.006 per frame
+        spec.tracks = 8; spec.frames = 100; spec.outliers = 0
+        let (tracks, _) = HMMSynthetic.generate(spec, seed: 5)
+        let doubled = tracks.map { t in HMMTrack(frames: t.frames, x: t.x, y: t.y, classEvidence: t.classEvidence,
+                                                 stepWeights: [Double](repeating: 2, count: t.frames.count)) }
+        let o = options(.lattice(hopThreshold: 4.5), samples: 100)
+        let plain = try DefectHMMFitter.fit(tracks, classCount: 1, options: o), weighted = try DefectHMMFitter.fit(doubled, classCount: 1, options: o)
+        XCTAssertEqual(try XCTUnwrap(weighted.states[0].hops), 2 * (try XCTUnwrap(plain.states[0].hops)), accuracy: 1e-9)
+        XCTAssertEqual(try XCTUnwrap(weighted.states[0].effectiveHops), try XCTUnwrap(plain.states[0].hops), accuracy: 1e-9)
+        let d = try XCTUnwrap(plain.states[0].D), a = try XCTUnwrap(plain.intervals?.D[0]), b = try XCTUnwrap(weighted.intervals?.D[0])
+        XCTAssertEqual(try XCTUnwrap(weighted.states[0].D), d, accuracy: 1e-9 * d)
+        XCTAssertEqual(b.high, a.high, accuracy: 1e-6 * a.high, "weights 1: [\(a.low), \(a.high)], weights 2: [\(b.low), \(b.high)]")
+        XCTAssertEqual(b.low, a.low, accuracy: 1e-6 * a.high)
+    }
+
+    /// A slow state seen without a single hop (a short movie; movie 9 of the session-10 study: D 0
+    /// [0, 0] against a true 0.061 Å²/s): the bootstrap has nothing to resample, but no hop in F step
+    /// frames still bounds the rate by −ln(α/2)/F, each hop worth the movie's Δr²/4 − σ². The upper
+    /// end of D and of the hop rate must reach that (computed here from the lattice's hop length and the
+    /// true step frames of the state), the lower end stays 0, and the true D is inside.
+    func testAStateSeenWithoutHopsStillBoundsItsD() throws {
+        let hop = 9.0, trueD = [8.0, 0.02]   // 0.40 and 0.001 hops per frame
+        var spec = HMMSyntheticSpec(transition: [[0.95, 0.05], [0.05, 0.95]], D: trueD)
+        spec.tracks = 6; spec.frames = 40; spec.outliers = 0; spec.hopLength = hop
+        // The slow state's step frames and hops in a movie of `seed`; the first seed with none is used.
+        func slowSteps(_ seed: UInt64) -> (tracks: [HMMTrack], frames: Int, hops: Int) {
+            let (tracks, states) = HMMSynthetic.generate(spec, seed: seed)
+            var frames = 0, hops = 0
+            for (t, s) in zip(tracks, states) {
+                for i in 0..<(t.frames.count - 1) where s[i] == 1 {
+                    frames += 1
+                    if hypot(t.x[i + 1] - t.x[i], t.y[i + 1] - t.y[i]) > hop / 2 { hops += 1 }
+                }
+            }
+            return (tracks, frames, hops)
+        }
+        let (tracks, slowFrames, slowHops) = try XCTUnwrap((1...50).lazy.map(slowSteps).first { $0.hops == 0 && $0.frames > 30 })
+        XCTAssertEqual(slowHops, 0, "the test wants a slow state seen without hops")
+        let fit = try DefectHMMFitter.fit(tracks, classCount: 2, options: options(.lattice(hopThreshold: hop / 2), samples: 100))
+        let k = try XCTUnwrap(fit.states.firstIndex { $0.classes == [1] })
+        XCTAssertLessThan(try XCTUnwrap(fit.states[k].hops), 1)
+        let d = try XCTUnwrap(fit.intervals?.D[k]), rate = try XCTUnwrap(fit.intervals?.hopRate[k])
+        let noHopBound = -log(0.025) / Double(slowFrames)   // hops per frame at which none in slowFrames has probability 2.5 %
+        XCTAssertEqual(d.low, 0)
+        XCTAssertGreaterThanOrEqual(d.high, 0.9 * noHopBound * (hop * hop / 4 - fit.sigma * fit.sigma), "D [\(d.low), \(d.high)]")
+        XCTAssertTrue(d.low <= trueD[1] && trueD[1] <= d.high)
+        XCTAssertGreaterThanOrEqual(rate.high, 0.9 * noHopBound)
+        // The percentile bootstrap alone (the interval before) is [0, 0]-like: it misses the true D.
+        let alone = try XCTUnwrap(HMMIntervals.interval(fit.states[k].D, fit.intervals!.replicates.map { $0.states[k].D }, method: .percentile, confidence: 0.95))
+        XCTAssertLessThan(alone.high, trueD[1])
+    }
+
     func testReportsCarryTheHMMBesideTheCrossChecks() throws {
         var spec = HMMSyntheticSpec(transition: [[0.9, 0.1], [0.2, 0.8]], D: [6, 3])
         spec.tracks = 6; spec.frames = 60
