@@ -129,18 +129,19 @@ extension HMMIntervals {
     /// Hilferty, PNAS 17, 684 (1931); within 3 % of the exact bounds from n = 3 on, the upper from n = 1).
     static func poissonMeanBounds(count n: Double, confidence: Double) -> (low: Double, high: Double) {
         let z = normalQuantile(1 - (1 - confidence) / 2)
-        func chiSquare(_ nu: Double, _ z: Double) -> Double {
-            let c = 2 / (9 * nu)
-            return nu * pow(max(1 - c + z * c.squareRoot(), 0), 3)
-        }
-        return (chiSquare(2 * n, -z) / 2, poissonUpperBound(count: n, confidence: confidence))
+        return (chiSquareQuantile(2 * n, z: -z) / 2, poissonUpperBound(count: n, confidence: confidence))
     }
 
     /// The Garwood upper bound alone, χ²(2n + 2; 1 − α/2)/2 (Wilson–Hilferty; defined from n = 0: 3.67
     /// against the exact −ln(α/2) = 3.69 at 95 %).
     static func poissonUpperBound(count n: Double, confidence: Double) -> Double {
-        let z = normalQuantile(1 - (1 - confidence) / 2), nu = 2 * n + 2, c = 2 / (9 * nu)
-        return nu * pow(max(1 - c + z * c.squareRoot(), 0), 3) / 2
+        chiSquareQuantile(2 * n + 2, z: normalQuantile(1 - (1 - confidence) / 2)) / 2
+    }
+
+    /// The χ² quantile of ν degrees of freedom at the normal quantile z (Wilson–Hilferty).
+    static func chiSquareQuantile(_ nu: Double, z: Double) -> Double {
+        let c = 2 / (9 * nu)
+        return nu * pow(max(1 - c + z * c.squareRoot(), 0), 3)
     }
 
     static func normalCDF(_ x: Double) -> Double { 0.5 * erfc(-x / 2.squareRoot()) }
