@@ -132,8 +132,8 @@ public enum Conv2D {
     }
 
     /// im2col + sgemm (+ epilogue) band by band, over the bands of every image. With more than one
-    /// BLAS thread the bands are shared out between the cores, each running its own im2col,
-    /// single-threaded sgemm and epilogue on a band still in its cache: one fork–join per layer
+    /// thread allowed (`parallelThreadLimit`) the bands are shared out between the cores, each
+    /// running its own im2col, single-threaded sgemm and epilogue on a band still in its cache: one fork–join per layer
     /// instead of one inside OpenBLAS per sgemm call, which for the U-Net's small GEMMs (M = Cout
     /// ≤ 128, a few image rows per band) cost as much as the multiply.
     static func bandedForward(_ x: UnsafePointer<Float>, _ wt: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
@@ -155,8 +155,9 @@ public enum Conv2D {
     }
 
     /// Runs `band(t, scratch)` for every task t: in order with one scratch buffer, or, when
-    /// `shared`, spread over the cores with single-threaded BLAS, each task with a scratch buffer of
-    /// its own. `band` must write every scratch element it reads (the buffers are not cleared).
+    /// `shared`, spread over the cores, each task with a scratch buffer of its own. Called inside
+    /// `forward`'s `BLASThreads.withOneThread`, so every band's sgemm is single-threaded either way.
+    /// `band` must write every scratch element it reads (the buffers are not cleared).
     static func forEachBand(_ tasks: Int, scratch: Int, shared: Bool, _ band: (Int, UnsafeMutablePointer<Float>) -> Void) {
         guard shared else {
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
@@ -164,12 +165,10 @@ public enum Conv2D {
             for t in 0..<tasks { band(t, buffer) }
             return
         }
-        BLASThreads.withOneThread {
-            parallelFor(tasks) { t in
-                let buffer = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
-                defer { buffer.deallocate() }
-                band(t, buffer)
-            }
+        parallelFor(tasks) { t in
+            let buffer = UnsafeMutablePointer<Float>.allocate(capacity: scratch)
+            defer { buffer.deallocate() }
+            band(t, buffer)
         }
     }
 
