@@ -175,12 +175,39 @@ struct FinetuneFirstFrameOptions: ParsableArguments {
 func printSummary(_ s: AnalysisSummary, dir: URL) {
     print("analyzed \(s.frames) frames: \(s.atomsPerClass.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))")
     print("defect library: \(s.defects) instances in \(s.defectClasses.count) classes (\(zip(s.defectClasses, s.defectClassCounts).map { "\($0) ×\($1)" }.joined(separator: ", ")))")
+    printKinetics(s)
+    // The estimators the joint HMM replaced, kept to compare (diffusion.csv, markov.json).
+    if !s.diffusion.isEmpty { print("cross-check, D on runs cut at every class change (CVE):") }
     for d in s.diffusion {
-        print("D \(d.state) = \(s.diffusionText(d))")
+        print("  D \(d.state) = \(s.diffusionText(d))")
     }
     if let t = s.transitionMatrix {
-        print("transition matrix (\(s.markovStates.joined(separator: ", "))):")
+        print("cross-check, transition matrix counted from the per-frame classes (\(s.markovStates.joined(separator: ", "))):")
         for row in t { print("  " + row.map { String(format: "%.3f", $0) }.joined(separator: "  ")) }
     } else if let note = s.markovNote { print(note) }
     print("report: \(dir.appendingPathComponent("report.html").path)")
+}
+
+/// The joint HMM's estimates, the ones to report: per state D, hop rate and dwell time, and T,
+/// each with its 95 % interval ("–" where the model has none).
+func printKinetics(_ s: AnalysisSummary) {
+    guard let states = s.hmmStates, let t = s.hmmTransitionMatrix else {
+        if let note = s.hmmNote { print(note) }
+        return
+    }
+    func v(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "–" }
+    func ci(_ x: Double?, _ low: Double?, _ high: Double?) -> String { "\(v(x)) [\(v(low)), \(v(high))]" }
+    print("defect kinetics, joint HMM (95 % intervals):")
+    for k in states {
+        print("  \(k.name) (\(k.classes.joined(separator: "+"))): D \(ci(k.D, k.DLow, k.DHigh)) \(k.unitD.replacingOccurrences(of: "A^2", with: "Å²")), "
+              + "hop rate \(ci(k.hopRate, k.hopRateLow, k.hopRateHigh)) \(k.unitRate), dwell \(ci(k.dwell, k.dwellLow, k.dwellHigh)) \(k.unitTime)")
+    }
+    print("  transition matrix per frame (rows: from; \(states.map(\.name).joined(separator: ", "))):")
+    for (i, row) in t.enumerated() {
+        print("    " + row.indices.map { j in
+            String(format: "%.3f", row[j]) + " [" + [s.hmmTransitionCILow?[i][j], s.hmmTransitionCIHigh?[i][j]]
+                .map { $0.map { String(format: "%.3f", $0) } ?? "–" }.joined(separator: ", ") + "]"
+        }.joined(separator: "  "))
+    }
+    if let note = s.hmmNote { print("  " + note) }
 }

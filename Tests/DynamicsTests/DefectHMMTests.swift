@@ -237,6 +237,33 @@ final class DefectHMMTests: XCTestCase {
         }
     }
 
+    /// Every class change on a bootstrap block's edge (the default 20-frame blocks: changes at
+    /// frames 19 → 20 and 39 → 40). Blocks that met end to end dropped those transitions from every
+    /// replicate, so the off-diagonal intervals collapsed to [0, 0] beside estimates of 1/39 and
+    /// 1/20 (as movie 20 of the session-12 calibration study: 0.035 [0.000, 0.000]). Each interval
+    /// must hold its own estimate, and the exits must stay in the replicates.
+    func testClassChangesOnBlockEdgesStayInTheBootstrap() throws {
+        let labels = Array(repeating: 0, count: 20) + Array(repeating: 1, count: 20) + Array(repeating: 0, count: 20)
+        let tracks = (0..<8).map { _ in HMMTrack(frames: Array(0..<60), labels: labels, classCount: 2) }
+        var o = options(.gaussian, samples: 100)
+        o.blockLength = 20; o.selectStates = false
+        let fit = try DefectHMMFitter.fit(tracks, classCount: 2, options: o)
+        let ci = try XCTUnwrap(fit.intervals)
+        let t = fit.model.transition
+        XCTAssertEqual(t[0][1], 1.0 / 39, accuracy: 1e-3)
+        XCTAssertEqual(t[1][0], 1.0 / 20, accuracy: 1e-3)
+        for i in 0..<2 {
+            for j in 0..<2 {
+                // Every replicate sees the same exits here: the interval is the estimate to EM's convergence.
+                XCTAssertTrue(ci.transitionLow[i][j] - 1e-6 <= t[i][j] && t[i][j] <= ci.transitionHigh[i][j] + 1e-6,
+                              "T[\(i)][\(j)] \(t[i][j]) outside [\(ci.transitionLow[i][j]), \(ci.transitionHigh[i][j])]")
+            }
+        }
+        // Each replicate resamples 24 blocks of which 8 hold an exit 0 → 1 and 8 one 1 → 0.
+        let exitsSeen = ci.replicates.filter { $0.model.transition[0][1] > 1e-3 && $0.model.transition[1][0] > 1e-3 }.count
+        XCTAssertGreaterThan(exitsSeen, 95, "replicates with both exits: \(exitsSeen) of 100")
+    }
+
     /// A state seen hopping only a few times: the bootstrap reads the hop count's spread at the count
     /// seen, so its percentile interval stops short of the rates that would often give so few hops.
     /// D and the hop rate must reach at least the exact Poisson interval of the count: here the
