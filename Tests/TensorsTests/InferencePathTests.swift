@@ -34,6 +34,34 @@ final class InferencePathTests: XCTestCase {
         }
     }
 
+    /// The F(4×4) input transform that splits the columns as it transforms them (`fusedInputTransform`)
+    /// against the plain path that splits the rows first, bit for bit: widths below one 16-column
+    /// vector, with and without a remainder of columns, heights that are not multiples of the tile,
+    /// plain and upsampled channels, two images, bands of one tile row and whole images.
+    func testFusedInputTransformEqualsSplitThenTransform() {
+        let saved = (Conv2D.columnBudget, Conv2D.forwardTile, Conv2D.fusedInputTransform)
+        defer { (Conv2D.columnBudget, Conv2D.forwardTile, Conv2D.fusedInputTransform) = saved }
+        Conv2D.forwardTile = .f4
+        for (n, ca, cb, cout, h, w) in [(2, 3, 2, 4, 18, 22), (1, 4, 4, 3, 10, 70), (1, 2, 2, 2, 8, 64), (1, 3, 1, 2, 6, 6), (2, 2, 2, 3, 34, 130)] {
+            let a = Tensor.randomNormal(shape: [n, ca, h, w], generator: &rng)
+            let b = Tensor.randomNormal(shape: [n, cb, h / 2, w / 2], generator: &rng)
+            let wt = Tensor.randomNormal(shape: [cout, ca + cb, 3, 3], std: 0.3, generator: &rng)
+            let plainWeight = Tensor.randomNormal(shape: [cout, ca, 3, 3], std: 0.3, generator: &rng)
+            let bias = Tensor.randomNormal(shape: [cout], generator: &rng)
+            for budget in [1, 1 << 19] {
+                Conv2D.columnBudget = budget
+                var results: [[[Float]]] = []
+                for fused in [false, true] {
+                    Conv2D.fusedInputTransform = fused
+                    results.append([Conv2D.forward(a, weight: plainWeight, bias: bias).data,
+                                    Conv2D.forward(concatenating: a, b, upsampling: .bilinear, weight: wt, bias: bias).data])
+                }
+                XCTAssertEqual(results[1][0], results[0][0], "plain \(n)×\(ca)→\(cout) \(h)×\(w), band \(budget)")
+                XCTAssertEqual(results[1][1], results[0][1], "upsampled \(n)×(\(ca)+\(cb))→\(cout) \(h)×\(w), band \(budget)")
+            }
+        }
+    }
+
     /// A class head (1×1 convolution, softmax or not, bias or not) run band by band inside the convolution
     /// equals the head run on the whole output, bit for bit.
     func testHeadPerBandEqualsHeadOnTheWholeOutput() {
