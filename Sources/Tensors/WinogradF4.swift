@@ -164,11 +164,25 @@ extension Conv2D {
             let sources = ty.i0[rows.lowerBound]...ty.i1[rows.upperBound - 1]
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: (sources.count + 1) * wide)
             let plane = planes[channel]
+            let pairs = tx.pairs
             tx.i0.withUnsafeBufferPointer { i0 in tx.i1.withUnsafeBufferPointer { i1 in
             tx.w0.withUnsafeBufferPointer { w0 in tx.w1.withUnsafeBufferPointer { w1 in
                 for y in sources {
                     let r = plane + y * width, d = buffer + (y - sources.lowerBound) * wide
-                    for ox in 0..<wide { d[ox] = w0[ox] * r[i0[ox]] + w1[ox] * r[i1[ox]] }
+                    // Outputs 2k, 2k + 1 for k in `pairs` read r[k − 1], r[k] and r[k], r[k + 1]: 8 k at a
+                    // time, the gathers as two shuffled loads; the others (edges, nearest) gathered.
+                    var ox = 0
+                    func gathered(upTo end: Int) { while ox < end { d[ox] = w0[ox] * r[i0[ox]] + w1[ox] * r[i1[ox]]; ox += 1 } }
+                    gathered(upTo: 2 * pairs.lowerBound)
+                    var k = pairs.lowerBound
+                    while k + 8 <= pairs.upperBound {
+                        let below = load8(r + k - 1), at = load8(r + k), above = load8(r + k + 1)
+                        let a = load(w0.baseAddress! + 2 * k), b = load(w1.baseAddress! + 2 * k)
+                        store(a * interleave(below, at) + b * interleave(at, above), d + 2 * k)
+                        k += 8
+                    }
+                    ox = 2 * k
+                    gathered(upTo: wide)
                 }
             }}}}
             return Lines(buffer: buffer, first: sources.lowerBound, wide: wide, scratch: buffer + sources.count * wide, ty: ty)
@@ -204,6 +218,13 @@ extension Conv2D {
     }
 
     typealias Four<P> = (P, P, P, P)
+
+    @inline(__always) static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+
+    /// (a0, b0, a1, b1, …, a7, b7).
+    @inline(__always) static func interleave(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> Vec {
+        Vec(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
+    }
 
     /// p.r[j] = src[4j + r] for j < n (SIMD shuffles, four j at a time).
     @inline(__always)

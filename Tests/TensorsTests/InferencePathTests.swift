@@ -34,11 +34,12 @@ final class InferencePathTests: XCTestCase {
         }
     }
 
-    /// The F(4×4) input transform that splits the columns as it transforms them (`fusedInputTransform`)
-    /// against the plain path that splits the rows first, bit for bit: widths below one 16-column
-    /// vector, with and without a remainder of columns, heights that are not multiples of the tile,
-    /// plain and upsampled channels, two images, bands of one tile row and whole images.
-    func testFusedInputTransformEqualsSplitThenTransform() {
+    /// The F(4×4) input transform that splits the columns as it transforms them (`Conv2D.fusedInputTransform`)
+    /// against the plain path that splits the rows first, bit for bit: widths below one 16-column vector,
+    /// with and without a remainder of columns, heights that are not multiples of the tile, plain and
+    /// upsampled channels (the upsampling's shifted loads against `Upsample2x.forward`'s gathers), a class
+    /// head per band, two images, bands of one tile row and whole images.
+    func testFusedInputTransformEqualsThePlainPath() {
         let saved = (Conv2D.columnBudget, Conv2D.forwardTile, Conv2D.fusedInputTransform)
         defer { (Conv2D.columnBudget, Conv2D.forwardTile, Conv2D.fusedInputTransform) = saved }
         Conv2D.forwardTile = .f4
@@ -48,16 +49,22 @@ final class InferencePathTests: XCTestCase {
             let wt = Tensor.randomNormal(shape: [cout, ca + cb, 3, 3], std: 0.3, generator: &rng)
             let plainWeight = Tensor.randomNormal(shape: [cout, ca, 3, 3], std: 0.3, generator: &rng)
             let bias = Tensor.randomNormal(shape: [cout], generator: &rng)
+            let head = Conv2D.Head(weight: Tensor.randomNormal(shape: [3, cout, 1, 1], generator: &rng),
+                                   bias: Tensor.randomNormal(shape: [3], generator: &rng), softmax: true)
+            let upsampledReference = ChannelConcat.forward(a, Upsample2x.forward(b, mode: .bilinear))
             for budget in [1, 1 << 19] {
                 Conv2D.columnBudget = budget
-                var results: [[[Float]]] = []
-                for fused in [false, true] {
-                    Conv2D.fusedInputTransform = fused
-                    results.append([Conv2D.forward(a, weight: plainWeight, bias: bias).data,
-                                    Conv2D.forward(concatenating: a, b, upsampling: .bilinear, weight: wt, bias: bias).data])
-                }
-                XCTAssertEqual(results[1][0], results[0][0], "plain \(n)×\(ca)→\(cout) \(h)×\(w), band \(budget)")
-                XCTAssertEqual(results[1][1], results[0][1], "upsampled \(n)×(\(ca)+\(cb))→\(cout) \(h)×\(w), band \(budget)")
+                Conv2D.fusedInputTransform = false
+                let plain = Conv2D.forward(a, weight: plainWeight, bias: bias)
+                let joined = Conv2D.forward(upsampledReference, weight: wt, bias: bias)
+                let withHead = Conv2D.forward(concatenating: a, b, upsampling: .bilinear, weight: wt, bias: bias, head: head)
+                Conv2D.fusedInputTransform = true
+                let what = "\(n)×(\(ca)+\(cb))→\(cout) \(h)×\(w), band \(budget)"
+                XCTAssertEqual(Conv2D.forward(a, weight: plainWeight, bias: bias).data, plain.data, "plain " + what)
+                XCTAssertEqual(Conv2D.forward(concatenating: a, b, upsampling: .bilinear, weight: wt, bias: bias).data, joined.data,
+                               "upsampled " + what)
+                XCTAssertEqual(Conv2D.forward(concatenating: a, b, upsampling: .bilinear, weight: wt, bias: bias, head: head).data,
+                               withHead.data, "head " + what)
             }
         }
     }
