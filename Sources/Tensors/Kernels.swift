@@ -74,7 +74,22 @@ public enum Upsample2x {
     public enum Mode: String, Codable, Sendable { case bilinear, nearest }
 
     /// Per output coordinate: the two source indices and their weights.
-    struct Taps { var i0: [Int], i1: [Int], w0: [Float], w1: [Float] }
+    struct Taps {
+        var i0: [Int], i1: [Int], w0: [Float], w1: [Float]
+        /// `bilinearPairs`, once the taps are complete.
+        var pairs = 0..<0
+
+        /// The k whose outputs 2k and 2k + 1 read sources k − 1, k and k, k + 1 (bilinear away from
+        /// the edges), as one contiguous range (empty if none): there the gathers are shifted loads.
+        var bilinearPairs: Range<Int> {
+            func regular(_ k: Int) -> Bool { i0[2 * k] == k - 1 && i1[2 * k] == k && i0[2 * k + 1] == k && i1[2 * k + 1] == k + 1 }
+            let n = i0.count / 2
+            guard let first = (0..<n).first(where: regular) else { return 0..<0 }
+            var end = first
+            while end < n && regular(end) { end += 1 }
+            return first..<end
+        }
+    }
 
     static func taps(inputSize n: Int, mode: Mode) -> Taps {
         var t = Taps(i0: [], i1: [], w0: [], w1: [])
@@ -90,6 +105,7 @@ public enum Upsample2x {
                 t.i0.append(i0); t.i1.append(i1); t.w0.append(1 - l1); t.w1.append(l1)
             }
         }
+        t.pairs = t.bilinearPairs
         return t
     }
 

@@ -35,39 +35,47 @@ extension Conv2D {
         return u
     }
 
+    /// Whether the F(4×4) input transform runs Bᵀ down the columns on the image rows as they are and
+    /// splits the result into column phases in the same pass (true), or splits the rows first and
+    /// transforms the split rows (false: the plain path, kept for the tests to compare with). The
+    /// same sums of the same values, so the same V bit for bit; the fused pass reads and writes
+    /// each row once less. Set once at start-up, not while convolving.
+    nonisolated(unsafe) public static var fusedInputTransform = true
+
     /// V[e, c, tile] = (Bᵀ d B)_e for the 6×6 patches d (zero outside the image) of the output
-    /// tiles in `tileRows`, with Bᵀ as in `bt6`. Parallel over channels. Each input row is split
-    /// into the four phases of its padded columns (phase r holds padded columns 4j + r, padded
-    /// column q = image column q − 1), so that tile t reads P0[t], P1[t], P2[t], P3[t], P0[t+1],
-    /// P1[t+1]: unit-stride SIMD loops.
+    /// tiles in `tileRows`, with Bᵀ as in `bt6`. Parallel over channels. Bᵀ d is kept split into the
+    /// four phases of its padded columns (phase r holds padded columns 4j + r, padded column q =
+    /// image column q − 1), so that tile t reads P0[t], P1[t], P2[t], P3[t], P0[t+1], P1[t+1]:
+    /// unit-stride SIMD loops.
     /// Channels from `upsampled.first` on are not in `planes` but upsampled on the fly (`Upsampled`).
     static func winograd4Input(_ planes: UnsafePointer<UnsafePointer<Float>>, _ v: UnsafeMutablePointer<Float>, _ g: Geometry,
                                tileRows: Range<Int>, parallel: Bool, upsampled: Upsampled? = nil) {
         let tx = g.tiles(.f4).x, count = tileRows.count * tx, quarter = tx + 1, row = 4 * quarter
         // The image rows the band's 6×6 patches read.
         let imageRows = max(0, 4 * tileRows.lowerBound - 1)..<min(g.h, 4 * tileRows.upperBound + 1)
+        let fused = fusedInputTransform
         parallelFor(g.cin, work: parallel ? 36 * count : 0) { c in
-            let rows = UnsafeMutablePointer<Float>.allocate(capacity: 12 * row)   // 6 input rows, then Bᵀ d
+            // 6 rows of input (upsampled, or split into phases), 6 of Bᵀ d, one of zeros.
+            let rows = UnsafeMutablePointer<Float>.allocate(capacity: 13 * row)
             defer { rows.deallocate() }
             let lines = upsampled.flatMap { c >= $0.first ? $0.lines(channel: c - $0.first, rows: imageRows) : nil }
             defer { lines?.deallocate() }
-            let s = rows + 6 * row, full = g.w / 4
+            let s = rows + 6 * row, zeros = rows + 12 * row
+            zeros.update(repeating: 0, count: row)
             for ty in tileRows {
-                for k in 0..<6 {
-                    let dst = rows + k * row, sy = 4 * ty - 1 + k
-                    guard sy >= 0 && sy < g.h else { dst.update(repeating: 0, count: row); continue }
-                    // P1, P2, P3 [j] and P0 [j + 1] are image columns 4j … 4j + 3; then the edges.
-                    let src = lines?.row(sy) ?? planes[c] + sy * g.w
-                    deinterleave4(src, full, (dst + quarter, dst + 2 * quarter, dst + 3 * quarter, dst + 1))
-                    dst[0] = 0
-                    for r in 0..<4 {
-                        for j in (r == 0 ? full + 1 : full)..<quarter { let q = 4 * j + r - 1; dst[r * quarter + j] = q < g.w ? src[q] : 0 }
+                if fused {
+                    // Bᵀ d down the columns of the six image rows, into phases ...
+                    func source(_ k: Int) -> UnsafePointer<Float> {
+                        let sy = 4 * ty - 1 + k
+                        guard sy >= 0 && sy < g.h else { return UnsafePointer(zeros) }
+                        guard let lines else { return planes[c] + sy * g.w }
+                        return UnsafePointer(lines.row(sy, into: rows + k * row))
                     }
+                    transformColumnsSplitting((source(0), source(1), source(2), source(3), source(4), source(5)), g.w, quarter,
+                                              (s, s + row, s + 2 * row, s + 3 * row, s + 4 * row, s + 5 * row))
+                } else {
+                    splitThenTransformColumns(planes[c], lines, rows, g, ty: ty, quarter: quarter)
                 }
-                // Bᵀ d down the columns ...
-                let d = UnsafePointer(rows)
-                simdMap6(row, (d, d + row, d + 2 * row, d + 3 * row, d + 4 * row, d + 5 * row),
-                         (s, s + row, s + 2 * row, s + 3 * row, s + 4 * row, s + 5 * row), bt6)
                 // ... then B along the rows.
                 let base = (ty - tileRows.lowerBound) * tx, step = g.cin * count
                 for i in 0..<6 {
@@ -77,6 +85,61 @@ extension Conv2D {
                 }
             }
         }
+    }
+
+    typealias SixRows<P> = (P, P, P, P, P, P)
+
+    /// s.k = (Bᵀ d)_k for the six image rows d (`width` values each), stored split into the four
+    /// phases of the padded columns (`quarter` values each, zero beyond the image): 16 columns at a
+    /// time, each transformed vector split by SIMD shuffles as `deinterleave4` splits a row.
+    @inline(__always)
+    static func transformColumnsSplitting(_ d: SixRows<UnsafePointer<Float>>, _ width: Int, _ quarter: Int,
+                                          _ s: SixRows<UnsafeMutablePointer<Float>>) {
+        let full = width / 4
+        @inline(__always) func split(_ t: Vec, _ p: UnsafeMutablePointer<Float>, _ j: Int) {
+            // Image columns 4j … 4j + 15 are P1, P2, P3 [j …] and P0 [j + 1 …].
+            let even = t.evenHalf, odd = t.oddHalf
+            store4(even.evenHalf, p + quarter + j); store4(odd.evenHalf, p + 2 * quarter + j)
+            store4(even.oddHalf, p + 3 * quarter + j); store4(odd.oddHalf, p + 1 + j)
+        }
+        var j = 0
+        while j + 4 <= full {
+            let t = bt6((load(d.0 + 4 * j), load(d.1 + 4 * j), load(d.2 + 4 * j), load(d.3 + 4 * j), load(d.4 + 4 * j), load(d.5 + 4 * j)))
+            split(t.0, s.0, j); split(t.1, s.1, j); split(t.2, s.2, j); split(t.3, s.3, j); split(t.4, s.4, j); split(t.5, s.5, j)
+            j += 4
+        }
+        // The rest one padded column at a time: P0[0] (image column −1), what the vectors left, the zeros beyond.
+        @inline(__always) func column(_ r: Int, _ jj: Int) {
+            let q = 4 * jj + r - 1
+            @inline(__always) func value(_ p: UnsafePointer<Float>) -> Vec { Vec(repeating: q >= 0 && q < width ? p[q] : 0) }
+            let t = bt6((value(d.0), value(d.1), value(d.2), value(d.3), value(d.4), value(d.5)))
+            let at = r * quarter + jj
+            s.0[at] = t.0[0]; s.1[at] = t.1[0]; s.2[at] = t.2[0]; s.3[at] = t.3[0]; s.4[at] = t.4[0]; s.5[at] = t.5[0]
+        }
+        column(0, 0)
+        for jj in (j + 1)..<quarter { column(0, jj) }
+        for r in 1..<4 { for jj in j..<quarter { column(r, jj) } }
+    }
+
+    /// The plain path of `winograd4Input` for one channel and tile row: the six image rows split
+    /// into phases (`rows`), then Bᵀ down their columns into `rows + 6 · row`.
+    static func splitThenTransformColumns(_ plane: UnsafePointer<Float>, _ lines: Upsampled.Lines?, _ rows: UnsafeMutablePointer<Float>,
+                                          _ g: Geometry, ty: Int, quarter: Int) {
+        let row = 4 * quarter, full = g.w / 4, s = rows + 6 * row
+        for k in 0..<6 {
+            let dst = rows + k * row, sy = 4 * ty - 1 + k
+            guard sy >= 0 && sy < g.h else { dst.update(repeating: 0, count: row); continue }
+            // P1, P2, P3 [j] and P0 [j + 1] are image columns 4j … 4j + 3; then the edges.
+            let src = lines?.row(sy) ?? plane + sy * g.w
+            deinterleave4(src, full, (dst + quarter, dst + 2 * quarter, dst + 3 * quarter, dst + 1))
+            dst[0] = 0
+            for r in 0..<4 {
+                for j in (r == 0 ? full + 1 : full)..<quarter { let q = 4 * j + r - 1; dst[r * quarter + j] = q < g.w ? src[q] : 0 }
+            }
+        }
+        let d = UnsafePointer(rows)
+        simdMap6(row, (d, d + row, d + 2 * row, d + 3 * row, d + 4 * row, d + 5 * row),
+                 (s, s + row, s + 2 * row, s + 3 * row, s + 4 * row, s + 5 * row), bt6)
     }
 
     /// Input channels `first…` of one image as `Upsample2x.forward` would give them from `planes`
@@ -101,11 +164,25 @@ extension Conv2D {
             let sources = ty.i0[rows.lowerBound]...ty.i1[rows.upperBound - 1]
             let buffer = UnsafeMutablePointer<Float>.allocate(capacity: (sources.count + 1) * wide)
             let plane = planes[channel]
+            let pairs = tx.pairs
             tx.i0.withUnsafeBufferPointer { i0 in tx.i1.withUnsafeBufferPointer { i1 in
             tx.w0.withUnsafeBufferPointer { w0 in tx.w1.withUnsafeBufferPointer { w1 in
                 for y in sources {
                     let r = plane + y * width, d = buffer + (y - sources.lowerBound) * wide
-                    for ox in 0..<wide { d[ox] = w0[ox] * r[i0[ox]] + w1[ox] * r[i1[ox]] }
+                    // Outputs 2k, 2k + 1 for k in `pairs` read r[k − 1], r[k] and r[k], r[k + 1]: 8 k at a
+                    // time, the gathers as two shuffled loads; the others (edges, nearest) gathered.
+                    var ox = 0
+                    func gathered(upTo end: Int) { while ox < end { d[ox] = w0[ox] * r[i0[ox]] + w1[ox] * r[i1[ox]]; ox += 1 } }
+                    gathered(upTo: 2 * pairs.lowerBound)
+                    var k = pairs.lowerBound
+                    while k + 8 <= pairs.upperBound {
+                        let below = load8(r + k - 1), at = load8(r + k), above = load8(r + k + 1)
+                        let a = load(w0.baseAddress! + 2 * k), b = load(w1.baseAddress! + 2 * k)
+                        store(a * interleave(below, at) + b * interleave(at, above), d + 2 * k)
+                        k += 8
+                    }
+                    ox = 2 * k
+                    gathered(upTo: wide)
                 }
             }}}}
             return Lines(buffer: buffer, first: sources.lowerBound, wide: wide, scratch: buffer + sources.count * wide, ty: ty)
@@ -119,11 +196,14 @@ extension Conv2D {
             let ty: Upsample2x.Taps
 
             /// Output row `y` (valid until the next call): a0·row(i0) + a1·row(i1), as `Upsample2x.forward`.
-            func row(_ y: Int) -> UnsafePointer<Float> {
+            func row(_ y: Int) -> UnsafePointer<Float> { UnsafePointer(row(y, into: scratch)) }
+
+            /// Output row `y` written to `out` (`wide` values), which it returns.
+            func row(_ y: Int, into out: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
                 let r0 = buffer + (ty.i0[y] - first) * wide, r1 = buffer + (ty.i1[y] - first) * wide
                 let a0 = ty.w0[y], a1 = ty.w1[y]
-                for ox in 0..<wide { scratch[ox] = a0 * r0[ox] + a1 * r1[ox] }
-                return UnsafePointer(scratch)
+                for ox in 0..<wide { out[ox] = a0 * r0[ox] + a1 * r1[ox] }
+                return out
             }
 
             func deallocate() { buffer.deallocate() }
@@ -138,6 +218,13 @@ extension Conv2D {
     }
 
     typealias Four<P> = (P, P, P, P)
+
+    @inline(__always) static func load8(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
+
+    /// (a0, b0, a1, b1, …, a7, b7).
+    @inline(__always) static func interleave(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> Vec {
+        Vec(a[0], b[0], a[1], b[1], a[2], b[2], a[3], b[3], a[4], b[4], a[5], b[5], a[6], b[6], a[7], b[7])
+    }
 
     /// p.r[j] = src[4j + r] for j < n (SIMD shuffles, four j at a time).
     @inline(__always)

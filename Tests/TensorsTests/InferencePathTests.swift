@@ -34,6 +34,41 @@ final class InferencePathTests: XCTestCase {
         }
     }
 
+    /// The F(4×4) input transform that splits the columns as it transforms them (`Conv2D.fusedInputTransform`)
+    /// against the plain path that splits the rows first, bit for bit: widths below one 16-column vector,
+    /// with and without a remainder of columns, heights that are not multiples of the tile, plain and
+    /// upsampled channels (the upsampling's shifted loads against `Upsample2x.forward`'s gathers), a class
+    /// head per band, two images, bands of one tile row and whole images.
+    func testFusedInputTransformEqualsThePlainPath() {
+        let saved = (Conv2D.columnBudget, Conv2D.forwardTile, Conv2D.fusedInputTransform)
+        defer { (Conv2D.columnBudget, Conv2D.forwardTile, Conv2D.fusedInputTransform) = saved }
+        Conv2D.forwardTile = .f4
+        for (n, ca, cb, cout, h, w) in [(2, 3, 2, 4, 18, 22), (1, 4, 4, 3, 10, 70), (1, 2, 2, 2, 8, 64), (1, 3, 1, 2, 6, 6), (2, 2, 2, 3, 34, 130)] {
+            let a = Tensor.randomNormal(shape: [n, ca, h, w], generator: &rng)
+            let b = Tensor.randomNormal(shape: [n, cb, h / 2, w / 2], generator: &rng)
+            let wt = Tensor.randomNormal(shape: [cout, ca + cb, 3, 3], std: 0.3, generator: &rng)
+            let plainWeight = Tensor.randomNormal(shape: [cout, ca, 3, 3], std: 0.3, generator: &rng)
+            let bias = Tensor.randomNormal(shape: [cout], generator: &rng)
+            let head = Conv2D.Head(weight: Tensor.randomNormal(shape: [3, cout, 1, 1], generator: &rng),
+                                   bias: Tensor.randomNormal(shape: [3], generator: &rng), softmax: true)
+            let upsampledReference = ChannelConcat.forward(a, Upsample2x.forward(b, mode: .bilinear))
+            for budget in [1, 1 << 19] {
+                Conv2D.columnBudget = budget
+                Conv2D.fusedInputTransform = false
+                let plain = Conv2D.forward(a, weight: plainWeight, bias: bias)
+                let joined = Conv2D.forward(upsampledReference, weight: wt, bias: bias)
+                let withHead = Conv2D.forward(concatenating: a, b, upsampling: .bilinear, weight: wt, bias: bias, head: head)
+                Conv2D.fusedInputTransform = true
+                let what = "\(n)×(\(ca)+\(cb))→\(cout) \(h)×\(w), band \(budget)"
+                XCTAssertEqual(Conv2D.forward(a, weight: plainWeight, bias: bias).data, plain.data, "plain " + what)
+                XCTAssertEqual(Conv2D.forward(concatenating: a, b, upsampling: .bilinear, weight: wt, bias: bias).data, joined.data,
+                               "upsampled " + what)
+                XCTAssertEqual(Conv2D.forward(concatenating: a, b, upsampling: .bilinear, weight: wt, bias: bias, head: head).data,
+                               withHead.data, "head " + what)
+            }
+        }
+    }
+
     /// A class head (1×1 convolution, softmax or not, bias or not) run band by band inside the convolution
     /// equals the head run on the whole output, bit for bit.
     func testHeadPerBandEqualsHeadOnTheWholeOutput() {
