@@ -199,7 +199,8 @@ func printKinetics(_ s: AnalysisSummary) {
     func ci(_ x: Double?, _ low: Double?, _ high: Double?) -> String { "\(v(x)) [\(v(low)), \(v(high))]" }
     print("defect kinetics, joint HMM (95 % intervals):")
     for k in states {
-        print("  \(k.name) (\(k.classes.joined(separator: "+"))): D \(ci(k.D, k.DLow, k.DHigh)) \(k.unitD.replacingOccurrences(of: "A^2", with: "Å²")), "
+        let merged = k.classes == [k.name] ? "" : " (\(k.classes.joined(separator: "+")))"
+        print("  \(k.name)\(merged): D \(ci(k.D, k.DLow, k.DHigh)) \(k.unitD.replacingOccurrences(of: "A^2", with: "Å²")), "
               + "hop rate \(ci(k.hopRate, k.hopRateLow, k.hopRateHigh)) \(k.unitRate), dwell \(ci(k.dwell, k.dwellLow, k.dwellHigh)) \(k.unitTime)")
     }
     print("  transition matrix per frame (rows: from; \(states.map(\.name).joined(separator: ", "))):")
