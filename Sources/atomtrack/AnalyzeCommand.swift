@@ -195,8 +195,10 @@ func printKinetics(_ s: AnalysisSummary) {
         if let note = s.hmmNote { print(note) }
         return
     }
-    func v(_ x: Double?) -> String { x.map { String(format: "%.4g", $0) } ?? "–" }
-    func ci(_ x: Double?, _ low: Double?, _ high: Double?) -> String { "\(v(x)) [\(v(low)), \(v(high))]" }
+    func ci(_ x: Double?, _ low: Double?, _ high: Double?, _ format: String = "%.4g") -> String {
+        func v(_ y: Double?) -> String { y.map { String(format: format, $0) } ?? "–" }
+        return "\(v(x)) [\(v(low)), \(v(high))]"
+    }
     print("defect kinetics, joint HMM (95 % intervals):")
     for k in states {
         let merged = k.classes == [k.name] ? "" : " (\(k.classes.joined(separator: "+")))"
@@ -205,10 +207,7 @@ func printKinetics(_ s: AnalysisSummary) {
     }
     print("  transition matrix per frame (rows: from; \(states.map(\.name).joined(separator: ", "))):")
     for (i, row) in t.enumerated() {
-        print("    " + row.indices.map { j in
-            String(format: "%.3f", row[j]) + " [" + [s.hmmTransitionCILow?[i][j], s.hmmTransitionCIHigh?[i][j]]
-                .map { $0.map { String(format: "%.3f", $0) } ?? "–" }.joined(separator: ", ") + "]"
-        }.joined(separator: "  "))
+        print("    " + row.indices.map { j in ci(row[j], s.hmmTransitionCILow?[i][j], s.hmmTransitionCIHigh?[i][j], "%.3f") }
+            .joined(separator: "  "))
     }
-    if let note = s.hmmNote { print("  " + note) }
 }
